@@ -1,1 +1,14 @@
+//! DICOM data: a bounded parser, tags, VRs, character sets and the data dictionary.
+
 pub mod charset;
+pub mod dataset;
+pub mod dictionary;
+pub mod parse;
+pub mod tag;
+pub mod transfer_syntax;
+pub mod vr;
+
+pub use dataset::{DataSet, Element, Span, Value};
+pub use parse::{read_bytes, read_file, DicomFile, ParseError, ReadMode};
+pub use tag::Tag;
+pub use vr::Vr;

@@ -1,0 +1,336 @@
+//! Import: files, folders, DICOMDIR media and zip archives into the store.
+//!
+//! Inputs are walked on one thread and fed through a bounded channel to parsers on every core;
+//! parsed records go through another bounded channel to a single index writer that commits in
+//! batches. Memory therefore stays bounded whatever the number of files, and one bad file only
+//! ever costs its own entry in the `skipped` list.
+
+mod dicomdir;
+
+use crate::dicom::{self, ReadMode};
+use crate::index::InsertOutcome;
+use crate::model::InstanceRecord;
+use crate::store::Store;
+use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+pub use dicomdir::MEDIA_STORAGE_DIRECTORY;
+
+#[derive(Clone, Debug, Default)]
+pub struct ImportOptions {
+    /// Index files where they are instead of copying them into the store.
+    pub link: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    pub path: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ImportReport {
+    pub imported: u64,
+    pub duplicates: u64,
+    pub skipped: Vec<Skipped>,
+}
+
+/// Counters for a progress display; `discovered` grows while folders are walked.
+#[derive(Debug, Default)]
+pub struct ImportProgress {
+    pub discovered: AtomicU64,
+    pub processed: AtomicU64,
+    pub bytes: AtomicU64,
+}
+
+const BATCH: usize = 512;
+const BATCH_WAIT: Duration = Duration::from_millis(200);
+/// Zip entries larger than this are refused rather than unpacked (a zip bomb guard).
+const MAX_ZIP_ENTRY: u64 = 4 << 30;
+
+/// One unit of work for the parsers.
+enum Input {
+    File(PathBuf),
+    /// A zip entry, already unpacked into a temporary file in the store; `label` names it for reports.
+    Unpacked { tmp: tempfile::NamedTempFile, label: String },
+}
+
+enum Parsed {
+    Record(Box<InstanceRecord>),
+    Duplicate,
+    Skipped(Skipped),
+}
+
+fn now_millis() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+fn is_zip(path: &Path) -> bool {
+    let mut magic = [0u8; 4];
+    File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && &magic == b"PK\x03\x04"
+}
+
+fn is_named_dicomdir(path: &Path) -> bool {
+    path.file_name().is_some_and(|n| n.eq_ignore_ascii_case("DICOMDIR"))
+}
+
+/// Imports `paths` into `store`. Never fails as a whole because of one input: unreadable inputs
+/// are reported in `skipped`. Fails only when the store itself cannot be written.
+pub fn import(
+    store: &Store,
+    paths: &[PathBuf],
+    options: &ImportOptions,
+    progress: &ImportProgress,
+) -> Result<ImportReport, crate::index::IndexError> {
+    let (input_tx, input_rx) = crossbeam_channel::bounded::<Input>(1024);
+    let (parsed_tx, parsed_rx) = crossbeam_channel::bounded::<Parsed>(4096);
+    // SOP Instance UIDs claimed by this import, so two copies of one instance racing through the
+    // parallel parsers are counted as a duplicate instead of overwriting each other.
+    let in_flight: Mutex<HashSet<String>> = Mutex::new(HashSet::new());
+    let walk_skips: Mutex<Vec<Skipped>> = Mutex::new(Vec::new());
+
+    let mut report = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for path in paths {
+                walk_input(store, path, &input_tx, &walk_skips, progress);
+            }
+            drop(input_tx);
+        });
+        let parsers = scope.spawn(|| {
+            input_rx.into_iter().par_bridge().for_each(|input| {
+                let parsed = parse_and_place(store, input, options, &in_flight, progress);
+                let _ = parsed_tx.send(parsed);
+            });
+            drop(parsed_tx);
+        });
+        let result = write_index(store, parsed_rx, &in_flight, progress);
+        let _ = parsers.join();
+        result
+    })?;
+    let mut skipped = walk_skips.into_inner().unwrap_or_else(|e| e.into_inner());
+    skipped.append(&mut report.skipped);
+    report.skipped = skipped;
+    Ok(report)
+}
+
+fn skip(path: impl Into<String>, reason: impl Into<String>) -> Skipped {
+    Skipped { path: path.into(), reason: reason.into() }
+}
+
+fn walk_input(
+    store: &Store,
+    path: &Path,
+    tx: &crossbeam_channel::Sender<Input>,
+    skips: &Mutex<Vec<Skipped>>,
+    progress: &ImportProgress,
+) {
+    let send = |input: Input| {
+        progress.discovered.fetch_add(1, Ordering::Relaxed);
+        let _ = tx.send(input);
+    };
+    let record_skip = |s: Skipped| skips.lock().unwrap_or_else(|e| e.into_inner()).push(s);
+    if path.is_file() && is_named_dicomdir(path) {
+        match dicomdir::referenced_files(path) {
+            Ok(files) => {
+                for file in files {
+                    if file.is_file() {
+                        send(Input::File(file));
+                    } else {
+                        record_skip(skip(file.display().to_string(), "referenced by the DICOMDIR but missing"));
+                    }
+                }
+            }
+            Err(e) => record_skip(skip(path.display().to_string(), format!("unreadable DICOMDIR: {e}"))),
+        }
+        return;
+    }
+    if path.is_file() {
+        if is_zip(path) {
+            unpack_zip(store, path, &send, &record_skip);
+        } else {
+            send(Input::File(path.to_path_buf()));
+        }
+        return;
+    }
+    if !path.is_dir() {
+        record_skip(skip(path.display().to_string(), "no such file or folder"));
+        return;
+    }
+    // Inside a folder a DICOMDIR's references are files of the same tree, found by the walk
+    // itself, so the DICOMDIR is not expanded again (that would report every file twice).
+    for entry in walkdir::WalkDir::new(path).sort_by_file_name() {
+        match entry {
+            Ok(e) if e.file_type().is_file() => {
+                if is_named_dicomdir(e.path()) {
+                    continue;
+                }
+                if is_zip(e.path()) {
+                    unpack_zip(store, e.path(), &send, &record_skip);
+                } else {
+                    send(Input::File(e.into_path()));
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let where_ = e.path().map(|p| p.display().to_string()).unwrap_or_default();
+                record_skip(skip(where_, format!("cannot read: {e}")));
+            }
+        }
+    }
+}
+
+fn unpack_zip(store: &Store, path: &Path, send: &dyn Fn(Input), record_skip: &dyn Fn(Skipped)) {
+    let archive = File::open(path).map_err(zip::result::ZipError::Io).and_then(zip::ZipArchive::new);
+    let mut archive = match archive {
+        Ok(a) => a,
+        Err(e) => return record_skip(skip(path.display().to_string(), format!("unreadable zip archive: {e}"))),
+    };
+    for i in 0..archive.len() {
+        let mut entry = match archive.by_index(i) {
+            Ok(e) => e,
+            Err(e) => {
+                record_skip(skip(format!("{}!#{i}", path.display()), format!("unreadable zip entry: {e}")));
+                continue;
+            }
+        };
+        if !entry.is_file() {
+            continue;
+        }
+        let label = format!("{}!{}", path.display(), entry.name());
+        if entry.size() > MAX_ZIP_ENTRY {
+            record_skip(skip(label, format!("zip entry larger than {} GiB", MAX_ZIP_ENTRY >> 30)));
+            continue;
+        }
+        // Unpack to the store's scratch space: the parsers then treat it like any other file,
+        // and in copy mode it is simply renamed into place.
+        let unpacked = tempfile::NamedTempFile::new_in(store.tmp_dir()).and_then(|mut tmp| {
+            let copied = io::copy(&mut (&mut entry).take(MAX_ZIP_ENTRY + 1), tmp.as_file_mut())?;
+            if copied > MAX_ZIP_ENTRY {
+                return Err(io::Error::other("zip entry inflates beyond its limit"));
+            }
+            Ok(tmp)
+        });
+        match unpacked {
+            Ok(tmp) => send(Input::Unpacked { tmp, label }),
+            Err(e) => record_skip(skip(label, format!("cannot unpack zip entry: {e}"))),
+        }
+    }
+}
+
+fn parse_and_place(
+    store: &Store,
+    input: Input,
+    options: &ImportOptions,
+    in_flight: &Mutex<HashSet<String>>,
+    progress: &ImportProgress,
+) -> Parsed {
+    let (path, label) = match &input {
+        Input::File(p) => (p.clone(), p.display().to_string()),
+        Input::Unpacked { tmp, label } => (tmp.path().to_path_buf(), label.clone()),
+    };
+    let file = match dicom::read_file(&path, ReadMode::Header) {
+        Ok(f) => f,
+        Err(e) => return Parsed::Skipped(skip(label, e.to_string())),
+    };
+    if file.meta.first_text(dicom::tag::MEDIA_STORAGE_SOP_CLASS_UID).as_deref() == Some(MEDIA_STORAGE_DIRECTORY) {
+        return Parsed::Skipped(skip(label, "a DICOMDIR media directory, not an instance (import it by name to import what it references)"));
+    }
+    let mut record = match InstanceRecord::from_file(&file) {
+        Ok(r) => r,
+        Err(e) => return Parsed::Skipped(skip(label, e.to_string())),
+    };
+    drop(file);
+
+    let claimed = in_flight.lock().unwrap_or_else(|e| e.into_inner()).insert(record.sop_instance_uid.clone());
+    if !claimed {
+        return Parsed::Duplicate;
+    }
+    match store.index().instance_path(&record.sop_instance_uid) {
+        Ok(Some(_)) => return Parsed::Duplicate,
+        Ok(None) => {}
+        Err(e) => return Parsed::Skipped(skip(label, format!("index lookup failed: {e}"))),
+    }
+
+    let linkable = options.link && matches!(input, Input::File(_));
+    let placed = if linkable {
+        std::fs::canonicalize(&path).and_then(|abs| {
+            let size = std::fs::metadata(&abs)?.len();
+            Ok((abs.display().to_string(), size, true))
+        })
+    } else {
+        let relative = Store::managed_relative_path(&record.sop_instance_uid);
+        match input {
+            Input::File(_) => store.copy_in(&path, &relative).map(|size| (relative, size, false)),
+            Input::Unpacked { tmp, .. } => {
+                let size = tmp.as_file().metadata().map(|m| m.len()).unwrap_or(0);
+                store.persist(tmp, &relative).map(|()| (relative, size, false))
+            }
+        }
+    };
+    match placed {
+        Ok((stored, size, linked)) => {
+            progress.bytes.fetch_add(size, Ordering::Relaxed);
+            record.file_path = stored;
+            record.file_size = size;
+            record.linked = linked;
+            record.received_at = now_millis();
+            record.source = Some(label);
+            Parsed::Record(Box::new(record))
+        }
+        Err(e) => Parsed::Skipped(skip(label, format!("cannot store the file: {e}"))),
+    }
+}
+
+fn write_index(
+    store: &Store,
+    rx: crossbeam_channel::Receiver<Parsed>,
+    in_flight: &Mutex<HashSet<String>>,
+    progress: &ImportProgress,
+) -> Result<ImportReport, crate::index::IndexError> {
+    let mut report = ImportReport::default();
+    let mut batch: Vec<InstanceRecord> = Vec::with_capacity(BATCH);
+    let flush = |batch: &mut Vec<InstanceRecord>, report: &mut ImportReport| {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let outcomes = store.index().insert_batch(batch)?;
+        let mut claimed = in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        for (record, outcome) in batch.iter().zip(outcomes) {
+            claimed.remove(&record.sop_instance_uid);
+            match outcome {
+                InsertOutcome::Inserted => report.imported += 1,
+                InsertOutcome::Duplicate { .. } => report.duplicates += 1,
+            }
+        }
+        batch.clear();
+        Ok::<(), crate::index::IndexError>(())
+    };
+    let mut last_flush = Instant::now();
+    loop {
+        match rx.recv_timeout(BATCH_WAIT) {
+            Ok(parsed) => {
+                progress.processed.fetch_add(1, Ordering::Relaxed);
+                match parsed {
+                    Parsed::Record(r) => batch.push(*r),
+                    Parsed::Duplicate => report.duplicates += 1,
+                    Parsed::Skipped(s) => report.skipped.push(s),
+                }
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+        }
+        if batch.len() >= BATCH || (!batch.is_empty() && last_flush.elapsed() >= BATCH_WAIT) {
+            flush(&mut batch, &mut report)?;
+            last_flush = Instant::now();
+        }
+    }
+    flush(&mut batch, &mut report)?;
+    Ok(report)
+}

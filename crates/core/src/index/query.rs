@@ -1,0 +1,144 @@
+//! Study search filters, parsed and validated before they reach a backend.
+
+/// A DICOM-style text match: exact unless it holds the wildcards `*` (any run) or `?` (one char).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TextPattern(String);
+
+impl TextPattern {
+    pub fn new(pattern: &str) -> Option<TextPattern> {
+        let trimmed = pattern.trim();
+        // A lone "*" matches everything, including absent values: no filter at all.
+        if trimmed.is_empty() || trimmed.chars().all(|c| c == '*') {
+            None
+        } else {
+            Some(TextPattern(trimmed.to_string()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn has_wildcards(&self) -> bool {
+        self.0.contains(['*', '?'])
+    }
+
+    /// The pattern as an SQLite GLOB, with GLOB's own specials (`[`) escaped.
+    pub fn to_glob(&self, uppercase: bool) -> String {
+        let text = if uppercase { self.0.to_uppercase() } else { self.0.clone() };
+        let mut glob = String::with_capacity(text.len() + 4);
+        for c in text.chars() {
+            match c {
+                '[' => glob.push_str("[[]"),
+                ']' => glob.push_str("[]]"),
+                _ => glob.push(c),
+            }
+        }
+        glob
+    }
+}
+
+/// An inclusive date range over `YYYYMMDD` values; either end may be open.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DateRange {
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum QueryError {
+    #[error("invalid date {0:?}: expected YYYYMMDD (or YYYY-MM-DD)")]
+    InvalidDate(String),
+    #[error("invalid date range {0:?}: expected DATE, DATE-DATE, DATE- or -DATE")]
+    InvalidRange(String),
+}
+
+fn normalize_date(text: &str) -> Result<String, QueryError> {
+    let digits: String = text.chars().filter(|c| *c != '-' && *c != '.').collect();
+    let valid = digits.len() == 8
+        && digits.chars().all(|c| c.is_ascii_digit())
+        && (1..=12).contains(&digits[4..6].parse::<u32>().unwrap_or(0))
+        && (1..=31).contains(&digits[6..8].parse::<u32>().unwrap_or(0));
+    if valid {
+        Ok(digits)
+    } else {
+        Err(QueryError::InvalidDate(text.to_string()))
+    }
+}
+
+impl DateRange {
+    /// Parses `A-B`, `A-`, `-B` or `A` (DICOM range matching), dates as `YYYYMMDD`.
+    /// ISO dates (`2024-01-31`) are accepted for single dates only, since their dashes would be
+    /// ambiguous with the range separator.
+    pub fn parse(text: &str) -> Result<DateRange, QueryError> {
+        let text = text.trim();
+        if text.len() == 10 && text.matches('-').count() == 2 {
+            let d = normalize_date(text)?;
+            return Ok(DateRange { from: Some(d.clone()), to: Some(d) });
+        }
+        let parts: Vec<&str> = text.split('-').collect();
+        let date = |s: &str| -> Result<Option<String>, QueryError> {
+            if s.is_empty() {
+                Ok(None)
+            } else {
+                normalize_date(s).map(Some)
+            }
+        };
+        match parts.as_slice() {
+            [single] if !single.is_empty() => {
+                let d = normalize_date(single)?;
+                Ok(DateRange { from: Some(d.clone()), to: Some(d) })
+            }
+            [from, to] if !(from.is_empty() && to.is_empty()) => {
+                Ok(DateRange { from: date(from)?, to: date(to)? })
+            }
+            _ => Err(QueryError::InvalidRange(text.to_string())),
+        }
+    }
+}
+
+/// Study search: every filter is optional; results sort by study date, newest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StudyQuery {
+    /// Case-insensitive, matched against the whole stored name (all component groups).
+    pub patient_name: Option<TextPattern>,
+    pub patient_id: Option<TextPattern>,
+    pub study_date: Option<DateRange>,
+    /// Any of these modalities in the study.
+    pub modalities: Vec<String>,
+    /// Case-insensitive.
+    pub study_description: Option<TextPattern>,
+    pub accession_number: Option<TextPattern>,
+    pub study_uid: Option<String>,
+    pub limit: Option<u64>,
+    pub offset: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn date_ranges() {
+        let r = DateRange::parse("20200101-20201231").unwrap();
+        assert_eq!((r.from.as_deref(), r.to.as_deref()), (Some("20200101"), Some("20201231")));
+        let r = DateRange::parse("20200101-").unwrap();
+        assert_eq!((r.from.as_deref(), r.to), (Some("20200101"), None));
+        let r = DateRange::parse("-20201231").unwrap();
+        assert_eq!((r.from, r.to.as_deref()), (None, Some("20201231")));
+        let r = DateRange::parse("2020-03-04").unwrap();
+        assert_eq!(r.from.as_deref(), Some("20200304"));
+        assert!(DateRange::parse("-").is_err());
+        assert!(DateRange::parse("2020").is_err());
+        assert!(DateRange::parse("20201340").is_err());
+    }
+
+    #[test]
+    fn patterns() {
+        assert_eq!(TextPattern::new("*"), None);
+        assert_eq!(TextPattern::new("  "), None);
+        let p = TextPattern::new("smi[th*").unwrap();
+        assert!(p.has_wildcards());
+        assert_eq!(p.to_glob(true), "SMI[[]TH*");
+    }
+}

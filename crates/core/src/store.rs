@@ -1,0 +1,116 @@
+//! The data directory: the index, managed files, thumbnails and scratch space.
+//!
+//! Layout (`DATA_DIR/`):
+//! - `index.sqlite` (+ WAL files): the index;
+//! - `files/ab/cd/<hash>.dcm`: managed instances, named by a hash of the SOP Instance UID, so a
+//!   file's place is known from its UID alone (and a rescan can rebuild the index);
+//! - `thumbnails/`: the series thumbnail cache;
+//! - `tmp/`: files being written, renamed into place once complete.
+
+use crate::index::{Index, IndexError, SqliteIndex};
+use sha2::{Digest, Sha256};
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("data directory {path}: {source}")]
+    DataDir { path: PathBuf, source: io::Error },
+    #[error(transparent)]
+    Index(#[from] IndexError),
+}
+
+pub struct Store {
+    root: PathBuf,
+    index: Arc<dyn Index>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `root`.
+    pub fn open(root: &Path) -> Result<Store, StoreError> {
+        for dir in ["files", "thumbnails", "tmp"] {
+            let path = root.join(dir);
+            fs::create_dir_all(&path).map_err(|source| StoreError::DataDir { path, source })?;
+        }
+        let index = SqliteIndex::open(&root.join("index.sqlite"))?;
+        Ok(Store { root: root.to_path_buf(), index: Arc::new(index) })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn index(&self) -> &Arc<dyn Index> {
+        &self.index
+    }
+
+    /// Where a managed instance lives, relative to the data directory.
+    pub fn managed_relative_path(sop_instance_uid: &str) -> String {
+        let digest = hex::encode(Sha256::digest(sop_instance_uid.as_bytes()));
+        format!("files/{}/{}/{}.dcm", &digest[0..2], &digest[2..4], &digest[4..36])
+    }
+
+    /// The absolute path of an indexed file (managed paths are stored relative to the data dir).
+    pub fn resolve(&self, stored_path: &str) -> PathBuf {
+        let path = Path::new(stored_path);
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.root.join(path)
+        }
+    }
+
+    pub fn thumbnails_dir(&self) -> PathBuf {
+        self.root.join("thumbnails")
+    }
+
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
+    /// Copies `source` into the store under `relative`, atomically: a temporary file in `tmp/`,
+    /// renamed into place only once complete, so a crash never leaves a partial instance.
+    pub fn copy_in(&self, source: &Path, relative: &str) -> io::Result<u64> {
+        let tmp = tempfile::NamedTempFile::new_in(self.tmp_dir())?;
+        let size = fs::copy(source, tmp.path())?;
+        self.persist(tmp, relative)?;
+        Ok(size)
+    }
+
+    /// Moves a completed temporary file into place under `relative`.
+    pub fn persist(&self, tmp: tempfile::NamedTempFile, relative: &str) -> io::Result<()> {
+        let target = self.root.join(relative);
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        tmp.persist(&target).map_err(|e| e.error)?;
+        Ok(())
+    }
+
+    /// Deletes a managed file and any fan-out directories it leaves empty. Linked files are
+    /// never touched: they belong to the user.
+    pub fn delete_managed(&self, stored_path: &str) -> io::Result<()> {
+        let path = Path::new(stored_path);
+        if path.is_absolute() {
+            return Ok(());
+        }
+        let full = self.root.join(path);
+        match fs::remove_file(&full) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let files_dir = self.root.join("files");
+        let mut dir = full.parent();
+        while let Some(d) = dir {
+            if d == files_dir || fs::remove_dir(d).is_err() {
+                break;
+            }
+            dir = d.parent();
+        }
+        Ok(())
+    }
+}
