@@ -1,1 +1,328 @@
-fn main() {}
+//! `lightbox`: the command line over the core library.
+
+mod output;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use lightbox_core::dicom::{self, ReadMode};
+use lightbox_core::import::{self, ImportOptions, ImportProgress};
+use lightbox_core::index::{DateRange, RemoveTarget, StudyQuery, TextPattern};
+use lightbox_core::render::thumbnail;
+use lightbox_core::store::Store;
+use lightbox_core::synth::{self, SynthSpec};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(name = "lightbox", version, about = "A visual DICOM browser and mini-PACS")]
+struct Cli {
+    /// Data directory holding the index and the managed files [default: the platform's user data dir]
+    #[arg(long, env = "LIGHTBOX_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Import files, folders (recursively), DICOMDIR media and zip archives
+    Import {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Index files where they are instead of copying them into the store
+        #[arg(long)]
+        link: bool,
+        /// Print the report as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Search studies (newest first)
+    Studies {
+        #[command(flatten)]
+        filters: StudyFilters,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the series of a study
+    Series {
+        study_uid: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the instances of a series
+    Instances {
+        series_uid: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show every element of an instance
+    Dump {
+        sop_instance_uid: String,
+        /// DICOM JSON model (PS3.18 F.2); bulk data is left out and marked with a BulkDataURI
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the thumbnail of a series as PNG
+    Thumbnail {
+        series_uid: String,
+        #[arg(short = 'o', long)]
+        output: PathBuf,
+        /// Longest side in pixels
+        #[arg(long, default_value_t = thumbnail::DEFAULT_SIZE)]
+        size: u32,
+    },
+    /// Remove from the index and delete managed files (linked files are never deleted)
+    Rm(RemoveArgs),
+    /// Counts of the store
+    Stats {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Generate a deterministic synthetic data set (for tests, demos and benchmarks)
+    Generate {
+        output: PathBuf,
+        #[arg(long, default_value_t = 2)]
+        patients: u32,
+        #[arg(long, default_value_t = 2)]
+        studies: u32,
+        #[arg(long, default_value_t = 2)]
+        series: u32,
+        #[arg(long, default_value_t = 5)]
+        instances: u32,
+        #[arg(long, default_value_t = 512)]
+        rows: u16,
+        #[arg(long, default_value_t = 512)]
+        columns: u16,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// One modality for every series (CT, MR, CR, DX, US, PT) instead of a mix
+        #[arg(long)]
+        modality: Option<String>,
+    },
+}
+
+#[derive(Args)]
+struct StudyFilters {
+    /// Case-insensitive; DICOM wildcards * and ?
+    #[arg(long)]
+    patient_name: Option<String>,
+    #[arg(long)]
+    patient_id: Option<String>,
+    /// DATE, DATE-DATE, DATE- or -DATE (YYYYMMDD)
+    #[arg(long)]
+    date: Option<String>,
+    /// Any of these modalities (repeatable)
+    #[arg(long)]
+    modality: Vec<String>,
+    /// Study description; case-insensitive, wildcards * and ?
+    #[arg(long)]
+    description: Option<String>,
+    #[arg(long)]
+    accession: Option<String>,
+    #[arg(long, default_value_t = 100)]
+    limit: u64,
+    #[arg(long, default_value_t = 0)]
+    offset: u64,
+}
+
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+struct RemoveArgs {
+    #[arg(long)]
+    patient: Option<String>,
+    #[arg(long)]
+    study: Option<String>,
+    #[arg(long)]
+    series: Option<String>,
+    #[arg(long)]
+    instance: Option<String>,
+}
+
+fn default_data_dir() -> Result<PathBuf> {
+    dirs::data_dir()
+        .map(|d| d.join("lightbox"))
+        .context("no user data directory on this platform: pass --data-dir or set LIGHTBOX_DATA_DIR")
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    if let Command::Generate { output, patients, studies, series, instances, rows, columns, seed, modality } = cli.command {
+        let spec = SynthSpec {
+            patients,
+            studies_per_patient: studies,
+            series_per_study: series,
+            instances_per_series: instances,
+            rows,
+            columns,
+            seed,
+            modality,
+        };
+        let started = Instant::now();
+        let report = synth::generate(&spec, &output).with_context(|| format!("writing {}", output.display()))?;
+        eprintln!(
+            "generated {} files ({} MB) in {:.1}s under {}",
+            report.files,
+            report.bytes / 1_000_000,
+            started.elapsed().as_secs_f64(),
+            output.display()
+        );
+        return Ok(());
+    }
+    let data_dir = match cli.data_dir {
+        Some(d) => d,
+        None => default_data_dir()?,
+    };
+    let store = Store::open(&data_dir).with_context(|| format!("opening the store in {}", data_dir.display()))?;
+    match cli.command {
+        Command::Import { paths, link, json } => run_import(&store, &paths, link, json),
+        Command::Studies { filters, json } => {
+            let query = study_query(filters)?;
+            let page = store.index().search_studies(&query)?;
+            output::studies(&page, &query, json)
+        }
+        Command::Series { study_uid, json } => {
+            if store.index().study(&study_uid)?.is_none() {
+                bail!("no study {study_uid} in the store");
+            }
+            output::series(&store.index().series_of_study(&study_uid)?, json)
+        }
+        Command::Instances { series_uid, json } => {
+            if store.index().series(&series_uid)?.is_none() {
+                bail!("no series {series_uid} in the store");
+            }
+            output::instances(&store.index().instances_of_series(&series_uid)?, json)
+        }
+        Command::Dump { sop_instance_uid, json } => {
+            let instance = store.index().instance(&sop_instance_uid)?.with_context(|| format!("no instance {sop_instance_uid} in the store"))?;
+            let path = store.resolve(&instance.file_path);
+            let file = dicom::read_file(&path, ReadMode::Full).with_context(|| format!("reading {}", path.display()))?;
+            if json {
+                let bulk = |tags: &[dicom::Tag]| {
+                    let path: Vec<String> = tags.iter().map(|t| t.hex()).collect();
+                    format!("instances/{sop_instance_uid}/bulk/{}", path.join("/"))
+                };
+                println!("{}", serde_json::to_string_pretty(&dicom::json::to_json(&file, &bulk))?);
+            } else {
+                print!("{}", dicom::dump::dump(&file));
+            }
+            Ok(())
+        }
+        Command::Thumbnail { series_uid, output, size } => {
+            let png = lightbox_core::render::series_thumbnail(&store, &series_uid, size)?;
+            std::fs::write(&output, png).with_context(|| format!("writing {}", output.display()))?;
+            Ok(())
+        }
+        Command::Rm(args) => {
+            let target = match (args.patient, args.study, args.series, args.instance) {
+                (Some(p), ..) => RemoveTarget::Patient(p),
+                (_, Some(s), ..) => RemoveTarget::Study(s),
+                (_, _, Some(s), _) => RemoveTarget::Series(s),
+                (_, _, _, Some(i)) => RemoveTarget::Instance(i),
+                _ => unreachable!("clap requires one target"),
+            };
+            let removed = store.index().remove(&target)?;
+            if removed.instances == 0 {
+                bail!("nothing matched {target:?}");
+            }
+            let mut failures = 0;
+            for file in removed.files.iter().filter(|f| !f.linked) {
+                if let Err(e) = store.delete_managed(&file.path) {
+                    failures += 1;
+                    eprintln!("warning: could not delete {}: {e}", file.path);
+                }
+            }
+            println!(
+                "removed {} patient(s), {} study(ies), {} series, {} instance(s); deleted {} managed file(s), kept {} linked file(s)",
+                removed.patients,
+                removed.studies,
+                removed.series,
+                removed.instances,
+                removed.files.iter().filter(|f| !f.linked).count() - failures,
+                removed.files.iter().filter(|f| f.linked).count()
+            );
+            Ok(())
+        }
+        Command::Stats { json } => {
+            let stats = store.index().stats()?;
+            if json {
+                println!("{}", serde_json::to_string(&stats)?);
+            } else {
+                println!(
+                    "{} patients, {} studies, {} series, {} instances, {} MB in {}",
+                    stats.patients,
+                    stats.studies,
+                    stats.series,
+                    stats.instances,
+                    stats.bytes / 1_000_000,
+                    store.root().display()
+                );
+            }
+            Ok(())
+        }
+        Command::Generate { .. } => unreachable!("handled above"),
+    }
+}
+
+fn study_query(f: StudyFilters) -> Result<StudyQuery> {
+    let pattern = |s: Option<String>| s.as_deref().and_then(TextPattern::new);
+    Ok(StudyQuery {
+        patient_name: pattern(f.patient_name),
+        patient_id: pattern(f.patient_id),
+        study_date: f.date.as_deref().map(DateRange::parse).transpose()?,
+        modalities: f.modality.iter().flat_map(|m| m.split(',')).map(|m| m.trim().to_uppercase()).filter(|m| !m.is_empty()).collect(),
+        study_description: pattern(f.description),
+        accession_number: pattern(f.accession),
+        study_uid: None,
+        limit: Some(f.limit),
+        offset: f.offset,
+    })
+}
+
+fn run_import(store: &Store, paths: &[PathBuf], link: bool, json: bool) -> Result<()> {
+    let progress = ImportProgress::default();
+    let options = ImportOptions { link };
+    let started = Instant::now();
+    let show_bar = !json && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let report = std::thread::scope(|scope| {
+        let worker = scope.spawn(|| import::import(store, paths, &options, &progress));
+        if show_bar {
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} files {msg}")
+                    .expect("valid template"),
+            );
+            while !worker.is_finished() {
+                bar.set_length(progress.discovered.load(Ordering::Relaxed));
+                bar.set_position(progress.processed.load(Ordering::Relaxed));
+                bar.set_message(format!("{} MB", progress.bytes.load(Ordering::Relaxed) / 1_000_000));
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            bar.finish_and_clear();
+        }
+        worker.join().expect("import thread panicked")
+    })?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        let secs = started.elapsed().as_secs_f64();
+        println!(
+            "imported {} instance(s), {} duplicate(s), {} skipped in {:.2}s",
+            report.imported,
+            report.duplicates,
+            report.skipped.len(),
+            secs
+        );
+        for s in &report.skipped {
+            println!("  skipped {}: {}", s.path, s.reason);
+        }
+    }
+    Ok(())
+}

@@ -24,7 +24,7 @@ const MAX_DEPTH: usize = 32;
 /// Elements per file; bounds the memory a file of many tiny elements can cost.
 const MAX_ELEMENTS: usize = 500_000;
 /// A deflated data set may not inflate beyond this.
-const MAX_INFLATED: u64 = 256 << 20;
+const MAX_INFLATED: u64 = 64 << 20;
 /// In header mode, values larger than this stay in the file (LUTs up to 64k 16-bit entries fit).
 const HEADER_MAX_LOADED_VALUE: u64 = 256 << 10;
 /// In full mode, binary values larger than this stay in the file (they are bulk data to a reader).

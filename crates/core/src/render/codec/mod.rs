@@ -1,1 +1,203 @@
+//! Decoders for encapsulated pixel data. Each returns samples in native layout: little endian,
+//! sample-interleaved, the photometric interpretation unchanged unless stated.
+
 pub mod jpeg_dct;
+pub mod rle;
+
+use crate::dicom::transfer_syntax::PixelEncoding;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct CodecError(String);
+
+impl CodecError {
+    pub fn new(message: impl Into<String>) -> CodecError {
+        CodecError(message.into())
+    }
+}
+
+/// A decoded frame as bytes plus what the codec says about it.
+pub struct DecodedFrame {
+    pub bytes: Vec<u8>,
+    pub bytes_per_sample: usize,
+    /// The codec already turned YCbCr into RGB.
+    pub converted_to_rgb: bool,
+    /// Per-sample signedness the codec reports (J2K), when it knows.
+    pub signed: Option<bool>,
+}
+
+pub struct FrameGeometry {
+    pub rows: usize,
+    pub columns: usize,
+    pub samples: usize,
+    pub bits_allocated: usize,
+    pub photometric: String,
+}
+
+pub fn decode(encoding: PixelEncoding, data: &[u8], g: &FrameGeometry) -> Result<DecodedFrame, CodecError> {
+    let pixels = g.rows * g.columns;
+    match encoding {
+        PixelEncoding::Rle => {
+            let bps = g.bits_allocated.div_ceil(8).max(1);
+            let bytes = rle::decode(data, pixels, g.samples, bps)?;
+            Ok(DecodedFrame { bytes, bytes_per_sample: bps, converted_to_rgb: false, signed: None })
+        }
+        PixelEncoding::JpegDct | PixelEncoding::JpegLossless => decode_jpeg(data, g),
+        PixelEncoding::JpegLs => decode_jpeg_ls(data),
+        PixelEncoding::Jpeg2000 => decode_j2k(data),
+        PixelEncoding::Native | PixelEncoding::Unsupported => {
+            Err(CodecError::new("no decoder for this transfer syntax"))
+        }
+    }
+}
+
+/// Whether a JPEG stream carries a JFIF (APP0) or Adobe (APP14) marker before its first frame.
+fn has_colour_marker(data: &[u8]) -> bool {
+    let mut i = 2;
+    while i + 4 <= data.len() && data[i] == 0xFF {
+        let marker = data[i + 1];
+        if marker == 0xE0 || marker == 0xEE {
+            return true;
+        }
+        if (0xC0..=0xCF).contains(&marker) && marker != 0xC4 && marker != 0xCC {
+            return false;
+        }
+        let len = u16::from_be_bytes([data[i + 2], data[i + 3]]) as usize;
+        i += 2 + len;
+    }
+    false
+}
+
+fn decode_jpeg(data: &[u8], g: &FrameGeometry) -> Result<DecodedFrame, CodecError> {
+    let mut decoder = jpeg_decoder::Decoder::new(data);
+    // Without JFIF/Adobe markers the stream's colour space is what DICOM says: RGB means no transform.
+    let rgb_untransformed = g.photometric == "RGB" && !has_colour_marker(data);
+    if rgb_untransformed {
+        decoder.set_color_transform(jpeg_decoder::ColorTransform::RGB);
+    }
+    decoder.set_max_decoding_buffer_size(1 << 30);
+    match decoder.decode() {
+        Ok(bytes) => {
+            let info = decoder.info().ok_or_else(|| CodecError::new("JPEG without a frame header"))?;
+            let (bps, rgb) = match info.pixel_format {
+                jpeg_decoder::PixelFormat::L8 => (1, false),
+                jpeg_decoder::PixelFormat::L16 => (2, false),
+                jpeg_decoder::PixelFormat::RGB24 => (1, true),
+                jpeg_decoder::PixelFormat::CMYK32 => return Err(CodecError::new("CMYK JPEG is not a DICOM image")),
+            };
+            Ok(DecodedFrame { bytes, bytes_per_sample: bps, converted_to_rgb: rgb && !rgb_untransformed, signed: None })
+        }
+        // jpeg-decoder has no 12-bit DCT support: our own decoder covers the extended process.
+        Err(first) => {
+            let decoded = jpeg_dct::decode(data)
+                .map_err(|e| CodecError::new(format!("JPEG: {first}; 12-bit decoder: {e}")))?;
+            let bps = if decoded.precision > 8 { 2 } else { 1 };
+            let mut bytes = Vec::with_capacity(decoded.samples.len() * bps);
+            for s in &decoded.samples {
+                if bps == 2 {
+                    bytes.extend_from_slice(&s.to_le_bytes());
+                } else {
+                    bytes.push(*s as u8);
+                }
+            }
+            if decoded.components == 3 && decoded.ycbcr && !rgb_untransformed {
+                ycbcr_to_rgb_in_place(&mut bytes, bps, (1u32 << decoded.precision) - 1);
+                return Ok(DecodedFrame { bytes, bytes_per_sample: bps, converted_to_rgb: true, signed: None });
+            }
+            Ok(DecodedFrame { bytes, bytes_per_sample: bps, converted_to_rgb: false, signed: None })
+        }
+    }
+}
+
+/// JFIF full-range YCbCr → RGB on interleaved samples.
+fn ycbcr_to_rgb_in_place(bytes: &mut [u8], bps: usize, max: u32) {
+    let half = (max + 1) as f32 / 2.0;
+    let read = |b: &[u8], i: usize| -> f32 {
+        if bps == 2 {
+            u16::from_le_bytes([b[2 * i], b[2 * i + 1]]) as f32
+        } else {
+            b[i] as f32
+        }
+    };
+    let pixels = bytes.len() / bps / 3;
+    for p in 0..pixels {
+        let (y, cb, cr) = (read(bytes, 3 * p), read(bytes, 3 * p + 1) - half, read(bytes, 3 * p + 2) - half);
+        let rgb = [y + 1.402 * cr, y - 0.344136 * cb - 0.714136 * cr, y + 1.772 * cb];
+        for (c, v) in rgb.iter().enumerate() {
+            let v = v.round().clamp(0.0, max as f32) as u32;
+            let i = 3 * p + c;
+            if bps == 2 {
+                bytes[2 * i..2 * i + 2].copy_from_slice(&(v as u16).to_le_bytes());
+            } else {
+                bytes[i] = v as u8;
+            }
+        }
+    }
+}
+
+/// The interleave mode of a JPEG-LS scan: one component per scan means planar output.
+fn jpeg_ls_is_planar(data: &[u8], components: usize) -> bool {
+    let mut i = 2;
+    while i + 5 <= data.len() {
+        if data[i] == 0xFF && data[i + 1] == 0xDA {
+            return components > 1 && data[i + 4] == 1;
+        }
+        i += 1;
+    }
+    false
+}
+
+fn decode_jpeg_ls(data: &[u8]) -> Result<DecodedFrame, CodecError> {
+    let mut codec = charls::CharLS::default();
+    let info = codec.get_frame_info(data).map_err(|e| CodecError::new(format!("JPEG-LS header: {e:?}")))?;
+    let samples = (info.width as u64) * (info.height as u64) * (info.component_count.max(1) as u64);
+    if samples > 1 << 28 {
+        return Err(CodecError::new("JPEG-LS frame dimensions are implausibly large"));
+    }
+    let mut bytes = codec.decode(data).map_err(|e| CodecError::new(format!("JPEG-LS: {e:?}")))?;
+    let bps = if info.bits_per_sample > 8 { 2 } else { 1 };
+    let components = info.component_count.max(1) as usize;
+    if jpeg_ls_is_planar(data, components) {
+        bytes = interleave_planes(&bytes, components, bps);
+    }
+    Ok(DecodedFrame { bytes, bytes_per_sample: bps, converted_to_rgb: false, signed: None })
+}
+
+pub fn interleave_planes(planar: &[u8], samples: usize, bps: usize) -> Vec<u8> {
+    let plane = planar.len() / samples;
+    let pixels = plane / bps;
+    let mut out = vec![0u8; planar.len()];
+    for p in 0..pixels {
+        for s in 0..samples {
+            let src = s * plane + p * bps;
+            let dst = (p * samples + s) * bps;
+            out[dst..dst + bps].copy_from_slice(&planar[src..src + bps]);
+        }
+    }
+    out
+}
+
+fn decode_j2k(data: &[u8]) -> Result<DecodedFrame, CodecError> {
+    let image = jpeg2k::Image::from_bytes(data).map_err(|e| CodecError::new(format!("JPEG 2000: {e}")))?;
+    let components = image.components();
+    if components.is_empty() {
+        return Err(CodecError::new("JPEG 2000 image without components"));
+    }
+    let precision = components[0].precision();
+    let signed = components[0].is_signed();
+    let bps = if precision > 8 { 2 } else { 1 };
+    let pixels = components[0].data().len();
+    let mut bytes = vec![0u8; pixels * components.len() * bps];
+    for (c, component) in components.iter().enumerate() {
+        for (p, &v) in component.data().iter().enumerate().take(pixels) {
+            let i = (p * components.len() + c) * bps;
+            if bps == 2 {
+                bytes[i..i + 2].copy_from_slice(&(v as u16).to_le_bytes());
+            } else {
+                bytes[i] = v as u8;
+            }
+        }
+    }
+    // OpenJPEG applies the codestream's multiple component transform, so colour comes out as RGB.
+    Ok(DecodedFrame { bytes, bytes_per_sample: bps, converted_to_rgb: components.len() == 3, signed: Some(signed) })
+}

@@ -1,0 +1,162 @@
+//! Series thumbnails: the middle instance (by Instance Number), its middle frame, at most N pixels
+//! on the long side, cached on disk per series revision; typed placeholders for non-image series.
+
+use super::{font, render_file, FrameChoice, Image8, RenderError};
+use crate::index::IndexError;
+use crate::store::Store;
+use sha2::{Digest, Sha256};
+use std::fs;
+use std::io;
+use std::path::PathBuf;
+
+pub const DEFAULT_SIZE: u32 = 256;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ThumbnailError {
+    #[error("no series {0} in the store")]
+    UnknownSeries(String),
+    #[error("series {0} has no instances")]
+    EmptySeries(String),
+    #[error("rendering {path}: {source}")]
+    Render { path: String, source: RenderError },
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    #[error("thumbnail cache: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// Scales to fit in `max`×`max`, keeping the aspect ratio (never enlarging).
+pub fn fit(image: &Image8, max: u32) -> Image8 {
+    let (w, h) = (image.width, image.height);
+    if w <= max && h <= max {
+        return image.clone();
+    }
+    let scale = max as f64 / w.max(h) as f64;
+    let (nw, nh) = (((w as f64 * scale).round() as u32).max(1), ((h as f64 * scale).round() as u32).max(1));
+    let data = if image.channels == 1 {
+        let buf = image::GrayImage::from_raw(w, h, image.data.clone()).expect("size checked by the renderer");
+        image::imageops::thumbnail(&buf, nw, nh).into_raw()
+    } else {
+        let buf = image::RgbImage::from_raw(w, h, image.data.clone()).expect("size checked by the renderer");
+        image::imageops::thumbnail(&buf, nw, nh).into_raw()
+    };
+    Image8 { width: nw, height: nh, channels: image.channels, data }
+}
+
+pub fn encode_png(image: &Image8) -> Vec<u8> {
+    use image::ImageEncoder;
+    let mut out = Vec::new();
+    let encoder = image::codecs::png::PngEncoder::new_with_quality(
+        &mut out,
+        image::codecs::png::CompressionType::Fast,
+        image::codecs::png::FilterType::Adaptive,
+    );
+    let colour = if image.channels == 1 { image::ExtendedColorType::L8 } else { image::ExtendedColorType::Rgb8 };
+    encoder
+        .write_image(&image.data, image.width, image.height, colour)
+        .expect("encoding to memory cannot fail for a consistent image");
+    out
+}
+
+/// What a non-image series is, from its SOP Class (or modality), for its placeholder label.
+pub fn non_image_label(sop_class_uid: Option<&str>, modality: Option<&str>) -> Option<&'static str> {
+    let uid = sop_class_uid.unwrap_or("");
+    let storage = "1.2.840.10008.5.1.4.1.1.";
+    let label = match uid.strip_prefix(storage) {
+        Some("88.59") => "KO",
+        Some(s) if s.starts_with("88.") => "SR",
+        Some("66.4") => "SEG",
+        Some("66.1") | Some("66.3") => "REG",
+        Some("66") => "RAW",
+        Some("481.3") => "RTSTRUCT",
+        Some("481.5") | Some("481.8") => "RTPLAN",
+        Some("481.4") | Some("481.6") | Some("481.7") => "RTRECORD",
+        Some(s) if s.starts_with("11.") => "PR",
+        Some(s) if s.starts_with("9.1.") => "ECG",
+        Some(s) if s.starts_with("9.") => "WAVEFORM",
+        Some("104.1") => "PDF",
+        Some("104.2") => "CDA",
+        Some(s) if s.starts_with("104.") => "DOC",
+        _ => match modality {
+            Some("SR") => "SR",
+            Some("KO") => "KO",
+            Some("PR") => "PR",
+            Some("SEG") => "SEG",
+            Some("RTSTRUCT") => "RTSTRUCT",
+            Some("RTPLAN") => "RTPLAN",
+            Some("ECG") => "ECG",
+            Some("DOC") => "DOC",
+            _ => return None,
+        },
+    };
+    Some(label)
+}
+
+/// A typed placeholder tile: the label on a colour that tells the kinds apart at a glance.
+pub fn placeholder(label: &str, size: u32) -> Image8 {
+    let background: [u8; 3] = match label {
+        "SR" | "KO" | "DOC" | "PDF" | "CDA" => [0x2E, 0x4A, 0x7A],
+        "SEG" | "REG" | "RAW" => [0x3E, 0x6B, 0x3A],
+        "PR" => [0x6B, 0x4A, 0x2E],
+        "ECG" | "WAVEFORM" => [0x7A, 0x2E, 0x3E],
+        s if s.starts_with("RT") => [0x5A, 0x3A, 0x6E],
+        _ => [0x44, 0x44, 0x44],
+    };
+    let mut data = Vec::with_capacity((size * size * 3) as usize);
+    for _ in 0..size * size {
+        data.extend_from_slice(&background);
+    }
+    let scale = (size / (label.len() as u32 * 6 + 4)).clamp(1, size / 12 + 1);
+    font::draw_centered(&mut data, size, size, label, scale, [0xF0, 0xF0, 0xF0]);
+    Image8 { width: size, height: size, channels: 3, data }
+}
+
+fn cache_path(store: &Store, series_uid: &str, revision: i64, size: u32) -> (PathBuf, String) {
+    let key = hex::encode(&Sha256::digest(series_uid.as_bytes())[..16]);
+    let dir = store.thumbnails_dir().join(&key[..2]);
+    (dir.join(format!("{key}-r{revision}-{size}.png")), key)
+}
+
+/// The PNG thumbnail of a series, from the cache when the series has not changed since.
+pub fn series_thumbnail(store: &Store, series_uid: &str, size: u32) -> Result<Vec<u8>, ThumbnailError> {
+    let size = size.clamp(16, 1024);
+    let index = store.index();
+    let revision = index.series_revision(series_uid)?.ok_or_else(|| ThumbnailError::UnknownSeries(series_uid.into()))?;
+    let (path, key) = cache_path(store, series_uid, revision, size);
+    if let Ok(png) = fs::read(&path) {
+        return Ok(png);
+    }
+    let series = index.series(series_uid)?.ok_or_else(|| ThumbnailError::UnknownSeries(series_uid.into()))?;
+    let instances = index.instances_of_series(series_uid)?;
+    let middle = instances.get(instances.len() / 2).ok_or_else(|| ThumbnailError::EmptySeries(series_uid.into()))?;
+    let label = non_image_label(middle.sop_class_uid.as_deref(), series.modality.as_deref());
+    let image = match label {
+        Some(label) => placeholder(label, size),
+        None => match render_file(&store.resolve(&middle.file_path), FrameChoice::Middle) {
+            Ok(image) => fit(&image, size),
+            Err(RenderError::NoPixelData) => placeholder(series.modality.as_deref().unwrap_or("DOC"), size),
+            Err(source) => return Err(ThumbnailError::Render { path: middle.file_path.clone(), source }),
+        },
+    };
+    let png = encode_png(&image);
+    write_cache(&path, &key, &png)?;
+    Ok(png)
+}
+
+/// Writes the cache entry atomically and drops the series' entries of older revisions.
+fn write_cache(path: &PathBuf, key: &str, png: &[u8]) -> io::Result<()> {
+    let dir = path.parent().expect("cache paths have a parent");
+    fs::create_dir_all(dir)?;
+    let tmp = tempfile::NamedTempFile::new_in(dir)?;
+    fs::write(tmp.path(), png)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    let keep = path.file_name().map(|n| n.to_os_string());
+    for entry in fs::read_dir(dir)?.flatten() {
+        let name = entry.file_name();
+        if Some(&name) != keep.as_ref() && name.to_string_lossy().starts_with(&format!("{key}-")) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+    Ok(())
+}
