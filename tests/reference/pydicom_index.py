@@ -21,6 +21,21 @@ def text(ds, keyword):
     return value or None
 
 
+def truncated(path):
+    """Whether a top-level element claims more bytes than the file holds (pydicom reads such files
+    silently, stopping at the end of the file)."""
+    try:
+        ds = pydicom.dcmread(path, force=True)
+        size = os.path.getsize(path)
+        for raw in ds._dict.values():
+            tell, length = getattr(raw, "value_tell", None), getattr(raw, "length", None)
+            if tell is not None and length not in (None, 0xFFFFFFFF) and tell + length > size:
+                return True
+    except Exception:  # noqa: BLE001
+        return False
+    return False
+
+
 def describe(path):
     try:
         ds = pydicom.dcmread(path, force=True)
@@ -39,6 +54,7 @@ def describe(path):
     return {
         "file": path,
         "indexable": True,
+        "truncated": truncated(path),
         "sop": sop,
         "study": study,
         "series": series,

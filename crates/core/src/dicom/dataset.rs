@@ -119,7 +119,10 @@ impl DataSet {
         } else {
             return None;
         };
-        Some(trim_text(&decoded, vr).to_string())
+        let trimmed = trim_text(&decoded, vr);
+        // Trailing empty component groups carry nothing ("Wang^XiaoDong=王^小東=").
+        let trimmed = if vr == Vr::PN { trimmed.trim_end_matches(['=', ' ']) } else { trimmed };
+        Some(trimmed.to_string())
     }
 
     /// Integer values of US, SS, UL, SL, UV, SV, IS elements (other VRs give nothing).

@@ -46,7 +46,7 @@ pub enum ParseError {
     NotDicom(&'static str),
     #[error("truncated: element {tag} needs {needed} bytes at byte {at}, but the data ends at byte {available}")]
     Truncated { tag: Tag, at: u64, needed: u64, available: u64 },
-    #[error("element {tag} at byte {at} claims {length} bytes, but only {remaining} remain")]
+    #[error("truncated: element {tag} at byte {at} claims {length} bytes, but only {remaining} remain")]
     LengthExceedsData { tag: Tag, at: u64, length: u64, remaining: u64 },
     #[error("element {tag} at byte {at}: {reason}")]
     Malformed { tag: Tag, at: u64, reason: String },
