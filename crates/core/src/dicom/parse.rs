@@ -192,7 +192,9 @@ pub fn parse<S: ByteSource>(src: &mut S, mode: ReadMode) -> Result<DicomFile, Pa
             }
         }
         (None, Some(enc)) => (inferred_uid(enc).to_string(), true),
-        (None, None) => (transfer_syntax::EXPLICIT_VR_LITTLE_ENDIAN.to_string(), true),
+        // A file that announced itself (preamble or meta) but whose first element has no valid VR
+        // is implicit VR, whatever its group numbers look like.
+        (None, None) => (transfer_syntax::IMPLICIT_VR_LITTLE_ENDIAN.to_string(), true),
     };
     let enc = Encoding::of(&transfer_syntax);
 
