@@ -140,21 +140,22 @@ pub fn series_thumbnail(store: &Store, series_uid: &str, size: u32) -> Result<Ve
         },
     };
     let png = encode_png(&image);
-    write_cache(&path, &key, &png)?;
+    write_cache(&path, &key, revision, &png)?;
     Ok(png)
 }
 
-/// Writes the cache entry atomically and drops the series' entries of older revisions.
-fn write_cache(path: &PathBuf, key: &str, png: &[u8]) -> io::Result<()> {
+/// Writes the cache entry atomically and drops the series' entries of other revisions (any size).
+fn write_cache(path: &PathBuf, key: &str, revision: i64, png: &[u8]) -> io::Result<()> {
     let dir = path.parent().expect("cache paths have a parent");
     fs::create_dir_all(dir)?;
     let tmp = tempfile::NamedTempFile::new_in(dir)?;
     fs::write(tmp.path(), png)?;
     tmp.persist(path).map_err(|e| e.error)?;
-    let keep = path.file_name().map(|n| n.to_os_string());
+    let series_prefix = format!("{key}-r");
+    let current = format!("{series_prefix}{revision}-");
     for entry in fs::read_dir(dir)?.flatten() {
-        let name = entry.file_name();
-        if Some(&name) != keep.as_ref() && name.to_string_lossy().starts_with(&format!("{key}-")) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(&series_prefix) && !name.starts_with(&current) {
             let _ = fs::remove_file(entry.path());
         }
     }
