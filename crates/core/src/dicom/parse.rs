@@ -63,6 +63,9 @@ pub enum ParseError {
 /// Random access to the bytes being parsed.
 pub trait ByteSource {
     fn len(&self) -> u64;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// Bytes `[pos, pos + n)`; callers check the range lies within `len()` first.
     fn bytes(&mut self, pos: u64, n: usize) -> io::Result<&[u8]>;
 }
