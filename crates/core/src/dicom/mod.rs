@@ -3,9 +3,12 @@
 pub mod charset;
 pub mod dataset;
 pub mod dictionary;
+pub mod dump;
+pub mod json;
 pub mod parse;
 pub mod tag;
 pub mod transfer_syntax;
+pub mod values;
 pub mod vr;
 
 pub use dataset::{DataSet, Element, Span, Value};

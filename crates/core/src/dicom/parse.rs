@@ -431,7 +431,10 @@ impl<S: ByteSource> Reader<'_, S> {
             let is_pixel_data = top_level
                 && matches!(header.tag, tag::PIXEL_DATA | tag::FLOAT_PIXEL_DATA | tag::DOUBLE_FLOAT_PIXEL_DATA);
             let (value, next) = self.read_value(&header, limit, enc, ds, depth, is_pixel_data)?;
-            ds.elements.push(Element { tag: header.tag, vr: header.vr, value });
+            // An element read as a sequence is one, whatever VR its encoding claimed (UN, or a
+            // private tag's implicit VR).
+            let vr = if matches!(value, Value::Sequence(_)) { Vr::SQ } else { header.vr };
+            ds.elements.push(Element { tag: header.tag, vr, value });
             pos = next;
             if is_pixel_data && self.mode == ReadMode::Header {
                 return Ok(pos);
