@@ -130,8 +130,10 @@ pub struct DicomFile {
     pub meta: DataSet,
     /// The transfer syntax the data set was read with.
     pub transfer_syntax: String,
-    /// True when the file did not state its transfer syntax (or stated a wrong one) and it was inferred.
+    /// True when the file did not state its transfer syntax and it was inferred.
     pub transfer_syntax_inferred: bool,
+    /// How the data set was actually encoded (it can disagree with a stated transfer syntax).
+    pub encoding: Encoding,
     pub dataset: DataSet,
     /// For deflated files, the inflated data set: spans then refer to it rather than to the file.
     pub inflated: Option<Arc<Vec<u8>>>,
@@ -181,25 +183,23 @@ pub fn parse<S: ByteSource>(src: &mut S, mode: ReadMode) -> Result<DicomFile, Pa
     if !has_magic && meta.elements.is_empty() && sniffed.is_none() {
         return Err(ParseError::NotDicom("no 'DICM' marker and the bytes do not start a data set"));
     }
-    let (transfer_syntax, inferred) = match (stated, sniffed) {
+    let (transfer_syntax, inferred, enc) = match (stated, sniffed) {
         (Some(ts), sniffed) => {
             let stated_enc = Encoding::of(&ts);
             match sniffed {
-                // Some writers state explicit VR but write implicit VR (pydicom tolerates this too).
-                Some(actual)
-                    if stated_enc.explicit_vr && !actual.explicit_vr && !stated_enc.deflated =>
-                {
-                    (transfer_syntax::IMPLICIT_VR_LITTLE_ENDIAN.to_string(), true)
+                // Some writers state explicit VR but write implicit VR (pydicom tolerates this
+                // too); the transfer syntax still says how the pixel data is compressed.
+                Some(actual) if stated_enc.explicit_vr && !actual.explicit_vr && !stated_enc.deflated => {
+                    (ts, false, Encoding::IMPLICIT_LE)
                 }
-                _ => (ts, false),
+                _ => (ts, false, stated_enc),
             }
         }
-        (None, Some(enc)) => (inferred_uid(enc).to_string(), true),
+        (None, Some(enc)) => (inferred_uid(enc).to_string(), true, enc),
         // A file that announced itself (preamble or meta) but whose first element has no valid VR
         // is implicit VR, whatever its group numbers look like.
-        (None, None) => (transfer_syntax::IMPLICIT_VR_LITTLE_ENDIAN.to_string(), true),
+        (None, None) => (transfer_syntax::IMPLICIT_VR_LITTLE_ENDIAN.to_string(), true, Encoding::IMPLICIT_LE),
     };
-    let enc = Encoding::of(&transfer_syntax);
 
     if enc.deflated {
         let body = inflate(reader.src, pos, len)?;
@@ -210,13 +210,22 @@ pub fn parse<S: ByteSource>(src: &mut S, mode: ReadMode) -> Result<DicomFile, Pa
             meta,
             transfer_syntax,
             transfer_syntax_inferred: inferred,
+            encoding: enc,
             dataset,
             inflated: Some(Arc::new(body)),
             source_len: len,
         });
     }
     let dataset = reader.read_top_level(pos, enc, no_charset)?;
-    Ok(DicomFile { meta, transfer_syntax, transfer_syntax_inferred: inferred, dataset, inflated: None, source_len: len })
+    Ok(DicomFile {
+        meta,
+        transfer_syntax,
+        transfer_syntax_inferred: inferred,
+        encoding: enc,
+        dataset,
+        inflated: None,
+        source_len: len,
+    })
 }
 
 fn inferred_uid(enc: Encoding) -> &'static str {

@@ -3,7 +3,7 @@
 use super::codec::{self, FrameGeometry};
 use super::{FrameChoice, RenderError};
 use crate::dicom::parse::{locate_fragments, ByteSource, FileSource};
-use crate::dicom::transfer_syntax::{self, Encoding, PixelEncoding};
+use crate::dicom::transfer_syntax::{self, PixelEncoding};
 use crate::dicom::{tag, DataSet, DicomFile, Span, Value};
 use std::path::Path;
 
@@ -117,7 +117,7 @@ pub fn read_frame(file: &DicomFile, path: &Path, choice: FrameChoice) -> Result<
         return Err(RenderError::Invalid(format!("frame {index} of {}", info.frames)));
     }
     let encoding = transfer_syntax::pixel_encoding(&file.transfer_syntax);
-    let big_endian = Encoding::of(&file.transfer_syntax).big_endian;
+    let big_endian = file.encoding.big_endian;
     match (&element.value, encoding) {
         (Value::Deferred(span), PixelEncoding::Native) if span.length != u64::MAX => {
             native_frame(file, path, info, *span, index, big_endian, element.vr == crate::dicom::Vr::OW)
@@ -126,8 +126,13 @@ pub fn read_frame(file: &DicomFile, path: &Path, choice: FrameChoice) -> Result<
             let span = Span { offset: 0, length: bytes.len() as u64 };
             let frame_len = native_frame_len(&info);
             let start = index * frame_len;
-            let slice = bytes.get(start..start + frame_len).ok_or_else(|| short_pixel_data(span.length, index, frame_len))?;
-            Ok(native_raw(info, slice.to_vec(), big_endian, element.vr == crate::dicom::Vr::OW))
+            let mut whole = bytes.clone();
+            let swapped = big_endian && element.vr == crate::dicom::Vr::OW && info.bits_allocated == 8;
+            if swapped {
+                unswap_words(&mut whole);
+            }
+            let slice = whole.get(start..start + frame_len).ok_or_else(|| short_pixel_data(span.length, index, frame_len))?;
+            Ok(native_raw(info, slice.to_vec(), big_endian && !swapped))
         }
         (Value::Deferred(span), PixelEncoding::Native) => {
             let _ = span;
@@ -187,17 +192,31 @@ fn native_frame(
     if start + frame_len as u64 > span.length {
         return Err(short_pixel_data(span.length, index, frame_len));
     }
+    if big_endian && ow && info.bits_allocated == 8 {
+        // 8-bit samples in big endian OW are swapped within each 16-bit word of the whole value,
+        // so read the whole words around the frame (its ends may fall mid-word), then unswap.
+        let word_start = start & !1;
+        let word_end = ((start + frame_len as u64 + 1) & !1).min(span.length);
+        let mut words = read_span(file, path, span.offset + word_start, (word_end - word_start) as usize)?;
+        if words.len() % 2 == 1 {
+            words.push(0);
+        }
+        unswap_words(&mut words);
+        let from = (start - word_start) as usize;
+        let bytes = words[from..from + frame_len].to_vec();
+        return Ok(native_raw(info, bytes, false));
+    }
     let bytes = read_span(file, path, span.offset + start, frame_len)?;
-    Ok(native_raw(info, bytes, big_endian, ow))
+    Ok(native_raw(info, bytes, big_endian))
 }
 
-fn native_raw(info: ImageInfo, mut bytes: Vec<u8>, big_endian: bool, ow: bool) -> RawFrame {
-    // In big endian files 8-bit samples stored as OW are swapped within each 16-bit word.
-    if big_endian && ow && info.bits_allocated == 8 {
-        for pair in bytes.chunks_exact_mut(2) {
-            pair.swap(0, 1);
-        }
+fn unswap_words(bytes: &mut [u8]) {
+    for pair in bytes.chunks_exact_mut(2) {
+        pair.swap(0, 1);
     }
+}
+
+fn native_raw(info: ImageInfo, bytes: Vec<u8>, big_endian: bool) -> RawFrame {
     let bps = (info.bits_allocated / 8).max(1);
     let subsampled_422 = info.photometric == "YBR_FULL_422" && info.bits_allocated == 8;
     let interleaved = !info.planar || info.samples == 1;

@@ -51,18 +51,23 @@ pub fn decode(encoding: PixelEncoding, data: &[u8], g: &FrameGeometry) -> Result
     }
 }
 
-/// Whether a JPEG stream carries a JFIF (APP0) or Adobe (APP14) marker before its first frame.
+/// Whether a JPEG stream carries a complete JFIF (APP0) or Adobe (APP14) marker before its first
+/// frame. A truncated APP14 without its transform byte is ignored, as libjpeg ignores it.
 fn has_colour_marker(data: &[u8]) -> bool {
     let mut i = 2;
     while i + 4 <= data.len() && data[i] == 0xFF {
         let marker = data[i + 1];
-        if marker == 0xE0 || marker == 0xEE {
+        let len = u16::from_be_bytes([data[i + 2], data[i + 3]]) as usize;
+        let body = data.get(i + 4..(i + 2 + len).min(data.len())).unwrap_or(&[]);
+        if marker == 0xE0 && body.starts_with(b"JFIF\0") {
+            return true;
+        }
+        if marker == 0xEE && body.starts_with(b"Adobe") && len >= 14 {
             return true;
         }
         if (0xC0..=0xCF).contains(&marker) && marker != 0xC4 && marker != 0xCC {
             return false;
         }
-        let len = u16::from_be_bytes([data[i + 2], data[i + 3]]) as usize;
         i += 2 + len;
     }
     false
@@ -148,13 +153,13 @@ fn jpeg_ls_is_planar(data: &[u8], components: usize) -> bool {
 }
 
 fn decode_jpeg_ls(data: &[u8]) -> Result<DecodedFrame, CodecError> {
-    let mut codec = charls::CharLS::default();
-    let info = codec.get_frame_info(data).map_err(|e| CodecError::new(format!("JPEG-LS header: {e:?}")))?;
+    // One CharLS decoder reads one stream once: the header probe and the decode each get their own.
+    let info = charls::CharLS::default().get_frame_info(data).map_err(|e| CodecError::new(format!("JPEG-LS header: {e:?}")))?;
     let samples = (info.width as u64) * (info.height as u64) * (info.component_count.max(1) as u64);
     if samples > 1 << 28 {
         return Err(CodecError::new("JPEG-LS frame dimensions are implausibly large"));
     }
-    let mut bytes = codec.decode(data).map_err(|e| CodecError::new(format!("JPEG-LS: {e:?}")))?;
+    let mut bytes = charls::CharLS::default().decode(data).map_err(|e| CodecError::new(format!("JPEG-LS: {e:?}")))?;
     let bps = if info.bits_per_sample > 8 { 2 } else { 1 };
     let components = info.component_count.max(1) as usize;
     if jpeg_ls_is_planar(data, components) {
