@@ -1,0 +1,152 @@
+//! Study search latency on an index of 100,000 studies / 1,000,000 instances.
+//!
+//! `cargo bench -p lightbox-core --bench search`. The index is built once through the `Index`
+//! trait's batched inserts and kept under `target/bench-index/` for later runs.
+
+use lightbox_core::index::{DateRange, Index, SqliteIndex, StudyQuery, TextPattern};
+use lightbox_core::model::InstanceRecord;
+use std::path::PathBuf;
+use std::time::Instant;
+
+const PATIENTS: u64 = 20_000;
+const STUDIES_PER_PATIENT: u64 = 5;
+const SERIES_PER_STUDY: u64 = 2;
+const INSTANCES_PER_SERIES: u64 = 5;
+
+const FAMILY: &[&str] = &["SMITH", "JOHNSON", "WILLIAMS", "BROWN", "JONES", "GARCIA", "MILLER", "DAVIS", "RODRIGUEZ", "MARTINEZ", "HERNANDEZ", "LOPEZ", "GONZALEZ", "WILSON", "ANDERSON", "THOMAS", "TAYLOR", "MOORE", "JACKSON", "MARTIN", "LEE", "PEREZ", "THOMPSON", "WHITE", "HARRIS", "SANCHEZ", "CLARK", "RAMIREZ", "LEWIS", "ROBINSON", "WALKER", "YOUNG", "ALLEN", "KING", "WRIGHT", "SCOTT", "TORRES", "NGUYEN", "HILL", "FLORES", "GREEN", "ADAMS", "NELSON", "BAKER", "HALL", "RIVERA", "CAMPBELL", "MITCHELL", "CARTER", "ROBERTS", "MULLER", "SCHMIDT", "SCHNEIDER", "FISCHER", "WEBER", "MEYER", "WAGNER", "BECKER", "SCHULZ", "HOFFMANN", "DUBOIS", "LAURENT", "LEROY", "MOREAU", "ROSSI", "RUSSO", "FERRARI", "ESPOSITO", "BIANCHI", "ROMANO", "SATO", "SUZUKI", "TAKAHASHI", "TANAKA", "WATANABE", "KIM", "PARK", "CHOI", "WANG", "LI", "ZHANG", "LIU", "CHEN", "YANG", "HUANG", "ZHAO", "NOVAK", "SVOBODA", "KOWALSKI", "NOWAK", "JANSEN", "DE JONG", "PETERSEN", "NIELSEN", "HANSEN", "JOHANSSON", "ANDERSSON", "KARLSSON", "NILSSON", "ERIKSSON"];
+const GIVEN: &[&str] = &["JAMES", "MARY", "JOHN", "PATRICIA", "ROBERT", "JENNIFER", "MICHAEL", "LINDA", "WILLIAM", "ELIZABETH", "DAVID", "BARBARA", "RICHARD", "SUSAN", "JOSEPH", "JESSICA", "THOMAS", "SARAH", "CHARLES", "KAREN", "ANNA", "SOFIA", "LUCAS", "EMMA", "NOAH", "MIA", "HANA", "YUKI", "MIN", "WEI"];
+const MODALITIES: &[&str] = &["CT", "MR", "CR", "DX", "US", "PT", "MG", "NM", "XA", "OT"];
+const DESCRIPTIONS: &[&str] = &["CT CHEST W CONTRAST", "CT ABDOMEN PELVIS", "MR BRAIN WO", "MR KNEE LEFT", "XR CHEST 2 VIEWS", "US ABDOMEN COMPLETE", "PET CT WHOLE BODY", "MAMMO SCREENING BILATERAL", "CT HEAD WO CONTRAST", "MR LUMBAR SPINE"];
+
+fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn patient_name(p: u64) -> String {
+    format!("{}^{}", FAMILY[(mix(p) % FAMILY.len() as u64) as usize], GIVEN[(mix(p ^ 77) % GIVEN.len() as u64) as usize])
+}
+
+fn study_date(s: u64) -> String {
+    let day = mix(s ^ 5) % 3650;
+    let (y, rest) = (2016 + day / 365, day % 365);
+    format!("{y}{:02}{:02}", rest / 31 % 12 + 1, rest % 28 + 1)
+}
+
+fn records_of_study(s: u64) -> Vec<InstanceRecord> {
+    let p = s / STUDIES_PER_PATIENT;
+    let modality = MODALITIES[(mix(s ^ 9) % MODALITIES.len() as u64) as usize];
+    let mut out = Vec::new();
+    for se in 0..SERIES_PER_STUDY {
+        for i in 0..INSTANCES_PER_SERIES {
+            out.push(InstanceRecord {
+                patient_id: format!("PID{p:07}"),
+                patient_name: patient_name(p),
+                patient_birth_date: Some(format!("19{:02}0101", mix(p) % 90 + 10)),
+                patient_sex: Some(if p % 2 == 0 { "F" } else { "M" }.into()),
+                study_uid: format!("1.2.826.0.1.3680043.10.1588.9.{s}"),
+                study_date: Some(study_date(s)),
+                study_time: Some(format!("{:02}3000", mix(s) % 24)),
+                study_description: Some(DESCRIPTIONS[(mix(s ^ 3) % DESCRIPTIONS.len() as u64) as usize].into()),
+                study_id: Some(format!("{}", s % 1000)),
+                accession_number: Some(format!("ACC{s:08}")),
+                series_uid: format!("1.2.826.0.1.3680043.10.1588.9.{s}.{se}"),
+                modality: Some(modality.into()),
+                series_number: Some(se as i64 + 1),
+                sop_instance_uid: format!("1.2.826.0.1.3680043.10.1588.9.{s}.{se}.{i}"),
+                sop_class_uid: Some("1.2.840.10008.5.1.4.1.1.2".into()),
+                instance_number: Some(i as i64 + 1),
+                transfer_syntax: "1.2.840.10008.1.2.1".into(),
+                rows: Some(512),
+                columns: Some(512),
+                frames: Some(1),
+                file_path: format!("files/{s}/{se}/{i}.dcm"),
+                file_size: 526_000,
+                received_at: 1_700_000_000_000,
+                ..InstanceRecord::default()
+            });
+        }
+    }
+    out
+}
+
+fn build_or_open() -> SqliteIndex {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-index");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("index-100k.sqlite");
+    let index = SqliteIndex::open(&path).unwrap();
+    let studies = PATIENTS * STUDIES_PER_PATIENT;
+    if index.stats().unwrap().studies == studies {
+        return index;
+    }
+    drop(index);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(dir.join(format!("index-100k.sqlite{suffix}")));
+    }
+    let index = SqliteIndex::open(&path).unwrap();
+    let started = Instant::now();
+    let mut batch = Vec::new();
+    for s in 0..studies {
+        batch.extend(records_of_study(s));
+        if batch.len() >= 5000 {
+            index.insert_batch(&batch).unwrap();
+            batch.clear();
+        }
+    }
+    index.insert_batch(&batch).unwrap();
+    let secs = started.elapsed().as_secs_f64();
+    let n = studies * SERIES_PER_STUDY * INSTANCES_PER_SERIES;
+    println!("built the index: {studies} studies, {n} instances in {secs:.1} s ({:.0} instances/s)\n", n as f64 / secs);
+    index
+}
+
+/// The first `n` characters (all of a shorter name).
+fn prefix(name: &str, n: usize) -> &str {
+    &name[..name.len().min(n)]
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn main() {
+    let index = build_or_open();
+    let stats = index.stats().unwrap();
+    println!("index: {} patients, {} studies, {} series, {} instances\n", stats.patients, stats.studies, stats.series, stats.instances);
+    let pattern = |s: &str| TextPattern::new(s);
+    type Make = Box<dyn Fn(u64) -> StudyQuery>;
+    let cases: Vec<(&str, Make)> = vec![
+        ("no filter (first page)", Box::new(|_| StudyQuery::default())),
+        ("patient name, exact", Box::new(move |i| StudyQuery { patient_name: pattern(&patient_name(mix(i) % PATIENTS).to_lowercase()), ..Default::default() })),
+        ("patient name, prefix*", Box::new(move |i| StudyQuery { patient_name: pattern(&format!("{}*", prefix(FAMILY[(i % FAMILY.len() as u64) as usize], 3))), ..Default::default() })),
+        ("patient name, *contains*", Box::new(move |i| StudyQuery { patient_name: pattern(&format!("*{}*", &prefix(GIVEN[(i % GIVEN.len() as u64) as usize], 4)[1..])), ..Default::default() })),
+        ("patient ID", Box::new(|i| StudyQuery { patient_id: TextPattern::new(&format!("PID{:07}", mix(i) % PATIENTS)), ..Default::default() })),
+        ("study date range (1 month)", Box::new(|i| { let y = 2016 + i % 10; let m = i % 12 + 1; StudyQuery { study_date: Some(DateRange::parse(&format!("{y}{m:02}01-{y}{m:02}28")).unwrap()), ..Default::default() } })),
+        ("study date from (open end)", Box::new(|i| StudyQuery { study_date: Some(DateRange::parse(&format!("{}0101-", 2016 + i % 10)).unwrap()), ..Default::default() })),
+        ("modality (any of 1)", Box::new(|i| StudyQuery { modalities: vec![MODALITIES[(i % MODALITIES.len() as u64) as usize].into()], ..Default::default() })),
+        ("modalities (any of 2)", Box::new(|i| StudyQuery { modalities: vec![MODALITIES[(i % 5) as usize].into(), MODALITIES[(i % 5 + 5) as usize].into()], ..Default::default() })),
+        ("description *contains*", Box::new(|i| StudyQuery { study_description: TextPattern::new(&format!("*{}*", ["CHEST", "BRAIN", "ABDOMEN", "SPINE", "KNEE"][(i % 5) as usize])), ..Default::default() })),
+        ("accession number", Box::new(|i| StudyQuery { accession_number: TextPattern::new(&format!("ACC{:08}", mix(i) % (PATIENTS * STUDIES_PER_PATIENT))), ..Default::default() })),
+        ("name + date + modality", Box::new(move |i| StudyQuery { patient_name: pattern(&format!("{}*", prefix(FAMILY[(i % FAMILY.len() as u64) as usize], 2))), study_date: Some(DateRange::parse(&format!("{}0101-", 2016 + i % 8)).unwrap()), modalities: vec!["CT".into(), "MR".into()], ..Default::default() })),
+    ];
+    println!("| Filter (limit 100, with total) | matches (median) | p50 ms | p95 ms | max ms |");
+    println!("|---|---:|---:|---:|---:|");
+    const RUNS: u64 = 50;
+    for (label, make) in &cases {
+        let mut times = Vec::with_capacity(RUNS as usize);
+        let mut totals = Vec::with_capacity(RUNS as usize);
+        for i in 0..RUNS {
+            let mut query = make(i);
+            query.limit = Some(100);
+            let started = Instant::now();
+            let page = index.search_studies(&query).unwrap();
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+            totals.push(page.total);
+        }
+        times.sort_by(f64::total_cmp);
+        totals.sort();
+        println!("| {label} | {} | {:.2} | {:.2} | {:.2} |", totals[totals.len() / 2], percentile(&times, 0.5), percentile(&times, 0.95), times[times.len() - 1]);
+    }
+}
