@@ -118,34 +118,24 @@ pub fn read_frame(file: &DicomFile, path: &Path, choice: FrameChoice) -> Result<
     }
     let encoding = transfer_syntax::pixel_encoding(&file.transfer_syntax);
     let big_endian = file.encoding.big_endian;
-    match (&element.value, encoding) {
-        (Value::Deferred(span), PixelEncoding::Native) if span.length != u64::MAX => {
-            native_frame(file, path, info, *span, index, big_endian, element.vr == crate::dicom::Vr::OW)
-        }
-        (Value::Bytes(bytes), PixelEncoding::Native) => {
-            let span = Span { offset: 0, length: bytes.len() as u64 };
-            let frame_len = native_frame_len(&info);
-            let start = index * frame_len;
-            let mut whole = bytes.clone();
-            let swapped = big_endian && element.vr == crate::dicom::Vr::OW && info.bits_allocated == 8;
-            if swapped {
-                unswap_words(&mut whole);
-            }
-            let slice = whole.get(start..start + frame_len).ok_or_else(|| short_pixel_data(span.length, index, frame_len))?;
-            Ok(native_raw(info, slice.to_vec(), big_endian && !swapped))
-        }
-        (Value::Deferred(span), PixelEncoding::Native) => {
-            let _ = span;
-            Err(RenderError::Invalid("encapsulated pixel data in a native transfer syntax".into()))
-        }
-        (Value::Deferred(span), PixelEncoding::Unsupported) | (Value::Encapsulated { offset_table: span, .. }, PixelEncoding::Unsupported) => {
-            let _ = span;
+    // Pixel data is always left in the source by the header reader: an undefined length marks
+    // encapsulated (compressed) data.
+    let Value::Deferred(span) = &element.value else {
+        return Err(RenderError::Invalid("pixel data was loaded instead of located".into()));
+    };
+    let encapsulated = span.length == u64::MAX;
+    match (encoding, encapsulated) {
+        (PixelEncoding::Unsupported, _) => {
             Err(RenderError::Unsupported(format!("transfer syntax {}", file.transfer_syntax)))
         }
-        (Value::Deferred(span), encoding) if span.length == u64::MAX => {
-            encapsulated_frame(file, path, info, span.offset, index, encoding)
+        (PixelEncoding::Native, false) => {
+            native_frame(file, path, info, *span, index, big_endian, element.vr == crate::dicom::Vr::OW)
         }
-        _ => Err(RenderError::Invalid("pixel data is not encoded as its transfer syntax says".into())),
+        (PixelEncoding::Native, true) => {
+            Err(RenderError::Invalid("encapsulated pixel data in a native transfer syntax".into()))
+        }
+        (encoding, true) => encapsulated_frame(file, path, info, span.offset, index, encoding),
+        (_, false) => Err(RenderError::Invalid("native pixel data in a compressed transfer syntax".into())),
     }
 }
 
