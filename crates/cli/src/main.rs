@@ -15,7 +15,11 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 #[derive(Parser)]
-#[command(name = "lightbox", version, about = "A visual DICOM browser and mini-PACS")]
+#[command(
+    name = "lightbox",
+    version,
+    about = "A visual DICOM browser and mini-PACS"
+)]
 struct Cli {
     /// Data directory holding the index and the managed files [default: the platform's user data dir]
     #[arg(long, env = "LIGHTBOX_DATA_DIR", global = true)]
@@ -140,9 +144,9 @@ struct RemoveArgs {
 }
 
 fn default_data_dir() -> Result<PathBuf> {
-    dirs::data_dir()
-        .map(|d| d.join("lightbox"))
-        .context("no user data directory on this platform: pass --data-dir or set LIGHTBOX_DATA_DIR")
+    dirs::data_dir().map(|d| d.join("lightbox")).context(
+        "no user data directory on this platform: pass --data-dir or set LIGHTBOX_DATA_DIR",
+    )
 }
 
 fn main() {
@@ -154,7 +158,18 @@ fn main() {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    if let Command::Generate { output, patients, studies, series, instances, rows, columns, seed, modality } = cli.command {
+    if let Command::Generate {
+        output,
+        patients,
+        studies,
+        series,
+        instances,
+        rows,
+        columns,
+        seed,
+        modality,
+    } = cli.command
+    {
         let spec = SynthSpec {
             patients,
             studies_per_patient: studies,
@@ -166,7 +181,8 @@ fn run(cli: Cli) -> Result<()> {
             modality,
         };
         let started = Instant::now();
-        let report = synth::generate(&spec, &output).with_context(|| format!("writing {}", output.display()))?;
+        let report = synth::generate(&spec, &output)
+            .with_context(|| format!("writing {}", output.display()))?;
         eprintln!(
             "generated {} files ({} MB) in {:.1}s under {}",
             report.files,
@@ -180,7 +196,8 @@ fn run(cli: Cli) -> Result<()> {
         Some(d) => d,
         None => default_data_dir()?,
     };
-    let store = Store::open(&data_dir).with_context(|| format!("opening the store in {}", data_dir.display()))?;
+    let store = Store::open(&data_dir)
+        .with_context(|| format!("opening the store in {}", data_dir.display()))?;
     match cli.command {
         Command::Import { paths, link, json } => run_import(&store, &paths, link, json),
         Command::Studies { filters, json } => {
@@ -200,24 +217,39 @@ fn run(cli: Cli) -> Result<()> {
             }
             output::instances(&store.index().instances_of_series(&series_uid)?, json)
         }
-        Command::Dump { sop_instance_uid, json } => {
-            let instance = store.index().instance(&sop_instance_uid)?.with_context(|| format!("no instance {sop_instance_uid} in the store"))?;
+        Command::Dump {
+            sop_instance_uid,
+            json,
+        } => {
+            let instance = store
+                .index()
+                .instance(&sop_instance_uid)?
+                .with_context(|| format!("no instance {sop_instance_uid} in the store"))?;
             let path = store.resolve(&instance.file_path);
-            let file = dicom::read_file(&path, ReadMode::Full).with_context(|| format!("reading {}", path.display()))?;
+            let file = dicom::read_file(&path, ReadMode::Full)
+                .with_context(|| format!("reading {}", path.display()))?;
             if json {
                 let bulk = |tags: &[dicom::Tag]| {
                     let path: Vec<String> = tags.iter().map(|t| t.hex()).collect();
                     format!("instances/{sop_instance_uid}/bulk/{}", path.join("/"))
                 };
-                println!("{}", serde_json::to_string_pretty(&dicom::json::to_json(&file, &bulk))?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&dicom::json::to_json(&file, &bulk))?
+                );
             } else {
                 print!("{}", dicom::dump::dump(&file));
             }
             Ok(())
         }
-        Command::Thumbnail { series_uid, output, size } => {
+        Command::Thumbnail {
+            series_uid,
+            output,
+            size,
+        } => {
             let png = lightbox_core::render::series_thumbnail(&store, &series_uid, size)?;
-            std::fs::write(&output, png).with_context(|| format!("writing {}", output.display()))?;
+            std::fs::write(&output, png)
+                .with_context(|| format!("writing {}", output.display()))?;
             Ok(())
         }
         Command::Rm(args) => {
@@ -277,7 +309,13 @@ fn study_query(f: StudyFilters) -> Result<StudyQuery> {
         patient_name: pattern(f.patient_name),
         patient_id: pattern(f.patient_id),
         study_date: f.date.as_deref().map(DateRange::parse).transpose()?,
-        modalities: f.modality.iter().flat_map(|m| m.split(',')).map(|m| m.trim().to_uppercase()).filter(|m| !m.is_empty()).collect(),
+        modalities: f
+            .modality
+            .iter()
+            .flat_map(|m| m.split(','))
+            .map(|m| m.trim().to_uppercase())
+            .filter(|m| !m.is_empty())
+            .collect(),
         study_description: pattern(f.description),
         accession_number: pattern(f.accession),
         study_uid: None,
@@ -296,13 +334,18 @@ fn run_import(store: &Store, paths: &[PathBuf], link: bool, json: bool) -> Resul
         if show_bar {
             let bar = indicatif::ProgressBar::new(0);
             bar.set_style(
-                indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} files {msg}")
-                    .expect("valid template"),
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} files {msg}",
+                )
+                .expect("valid template"),
             );
             while !worker.is_finished() {
                 bar.set_length(progress.discovered.load(Ordering::Relaxed));
                 bar.set_position(progress.processed.load(Ordering::Relaxed));
-                bar.set_message(format!("{} MB", progress.bytes.load(Ordering::Relaxed) / 1_000_000));
+                bar.set_message(format!(
+                    "{} MB",
+                    progress.bytes.load(Ordering::Relaxed) / 1_000_000
+                ));
                 std::thread::sleep(Duration::from_millis(100));
             }
             bar.finish_and_clear();

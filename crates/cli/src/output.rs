@@ -28,11 +28,18 @@ struct StudiesJson<'a> {
 
 pub fn studies(page: &StudyPage, query: &StudyQuery, json: bool) -> Result<()> {
     if json {
-        let out = StudiesJson { total: page.total, offset: query.offset, studies: &page.studies };
+        let out = StudiesJson {
+            total: page.total,
+            offset: query.offset,
+            studies: &page.studies,
+        };
         println!("{}", serde_json::to_string(&out)?);
         return Ok(());
     }
-    println!("{:<10} {:<24} {:<12} {:<9} {:<30} {:>6} {:>6}  StudyInstanceUID", "Date", "Patient", "ID", "Mod", "Description", "Series", "Inst");
+    println!(
+        "{:<10} {:<24} {:<12} {:<9} {:<30} {:>6} {:>6}  StudyInstanceUID",
+        "Date", "Patient", "ID", "Mod", "Description", "Series", "Inst"
+    );
     for s in &page.studies {
         println!(
             "{:<10} {} {} {} {} {:>6} {:>6}  {}",
@@ -47,7 +54,10 @@ pub fn studies(page: &StudyPage, query: &StudyQuery, json: bool) -> Result<()> {
         );
     }
     let shown = page.studies.len() as u64;
-    println!("{} of {} studies (offset {})", shown, page.total, query.offset);
+    println!(
+        "{} of {} studies (offset {})",
+        shown, page.total, query.offset
+    );
     Ok(())
 }
 
@@ -56,7 +66,10 @@ pub fn series(series: &[SeriesSummary], json: bool) -> Result<()> {
         println!("{}", serde_json::to_string(series)?);
         return Ok(());
     }
-    println!("{:>6} {:<9} {:<36} {:>6} {:>10}  SeriesInstanceUID", "Number", "Modality", "Description", "Inst", "Size");
+    println!(
+        "{:>6} {:<9} {:<36} {:>6} {:>10}  SeriesInstanceUID",
+        "Number", "Modality", "Description", "Inst", "Size"
+    );
     for s in series {
         println!(
             "{:>6} {:<9} {} {:>6} {:>10}  {}",
@@ -76,10 +89,21 @@ pub fn instances(instances: &[InstanceSummary], json: bool) -> Result<()> {
         println!("{}", serde_json::to_string(instances)?);
         return Ok(());
     }
-    println!("{:>6} {:>5}x{:<5} {:>6} {:>10}  SOPInstanceUID", "Number", "Cols", "Rows", "Frames", "Size");
+    println!(
+        "{:>6} {:>5}x{:<5} {:>6} {:>10}  SOPInstanceUID",
+        "Number", "Cols", "Rows", "Frames", "Size"
+    );
     for i in instances {
         let n = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
-        println!("{:>6} {:>5}x{:<5} {:>6} {:>10}  {}", n(i.instance_number), n(i.columns), n(i.rows), n(i.frames), i.file_size, i.sop_instance_uid);
+        println!(
+            "{:>6} {:>5}x{:<5} {:>6} {:>10}  {}",
+            n(i.instance_number),
+            n(i.columns),
+            n(i.rows),
+            n(i.frames),
+            i.file_size,
+            i.sop_instance_uid
+        );
     }
     Ok(())
 }

@@ -15,8 +15,13 @@ fn lightbox(data_dir: &Path, args: &[&str]) -> Output {
 
 fn ok_json(data_dir: &Path, args: &[&str]) -> Value {
     let out = lightbox(data_dir, args);
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 #[test]
@@ -25,8 +30,30 @@ fn import_list_dump_thumbnail_and_remove() {
     let data = dir.path().join("data");
     let store = dir.path().join("store");
     let sample = data.to_str().unwrap();
-    let out = lightbox(&store, &["generate", sample, "--patients", "2", "--studies", "2", "--series", "2", "--instances", "3", "--rows", "64", "--columns", "48"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = lightbox(
+        &store,
+        &[
+            "generate",
+            sample,
+            "--patients",
+            "2",
+            "--studies",
+            "2",
+            "--series",
+            "2",
+            "--instances",
+            "3",
+            "--rows",
+            "64",
+            "--columns",
+            "48",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     std::fs::write(data.join("notes.txt"), "not DICOM").unwrap();
 
     let report = ok_json(&store, &["import", "--json", sample]);
@@ -35,20 +62,42 @@ fn import_list_dump_thumbnail_and_remove() {
     let skipped = report["skipped"].as_array().unwrap();
     assert_eq!(skipped.len(), 1);
     assert!(skipped[0]["path"].as_str().unwrap().ends_with("notes.txt"));
-    assert!(skipped[0]["reason"].as_str().unwrap().contains("not a DICOM file"));
+    assert!(skipped[0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("not a DICOM file"));
     let again = ok_json(&store, &["import", "--json", sample]);
-    assert_eq!((again["imported"].as_u64(), again["duplicates"].as_u64()), (Some(0), Some(24)));
+    assert_eq!(
+        (again["imported"].as_u64(), again["duplicates"].as_u64()),
+        (Some(0), Some(24))
+    );
 
     let studies = ok_json(&store, &["studies", "--json"]);
     assert_eq!(studies["total"], 4);
     let list = studies["studies"].as_array().unwrap();
-    for key in ["PatientName", "PatientID", "StudyInstanceUID", "StudyDate", "StudyDescription", "ModalitiesInStudy", "NumberOfStudyRelatedSeries", "NumberOfStudyRelatedInstances", "AccessionNumber"] {
+    for key in [
+        "PatientName",
+        "PatientID",
+        "StudyInstanceUID",
+        "StudyDate",
+        "StudyDescription",
+        "ModalitiesInStudy",
+        "NumberOfStudyRelatedSeries",
+        "NumberOfStudyRelatedInstances",
+        "AccessionNumber",
+    ] {
         assert!(list[0].get(key).is_some(), "missing {key}");
     }
     assert_eq!(list[0]["NumberOfStudyRelatedSeries"], 2);
     assert_eq!(list[0]["NumberOfStudyRelatedInstances"], 6);
-    let modality = list[0]["ModalitiesInStudy"][0].as_str().unwrap().to_string();
-    let filtered = ok_json(&store, &["studies", "--json", "--modality", &modality, "--limit", "1"]);
+    let modality = list[0]["ModalitiesInStudy"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let filtered = ok_json(
+        &store,
+        &["studies", "--json", "--modality", &modality, "--limit", "1"],
+    );
     assert!(filtered["total"].as_u64().unwrap() >= 1);
     assert_eq!(filtered["studies"].as_array().unwrap().len(), 1);
     let id = list[0]["PatientID"].as_str().unwrap();
@@ -67,32 +116,70 @@ fn import_list_dump_thumbnail_and_remove() {
     let series_uid = series[0]["SeriesInstanceUID"].as_str().unwrap();
     let instances = ok_json(&store, &["instances", "--json", series_uid]);
     let instances = instances.as_array().unwrap();
-    assert_eq!(instances.iter().map(|i| i["InstanceNumber"].as_i64().unwrap()).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(
+        instances
+            .iter()
+            .map(|i| i["InstanceNumber"].as_i64().unwrap())
+            .collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
     let sop = instances[1]["SOPInstanceUID"].as_str().unwrap();
 
     let dump = lightbox(&store, &["dump", sop]);
     assert!(dump.status.success());
     let text = String::from_utf8_lossy(&dump.stdout);
-    assert!(text.contains("PatientName") && text.contains(sop) && text.contains("PixelData"), "{text}");
+    assert!(
+        text.contains("PatientName") && text.contains(sop) && text.contains("PixelData"),
+        "{text}"
+    );
     let json = ok_json(&store, &["dump", "--json", sop]);
     assert_eq!(json["00080018"]["Value"][0], sop);
     assert_eq!(json["00100010"]["vr"], "PN");
-    assert!(json["7FE00010"]["BulkDataURI"].as_str().unwrap().contains("7FE00010"));
+    assert!(json["7FE00010"]["BulkDataURI"]
+        .as_str()
+        .unwrap()
+        .contains("7FE00010"));
     assert!(json["7FE00010"].get("InlineBinary").is_none());
 
     let png = dir.path().join("thumb.png");
-    let out = lightbox(&store, &["thumbnail", series_uid, "-o", png.to_str().unwrap(), "--size", "32"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = lightbox(
+        &store,
+        &[
+            "thumbnail",
+            series_uid,
+            "-o",
+            png.to_str().unwrap(),
+            "--size",
+            "32",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let img = image::open(&png).unwrap();
-    assert_eq!((img.width(), img.height()), (24, 32), "48×64 scaled to fit 32, aspect kept");
+    assert_eq!(
+        (img.width(), img.height()),
+        (24, 32),
+        "48×64 scaled to fit 32, aspect kept"
+    );
 
     let out = lightbox(&store, &["rm", "--series", series_uid]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stats = ok_json(&store, &["stats", "--json"]);
     assert_eq!(stats["instances"], 21);
     assert_eq!(stats["series"], 7);
     assert_eq!(stats["studies"], 4);
-    let files = walkdir::WalkDir::new(store.join("files")).into_iter().flatten().filter(|e| e.file_type().is_file()).count();
+    let files = walkdir::WalkDir::new(store.join("files"))
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .count();
     assert_eq!(files, 21, "the removed series' managed files are deleted");
 
     let missing = lightbox(&store, &["series", "1.2.3.4"]);

@@ -13,10 +13,153 @@ const STUDIES_PER_PATIENT: u64 = 5;
 const SERIES_PER_STUDY: u64 = 2;
 const INSTANCES_PER_SERIES: u64 = 5;
 
-const FAMILY: &[&str] = &["SMITH", "JOHNSON", "WILLIAMS", "BROWN", "JONES", "GARCIA", "MILLER", "DAVIS", "RODRIGUEZ", "MARTINEZ", "HERNANDEZ", "LOPEZ", "GONZALEZ", "WILSON", "ANDERSON", "THOMAS", "TAYLOR", "MOORE", "JACKSON", "MARTIN", "LEE", "PEREZ", "THOMPSON", "WHITE", "HARRIS", "SANCHEZ", "CLARK", "RAMIREZ", "LEWIS", "ROBINSON", "WALKER", "YOUNG", "ALLEN", "KING", "WRIGHT", "SCOTT", "TORRES", "NGUYEN", "HILL", "FLORES", "GREEN", "ADAMS", "NELSON", "BAKER", "HALL", "RIVERA", "CAMPBELL", "MITCHELL", "CARTER", "ROBERTS", "MULLER", "SCHMIDT", "SCHNEIDER", "FISCHER", "WEBER", "MEYER", "WAGNER", "BECKER", "SCHULZ", "HOFFMANN", "DUBOIS", "LAURENT", "LEROY", "MOREAU", "ROSSI", "RUSSO", "FERRARI", "ESPOSITO", "BIANCHI", "ROMANO", "SATO", "SUZUKI", "TAKAHASHI", "TANAKA", "WATANABE", "KIM", "PARK", "CHOI", "WANG", "LI", "ZHANG", "LIU", "CHEN", "YANG", "HUANG", "ZHAO", "NOVAK", "SVOBODA", "KOWALSKI", "NOWAK", "JANSEN", "DE JONG", "PETERSEN", "NIELSEN", "HANSEN", "JOHANSSON", "ANDERSSON", "KARLSSON", "NILSSON", "ERIKSSON"];
-const GIVEN: &[&str] = &["JAMES", "MARY", "JOHN", "PATRICIA", "ROBERT", "JENNIFER", "MICHAEL", "LINDA", "WILLIAM", "ELIZABETH", "DAVID", "BARBARA", "RICHARD", "SUSAN", "JOSEPH", "JESSICA", "THOMAS", "SARAH", "CHARLES", "KAREN", "ANNA", "SOFIA", "LUCAS", "EMMA", "NOAH", "MIA", "HANA", "YUKI", "MIN", "WEI"];
+const FAMILY: &[&str] = &[
+    "SMITH",
+    "JOHNSON",
+    "WILLIAMS",
+    "BROWN",
+    "JONES",
+    "GARCIA",
+    "MILLER",
+    "DAVIS",
+    "RODRIGUEZ",
+    "MARTINEZ",
+    "HERNANDEZ",
+    "LOPEZ",
+    "GONZALEZ",
+    "WILSON",
+    "ANDERSON",
+    "THOMAS",
+    "TAYLOR",
+    "MOORE",
+    "JACKSON",
+    "MARTIN",
+    "LEE",
+    "PEREZ",
+    "THOMPSON",
+    "WHITE",
+    "HARRIS",
+    "SANCHEZ",
+    "CLARK",
+    "RAMIREZ",
+    "LEWIS",
+    "ROBINSON",
+    "WALKER",
+    "YOUNG",
+    "ALLEN",
+    "KING",
+    "WRIGHT",
+    "SCOTT",
+    "TORRES",
+    "NGUYEN",
+    "HILL",
+    "FLORES",
+    "GREEN",
+    "ADAMS",
+    "NELSON",
+    "BAKER",
+    "HALL",
+    "RIVERA",
+    "CAMPBELL",
+    "MITCHELL",
+    "CARTER",
+    "ROBERTS",
+    "MULLER",
+    "SCHMIDT",
+    "SCHNEIDER",
+    "FISCHER",
+    "WEBER",
+    "MEYER",
+    "WAGNER",
+    "BECKER",
+    "SCHULZ",
+    "HOFFMANN",
+    "DUBOIS",
+    "LAURENT",
+    "LEROY",
+    "MOREAU",
+    "ROSSI",
+    "RUSSO",
+    "FERRARI",
+    "ESPOSITO",
+    "BIANCHI",
+    "ROMANO",
+    "SATO",
+    "SUZUKI",
+    "TAKAHASHI",
+    "TANAKA",
+    "WATANABE",
+    "KIM",
+    "PARK",
+    "CHOI",
+    "WANG",
+    "LI",
+    "ZHANG",
+    "LIU",
+    "CHEN",
+    "YANG",
+    "HUANG",
+    "ZHAO",
+    "NOVAK",
+    "SVOBODA",
+    "KOWALSKI",
+    "NOWAK",
+    "JANSEN",
+    "DE JONG",
+    "PETERSEN",
+    "NIELSEN",
+    "HANSEN",
+    "JOHANSSON",
+    "ANDERSSON",
+    "KARLSSON",
+    "NILSSON",
+    "ERIKSSON",
+];
+const GIVEN: &[&str] = &[
+    "JAMES",
+    "MARY",
+    "JOHN",
+    "PATRICIA",
+    "ROBERT",
+    "JENNIFER",
+    "MICHAEL",
+    "LINDA",
+    "WILLIAM",
+    "ELIZABETH",
+    "DAVID",
+    "BARBARA",
+    "RICHARD",
+    "SUSAN",
+    "JOSEPH",
+    "JESSICA",
+    "THOMAS",
+    "SARAH",
+    "CHARLES",
+    "KAREN",
+    "ANNA",
+    "SOFIA",
+    "LUCAS",
+    "EMMA",
+    "NOAH",
+    "MIA",
+    "HANA",
+    "YUKI",
+    "MIN",
+    "WEI",
+];
 const MODALITIES: &[&str] = &["CT", "MR", "CR", "DX", "US", "PT", "MG", "NM", "XA", "OT"];
-const DESCRIPTIONS: &[&str] = &["CT CHEST W CONTRAST", "CT ABDOMEN PELVIS", "MR BRAIN WO", "MR KNEE LEFT", "XR CHEST 2 VIEWS", "US ABDOMEN COMPLETE", "PET CT WHOLE BODY", "MAMMO SCREENING BILATERAL", "CT HEAD WO CONTRAST", "MR LUMBAR SPINE"];
+const DESCRIPTIONS: &[&str] = &[
+    "CT CHEST W CONTRAST",
+    "CT ABDOMEN PELVIS",
+    "MR BRAIN WO",
+    "MR KNEE LEFT",
+    "XR CHEST 2 VIEWS",
+    "US ABDOMEN COMPLETE",
+    "PET CT WHOLE BODY",
+    "MAMMO SCREENING BILATERAL",
+    "CT HEAD WO CONTRAST",
+    "MR LUMBAR SPINE",
+];
 
 fn mix(x: u64) -> u64 {
     let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -26,7 +169,11 @@ fn mix(x: u64) -> u64 {
 }
 
 fn patient_name(p: u64) -> String {
-    format!("{}^{}", FAMILY[(mix(p) % FAMILY.len() as u64) as usize], GIVEN[(mix(p ^ 77) % GIVEN.len() as u64) as usize])
+    format!(
+        "{}^{}",
+        FAMILY[(mix(p) % FAMILY.len() as u64) as usize],
+        GIVEN[(mix(p ^ 77) % GIVEN.len() as u64) as usize]
+    )
 }
 
 fn study_date(s: u64) -> String {
@@ -45,11 +192,13 @@ fn records_of_study(s: u64) -> Vec<InstanceRecord> {
                 patient_id: format!("PID{p:07}"),
                 patient_name: patient_name(p),
                 patient_birth_date: Some(format!("19{:02}0101", mix(p) % 90 + 10)),
-                patient_sex: Some(if p % 2 == 0 { "F" } else { "M" }.into()),
+                patient_sex: Some(if p.is_multiple_of(2) { "F" } else { "M" }.into()),
                 study_uid: format!("1.2.826.0.1.3680043.10.1588.9.{s}"),
                 study_date: Some(study_date(s)),
                 study_time: Some(format!("{:02}3000", mix(s) % 24)),
-                study_description: Some(DESCRIPTIONS[(mix(s ^ 3) % DESCRIPTIONS.len() as u64) as usize].into()),
+                study_description: Some(
+                    DESCRIPTIONS[(mix(s ^ 3) % DESCRIPTIONS.len() as u64) as usize].into(),
+                ),
                 study_id: Some(format!("{}", s % 1000)),
                 accession_number: Some(format!("ACC{s:08}")),
                 series_uid: format!("1.2.826.0.1.3680043.10.1588.9.{s}.{se}"),
@@ -98,7 +247,10 @@ fn build_or_open() -> SqliteIndex {
     index.insert_batch(&batch).unwrap();
     let secs = started.elapsed().as_secs_f64();
     let n = studies * SERIES_PER_STUDY * INSTANCES_PER_SERIES;
-    println!("built the index: {studies} studies, {n} instances in {secs:.1} s ({:.0} instances/s)\n", n as f64 / secs);
+    println!(
+        "built the index: {studies} studies, {n} instances in {secs:.1} s ({:.0} instances/s)\n",
+        n as f64 / secs
+    );
     index
 }
 
@@ -114,22 +266,120 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 fn main() {
     let index = build_or_open();
     let stats = index.stats().unwrap();
-    println!("index: {} patients, {} studies, {} series, {} instances\n", stats.patients, stats.studies, stats.series, stats.instances);
+    println!(
+        "index: {} patients, {} studies, {} series, {} instances\n",
+        stats.patients, stats.studies, stats.series, stats.instances
+    );
     let pattern = |s: &str| TextPattern::new(s);
     type Make = Box<dyn Fn(u64) -> StudyQuery>;
     let cases: Vec<(&str, Make)> = vec![
-        ("no filter (first page)", Box::new(|_| StudyQuery::default())),
-        ("patient name, exact", Box::new(move |i| StudyQuery { patient_name: pattern(&patient_name(mix(i) % PATIENTS).to_lowercase()), ..Default::default() })),
-        ("patient name, prefix*", Box::new(move |i| StudyQuery { patient_name: pattern(&format!("{}*", prefix(FAMILY[(i % FAMILY.len() as u64) as usize], 3))), ..Default::default() })),
-        ("patient name, *contains*", Box::new(move |i| StudyQuery { patient_name: pattern(&format!("*{}*", &prefix(GIVEN[(i % GIVEN.len() as u64) as usize], 4)[1..])), ..Default::default() })),
-        ("patient ID", Box::new(|i| StudyQuery { patient_id: TextPattern::new(&format!("PID{:07}", mix(i) % PATIENTS)), ..Default::default() })),
-        ("study date range (1 month)", Box::new(|i| { let y = 2016 + i % 10; let m = i % 12 + 1; StudyQuery { study_date: Some(DateRange::parse(&format!("{y}{m:02}01-{y}{m:02}28")).unwrap()), ..Default::default() } })),
-        ("study date from (open end)", Box::new(|i| StudyQuery { study_date: Some(DateRange::parse(&format!("{}0101-", 2016 + i % 10)).unwrap()), ..Default::default() })),
-        ("modality (any of 1)", Box::new(|i| StudyQuery { modalities: vec![MODALITIES[(i % MODALITIES.len() as u64) as usize].into()], ..Default::default() })),
-        ("modalities (any of 2)", Box::new(|i| StudyQuery { modalities: vec![MODALITIES[(i % 5) as usize].into(), MODALITIES[(i % 5 + 5) as usize].into()], ..Default::default() })),
-        ("description *contains*", Box::new(|i| StudyQuery { study_description: TextPattern::new(&format!("*{}*", ["CHEST", "BRAIN", "ABDOMEN", "SPINE", "KNEE"][(i % 5) as usize])), ..Default::default() })),
-        ("accession number", Box::new(|i| StudyQuery { accession_number: TextPattern::new(&format!("ACC{:08}", mix(i) % (PATIENTS * STUDIES_PER_PATIENT))), ..Default::default() })),
-        ("name + date + modality", Box::new(move |i| StudyQuery { patient_name: pattern(&format!("{}*", prefix(FAMILY[(i % FAMILY.len() as u64) as usize], 2))), study_date: Some(DateRange::parse(&format!("{}0101-", 2016 + i % 8)).unwrap()), modalities: vec!["CT".into(), "MR".into()], ..Default::default() })),
+        (
+            "no filter (first page)",
+            Box::new(|_| StudyQuery::default()),
+        ),
+        (
+            "patient name, exact",
+            Box::new(move |i| StudyQuery {
+                patient_name: pattern(&patient_name(mix(i) % PATIENTS).to_lowercase()),
+                ..Default::default()
+            }),
+        ),
+        (
+            "patient name, prefix*",
+            Box::new(move |i| StudyQuery {
+                patient_name: pattern(&format!(
+                    "{}*",
+                    prefix(FAMILY[(i % FAMILY.len() as u64) as usize], 3)
+                )),
+                ..Default::default()
+            }),
+        ),
+        (
+            "patient name, *contains*",
+            Box::new(move |i| StudyQuery {
+                patient_name: pattern(&format!(
+                    "*{}*",
+                    &prefix(GIVEN[(i % GIVEN.len() as u64) as usize], 4)[1..]
+                )),
+                ..Default::default()
+            }),
+        ),
+        (
+            "patient ID",
+            Box::new(|i| StudyQuery {
+                patient_id: TextPattern::new(&format!("PID{:07}", mix(i) % PATIENTS)),
+                ..Default::default()
+            }),
+        ),
+        (
+            "study date range (1 month)",
+            Box::new(|i| {
+                let y = 2016 + i % 10;
+                let m = i % 12 + 1;
+                StudyQuery {
+                    study_date: Some(
+                        DateRange::parse(&format!("{y}{m:02}01-{y}{m:02}28")).unwrap(),
+                    ),
+                    ..Default::default()
+                }
+            }),
+        ),
+        (
+            "study date from (open end)",
+            Box::new(|i| StudyQuery {
+                study_date: Some(DateRange::parse(&format!("{}0101-", 2016 + i % 10)).unwrap()),
+                ..Default::default()
+            }),
+        ),
+        (
+            "modality (any of 1)",
+            Box::new(|i| StudyQuery {
+                modalities: vec![MODALITIES[(i % MODALITIES.len() as u64) as usize].into()],
+                ..Default::default()
+            }),
+        ),
+        (
+            "modalities (any of 2)",
+            Box::new(|i| StudyQuery {
+                modalities: vec![
+                    MODALITIES[(i % 5) as usize].into(),
+                    MODALITIES[(i % 5 + 5) as usize].into(),
+                ],
+                ..Default::default()
+            }),
+        ),
+        (
+            "description *contains*",
+            Box::new(|i| StudyQuery {
+                study_description: TextPattern::new(&format!(
+                    "*{}*",
+                    ["CHEST", "BRAIN", "ABDOMEN", "SPINE", "KNEE"][(i % 5) as usize]
+                )),
+                ..Default::default()
+            }),
+        ),
+        (
+            "accession number",
+            Box::new(|i| StudyQuery {
+                accession_number: TextPattern::new(&format!(
+                    "ACC{:08}",
+                    mix(i) % (PATIENTS * STUDIES_PER_PATIENT)
+                )),
+                ..Default::default()
+            }),
+        ),
+        (
+            "name + date + modality",
+            Box::new(move |i| StudyQuery {
+                patient_name: pattern(&format!(
+                    "{}*",
+                    prefix(FAMILY[(i % FAMILY.len() as u64) as usize], 2)
+                )),
+                study_date: Some(DateRange::parse(&format!("{}0101-", 2016 + i % 8)).unwrap()),
+                modalities: vec!["CT".into(), "MR".into()],
+                ..Default::default()
+            }),
+        ),
     ];
     println!("| Filter (limit 100, with total) | matches (median) | p50 ms | p95 ms | max ms |");
     println!("|---|---:|---:|---:|---:|");
@@ -147,6 +397,12 @@ fn main() {
         }
         times.sort_by(f64::total_cmp);
         totals.sort();
-        println!("| {label} | {} | {:.2} | {:.2} | {:.2} |", totals[totals.len() / 2], percentile(&times, 0.5), percentile(&times, 0.95), times[times.len() - 1]);
+        println!(
+            "| {label} | {} | {:.2} | {:.2} | {:.2} |",
+            totals[totals.len() / 2],
+            percentile(&times, 0.5),
+            percentile(&times, 0.95),
+            times[times.len() - 1]
+        );
     }
 }

@@ -11,12 +11,25 @@ use std::time::Instant;
 fn report(label: &str, mut times: Vec<f64>) {
     times.sort_by(f64::total_cmp);
     let p = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
-    println!("| {label} | {} | {:.2} | {:.2} | {:.2} |", times.len(), p(0.5), p(0.95), times[times.len() - 1]);
+    println!(
+        "| {label} | {} | {:.2} | {:.2} | {:.2} |",
+        times.len(),
+        p(0.5),
+        p(0.95),
+        times[times.len() - 1]
+    );
 }
 
 fn main() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = SynthSpec { patients: 1, studies_per_patient: 1, series_per_study: 1, instances_per_series: 1, modality: Some("CT".into()), ..SynthSpec::default() };
+    let spec = SynthSpec {
+        patients: 1,
+        studies_per_patient: 1,
+        series_per_study: 1,
+        instances_per_series: 1,
+        modality: Some("CT".into()),
+        ..SynthSpec::default()
+    };
     let file = dir.path().join("ct.dcm");
     std::fs::write(&file, synth::instance_bytes(&spec, 0, 0, 0, 0)).unwrap();
 
@@ -40,13 +53,31 @@ fn main() {
     let mut warm = Vec::new();
     for i in 0..50u32 {
         // A new series each time: a cold cache miss through the index and the store.
-        let single = SynthSpec { seed: 1000 + i as u64, ..spec.clone() };
+        let single = SynthSpec {
+            seed: 1000 + i as u64,
+            ..spec.clone()
+        };
         let path = dir.path().join(format!("s{i}.dcm"));
         std::fs::write(&path, synth::instance_bytes(&single, 0, 0, 0, 0)).unwrap();
-        import::import(&store, &[path], &ImportOptions::default(), &ImportProgress::default()).unwrap();
+        import::import(
+            &store,
+            &[path],
+            &ImportOptions::default(),
+            &ImportProgress::default(),
+        )
+        .unwrap();
     }
-    for study in store.index().search_studies(&StudyQuery::default()).unwrap().studies {
-        let series = store.index().series_of_study(&study.study_uid).unwrap().remove(0);
+    for study in store
+        .index()
+        .search_studies(&StudyQuery::default())
+        .unwrap()
+        .studies
+    {
+        let series = store
+            .index()
+            .series_of_study(&study.study_uid)
+            .unwrap()
+            .remove(0);
         let started = Instant::now();
         series_thumbnail(&store, &series.series_uid, 256).unwrap();
         cold.push(started.elapsed().as_secs_f64() * 1000.0);
@@ -54,6 +85,9 @@ fn main() {
         series_thumbnail(&store, &series.series_uid, 256).unwrap();
         warm.push(started.elapsed().as_secs_f64() * 1000.0);
     }
-    report("series thumbnail, cold (index + render + cache write)", cold);
+    report(
+        "series thumbnail, cold (index + render + cache write)",
+        cold,
+    );
     report("series thumbnail, warm (cache hit)", warm);
 }

@@ -61,10 +61,12 @@ impl InstanceRecord {
             .first_text(tag::SOP_INSTANCE_UID)
             .or_else(|| file.meta.first_text(tag::MEDIA_STORAGE_SOP_INSTANCE_UID))
             .ok_or(RecordError::Missing("SOP Instance UID"))?;
-        let study_uid =
-            ds.first_text(tag::STUDY_INSTANCE_UID).ok_or(RecordError::Missing("Study Instance UID"))?;
-        let series_uid =
-            ds.first_text(tag::SERIES_INSTANCE_UID).ok_or(RecordError::Missing("Series Instance UID"))?;
+        let study_uid = ds
+            .first_text(tag::STUDY_INSTANCE_UID)
+            .ok_or(RecordError::Missing("Study Instance UID"))?;
+        let series_uid = ds
+            .first_text(tag::SERIES_INSTANCE_UID)
+            .ok_or(RecordError::Missing("Series Instance UID"))?;
         let int = |t| ds.int(t);
         Ok(InstanceRecord {
             patient_id: ds.text(tag::PATIENT_ID).unwrap_or_default(),

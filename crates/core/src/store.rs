@@ -36,7 +36,10 @@ impl Store {
             fs::create_dir_all(&path).map_err(|source| StoreError::DataDir { path, source })?;
         }
         let index = SqliteIndex::open(&root.join("index.sqlite"))?;
-        Ok(Store { root: root.to_path_buf(), index: Arc::new(index) })
+        Ok(Store {
+            root: root.to_path_buf(),
+            index: Arc::new(index),
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -50,7 +53,12 @@ impl Store {
     /// Where a managed instance lives, relative to the data directory.
     pub fn managed_relative_path(sop_instance_uid: &str) -> String {
         let digest = hex::encode(Sha256::digest(sop_instance_uid.as_bytes()));
-        format!("files/{}/{}/{}.dcm", &digest[0..2], &digest[2..4], &digest[4..36])
+        format!(
+            "files/{}/{}/{}.dcm",
+            &digest[0..2],
+            &digest[2..4],
+            &digest[4..36]
+        )
     }
 
     /// The absolute path of an indexed file (managed paths are stored relative to the data dir).

@@ -34,9 +34,15 @@ const FILES: &[&str] = &[
 /// - private elements of implicit VR files stay UN for Lightbox, where pydicom's vendor
 ///   dictionary knows their VR; both are valid models of the same bytes.
 fn compare(path: &str, ours: &Value, theirs: &Value, diffs: &mut Vec<String>) {
-    let private_vendor_vr = |a: &serde_json::Map<String, Value>, b: &serde_json::Map<String, Value>| {
-        let group = path.rsplit('/').next().and_then(|t| u16::from_str_radix(t.get(..4)?, 16).ok());
-        a.get("vr") == Some(&Value::from("UN")) && b.get("vr") != Some(&Value::from("UN")) && group.is_some_and(|g| g % 2 == 1)
+    let private_vendor_vr = |a: &serde_json::Map<String, Value>,
+                             b: &serde_json::Map<String, Value>| {
+        let group = path
+            .rsplit('/')
+            .next()
+            .and_then(|t| u16::from_str_radix(t.get(..4)?, 16).ok());
+        a.get("vr") == Some(&Value::from("UN"))
+            && b.get("vr") != Some(&Value::from("UN"))
+            && group.is_some_and(|g| g % 2 == 1)
     };
     match (ours, theirs) {
         (Value::Object(a), Value::Object(b)) if private_vendor_vr(a, b) => {}
@@ -64,7 +70,9 @@ fn compare(path: &str, ours: &Value, theirs: &Value, diffs: &mut Vec<String>) {
             }
         }
         (Value::Number(a), Value::Number(b)) => {
-            if (a.as_f64().unwrap() - b.as_f64().unwrap()).abs() > 1e-9 * a.as_f64().unwrap().abs().max(1.0) {
+            if (a.as_f64().unwrap() - b.as_f64().unwrap()).abs()
+                > 1e-9 * a.as_f64().unwrap().abs().max(1.0)
+            {
                 diffs.push(format!("{path}: Lightbox {a}, pydicom {b}"));
             }
         }
@@ -76,7 +84,9 @@ fn compare(path: &str, ours: &Value, theirs: &Value, diffs: &mut Vec<String>) {
 
 #[test]
 fn json_model_equals_pydicom() {
-    let (Some(data), Some(python)) = (support::pydicom_data(), support::python()) else { return };
+    let (Some(data), Some(python)) = (support::pydicom_data(), support::python()) else {
+        return;
+    };
     let paths: Vec<std::path::PathBuf> = FILES.iter().map(|f| data.join(f)).collect();
     let args: Vec<&std::ffi::OsStr> = paths.iter().map(|p| p.as_os_str()).collect();
     let reference = support::run_reference_script(&python, "json_reference.py", &args);
@@ -85,7 +95,11 @@ fn json_model_equals_pydicom() {
     for line in reference.lines() {
         let r: Value = serde_json::from_str(line).unwrap();
         let file = r["file"].as_str().unwrap();
-        assert!(r.get("error").is_none(), "pydicom failed on {file}: {}", r["error"]);
+        assert!(
+            r.get("error").is_none(),
+            "pydicom failed on {file}: {}",
+            r["error"]
+        );
         let parsed = dicom::read_file(std::path::Path::new(file), ReadMode::Full).unwrap();
         let ours = to_json(&parsed, &|_| "bulk".to_string());
         let before = diffs.len();
@@ -95,21 +109,38 @@ fn json_model_equals_pydicom() {
     }
     assert_eq!(reference.lines().count(), FILES.len());
     assert!(compared > 500, "compared {compared} top-level elements");
-    assert!(diffs.is_empty(), "{} differences:\n{}", diffs.len(), diffs.join("\n"));
+    assert!(
+        diffs.is_empty(),
+        "{} differences:\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
 }
 
 #[test]
 fn dump_shows_every_kind_of_element_and_never_panics() {
-    let Some(data) = support::pydicom_data() else { return };
+    let Some(data) = support::pydicom_data() else {
+        return;
+    };
     let ct = dicom::read_file(&data.join("test_files/CT_small.dcm"), ReadMode::Full).unwrap();
     let text = dump(&ct);
-    for expected in ["(0010,0010) PN PatientName", "(0002,0010) UI TransferSyntaxUID", "Private", "(7FE0,0010) OW PixelData", "<bulk data: 32768 bytes>"] {
+    for expected in [
+        "(0010,0010) PN PatientName",
+        "(0002,0010) UI TransferSyntaxUID",
+        "Private",
+        "(7FE0,0010) OW PixelData",
+        "<bulk data: 32768 bytes>",
+    ] {
         assert!(text.contains(expected), "missing {expected:?} in\n{text}");
     }
     let sr = dicom::read_file(&data.join("test_files/test-SR.dcm"), ReadMode::Full).unwrap();
     assert!(dump(&sr).contains("> Item 1"));
     let mut dumped = 0;
-    for entry in walkdir::WalkDir::new(&data).into_iter().flatten().filter(|e| e.file_type().is_file()) {
+    for entry in walkdir::WalkDir::new(&data)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+    {
         if let Ok(file) = dicom::read_file(entry.path(), ReadMode::Full) {
             assert!(!dump(&file).is_empty());
             let _ = to_json(&file, &|_| String::new());

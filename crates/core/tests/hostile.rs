@@ -7,7 +7,12 @@ use std::path::Path;
 fn peak_rss_mb() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() / 1024
+    line.split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse::<u64>()
+        .unwrap()
+        / 1024
 }
 
 fn explicit_le_file(body: &[u8]) -> Vec<u8> {
@@ -39,7 +44,9 @@ fn hostile_inputs_fail_fast_with_a_reason_and_bounded_memory() {
     // Sequences nested thousands deep (undefined lengths, never closed).
     let mut deep = Vec::new();
     for _ in 0..5000 {
-        deep.extend_from_slice(&[0x08, 0x00, 0x15, 0x11, b'S', b'Q', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF]);
+        deep.extend_from_slice(&[
+            0x08, 0x00, 0x15, 0x11, b'S', b'Q', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
+        ]);
         deep.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF]);
     }
     cases.push(("deep nesting", explicit_le_file(&deep)));
@@ -79,12 +86,18 @@ fn hostile_inputs_fail_fast_with_a_reason_and_bounded_memory() {
     if un_sequence.is_file() {
         for mode in [ReadMode::Header, ReadMode::Full] {
             match dicom::read_file(&un_sequence, mode) {
-                Ok(f) => eprintln!("UN_sequence.dcm read: {} elements", f.dataset.elements.len()),
+                Ok(f) => eprintln!(
+                    "UN_sequence.dcm read: {} elements",
+                    f.dataset.elements.len()
+                ),
                 Err(e) => eprintln!("UN_sequence.dcm rejected: {e}"),
             }
         }
     } else {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "pydicom test files missing");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "pydicom test files missing"
+        );
     }
     let elapsed = started.elapsed();
     let peak = peak_rss_mb();

@@ -10,7 +10,13 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 fn import_paths(store: &Store, paths: &[PathBuf], link: bool) -> ImportReport {
-    import::import(store, paths, &ImportOptions { link }, &ImportProgress::default()).expect("import")
+    import::import(
+        store,
+        paths,
+        &ImportOptions { link },
+        &ImportProgress::default(),
+    )
+    .expect("import")
 }
 
 fn pydicom_view(python: &PathBuf, paths: &[&Path]) -> Vec<Value> {
@@ -23,22 +29,38 @@ fn pydicom_view(python: &PathBuf, paths: &[&Path]) -> Vec<Value> {
 
 #[test]
 fn every_file_pydicom_can_index_is_imported_with_the_same_identifiers() {
-    let (Some(data), Some(python)) = (support::pydicom_data(), support::python()) else { return };
+    let (Some(data), Some(python)) = (support::pydicom_data(), support::python()) else {
+        return;
+    };
     let test_files = data.join("test_files");
     let reference = pydicom_view(&python, &[&test_files]);
 
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let report = import_paths(&store, &[test_files.clone()], false);
+    let report = import_paths(&store, std::slice::from_ref(&test_files), false);
 
-    let skipped: HashMap<String, String> =
-        report.skipped.iter().map(|s| (s.path.clone(), s.reason.clone())).collect();
+    let skipped: HashMap<String, String> = report
+        .skipped
+        .iter()
+        .map(|s| (s.path.clone(), s.reason.clone()))
+        .collect();
     for s in &report.skipped {
         eprintln!("skipped {}: {}", s.path, s.reason);
-        assert!(!s.reason.trim().is_empty(), "{} skipped without a reason", s.path);
+        assert!(
+            !s.reason.trim().is_empty(),
+            "{} skipped without a reason",
+            s.path
+        );
     }
-    let indexable: Vec<&Value> = reference.iter().filter(|r| r["indexable"] == true).collect();
-    assert!(indexable.len() > 60, "pydicom indexes {} files", indexable.len());
+    let indexable: Vec<&Value> = reference
+        .iter()
+        .filter(|r| r["indexable"] == true)
+        .collect();
+    assert!(
+        indexable.len() > 60,
+        "pydicom indexes {} files",
+        indexable.len()
+    );
     let mut failures = Vec::new();
     for r in &indexable {
         let file = r["file"].as_str().unwrap();
@@ -47,7 +69,9 @@ fn every_file_pydicom_can_index_is_imported_with_the_same_identifiers() {
             // where pydicom reads what is there. pydicom's own offsets must confirm the truncation.
             let refused_as_truncated = r["truncated"] == true && reason.starts_with("truncated");
             if !refused_as_truncated {
-                failures.push(format!("{file}: pydicom indexes it, Lightbox skipped it: {reason}"));
+                failures.push(format!(
+                    "{file}: pydicom indexes it, Lightbox skipped it: {reason}"
+                ));
             }
         }
     }
@@ -56,21 +80,55 @@ fn every_file_pydicom_can_index_is_imported_with_the_same_identifiers() {
     // Same identifiers and the same decoded names as pydicom (several test files share one SOP
     // Instance UID in different encodings, so any of their values may be the one indexed).
     let mut by_sop: HashMap<&str, Vec<&Value>> = HashMap::new();
-    for r in indexable.iter().filter(|r| !skipped.contains_key(r["file"].as_str().unwrap())) {
-        by_sop.entry(r["sop"].as_str().unwrap()).or_default().push(r);
+    for r in indexable
+        .iter()
+        .filter(|r| !skipped.contains_key(r["file"].as_str().unwrap()))
+    {
+        by_sop
+            .entry(r["sop"].as_str().unwrap())
+            .or_default()
+            .push(r);
     }
     let index = store.index();
     for (sop, views) in &by_sop {
-        let instance = index.instance(sop).unwrap().unwrap_or_else(|| panic!("{sop} not indexed"));
-        assert!(views.iter().any(|v| v["series"] == instance.series_uid.as_str()), "series of {sop}");
-        assert!(views.iter().any(|v| v["study"] == instance.study_uid.as_str()), "study of {sop}");
+        let instance = index
+            .instance(sop)
+            .unwrap()
+            .unwrap_or_else(|| panic!("{sop} not indexed"));
+        assert!(
+            views
+                .iter()
+                .any(|v| v["series"] == instance.series_uid.as_str()),
+            "series of {sop}"
+        );
+        assert!(
+            views
+                .iter()
+                .any(|v| v["study"] == instance.study_uid.as_str()),
+            "study of {sop}"
+        );
         let study = index.study(&instance.study_uid).unwrap().unwrap();
-        let names: HashSet<&str> = views.iter().map(|v| v["patient_name"].as_str().unwrap()).collect();
-        if views.iter().all(|v| v["study"] == instance.study_uid.as_str()) {
+        let names: HashSet<&str> = views
+            .iter()
+            .map(|v| v["patient_name"].as_str().unwrap())
+            .collect();
+        if views
+            .iter()
+            .all(|v| v["study"] == instance.study_uid.as_str())
+        {
             // A study's patient is the one of its first instance; compare where unambiguous.
             let any_name_matches = names.contains(study.patient_name.as_str())
-                || index.search_studies(&StudyQuery::default()).unwrap().studies.iter().any(|s| names.contains(s.patient_name.as_str()));
-            assert!(any_name_matches, "{sop}: Lightbox name {:?}, pydicom {:?}", study.patient_name, names);
+                || index
+                    .search_studies(&StudyQuery::default())
+                    .unwrap()
+                    .studies
+                    .iter()
+                    .any(|s| names.contains(s.patient_name.as_str()));
+            assert!(
+                any_name_matches,
+                "{sop}: Lightbox name {:?}, pydicom {:?}",
+                study.patient_name, names
+            );
         }
     }
 
@@ -79,18 +137,35 @@ fn every_file_pydicom_can_index_is_imported_with_the_same_identifiers() {
     // with a reason, as they are not instances.
     let named_dicomdir = |r: &&Value| r["file"].as_str().unwrap().ends_with("/DICOMDIR");
     let files_walked = reference.iter().filter(|r| !named_dicomdir(r)).count() as u64;
-    for r in reference.iter().filter(|r| r["dicomdir"] == true && !named_dicomdir(r)) {
+    for r in reference
+        .iter()
+        .filter(|r| r["dicomdir"] == true && !named_dicomdir(r))
+    {
         let reason = &skipped[r["file"].as_str().unwrap()];
         // DICOMDIR-nooffset's last item claims 24 bytes more than the file holds.
-        assert!(reason.contains("DICOMDIR") || reason.starts_with("truncated"), "{reason}");
+        assert!(
+            reason.contains("DICOMDIR") || reason.starts_with("truncated"),
+            "{reason}"
+        );
     }
-    assert_eq!(report.imported, by_sop.len() as u64, "one instance per distinct SOP Instance UID");
-    assert_eq!(report.imported + report.duplicates + report.skipped.len() as u64, files_walked);
+    assert_eq!(
+        report.imported,
+        by_sop.len() as u64,
+        "one instance per distinct SOP Instance UID"
+    );
+    assert_eq!(
+        report.imported + report.duplicates + report.skipped.len() as u64,
+        files_walked
+    );
 
     // Managed copies exist where the index says.
     let stats = index.stats().unwrap();
     assert_eq!(stats.instances, report.imported);
-    for study in index.search_studies(&StudyQuery::default()).unwrap().studies {
+    for study in index
+        .search_studies(&StudyQuery::default())
+        .unwrap()
+        .studies
+    {
         for series in index.series_of_study(&study.study_uid).unwrap() {
             for instance in index.instances_of_series(&series.series_uid).unwrap() {
                 assert!(!instance.linked);
@@ -107,7 +182,9 @@ fn every_file_pydicom_can_index_is_imported_with_the_same_identifiers() {
 
 #[test]
 fn charset_names_equal_pydicom() {
-    let (Some(data), Some(python)) = (support::pydicom_data(), support::python()) else { return };
+    let (Some(data), Some(python)) = (support::pydicom_data(), support::python()) else {
+        return;
+    };
     let charsets = data.join("charset_files");
     let reference = pydicom_view(&python, &[&charsets]);
     let dir = tempfile::tempdir().unwrap();
@@ -118,12 +195,17 @@ fn charset_names_equal_pydicom() {
     let mut mismatches = Vec::new();
     for r in reference.iter().filter(|r| r["indexable"] == true) {
         let sop = r["sop"].as_str().unwrap();
-        let Some(instance) = store.index().instance(sop).unwrap() else { continue };
+        let Some(instance) = store.index().instance(sop).unwrap() else {
+            continue;
+        };
         let study = store.index().study(&instance.study_uid).unwrap().unwrap();
         let expected = r["patient_name"].as_str().unwrap();
         compared += 1;
         if study.patient_name != expected {
-            mismatches.push(format!("{}: Lightbox {:?} pydicom {:?}", r["file"], study.patient_name, expected));
+            mismatches.push(format!(
+                "{}: Lightbox {:?} pydicom {:?}",
+                r["file"], study.patient_name, expected
+            ));
         }
     }
     assert!(compared >= 10, "compared only {compared}");
@@ -132,12 +214,15 @@ fn charset_names_equal_pydicom() {
 
 #[test]
 fn dicomdir_imports_what_it_references() {
-    let (Some(data), Some(python)) = (support::pydicom_data(), support::python()) else { return };
+    let (Some(data), Some(python)) = (support::pydicom_data(), support::python()) else {
+        return;
+    };
     let dicomdir = data.join("test_files/dicomdirtests/DICOMDIR");
-    let expected: HashSet<PathBuf> = support::run_reference_script(&python, "dicomdir_refs.py", &[dicomdir.as_os_str()])
-        .lines()
-        .map(|l| PathBuf::from(l).canonicalize().unwrap())
-        .collect();
+    let expected: HashSet<PathBuf> =
+        support::run_reference_script(&python, "dicomdir_refs.py", &[dicomdir.as_os_str()])
+            .lines()
+            .map(|l| PathBuf::from(l).canonicalize().unwrap())
+            .collect();
     assert!(expected.len() > 5);
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
@@ -145,9 +230,18 @@ fn dicomdir_imports_what_it_references() {
     assert!(report.skipped.is_empty(), "{:?}", report.skipped);
     assert_eq!(report.imported + report.duplicates, expected.len() as u64);
     let mut indexed = HashSet::new();
-    for study in store.index().search_studies(&StudyQuery::default()).unwrap().studies {
+    for study in store
+        .index()
+        .search_studies(&StudyQuery::default())
+        .unwrap()
+        .studies
+    {
         for series in store.index().series_of_study(&study.study_uid).unwrap() {
-            for i in store.index().instances_of_series(&series.series_uid).unwrap() {
+            for i in store
+                .index()
+                .instances_of_series(&series.series_uid)
+                .unwrap()
+            {
                 assert!(i.linked);
                 indexed.insert(PathBuf::from(i.file_path));
             }
@@ -159,15 +253,22 @@ fn dicomdir_imports_what_it_references() {
 
 #[test]
 fn zip_archives_import_their_dicom_entries_and_skip_the_rest() {
-    let Some(data) = support::pydicom_data() else { return };
+    let Some(data) = support::pydicom_data() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let zip_path = dir.path().join("bundle.zip");
     {
         let mut zip = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
-        let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
         for name in ["CT_small.dcm", "MR_small.dcm", "rtplan.dcm"] {
             zip.start_file(format!("inner/{name}"), options).unwrap();
-            std::io::Write::write_all(&mut zip, &std::fs::read(data.join("test_files").join(name)).unwrap()).unwrap();
+            std::io::Write::write_all(
+                &mut zip,
+                &std::fs::read(data.join("test_files").join(name)).unwrap(),
+            )
+            .unwrap();
         }
         zip.start_file("notes.txt", options).unwrap();
         std::io::Write::write_all(&mut zip, b"not dicom at all").unwrap();
@@ -177,7 +278,11 @@ fn zip_archives_import_their_dicom_entries_and_skip_the_rest() {
     let report = import_paths(&store, &[zip_path], false);
     assert_eq!(report.imported, 3, "{report:?}");
     assert_eq!(report.skipped.len(), 1);
-    assert!(report.skipped[0].path.ends_with("bundle.zip!notes.txt"), "{:?}", report.skipped);
+    assert!(
+        report.skipped[0].path.ends_with("bundle.zip!notes.txt"),
+        "{:?}",
+        report.skipped
+    );
     assert!(report.skipped[0].reason.contains("not a DICOM file"));
     // Nothing left behind in the scratch space.
     assert_eq!(std::fs::read_dir(store.tmp_dir()).unwrap().count(), 0);
@@ -185,23 +290,40 @@ fn zip_archives_import_their_dicom_entries_and_skip_the_rest() {
 
 #[test]
 fn removal_keeps_counts_right_and_never_deletes_linked_files() {
-    let Some(data) = support::pydicom_data() else { return };
+    let Some(data) = support::pydicom_data() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let files = data.join("test_files");
     let linked = files.join("CT_small.dcm");
-    let report = import_paths(&store, &[linked.clone()], true);
+    let report = import_paths(&store, std::slice::from_ref(&linked), true);
     assert_eq!(report.imported, 1);
-    let copied = import_paths(&store, &[files.join("MR_small.dcm"), files.join("rtstruct.dcm")], false);
+    let copied = import_paths(
+        &store,
+        &[files.join("MR_small.dcm"), files.join("rtstruct.dcm")],
+        false,
+    );
     assert_eq!(copied.imported, 2);
     let index = store.index();
     let before = index.stats().unwrap();
     assert_eq!(before.instances, 3);
 
     // Remove the linked CT by its study: the original stays on disk.
-    let ct = index.search_studies(&StudyQuery::default()).unwrap().studies.into_iter().find(|s| s.modalities == ["CT"]).unwrap();
-    let removed = index.remove(&RemoveTarget::Study(ct.study_uid.clone())).unwrap();
-    assert_eq!((removed.studies, removed.series, removed.instances), (1, 1, 1));
+    let ct = index
+        .search_studies(&StudyQuery::default())
+        .unwrap()
+        .studies
+        .into_iter()
+        .find(|s| s.modalities == ["CT"])
+        .unwrap();
+    let removed = index
+        .remove(&RemoveTarget::Study(ct.study_uid.clone()))
+        .unwrap();
+    assert_eq!(
+        (removed.studies, removed.series, removed.instances),
+        (1, 1, 1)
+    );
     assert!(removed.files[0].linked);
     for f in &removed.files {
         store.delete_managed(&f.path).unwrap();
@@ -210,19 +332,30 @@ fn removal_keeps_counts_right_and_never_deletes_linked_files() {
     assert!(index.study(&ct.study_uid).unwrap().is_none());
 
     // Remove the MR instance by SOP UID: its managed file goes, and so do its empty parents.
-    let mr = index.search_studies(&StudyQuery { modalities: vec!["MR".into()], ..Default::default() }).unwrap().studies;
+    let mr = index
+        .search_studies(&StudyQuery {
+            modalities: vec!["MR".into()],
+            ..Default::default()
+        })
+        .unwrap()
+        .studies;
     assert_eq!(mr.len(), 1);
     let series = index.series_of_study(&mr[0].study_uid).unwrap();
     let instance = &index.instances_of_series(&series[0].series_uid).unwrap()[0];
     let path = store.resolve(&instance.file_path);
     assert!(path.is_file());
-    let removed = index.remove(&RemoveTarget::Instance(instance.sop_instance_uid.clone())).unwrap();
+    let removed = index
+        .remove(&RemoveTarget::Instance(instance.sop_instance_uid.clone()))
+        .unwrap();
     assert_eq!((removed.series, removed.instances), (1, 1));
     for f in &removed.files {
         store.delete_managed(&f.path).unwrap();
     }
     assert!(!path.exists());
-    assert!(!path.parent().unwrap().exists(), "empty fan-out folders are removed");
+    assert!(
+        !path.parent().unwrap().exists(),
+        "empty fan-out folders are removed"
+    );
     let after = index.stats().unwrap();
     assert_eq!(after.instances, 1);
     assert_eq!(after.studies, 1);

@@ -18,7 +18,13 @@ fn wildcard(pattern: &[char], text: &[char]) -> bool {
 }
 
 fn matches(pattern: &str, value: Option<&str>, case_insensitive: bool) -> bool {
-    let fold = |s: &str| if case_insensitive { s.to_uppercase() } else { s.to_string() };
+    let fold = |s: &str| {
+        if case_insensitive {
+            s.to_uppercase()
+        } else {
+            s.to_string()
+        }
+    };
     let p: Vec<char> = fold(pattern).chars().collect();
     let v: Vec<char> = fold(value.unwrap_or("")).chars().collect();
     wildcard(&p, &v)
@@ -26,17 +32,37 @@ fn matches(pattern: &str, value: Option<&str>, case_insensitive: bool) -> bool {
 
 fn brute_force(all: &[StudySummary], q: &StudyQuery) -> Vec<String> {
     all.iter()
-        .filter(|s| q.patient_name.as_ref().is_none_or(|p| matches(p.as_str(), Some(&s.patient_name), true)))
-        .filter(|s| q.patient_id.as_ref().is_none_or(|p| matches(p.as_str(), Some(&s.patient_id), false)))
-        .filter(|s| q.study_description.as_ref().is_none_or(|p| matches(p.as_str(), s.study_description.as_deref(), true)))
-        .filter(|s| q.accession_number.as_ref().is_none_or(|p| matches(p.as_str(), s.accession_number.as_deref(), false)))
+        .filter(|s| {
+            q.patient_name
+                .as_ref()
+                .is_none_or(|p| matches(p.as_str(), Some(&s.patient_name), true))
+        })
+        .filter(|s| {
+            q.patient_id
+                .as_ref()
+                .is_none_or(|p| matches(p.as_str(), Some(&s.patient_id), false))
+        })
+        .filter(|s| {
+            q.study_description
+                .as_ref()
+                .is_none_or(|p| matches(p.as_str(), s.study_description.as_deref(), true))
+        })
+        .filter(|s| {
+            q.accession_number
+                .as_ref()
+                .is_none_or(|p| matches(p.as_str(), s.accession_number.as_deref(), false))
+        })
         .filter(|s| {
             q.study_date.as_ref().is_none_or(|r| {
-                let Some(d) = s.study_date.as_deref() else { return false };
+                let Some(d) = s.study_date.as_deref() else {
+                    return false;
+                };
                 r.from.as_deref().is_none_or(|f| d >= f) && r.to.as_deref().is_none_or(|t| d <= t)
             })
         })
-        .filter(|s| q.modalities.is_empty() || q.modalities.iter().any(|m| s.modalities.contains(m)))
+        .filter(|s| {
+            q.modalities.is_empty() || q.modalities.iter().any(|m| s.modalities.contains(m))
+        })
         .map(|s| s.study_uid.clone())
         .collect()
 }
@@ -57,7 +83,13 @@ fn every_filter_agrees_with_brute_force_and_pages_are_consistent() {
     };
     synth::generate(&spec, &data).unwrap();
     let store = Store::open(&dir.path().join("store")).unwrap();
-    let report = import::import(&store, &[data], &ImportOptions { link: true }, &ImportProgress::default()).unwrap();
+    let report = import::import(
+        &store,
+        &[data],
+        &ImportOptions { link: true },
+        &ImportProgress::default(),
+    )
+    .unwrap();
     assert_eq!(report.imported, 60 * 3 * 2 * 2);
     let index = store.index();
 
@@ -65,8 +97,15 @@ fn every_filter_agrees_with_brute_force_and_pages_are_consistent() {
     assert_eq!(all.total, 180);
     assert_eq!(all.studies.len(), 180);
     // Newest first.
-    let dates: Vec<&str> = all.studies.iter().map(|s| s.study_date.as_deref().unwrap()).collect();
-    assert!(dates.windows(2).all(|w| w[0] >= w[1]), "sorted by study date descending");
+    let dates: Vec<&str> = all
+        .studies
+        .iter()
+        .map(|s| s.study_date.as_deref().unwrap())
+        .collect();
+    assert!(
+        dates.windows(2).all(|w| w[0] >= w[1]),
+        "sorted by study date descending"
+    );
     for s in &all.studies {
         assert_eq!(s.series_count, 2);
         assert_eq!(s.instance_count, 4);
@@ -77,27 +116,134 @@ fn every_filter_agrees_with_brute_force_and_pages_are_consistent() {
     let sample = &all.studies[17];
     let name = sample.patient_name.clone();
     let family = name.split('^').next().unwrap().to_string();
-    let non_ascii = all.studies.iter().find(|s| !s.patient_name.is_ascii()).expect("synthetic data has non-ASCII names");
+    let non_ascii = all
+        .studies
+        .iter()
+        .find(|s| !s.patient_name.is_ascii())
+        .expect("synthetic data has non-ASCII names");
     let mut queries: Vec<(&str, StudyQuery)> = vec![
-        ("exact name, other case", StudyQuery { patient_name: TextPattern::new(&name.to_lowercase()), ..Default::default() }),
-        ("name prefix", StudyQuery { patient_name: TextPattern::new(&format!("{}*", family.to_lowercase())), ..Default::default() }),
-        ("name contains", StudyQuery { patient_name: TextPattern::new(&format!("*{}*", &family[1..3])), ..Default::default() }),
-        ("name with ?", StudyQuery { patient_name: TextPattern::new(&format!("?{}*", &family[1..])), ..Default::default() }),
-        ("non-ASCII name, other case", StudyQuery { patient_name: TextPattern::new(&format!("{}*", non_ascii.patient_name.split('^').next().unwrap().to_lowercase())), ..Default::default() }),
-        ("patient ID", StudyQuery { patient_id: TextPattern::new(&sample.patient_id), ..Default::default() }),
-        ("patient ID wildcard", StudyQuery { patient_id: TextPattern::new(&format!("{}*", &sample.patient_id[..4])), ..Default::default() }),
-        ("patient ID with ?", StudyQuery { patient_id: TextPattern::new(&format!("{}?", &sample.patient_id[..7])), ..Default::default() }),
-        ("accession", StudyQuery { accession_number: TextPattern::new(sample.accession_number.as_deref().unwrap()), ..Default::default() }),
-        ("description contains", StudyQuery { study_description: TextPattern::new("*brain*"), ..Default::default() }),
-        ("description exact", StudyQuery { study_description: TextPattern::new(&sample.study_description.clone().unwrap().to_lowercase()), ..Default::default() }),
-        ("one modality", StudyQuery { modalities: vec!["CT".into()], ..Default::default() }),
-        ("any of modalities", StudyQuery { modalities: vec!["MR".into(), "US".into()], ..Default::default() }),
-        ("no match", StudyQuery { patient_name: TextPattern::new("NOBODY^HERE"), ..Default::default() }),
+        (
+            "exact name, other case",
+            StudyQuery {
+                patient_name: TextPattern::new(&name.to_lowercase()),
+                ..Default::default()
+            },
+        ),
+        (
+            "name prefix",
+            StudyQuery {
+                patient_name: TextPattern::new(&format!("{}*", family.to_lowercase())),
+                ..Default::default()
+            },
+        ),
+        (
+            "name contains",
+            StudyQuery {
+                patient_name: TextPattern::new(&format!("*{}*", &family[1..3])),
+                ..Default::default()
+            },
+        ),
+        (
+            "name with ?",
+            StudyQuery {
+                patient_name: TextPattern::new(&format!("?{}*", &family[1..])),
+                ..Default::default()
+            },
+        ),
+        (
+            "non-ASCII name, other case",
+            StudyQuery {
+                patient_name: TextPattern::new(&format!(
+                    "{}*",
+                    non_ascii
+                        .patient_name
+                        .split('^')
+                        .next()
+                        .unwrap()
+                        .to_lowercase()
+                )),
+                ..Default::default()
+            },
+        ),
+        (
+            "patient ID",
+            StudyQuery {
+                patient_id: TextPattern::new(&sample.patient_id),
+                ..Default::default()
+            },
+        ),
+        (
+            "patient ID wildcard",
+            StudyQuery {
+                patient_id: TextPattern::new(&format!("{}*", &sample.patient_id[..4])),
+                ..Default::default()
+            },
+        ),
+        (
+            "patient ID with ?",
+            StudyQuery {
+                patient_id: TextPattern::new(&format!("{}?", &sample.patient_id[..7])),
+                ..Default::default()
+            },
+        ),
+        (
+            "accession",
+            StudyQuery {
+                accession_number: TextPattern::new(sample.accession_number.as_deref().unwrap()),
+                ..Default::default()
+            },
+        ),
+        (
+            "description contains",
+            StudyQuery {
+                study_description: TextPattern::new("*brain*"),
+                ..Default::default()
+            },
+        ),
+        (
+            "description exact",
+            StudyQuery {
+                study_description: TextPattern::new(
+                    &sample.study_description.clone().unwrap().to_lowercase(),
+                ),
+                ..Default::default()
+            },
+        ),
+        (
+            "one modality",
+            StudyQuery {
+                modalities: vec!["CT".into()],
+                ..Default::default()
+            },
+        ),
+        (
+            "any of modalities",
+            StudyQuery {
+                modalities: vec!["MR".into(), "US".into()],
+                ..Default::default()
+            },
+        ),
+        (
+            "no match",
+            StudyQuery {
+                patient_name: TextPattern::new("NOBODY^HERE"),
+                ..Default::default()
+            },
+        ),
     ];
     let (newest, oldest) = (dates[0].to_string(), dates[dates.len() - 1].to_string());
     let mid = dates[90].to_string();
-    for (label, range) in [("date range", format!("{oldest}-{mid}")), ("from", format!("{mid}-")), ("until", format!("-{mid}")), ("single date", mid.clone()), ("all dates", format!("{oldest}-{newest}"))] {
-        let query = StudyQuery { study_date: Some(DateRange::parse(&range).unwrap()), ..Default::default() };
+    for (label, range) in [
+        ("date range", format!("{oldest}-{mid}")),
+        ("from", format!("{mid}-")),
+        ("until", format!("-{mid}")),
+        ("single date", mid.clone()),
+        ("all dates", format!("{oldest}-{newest}")),
+    ] {
+        let query = StudyQuery {
+            study_date: Some(DateRange::parse(&range).unwrap()),
+            ..Default::default()
+        };
         queries.push((label, query));
     }
     queries.push((
@@ -124,7 +270,13 @@ fn every_filter_agrees_with_brute_force_and_pages_are_consistent() {
     // Paging: consecutive pages tile the full result without gaps or repeats.
     let mut paged = Vec::new();
     for offset in (0..180).step_by(25) {
-        let page = index.search_studies(&StudyQuery { limit: Some(25), offset, ..Default::default() }).unwrap();
+        let page = index
+            .search_studies(&StudyQuery {
+                limit: Some(25),
+                offset,
+                ..Default::default()
+            })
+            .unwrap();
         assert_eq!(page.total, 180);
         paged.extend(page.studies.into_iter().map(|s| s.study_uid));
     }
@@ -137,5 +289,11 @@ fn every_filter_agrees_with_brute_force_and_pages_are_consistent() {
     assert!(series[0].series_number < series[1].series_number);
     let instances = index.instances_of_series(&series[0].series_uid).unwrap();
     assert_eq!(instances.len(), 2);
-    assert_eq!(instances.iter().map(|i| i.instance_number.unwrap()).collect::<Vec<_>>(), vec![1, 2]);
+    assert_eq!(
+        instances
+            .iter()
+            .map(|i| i.instance_number.unwrap())
+            .collect::<Vec<_>>(),
+        vec![1, 2]
+    );
 }

@@ -19,7 +19,10 @@ pub enum Value {
     /// A value left in its source (bulk data, or anything larger than the reader keeps).
     Deferred(Span),
     /// Encapsulated pixel data: the basic offset table item, then each fragment, left in the source.
-    Encapsulated { offset_table: Span, fragments: Vec<Span> },
+    Encapsulated {
+        offset_table: Span,
+        fragments: Vec<Span>,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -36,9 +39,10 @@ impl Element {
             Value::Bytes(b) => b.len() as u64,
             Value::Deferred(span) => span.length,
             Value::Sequence(_) => 0,
-            Value::Encapsulated { offset_table, fragments } => {
-                offset_table.length + fragments.iter().map(|f| f.length).sum::<u64>()
-            }
+            Value::Encapsulated {
+                offset_table,
+                fragments,
+            } => offset_table.length + fragments.iter().map(|f| f.length).sum::<u64>(),
         }
     }
 }
@@ -62,7 +66,11 @@ fn trim_text(s: &str, vr: Vr) -> &str {
 
 impl DataSet {
     pub fn new(charset: Arc<SpecificCharacterSet>, big_endian: bool) -> DataSet {
-        DataSet { elements: Vec::new(), charset, big_endian }
+        DataSet {
+            elements: Vec::new(),
+            charset,
+            big_endian,
+        }
     }
 
     pub fn get(&self, tag: Tag) -> Option<&Element> {
@@ -105,7 +113,9 @@ impl DataSet {
     }
 
     pub fn element_text(&self, element: &Element) -> Option<String> {
-        let Value::Bytes(bytes) = &element.value else { return None };
+        let Value::Bytes(bytes) = &element.value else {
+            return None;
+        };
         let vr = element.vr;
         let decoded = if vr.is_charset_text() {
             let kind = match vr {
@@ -121,20 +131,34 @@ impl DataSet {
         };
         let trimmed = trim_text(&decoded, vr);
         // Trailing empty component groups carry nothing ("Wang^XiaoDong=王^小東=").
-        let trimmed = if vr == Vr::PN { trimmed.trim_end_matches(['=', ' ']) } else { trimmed };
+        let trimmed = if vr == Vr::PN {
+            trimmed.trim_end_matches(['=', ' '])
+        } else {
+            trimmed
+        };
         Some(trimmed.to_string())
     }
 
     /// Integer values of US, SS, UL, SL, UV, SV, IS elements (other VRs give nothing).
     pub fn ints(&self, tag: Tag) -> Vec<i64> {
-        let Some(element) = self.get(tag) else { return Vec::new() };
-        let Value::Bytes(b) = &element.value else { return Vec::new() };
+        let Some(element) = self.get(tag) else {
+            return Vec::new();
+        };
+        let Value::Bytes(b) = &element.value else {
+            return Vec::new();
+        };
         let be = self.big_endian;
         match element.vr {
             Vr::US => b.chunks_exact(2).map(|c| u16_of(c, be) as i64).collect(),
-            Vr::SS => b.chunks_exact(2).map(|c| u16_of(c, be) as i16 as i64).collect(),
+            Vr::SS => b
+                .chunks_exact(2)
+                .map(|c| u16_of(c, be) as i16 as i64)
+                .collect(),
             Vr::UL => b.chunks_exact(4).map(|c| u32_of(c, be) as i64).collect(),
-            Vr::SL => b.chunks_exact(4).map(|c| u32_of(c, be) as i32 as i64).collect(),
+            Vr::SL => b
+                .chunks_exact(4)
+                .map(|c| u32_of(c, be) as i32 as i64)
+                .collect(),
             Vr::UV | Vr::SV => b.chunks_exact(8).map(|c| u64_of(c, be) as i64).collect(),
             Vr::IS | Vr::DS => self.floats(tag).into_iter().map(|f| f as i64).collect(),
             // Some writers put US values under UN or OW (e.g. LUT descriptors).
@@ -149,17 +173,29 @@ impl DataSet {
 
     /// Floating values of DS, IS, FL, FD elements.
     pub fn floats(&self, tag: Tag) -> Vec<f64> {
-        let Some(element) = self.get(tag) else { return Vec::new() };
-        let Value::Bytes(b) = &element.value else { return Vec::new() };
+        let Some(element) = self.get(tag) else {
+            return Vec::new();
+        };
+        let Value::Bytes(b) = &element.value else {
+            return Vec::new();
+        };
         let be = self.big_endian;
         match element.vr {
             Vr::DS | Vr::IS => String::from_utf8_lossy(b)
                 .split('\\')
                 .filter_map(|v| v.trim_matches([' ', '\0']).parse::<f64>().ok())
                 .collect(),
-            Vr::FL => b.chunks_exact(4).map(|c| f32::from_bits(u32_of(c, be)) as f64).collect(),
-            Vr::FD => b.chunks_exact(8).map(|c| f64::from_bits(u64_of(c, be))).collect(),
-            Vr::US | Vr::SS | Vr::UL | Vr::SL => self.ints(tag).into_iter().map(|v| v as f64).collect(),
+            Vr::FL => b
+                .chunks_exact(4)
+                .map(|c| f32::from_bits(u32_of(c, be)) as f64)
+                .collect(),
+            Vr::FD => b
+                .chunks_exact(8)
+                .map(|c| f64::from_bits(u64_of(c, be)))
+                .collect(),
+            Vr::US | Vr::SS | Vr::UL | Vr::SL => {
+                self.ints(tag).into_iter().map(|v| v as f64).collect()
+            }
             _ => Vec::new(),
         }
     }

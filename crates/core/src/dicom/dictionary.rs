@@ -24,7 +24,11 @@ pub fn implicit_vr(tag: Tag) -> Vr {
     }
     if tag.is_private() {
         // Private creator elements are LO; everything else private is opaque.
-        return if (0x0010..=0x00FF).contains(&tag.1) { Vr::LO } else { Vr::UN };
+        return if (0x0010..=0x00FF).contains(&tag.1) {
+            Vr::LO
+        } else {
+            Vr::UN
+        };
     }
     match entry(tag).map(|e| e.vr) {
         Some(VirtualVr::Exact(vr)) => Vr::from_bytes(vr.to_bytes()).unwrap_or(Vr::UN),

@@ -25,14 +25,22 @@ fn dataset_json(ds: &DataSet, path: &mut Vec<Tag>, bulk: &dyn Fn(&[Tag]) -> Stri
     Json::Object(object)
 }
 
-fn element_json(ds: &DataSet, element: &Element, path: &mut Vec<Tag>, bulk: &dyn Fn(&[Tag]) -> String) -> Json {
+fn element_json(
+    ds: &DataSet,
+    element: &Element,
+    path: &mut Vec<Tag>,
+    bulk: &dyn Fn(&[Tag]) -> String,
+) -> Json {
     let vr = element.vr;
     let mut object = Map::new();
     object.insert("vr".into(), json!(vr.as_str()));
     match &element.value {
         Value::Sequence(items) => {
             if !items.is_empty() {
-                let items: Vec<Json> = items.iter().map(|item| dataset_json(item, path, bulk)).collect();
+                let items: Vec<Json> = items
+                    .iter()
+                    .map(|item| dataset_json(item, path, bulk))
+                    .collect();
                 object.insert("Value".into(), Json::Array(items));
             }
         }
@@ -72,7 +80,10 @@ fn plain_values(ds: &DataSet, element: &Element) -> Vec<Json> {
         return numbers.into_iter().map(number_json).collect();
     }
     if element.vr == Vr::AT {
-        return tags(element, ds.big_endian).into_iter().map(|t| json!(t.hex())).collect();
+        return tags(element, ds.big_endian)
+            .into_iter()
+            .map(|t| json!(t.hex()))
+            .collect();
     }
     let text = ds.element_text(element).unwrap_or_default();
     if text.is_empty() {
@@ -91,7 +102,10 @@ fn plain_values(ds: &DataSet, element: &Element) -> Vec<Json> {
             }
             match element.vr {
                 Vr::PN => person_name(v),
-                Vr::IS => v.parse::<i64>().map(|n| json!(n)).unwrap_or_else(|_| decimal(v)),
+                Vr::IS => v
+                    .parse::<i64>()
+                    .map(|n| json!(n))
+                    .unwrap_or_else(|_| decimal(v)),
                 Vr::DS => decimal(v),
                 _ => json!(v),
             }
@@ -109,7 +123,10 @@ fn decimal(v: &str) -> Json {
 /// `Alphabetic=Ideographic=Phonetic`, empty groups left out.
 fn person_name(value: &str) -> Json {
     let mut object = Map::new();
-    for (group, text) in ["Alphabetic", "Ideographic", "Phonetic"].iter().zip(value.split('=')) {
+    for (group, text) in ["Alphabetic", "Ideographic", "Phonetic"]
+        .iter()
+        .zip(value.split('='))
+    {
         if !text.is_empty() {
             object.insert((*group).into(), json!(text));
         }
@@ -123,7 +140,10 @@ mod tests {
 
     #[test]
     fn person_name_groups() {
-        assert_eq!(person_name("Yamada^Tarou=山田^太郎=やまだ^たろう"), json!({"Alphabetic": "Yamada^Tarou", "Ideographic": "山田^太郎", "Phonetic": "やまだ^たろう"}));
+        assert_eq!(
+            person_name("Yamada^Tarou=山田^太郎=やまだ^たろう"),
+            json!({"Alphabetic": "Yamada^Tarou", "Ideographic": "山田^太郎", "Phonetic": "やまだ^たろう"})
+        );
         assert_eq!(person_name("=Wang"), json!({"Ideographic": "Wang"}));
     }
 

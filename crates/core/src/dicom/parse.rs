@@ -45,9 +45,21 @@ pub enum ParseError {
     #[error("not a DICOM file: {0}")]
     NotDicom(&'static str),
     #[error("truncated: element {tag} needs {needed} bytes at byte {at}, but the data ends at byte {available}")]
-    Truncated { tag: Tag, at: u64, needed: u64, available: u64 },
-    #[error("truncated: element {tag} at byte {at} claims {length} bytes, but only {remaining} remain")]
-    LengthExceedsData { tag: Tag, at: u64, length: u64, remaining: u64 },
+    Truncated {
+        tag: Tag,
+        at: u64,
+        needed: u64,
+        available: u64,
+    },
+    #[error(
+        "truncated: element {tag} at byte {at} claims {length} bytes, but only {remaining} remain"
+    )]
+    LengthExceedsData {
+        tag: Tag,
+        at: u64,
+        length: u64,
+        remaining: u64,
+    },
     #[error("element {tag} at byte {at}: {reason}")]
     Malformed { tag: Tag, at: u64, reason: String },
     #[error("sequences nested deeper than {MAX_DEPTH} levels")]
@@ -76,7 +88,8 @@ impl ByteSource for &[u8] {
     }
     fn bytes(&mut self, pos: u64, n: usize) -> io::Result<&[u8]> {
         let start = pos as usize;
-        self.get(start..start + n).ok_or_else(|| io::ErrorKind::UnexpectedEof.into())
+        self.get(start..start + n)
+            .ok_or_else(|| io::ErrorKind::UnexpectedEof.into())
     }
 }
 
@@ -94,7 +107,12 @@ impl FileSource {
     pub fn open(path: &Path) -> io::Result<FileSource> {
         let file = File::open(path)?;
         let len = file.metadata()?.len();
-        Ok(FileSource { file, len, window: Vec::new(), window_start: 0 })
+        Ok(FileSource {
+            file,
+            len,
+            window: Vec::new(),
+            window_start: 0,
+        })
     }
 
     pub fn into_file(self) -> File {
@@ -172,7 +190,12 @@ pub fn parse<S: ByteSource>(src: &mut S, mode: ReadMode) -> Result<DicomFile, Pa
     }
 
     let no_charset = Arc::new(SpecificCharacterSet::default());
-    let mut reader = Reader { src, end: len, mode, elements: 0 };
+    let mut reader = Reader {
+        src,
+        end: len,
+        mode,
+        elements: 0,
+    };
     let mut meta = DataSet::new(no_charset.clone(), false);
     if pos + 8 <= len && u16_of(reader.src.bytes(pos, 2)?, false) == 0x0002 {
         pos = reader.read_meta(pos, &mut meta)?;
@@ -181,7 +204,9 @@ pub fn parse<S: ByteSource>(src: &mut S, mode: ReadMode) -> Result<DicomFile, Pa
     let stated = meta.text(tag::TRANSFER_SYNTAX_UID);
     let sniffed = reader.sniff_encoding(pos);
     if !has_magic && meta.elements.is_empty() && sniffed.is_none() {
-        return Err(ParseError::NotDicom("no 'DICM' marker and the bytes do not start a data set"));
+        return Err(ParseError::NotDicom(
+            "no 'DICM' marker and the bytes do not start a data set",
+        ));
     }
     let (transfer_syntax, inferred, enc) = match (stated, sniffed) {
         (Some(ts), sniffed) => {
@@ -189,7 +214,9 @@ pub fn parse<S: ByteSource>(src: &mut S, mode: ReadMode) -> Result<DicomFile, Pa
             match sniffed {
                 // Some writers state explicit VR but write implicit VR (pydicom tolerates this
                 // too); the transfer syntax still says how the pixel data is compressed.
-                Some(actual) if stated_enc.explicit_vr && !actual.explicit_vr && !stated_enc.deflated => {
+                Some(actual)
+                    if stated_enc.explicit_vr && !actual.explicit_vr && !stated_enc.deflated =>
+                {
                     (ts, false, Encoding::IMPLICIT_LE)
                 }
                 _ => (ts, false, stated_enc),
@@ -198,13 +225,22 @@ pub fn parse<S: ByteSource>(src: &mut S, mode: ReadMode) -> Result<DicomFile, Pa
         (None, Some(enc)) => (inferred_uid(enc).to_string(), true, enc),
         // A file that announced itself (preamble or meta) but whose first element has no valid VR
         // is implicit VR, whatever its group numbers look like.
-        (None, None) => (transfer_syntax::IMPLICIT_VR_LITTLE_ENDIAN.to_string(), true, Encoding::IMPLICIT_LE),
+        (None, None) => (
+            transfer_syntax::IMPLICIT_VR_LITTLE_ENDIAN.to_string(),
+            true,
+            Encoding::IMPLICIT_LE,
+        ),
     };
 
     if enc.deflated {
         let body = inflate(reader.src, pos, len)?;
         let mut body_src: &[u8] = &body;
-        let mut body_reader = Reader { src: &mut body_src, end: body.len() as u64, mode, elements: 0 };
+        let mut body_reader = Reader {
+            src: &mut body_src,
+            end: body.len() as u64,
+            mode,
+            elements: 0,
+        };
         let dataset = body_reader.read_top_level(0, enc, no_charset)?;
         return Ok(DicomFile {
             meta,
@@ -240,9 +276,14 @@ fn inflate<S: ByteSource>(src: &mut S, pos: u64, len: u64) -> Result<Vec<u8>, Pa
     let compressed = src.bytes(pos, (len - pos) as usize)?;
     let mut out = Vec::new();
     let mut decoder = flate2::read::DeflateDecoder::new(compressed).take(MAX_INFLATED + 1);
-    decoder.read_to_end(&mut out).map_err(|e| ParseError::Deflate(e.to_string()))?;
+    decoder
+        .read_to_end(&mut out)
+        .map_err(|e| ParseError::Deflate(e.to_string()))?;
     if out.len() as u64 > MAX_INFLATED {
-        return Err(ParseError::Deflate(format!("inflates beyond {} MiB", MAX_INFLATED >> 20)));
+        return Err(ParseError::Deflate(format!(
+            "inflates beyond {} MiB",
+            MAX_INFLATED >> 20
+        )));
     }
     Ok(out)
 }
@@ -265,7 +306,12 @@ struct Reader<'s, S: ByteSource> {
 impl<S: ByteSource> Reader<'_, S> {
     fn take(&mut self, pos: u64, n: usize, tag: Tag) -> Result<&[u8], ParseError> {
         if pos + n as u64 > self.end {
-            return Err(ParseError::Truncated { tag, at: pos, needed: n as u64, available: self.end });
+            return Err(ParseError::Truncated {
+                tag,
+                at: pos,
+                needed: n as u64,
+                available: self.end,
+            });
         }
         Ok(self.src.bytes(pos, n)?)
     }
@@ -277,11 +323,18 @@ impl<S: ByteSource> Reader<'_, S> {
             return None;
         }
         let b = self.src.bytes(pos, 8).ok()?;
-        let (group_le, group_be) = (u16::from_le_bytes([b[0], b[1]]), u16::from_be_bytes([b[0], b[1]]));
+        let (group_le, group_be) = (
+            u16::from_le_bytes([b[0], b[1]]),
+            u16::from_be_bytes([b[0], b[1]]),
+        );
         let vr_valid = Vr::from_bytes([b[4], b[5]]).is_some();
         let plausible = |g: u16| (0x0002..=0x00FF).contains(&g) || g == 0x7FE0 || g == 0x0800;
         if vr_valid && plausible(group_le.min(group_be)) {
-            return Some(if group_be < group_le { Encoding::EXPLICIT_BE } else { Encoding::EXPLICIT_LE });
+            return Some(if group_be < group_le {
+                Encoding::EXPLICIT_BE
+            } else {
+                Encoding::EXPLICIT_LE
+            });
         }
         let length = u32::from_le_bytes([b[4], b[5], b[6], b[7]]) as u64;
         let implicit_ok = (0x0002..=0x00FF).contains(&group_le)
@@ -307,8 +360,14 @@ impl<S: ByteSource> Reader<'_, S> {
                 });
             }
             self.check_fits(&header, self.end)?;
-            let value = self.take(header.value_at, header.length as usize, header.tag)?.to_vec();
-            meta.elements.push(Element { tag: header.tag, vr: header.vr, value: Value::Bytes(value) });
+            let value = self
+                .take(header.value_at, header.length as usize, header.tag)?
+                .to_vec();
+            meta.elements.push(Element {
+                tag: header.tag,
+                vr: header.vr,
+                value: Value::Bytes(value),
+            });
             pos = header.value_at + header.length as u64;
         }
         Ok(pos)
@@ -322,7 +381,12 @@ impl<S: ByteSource> Reader<'_, S> {
         let tag = Tag(u16_of(&b[0..2], be), u16_of(&b[2..4], be));
         // Items and delimiters carry no VR in any encoding.
         if tag.0 == 0xFFFE {
-            return Ok(Header { tag, vr: Vr::UN, length: u32_of(&b[4..8], be), value_at: pos + 8 });
+            return Ok(Header {
+                tag,
+                vr: Vr::UN,
+                length: u32_of(&b[4..8], be),
+                value_at: pos + 8,
+            });
         }
         if !enc.explicit_vr {
             return Ok(Header {
@@ -336,15 +400,30 @@ impl<S: ByteSource> Reader<'_, S> {
         match vr {
             Some(vr) if vr.has_long_length() => {
                 let b = self.take(pos + 8, 4, tag)?;
-                Ok(Header { tag, vr, length: u32_of(b, be), value_at: pos + 12 })
+                Ok(Header {
+                    tag,
+                    vr,
+                    length: u32_of(b, be),
+                    value_at: pos + 12,
+                })
             }
-            Some(vr) => Ok(Header { tag, vr, length: u16_of(&b[6..8], be) as u32, value_at: pos + 8 }),
+            Some(vr) => Ok(Header {
+                tag,
+                vr,
+                length: u16_of(&b[6..8], be) as u32,
+                value_at: pos + 8,
+            }),
             None => {
                 // An unknown VR code: PS3.5 says to treat it as a long-form UN-like value; most
                 // writers that do this use the short form, so trust whichever fits the data.
                 let short = u16_of(&b[6..8], be) as u64;
                 if pos + 8 + short <= self.end {
-                    Ok(Header { tag, vr: Vr::UN, length: short as u32, value_at: pos + 8 })
+                    Ok(Header {
+                        tag,
+                        vr: Vr::UN,
+                        length: short as u32,
+                        value_at: pos + 8,
+                    })
                 } else {
                     Err(ParseError::Malformed {
                         tag,
@@ -433,17 +512,30 @@ impl<S: ByteSource> Reader<'_, S> {
             if header.tag == tag::SPECIFIC_CHARACTER_SET {
                 self.check_fits(&header, limit)?;
                 let raw = self.take(header.value_at, header.length as usize, header.tag)?;
-                let terms: Vec<String> =
-                    String::from_utf8_lossy(raw).split('\\').map(|t| t.trim().to_string()).collect();
+                let terms: Vec<String> = String::from_utf8_lossy(raw)
+                    .split('\\')
+                    .map(|t| t.trim().to_string())
+                    .collect();
                 ds.charset = Arc::new(SpecificCharacterSet::from_terms(&terms));
             }
             let is_pixel_data = top_level
-                && matches!(header.tag, tag::PIXEL_DATA | tag::FLOAT_PIXEL_DATA | tag::DOUBLE_FLOAT_PIXEL_DATA);
+                && matches!(
+                    header.tag,
+                    tag::PIXEL_DATA | tag::FLOAT_PIXEL_DATA | tag::DOUBLE_FLOAT_PIXEL_DATA
+                );
             let (value, next) = self.read_value(&header, limit, enc, ds, depth, is_pixel_data)?;
             // An element read as a sequence is one, whatever VR its encoding claimed (UN, or a
             // private tag's implicit VR).
-            let vr = if matches!(value, Value::Sequence(_)) { Vr::SQ } else { header.vr };
-            ds.elements.push(Element { tag: header.tag, vr, value });
+            let vr = if matches!(value, Value::Sequence(_)) {
+                Vr::SQ
+            } else {
+                header.vr
+            };
+            ds.elements.push(Element {
+                tag: header.tag,
+                vr,
+                value,
+            });
             pos = next;
             if is_pixel_data && self.mode == ReadMode::Header {
                 return Ok(pos);
@@ -465,7 +557,13 @@ impl<S: ByteSource> Reader<'_, S> {
             if is_pixel_data {
                 if self.mode == ReadMode::Header {
                     // Fragments are located by the renderer when it needs them.
-                    return Ok((Value::Deferred(Span { offset: at, length: u64::MAX }), self.end));
+                    return Ok((
+                        Value::Deferred(Span {
+                            offset: at,
+                            length: u64::MAX,
+                        }),
+                        self.end,
+                    ));
                 }
                 return self.read_fragments(at, enc);
             }
@@ -480,7 +578,11 @@ impl<S: ByteSource> Reader<'_, S> {
                     reason: format!("undefined length on VR {}", header.vr),
                 });
             }
-            let item_enc = if header.vr == Vr::UN { Encoding::IMPLICIT_LE } else { enc };
+            let item_enc = if header.vr == Vr::UN {
+                Encoding::IMPLICIT_LE
+            } else {
+                enc
+            };
             let (items, next) = self.read_items(at, u64::MAX, item_enc, parent, depth)?;
             return Ok((Value::Sequence(items), next));
         }
@@ -537,7 +639,14 @@ impl<S: ByteSource> Reader<'_, S> {
                     self.count_element()?;
                     let mut item = DataSet::new(parent.charset.clone(), enc.big_endian);
                     pos = if header.length == UNDEFINED_LENGTH {
-                        self.read_elements(header.value_at, u64::MAX, enc, &mut item, depth + 1, false)?
+                        self.read_elements(
+                            header.value_at,
+                            u64::MAX,
+                            enc,
+                            &mut item,
+                            depth + 1,
+                            false,
+                        )?
                     } else {
                         self.check_fits(&header, limit)?;
                         let end = header.value_at + header.length as u64;
@@ -559,8 +668,15 @@ impl<S: ByteSource> Reader<'_, S> {
 
     /// Locates the items of encapsulated pixel data without reading them.
     fn read_fragments(&mut self, pos: u64, enc: Encoding) -> Result<(Value, u64), ParseError> {
-        let (offset_table, fragments, next) = locate_fragments(self.src, pos, self.end, enc.big_endian)?;
-        Ok((Value::Encapsulated { offset_table, fragments }, next))
+        let (offset_table, fragments, next) =
+            locate_fragments(self.src, pos, self.end, enc.big_endian)?;
+        Ok((
+            Value::Encapsulated {
+                offset_table,
+                fragments,
+            },
+            next,
+        ))
     }
 }
 
@@ -577,7 +693,12 @@ pub fn locate_fragments<S: ByteSource>(
     let mut fragments = Vec::new();
     loop {
         if pos + 8 > end {
-            return Err(ParseError::Truncated { tag: tag::PIXEL_DATA, at: pos, needed: 8, available: end });
+            return Err(ParseError::Truncated {
+                tag: tag::PIXEL_DATA,
+                at: pos,
+                needed: 8,
+                available: end,
+            });
         }
         let b = src.bytes(pos, 8)?;
         let item_tag = Tag(u16_of(&b[0..2], big_endian), u16_of(&b[2..4], big_endian));
@@ -594,7 +715,10 @@ pub fn locate_fragments<S: ByteSource>(
                         remaining: end - pos,
                     });
                 }
-                let span = Span { offset: pos, length };
+                let span = Span {
+                    offset: pos,
+                    length,
+                };
                 if offset_table.is_none() {
                     offset_table = Some(span);
                 } else {
@@ -611,6 +735,9 @@ pub fn locate_fragments<S: ByteSource>(
             }
         }
     }
-    let offset_table = offset_table.unwrap_or(Span { offset: pos, length: 0 });
+    let offset_table = offset_table.unwrap_or(Span {
+        offset: pos,
+        length: 0,
+    });
     Ok((offset_table, fragments, pos))
 }

@@ -14,9 +14,21 @@ pub struct Encoding {
 }
 
 impl Encoding {
-    pub const IMPLICIT_LE: Encoding = Encoding { explicit_vr: false, big_endian: false, deflated: false };
-    pub const EXPLICIT_LE: Encoding = Encoding { explicit_vr: true, big_endian: false, deflated: false };
-    pub const EXPLICIT_BE: Encoding = Encoding { explicit_vr: true, big_endian: true, deflated: false };
+    pub const IMPLICIT_LE: Encoding = Encoding {
+        explicit_vr: false,
+        big_endian: false,
+        deflated: false,
+    };
+    pub const EXPLICIT_LE: Encoding = Encoding {
+        explicit_vr: true,
+        big_endian: false,
+        deflated: false,
+    };
+    pub const EXPLICIT_BE: Encoding = Encoding {
+        explicit_vr: true,
+        big_endian: true,
+        deflated: false,
+    };
 
     /// The encoding a transfer syntax UID implies. Every syntax other than the four native ones
     /// encapsulates compressed pixel data in an explicit VR little endian data set.
@@ -24,9 +36,10 @@ impl Encoding {
         match transfer_syntax {
             IMPLICIT_VR_LITTLE_ENDIAN => Encoding::IMPLICIT_LE,
             EXPLICIT_VR_BIG_ENDIAN => Encoding::EXPLICIT_BE,
-            DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN | "1.2.840.10008.1.2.8.1" => {
-                Encoding { deflated: true, ..Encoding::EXPLICIT_LE }
-            }
+            DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN | "1.2.840.10008.1.2.8.1" => Encoding {
+                deflated: true,
+                ..Encoding::EXPLICIT_LE
+            },
             _ => Encoding::EXPLICIT_LE,
         }
     }
@@ -54,8 +67,11 @@ pub fn pixel_encoding(transfer_syntax: &str) -> PixelEncoding {
         "1.2.840.10008.1.2.4.50" | "1.2.840.10008.1.2.4.51" => PixelEncoding::JpegDct,
         "1.2.840.10008.1.2.4.57" | "1.2.840.10008.1.2.4.70" => PixelEncoding::JpegLossless,
         "1.2.840.10008.1.2.4.80" | "1.2.840.10008.1.2.4.81" => PixelEncoding::JpegLs,
-        "1.2.840.10008.1.2.4.90" | "1.2.840.10008.1.2.4.91" | "1.2.840.10008.1.2.4.201"
-        | "1.2.840.10008.1.2.4.202" | "1.2.840.10008.1.2.4.203" => PixelEncoding::Jpeg2000,
+        "1.2.840.10008.1.2.4.90"
+        | "1.2.840.10008.1.2.4.91"
+        | "1.2.840.10008.1.2.4.201"
+        | "1.2.840.10008.1.2.4.202"
+        | "1.2.840.10008.1.2.4.203" => PixelEncoding::Jpeg2000,
         _ => PixelEncoding::Unsupported,
     }
 }

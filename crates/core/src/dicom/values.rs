@@ -24,25 +24,55 @@ impl std::fmt::Display for Number {
 
 /// Values of US, SS, UL, SL, UV, SV, FL, FD elements; `None` for other VRs.
 pub fn binary_numbers(element: &Element, big_endian: bool) -> Option<Vec<Number>> {
-    let Value::Bytes(b) = &element.value else { return None };
+    let Value::Bytes(b) = &element.value else {
+        return None;
+    };
     let be = big_endian;
     Some(match element.vr {
-        Vr::US => b.chunks_exact(2).map(|c| Number::Unsigned(u16_of(c, be) as u64)).collect(),
-        Vr::SS => b.chunks_exact(2).map(|c| Number::Int(u16_of(c, be) as i16 as i64)).collect(),
-        Vr::UL => b.chunks_exact(4).map(|c| Number::Unsigned(u32_of(c, be) as u64)).collect(),
-        Vr::SL => b.chunks_exact(4).map(|c| Number::Int(u32_of(c, be) as i32 as i64)).collect(),
-        Vr::UV => b.chunks_exact(8).map(|c| Number::Unsigned(u64_of(c, be))).collect(),
-        Vr::SV => b.chunks_exact(8).map(|c| Number::Int(u64_of(c, be) as i64)).collect(),
-        Vr::FL => b.chunks_exact(4).map(|c| Number::Float(f32::from_bits(u32_of(c, be)) as f64)).collect(),
-        Vr::FD => b.chunks_exact(8).map(|c| Number::Float(f64::from_bits(u64_of(c, be)))).collect(),
+        Vr::US => b
+            .chunks_exact(2)
+            .map(|c| Number::Unsigned(u16_of(c, be) as u64))
+            .collect(),
+        Vr::SS => b
+            .chunks_exact(2)
+            .map(|c| Number::Int(u16_of(c, be) as i16 as i64))
+            .collect(),
+        Vr::UL => b
+            .chunks_exact(4)
+            .map(|c| Number::Unsigned(u32_of(c, be) as u64))
+            .collect(),
+        Vr::SL => b
+            .chunks_exact(4)
+            .map(|c| Number::Int(u32_of(c, be) as i32 as i64))
+            .collect(),
+        Vr::UV => b
+            .chunks_exact(8)
+            .map(|c| Number::Unsigned(u64_of(c, be)))
+            .collect(),
+        Vr::SV => b
+            .chunks_exact(8)
+            .map(|c| Number::Int(u64_of(c, be) as i64))
+            .collect(),
+        Vr::FL => b
+            .chunks_exact(4)
+            .map(|c| Number::Float(f32::from_bits(u32_of(c, be)) as f64))
+            .collect(),
+        Vr::FD => b
+            .chunks_exact(8)
+            .map(|c| Number::Float(f64::from_bits(u64_of(c, be))))
+            .collect(),
         _ => return None,
     })
 }
 
 /// Values of an AT element.
 pub fn tags(element: &Element, big_endian: bool) -> Vec<Tag> {
-    let Value::Bytes(b) = &element.value else { return Vec::new() };
-    b.chunks_exact(4).map(|c| Tag(u16_of(&c[0..2], big_endian), u16_of(&c[2..4], big_endian))).collect()
+    let Value::Bytes(b) = &element.value else {
+        return Vec::new();
+    };
+    b.chunks_exact(4)
+        .map(|c| Tag(u16_of(&c[0..2], big_endian), u16_of(&c[2..4], big_endian)))
+        .collect()
 }
 
 /// Standard base64 (RFC 4648) with padding, for InlineBinary.
@@ -50,7 +80,9 @@ pub fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let n = (chunk[0] as u32) << 16 | (*chunk.get(1).unwrap_or(&0) as u32) << 8 | *chunk.get(2).unwrap_or(&0) as u32;
+        let n = (chunk[0] as u32) << 16
+            | (*chunk.get(1).unwrap_or(&0) as u32) << 8
+            | *chunk.get(2).unwrap_or(&0) as u32;
         for i in 0..4 {
             if i <= chunk.len() {
                 out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
@@ -68,7 +100,15 @@ mod tests {
 
     #[test]
     fn base64_matches_rfc4648_vectors() {
-        let cases = [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")];
+        let cases = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ];
         for (input, expected) in cases {
             assert_eq!(base64(input.as_bytes()), expected);
         }

@@ -34,7 +34,8 @@ fn resolve(base: &Path, components: &[String]) -> PathBuf {
     let mut path = base.to_path_buf();
     for component in components {
         // IDs never climb out of the media: ignore anything that would.
-        if component.is_empty() || component == "." || component == ".." || component.contains('/') {
+        if component.is_empty() || component == "." || component == ".." || component.contains('/')
+        {
             continue;
         }
         let exact = path.join(component);
@@ -46,7 +47,11 @@ fn resolve(base: &Path, components: &[String]) -> PathBuf {
                 .and_then(|entries| {
                     entries
                         .flatten()
-                        .find(|e| e.file_name().to_string_lossy().eq_ignore_ascii_case(component))
+                        .find(|e| {
+                            e.file_name()
+                                .to_string_lossy()
+                                .eq_ignore_ascii_case(component)
+                        })
                         .map(|e| e.path())
                 })
                 .unwrap_or(exact)

@@ -59,7 +59,10 @@ const MAX_ZIP_ENTRY: u64 = 4 << 30;
 enum Input {
     File(PathBuf),
     /// A zip entry, already unpacked into a temporary file in the store; `label` names it for reports.
-    Unpacked { tmp: tempfile::NamedTempFile, label: String },
+    Unpacked {
+        tmp: tempfile::NamedTempFile,
+        label: String,
+    },
 }
 
 enum Parsed {
@@ -69,16 +72,23 @@ enum Parsed {
 }
 
 fn now_millis() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 fn is_zip(path: &Path) -> bool {
     let mut magic = [0u8; 4];
-    File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && &magic == b"PK\x03\x04"
+    File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && &magic == b"PK\x03\x04"
 }
 
 fn is_named_dicomdir(path: &Path) -> bool {
-    path.file_name().is_some_and(|n| n.eq_ignore_ascii_case("DICOMDIR"))
+    path.file_name()
+        .is_some_and(|n| n.eq_ignore_ascii_case("DICOMDIR"))
 }
 
 /// Imports `paths` into `store`. Never fails as a whole because of one input: unreadable inputs
@@ -121,7 +131,10 @@ pub fn import(
 }
 
 fn skip(path: impl Into<String>, reason: impl Into<String>) -> Skipped {
-    Skipped { path: path.into(), reason: reason.into() }
+    Skipped {
+        path: path.into(),
+        reason: reason.into(),
+    }
 }
 
 fn walk_input(
@@ -143,11 +156,17 @@ fn walk_input(
                     if file.is_file() {
                         send(Input::File(file));
                     } else {
-                        record_skip(skip(file.display().to_string(), "referenced by the DICOMDIR but missing"));
+                        record_skip(skip(
+                            file.display().to_string(),
+                            "referenced by the DICOMDIR but missing",
+                        ));
                     }
                 }
             }
-            Err(e) => record_skip(skip(path.display().to_string(), format!("unreadable DICOMDIR: {e}"))),
+            Err(e) => record_skip(skip(
+                path.display().to_string(),
+                format!("unreadable DICOMDIR: {e}"),
+            )),
         }
         return;
     }
@@ -179,7 +198,10 @@ fn walk_input(
             }
             Ok(_) => {}
             Err(e) => {
-                let where_ = e.path().map(|p| p.display().to_string()).unwrap_or_default();
+                let where_ = e
+                    .path()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
                 record_skip(skip(where_, format!("cannot read: {e}")));
             }
         }
@@ -187,16 +209,26 @@ fn walk_input(
 }
 
 fn unpack_zip(store: &Store, path: &Path, send: &dyn Fn(Input), record_skip: &dyn Fn(Skipped)) {
-    let archive = File::open(path).map_err(zip::result::ZipError::Io).and_then(zip::ZipArchive::new);
+    let archive = File::open(path)
+        .map_err(zip::result::ZipError::Io)
+        .and_then(zip::ZipArchive::new);
     let mut archive = match archive {
         Ok(a) => a,
-        Err(e) => return record_skip(skip(path.display().to_string(), format!("unreadable zip archive: {e}"))),
+        Err(e) => {
+            return record_skip(skip(
+                path.display().to_string(),
+                format!("unreadable zip archive: {e}"),
+            ))
+        }
     };
     for i in 0..archive.len() {
         let mut entry = match archive.by_index(i) {
             Ok(e) => e,
             Err(e) => {
-                record_skip(skip(format!("{}!#{i}", path.display()), format!("unreadable zip entry: {e}")));
+                record_skip(skip(
+                    format!("{}!#{i}", path.display()),
+                    format!("unreadable zip entry: {e}"),
+                ));
                 continue;
             }
         };
@@ -205,7 +237,10 @@ fn unpack_zip(store: &Store, path: &Path, send: &dyn Fn(Input), record_skip: &dy
         }
         let label = format!("{}!{}", path.display(), entry.name());
         if entry.size() > MAX_ZIP_ENTRY {
-            record_skip(skip(label, format!("zip entry larger than {} GiB", MAX_ZIP_ENTRY >> 30)));
+            record_skip(skip(
+                label,
+                format!("zip entry larger than {} GiB", MAX_ZIP_ENTRY >> 30),
+            ));
             continue;
         }
         // Unpack to the store's scratch space: the parsers then treat it like any other file,
@@ -239,7 +274,12 @@ fn parse_and_place(
         Ok(f) => f,
         Err(e) => return Parsed::Skipped(skip(label, e.to_string())),
     };
-    if file.meta.first_text(dicom::tag::MEDIA_STORAGE_SOP_CLASS_UID).as_deref() == Some(MEDIA_STORAGE_DIRECTORY) {
+    if file
+        .meta
+        .first_text(dicom::tag::MEDIA_STORAGE_SOP_CLASS_UID)
+        .as_deref()
+        == Some(MEDIA_STORAGE_DIRECTORY)
+    {
         return Parsed::Skipped(skip(label, "a DICOMDIR media directory, not an instance (import it by name to import what it references)"));
     }
     let mut record = match InstanceRecord::from_file(&file) {
@@ -248,7 +288,10 @@ fn parse_and_place(
     };
     drop(file);
 
-    let claimed = in_flight.lock().unwrap_or_else(|e| e.into_inner()).insert(record.sop_instance_uid.clone());
+    let claimed = in_flight
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(record.sop_instance_uid.clone());
     if !claimed {
         return Parsed::Duplicate;
     }
@@ -267,10 +310,14 @@ fn parse_and_place(
     } else {
         let relative = Store::managed_relative_path(&record.sop_instance_uid);
         match input {
-            Input::File(_) => store.copy_in(&path, &relative).map(|size| (relative, size, false)),
+            Input::File(_) => store
+                .copy_in(&path, &relative)
+                .map(|size| (relative, size, false)),
             Input::Unpacked { tmp, .. } => {
                 let size = tmp.as_file().metadata().map(|m| m.len()).unwrap_or(0);
-                store.persist(tmp, &relative).map(|()| (relative, size, false))
+                store
+                    .persist(tmp, &relative)
+                    .map(|()| (relative, size, false))
             }
         }
     };

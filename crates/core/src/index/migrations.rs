@@ -77,7 +77,11 @@ pub const LATEST: i64 = MIGRATIONS.len() as i64;
 pub fn migrate(conn: &mut Connection) -> Result<(), IndexError> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if current > LATEST {
-        return Err(IndexErrorKind::SchemaTooNew { found: current, supported: LATEST }.into());
+        return Err(IndexErrorKind::SchemaTooNew {
+            found: current,
+            supported: LATEST,
+        }
+        .into());
     }
     for (step, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let tx = conn.transaction()?;

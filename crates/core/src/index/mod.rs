@@ -22,7 +22,10 @@ pub(crate) enum IndexErrorKind {
     #[error("index schema version {found} is newer than this Lightbox understands ({supported})")]
     SchemaTooNew { found: i64, supported: i64 },
     #[error("opening the index at {path}: {source}")]
-    Open { path: String, source: rusqlite::Error },
+    Open {
+        path: String,
+        source: rusqlite::Error,
+    },
 }
 
 impl From<rusqlite::Error> for IndexError {
@@ -36,7 +39,9 @@ impl From<rusqlite::Error> for IndexError {
 pub enum InsertOutcome {
     Inserted,
     /// The SOP Instance UID was already indexed; the existing file stays.
-    Duplicate { existing_path: String },
+    Duplicate {
+        existing_path: String,
+    },
 }
 
 /// A page of studies and the number of matches across all pages.

@@ -25,7 +25,11 @@ impl TextPattern {
 
     /// The pattern as an SQLite GLOB, with GLOB's own specials (`[`) escaped.
     pub fn to_glob(&self, uppercase: bool) -> String {
-        let text = if uppercase { self.0.to_uppercase() } else { self.0.clone() };
+        let text = if uppercase {
+            self.0.to_uppercase()
+        } else {
+            self.0.clone()
+        };
         let mut glob = String::with_capacity(text.len() + 4);
         for c in text.chars() {
             match c {
@@ -74,7 +78,10 @@ impl DateRange {
         let text = text.trim();
         if text.len() == 10 && text.matches('-').count() == 2 {
             let d = normalize_date(text)?;
-            return Ok(DateRange { from: Some(d.clone()), to: Some(d) });
+            return Ok(DateRange {
+                from: Some(d.clone()),
+                to: Some(d),
+            });
         }
         let parts: Vec<&str> = text.split('-').collect();
         let date = |s: &str| -> Result<Option<String>, QueryError> {
@@ -87,11 +94,15 @@ impl DateRange {
         match parts.as_slice() {
             [single] if !single.is_empty() => {
                 let d = normalize_date(single)?;
-                Ok(DateRange { from: Some(d.clone()), to: Some(d) })
+                Ok(DateRange {
+                    from: Some(d.clone()),
+                    to: Some(d),
+                })
             }
-            [from, to] if !(from.is_empty() && to.is_empty()) => {
-                Ok(DateRange { from: date(from)?, to: date(to)? })
-            }
+            [from, to] if !(from.is_empty() && to.is_empty()) => Ok(DateRange {
+                from: date(from)?,
+                to: date(to)?,
+            }),
             _ => Err(QueryError::InvalidRange(text.to_string())),
         }
     }
@@ -121,7 +132,10 @@ mod tests {
     #[test]
     fn date_ranges() {
         let r = DateRange::parse("20200101-20201231").unwrap();
-        assert_eq!((r.from.as_deref(), r.to.as_deref()), (Some("20200101"), Some("20201231")));
+        assert_eq!(
+            (r.from.as_deref(), r.to.as_deref()),
+            (Some("20200101"), Some("20201231"))
+        );
         let r = DateRange::parse("20200101-").unwrap();
         assert_eq!((r.from.as_deref(), r.to), (Some("20200101"), None));
         let r = DateRange::parse("-20201231").unwrap();

@@ -2,8 +2,8 @@
 
 use super::migrations;
 use super::{
-    Index, IndexError, IndexErrorKind, IndexStats, InsertOutcome, Removed, RemovedFile, RemoveTarget,
-    StudyPage, StudyQuery, TextPattern,
+    Index, IndexError, IndexErrorKind, IndexStats, InsertOutcome, RemoveTarget, Removed,
+    RemovedFile, StudyPage, StudyQuery, TextPattern,
 };
 use crate::model::{InstanceRecord, InstanceSummary, SeriesSummary, StudySummary};
 use rusqlite::types::Value as SqlValue;
@@ -37,7 +37,11 @@ impl SqliteIndex {
     pub fn open(path: &Path) -> Result<SqliteIndex, IndexError> {
         let mut writer = open_connection(path)?;
         migrations::migrate(&mut writer)?;
-        Ok(SqliteIndex { path: path.to_path_buf(), writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) })
+        Ok(SqliteIndex {
+            path: path.to_path_buf(),
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+        })
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, IndexError> {
@@ -47,11 +51,17 @@ impl SqliteIndex {
             None => open_connection(&self.path)?,
         };
         let result = f(&conn);
-        self.readers.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
+        self.readers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(conn);
         Ok(result?)
     }
 
-    fn write<T>(&self, f: impl FnOnce(&Transaction) -> Result<T, IndexError>) -> Result<T, IndexError> {
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&Transaction) -> Result<T, IndexError>,
+    ) -> Result<T, IndexError> {
         let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let tx = conn.transaction()?;
         let out = f(&tx)?;
@@ -62,7 +72,11 @@ impl SqliteIndex {
 
 /// Modalities are stored as `\CT\MR\` so that "any of" filters are substring tests.
 fn modalities_list(stored: &str) -> Vec<String> {
-    stored.split('\\').filter(|m| !m.is_empty()).map(str::to_string).collect()
+    stored
+        .split('\\')
+        .filter(|m| !m.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 fn refresh_study_modalities(tx: &Transaction, study: i64) -> rusqlite::Result<()> {
@@ -196,7 +210,8 @@ fn insert_one(tx: &Transaction, r: &InstanceRecord) -> Result<InsertOutcome, Ind
     Ok(InsertOutcome::Inserted)
 }
 
-const STUDY_COLUMNS: &str = "p.patient_name, p.patient_id, p.birth_date, p.sex, s.study_uid, s.study_date,
+const STUDY_COLUMNS: &str =
+    "p.patient_name, p.patient_id, p.birth_date, p.sex, s.study_uid, s.study_date,
     s.study_time, s.description, s.study_id, s.accession, s.referring_physician, s.modalities,
     s.num_series, s.num_instances";
 
@@ -219,7 +234,8 @@ fn study_from_row(row: &Row) -> rusqlite::Result<StudySummary> {
     })
 }
 
-const SERIES_COLUMNS: &str = "st.study_uid, se.series_uid, se.modality, se.series_number, se.description,
+const SERIES_COLUMNS: &str =
+    "st.study_uid, se.series_uid, se.modality, se.series_number, se.description,
     se.body_part, se.series_date, se.series_time, se.num_instances, se.size";
 
 fn series_from_row(row: &Row) -> rusqlite::Result<SeriesSummary> {
@@ -263,16 +279,21 @@ fn study_filter(q: &StudyQuery) -> (String, Vec<SqlValue>, bool) {
     let mut clauses: Vec<String> = Vec::new();
     let mut args: Vec<SqlValue> = Vec::new();
     let mut needs_patient = false;
-    let mut text = |column: &str, pattern: &TextPattern, uppercase: bool, args: &mut Vec<SqlValue>| {
-        if pattern.has_wildcards() {
-            clauses.push(format!("{column} GLOB ?"));
-            args.push(SqlValue::Text(pattern.to_glob(uppercase)));
-        } else {
-            clauses.push(format!("{column} = ?"));
-            let value = if uppercase { pattern.as_str().to_uppercase() } else { pattern.as_str().to_string() };
-            args.push(SqlValue::Text(value));
-        }
-    };
+    let mut text =
+        |column: &str, pattern: &TextPattern, uppercase: bool, args: &mut Vec<SqlValue>| {
+            if pattern.has_wildcards() {
+                clauses.push(format!("{column} GLOB ?"));
+                args.push(SqlValue::Text(pattern.to_glob(uppercase)));
+            } else {
+                clauses.push(format!("{column} = ?"));
+                let value = if uppercase {
+                    pattern.as_str().to_uppercase()
+                } else {
+                    pattern.as_str().to_string()
+                };
+                args.push(SqlValue::Text(value));
+            }
+        };
     if let Some(p) = &q.patient_name {
         text("p.patient_name_norm", p, true, &mut args);
         needs_patient = true;
@@ -298,7 +319,11 @@ fn study_filter(q: &StudyQuery) -> (String, Vec<SqlValue>, bool) {
         }
     }
     if !q.modalities.is_empty() {
-        let any: Vec<&str> = q.modalities.iter().map(|_| "instr(s.modalities, ?) > 0").collect();
+        let any: Vec<&str> = q
+            .modalities
+            .iter()
+            .map(|_| "instr(s.modalities, ?) > 0")
+            .collect();
         clauses.push(format!("({})", any.join(" OR ")));
         for m in &q.modalities {
             args.push(SqlValue::Text(format!("\\{}\\", m.trim().to_uppercase())));
@@ -308,7 +333,11 @@ fn study_filter(q: &StudyQuery) -> (String, Vec<SqlValue>, bool) {
         clauses.push("s.study_uid = ?".into());
         args.push(SqlValue::Text(uid.clone()));
     }
-    let sql = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+    let sql = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
     (sql, args, needs_patient)
 }
 
@@ -350,7 +379,10 @@ impl Index for SqliteIndex {
     }
 
     fn study(&self, study_uid: &str) -> Result<Option<StudySummary>, IndexError> {
-        let query = StudyQuery { study_uid: Some(study_uid.to_string()), ..StudyQuery::default() };
+        let query = StudyQuery {
+            study_uid: Some(study_uid.to_string()),
+            ..StudyQuery::default()
+        };
         Ok(self.search_studies(&query)?.studies.into_iter().next())
     }
 
@@ -433,7 +465,9 @@ impl Index for SqliteIndex {
 }
 
 fn ids(tx: &Transaction, sql: &str, arg: &str) -> rusqlite::Result<Vec<i64>> {
-    tx.prepare_cached(sql)?.query_map([arg], |r| r.get(0))?.collect()
+    tx.prepare_cached(sql)?
+        .query_map([arg], |r| r.get(0))?
+        .collect()
 }
 
 /// Deletes the target's instances, then recomputes the counters of every series and study they
@@ -470,15 +504,28 @@ fn remove_in(tx: &Transaction, target: &RemoveTarget) -> Result<Removed, IndexEr
         ),
     };
     removed.files = tx
-        .prepare(&format!("SELECT file_path, linked FROM instances WHERE {instance_filter}"))?
-        .query_map([arg], |r| Ok(RemovedFile { path: r.get(0)?, linked: r.get(1)? }))?
+        .prepare(&format!(
+            "SELECT file_path, linked FROM instances WHERE {instance_filter}"
+        ))?
+        .query_map([arg], |r| {
+            Ok(RemovedFile {
+                path: r.get(0)?,
+                linked: r.get(1)?,
+            })
+        })?
         .collect::<rusqlite::Result<_>>()?;
-    removed.instances = tx.execute(&format!("DELETE FROM instances WHERE {instance_filter}"), [arg])? as u64;
+    removed.instances = tx.execute(
+        &format!("DELETE FROM instances WHERE {instance_filter}"),
+        [arg],
+    )? as u64;
 
     // Empty studies and patients can also exist without series (a patient ID with no studies).
     let mut study_ids: Vec<i64> = Vec::new();
     for series in &series_ids {
-        let study: i64 = tx.query_row("SELECT study_ref FROM series WHERE id = ?", [series], |r| r.get(0))?;
+        let study: i64 =
+            tx.query_row("SELECT study_ref FROM series WHERE id = ?", [series], |r| {
+                r.get(0)
+            })?;
         if !study_ids.contains(&study) {
             study_ids.push(study);
         }
@@ -489,11 +536,18 @@ fn remove_in(tx: &Transaction, target: &RemoveTarget) -> Result<Removed, IndexEr
              WHERE id = ?1",
             [series],
         )?;
-        removed.series += tx.execute("DELETE FROM series WHERE id = ? AND num_instances = 0", [series])? as u64;
+        removed.series += tx.execute(
+            "DELETE FROM series WHERE id = ? AND num_instances = 0",
+            [series],
+        )? as u64;
     }
     let mut patient_ids: Vec<i64> = Vec::new();
     for study in &study_ids {
-        let patient: i64 = tx.query_row("SELECT patient_ref FROM studies WHERE id = ?", [study], |r| r.get(0))?;
+        let patient: i64 = tx.query_row(
+            "SELECT patient_ref FROM studies WHERE id = ?",
+            [study],
+            |r| r.get(0),
+        )?;
         if !patient_ids.contains(&patient) {
             patient_ids.push(patient);
         }
@@ -504,7 +558,10 @@ fn remove_in(tx: &Transaction, target: &RemoveTarget) -> Result<Removed, IndexEr
             [study],
         )?;
         refresh_study_modalities(tx, *study)?;
-        removed.studies += tx.execute("DELETE FROM studies WHERE id = ? AND num_series = 0", [study])? as u64;
+        removed.studies += tx.execute(
+            "DELETE FROM studies WHERE id = ? AND num_series = 0",
+            [study],
+        )? as u64;
     }
     for patient in &patient_ids {
         removed.patients += tx.execute(

@@ -48,8 +48,18 @@ fn glyph(c: char) -> Option<[u8; 7]> {
 }
 
 /// Draws `text` centred on an RGB canvas, each font pixel a `scale`-sized square.
-pub fn draw_centered(canvas: &mut [u8], width: u32, height: u32, text: &str, scale: u32, colour: [u8; 3]) {
-    let chars: Vec<[u8; 7]> = text.chars().filter_map(|c| glyph(c.to_ascii_uppercase())).collect();
+pub fn draw_centered(
+    canvas: &mut [u8],
+    width: u32,
+    height: u32,
+    text: &str,
+    scale: u32,
+    colour: [u8; 3],
+) {
+    let chars: Vec<[u8; 7]> = text
+        .chars()
+        .filter_map(|c| glyph(c.to_ascii_uppercase()))
+        .collect();
     if chars.is_empty() {
         return;
     }

@@ -36,20 +36,48 @@ impl ImageInfo {
         let rows = get(tag::ROWS, "Rows")?;
         let columns = get(tag::COLUMNS, "Columns")?;
         let samples = ds.int(tag::SAMPLES_PER_PIXEL).unwrap_or(1).clamp(1, 4) as usize;
-        let bits_allocated = if float { 32 } else { get(tag::BITS_ALLOCATED, "Bits Allocated")? };
+        let bits_allocated = if float {
+            32
+        } else {
+            get(tag::BITS_ALLOCATED, "Bits Allocated")?
+        };
         if ![1, 8, 16, 32, 64].contains(&bits_allocated) {
-            return Err(RenderError::Unsupported(format!("Bits Allocated {bits_allocated}")));
+            return Err(RenderError::Unsupported(format!(
+                "Bits Allocated {bits_allocated}"
+            )));
         }
-        let bits_stored = ds.int(tag::BITS_STORED).map(|v| v as usize).unwrap_or(bits_allocated);
-        let bits_stored = if bits_stored == 0 || bits_stored > bits_allocated { bits_allocated } else { bits_stored };
+        let bits_stored = ds
+            .int(tag::BITS_STORED)
+            .map(|v| v as usize)
+            .unwrap_or(bits_allocated);
+        let bits_stored = if bits_stored == 0 || bits_stored > bits_allocated {
+            bits_allocated
+        } else {
+            bits_stored
+        };
         if rows.saturating_mul(columns).saturating_mul(samples) > MAX_SAMPLES {
-            return Err(RenderError::Invalid(format!("{rows}×{columns}×{samples} samples is too large")));
+            return Err(RenderError::Invalid(format!(
+                "{rows}×{columns}×{samples} samples is too large"
+            )));
         }
-        let photometric = ds.first_text(tag::PHOTOMETRIC_INTERPRETATION).unwrap_or_else(|| {
-            if samples == 3 { "RGB".into() } else { "MONOCHROME2".into() }
-        });
-        let frames = ds.first_text(tag::NUMBER_OF_FRAMES).and_then(|t| t.parse::<f64>().ok()).unwrap_or(1.0);
-        let frames = if frames.is_finite() && frames >= 1.0 { frames as usize } else { 1 };
+        let photometric = ds
+            .first_text(tag::PHOTOMETRIC_INTERPRETATION)
+            .unwrap_or_else(|| {
+                if samples == 3 {
+                    "RGB".into()
+                } else {
+                    "MONOCHROME2".into()
+                }
+            });
+        let frames = ds
+            .first_text(tag::NUMBER_OF_FRAMES)
+            .and_then(|t| t.parse::<f64>().ok())
+            .unwrap_or(1.0);
+        let frames = if frames.is_finite() && frames >= 1.0 {
+            frames as usize
+        } else {
+            1
+        };
         Ok(ImageInfo {
             rows,
             columns,
@@ -83,7 +111,12 @@ pub struct RawFrame {
 }
 
 /// Reads `len` bytes at `offset` of the stream the spans refer to (the file, or an inflated body).
-fn read_span(file: &DicomFile, path: &Path, offset: u64, len: usize) -> Result<Vec<u8>, RenderError> {
+fn read_span(
+    file: &DicomFile,
+    path: &Path,
+    offset: u64,
+    len: usize,
+) -> Result<Vec<u8>, RenderError> {
     match &file.inflated {
         Some(body) => {
             let start = offset as usize;
@@ -94,14 +127,20 @@ fn read_span(file: &DicomFile, path: &Path, offset: u64, len: usize) -> Result<V
         None => {
             let mut src = FileSource::open(path)?;
             if offset + len as u64 > src.len() {
-                return Err(RenderError::Invalid("pixel data extends past the end of the file".into()));
+                return Err(RenderError::Invalid(
+                    "pixel data extends past the end of the file".into(),
+                ));
             }
             Ok(src.bytes(offset, len)?.to_vec())
         }
     }
 }
 
-pub fn read_frame(file: &DicomFile, path: &Path, choice: FrameChoice) -> Result<RawFrame, RenderError> {
+pub fn read_frame(
+    file: &DicomFile,
+    path: &Path,
+    choice: FrameChoice,
+) -> Result<RawFrame, RenderError> {
     let ds = &file.dataset;
     let (element, float) = match (ds.get(tag::PIXEL_DATA), ds.get(tag::FLOAT_PIXEL_DATA)) {
         (Some(e), _) => (e, false),
@@ -114,33 +153,50 @@ pub fn read_frame(file: &DicomFile, path: &Path, choice: FrameChoice) -> Result<
         FrameChoice::Index(i) => i as usize,
     };
     if index >= info.frames {
-        return Err(RenderError::Invalid(format!("frame {index} of {}", info.frames)));
+        return Err(RenderError::Invalid(format!(
+            "frame {index} of {}",
+            info.frames
+        )));
     }
     let encoding = transfer_syntax::pixel_encoding(&file.transfer_syntax);
     let big_endian = file.encoding.big_endian;
     // Pixel data is always left in the source by the header reader: an undefined length marks
     // encapsulated (compressed) data.
     let Value::Deferred(span) = &element.value else {
-        return Err(RenderError::Invalid("pixel data was loaded instead of located".into()));
+        return Err(RenderError::Invalid(
+            "pixel data was loaded instead of located".into(),
+        ));
     };
     let encapsulated = span.length == u64::MAX;
     match (encoding, encapsulated) {
-        (PixelEncoding::Unsupported, _) => {
-            Err(RenderError::Unsupported(format!("transfer syntax {}", file.transfer_syntax)))
-        }
-        (PixelEncoding::Native, false) => {
-            native_frame(file, path, info, *span, index, big_endian, element.vr == crate::dicom::Vr::OW)
-        }
-        (PixelEncoding::Native, true) => {
-            Err(RenderError::Invalid("encapsulated pixel data in a native transfer syntax".into()))
-        }
+        (PixelEncoding::Unsupported, _) => Err(RenderError::Unsupported(format!(
+            "transfer syntax {}",
+            file.transfer_syntax
+        ))),
+        (PixelEncoding::Native, false) => native_frame(
+            file,
+            path,
+            info,
+            *span,
+            index,
+            big_endian,
+            element.vr == crate::dicom::Vr::OW,
+        ),
+        (PixelEncoding::Native, true) => Err(RenderError::Invalid(
+            "encapsulated pixel data in a native transfer syntax".into(),
+        )),
         (encoding, true) => encapsulated_frame(file, path, info, span.offset, index, encoding),
-        (_, false) => Err(RenderError::Invalid("native pixel data in a compressed transfer syntax".into())),
+        (_, false) => Err(RenderError::Invalid(
+            "native pixel data in a compressed transfer syntax".into(),
+        )),
     }
 }
 
 fn short_pixel_data(have: u64, index: usize, frame_len: usize) -> RenderError {
-    RenderError::Invalid(format!("pixel data holds {have} bytes; frame {index} needs {frame_len} bytes from byte {}", index * frame_len))
+    RenderError::Invalid(format!(
+        "pixel data holds {have} bytes; frame {index} needs {frame_len} bytes from byte {}",
+        index * frame_len
+    ))
 }
 
 fn native_frame_len(info: &ImageInfo) -> usize {
@@ -176,7 +232,15 @@ fn native_frame(
         let mut info = info;
         info.bits_allocated = 8;
         info.bits_stored = 1;
-        return Ok(RawFrame { info, bytes: unpacked, bytes_per_sample: 1, big_endian: false, rgb: false, subsampled_422: false, interleaved: true });
+        return Ok(RawFrame {
+            info,
+            bytes: unpacked,
+            bytes_per_sample: 1,
+            big_endian: false,
+            rgb: false,
+            subsampled_422: false,
+            interleaved: true,
+        });
     }
     let start = (index * frame_len) as u64;
     if start + frame_len as u64 > span.length {
@@ -187,7 +251,12 @@ fn native_frame(
         // so read the whole words around the frame (its ends may fall mid-word), then unswap.
         let word_start = start & !1;
         let word_end = ((start + frame_len as u64 + 1) & !1).min(span.length);
-        let mut words = read_span(file, path, span.offset + word_start, (word_end - word_start) as usize)?;
+        let mut words = read_span(
+            file,
+            path,
+            span.offset + word_start,
+            (word_end - word_start) as usize,
+        )?;
         if words.len() % 2 == 1 {
             words.push(0);
         }
@@ -210,7 +279,15 @@ fn native_raw(info: ImageInfo, bytes: Vec<u8>, big_endian: bool) -> RawFrame {
     let bps = (info.bits_allocated / 8).max(1);
     let subsampled_422 = info.photometric == "YBR_FULL_422" && info.bits_allocated == 8;
     let interleaved = !info.planar || info.samples == 1;
-    RawFrame { info, bytes, bytes_per_sample: bps, big_endian, rgb: false, subsampled_422, interleaved }
+    RawFrame {
+        info,
+        bytes,
+        bytes_per_sample: bps,
+        big_endian,
+        rgb: false,
+        subsampled_422,
+        interleaved,
+    }
 }
 
 fn encapsulated_frame(
@@ -223,11 +300,19 @@ fn encapsulated_frame(
 ) -> Result<RawFrame, RenderError> {
     let mut src = FileSource::open(path)?;
     let end = src.len();
-    let (offset_table, fragments, _) = locate_fragments(&mut src, offset, end, file.dataset.big_endian)?;
+    let (offset_table, fragments, _) =
+        locate_fragments(&mut src, offset, end, file.dataset.big_endian)?;
     if fragments.is_empty() {
-        return Err(RenderError::Invalid("encapsulated pixel data without fragments".into()));
+        return Err(RenderError::Invalid(
+            "encapsulated pixel data without fragments".into(),
+        ));
     }
-    let table = if offset_table.length > 0 { src.bytes(offset_table.offset, offset_table.length as usize)?.to_vec() } else { Vec::new() };
+    let table = if offset_table.length > 0 {
+        src.bytes(offset_table.offset, offset_table.length as usize)?
+            .to_vec()
+    } else {
+        Vec::new()
+    };
     let chosen = frame_fragments(&mut src, &fragments, &table, info.frames, index, encoding)?;
     let mut data = Vec::new();
     for f in chosen {
@@ -286,13 +371,18 @@ fn frame_fragments(
     }
     let first_item = fragments[0].offset - 8;
     let starts: Vec<u64> = if table.len() >= 4 * frames {
-        table.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as u64).collect()
+        table
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as u64)
+            .collect()
     } else {
         let mut starts = Vec::new();
         for f in fragments {
             let head = src.bytes(f.offset, (f.length as usize).min(4))?;
             let begins_frame = match encoding {
-                PixelEncoding::Jpeg2000 => head.starts_with(&[0xFF, 0x4F]) || head.starts_with(&[0, 0, 0, 0x0C]),
+                PixelEncoding::Jpeg2000 => {
+                    head.starts_with(&[0xFF, 0x4F]) || head.starts_with(&[0, 0, 0, 0x0C])
+                }
                 _ => head.starts_with(&[0xFF, 0xD8]),
             };
             if begins_frame {
@@ -302,7 +392,10 @@ fn frame_fragments(
         starts
     };
     let Some(&start) = starts.get(index) else {
-        return Err(RenderError::Invalid(format!("cannot find frame {index} among {} fragments", fragments.len())));
+        return Err(RenderError::Invalid(format!(
+            "cannot find frame {index} among {} fragments",
+            fragments.len()
+        )));
     };
     let end = starts.get(index + 1).copied().unwrap_or(u64::MAX);
     let chosen: Vec<Span> = fragments
@@ -314,7 +407,9 @@ fn frame_fragments(
         .copied()
         .collect();
     if chosen.is_empty() {
-        return Err(RenderError::Invalid(format!("frame {index} has no fragments")));
+        return Err(RenderError::Invalid(format!(
+            "frame {index} has no fragments"
+        )));
     }
     Ok(chosen)
 }

@@ -16,12 +16,20 @@ fn sample_values(raw: &RawFrame) -> Result<Vec<f32>, RenderError> {
             .chunks_exact(4)
             .map(|c| {
                 let b = [c[0], c[1], c[2], c[3]];
-                if be { f32::from_be_bytes(b) } else { f32::from_le_bytes(b) }
+                if be {
+                    f32::from_be_bytes(b)
+                } else {
+                    f32::from_le_bytes(b)
+                }
             })
             .collect());
     }
     let bits = (info.bits_stored.min(bps * 8)) as u32;
-    let mask: u64 = if bits >= 32 { u32::MAX as u64 } else { (1u64 << bits) - 1 };
+    let mask: u64 = if bits >= 32 {
+        u32::MAX as u64
+    } else {
+        (1u64 << bits) - 1
+    };
     let sign_bit = 1u64 << (bits.max(1) - 1);
     let mut out = Vec::with_capacity(count);
     for c in raw.bytes.chunks_exact(bps) {
@@ -33,7 +41,11 @@ fn sample_values(raw: &RawFrame) -> Result<Vec<f32>, RenderError> {
             (4, true) => u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as u64,
             _ => return Err(RenderError::Unsupported(format!("{bps}-byte samples"))),
         } & mask;
-        let value = if info.signed && v & sign_bit != 0 { v as i64 - (1i64 << bits) } else { v as i64 };
+        let value = if info.signed && v & sign_bit != 0 {
+            v as i64 - (1i64 << bits)
+        } else {
+            v as i64
+        };
         out.push(value as f32);
     }
     Ok(out)
@@ -47,13 +59,26 @@ struct Lut {
 }
 
 impl Lut {
-    fn read(item: &DataSet, descriptor_tag: crate::dicom::Tag, data_tag: crate::dicom::Tag, signed_input: bool) -> Option<Lut> {
+    fn read(
+        item: &DataSet,
+        descriptor_tag: crate::dicom::Tag,
+        data_tag: crate::dicom::Tag,
+        signed_input: bool,
+    ) -> Option<Lut> {
         let descriptor = item.ints(descriptor_tag);
         if descriptor.len() < 3 {
             return None;
         }
-        let count = if descriptor[0] == 0 { 65536 } else { descriptor[0] as usize };
-        let first = if signed_input { descriptor[1] as u16 as i16 as f32 } else { descriptor[1] as f32 };
+        let count = if descriptor[0] == 0 {
+            65536
+        } else {
+            descriptor[0] as usize
+        };
+        let first = if signed_input {
+            descriptor[1] as u16 as i16 as f32
+        } else {
+            descriptor[1] as f32
+        };
         let bits = descriptor[2].clamp(1, 16) as u32;
         let data = item.bytes(data_tag)?;
         let entries: Vec<f32> = if data.len() == count && bits <= 8 {
@@ -66,7 +91,11 @@ impl Lut {
         if entries.is_empty() {
             return None;
         }
-        Some(Lut { first_mapped: first, entries, bits })
+        Some(Lut {
+            first_mapped: first,
+            entries,
+            bits,
+        })
     }
 
     fn apply(&self, x: f32) -> f32 {
@@ -79,7 +108,11 @@ impl Lut {
     fn max_output(&self) -> f32 {
         let declared = ((1u32 << self.bits) - 1) as f32;
         let actual = self.entries.iter().cloned().fold(0.0f32, f32::max);
-        if actual > declared { 65535.0 } else { declared }
+        if actual > declared {
+            65535.0
+        } else {
+            declared
+        }
     }
 }
 
@@ -101,10 +134,18 @@ pub fn to_8bit(ds: &DataSet, raw: RawFrame) -> Result<Image8, RenderError> {
             return palette(ds, &raw, values, width, height);
         }
         let data = grey(ds, &raw, values);
-        return Ok(Image8 { width, height, channels: 1, data });
+        return Ok(Image8 {
+            width,
+            height,
+            channels: 1,
+            data,
+        });
     }
     if raw.info.samples != 3 {
-        return Err(RenderError::Unsupported(format!("{} samples per pixel", raw.info.samples)));
+        return Err(RenderError::Unsupported(format!(
+            "{} samples per pixel",
+            raw.info.samples
+        )));
     }
     colour(&raw, width, height)
 }
@@ -112,12 +153,21 @@ pub fn to_8bit(ds: &DataSet, raw: RawFrame) -> Result<Image8, RenderError> {
 fn grey(ds: &DataSet, raw: &RawFrame, values: &[f32]) -> Vec<u8> {
     let signed = raw.info.signed;
     // Modality LUT: a LUT sequence replaces the rescale.
-    let modality_lut = ds.items(tag::MODALITY_LUT_SEQUENCE).first().and_then(|item| Lut::read(item, tag::LUT_DESCRIPTOR, tag::LUT_DATA, signed));
+    let modality_lut = ds
+        .items(tag::MODALITY_LUT_SEQUENCE)
+        .first()
+        .and_then(|item| Lut::read(item, tag::LUT_DESCRIPTOR, tag::LUT_DATA, signed));
     let modality: Vec<f32> = match &modality_lut {
         Some(lut) => values.iter().map(|&v| lut.apply(v)).collect(),
         None => {
-            let slope = ds.float(tag::RESCALE_SLOPE).filter(|s| s.is_finite() && *s != 0.0).unwrap_or(1.0) as f32;
-            let intercept = ds.float(tag::RESCALE_INTERCEPT).filter(|s| s.is_finite()).unwrap_or(0.0) as f32;
+            let slope = ds
+                .float(tag::RESCALE_SLOPE)
+                .filter(|s| s.is_finite() && *s != 0.0)
+                .unwrap_or(1.0) as f32;
+            let intercept = ds
+                .float(tag::RESCALE_INTERCEPT)
+                .filter(|s| s.is_finite())
+                .unwrap_or(0.0) as f32;
             if slope == 1.0 && intercept == 0.0 {
                 values.to_vec()
             } else {
@@ -128,31 +178,70 @@ fn grey(ds: &DataSet, raw: &RawFrame, values: &[f32]) -> Vec<u8> {
 
     let voi_lut = ds.items(tag::VOI_LUT_SEQUENCE).first().and_then(|item| {
         // After a modality transform the input is signed only if the LUT input was.
-        Lut::read(item, tag::LUT_DESCRIPTOR, tag::LUT_DATA, signed && modality_lut.is_none())
+        Lut::read(
+            item,
+            tag::LUT_DESCRIPTOR,
+            tag::LUT_DATA,
+            signed && modality_lut.is_none(),
+        )
     });
     let mut out: Vec<u8> = if let Some(lut) = voi_lut {
         let scale = 255.0 / lut.max_output();
-        modality.iter().map(|&v| to_byte(lut.apply(v) * scale)).collect()
+        modality
+            .iter()
+            .map(|&v| to_byte(lut.apply(v) * scale))
+            .collect()
     } else if let Some((center, width)) = window(ds) {
-        let function = ds.first_text(tag::VOI_LUT_FUNCTION).unwrap_or_default().to_uppercase();
+        let function = ds
+            .first_text(tag::VOI_LUT_FUNCTION)
+            .unwrap_or_default()
+            .to_uppercase();
         match function.as_str() {
-            "SIGMOID" => modality.iter().map(|&x| to_byte(255.0 / (1.0 + (-4.0 * (x - center) / width).exp()))).collect(),
+            "SIGMOID" => modality
+                .iter()
+                .map(|&x| to_byte(255.0 / (1.0 + (-4.0 * (x - center) / width).exp())))
+                .collect(),
             "LINEAR_EXACT" => {
                 let (lo, hi) = (center - width / 2.0, center + width / 2.0);
-                modality.iter().map(|&x| if x <= lo { 0 } else if x > hi { 255 } else { to_byte(((x - center) / width + 0.5) * 255.0) }).collect()
-            }
-            _ => {
-                let (lo, hi) = (center - 0.5 - (width - 1.0) / 2.0, center - 0.5 + (width - 1.0) / 2.0);
                 modality
                     .iter()
-                    .map(|&x| if x <= lo { 0 } else if x > hi { 255 } else { to_byte(((x - (center - 0.5)) / (width - 1.0) + 0.5) * 255.0) })
+                    .map(|&x| {
+                        if x <= lo {
+                            0
+                        } else if x > hi {
+                            255
+                        } else {
+                            to_byte(((x - center) / width + 0.5) * 255.0)
+                        }
+                    })
+                    .collect()
+            }
+            _ => {
+                let (lo, hi) = (
+                    center - 0.5 - (width - 1.0) / 2.0,
+                    center - 0.5 + (width - 1.0) / 2.0,
+                );
+                modality
+                    .iter()
+                    .map(|&x| {
+                        if x <= lo {
+                            0
+                        } else if x > hi {
+                            255
+                        } else {
+                            to_byte(((x - (center - 0.5)) / (width - 1.0) + 0.5) * 255.0)
+                        }
+                    })
                     .collect()
             }
         }
     } else {
         let (lo, hi) = robust_range(&modality);
         let scale = if hi > lo { 255.0 / (hi - lo) } else { 0.0 };
-        modality.iter().map(|&v| to_byte((v - lo) * scale)).collect()
+        modality
+            .iter()
+            .map(|&v| to_byte((v - lo) * scale))
+            .collect()
     };
     if raw.info.photometric == "MONOCHROME1" {
         for v in &mut out {
@@ -201,11 +290,20 @@ fn percentile(values: &mut [f32], p: f64) -> f32 {
     low + (next - low) * frac
 }
 
-fn palette(ds: &DataSet, raw: &RawFrame, values: &[f32], width: u32, height: u32) -> Result<Image8, RenderError> {
+fn palette(
+    ds: &DataSet,
+    raw: &RawFrame,
+    values: &[f32],
+    width: u32,
+    height: u32,
+) -> Result<Image8, RenderError> {
     let read = |d, t| Lut::read(ds, d, t, raw.info.signed);
     let (Some(r), Some(g), Some(b)) = (
         read(tag::RED_PALETTE_LUT_DESCRIPTOR, tag::RED_PALETTE_LUT_DATA),
-        read(tag::GREEN_PALETTE_LUT_DESCRIPTOR, tag::GREEN_PALETTE_LUT_DATA),
+        read(
+            tag::GREEN_PALETTE_LUT_DESCRIPTOR,
+            tag::GREEN_PALETTE_LUT_DATA,
+        ),
         read(tag::BLUE_PALETTE_LUT_DESCRIPTOR, tag::BLUE_PALETTE_LUT_DATA),
     ) else {
         let segmented = ds.get(tag::SEGMENTED_RED_PALETTE_LUT_DATA).is_some();
@@ -222,7 +320,12 @@ fn palette(ds: &DataSet, raw: &RawFrame, values: &[f32], width: u32, height: u32
         data.push(to_byte(g.apply(v) * scale));
         data.push(to_byte(b.apply(v) * scale));
     }
-    Ok(Image8 { width, height, channels: 3, data })
+    Ok(Image8 {
+        width,
+        height,
+        channels: 3,
+        data,
+    })
 }
 
 fn colour(raw: &RawFrame, width: u32, height: u32) -> Result<Image8, RenderError> {
@@ -236,7 +339,11 @@ fn colour(raw: &RawFrame, width: u32, height: u32) -> Result<Image8, RenderError
         return Err(RenderError::Invalid("fewer samples than pixels".into()));
     }
     let at = |p: usize, c: usize| -> f32 {
-        if raw.interleaved { values[p * 3 + c] } else { values[c * pixels + p] }
+        if raw.interleaved {
+            values[p * 3 + c]
+        } else {
+            values[c * pixels + p]
+        }
     };
     let max = if raw.info.float {
         values.iter().cloned().fold(1.0f32, f32::max)
@@ -251,20 +358,34 @@ fn colour(raw: &RawFrame, width: u32, height: u32) -> Result<Image8, RenderError
         let (a, b, c) = (at(p, 0), at(p, 1), at(p, 2));
         let rgb = if ybr {
             let (cb, cr) = (b - half, c - half);
-            [a + 1.402 * cr, a - 0.344136 * cb - 0.714136 * cr, a + 1.772 * cb]
+            [
+                a + 1.402 * cr,
+                a - 0.344136 * cb - 0.714136 * cr,
+                a + 1.772 * cb,
+            ]
         } else {
             [a, b, c]
         };
         data.extend(rgb.iter().map(|v| to_byte(v * scale)));
     }
-    Ok(Image8 { width, height, channels: 3, data })
+    Ok(Image8 {
+        width,
+        height,
+        channels: 3,
+        data,
+    })
 }
 
 /// Uncompressed YBR_FULL_422: `Y0 Y1 Cb Cr` per pair of pixels, expanded to full YBR triples.
 fn expand_422(bytes: &[u8], pixels: usize) -> Vec<f32> {
     let mut out = Vec::with_capacity(pixels * 3);
     for group in bytes.chunks_exact(4) {
-        let (y0, y1, cb, cr) = (group[0] as f32, group[1] as f32, group[2] as f32, group[3] as f32);
+        let (y0, y1, cb, cr) = (
+            group[0] as f32,
+            group[1] as f32,
+            group[2] as f32,
+            group[3] as f32,
+        );
         out.extend_from_slice(&[y0, cb, cr, y1, cb, cr]);
     }
     out.truncate(pixels * 3);

@@ -33,15 +33,25 @@ pub fn fit(image: &Image8, max: u32) -> Image8 {
         return image.clone();
     }
     let scale = max as f64 / w.max(h) as f64;
-    let (nw, nh) = (((w as f64 * scale).round() as u32).max(1), ((h as f64 * scale).round() as u32).max(1));
+    let (nw, nh) = (
+        ((w as f64 * scale).round() as u32).max(1),
+        ((h as f64 * scale).round() as u32).max(1),
+    );
     let data = if image.channels == 1 {
-        let buf = image::GrayImage::from_raw(w, h, image.data.clone()).expect("size checked by the renderer");
+        let buf = image::GrayImage::from_raw(w, h, image.data.clone())
+            .expect("size checked by the renderer");
         image::imageops::thumbnail(&buf, nw, nh).into_raw()
     } else {
-        let buf = image::RgbImage::from_raw(w, h, image.data.clone()).expect("size checked by the renderer");
+        let buf = image::RgbImage::from_raw(w, h, image.data.clone())
+            .expect("size checked by the renderer");
         image::imageops::thumbnail(&buf, nw, nh).into_raw()
     };
-    Image8 { width: nw, height: nh, channels: image.channels, data }
+    Image8 {
+        width: nw,
+        height: nh,
+        channels: image.channels,
+        data,
+    }
 }
 
 pub fn encode_png(image: &Image8) -> Vec<u8> {
@@ -52,7 +62,11 @@ pub fn encode_png(image: &Image8) -> Vec<u8> {
         image::codecs::png::CompressionType::Fast,
         image::codecs::png::FilterType::Adaptive,
     );
-    let colour = if image.channels == 1 { image::ExtendedColorType::L8 } else { image::ExtendedColorType::Rgb8 };
+    let colour = if image.channels == 1 {
+        image::ExtendedColorType::L8
+    } else {
+        image::ExtendedColorType::Rgb8
+    };
     encoder
         .write_image(&image.data, image.width, image.height, colour)
         .expect("encoding to memory cannot fail for a consistent image");
@@ -60,7 +74,10 @@ pub fn encode_png(image: &Image8) -> Vec<u8> {
 }
 
 /// What a non-image series is, from its SOP Class (or modality), for its placeholder label.
-pub fn non_image_label(sop_class_uid: Option<&str>, modality: Option<&str>) -> Option<&'static str> {
+pub fn non_image_label(
+    sop_class_uid: Option<&str>,
+    modality: Option<&str>,
+) -> Option<&'static str> {
     let uid = sop_class_uid.unwrap_or("");
     let storage = "1.2.840.10008.5.1.4.1.1.";
     let label = match uid.strip_prefix(storage) {
@@ -109,7 +126,12 @@ pub fn placeholder(label: &str, size: u32) -> Image8 {
     }
     let scale = (size / (label.len() as u32 * 6 + 4)).clamp(1, size / 12 + 1);
     font::draw_centered(&mut data, size, size, label, scale, [0xF0, 0xF0, 0xF0]);
-    Image8 { width: size, height: size, channels: 3, data }
+    Image8 {
+        width: size,
+        height: size,
+        channels: 3,
+        data,
+    }
 }
 
 fn cache_path(store: &Store, series_uid: &str, revision: i64, size: u32) -> (PathBuf, String) {
@@ -119,24 +141,41 @@ fn cache_path(store: &Store, series_uid: &str, revision: i64, size: u32) -> (Pat
 }
 
 /// The PNG thumbnail of a series, from the cache when the series has not changed since.
-pub fn series_thumbnail(store: &Store, series_uid: &str, size: u32) -> Result<Vec<u8>, ThumbnailError> {
+pub fn series_thumbnail(
+    store: &Store,
+    series_uid: &str,
+    size: u32,
+) -> Result<Vec<u8>, ThumbnailError> {
     let size = size.clamp(16, 1024);
     let index = store.index();
-    let revision = index.series_revision(series_uid)?.ok_or_else(|| ThumbnailError::UnknownSeries(series_uid.into()))?;
+    let revision = index
+        .series_revision(series_uid)?
+        .ok_or_else(|| ThumbnailError::UnknownSeries(series_uid.into()))?;
     let (path, key) = cache_path(store, series_uid, revision, size);
     if let Ok(png) = fs::read(&path) {
         return Ok(png);
     }
-    let series = index.series(series_uid)?.ok_or_else(|| ThumbnailError::UnknownSeries(series_uid.into()))?;
+    let series = index
+        .series(series_uid)?
+        .ok_or_else(|| ThumbnailError::UnknownSeries(series_uid.into()))?;
     let instances = index.instances_of_series(series_uid)?;
-    let middle = instances.get(instances.len() / 2).ok_or_else(|| ThumbnailError::EmptySeries(series_uid.into()))?;
+    let middle = instances
+        .get(instances.len() / 2)
+        .ok_or_else(|| ThumbnailError::EmptySeries(series_uid.into()))?;
     let label = non_image_label(middle.sop_class_uid.as_deref(), series.modality.as_deref());
     let image = match label {
         Some(label) => placeholder(label, size),
         None => match render_file(&store.resolve(&middle.file_path), FrameChoice::Middle) {
             Ok(image) => fit(&image, size),
-            Err(RenderError::NoPixelData) => placeholder(series.modality.as_deref().unwrap_or("DOC"), size),
-            Err(source) => return Err(ThumbnailError::Render { path: middle.file_path.clone(), source }),
+            Err(RenderError::NoPixelData) => {
+                placeholder(series.modality.as_deref().unwrap_or("DOC"), size)
+            }
+            Err(source) => {
+                return Err(ThumbnailError::Render {
+                    path: middle.file_path.clone(),
+                    source,
+                })
+            }
         },
     };
     let png = encode_png(&image);

@@ -8,7 +8,10 @@ use std::path::PathBuf;
 use std::process::Command;
 
 pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn missing(what: &str) {
@@ -52,7 +55,11 @@ pub fn python() -> Option<PathBuf> {
 /// Runs a reference script from `tests/reference/` with the test Python and returns its stdout.
 pub fn run_reference_script(python: &PathBuf, script: &str, args: &[&std::ffi::OsStr]) -> String {
     let path = workspace_root().join("tests/reference").join(script);
-    let out = Command::new(python).arg(&path).args(args).output().expect("run python");
+    let out = Command::new(python)
+        .arg(&path)
+        .args(args)
+        .output()
+        .expect("run python");
     assert!(
         out.status.success(),
         "{} failed: {}",

@@ -40,9 +40,9 @@ const APP14: u8 = 0xEE;
 
 /// Natural (row-major) index of the k-th coefficient in zigzag order (T.81 figure A.6).
 const ZIGZAG: [u8; 64] = [
-    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27,
-    20, 13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58,
-    59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
+    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20,
+    13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59,
+    52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
 ];
 
 /// A decoded frame.
@@ -73,7 +73,10 @@ pub enum JpegError {
     #[error("unexpected JPEG marker 0x{marker:02X}: {reason}")]
     BadMarker { marker: u8, reason: &'static str },
     #[error("malformed JPEG {segment} segment: {reason}")]
-    Malformed { segment: &'static str, reason: &'static str },
+    Malformed {
+        segment: &'static str,
+        reason: &'static str,
+    },
     #[error("unsupported JPEG process: {0}")]
     Unsupported(String),
     #[error("JPEG {kind} table {id} is used but not defined")]
@@ -83,7 +86,11 @@ pub enum JpegError {
     #[error("corrupt JPEG entropy-coded data: {0}")]
     CorruptData(&'static str),
     #[error("JPEG frame too large: {width} x {height} x {components} samples exceed 2^28")]
-    TooLarge { width: u16, height: u16, components: u8 },
+    TooLarge {
+        width: u16,
+        height: u16,
+        components: u8,
+    },
     #[error("no JPEG image: {0}")]
     NoImage(&'static str),
 }
@@ -101,7 +108,12 @@ pub fn decode(data: &[u8]) -> Result<DecodedJpeg, JpegError> {
     while let Some(marker) = decoder.next_marker() {
         match marker {
             EOI => break,
-            SOI => return Err(JpegError::BadMarker { marker, reason: "second SOI" }),
+            SOI => {
+                return Err(JpegError::BadMarker {
+                    marker,
+                    reason: "second SOI",
+                })
+            }
             0xC0 | 0xC1 => {
                 let seg = decoder.take_segment("SOF")?;
                 decoder.read_frame(seg)?;
@@ -254,7 +266,9 @@ impl<'a> Decoder<'a> {
             return Err(malformed(name, "length below 2"));
         }
         let end = self.pos.saturating_add(len);
-        let payload = data.get(self.pos + 2..end).ok_or(JpegError::Truncated("inside a marker segment"))?;
+        let payload = data
+            .get(self.pos + 2..end)
+            .ok_or(JpegError::Truncated("inside a marker segment"))?;
         self.pos = end;
         Ok(payload)
     }
@@ -269,10 +283,14 @@ impl<'a> Decoder<'a> {
         let height = u16::from_be_bytes([y_hi, y_lo]);
         let width = u16::from_be_bytes([x_hi, x_lo]);
         if precision != 8 && precision != 12 {
-            return Err(JpegError::Unsupported(format!("{precision}-bit sample precision")));
+            return Err(JpegError::Unsupported(format!(
+                "{precision}-bit sample precision"
+            )));
         }
         if height == 0 {
-            return Err(JpegError::Unsupported("frame height defined by a DNL marker".into()));
+            return Err(JpegError::Unsupported(
+                "frame height defined by a DNL marker".into(),
+            ));
         }
         if width == 0 {
             return Err(malformed("SOF", "zero width"));
@@ -281,10 +299,17 @@ impl<'a> Decoder<'a> {
             return Err(JpegError::Unsupported(format!("{count} components")));
         }
         if specs.len() != 3 * usize::from(count) {
-            return Err(malformed("SOF", "length does not match the component count"));
+            return Err(malformed(
+                "SOF",
+                "length does not match the component count",
+            ));
         }
         if u64::from(width) * u64::from(height) * u64::from(count) > MAX_SAMPLES {
-            return Err(JpegError::TooLarge { width, height, components: count });
+            return Err(JpegError::TooLarge {
+                width,
+                height,
+                components: count,
+            });
         }
 
         let mut components: Vec<Component> = Vec::with_capacity(specs.len() / 3);
@@ -322,7 +347,16 @@ impl<'a> Decoder<'a> {
             c.blocks_w = mcus_x * c.h;
             c.blocks_h = mcus_y * c.v;
         }
-        self.frame = Some(Frame { precision, width, height, h_max, v_max, mcus_x, mcus_y, components });
+        self.frame = Some(Frame {
+            precision,
+            width,
+            height,
+            h_max,
+            v_max,
+            mcus_x,
+            mcus_y,
+            components,
+        });
         Ok(())
     }
 
@@ -333,10 +367,20 @@ impl<'a> Decoder<'a> {
             let size = match pq {
                 0 => 64,
                 1 => 128,
-                _ => return Err(malformed("DQT", "element precision is neither 8 nor 16 bits")),
+                _ => {
+                    return Err(malformed(
+                        "DQT",
+                        "element precision is neither 8 nor 16 bits",
+                    ))
+                }
             };
-            let slot = self.quant.get_mut(tq).ok_or(malformed("DQT", "table id above 3"))?;
-            let body = tail.get(..size).ok_or(malformed("DQT", "shorter than its tables"))?;
+            let slot = self
+                .quant
+                .get_mut(tq)
+                .ok_or(malformed("DQT", "table id above 3"))?;
+            let body = tail
+                .get(..size)
+                .ok_or(malformed("DQT", "shorter than its tables"))?;
             // Stored in zigzag order; keep them in natural order, like the coefficients.
             let mut table = [0u16; 64];
             for (k, &natural) in ZIGZAG.iter().enumerate() {
@@ -356,19 +400,25 @@ impl<'a> Decoder<'a> {
         let mut rest = seg;
         while let Some((&tc_th, tail)) = rest.split_first() {
             let (tc, th) = (tc_th >> 4, usize::from(tc_th & 15));
-            let counts = tail.get(..16).ok_or(malformed("DHT", "shorter than its tables"))?;
+            let counts = tail
+                .get(..16)
+                .ok_or(malformed("DHT", "shorter than its tables"))?;
             let total: usize = counts.iter().map(|&n| usize::from(n)).sum();
             if total > 256 {
                 return Err(malformed("DHT", "more than 256 codes"));
             }
-            let values = tail.get(16..16 + total).ok_or(malformed("DHT", "shorter than its tables"))?;
+            let values = tail
+                .get(16..16 + total)
+                .ok_or(malformed("DHT", "shorter than its tables"))?;
             let table = HuffmanTable::build(counts, values)?;
             let tables = match tc {
                 0 => &mut self.dc_tables,
                 1 => &mut self.ac_tables,
                 _ => return Err(malformed("DHT", "table class is neither DC nor AC")),
             };
-            *tables.get_mut(th).ok_or(malformed("DHT", "table id above 3"))? = Some(Box::new(table));
+            *tables
+                .get_mut(th)
+                .ok_or(malformed("DHT", "table id above 3"))? = Some(Box::new(table));
             rest = &tail[16 + total..];
         }
         Ok(())
@@ -377,7 +427,10 @@ impl<'a> Decoder<'a> {
     /// Reads an SOS header and decodes the entropy-coded segment that follows it.
     fn read_scan(&mut self, seg: &[u8]) -> Result<(), JpegError> {
         let Some(frame) = self.frame.as_mut() else {
-            return Err(JpegError::BadMarker { marker: SOS, reason: "scan before the frame header" });
+            return Err(JpegError::BadMarker {
+                marker: SOS,
+                reason: "scan before the frame header",
+            });
         };
         let count = usize::from(seg.first().copied().unwrap_or(0));
         if count == 0 || count > 4 || seg.len() != 4 + 2 * count {
@@ -397,11 +450,26 @@ impl<'a> Decoder<'a> {
                 return Err(malformed("SOS", "component listed twice"));
             }
             let (td, ta) = (spec[1] >> 4, spec[1] & 15);
-            let dc = table_ref(&self.dc_tables, td).ok_or(JpegError::MissingTable { kind: "DC Huffman", id: td })?;
-            let ac = table_ref(&self.ac_tables, ta).ok_or(JpegError::MissingTable { kind: "AC Huffman", id: ta })?;
+            let dc = table_ref(&self.dc_tables, td).ok_or(JpegError::MissingTable {
+                kind: "DC Huffman",
+                id: td,
+            })?;
+            let ac = table_ref(&self.ac_tables, ta).ok_or(JpegError::MissingTable {
+                kind: "AC Huffman",
+                id: ta,
+            })?;
             let tq = frame.components[index].tq;
-            let quant = self.quant[tq].ok_or(JpegError::MissingTable { kind: "quantization", id: tq as u8 })?;
-            scan.push(ScanComponent { index, dc, ac, quant, pred: 0 });
+            let quant = self.quant[tq].ok_or(JpegError::MissingTable {
+                kind: "quantization",
+                id: tq as u8,
+            })?;
+            scan.push(ScanComponent {
+                index,
+                dc,
+                ac,
+                quant,
+                pred: 0,
+            });
         }
 
         // A non-interleaved scan codes one block per MCU over the component's own size; an
@@ -410,7 +478,10 @@ impl<'a> Decoder<'a> {
             let c = &frame.components[only.index];
             (c.width.div_ceil(8), c.height.div_ceil(8), 1)
         } else {
-            let blocks = scan.iter().map(|s| frame.components[s.index].h * frame.components[s.index].v).sum();
+            let blocks = scan
+                .iter()
+                .map(|s| frame.components[s.index].h * frame.components[s.index].v)
+                .sum();
             if blocks > 10 {
                 return Err(malformed("SOS", "more than 10 blocks per MCU"));
             }
@@ -422,32 +493,51 @@ impl<'a> Decoder<'a> {
         // hostile bytes from making us allocate for a huge declared frame.
         let remaining = self.data.len().saturating_sub(self.pos);
         if (total_mcus - 1).saturating_mul(blocks_per_mcu) > remaining.saturating_mul(4) {
-            return Err(JpegError::Truncated("entropy-coded data too short for the frame size"));
+            return Err(JpegError::Truncated(
+                "entropy-coded data too short for the frame size",
+            ));
         }
         for s in &scan {
             let c = &mut frame.components[s.index];
             if c.plane.is_empty() {
-                let len = (c.blocks_w * 8).checked_mul(c.blocks_h * 8).ok_or(JpegError::TooLarge {
-                    width: frame.width,
-                    height: frame.height,
-                    components: count as u8,
-                })?;
+                let len =
+                    (c.blocks_w * 8)
+                        .checked_mul(c.blocks_h * 8)
+                        .ok_or(JpegError::TooLarge {
+                            width: frame.width,
+                            height: frame.height,
+                            components: count as u8,
+                        })?;
                 c.plane = vec![0; len];
             }
         }
 
         let mut reader = BitReader::new(self.data, self.pos);
-        let geometry = ScanGeometry { mcus_x, total_mcus, interleaved: count > 1 };
-        let result = decode_mcus(frame, &mut scan, &mut reader, &geometry, self.restart_interval);
+        let geometry = ScanGeometry {
+            mcus_x,
+            total_mcus,
+            interleaved: count > 1,
+        };
+        let result = decode_mcus(
+            frame,
+            &mut scan,
+            &mut reader,
+            &geometry,
+            self.restart_interval,
+        );
         self.pos = reader.pos;
         result
     }
 
     /// Upsamples and interleaves the decoded planes.
     fn finish(self) -> Result<DecodedJpeg, JpegError> {
-        let frame = self.frame.ok_or(JpegError::NoImage("no frame header (SOF)"))?;
+        let frame = self
+            .frame
+            .ok_or(JpegError::NoImage("no frame header (SOF)"))?;
         if frame.components.iter().any(|c| c.plane.is_empty()) {
-            return Err(JpegError::Truncated("the data ends before every component has been coded"));
+            return Err(JpegError::Truncated(
+                "the data ends before every component has been coded",
+            ));
         }
         let (width, height) = (usize::from(frame.width), usize::from(frame.height));
         let count = frame.components.len();
@@ -556,7 +646,9 @@ impl HuffmanTable {
             if code <= self.max_code[len as usize] {
                 reader.consume(len);
                 let index = usize::try_from(code + self.offset[len as usize]).ok();
-                return index.and_then(|i| self.values.get(i).copied()).ok_or(JpegError::BadHuffmanCode);
+                return index
+                    .and_then(|i| self.values.get(i).copied())
+                    .ok_or(JpegError::BadHuffmanCode);
             }
         }
         Err(JpegError::BadHuffmanCode)
@@ -580,7 +672,15 @@ struct BitReader<'a> {
 
 impl<'a> BitReader<'a> {
     fn new(data: &'a [u8], pos: usize) -> Self {
-        BitReader { data, pos, acc: 0, count: 0, marker_reached: false, data_bits: 0, used_bits: 0 }
+        BitReader {
+            data,
+            pos,
+            acc: 0,
+            count: 0,
+            marker_reached: false,
+            data_bits: 0,
+            used_bits: 0,
+        }
     }
 
     /// The next data byte, or `None` at a marker or at the end of the data.
@@ -684,7 +784,9 @@ impl<'a> BitReader<'a> {
                 self.marker_reached = false;
                 Ok(())
             }
-            _ => Err(JpegError::Truncated("a restart interval ends without its RST marker")),
+            _ => Err(JpegError::Truncated(
+                "a restart interval ends without its RST marker",
+            )),
         }
     }
 }
@@ -724,12 +826,18 @@ fn decode_mcus(
             scan.iter_mut().for_each(|s| s.pred = 0);
         } else if reader.overrun() {
             // Padding zeros may complete the last MCU of an interval or scan, nothing before it.
-            return Err(JpegError::Truncated("the entropy-coded segment ends before its last MCU"));
+            return Err(JpegError::Truncated(
+                "the entropy-coded segment ends before its last MCU",
+            ));
         }
         let (mx, my) = (mcu % geometry.mcus_x, mcu / geometry.mcus_x);
         for s in scan.iter_mut() {
             let component = &mut frame.components[s.index];
-            let (bh, bv) = if geometry.interleaved { (component.h, component.v) } else { (1, 1) };
+            let (bh, bv) = if geometry.interleaved {
+                (component.h, component.v)
+            } else {
+                (1, 1)
+            };
             for v in 0..bv {
                 for h in 0..bh {
                     decode_block(reader, s.dc, s.ac, &mut s.pred, &mut coef)?;
@@ -771,7 +879,9 @@ fn decode_block(
             continue;
         }
         k += run;
-        let natural = ZIGZAG.get(k).ok_or(JpegError::CorruptData("AC coefficient past the end of a block"))?;
+        let natural = ZIGZAG.get(k).ok_or(JpegError::CorruptData(
+            "AC coefficient past the end of a block",
+        ))?;
         coef[usize::from(*natural)] = reader.receive_extend(size);
         k += 1;
     }
@@ -785,7 +895,11 @@ fn idct_basis() -> &'static [[f32; 8]; 8] {
         let mut basis = [[0f32; 8]; 8];
         for (x, row) in basis.iter_mut().enumerate() {
             for (u, value) in row.iter_mut().enumerate() {
-                let c = if u == 0 { std::f64::consts::FRAC_1_SQRT_2 } else { 1.0 };
+                let c = if u == 0 {
+                    std::f64::consts::FRAC_1_SQRT_2
+                } else {
+                    1.0
+                };
                 let angle = ((2 * x + 1) * u) as f64 * std::f64::consts::PI / 16.0;
                 *value = (c / 2.0 * angle.cos()) as f32;
             }
@@ -833,7 +947,12 @@ fn idct_block(coef: &[i32; 64], quant: &[u16; 64], precision: u8, out: &mut [[u1
     }
 }
 
-fn store_block(component: &mut Component, bx: usize, by: usize, pixels: &[[u16; 8]; 8]) -> Result<(), JpegError> {
+fn store_block(
+    component: &mut Component,
+    bx: usize,
+    by: usize,
+    pixels: &[[u16; 8]; 8],
+) -> Result<(), JpegError> {
     let stride = component.blocks_w * 8;
     for (y, row) in pixels.iter().enumerate() {
         let start = (by * 8 + y) * stride + bx * 8;
@@ -867,7 +986,11 @@ fn axis_taps(out_len: usize, factor: usize, max: usize, src_len: usize) -> Vec<T
                 // nearer source sample and 1/4 of the next one on its side (libjpeg's "fancy"
                 // triangle filter), repeating the edge samples.
                 let near = (o / 2).min(last);
-                let far = if o % 2 == 0 { near.saturating_sub(1) } else { (near + 1).min(last) };
+                let far = if o % 2 == 0 {
+                    near.saturating_sub(1)
+                } else {
+                    (near + 1).min(last)
+                };
                 [(near, 3), (far, 1)]
             } else {
                 // Other ratios, rare in practice: replicate the nearest sample.
@@ -878,12 +1001,23 @@ fn axis_taps(out_len: usize, factor: usize, max: usize, src_len: usize) -> Vec<T
 }
 
 /// Writes component `index` of `count`, upsampled to the frame size, into the interleaved samples.
-fn upsample_into(samples: &mut [u16], count: usize, index: usize, component: &Component, frame: &Frame) {
+fn upsample_into(
+    samples: &mut [u16],
+    count: usize,
+    index: usize,
+    component: &Component,
+    frame: &Frame,
+) {
     let (width, height) = (usize::from(frame.width), usize::from(frame.height));
     let stride = component.blocks_w * 8;
     let x_taps = axis_taps(width, component.h, frame.h_max, component.width);
     let y_taps = axis_taps(height, component.v, frame.v_max, component.height);
-    let row_of = |y: usize| component.plane.get(y * stride..(y + 1) * stride).unwrap_or(&[]);
+    let row_of = |y: usize| {
+        component
+            .plane
+            .get(y * stride..(y + 1) * stride)
+            .unwrap_or(&[])
+    };
     let at = |row: &[u16], x: usize| u32::from(row.get(x).copied().unwrap_or(0));
     for (out_row, &[(y0, wy0), (y1, wy1)]) in samples.chunks_exact_mut(width * count).zip(&y_taps) {
         let (row0, row1) = (row_of(y0), row_of(y1));

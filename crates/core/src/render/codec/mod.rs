@@ -34,13 +34,22 @@ pub struct FrameGeometry {
     pub photometric: String,
 }
 
-pub fn decode(encoding: PixelEncoding, data: &[u8], g: &FrameGeometry) -> Result<DecodedFrame, CodecError> {
+pub fn decode(
+    encoding: PixelEncoding,
+    data: &[u8],
+    g: &FrameGeometry,
+) -> Result<DecodedFrame, CodecError> {
     let pixels = g.rows * g.columns;
     match encoding {
         PixelEncoding::Rle => {
             let bps = g.bits_allocated.div_ceil(8).max(1);
             let bytes = rle::decode(data, pixels, g.samples, bps)?;
-            Ok(DecodedFrame { bytes, bytes_per_sample: bps, converted_to_rgb: false, signed: None })
+            Ok(DecodedFrame {
+                bytes,
+                bytes_per_sample: bps,
+                converted_to_rgb: false,
+                signed: None,
+            })
         }
         PixelEncoding::JpegDct | PixelEncoding::JpegLossless => decode_jpeg(data, g),
         PixelEncoding::JpegLs => decode_jpeg_ls(data),
@@ -58,7 +67,9 @@ fn has_colour_marker(data: &[u8]) -> bool {
     while i + 4 <= data.len() && data[i] == 0xFF {
         let marker = data[i + 1];
         let len = u16::from_be_bytes([data[i + 2], data[i + 3]]) as usize;
-        let body = data.get(i + 4..(i + 2 + len).min(data.len())).unwrap_or(&[]);
+        let body = data
+            .get(i + 4..(i + 2 + len).min(data.len()))
+            .unwrap_or(&[]);
         if marker == 0xE0 && body.starts_with(b"JFIF\0") {
             return true;
         }
@@ -83,14 +94,23 @@ fn decode_jpeg(data: &[u8], g: &FrameGeometry) -> Result<DecodedFrame, CodecErro
     decoder.set_max_decoding_buffer_size(1 << 30);
     match decoder.decode() {
         Ok(bytes) => {
-            let info = decoder.info().ok_or_else(|| CodecError::new("JPEG without a frame header"))?;
+            let info = decoder
+                .info()
+                .ok_or_else(|| CodecError::new("JPEG without a frame header"))?;
             let (bps, rgb) = match info.pixel_format {
                 jpeg_decoder::PixelFormat::L8 => (1, false),
                 jpeg_decoder::PixelFormat::L16 => (2, false),
                 jpeg_decoder::PixelFormat::RGB24 => (1, true),
-                jpeg_decoder::PixelFormat::CMYK32 => return Err(CodecError::new("CMYK JPEG is not a DICOM image")),
+                jpeg_decoder::PixelFormat::CMYK32 => {
+                    return Err(CodecError::new("CMYK JPEG is not a DICOM image"))
+                }
             };
-            Ok(DecodedFrame { bytes, bytes_per_sample: bps, converted_to_rgb: rgb && !rgb_untransformed, signed: None })
+            Ok(DecodedFrame {
+                bytes,
+                bytes_per_sample: bps,
+                converted_to_rgb: rgb && !rgb_untransformed,
+                signed: None,
+            })
         }
         // jpeg-decoder has no 12-bit DCT support: our own decoder covers the extended process.
         Err(first) => {
@@ -107,9 +127,19 @@ fn decode_jpeg(data: &[u8], g: &FrameGeometry) -> Result<DecodedFrame, CodecErro
             }
             if decoded.components == 3 && decoded.ycbcr && !rgb_untransformed {
                 ycbcr_to_rgb_in_place(&mut bytes, bps, (1u32 << decoded.precision) - 1);
-                return Ok(DecodedFrame { bytes, bytes_per_sample: bps, converted_to_rgb: true, signed: None });
+                return Ok(DecodedFrame {
+                    bytes,
+                    bytes_per_sample: bps,
+                    converted_to_rgb: true,
+                    signed: None,
+                });
             }
-            Ok(DecodedFrame { bytes, bytes_per_sample: bps, converted_to_rgb: false, signed: None })
+            Ok(DecodedFrame {
+                bytes,
+                bytes_per_sample: bps,
+                converted_to_rgb: false,
+                signed: None,
+            })
         }
     }
 }
@@ -126,8 +156,16 @@ fn ycbcr_to_rgb_in_place(bytes: &mut [u8], bps: usize, max: u32) {
     };
     let pixels = bytes.len() / bps / 3;
     for p in 0..pixels {
-        let (y, cb, cr) = (read(bytes, 3 * p), read(bytes, 3 * p + 1) - half, read(bytes, 3 * p + 2) - half);
-        let rgb = [y + 1.402 * cr, y - 0.344136 * cb - 0.714136 * cr, y + 1.772 * cb];
+        let (y, cb, cr) = (
+            read(bytes, 3 * p),
+            read(bytes, 3 * p + 1) - half,
+            read(bytes, 3 * p + 2) - half,
+        );
+        let rgb = [
+            y + 1.402 * cr,
+            y - 0.344136 * cb - 0.714136 * cr,
+            y + 1.772 * cb,
+        ];
         for (c, v) in rgb.iter().enumerate() {
             let v = v.round().clamp(0.0, max as f32) as u32;
             let i = 3 * p + c;
@@ -154,18 +192,29 @@ fn jpeg_ls_is_planar(data: &[u8], components: usize) -> bool {
 
 fn decode_jpeg_ls(data: &[u8]) -> Result<DecodedFrame, CodecError> {
     // One CharLS decoder reads one stream once: the header probe and the decode each get their own.
-    let info = charls::CharLS::default().get_frame_info(data).map_err(|e| CodecError::new(format!("JPEG-LS header: {e:?}")))?;
+    let info = charls::CharLS::default()
+        .get_frame_info(data)
+        .map_err(|e| CodecError::new(format!("JPEG-LS header: {e:?}")))?;
     let samples = (info.width as u64) * (info.height as u64) * (info.component_count.max(1) as u64);
     if samples > 1 << 28 {
-        return Err(CodecError::new("JPEG-LS frame dimensions are implausibly large"));
+        return Err(CodecError::new(
+            "JPEG-LS frame dimensions are implausibly large",
+        ));
     }
-    let mut bytes = charls::CharLS::default().decode(data).map_err(|e| CodecError::new(format!("JPEG-LS: {e:?}")))?;
+    let mut bytes = charls::CharLS::default()
+        .decode(data)
+        .map_err(|e| CodecError::new(format!("JPEG-LS: {e:?}")))?;
     let bps = if info.bits_per_sample > 8 { 2 } else { 1 };
     let components = info.component_count.max(1) as usize;
     if jpeg_ls_is_planar(data, components) {
         bytes = interleave_planes(&bytes, components, bps);
     }
-    Ok(DecodedFrame { bytes, bytes_per_sample: bps, converted_to_rgb: false, signed: None })
+    Ok(DecodedFrame {
+        bytes,
+        bytes_per_sample: bps,
+        converted_to_rgb: false,
+        signed: None,
+    })
 }
 
 pub fn interleave_planes(planar: &[u8], samples: usize, bps: usize) -> Vec<u8> {
@@ -183,7 +232,8 @@ pub fn interleave_planes(planar: &[u8], samples: usize, bps: usize) -> Vec<u8> {
 }
 
 fn decode_j2k(data: &[u8]) -> Result<DecodedFrame, CodecError> {
-    let image = jpeg2k::Image::from_bytes(data).map_err(|e| CodecError::new(format!("JPEG 2000: {e}")))?;
+    let image =
+        jpeg2k::Image::from_bytes(data).map_err(|e| CodecError::new(format!("JPEG 2000: {e}")))?;
     let components = image.components();
     if components.is_empty() {
         return Err(CodecError::new("JPEG 2000 image without components"));
@@ -204,5 +254,10 @@ fn decode_j2k(data: &[u8]) -> Result<DecodedFrame, CodecError> {
         }
     }
     // OpenJPEG applies the codestream's multiple component transform, so colour comes out as RGB.
-    Ok(DecodedFrame { bytes, bytes_per_sample: bps, converted_to_rgb: components.len() == 3, signed: Some(signed) })
+    Ok(DecodedFrame {
+        bytes,
+        bytes_per_sample: bps,
+        converted_to_rgb: components.len() == 3,
+        signed: Some(signed),
+    })
 }

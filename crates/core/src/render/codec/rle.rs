@@ -4,29 +4,51 @@ use super::CodecError;
 
 /// Decodes one RLE frame into `rows * columns * samples * bytes_per_sample` bytes, sample-interleaved
 /// little endian (what native pixel data with planar configuration 0 would hold).
-pub fn decode(data: &[u8], pixels: usize, samples: usize, bytes_per_sample: usize) -> Result<Vec<u8>, CodecError> {
+pub fn decode(
+    data: &[u8],
+    pixels: usize,
+    samples: usize,
+    bytes_per_sample: usize,
+) -> Result<Vec<u8>, CodecError> {
     if data.len() < 64 {
         return Err(CodecError::new("RLE frame shorter than its 64-byte header"));
     }
-    let word = |i: usize| u32::from_le_bytes([data[4 * i], data[4 * i + 1], data[4 * i + 2], data[4 * i + 3]]) as usize;
+    let word = |i: usize| {
+        u32::from_le_bytes([
+            data[4 * i],
+            data[4 * i + 1],
+            data[4 * i + 2],
+            data[4 * i + 3],
+        ]) as usize
+    };
     let segments = word(0);
     let expected = samples * bytes_per_sample;
     if segments != expected {
-        return Err(CodecError::new(format!("RLE frame has {segments} segments, expected {expected}")));
+        return Err(CodecError::new(format!(
+            "RLE frame has {segments} segments, expected {expected}"
+        )));
     }
     let mut out = vec![0u8; pixels * expected];
     for s in 0..segments {
         let start = word(1 + s);
-        let end = if s + 1 < segments { word(2 + s) } else { data.len() };
+        let end = if s + 1 < segments {
+            word(2 + s)
+        } else {
+            data.len()
+        };
         if start < 64 || start > end || end > data.len() {
-            return Err(CodecError::new(format!("RLE segment {s} offsets are out of range")));
+            return Err(CodecError::new(format!(
+                "RLE segment {s} offsets are out of range"
+            )));
         }
         // Segment order: for each sample, the most significant byte first.
         let sample = s / bytes_per_sample;
         let byte = bytes_per_sample - 1 - (s % bytes_per_sample);
         let stride = expected;
         let offset = sample * bytes_per_sample + byte;
-        unpack_bits(&data[start..end], pixels, |i, v| out[i * stride + offset] = v);
+        unpack_bits(&data[start..end], pixels, |i, v| {
+            out[i * stride + offset] = v
+        });
     }
     Ok(out)
 }
