@@ -2,6 +2,7 @@
 
 use super::charset::{SpecificCharacterSet, TextKind};
 use super::tag::Tag;
+use super::values::{binary_numbers, Number};
 use super::vr::Vr;
 use std::sync::Arc;
 
@@ -139,30 +140,21 @@ impl DataSet {
         Some(trimmed.to_string())
     }
 
-    /// Integer values of US, SS, UL, SL, UV, SV, IS elements (other VRs give nothing).
+    /// Integer values of US, SS, UL, SL, UV, SV, IS (and DS, truncated) elements.
     pub fn ints(&self, tag: Tag) -> Vec<i64> {
         let Some(element) = self.get(tag) else {
             return Vec::new();
         };
-        let Value::Bytes(b) = &element.value else {
-            return Vec::new();
-        };
-        let be = self.big_endian;
-        match element.vr {
-            Vr::US => b.chunks_exact(2).map(|c| u16_of(c, be) as i64).collect(),
-            Vr::SS => b
-                .chunks_exact(2)
-                .map(|c| u16_of(c, be) as i16 as i64)
-                .collect(),
-            Vr::UL => b.chunks_exact(4).map(|c| u32_of(c, be) as i64).collect(),
-            Vr::SL => b
-                .chunks_exact(4)
-                .map(|c| u32_of(c, be) as i32 as i64)
-                .collect(),
-            Vr::UV | Vr::SV => b.chunks_exact(8).map(|c| u64_of(c, be) as i64).collect(),
-            Vr::IS | Vr::DS => self.floats(tag).into_iter().map(|f| f as i64).collect(),
+        if let Some(numbers) = binary_numbers(element, self.big_endian) {
+            return numbers.into_iter().map(Number::as_i64).collect();
+        }
+        match (&element.value, element.vr) {
+            (_, Vr::IS | Vr::DS) => self.floats(tag).into_iter().map(|f| f as i64).collect(),
             // Some writers put US values under UN or OW (e.g. LUT descriptors).
-            Vr::UN | Vr::OW | Vr::OB => b.chunks_exact(2).map(|c| u16_of(c, be) as i64).collect(),
+            (Value::Bytes(b), Vr::UN | Vr::OW | Vr::OB) => b
+                .chunks_exact(2)
+                .map(|c| u16_of(c, self.big_endian) as i64)
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -171,31 +163,19 @@ impl DataSet {
         self.ints(tag).into_iter().next()
     }
 
-    /// Floating values of DS, IS, FL, FD elements.
+    /// Values of DS, IS and the binary numeric VRs as floating point.
     pub fn floats(&self, tag: Tag) -> Vec<f64> {
         let Some(element) = self.get(tag) else {
             return Vec::new();
         };
-        let Value::Bytes(b) = &element.value else {
-            return Vec::new();
-        };
-        let be = self.big_endian;
-        match element.vr {
-            Vr::DS | Vr::IS => String::from_utf8_lossy(b)
+        if let Some(numbers) = binary_numbers(element, self.big_endian) {
+            return numbers.into_iter().map(Number::as_f64).collect();
+        }
+        match (&element.value, element.vr) {
+            (Value::Bytes(b), Vr::DS | Vr::IS) => String::from_utf8_lossy(b)
                 .split('\\')
                 .filter_map(|v| v.trim_matches([' ', '\0']).parse::<f64>().ok())
                 .collect(),
-            Vr::FL => b
-                .chunks_exact(4)
-                .map(|c| f32::from_bits(u32_of(c, be)) as f64)
-                .collect(),
-            Vr::FD => b
-                .chunks_exact(8)
-                .map(|c| f64::from_bits(u64_of(c, be)))
-                .collect(),
-            Vr::US | Vr::SS | Vr::UL | Vr::SL => {
-                self.ints(tag).into_iter().map(|v| v as f64).collect()
-            }
             _ => Vec::new(),
         }
     }

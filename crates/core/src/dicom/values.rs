@@ -12,6 +12,24 @@ pub enum Number {
     Float(f64),
 }
 
+impl Number {
+    pub fn as_i64(self) -> i64 {
+        match self {
+            Number::Int(v) => v,
+            Number::Unsigned(v) => v as i64,
+            Number::Float(v) => v as i64,
+        }
+    }
+
+    pub fn as_f64(self) -> f64 {
+        match self {
+            Number::Int(v) => v as f64,
+            Number::Unsigned(v) => v as f64,
+            Number::Float(v) => v,
+        }
+    }
+}
+
 impl std::fmt::Display for Number {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -201,39 +201,18 @@ fn grey(ds: &DataSet, raw: &RawFrame, values: &[f32]) -> Vec<u8> {
                 .iter()
                 .map(|&x| to_byte(255.0 / (1.0 + (-4.0 * (x - center) / width).exp())))
                 .collect(),
+            // LINEAR_EXACT and LINEAR (PS3.3 C.11.2.1.2/3) differ only in their bounds and slope.
             "LINEAR_EXACT" => {
-                let (lo, hi) = (center - width / 2.0, center + width / 2.0);
-                modality
-                    .iter()
-                    .map(|&x| {
-                        if x <= lo {
-                            0
-                        } else if x > hi {
-                            255
-                        } else {
-                            to_byte(((x - center) / width + 0.5) * 255.0)
-                        }
-                    })
-                    .collect()
+                linear_window(&modality, center - width / 2.0, center + width / 2.0, |x| {
+                    (x - center) / width + 0.5
+                })
             }
-            _ => {
-                let (lo, hi) = (
-                    center - 0.5 - (width - 1.0) / 2.0,
-                    center - 0.5 + (width - 1.0) / 2.0,
-                );
-                modality
-                    .iter()
-                    .map(|&x| {
-                        if x <= lo {
-                            0
-                        } else if x > hi {
-                            255
-                        } else {
-                            to_byte(((x - (center - 0.5)) / (width - 1.0) + 0.5) * 255.0)
-                        }
-                    })
-                    .collect()
-            }
+            _ => linear_window(
+                &modality,
+                center - 0.5 - (width - 1.0) / 2.0,
+                center - 0.5 + (width - 1.0) / 2.0,
+                |x| (x - (center - 0.5)) / (width - 1.0) + 0.5,
+            ),
         }
     } else {
         let (lo, hi) = robust_range(&modality);
@@ -249,6 +228,22 @@ fn grey(ds: &DataSet, raw: &RawFrame, values: &[f32]) -> Vec<u8> {
         }
     }
     out
+}
+
+/// Black at or below `lo`, white above `hi`, `fraction(x)` of white in between.
+fn linear_window(values: &[f32], lo: f32, hi: f32, fraction: impl Fn(f32) -> f32) -> Vec<u8> {
+    values
+        .iter()
+        .map(|&x| {
+            if x <= lo {
+                0
+            } else if x > hi {
+                255
+            } else {
+                to_byte(fraction(x) * 255.0)
+            }
+        })
+        .collect()
 }
 
 /// The first window, if usable (LINEAR needs a width of at least 1).
