@@ -5,6 +5,8 @@ mod output;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use lightbox_core::dicom::{self, ReadMode};
+use lightbox_core::dimse::scu::ScuOptions;
+use lightbox_core::dimse::{self, scp, scu, AeAddress};
 use lightbox_core::import::{self, ImportOptions, ImportProgress};
 use lightbox_core::index::{DateRange, RemoveTarget, StudyQuery, TextPattern};
 use lightbox_core::render::thumbnail;
@@ -83,6 +85,42 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// C-ECHO a remote application entity (AET@host:port)
+    Echo {
+        target: AeAddress,
+        #[command(flatten)]
+        scu: ScuArgs,
+    },
+    /// C-STORE files, a study or a series of the store to a remote application entity
+    Send {
+        target: AeAddress,
+        /// Files or folders to send
+        paths: Vec<PathBuf>,
+        #[arg(long, conflicts_with_all = ["paths", "series"])]
+        study: Option<String>,
+        #[arg(long, conflicts_with = "paths")]
+        series: Option<String>,
+        #[command(flatten)]
+        scu: ScuArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the storage listener (C-STORE and C-ECHO SCP) until interrupted
+    Serve {
+        /// Address to listen on (loopback by default)
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: String,
+        #[arg(long, default_value_t = 11112)]
+        port: u16,
+        #[arg(long, default_value = dimse::DEFAULT_AE_TITLE)]
+        ae_title: String,
+        /// Accept associations whatever AE title they call
+        #[arg(long)]
+        any_called_ae_title: bool,
+        /// Only accept these calling AE titles (repeatable)
+        #[arg(long = "allow-calling")]
+        allow_calling: Vec<String>,
+    },
     /// Generate a deterministic synthetic data set (for tests, demos and benchmarks)
     Generate {
         output: PathBuf,
@@ -104,6 +142,25 @@ enum Command {
         #[arg(long)]
         modality: Option<String>,
     },
+}
+
+#[derive(Args)]
+struct ScuArgs {
+    /// Our AE title in the association
+    #[arg(long, default_value = dimse::DEFAULT_AE_TITLE)]
+    calling_ae_title: String,
+    /// Connection, association and response timeout in seconds
+    #[arg(long, default_value_t = 30)]
+    timeout: u64,
+}
+
+impl ScuArgs {
+    fn options(&self) -> ScuOptions {
+        ScuOptions {
+            calling_ae_title: self.calling_ae_title.clone(),
+            timeout: Duration::from_secs(self.timeout.max(1)),
+        }
+    }
 }
 
 #[derive(Args)]
@@ -189,6 +246,14 @@ fn run(cli: Cli) -> Result<()> {
             report.bytes / 1_000_000,
             started.elapsed().as_secs_f64(),
             output.display()
+        );
+        return Ok(());
+    }
+    if let Command::Echo { target, scu } = &cli.command {
+        let rtt = scu::echo(target, &scu.options())?;
+        println!(
+            "C-ECHO {target}: success in {:.1} ms",
+            rtt.as_secs_f64() * 1000.0
         );
         return Ok(());
     }
@@ -299,7 +364,46 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Generate { .. } => unreachable!("handled above"),
+        Command::Send {
+            target,
+            paths,
+            study,
+            series,
+            scu,
+            json,
+        } => run_send(&store, &target, paths, study, series, &scu.options(), json),
+        Command::Serve {
+            bind,
+            port,
+            ae_title,
+            any_called_ae_title,
+            allow_calling,
+        } => {
+            let config = scp::ScpConfig {
+                ae_title,
+                require_called_ae_title: !any_called_ae_title,
+                allowed_calling_ae_titles: (!allow_calling.is_empty()).then_some(allow_calling),
+                ..scp::ScpConfig::default()
+            };
+            let address = format!("{bind}:{port}");
+            let listener =
+                scp::StorageScp::bind(&address, std::sync::Arc::new(store), config.clone())
+                    .with_context(|| format!("listening on {address}"))?;
+            let shutdown = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+                signal_hook::flag::register(signal, shutdown.clone())?;
+            }
+            eprintln!(
+                "storage listener {} on {} (data in {})",
+                config.ae_title,
+                listener.local_addr()?,
+                data_dir.display()
+            );
+            listener.serve(shutdown)?;
+            eprintln!("stopped");
+            Ok(())
+        }
+        Command::Generate { .. } | Command::Echo { .. } => unreachable!("handled above"),
     }
 }
 
@@ -322,6 +426,83 @@ fn study_query(f: StudyFilters) -> Result<StudyQuery> {
         limit: Some(f.limit),
         offset: f.offset,
     })
+}
+
+fn run_send(
+    store: &Store,
+    target: &AeAddress,
+    paths: Vec<PathBuf>,
+    study: Option<String>,
+    series: Option<String>,
+    options: &ScuOptions,
+    json: bool,
+) -> Result<()> {
+    let series_uids: Vec<String> = match (&study, &series) {
+        (Some(study), _) => store
+            .index()
+            .series_of_study(study)?
+            .into_iter()
+            .map(|s| s.series_uid)
+            .collect(),
+        (_, Some(series)) => vec![series.clone()],
+        _ => Vec::new(),
+    };
+    let mut files = Vec::new();
+    for uid in &series_uids {
+        files.extend(
+            store
+                .index()
+                .instances_of_series(uid)?
+                .into_iter()
+                .map(|i| store.resolve(&i.file_path)),
+        );
+    }
+    if study.is_some() || series.is_some() {
+        if files.is_empty() {
+            bail!(
+                "nothing in the store for {}",
+                study.or(series).unwrap_or_default()
+            );
+        }
+    } else {
+        for path in &paths {
+            if path.is_dir() {
+                files.extend(
+                    walkdir::WalkDir::new(path)
+                        .into_iter()
+                        .flatten()
+                        .filter(|e| e.file_type().is_file())
+                        .map(|e| e.into_path()),
+                );
+            } else {
+                files.push(path.clone());
+            }
+        }
+        if files.is_empty() {
+            bail!("nothing to send: give PATH..., --study or --series");
+        }
+    }
+    let started = Instant::now();
+    let report = scu::send_files(target, options, &files, &mut |sent| {
+        if let Some(error) = &sent.error {
+            eprintln!("failed {}: {error}", sent.path);
+        }
+    })?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!(
+            "sent {} instance(s) to {target} ({} with warnings), {} failed, in {:.2}s",
+            report.sent,
+            report.warnings,
+            report.failed,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    if report.failed > 0 {
+        bail!("{} instance(s) could not be sent", report.failed);
+    }
+    Ok(())
 }
 
 fn run_import(store: &Store, paths: &[PathBuf], link: bool, json: bool) -> Result<()> {

@@ -186,3 +186,110 @@ fn import_list_dump_thumbnail_and_remove() {
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no study 1.2.3.4"));
 }
+
+/// A `lightbox serve` process, terminated (and checked to exit cleanly) by the test.
+struct Server(std::process::Child);
+
+impl Server {
+    fn stop(mut self) -> std::process::ExitStatus {
+        let pid = self.0.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "lightbox serve did not stop on SIGTERM"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn serve_receives_what_send_sends_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (sender, receiver) = (dir.path().join("sender"), dir.path().join("receiver"));
+    let out = lightbox(
+        &sender,
+        &[
+            "generate",
+            data.to_str().unwrap(),
+            "--patients",
+            "1",
+            "--studies",
+            "1",
+            "--series",
+            "2",
+            "--instances",
+            "4",
+            "--rows",
+            "32",
+            "--columns",
+            "32",
+        ],
+    );
+    assert!(out.status.success());
+    assert_eq!(
+        ok_json(&sender, &["import", "--json", data.to_str().unwrap()])["imported"],
+        8
+    );
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let server = Server(
+        Command::new(env!("CARGO_BIN_EXE_lightbox"))
+            .arg("--data-dir")
+            .arg(&receiver)
+            .args(["serve", "--port", &port, "--ae-title", "RECEIVER"])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let target = format!("RECEIVER@127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !lightbox(&sender, &["echo", &target]).status.success() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the listener never answered C-ECHO"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let study = ok_json(&sender, &["studies", "--json"])["studies"][0]["StudyInstanceUID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let report = ok_json(&sender, &["send", &target, "--study", &study, "--json"]);
+    assert_eq!(
+        (report["sent"].as_u64(), report["failed"].as_u64()),
+        (Some(8), Some(0))
+    );
+    // A wrong called AE title is refused with a clear error.
+    let refused = lightbox(&sender, &["echo", &format!("SOMEONE@127.0.0.1:{port}")]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("rejected"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
+    assert!(server.stop().success(), "serve exits cleanly on SIGTERM");
+    let stats = ok_json(&receiver, &["stats", "--json"]);
+    assert_eq!(stats["instances"], 8);
+    let received = ok_json(&receiver, &["studies", "--json"]);
+    assert_eq!(received["studies"][0]["StudyInstanceUID"], study.as_str());
+}

@@ -1,7 +1,8 @@
 //! Lightbox core: everything that is not HTTP or UI.
 //!
 //! - [`dicom`]: a bounded DICOM parser (untrusted lengths never drive allocations), character sets,
-//!   the data dictionary;
+//!   the data dictionary, the DICOM JSON model and text dumps;
+//! - [`dimse`]: the DIMSE message layer on dicom-ul, the SCU verbs and the storage SCP;
 //! - [`model`]: patient, study, series and instance records;
 //! - [`index`]: the index trait and its SQLite implementation;
 //! - [`store`]: the data directory and its managed files;
@@ -10,6 +11,7 @@
 //! - [`synth`]: the deterministic synthetic data set generator.
 
 pub mod dicom;
+pub mod dimse;
 pub mod import;
 pub mod index;
 pub mod model;

@@ -5,6 +5,7 @@ pub mod dataset;
 pub mod dictionary;
 pub mod dump;
 pub mod json;
+pub mod meta;
 pub mod parse;
 pub mod tag;
 pub mod transfer_syntax;

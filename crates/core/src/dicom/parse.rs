@@ -152,6 +152,8 @@ pub struct DicomFile {
     pub transfer_syntax_inferred: bool,
     /// How the data set was actually encoded (it can disagree with a stated transfer syntax).
     pub encoding: Encoding,
+    /// Where the data set starts in the file (after preamble and file meta).
+    pub dataset_offset: u64,
     pub dataset: DataSet,
     /// For deflated files, the inflated data set: spans then refer to it rather than to the file.
     pub inflated: Option<Arc<Vec<u8>>>,
@@ -247,6 +249,7 @@ pub fn parse<S: ByteSource>(src: &mut S, mode: ReadMode) -> Result<DicomFile, Pa
             transfer_syntax,
             transfer_syntax_inferred: inferred,
             encoding: enc,
+            dataset_offset: pos,
             dataset,
             inflated: Some(Arc::new(body)),
             source_len: len,
@@ -258,6 +261,7 @@ pub fn parse<S: ByteSource>(src: &mut S, mode: ReadMode) -> Result<DicomFile, Pa
         transfer_syntax,
         transfer_syntax_inferred: inferred,
         encoding: enc,
+        dataset_offset: pos,
         dataset,
         inflated: None,
         source_len: len,

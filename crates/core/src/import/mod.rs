@@ -130,6 +130,47 @@ pub fn import(
     Ok(report)
 }
 
+/// What became of one instance handed to [`ingest`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ingested {
+    Stored,
+    /// Its SOP Instance UID was already stored; the stored file is kept.
+    Duplicate,
+}
+
+/// The ingest path for one instance that a network service (C-STORE, and later STOW-RS and
+/// WADO-RS retrieval) has written completely to a temporary file in the store's scratch space:
+/// the same parse, placement and indexing as an import. When this returns `Stored`, the
+/// instance is in the store and the index.
+pub fn ingest(
+    store: &Store,
+    tmp: tempfile::NamedTempFile,
+    source: &str,
+) -> Result<Ingested, Skipped> {
+    let input = Input::Unpacked {
+        tmp,
+        label: source.to_string(),
+    };
+    let no_other_imports = Mutex::new(HashSet::new());
+    match parse_and_place(
+        store,
+        input,
+        &ImportOptions::default(),
+        &no_other_imports,
+        &ImportProgress::default(),
+    ) {
+        Parsed::Record(record) => match store.index().insert_batch(std::slice::from_ref(&record)) {
+            Ok(outcomes) if outcomes.first() == Some(&InsertOutcome::Inserted) => {
+                Ok(Ingested::Stored)
+            }
+            Ok(_) => Ok(Ingested::Duplicate),
+            Err(e) => Err(skip(source, format!("indexing failed: {e}"))),
+        },
+        Parsed::Duplicate => Ok(Ingested::Duplicate),
+        Parsed::Skipped(skipped) => Err(skipped),
+    }
+}
+
 fn skip(path: impl Into<String>, reason: impl Into<String>) -> Skipped {
     Skipped {
         path: path.into(),

@@ -68,3 +68,35 @@ pub fn run_reference_script(python: &PathBuf, script: &str, args: &[&std::ffi::O
     );
     String::from_utf8(out.stdout).expect("utf-8 output")
 }
+
+/// A peer program (DCMTK, Orthanc) from the system, or `None` (and a CI failure) when missing.
+pub fn peer_tool(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        missing(&format!("the peer program {name} (Debian package dcmtk)"));
+    }
+    found
+}
+
+/// Whether this process runs in a network namespace of its own, where peers that bind every
+/// interface (DCMTK, Orthanc) can only be reached on loopback. `scripts/test.sh` sets it up.
+pub fn isolated_network() -> bool {
+    let isolated = std::env::var("LIGHTBOX_TEST_NETNS").as_deref() == Ok("1");
+    if !isolated {
+        missing("a private network namespace for peers that listen on all interfaces (run scripts/test.sh)");
+    }
+    isolated
+}
+
+/// A free TCP port on loopback (for peers that cannot be started on port 0).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

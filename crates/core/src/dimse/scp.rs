@@ -1,0 +1,354 @@
+//! The SCP side: a listener accepting many associations at once, answering C-ECHO and storing
+//! every C-STORE through the same ingest path as an import.
+
+use super::command::{element, field, Command};
+use super::message::{Incoming, Messenger};
+use super::{status, DimseError, DEFAULT_TIMEOUT, MAX_PDU, VERIFICATION};
+use crate::dicom::meta::part10_header;
+use crate::import::{self, Ingested};
+use crate::store::Store;
+use dicom_ul::association::server::AccessControl;
+use dicom_ul::association::Association;
+use dicom_ul::pdu::{AssociationRJServiceUserReason, UserIdentity};
+use dicom_ul::{ServerAssociation, ServerAssociationOptions};
+use std::io::{BufWriter, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Every transfer syntax the store keeps as received (it never transcodes on the way in).
+pub const STORABLE_TRANSFER_SYNTAXES: &[&str] = &[
+    "1.2.840.10008.1.2.1",
+    "1.2.840.10008.1.2",
+    "1.2.840.10008.1.2.2",
+    "1.2.840.10008.1.2.1.99",
+    "1.2.840.10008.1.2.5",
+    "1.2.840.10008.1.2.4.50",
+    "1.2.840.10008.1.2.4.51",
+    "1.2.840.10008.1.2.4.57",
+    "1.2.840.10008.1.2.4.70",
+    "1.2.840.10008.1.2.4.80",
+    "1.2.840.10008.1.2.4.81",
+    "1.2.840.10008.1.2.4.90",
+    "1.2.840.10008.1.2.4.91",
+    "1.2.840.10008.1.2.4.201",
+    "1.2.840.10008.1.2.4.202",
+    "1.2.840.10008.1.2.4.203",
+    "1.2.840.10008.1.2.4.100",
+    "1.2.840.10008.1.2.4.101",
+    "1.2.840.10008.1.2.4.102",
+    "1.2.840.10008.1.2.4.103",
+    "1.2.840.10008.1.2.4.104",
+    "1.2.840.10008.1.2.4.105",
+    "1.2.840.10008.1.2.4.106",
+    "1.2.840.10008.1.2.4.107",
+    "1.2.840.10008.1.2.4.108",
+];
+
+#[derive(Clone, Debug)]
+pub struct ScpConfig {
+    pub ae_title: String,
+    /// Refuse associations whose called AE title is not ours.
+    pub require_called_ae_title: bool,
+    /// When set, only these calling AE titles may associate.
+    pub allowed_calling_ae_titles: Option<Vec<String>>,
+    pub timeout: Duration,
+}
+
+impl Default for ScpConfig {
+    fn default() -> ScpConfig {
+        ScpConfig {
+            ae_title: super::DEFAULT_AE_TITLE.into(),
+            require_called_ae_title: true,
+            allowed_calling_ae_titles: None,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+/// The AE title policy, checked while the association is negotiated.
+#[derive(Clone, Debug)]
+struct Policy {
+    require_called: bool,
+    allowed_calling: Option<Vec<String>>,
+}
+
+impl AccessControl for Policy {
+    fn check_access(
+        &self,
+        this: &str,
+        calling: &str,
+        called: &str,
+        _user: Option<&UserIdentity>,
+    ) -> Result<(), AssociationRJServiceUserReason> {
+        if self.require_called && this.trim() != called.trim() {
+            return Err(AssociationRJServiceUserReason::CalledAETitleNotRecognized);
+        }
+        if let Some(allowed) = &self.allowed_calling {
+            if !allowed.iter().any(|a| a.trim() == calling.trim()) {
+                return Err(AssociationRJServiceUserReason::CallingAETitleNotRecognized);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Counters for status displays and tests.
+#[derive(Debug, Default)]
+pub struct ScpStats {
+    pub associations: AtomicU64,
+    pub stored: AtomicU64,
+    pub duplicates: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+pub struct StorageScp {
+    listener: TcpListener,
+    store: Arc<Store>,
+    config: ScpConfig,
+    pub stats: Arc<ScpStats>,
+}
+
+impl StorageScp {
+    /// Binds the listener (port 0 picks a free port: see [`local_addr`](Self::local_addr)).
+    pub fn bind(
+        address: &str,
+        store: Arc<Store>,
+        config: ScpConfig,
+    ) -> std::io::Result<StorageScp> {
+        let listener = TcpListener::bind(address)?;
+        Ok(StorageScp {
+            listener,
+            store,
+            config,
+            stats: Arc::new(ScpStats::default()),
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Accepts associations until `shutdown` is set, each on its own thread; returns once the
+    /// associations in progress have ended.
+    pub fn serve(self, shutdown: Arc<AtomicBool>) -> std::io::Result<()> {
+        self.listener.set_nonblocking(true)?;
+        let this = Arc::new(self);
+        let mut workers = Vec::new();
+        while !shutdown.load(Ordering::SeqCst) {
+            match this.listener.accept() {
+                Ok((socket, peer)) => {
+                    let scp = this.clone();
+                    workers.push(std::thread::spawn(move || scp.handle(socket, peer)));
+                    workers.retain(|w| !w.is_finished());
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        for worker in workers {
+            let _ = worker.join();
+        }
+        Ok(())
+    }
+
+    fn options(
+        &self,
+    ) -> ServerAssociationOptions<'static, Policy, dicom_ul::association::server::DefaultNegotiation>
+    {
+        let policy = Policy {
+            require_called: self.config.require_called_ae_title,
+            allowed_calling: self.config.allowed_calling_ae_titles.clone(),
+        };
+        let mut options = ServerAssociationOptions::new()
+            .ae_access_control(policy)
+            .ae_title(self.config.ae_title.clone())
+            .with_abstract_syntax(VERIFICATION)
+            // Any storage SOP class, including private and future ones: the store keeps bytes.
+            .promiscuous(true)
+            .max_pdu_length(MAX_PDU)
+            .read_timeout(self.config.timeout)
+            .write_timeout(self.config.timeout);
+        for ts in STORABLE_TRANSFER_SYNTAXES {
+            options = options.with_transfer_syntax(*ts);
+        }
+        options
+    }
+
+    fn handle(&self, socket: TcpStream, peer: SocketAddr) {
+        let _ = socket.set_nodelay(true);
+        let association = match self.options().establish(socket) {
+            Ok(a) => a,
+            Err(_) => return, // rejected or broken during negotiation: nothing was received
+        };
+        self.stats.associations.fetch_add(1, Ordering::Relaxed);
+        let calling = Association::peer_ae_title(&association).trim().to_string();
+        let contexts: Vec<(u8, String, String)> = association
+            .presentation_contexts()
+            .iter()
+            .map(|pc| {
+                (
+                    pc.id,
+                    pc.abstract_syntax.clone(),
+                    pc.transfer_syntax.clone(),
+                )
+            })
+            .collect();
+        let mut messenger = Messenger::new(association);
+        let source = format!("{calling}@{}", peer.ip());
+        loop {
+            let (context_id, command) = match messenger.receive_command() {
+                Ok(Incoming::Command {
+                    context_id,
+                    command,
+                }) => (context_id, command),
+                Ok(Incoming::Released) | Ok(Incoming::Aborted) | Err(_) => return,
+            };
+            let result = match command.field() {
+                field::C_ECHO_RQ => respond(
+                    &mut messenger,
+                    context_id,
+                    &command,
+                    field::C_ECHO_RSP,
+                    status::SUCCESS,
+                    None,
+                ),
+                field::C_STORE_RQ => {
+                    let transfer_syntax = contexts
+                        .iter()
+                        .find(|c| c.0 == context_id)
+                        .map(|c| c.2.clone())
+                        .unwrap_or_default();
+                    self.store(
+                        &mut messenger,
+                        context_id,
+                        &command,
+                        &transfer_syntax,
+                        &calling,
+                        &source,
+                    )
+                }
+                other => {
+                    // Not a service this listener offers: refuse the message, keep the association.
+                    if command.has_data_set() {
+                        let _ = messenger.receive_data(&mut std::io::sink());
+                    }
+                    respond(
+                        &mut messenger,
+                        context_id,
+                        &command,
+                        other | 0x8000,
+                        0x0211,
+                        Some("unrecognized operation"),
+                    )
+                }
+            };
+            if result.is_err() {
+                let _ = messenger.link.abort();
+                return;
+            }
+        }
+    }
+
+    /// Receives the data set into a temporary file in the store (streamed, never whole in
+    /// memory), ingests it, and only then answers: success means the instance is stored.
+    fn store(
+        &self,
+        messenger: &mut Messenger<ServerAssociation<TcpStream>>,
+        context_id: u8,
+        command: &Command,
+        transfer_syntax: &str,
+        calling: &str,
+        source: &str,
+    ) -> Result<(), DimseError> {
+        let sop_class = command
+            .str(element::AFFECTED_SOP_CLASS_UID)
+            .unwrap_or_default();
+        let sop_instance = command
+            .str(element::AFFECTED_SOP_INSTANCE_UID)
+            .unwrap_or_default();
+        let tmp = tempfile::NamedTempFile::new_in(self.store.tmp_dir());
+        let mut tmp = match tmp {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = messenger.receive_data(&mut std::io::sink())?;
+                self.stats.failed.fetch_add(1, Ordering::Relaxed);
+                return respond(
+                    messenger,
+                    context_id,
+                    command,
+                    field::C_STORE_RSP,
+                    status::OUT_OF_RESOURCES,
+                    Some(&format!("cannot write: {e}")),
+                );
+            }
+        };
+        let written = {
+            let mut writer = BufWriter::with_capacity(256 << 10, tmp.as_file_mut());
+            let header = part10_header(&sop_class, &sop_instance, transfer_syntax, Some(calling));
+            writer.write_all(&header).map_err(DimseError::Io)?;
+            let received = messenger.receive_data(&mut writer)?;
+            writer.flush().map_err(DimseError::Io)?;
+            received
+        };
+        let (status, comment) = match import::ingest(&self.store, tmp, source) {
+            Ok(Ingested::Stored) => {
+                self.stats.stored.fetch_add(1, Ordering::Relaxed);
+                (status::SUCCESS, None)
+            }
+            // Policy: the first copy of an instance is kept; a repeat is acknowledged as success.
+            Ok(Ingested::Duplicate) => {
+                self.stats.duplicates.fetch_add(1, Ordering::Relaxed);
+                (status::SUCCESS, None)
+            }
+            Err(skipped) => {
+                self.stats.failed.fetch_add(1, Ordering::Relaxed);
+                let status = if written == 0 {
+                    status::DATA_SET_DOES_NOT_MATCH_SOP_CLASS
+                } else {
+                    status::CANNOT_UNDERSTAND
+                };
+                (status, Some(skipped.reason))
+            }
+        };
+        respond(
+            messenger,
+            context_id,
+            command,
+            field::C_STORE_RSP,
+            status,
+            comment.as_deref(),
+        )
+    }
+}
+
+fn respond(
+    messenger: &mut Messenger<ServerAssociation<TcpStream>>,
+    context_id: u8,
+    request: &Command,
+    response_field: u16,
+    status: u16,
+    comment: Option<&str>,
+) -> Result<(), DimseError> {
+    let mut response = Command::new(response_field, false);
+    response
+        .set_u16(element::MESSAGE_ID_BEING_RESPONDED_TO, request.message_id())
+        .set_u16(element::STATUS, status);
+    if let Some(class) = request.str(element::AFFECTED_SOP_CLASS_UID) {
+        response.set_str(element::AFFECTED_SOP_CLASS_UID, &class);
+    }
+    if let Some(instance) = request.str(element::AFFECTED_SOP_INSTANCE_UID) {
+        response.set_str(element::AFFECTED_SOP_INSTANCE_UID, &instance);
+    }
+    if let Some(comment) = comment {
+        // Error Comment is LO: at most 64 characters.
+        response.set_str(
+            element::ERROR_COMMENT,
+            &comment.chars().take(64).collect::<String>(),
+        );
+    }
+    messenger.send(context_id, &response, None)
+}

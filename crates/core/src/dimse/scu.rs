@@ -1,0 +1,315 @@
+//! The SCU side: C-ECHO and C-STORE (send) against a remote application entity.
+
+use super::command::{element, field, Command};
+use super::message::{Incoming, Messenger};
+use super::status::{self, Category};
+use super::{AeAddress, DimseError, DEFAULT_AE_TITLE, DEFAULT_TIMEOUT, MAX_PDU, VERIFICATION};
+use crate::dicom::{self, tag, transfer_syntax, ReadMode};
+use dicom_ul::pdu::PresentationContextResultReason;
+use dicom_ul::{ClientAssociation, ClientAssociationOptions};
+use std::fs::File;
+use std::io::{BufReader, Seek, SeekFrom};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Debug)]
+pub struct ScuOptions {
+    pub calling_ae_title: String,
+    /// Connect, association and DIMSE timeout.
+    pub timeout: Duration,
+}
+
+impl Default for ScuOptions {
+    fn default() -> ScuOptions {
+        ScuOptions {
+            calling_ae_title: DEFAULT_AE_TITLE.into(),
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+/// Opens an association proposing `contexts` (abstract syntax, transfer syntaxes).
+fn associate(
+    peer: &AeAddress,
+    options: &ScuOptions,
+    contexts: &[(String, Vec<String>)],
+) -> Result<ClientAssociation<TcpStream>, DimseError> {
+    let mut builder = ClientAssociationOptions::new()
+        .calling_ae_title(options.calling_ae_title.clone())
+        .called_ae_title(peer.ae_title.clone())
+        .max_pdu_length(MAX_PDU)
+        .connection_timeout(options.timeout)
+        .read_timeout(options.timeout)
+        .write_timeout(options.timeout);
+    for (abstract_syntax, transfer_syntaxes) in contexts {
+        builder =
+            builder.with_presentation_context(abstract_syntax.clone(), transfer_syntaxes.clone());
+    }
+    let address = format!("{}:{}", peer.host, peer.port);
+    let mut association = builder.establish(address.as_str()).map_err(|e| {
+        let text = e.to_string();
+        let lower = text.to_lowercase();
+        if lower.contains("reject") {
+            DimseError::Rejected {
+                peer: peer.to_string(),
+                reason: text,
+            }
+        } else if lower.contains("connect")
+            || lower.contains("refused")
+            || lower.contains("timed out")
+        {
+            DimseError::Connect {
+                address: address.clone(),
+                reason: text,
+            }
+        } else {
+            DimseError::Association(format!("{peer}: {text}"))
+        }
+    })?;
+    // Without TCP_NODELAY every request/response exchange can stall ~40 ms in Nagle's algorithm.
+    association
+        .inner_stream()
+        .set_nodelay(true)
+        .map_err(DimseError::Io)?;
+    Ok(association)
+}
+
+fn accepted(
+    association: &ClientAssociation<TcpStream>,
+) -> impl Iterator<Item = &dicom_ul::pdu::PresentationContextNegotiated> {
+    association
+        .presentation_contexts()
+        .iter()
+        .filter(|pc| pc.reason == PresentationContextResultReason::Acceptance)
+}
+
+fn expect_response(
+    messenger: &mut Messenger<ClientAssociation<TcpStream>>,
+    expected: u16,
+) -> Result<Command, DimseError> {
+    match messenger.receive_command()? {
+        Incoming::Command { command, .. } if command.field() == expected => Ok(command),
+        Incoming::Command { command, .. } => Err(DimseError::Protocol(format!(
+            "expected response 0x{expected:04X}, got 0x{:04X}",
+            command.field()
+        ))),
+        Incoming::Released => Err(DimseError::Protocol(
+            "the peer released the association mid-operation".into(),
+        )),
+        Incoming::Aborted => Err(DimseError::Aborted),
+    }
+}
+
+/// C-ECHO: returns the round-trip time of the echo (association set-up excluded).
+pub fn echo(peer: &AeAddress, options: &ScuOptions) -> Result<Duration, DimseError> {
+    let contexts = [(
+        VERIFICATION.to_string(),
+        vec![transfer_syntax::IMPLICIT_VR_LITTLE_ENDIAN.to_string()],
+    )];
+    let association = associate(peer, options, &contexts)?;
+    let context_id = accepted(&association)
+        .next()
+        .map(|pc| pc.id)
+        .ok_or_else(|| DimseError::NoPresentationContext("Verification".into()))?;
+    let mut messenger = Messenger::new(association);
+    let started = Instant::now();
+    let mut command = Command::new(field::C_ECHO_RQ, false);
+    command
+        .set_str(element::AFFECTED_SOP_CLASS_UID, VERIFICATION)
+        .set_u16(element::MESSAGE_ID, 1);
+    messenger.send(context_id, &command, None)?;
+    let response = expect_response(&mut messenger, field::C_ECHO_RSP)?;
+    let elapsed = started.elapsed();
+    let _ = messenger.link.release();
+    match response.status() {
+        Some(status::SUCCESS) => Ok(elapsed),
+        other => Err(DimseError::Protocol(format!(
+            "C-ECHO answered {}",
+            status::describe(other.unwrap_or(0xFFFF))
+        ))),
+    }
+}
+
+/// The outcome of sending one file.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SentInstance {
+    pub path: String,
+    pub sop_instance_uid: Option<String>,
+    /// The peer's status, when it answered.
+    pub status: Option<u16>,
+    /// Why it failed, when it did.
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SendReport {
+    pub sent: u64,
+    pub warnings: u64,
+    pub failed: u64,
+    pub instances: Vec<SentInstance>,
+}
+
+struct Outgoing {
+    path: PathBuf,
+    sop_class: String,
+    sop_instance: String,
+    transfer_syntax: String,
+    dataset_offset: u64,
+}
+
+fn describe_file(path: &Path) -> Result<Outgoing, String> {
+    let file = dicom::read_file(path, ReadMode::Header).map_err(|e| e.to_string())?;
+    if file.encoding != transfer_syntax::Encoding::of(&file.transfer_syntax) {
+        // Sent as is, the peer would parse the data set with the wrong encoding.
+        return Err(format!(
+            "its data set is encoded differently from its transfer syntax ({}); it cannot be sent as is",
+            transfer_syntax::name(&file.transfer_syntax)
+        ));
+    }
+    // The data set is authoritative (some files' meta disagrees with it, and peers check the
+    // command against the data set); the meta is the fallback.
+    let sop_class = file
+        .dataset
+        .first_text(tag::SOP_CLASS_UID)
+        .or_else(|| file.meta.first_text(tag::MEDIA_STORAGE_SOP_CLASS_UID))
+        .ok_or("no SOP Class UID")?;
+    let sop_instance = file
+        .dataset
+        .first_text(tag::SOP_INSTANCE_UID)
+        .or_else(|| file.meta.first_text(tag::MEDIA_STORAGE_SOP_INSTANCE_UID))
+        .ok_or("no SOP Instance UID")?;
+    Ok(Outgoing {
+        path: path.to_path_buf(),
+        sop_class,
+        sop_instance,
+        transfer_syntax: file.transfer_syntax,
+        dataset_offset: file.dataset_offset,
+    })
+}
+
+/// C-STORE of each file, on one association, proposing each SOP class with the files' own
+/// transfer syntaxes. A file that cannot be read or is refused is reported, and the others go on.
+pub fn send_files(
+    peer: &AeAddress,
+    options: &ScuOptions,
+    files: &[PathBuf],
+    on_each: &mut dyn FnMut(&SentInstance),
+) -> Result<SendReport, DimseError> {
+    let mut report = SendReport::default();
+    let mut outgoing = Vec::new();
+    for path in files {
+        match describe_file(path) {
+            Ok(o) => outgoing.push(o),
+            Err(error) => {
+                let entry = SentInstance {
+                    path: path.display().to_string(),
+                    sop_instance_uid: None,
+                    status: None,
+                    error: Some(error),
+                };
+                on_each(&entry);
+                report.failed += 1;
+                report.instances.push(entry);
+            }
+        }
+    }
+    if outgoing.is_empty() {
+        return Ok(report);
+    }
+    // One context per (SOP class, transfer syntax): the peer then tells us exactly which
+    // combinations it takes. At most 128 contexts fit in one association.
+    let mut contexts: Vec<(String, Vec<String>)> = Vec::new();
+    for o in &outgoing {
+        let wanted = (o.sop_class.clone(), vec![o.transfer_syntax.clone()]);
+        if !contexts.contains(&wanted) {
+            contexts.push(wanted);
+        }
+    }
+    if contexts.len() > 128 {
+        return Err(DimseError::Protocol(format!(
+            "{} SOP class / transfer syntax combinations exceed one association's 128",
+            contexts.len()
+        )));
+    }
+    let association = associate(peer, options, &contexts)?;
+    let accepted: Vec<(u8, String, String)> = accepted(&association)
+        .map(|pc| {
+            (
+                pc.id,
+                pc.abstract_syntax.clone(),
+                pc.transfer_syntax.clone(),
+            )
+        })
+        .collect();
+    let mut messenger = Messenger::new(association);
+    for (i, o) in outgoing.iter().enumerate() {
+        let context = accepted.iter().find(|(_, abstract_syntax, ts)| {
+            *abstract_syntax == o.sop_class && *ts == o.transfer_syntax
+        });
+        let mut entry = SentInstance {
+            path: o.path.display().to_string(),
+            sop_instance_uid: Some(o.sop_instance.clone()),
+            status: None,
+            error: None,
+        };
+        match context {
+            None => {
+                entry.error = Some(format!(
+                    "the peer does not accept SOP class {} in {} ({})",
+                    o.sop_class,
+                    transfer_syntax::name(&o.transfer_syntax),
+                    o.transfer_syntax
+                ))
+            }
+            Some((context_id, ..)) => {
+                match store_one(&mut messenger, *context_id, o, (i + 1) as u16) {
+                    Ok(status) => entry.status = Some(status),
+                    // Reading this file failed: report it and go on with the next one.
+                    Err(DimseError::Io(e)) => entry.error = Some(format!("reading the file: {e}")),
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        match (&entry.error, entry.status.map(status::category)) {
+            (None, Some(Category::Success)) => report.sent += 1,
+            (None, Some(Category::Warning)) => {
+                report.sent += 1;
+                report.warnings += 1
+            }
+            (None, Some(_)) => {
+                entry.error = Some(format!(
+                    "refused: {}",
+                    status::describe(entry.status.unwrap_or(0))
+                ));
+                report.failed += 1
+            }
+            _ => report.failed += 1,
+        }
+        on_each(&entry);
+        report.instances.push(entry);
+    }
+    let _ = messenger.link.release();
+    Ok(report)
+}
+
+fn store_one(
+    messenger: &mut Messenger<ClientAssociation<TcpStream>>,
+    context_id: u8,
+    o: &Outgoing,
+    message_id: u16,
+) -> Result<u16, DimseError> {
+    let mut file = File::open(&o.path).map_err(DimseError::Io)?;
+    file.seek(SeekFrom::Start(o.dataset_offset))
+        .map_err(DimseError::Io)?;
+    let mut reader = BufReader::with_capacity(256 << 10, file);
+    let mut command = Command::new(field::C_STORE_RQ, true);
+    command
+        .set_str(element::AFFECTED_SOP_CLASS_UID, &o.sop_class)
+        .set_str(element::AFFECTED_SOP_INSTANCE_UID, &o.sop_instance)
+        .set_u16(element::MESSAGE_ID, message_id)
+        .set_u16(element::PRIORITY, 0);
+    messenger.send(context_id, &command, Some(&mut reader))?;
+    let response = expect_response(messenger, field::C_STORE_RSP)?;
+    Ok(response.status().unwrap_or(status::PROCESSING_FAILURE))
+}

@@ -1,0 +1,451 @@
+//! DIMSE: Lightbox's SCU and SCP against each other and against DCMTK, on loopback.
+
+mod support;
+
+use lightbox_core::dimse::scp::{ScpConfig, StorageScp};
+use lightbox_core::dimse::scu::{self, ScuOptions};
+use lightbox_core::dimse::{AeAddress, DimseError};
+use lightbox_core::index::StudyQuery;
+use lightbox_core::store::Store;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A Lightbox storage SCP on 127.0.0.1:0 with its own store, stopped when dropped.
+struct Listener {
+    store: Arc<Store>,
+    address: AeAddress,
+    shutdown: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Listener {
+    fn start(config: ScpConfig) -> Listener {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        let scp = StorageScp::bind("127.0.0.1:0", store.clone(), config.clone()).unwrap();
+        let port = scp.local_addr().unwrap().port();
+        let shutdown = Arc::new(AtomicBool::new(false));
+        let flag = shutdown.clone();
+        let thread = std::thread::spawn(move || scp.serve(flag).unwrap());
+        let address = AeAddress {
+            ae_title: config.ae_title,
+            host: "127.0.0.1".into(),
+            port,
+        };
+        Listener {
+            store,
+            address,
+            shutdown,
+            thread: Some(thread),
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.shutdown.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A child process killed when dropped, so no test leaves a peer running.
+struct Peer(Child);
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "peer did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn options() -> ScuOptions {
+    ScuOptions {
+        calling_ae_title: "TESTSCU".into(),
+        timeout: Duration::from_secs(10),
+    }
+}
+
+/// Files of pydicom's test set that are complete instances (what an import keeps), with their
+/// SOP Instance UIDs (several files hold the same instance in different encodings).
+/// Files whose data set contradicts their stated transfer syntax are left out: Lightbox reads
+/// them, but refuses to send them (`malformed_files_are_refused_with_a_reason`).
+fn instance_files(data: &Path) -> Vec<(PathBuf, String, bool)> {
+    let mut keep = Vec::new();
+    for entry in std::fs::read_dir(data.join("test_files"))
+        .unwrap()
+        .flatten()
+    {
+        let path = entry.path();
+        let Ok(file) =
+            lightbox_core::dicom::read_file(&path, lightbox_core::dicom::ReadMode::Header)
+        else {
+            continue;
+        };
+        if file.encoding
+            != lightbox_core::dicom::transfer_syntax::Encoding::of(&file.transfer_syntax)
+        {
+            continue;
+        }
+        if let Ok(record) = lightbox_core::model::InstanceRecord::from_file(&file) {
+            let has_meta = !file.meta.elements.is_empty() && !file.transfer_syntax_inferred;
+            keep.push((path, record.sop_instance_uid, has_meta));
+        }
+    }
+    keep.sort();
+    keep
+}
+
+fn distinct_uids<'a>(files: impl Iterator<Item = &'a (PathBuf, String, bool)>) -> usize {
+    files
+        .map(|f| f.1.clone())
+        .collect::<std::collections::HashSet<_>>()
+        .len()
+}
+
+fn paths(files: &[(PathBuf, String, bool)]) -> Vec<PathBuf> {
+    files.iter().map(|f| f.0.clone()).collect()
+}
+
+#[test]
+fn lightbox_scu_to_lightbox_scp_stores_every_instance() {
+    let Some(data) = support::pydicom_data() else {
+        return;
+    };
+    let listener = Listener::start(ScpConfig::default());
+    let rtt = scu::echo(&listener.address, &options()).unwrap();
+    assert!(rtt < Duration::from_secs(1));
+
+    let files = instance_files(&data);
+    assert!(files.len() > 50);
+    let report =
+        scu::send_files(&listener.address, &options(), &paths(&files), &mut |_| {}).unwrap();
+    assert_eq!(
+        report.failed,
+        0,
+        "{:?}",
+        report
+            .instances
+            .iter()
+            .filter(|i| i.error.is_some())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(report.sent as usize, files.len());
+    let stats = listener.store.index().stats().unwrap();
+    assert_eq!(stats.instances as usize, distinct_uids(files.iter()));
+    // Stored byte for byte: the data set after the file meta is what was sent.
+    for study in listener
+        .store
+        .index()
+        .search_studies(&StudyQuery::default())
+        .unwrap()
+        .studies
+    {
+        for series in listener
+            .store
+            .index()
+            .series_of_study(&study.study_uid)
+            .unwrap()
+        {
+            for instance in listener
+                .store
+                .index()
+                .instances_of_series(&series.series_uid)
+                .unwrap()
+            {
+                let stored = lightbox_core::dicom::read_file(
+                    &listener.store.resolve(&instance.file_path),
+                    lightbox_core::dicom::ReadMode::Header,
+                )
+                .unwrap();
+                assert_eq!(
+                    stored
+                        .meta
+                        .first_text(lightbox_core::dicom::tag::SOURCE_APPLICATION_ENTITY_TITLE)
+                        .as_deref(),
+                    Some("TESTSCU")
+                );
+            }
+        }
+    }
+    // Sending again: duplicates are acknowledged and nothing changes.
+    let again = scu::send_files(
+        &listener.address,
+        &options(),
+        &paths(&files[..3]),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(again.sent, 3);
+    assert_eq!(
+        listener.store.index().stats().unwrap().instances as usize,
+        distinct_uids(files.iter())
+    );
+}
+
+#[test]
+fn malformed_files_are_refused_with_a_reason() {
+    let Some(data) = support::pydicom_data() else {
+        return;
+    };
+    let listener = Listener::start(ScpConfig::default());
+    // SC_rgb_jpeg.dcm states JPEG Baseline (explicit VR) but its data set is implicit VR.
+    let files = [
+        data.join("test_files/SC_rgb_jpeg.dcm"),
+        data.join("test_files/README.txt"),
+        data.join("test_files/CT_small.dcm"),
+    ];
+    let report = scu::send_files(&listener.address, &options(), &files, &mut |_| {}).unwrap();
+    assert_eq!((report.sent, report.failed), (1, 2));
+    assert!(report.instances.iter().any(|i| i
+        .error
+        .as_deref()
+        .is_some_and(|e| e.contains("cannot be sent as is"))));
+    assert!(report.instances.iter().any(|i| i
+        .error
+        .as_deref()
+        .is_some_and(|e| e.contains("not a DICOM file"))));
+    assert_eq!(listener.store.index().stats().unwrap().instances, 1);
+}
+
+#[test]
+fn ae_title_policies_and_error_paths_give_clear_errors() {
+    let listener = Listener::start(ScpConfig {
+        allowed_calling_ae_titles: Some(vec!["FRIEND".into()]),
+        ..ScpConfig::default()
+    });
+    // Wrong called AE title.
+    let wrong = AeAddress {
+        ae_title: "NOTLIGHTBOX".into(),
+        ..listener.address.clone()
+    };
+    let err = scu::echo(
+        &wrong,
+        &ScuOptions {
+            calling_ae_title: "FRIEND".into(),
+            ..options()
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(err, DimseError::Rejected { .. }), "{err}");
+    // Calling AE not on the allow-list.
+    let err = scu::echo(
+        &listener.address,
+        &ScuOptions {
+            calling_ae_title: "STRANGER".into(),
+            ..options()
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(err, DimseError::Rejected { .. }), "{err}");
+    assert!(scu::echo(
+        &listener.address,
+        &ScuOptions {
+            calling_ae_title: "FRIEND".into(),
+            ..options()
+        }
+    )
+    .is_ok());
+
+    // Nobody listening: refused at once, and it counts as transient (worth a retry).
+    let closed = AeAddress {
+        ae_title: "X".into(),
+        host: "127.0.0.1".into(),
+        port: support::free_port(),
+    };
+    let err = scu::echo(&closed, &options()).unwrap_err();
+    assert!(err.is_transient(), "{err}");
+
+    // A peer that accepts the connection but never answers: a timeout, not a hang.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let started = Instant::now();
+    let err = scu::echo(
+        &AeAddress {
+            ae_title: "X".into(),
+            host: "127.0.0.1".into(),
+            port,
+        },
+        &ScuOptions {
+            timeout: Duration::from_secs(1),
+            ..options()
+        },
+    )
+    .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    eprintln!("silent peer: {err}");
+    drop(silent);
+}
+
+#[test]
+fn dcmtk_scus_store_into_lightbox() {
+    let (Some(data), Some(storescu), Some(echoscu), Some(dcmsend)) = (
+        support::pydicom_data(),
+        support::peer_tool("storescu"),
+        support::peer_tool("echoscu"),
+        support::peer_tool("dcmsend"),
+    ) else {
+        return;
+    };
+    let listener = Listener::start(ScpConfig::default());
+    let port = listener.address.port.to_string();
+    let status = Command::new(&echoscu)
+        .args(["-aec", "LIGHTBOX", "-aet", "DCMTK", "127.0.0.1", &port])
+        .env("TCP_NODELAY", "1")
+        .status()
+        .unwrap();
+    assert!(status.success(), "echoscu");
+    // A wrong called AE title is refused.
+    let status = Command::new(&echoscu)
+        .args(["-aec", "WRONG", "127.0.0.1", &port])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(
+        !status.success(),
+        "echoscu with a wrong called AE title must be refused"
+    );
+
+    // dcmsend negotiates each file's own transfer syntax: every instance, compressed or not
+    // (it refuses files without file meta, which Lightbox itself reads).
+    let files: Vec<_> = instance_files(&data).into_iter().filter(|f| f.2).collect();
+    let out = Command::new(&dcmsend)
+        .args([
+            "-aec",
+            "LIGHTBOX",
+            "-aet",
+            "DCMSEND",
+            "-nh",
+            "127.0.0.1",
+            &port,
+        ])
+        .args(paths(&files))
+        .env("TCP_NODELAY", "1")
+        .output()
+        .unwrap();
+    let stored = listener.store.index().stats().unwrap().instances as usize;
+    assert_eq!(
+        stored,
+        distinct_uids(files.iter()),
+        "dcmsend: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // storescu (uncompressed syntaxes only) into a second listener.
+    let second = Listener::start(ScpConfig::default());
+    let uncompressed: Vec<PathBuf> = paths(&files)
+        .into_iter()
+        .filter(|f| {
+            [
+                "CT_small.dcm",
+                "MR_small.dcm",
+                "rtplan.dcm",
+                "ExplVR_BigEnd.dcm",
+            ]
+            .iter()
+            .any(|n| f.ends_with(n))
+        })
+        .collect();
+    let status = Command::new(&storescu)
+        .args([
+            "-aec",
+            "LIGHTBOX",
+            "127.0.0.1",
+            &second.address.port.to_string(),
+        ])
+        .args(&uncompressed)
+        .env("TCP_NODELAY", "1")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(
+        second.store.index().stats().unwrap().instances as usize,
+        uncompressed.len()
+    );
+}
+
+#[test]
+fn lightbox_sends_to_dcmtk_storescp() {
+    let (Some(data), Some(storescp)) = (support::pydicom_data(), support::peer_tool("storescp"))
+    else {
+        return;
+    };
+    if !support::isolated_network() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let port = support::free_port();
+    let _peer = Peer(
+        Command::new(&storescp)
+            .args(["-aet", "STORESCP", "-od"])
+            .arg(out.path())
+            .args([
+                "-xf",
+                "/etc/dcmtk/storescp.cfg",
+                "AllDICOM",
+                &port.to_string(),
+            ])
+            .env("TCP_NODELAY", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_port(port);
+    let target = AeAddress {
+        ae_title: "STORESCP".into(),
+        host: "127.0.0.1".into(),
+        port,
+    };
+    scu::echo(&target, &options()).unwrap();
+    let files = instance_files(&data);
+    let report = scu::send_files(&target, &options(), &paths(&files), &mut |_| {}).unwrap();
+    let received = std::fs::read_dir(out.path()).unwrap().count();
+    eprintln!(
+        "sent {} failed {}; storescp wrote {received} files",
+        report.sent, report.failed
+    );
+    for i in report.instances.iter().filter(|i| i.error.is_some()) {
+        eprintln!("  {}: {}", i.path, i.error.as_deref().unwrap());
+    }
+    // storescp.cfg's AllDICOM profile takes RT Dose only uncompressed or deflated: those RLE
+    // files are refused at negotiation, each with a reason; everything else is stored.
+    let refused: Vec<&str> = report
+        .instances
+        .iter()
+        .filter(|i| i.error.is_some())
+        .map(|i| i.path.rsplit('/').next().unwrap())
+        .collect();
+    assert_eq!(refused, ["rtdose_rle.dcm", "rtdose_rle_1frame.dcm"]);
+    assert!(report
+        .instances
+        .iter()
+        .filter_map(|i| i.error.as_deref())
+        .all(|e| e.contains("does not accept") && e.contains("RLE Lossless")));
+    // storescp names files by SOP Instance UID: instances sharing one UID land in one file.
+    let distinct: std::collections::HashSet<_> = report
+        .instances
+        .iter()
+        .filter(|i| i.error.is_none())
+        .map(|i| i.sop_instance_uid.clone())
+        .collect();
+    assert_eq!(received, distinct.len());
+}
