@@ -9,6 +9,7 @@ use lightbox_core::dimse::scu::ScuOptions;
 use lightbox_core::dimse::{self, scp, scu, AeAddress};
 use lightbox_core::import::{self, ImportOptions, ImportProgress};
 use lightbox_core::index::{DateRange, RemoveTarget, StudyQuery, TextPattern};
+use lightbox_core::nodes::{Node, Nodes, RetrieveMethod};
 use lightbox_core::render::thumbnail;
 use lightbox_core::store::Store;
 use lightbox_core::synth::{self, SynthSpec};
@@ -85,15 +86,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// C-ECHO a remote application entity (AET@host:port)
+    /// C-ECHO a remote node (a node name or AET@host:port)
     Echo {
-        target: AeAddress,
+        target: String,
         #[command(flatten)]
         scu: ScuArgs,
     },
-    /// C-STORE files, a study or a series of the store to a remote application entity
+    /// C-STORE files, a study or a series of the store to a remote node (name or AET@host:port)
     Send {
-        target: AeAddress,
+        target: String,
         /// Files or folders to send
         paths: Vec<PathBuf>,
         #[arg(long, conflicts_with_all = ["paths", "series"])]
@@ -105,6 +106,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Remote DICOM nodes: add, list, remove, verify
+    #[command(subcommand)]
+    Nodes(NodesCommand),
     /// Run the storage listener (C-STORE and C-ECHO SCP) until interrupted
     Serve {
         /// Address to listen on (loopback by default)
@@ -144,23 +148,77 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum NodesCommand {
+    /// Add a node: NAME AET@host:port
+    Add {
+        name: String,
+        address: AeAddress,
+        /// Our AE title towards this node [default: LIGHTBOX]
+        #[arg(long)]
+        calling_ae_title: Option<String>,
+        /// How to retrieve from it: get (C-GET) or move (C-MOVE)
+        #[arg(long, default_value = "get")]
+        retrieve: RetrieveMethod,
+        /// C-MOVE destination AE title [default: our storage listener's]
+        #[arg(long)]
+        move_destination: Option<String>,
+        /// Do not use it for query/retrieve
+        #[arg(long)]
+        no_query: bool,
+        /// Do not offer it as a send target
+        #[arg(long)]
+        no_send: bool,
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    Rm {
+        name: String,
+    },
+    /// C-ECHO the node and print the round trip
+    Verify {
+        name: String,
+    },
+}
+
 #[derive(Args)]
 struct ScuArgs {
-    /// Our AE title in the association
-    #[arg(long, default_value = dimse::DEFAULT_AE_TITLE)]
-    calling_ae_title: String,
-    /// Connection, association and response timeout in seconds
-    #[arg(long, default_value_t = 30)]
-    timeout: u64,
+    /// Our AE title in the association [default: the node's, else LIGHTBOX]
+    #[arg(long)]
+    calling_ae_title: Option<String>,
+    /// Connection, association and response timeout in seconds [default: the node's, else 30]
+    #[arg(long)]
+    timeout: Option<u64>,
 }
 
 impl ScuArgs {
-    fn options(&self) -> ScuOptions {
+    fn options(&self, node: &Node) -> ScuOptions {
         ScuOptions {
-            calling_ae_title: self.calling_ae_title.clone(),
-            timeout: Duration::from_secs(self.timeout.max(1)),
+            calling_ae_title: self
+                .calling_ae_title
+                .clone()
+                .unwrap_or_else(|| node.calling_ae_title().to_string()),
+            timeout: self
+                .timeout
+                .map(|t| Duration::from_secs(t.max(1)))
+                .unwrap_or_else(|| node.timeout()),
         }
     }
+}
+
+fn echo_node(node: &Node, options: &ScuOptions) -> Result<()> {
+    let rtt = scu::echo(&node.address(), options)?;
+    println!(
+        "C-ECHO {} ({}): success in {:.1} ms",
+        node.name,
+        node.address(),
+        rtt.as_secs_f64() * 1000.0
+    );
+    Ok(())
 }
 
 #[derive(Args)]
@@ -249,18 +307,19 @@ fn run(cli: Cli) -> Result<()> {
         );
         return Ok(());
     }
-    if let Command::Echo { target, scu } = &cli.command {
-        let rtt = scu::echo(target, &scu.options())?;
-        println!(
-            "C-ECHO {target}: success in {:.1} ms",
-            rtt.as_secs_f64() * 1000.0
-        );
-        return Ok(());
-    }
     let data_dir = match cli.data_dir {
         Some(d) => d,
         None => default_data_dir()?,
     };
+    let nodes = Nodes::new(&data_dir);
+    match &cli.command {
+        Command::Echo { target, scu } => {
+            let node = nodes.resolve(target)?;
+            return echo_node(&node, &scu.options(&node));
+        }
+        Command::Nodes(command) => return run_nodes(&nodes, command),
+        _ => {}
+    }
     let store = Store::open(&data_dir)
         .with_context(|| format!("opening the store in {}", data_dir.display()))?;
     match cli.command {
@@ -371,7 +430,18 @@ fn run(cli: Cli) -> Result<()> {
             series,
             scu,
             json,
-        } => run_send(&store, &target, paths, study, series, &scu.options(), json),
+        } => {
+            let node = nodes.resolve(&target)?;
+            run_send(
+                &store,
+                &node,
+                paths,
+                study,
+                series,
+                &scu.options(&node),
+                json,
+            )
+        }
         Command::Serve {
             bind,
             port,
@@ -403,7 +473,9 @@ fn run(cli: Cli) -> Result<()> {
             eprintln!("stopped");
             Ok(())
         }
-        Command::Generate { .. } | Command::Echo { .. } => unreachable!("handled above"),
+        Command::Generate { .. } | Command::Echo { .. } | Command::Nodes(_) => {
+            unreachable!("handled above")
+        }
     }
 }
 
@@ -428,9 +500,77 @@ fn study_query(f: StudyFilters) -> Result<StudyQuery> {
     })
 }
 
+fn run_nodes(nodes: &Nodes, command: &NodesCommand) -> Result<()> {
+    match command {
+        NodesCommand::Add {
+            name,
+            address,
+            calling_ae_title,
+            retrieve,
+            move_destination,
+            no_query,
+            no_send,
+            timeout,
+        } => {
+            let node = Node {
+                calling_ae_title: calling_ae_title.clone(),
+                retrieve_method: *retrieve,
+                move_destination: move_destination.clone(),
+                query_retrieve: !no_query,
+                send_target: !no_send,
+                timeout_seconds: *timeout,
+                ..Node::new(name, address)
+            };
+            nodes.add(node)?;
+            println!("added {name} ({address})");
+        }
+        NodesCommand::List { json } => {
+            let list = nodes.list()?;
+            if *json {
+                println!("{}", serde_json::to_string(&list)?);
+            } else {
+                println!(
+                    "{:<16} {:<32} {:<10} {:<6} {:<6} {:<16}",
+                    "Name", "Address", "Retrieve", "Q/R", "Send", "Calling AE"
+                );
+                for n in list {
+                    let retrieve = match n.retrieve_method {
+                        RetrieveMethod::CGet => "C-GET",
+                        RetrieveMethod::CMove => "C-MOVE",
+                    };
+                    println!(
+                        "{:<16} {:<32} {:<10} {:<6} {:<6} {:<16}",
+                        n.name,
+                        n.address().to_string(),
+                        retrieve,
+                        n.query_retrieve,
+                        n.send_target,
+                        n.calling_ae_title()
+                    );
+                }
+            }
+        }
+        NodesCommand::Rm { name } => {
+            nodes.remove(name)?;
+            println!("removed {name}");
+        }
+        NodesCommand::Verify { name } => {
+            let node = nodes.resolve(name)?;
+            echo_node(
+                &node,
+                &ScuOptions {
+                    calling_ae_title: node.calling_ae_title().to_string(),
+                    timeout: node.timeout(),
+                },
+            )?;
+        }
+    }
+    Ok(())
+}
+
 fn run_send(
     store: &Store,
-    target: &AeAddress,
+    node: &Node,
     paths: Vec<PathBuf>,
     study: Option<String>,
     series: Option<String>,
@@ -483,7 +623,11 @@ fn run_send(
         }
     }
     let started = Instant::now();
-    let report = scu::send_files(target, options, &files, &mut |sent| {
+    let target = node.address();
+    if !node.send_target {
+        bail!("node {} is not enabled as a send target", node.name);
+    }
+    let report = scu::send_files(&target, options, &files, &mut |sent| {
         if let Some(error) = &sent.error {
             eprintln!("failed {}: {error}", sent.path);
         }

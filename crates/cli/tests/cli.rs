@@ -269,14 +269,49 @@ fn serve_receives_what_send_sends_and_stops_on_sigterm() {
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+    // Through a named node: add, verify, list, send.
+    let out = lightbox(
+        &sender,
+        &["nodes", "add", "receiver", &target, "--retrieve", "move"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let duplicate = lightbox(&sender, &["nodes", "add", "receiver", &target]);
+    assert!(String::from_utf8_lossy(&duplicate.stderr).contains("exists already"));
+    let bad = lightbox(
+        &sender,
+        &["nodes", "add", "bad", "WAY_TOO_LONG_AE_TITLE@127.0.0.1:104"],
+    );
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("AE title"));
+    let verify = lightbox(&sender, &["nodes", "verify", "receiver"]);
+    assert!(
+        String::from_utf8_lossy(&verify.stdout).contains("success"),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    let listed = ok_json(&sender, &["nodes", "list", "--json"]);
+    assert_eq!(listed[0]["name"], "receiver");
+    assert_eq!(listed[0]["retrieve_method"], "c-move");
     let study = ok_json(&sender, &["studies", "--json"])["studies"][0]["StudyInstanceUID"]
         .as_str()
         .unwrap()
         .to_string();
-    let report = ok_json(&sender, &["send", &target, "--study", &study, "--json"]);
+    let report = ok_json(&sender, &["send", "receiver", "--study", &study, "--json"]);
     assert_eq!(
         (report["sent"].as_u64(), report["failed"].as_u64()),
         (Some(8), Some(0))
+    );
+    let unknown = lightbox(&sender, &["echo", "nobody"]);
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no node named"));
+    assert!(lightbox(&sender, &["nodes", "rm", "receiver"])
+        .status
+        .success());
+    assert_eq!(
+        ok_json(&sender, &["nodes", "list", "--json"]),
+        serde_json::json!([])
     );
     // A wrong called AE title is refused with a clear error.
     let refused = lightbox(&sender, &["echo", &format!("SOMEONE@127.0.0.1:{port}")]);

@@ -5,6 +5,7 @@
 //! - [`dimse`]: the DIMSE message layer on dicom-ul, the SCU verbs and the storage SCP;
 //! - [`model`]: patient, study, series and instance records;
 //! - [`index`]: the index trait and its SQLite implementation;
+//! - [`nodes`]: remote DICOM nodes, persisted in the data directory;
 //! - [`store`]: the data directory and its managed files;
 //! - [`import`]: files, folders, DICOMDIR media and zip archives into the store;
 //! - [`render`]: pixel decoding, the LUT pipeline and thumbnails;
@@ -15,6 +16,7 @@ pub mod dimse;
 pub mod import;
 pub mod index;
 pub mod model;
+pub mod nodes;
 pub mod render;
 pub mod store;
 pub mod synth;

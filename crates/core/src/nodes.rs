@@ -1,0 +1,249 @@
+//! Remote DICOM nodes, persisted in the data directory (`nodes.json`, replaced atomically).
+
+use crate::dimse::{AeAddress, DEFAULT_AE_TITLE};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RetrieveMethod {
+    #[default]
+    CGet,
+    CMove,
+}
+
+impl std::str::FromStr for RetrieveMethod {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "get" | "c-get" | "cget" => Ok(RetrieveMethod::CGet),
+            "move" | "c-move" | "cmove" => Ok(RetrieveMethod::CMove),
+            _ => Err(format!("{s:?}: expected get or move")),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Node {
+    pub name: String,
+    /// The AE title we call.
+    pub ae_title: String,
+    pub host: String,
+    pub port: u16,
+    /// Our AE title towards this node; Lightbox's own when absent.
+    #[serde(default)]
+    pub calling_ae_title: Option<String>,
+    #[serde(default)]
+    pub retrieve_method: RetrieveMethod,
+    /// Where C-MOVE sends instances; our own storage listener's AE title when absent.
+    #[serde(default)]
+    pub move_destination: Option<String>,
+    #[serde(default = "yes")]
+    pub query_retrieve: bool,
+    #[serde(default = "yes")]
+    pub send_target: bool,
+    #[serde(default = "default_timeout")]
+    pub timeout_seconds: u64,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_timeout() -> u64 {
+    30
+}
+
+impl Node {
+    pub fn new(name: &str, address: &AeAddress) -> Node {
+        Node {
+            name: name.to_string(),
+            ae_title: address.ae_title.clone(),
+            host: address.host.clone(),
+            port: address.port,
+            calling_ae_title: None,
+            retrieve_method: RetrieveMethod::default(),
+            move_destination: None,
+            query_retrieve: true,
+            send_target: true,
+            timeout_seconds: default_timeout(),
+        }
+    }
+
+    pub fn address(&self) -> AeAddress {
+        AeAddress {
+            ae_title: self.ae_title.clone(),
+            host: self.host.clone(),
+            port: self.port,
+        }
+    }
+
+    pub fn calling_ae_title(&self) -> &str {
+        self.calling_ae_title.as_deref().unwrap_or(DEFAULT_AE_TITLE)
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_seconds.max(1))
+    }
+
+    /// Checks what a user typed: clear messages, field by field.
+    pub fn validate(&self) -> Result<(), String> {
+        let ae_ok = |ae: &str| {
+            !ae.trim().is_empty()
+                && ae.len() <= 16
+                && ae.chars().all(|c| c.is_ascii_graphic() || c == ' ')
+                && !ae.contains('\\')
+        };
+        if self.name.trim().is_empty() || self.name.contains('@') {
+            return Err("name: give a name without '@' (it must not look like an address)".into());
+        }
+        if !ae_ok(&self.ae_title) {
+            return Err(format!(
+                "AE title {:?}: 1 to 16 printable ASCII characters, no backslash",
+                self.ae_title
+            ));
+        }
+        if let Some(calling) = &self.calling_ae_title {
+            if !ae_ok(calling) {
+                return Err(format!("calling AE title {calling:?}: 1 to 16 printable ASCII characters, no backslash"));
+            }
+        }
+        if self.host.trim().is_empty() {
+            return Err("host: required".into());
+        }
+        if self.port == 0 {
+            return Err("port: 1 to 65535".into());
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodesError {
+    #[error("reading {path}: {reason}")]
+    Read { path: PathBuf, reason: String },
+    #[error("writing {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("no node named {0:?} (and it is not an AET@host:port address)")]
+    Unknown(String),
+    #[error("a node named {0:?} exists already")]
+    Exists(String),
+}
+
+pub struct Nodes {
+    path: PathBuf,
+}
+
+impl Nodes {
+    pub fn new(data_dir: &Path) -> Nodes {
+        Nodes {
+            path: data_dir.join("nodes.json"),
+        }
+    }
+
+    pub fn list(&self) -> Result<Vec<Node>, NodesError> {
+        match std::fs::read(&self.path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| NodesError::Read {
+                path: self.path.clone(),
+                reason: e.to_string(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(NodesError::Read {
+                path: self.path.clone(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    fn save(&self, nodes: &[Node]) -> Result<(), NodesError> {
+        let write = || -> std::io::Result<()> {
+            let dir = self.path.parent().unwrap_or(Path::new("."));
+            std::fs::create_dir_all(dir)?;
+            let tmp = tempfile::NamedTempFile::new_in(dir)?;
+            serde_json::to_writer_pretty(tmp.as_file(), nodes)?;
+            tmp.persist(&self.path).map_err(|e| e.error)?;
+            Ok(())
+        };
+        write().map_err(|source| NodesError::Write {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    pub fn add(&self, node: Node) -> Result<(), NodesError> {
+        node.validate().map_err(NodesError::Invalid)?;
+        let mut nodes = self.list()?;
+        if nodes.iter().any(|n| n.name == node.name) {
+            return Err(NodesError::Exists(node.name));
+        }
+        nodes.push(node);
+        self.save(&nodes)
+    }
+
+    pub fn remove(&self, name: &str) -> Result<(), NodesError> {
+        let mut nodes = self.list()?;
+        let before = nodes.len();
+        nodes.retain(|n| n.name != name);
+        if nodes.len() == before {
+            return Err(NodesError::Unknown(name.to_string()));
+        }
+        self.save(&nodes)
+    }
+
+    /// A node by name, or an ad-hoc one from `AET@host:port`.
+    pub fn resolve(&self, target: &str) -> Result<Node, NodesError> {
+        if let Some(node) = self.list()?.into_iter().find(|n| n.name == target) {
+            return Ok(node);
+        }
+        match target.parse::<AeAddress>() {
+            Ok(address) => Ok(Node::new(target, &address)),
+            Err(_) if !target.contains('@') => Err(NodesError::Unknown(target.to_string())),
+            Err(e) => Err(NodesError::Invalid(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn add_list_resolve_remove() {
+        let dir = tempfile::tempdir().unwrap();
+        let nodes = Nodes::new(dir.path());
+        let pacs = Node {
+            retrieve_method: RetrieveMethod::CMove,
+            ..Node::new("pacs", &"ORTHANC@127.0.0.1:4242".parse().unwrap())
+        };
+        nodes.add(pacs.clone()).unwrap();
+        assert!(matches!(
+            nodes.add(pacs.clone()),
+            Err(NodesError::Exists(_))
+        ));
+        assert_eq!(nodes.list().unwrap(), vec![pacs.clone()]);
+        assert_eq!(nodes.resolve("pacs").unwrap(), pacs);
+        assert_eq!(nodes.resolve("X@h:1").unwrap().ae_title, "X");
+        assert!(matches!(
+            nodes.resolve("nobody"),
+            Err(NodesError::Unknown(_))
+        ));
+        assert!(nodes
+            .add(Node::new(
+                "bad",
+                &AeAddress {
+                    ae_title: "A_TITLE_THAT_IS_TOO_LONG".into(),
+                    host: "h".into(),
+                    port: 1
+                }
+            ))
+            .is_err());
+        nodes.remove("pacs").unwrap();
+        assert!(nodes.list().unwrap().is_empty());
+    }
+}
