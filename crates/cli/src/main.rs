@@ -106,6 +106,25 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// C-FIND on a remote node: patient, study, series or instance level
+    Find {
+        target: String,
+        #[arg(long, default_value = "study")]
+        level: String,
+        /// Patient root information model (default: study root)
+        #[arg(long)]
+        patient_root: bool,
+        #[command(flatten)]
+        filters: StudyFilters,
+        #[arg(long)]
+        study_uid: Option<String>,
+        #[arg(long)]
+        series_uid: Option<String>,
+        #[command(flatten)]
+        scu: ScuArgs,
+        #[arg(long)]
+        json: bool,
+    },
     /// Remote DICOM nodes: add, list, remove, verify
     #[command(subcommand)]
     Nodes(NodesCommand),
@@ -318,6 +337,28 @@ fn run(cli: Cli) -> Result<()> {
             return echo_node(&node, &scu.options(&node));
         }
         Command::Nodes(command) => return run_nodes(&nodes, command),
+        Command::Find {
+            target,
+            level,
+            patient_root,
+            filters,
+            study_uid,
+            series_uid,
+            scu,
+            json,
+        } => {
+            let node = nodes.resolve(target)?;
+            return run_find(
+                &node,
+                level,
+                *patient_root,
+                filters,
+                study_uid.as_deref(),
+                series_uid.as_deref(),
+                &scu.options(&node),
+                *json,
+            );
+        }
         _ => {}
     }
     let store = Store::open(&data_dir)
@@ -473,7 +514,10 @@ fn run(cli: Cli) -> Result<()> {
             eprintln!("stopped");
             Ok(())
         }
-        Command::Generate { .. } | Command::Echo { .. } | Command::Nodes(_) => {
+        Command::Generate { .. }
+        | Command::Echo { .. }
+        | Command::Nodes(_)
+        | Command::Find { .. } => {
             unreachable!("handled above")
         }
     }
@@ -494,10 +538,91 @@ fn study_query(f: StudyFilters) -> Result<StudyQuery> {
             .collect(),
         study_description: pattern(f.description),
         accession_number: pattern(f.accession),
-        study_uid: None,
+        study_uids: Vec::new(),
         limit: Some(f.limit),
         offset: f.offset,
     })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_find(
+    node: &Node,
+    level: &str,
+    patient_root: bool,
+    f: &StudyFilters,
+    study_uid: Option<&str>,
+    series_uid: Option<&str>,
+    options: &ScuOptions,
+    json: bool,
+) -> Result<()> {
+    use lightbox_core::dicom::{tag, write::DataSetBuilder};
+    use lightbox_core::dimse::qr::{self, Level};
+    let level = Level::parse(level)
+        .with_context(|| format!("level {level:?}: expected patient, study, series or instance"))?;
+    if let Some(date) = &f.date {
+        DateRange::parse(date)?;
+    }
+    let mut identifier = DataSetBuilder::default();
+    identifier.text(qr::QUERY_RETRIEVE_LEVEL, level.as_str());
+    for key in qr::default_return_keys(level) {
+        identifier.text(*key, "");
+    }
+    let modality_key = if level == Level::Study {
+        lightbox_core::dicom::Tag(0x0008, 0x0061)
+    } else {
+        tag::MODALITY
+    };
+    let keys = [
+        (tag::PATIENT_NAME, f.patient_name.clone()),
+        (tag::PATIENT_ID, f.patient_id.clone()),
+        (tag::STUDY_DATE, f.date.clone()),
+        (tag::STUDY_DESCRIPTION, f.description.clone()),
+        (tag::ACCESSION_NUMBER, f.accession.clone()),
+        (
+            modality_key,
+            (!f.modality.is_empty()).then(|| f.modality.join("\\")),
+        ),
+        (tag::STUDY_INSTANCE_UID, study_uid.map(str::to_string)),
+        (tag::SERIES_INSTANCE_UID, series_uid.map(str::to_string)),
+    ];
+    for (key, value) in keys {
+        if let Some(value) = value {
+            identifier.text(key, &value);
+        }
+    }
+    let model = if patient_root {
+        scu::QueryModel::PatientRoot
+    } else {
+        scu::QueryModel::StudyRoot
+    };
+    let matches = scu::find(&node.address(), options, model, &identifier)?;
+    let rows: Vec<_> = matches.iter().map(qr::match_json).collect();
+    if json {
+        println!("{}", serde_json::to_string(&rows)?);
+    } else {
+        for row in &rows {
+            let fields: Vec<String> = row
+                .iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| {
+                    format!(
+                        "{k}={}",
+                        v.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| v.to_string())
+                    )
+                })
+                .collect();
+            println!("{}", fields.join("  "));
+        }
+        println!(
+            "{} match(es) at {} level from {}",
+            rows.len(),
+            level.as_str(),
+            node.name
+        );
+    }
+    Ok(())
 }
 
 fn run_nodes(nodes: &Nodes, command: &NodesCommand) -> Result<()> {

@@ -304,6 +304,30 @@ fn serve_receives_what_send_sends_and_stops_on_sigterm() {
         (report["sent"].as_u64(), report["failed"].as_u64()),
         (Some(8), Some(0))
     );
+    // The receiver answers C-FIND over what it stored, in the listings' JSON shape.
+    let found = ok_json(&sender, &["find", "receiver", "--level", "study", "--json"]);
+    assert_eq!(found.as_array().unwrap().len(), 1);
+    assert_eq!(found[0]["StudyInstanceUID"], study.as_str());
+    assert_eq!(found[0]["NumberOfStudyRelatedInstances"], 8);
+    assert!(found[0]["ModalitiesInStudy"].is_array());
+    let series = ok_json(
+        &sender,
+        &[
+            "find",
+            "receiver",
+            "--level",
+            "series",
+            "--study-uid",
+            &study,
+            "--json",
+        ],
+    );
+    assert_eq!(series.as_array().unwrap().len(), 2);
+    let none = ok_json(
+        &sender,
+        &["find", "receiver", "--patient-name", "NOBODY*", "--json"],
+    );
+    assert_eq!(none, serde_json::json!([]));
     let unknown = lightbox(&sender, &["echo", "nobody"]);
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no node named"));
     assert!(lightbox(&sender, &["nodes", "rm", "receiver"])

@@ -449,3 +449,247 @@ fn lightbox_sends_to_dcmtk_storescp() {
         .collect();
     assert_eq!(received, distinct.len());
 }
+
+fn synthetic_listener() -> Listener {
+    let listener = Listener::start(ScpConfig::default());
+    let data = tempfile::tempdir().unwrap();
+    let spec = lightbox_core::synth::SynthSpec {
+        patients: 6,
+        studies_per_patient: 2,
+        series_per_study: 2,
+        instances_per_series: 3,
+        rows: 16,
+        columns: 16,
+        seed: 11,
+        modality: None,
+    };
+    lightbox_core::synth::generate(&spec, data.path()).unwrap();
+    let report = lightbox_core::import::import(
+        &listener.store,
+        &[data.path().to_path_buf()],
+        &Default::default(),
+        &Default::default(),
+    )
+    .unwrap();
+    assert_eq!(report.imported, 72);
+    listener
+}
+
+fn query(
+    level: &str,
+    keys: &[(lightbox_core::dicom::Tag, &str)],
+) -> lightbox_core::dicom::write::DataSetBuilder {
+    use lightbox_core::dimse::qr::{self, Level};
+    let mut b = lightbox_core::dicom::write::DataSetBuilder::default();
+    let level = Level::parse(level).unwrap();
+    b.text(qr::QUERY_RETRIEVE_LEVEL, level.as_str());
+    for key in qr::default_return_keys(level) {
+        b.text(*key, "");
+    }
+    for (tag, value) in keys {
+        b.text(*tag, value);
+    }
+    b
+}
+
+#[test]
+fn c_find_at_every_level_answers_what_the_index_holds() {
+    use lightbox_core::dicom::tag;
+    use lightbox_core::dimse::scu::QueryModel;
+    let listener = synthetic_listener();
+    let index = listener.store.index();
+    let all = index
+        .search_studies(&StudyQuery::default())
+        .unwrap()
+        .studies;
+    let uid = |ds: &lightbox_core::dicom::DataSet, t| ds.text(t).unwrap_or_default();
+
+    // Study level, universal: every study, with counts and modalities.
+    let studies = scu::find(
+        &listener.address,
+        &options(),
+        QueryModel::StudyRoot,
+        &query("STUDY", &[]),
+    )
+    .unwrap();
+    assert_eq!(studies.len(), all.len());
+    let first = studies
+        .iter()
+        .find(|s| uid(s, tag::STUDY_INSTANCE_UID) == all[0].study_uid)
+        .unwrap();
+    assert_eq!(first.text(tag::PATIENT_NAME).unwrap(), all[0].patient_name);
+    assert_eq!(
+        first
+            .text(lightbox_core::dicom::Tag(0x0020, 0x1208))
+            .unwrap(),
+        all[0].instance_count.to_string()
+    );
+    // Wildcard on the name (case-insensitive), date range, UID list.
+    let family = all[0]
+        .patient_name
+        .split('^')
+        .next()
+        .unwrap()
+        .to_lowercase();
+    let by_name = scu::find(
+        &listener.address,
+        &options(),
+        QueryModel::StudyRoot,
+        &query("STUDY", &[(tag::PATIENT_NAME, &format!("{family}*"))]),
+    )
+    .unwrap();
+    let expected = all
+        .iter()
+        .filter(|s| s.patient_name.to_lowercase().starts_with(&family))
+        .count();
+    assert_eq!(by_name.len(), expected);
+    let date = all[3].study_date.clone().unwrap();
+    let by_date = scu::find(
+        &listener.address,
+        &options(),
+        QueryModel::StudyRoot,
+        &query("STUDY", &[(tag::STUDY_DATE, &format!("{date}-"))]),
+    )
+    .unwrap();
+    assert_eq!(
+        by_date.len(),
+        all.iter()
+            .filter(|s| s.study_date.as_deref().unwrap() >= date.as_str())
+            .count()
+    );
+    let list = format!("{}\\{}", all[1].study_uid, all[2].study_uid);
+    let by_uids = scu::find(
+        &listener.address,
+        &options(),
+        QueryModel::StudyRoot,
+        &query("STUDY", &[(tag::STUDY_INSTANCE_UID, &list)]),
+    )
+    .unwrap();
+    assert_eq!(by_uids.len(), 2);
+
+    // Patient level, patient root: one per patient with a study count.
+    let patients = scu::find(
+        &listener.address,
+        &options(),
+        QueryModel::PatientRoot,
+        &query("PATIENT", &[]),
+    )
+    .unwrap();
+    assert_eq!(patients.len(), 6);
+    assert!(patients
+        .iter()
+        .all(|p| p.text(lightbox_core::dicom::Tag(0x0020, 0x1200)).as_deref() == Some("2")));
+
+    // Series of one study; instances of one series.
+    let series = scu::find(
+        &listener.address,
+        &options(),
+        QueryModel::StudyRoot,
+        &query("SERIES", &[(tag::STUDY_INSTANCE_UID, &all[0].study_uid)]),
+    )
+    .unwrap();
+    assert_eq!(series.len(), 2);
+    let series_uid = uid(&series[0], tag::SERIES_INSTANCE_UID);
+    let instances = scu::find(
+        &listener.address,
+        &options(),
+        QueryModel::StudyRoot,
+        &query(
+            "IMAGE",
+            &[
+                (tag::STUDY_INSTANCE_UID, &all[0].study_uid),
+                (tag::SERIES_INSTANCE_UID, &series_uid),
+            ],
+        ),
+    )
+    .unwrap();
+    assert_eq!(instances.len(), 3);
+    let local: Vec<String> = index
+        .instances_of_series(&series_uid)
+        .unwrap()
+        .into_iter()
+        .map(|i| i.sop_instance_uid)
+        .collect();
+    let mut remote: Vec<String> = instances
+        .iter()
+        .map(|i| uid(i, tag::SOP_INSTANCE_UID))
+        .collect();
+    remote.sort();
+    let mut local_sorted = local.clone();
+    local_sorted.sort();
+    assert_eq!(remote, local_sorted);
+    // A query without a level is refused with a clear error.
+    let mut no_level = lightbox_core::dicom::write::DataSetBuilder::default();
+    no_level.text(tag::PATIENT_NAME, "");
+    let err = scu::find(
+        &listener.address,
+        &options(),
+        QueryModel::StudyRoot,
+        &no_level,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("Query/Retrieve Level"), "{err}");
+}
+
+#[test]
+fn dcmtk_findscu_queries_lightbox() {
+    let Some(findscu) = support::peer_tool("findscu") else {
+        return;
+    };
+    let listener = synthetic_listener();
+    let all = listener
+        .store
+        .index()
+        .search_studies(&StudyQuery::default())
+        .unwrap()
+        .studies;
+    let out = tempfile::tempdir().unwrap();
+    let status = Command::new(&findscu)
+        .args(["-S", "-aec", "LIGHTBOX", "-aet", "FINDSCU", "-X", "-od"])
+        .arg(out.path())
+        .args([
+            "-k",
+            "QueryRetrieveLevel=STUDY",
+            "-k",
+            &format!("PatientID={}", all[0].patient_id),
+            "-k",
+            "StudyInstanceUID",
+            "-k",
+            "PatientName",
+            "-k",
+            "ModalitiesInStudy",
+        ])
+        .args(["127.0.0.1", &listener.address.port.to_string()])
+        .env("TCP_NODELAY", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut found: Vec<String> = std::fs::read_dir(out.path())
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            let f =
+                lightbox_core::dicom::read_file(&e.path(), lightbox_core::dicom::ReadMode::Full)
+                    .unwrap();
+            assert_eq!(
+                f.dataset
+                    .text(lightbox_core::dicom::tag::PATIENT_NAME)
+                    .unwrap(),
+                all[0].patient_name
+            );
+            f.dataset
+                .text(lightbox_core::dicom::tag::STUDY_INSTANCE_UID)
+                .unwrap()
+        })
+        .collect();
+    found.sort();
+    let mut expected: Vec<String> = all
+        .iter()
+        .filter(|s| s.patient_id == all[0].patient_id)
+        .map(|s| s.study_uid.clone())
+        .collect();
+    expected.sort();
+    assert_eq!(found, expected);
+}

@@ -11,6 +11,7 @@ pub mod tag;
 pub mod transfer_syntax;
 pub mod values;
 pub mod vr;
+pub mod write;
 
 pub use dataset::{DataSet, Element, Span, Value};
 pub use parse::{read_bytes, read_file, DicomFile, ParseError, ReadMode};

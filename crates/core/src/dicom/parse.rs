@@ -745,3 +745,16 @@ pub fn locate_fragments<S: ByteSource>(
     });
     Ok((offset_table, fragments, pos))
 }
+
+/// Reads a bare data set (no preamble, no file meta) in a known encoding, such as a DIMSE
+/// identifier or a network-received data set held in memory.
+pub fn read_dataset(bytes: &[u8], encoding: Encoding) -> Result<DataSet, ParseError> {
+    let mut src: &[u8] = bytes;
+    let mut reader = Reader {
+        src: &mut src,
+        end: bytes.len() as u64,
+        mode: ReadMode::Full,
+        elements: 0,
+    };
+    reader.read_top_level(0, encoding, Arc::new(SpecificCharacterSet::default()))
+}

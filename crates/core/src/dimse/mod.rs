@@ -3,6 +3,7 @@
 
 pub mod command;
 pub mod message;
+pub mod qr;
 pub mod scp;
 pub mod scu;
 pub mod status;

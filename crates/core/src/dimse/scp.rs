@@ -3,8 +3,11 @@
 
 use super::command::{element, field, Command};
 use super::message::{Incoming, Messenger};
+use super::qr;
 use super::{status, DimseError, DEFAULT_TIMEOUT, MAX_PDU, VERIFICATION};
 use crate::dicom::meta::part10_header;
+use crate::dicom::parse::read_dataset;
+use crate::dicom::transfer_syntax::Encoding;
 use crate::import::{self, Ingested};
 use crate::store::Store;
 use dicom_ul::association::server::AccessControl;
@@ -216,6 +219,14 @@ impl StorageScp {
                     status::SUCCESS,
                     None,
                 ),
+                field::C_FIND_RQ => {
+                    let transfer_syntax = contexts
+                        .iter()
+                        .find(|c| c.0 == context_id)
+                        .map(|c| c.2.clone())
+                        .unwrap_or_default();
+                    self.find(&mut messenger, context_id, &command, &transfer_syntax)
+                }
                 field::C_STORE_RQ => {
                     let transfer_syntax = contexts
                         .iter()
@@ -321,6 +332,104 @@ impl StorageScp {
             field::C_STORE_RSP,
             status,
             comment.as_deref(),
+        )
+    }
+}
+
+/// A sink that refuses to grow beyond a limit (identifiers are small; a huge one is hostile).
+pub(crate) struct Bounded<'a> {
+    pub buf: &'a mut Vec<u8>,
+    pub limit: usize,
+}
+
+impl Write for Bounded<'_> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.buf.len() + data.len() > self.limit {
+            return Err(std::io::Error::other(format!(
+                "data set larger than {} bytes",
+                self.limit
+            )));
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+const MAX_IDENTIFIER: usize = 1 << 20;
+
+impl StorageScp {
+    /// C-FIND over the local index: one pending response per match, then success.
+    fn find(
+        &self,
+        messenger: &mut Messenger<ServerAssociation<TcpStream>>,
+        context_id: u8,
+        command: &Command,
+        transfer_syntax: &str,
+    ) -> Result<(), DimseError> {
+        let mut identifier = Vec::new();
+        messenger.receive_data(&mut Bounded {
+            buf: &mut identifier,
+            limit: MAX_IDENTIFIER,
+        })?;
+        let sop_class = command
+            .str(element::AFFECTED_SOP_CLASS_UID)
+            .unwrap_or_default();
+        if sop_class != qr::STUDY_ROOT_FIND && sop_class != qr::PATIENT_ROOT_FIND {
+            return respond(
+                messenger,
+                context_id,
+                command,
+                field::C_FIND_RSP,
+                status::SOP_CLASS_NOT_SUPPORTED,
+                None,
+            );
+        }
+        let encoding = Encoding::of(transfer_syntax);
+        if encoding.big_endian || encoding.deflated {
+            return respond(
+                messenger,
+                context_id,
+                command,
+                field::C_FIND_RSP,
+                status::CANNOT_UNDERSTAND,
+                Some("queries in little endian only"),
+            );
+        }
+        let results = read_dataset(&identifier, encoding)
+            .map_err(|e| e.to_string())
+            .and_then(|ds| qr::find(self.store.index().as_ref(), &ds).map_err(|e| e.to_string()));
+        let results = match results {
+            Ok(r) => r,
+            Err(reason) => {
+                return respond(
+                    messenger,
+                    context_id,
+                    command,
+                    field::C_FIND_RSP,
+                    status::CANNOT_UNDERSTAND,
+                    Some(&reason),
+                )
+            }
+        };
+        for result in results {
+            let mut pending = Command::new(field::C_FIND_RSP, true);
+            pending
+                .set_u16(element::MESSAGE_ID_BEING_RESPONDED_TO, command.message_id())
+                .set_str(element::AFFECTED_SOP_CLASS_UID, &sop_class)
+                .set_u16(element::STATUS, status::PENDING);
+            let bytes = result.encode(encoding);
+            messenger.send(context_id, &pending, Some(&mut bytes.as_slice()))?;
+        }
+        respond(
+            messenger,
+            context_id,
+            command,
+            field::C_FIND_RSP,
+            status::SUCCESS,
+            None,
         )
     }
 }

@@ -313,3 +313,82 @@ fn store_one(
     let response = expect_response(messenger, field::C_STORE_RSP)?;
     Ok(response.status().unwrap_or(status::PROCESSING_FAILURE))
 }
+
+/// The information model of a query.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueryModel {
+    StudyRoot,
+    PatientRoot,
+}
+
+impl QueryModel {
+    fn find_uid(self) -> &'static str {
+        match self {
+            QueryModel::StudyRoot => super::qr::STUDY_ROOT_FIND,
+            QueryModel::PatientRoot => super::qr::PATIENT_ROOT_FIND,
+        }
+    }
+}
+
+/// Each match is at most this large: a hostile peer cannot make us buffer more.
+const MAX_MATCH: usize = 16 << 20;
+
+/// C-FIND: sends the identifier, collects every pending match.
+pub fn find(
+    peer: &AeAddress,
+    options: &ScuOptions,
+    model: QueryModel,
+    identifier: &crate::dicom::write::DataSetBuilder,
+) -> Result<Vec<crate::dicom::DataSet>, DimseError> {
+    let proposed = vec![
+        transfer_syntax::EXPLICIT_VR_LITTLE_ENDIAN.to_string(),
+        transfer_syntax::IMPLICIT_VR_LITTLE_ENDIAN.to_string(),
+    ];
+    let association = associate(peer, options, &[(model.find_uid().to_string(), proposed)])?;
+    let (context_id, ts) = accepted(&association)
+        .next()
+        .map(|pc| (pc.id, pc.transfer_syntax.clone()))
+        .ok_or_else(|| DimseError::NoPresentationContext("C-FIND".into()))?;
+    let encoding = transfer_syntax::Encoding::of(&ts);
+    let mut messenger = Messenger::new(association);
+    let mut command = Command::new(field::C_FIND_RQ, true);
+    command
+        .set_str(element::AFFECTED_SOP_CLASS_UID, model.find_uid())
+        .set_u16(element::MESSAGE_ID, 1)
+        .set_u16(element::PRIORITY, 0);
+    let bytes = identifier.encode(encoding);
+    messenger.send(context_id, &command, Some(&mut bytes.as_slice()))?;
+    let mut matches = Vec::new();
+    loop {
+        let response = expect_response(&mut messenger, field::C_FIND_RSP)?;
+        let code = response.status().unwrap_or(status::PROCESSING_FAILURE);
+        match status::category(code) {
+            Category::Pending => {
+                let mut data = Vec::new();
+                if response.has_data_set() {
+                    messenger.receive_data(&mut super::scp::Bounded {
+                        buf: &mut data,
+                        limit: MAX_MATCH,
+                    })?;
+                }
+                let ds = crate::dicom::parse::read_dataset(&data, encoding)
+                    .map_err(|e| DimseError::Protocol(format!("unreadable match: {e}")))?;
+                matches.push(ds);
+            }
+            Category::Success | Category::Warning => break,
+            _ => {
+                let comment = response
+                    .str(element::ERROR_COMMENT)
+                    .map(|c| format!(": {c}"))
+                    .unwrap_or_default();
+                let _ = messenger.link.abort();
+                return Err(DimseError::Protocol(format!(
+                    "C-FIND answered {}{comment}",
+                    status::describe(code)
+                )));
+            }
+        }
+    }
+    let _ = messenger.link.release();
+    Ok(matches)
+}

@@ -120,7 +120,8 @@ pub struct StudyQuery {
     /// Case-insensitive.
     pub study_description: Option<TextPattern>,
     pub accession_number: Option<TextPattern>,
-    pub study_uid: Option<String>,
+    /// Any of these Study Instance UIDs (DICOM UID list matching); empty: any study.
+    pub study_uids: Vec<String>,
     pub limit: Option<u64>,
     pub offset: u64,
 }

@@ -329,9 +329,10 @@ fn study_filter(q: &StudyQuery) -> (String, Vec<SqlValue>, bool) {
             args.push(SqlValue::Text(format!("\\{}\\", m.trim().to_uppercase())));
         }
     }
-    if let Some(uid) = &q.study_uid {
-        clauses.push("s.study_uid = ?".into());
-        args.push(SqlValue::Text(uid.clone()));
+    if !q.study_uids.is_empty() {
+        let marks = vec!["?"; q.study_uids.len()].join(", ");
+        clauses.push(format!("s.study_uid IN ({marks})"));
+        args.extend(q.study_uids.iter().map(|u| SqlValue::Text(u.clone())));
     }
     let sql = if clauses.is_empty() {
         String::new()
@@ -380,7 +381,7 @@ impl Index for SqliteIndex {
 
     fn study(&self, study_uid: &str) -> Result<Option<StudySummary>, IndexError> {
         let query = StudyQuery {
-            study_uid: Some(study_uid.to_string()),
+            study_uids: vec![study_uid.to_string()],
             ..StudyQuery::default()
         };
         Ok(self.search_studies(&query)?.studies.into_iter().next())

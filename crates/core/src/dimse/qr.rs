@@ -1,0 +1,471 @@
+//! Query/Retrieve matching over the local index (PS3.4 C.2.2): the C-FIND side of the Q/R SCP.
+//!
+//! Keys the index can answer quickly (names, IDs, dates, UIDs, modalities, descriptions,
+//! accession) narrow the candidates in SQL; then every key with a value is matched here with
+//! the standard's rules (wildcards, ranges, UID lists), so any supported attribute can be a key.
+
+use crate::dicom::tag::{self, Tag};
+use crate::dicom::write::DataSetBuilder;
+use crate::dicom::{dictionary, DataSet, Vr};
+use crate::index::{DateRange, Index, IndexError, StudyQuery, TextPattern};
+use crate::model::{InstanceSummary, SeriesSummary, StudySummary};
+
+pub const PATIENT_ROOT_FIND: &str = "1.2.840.10008.5.1.4.1.2.1.1";
+pub const STUDY_ROOT_FIND: &str = "1.2.840.10008.5.1.4.1.2.2.1";
+pub const PATIENT_ROOT_GET: &str = "1.2.840.10008.5.1.4.1.2.1.3";
+pub const STUDY_ROOT_GET: &str = "1.2.840.10008.5.1.4.1.2.2.3";
+pub const PATIENT_ROOT_MOVE: &str = "1.2.840.10008.5.1.4.1.2.1.2";
+pub const STUDY_ROOT_MOVE: &str = "1.2.840.10008.5.1.4.1.2.2.2";
+
+pub const QUERY_RETRIEVE_LEVEL: Tag = Tag(0x0008, 0x0052);
+const MODALITIES_IN_STUDY: Tag = Tag(0x0008, 0x0061);
+const PATIENT_STUDIES: Tag = Tag(0x0020, 0x1200);
+const STUDY_SERIES: Tag = Tag(0x0020, 0x1206);
+const STUDY_INSTANCES: Tag = Tag(0x0020, 0x1208);
+const SERIES_INSTANCES: Tag = Tag(0x0020, 0x1209);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    Patient,
+    Study,
+    Series,
+    Image,
+}
+
+impl Level {
+    pub fn parse(text: &str) -> Option<Level> {
+        match text.trim().to_uppercase().as_str() {
+            "PATIENT" => Some(Level::Patient),
+            "STUDY" => Some(Level::Study),
+            "SERIES" => Some(Level::Series),
+            "IMAGE" | "INSTANCE" => Some(Level::Image),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Patient => "PATIENT",
+            Level::Study => "STUDY",
+            Level::Series => "SERIES",
+            Level::Image => "IMAGE",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FindError {
+    #[error("missing or invalid Query/Retrieve Level")]
+    Level,
+    #[error("invalid key {tag}: {reason}")]
+    Key { tag: Tag, reason: String },
+    #[error(transparent)]
+    Index(#[from] IndexError),
+}
+
+/// DICOM single-value matching: `*` and `?` wildcards, otherwise exact (names ignore case).
+fn wildcard_match(pattern: &str, value: &str, ignore_case: bool) -> bool {
+    let fold = |s: &str| {
+        if ignore_case {
+            s.to_uppercase()
+        } else {
+            s.to_string()
+        }
+    };
+    let (p, v): (Vec<char>, Vec<char>) = (
+        fold(pattern).chars().collect(),
+        fold(value).chars().collect(),
+    );
+    // Iterative wildcard matching with backtracking to the last '*'.
+    let (mut pi, mut vi, mut star, mut mark) = (0, 0, None, 0);
+    while vi < v.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == v[vi]) {
+            pi += 1;
+            vi += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = vi;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            vi = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+/// Whether `value` (possibly multi-valued) matches the key `pattern` for an attribute of `vr`.
+fn key_matches(tag: Tag, vr: Vr, pattern: &str, value: Option<&str>) -> bool {
+    let pattern = pattern.trim();
+    if pattern.is_empty() || pattern == "*" {
+        return true; // universal matching
+    }
+    let value = value.unwrap_or("").trim();
+    match vr {
+        Vr::UI => pattern.split('\\').any(|uid| uid.trim() == value),
+        Vr::DA | Vr::TM | Vr::DT if pattern.contains('-') => {
+            let (from, to) = pattern.split_once('-').unwrap_or((pattern, pattern));
+            !value.is_empty()
+                && (from.is_empty() || value >= from.trim())
+                && (to.is_empty() || value <= to.trim())
+        }
+        _ => {
+            let ignore_case =
+                vr == Vr::PN || tag == tag::STUDY_DESCRIPTION || tag == tag::SERIES_DESCRIPTION;
+            value
+                .split('\\')
+                .any(|v| wildcard_match(pattern, v, ignore_case))
+        }
+    }
+}
+
+fn study_values(s: &StudySummary, tag: Tag) -> Option<String> {
+    Some(match tag {
+        tag::PATIENT_NAME => s.patient_name.clone(),
+        tag::PATIENT_ID => s.patient_id.clone(),
+        tag::PATIENT_BIRTH_DATE => s.patient_birth_date.clone()?,
+        tag::PATIENT_SEX => s.patient_sex.clone()?,
+        tag::STUDY_INSTANCE_UID => s.study_uid.clone(),
+        tag::STUDY_DATE => s.study_date.clone()?,
+        tag::STUDY_TIME => s.study_time.clone()?,
+        tag::STUDY_DESCRIPTION => s.study_description.clone()?,
+        tag::STUDY_ID => s.study_id.clone()?,
+        tag::ACCESSION_NUMBER => s.accession_number.clone()?,
+        tag::REFERRING_PHYSICIAN_NAME => s.referring_physician.clone()?,
+        MODALITIES_IN_STUDY => s.modalities.join("\\"),
+        STUDY_SERIES => s.series_count.to_string(),
+        STUDY_INSTANCES => s.instance_count.to_string(),
+        _ => return None,
+    })
+}
+
+fn series_values(s: &SeriesSummary, tag: Tag) -> Option<String> {
+    Some(match tag {
+        tag::SERIES_INSTANCE_UID => s.series_uid.clone(),
+        tag::STUDY_INSTANCE_UID => s.study_uid.clone(),
+        tag::MODALITY => s.modality.clone()?,
+        tag::SERIES_NUMBER => s.series_number?.to_string(),
+        tag::SERIES_DESCRIPTION => s.series_description.clone()?,
+        tag::BODY_PART_EXAMINED => s.body_part.clone()?,
+        tag::SERIES_DATE => s.series_date.clone()?,
+        tag::SERIES_TIME => s.series_time.clone()?,
+        SERIES_INSTANCES => s.instance_count.to_string(),
+        _ => return None,
+    })
+}
+
+fn instance_values(i: &InstanceSummary, tag: Tag) -> Option<String> {
+    Some(match tag {
+        tag::SOP_INSTANCE_UID => i.sop_instance_uid.clone(),
+        tag::SOP_CLASS_UID => i.sop_class_uid.clone()?,
+        tag::INSTANCE_NUMBER => i.instance_number?.to_string(),
+        tag::ROWS => i.rows?.to_string(),
+        tag::COLUMNS => i.columns?.to_string(),
+        tag::NUMBER_OF_FRAMES => i.frames?.to_string(),
+        tag::SERIES_INSTANCE_UID => i.series_uid.clone(),
+        tag::STUDY_INSTANCE_UID => i.study_uid.clone(),
+        _ => return None,
+    })
+}
+
+/// The keys of a query: every element except the level and the character set.
+fn keys(identifier: &DataSet) -> Vec<(Tag, Vr, String)> {
+    identifier
+        .elements
+        .iter()
+        .filter(|e| {
+            e.tag != QUERY_RETRIEVE_LEVEL
+                && e.tag != tag::SPECIFIC_CHARACTER_SET
+                && e.tag.0 != 0x0000
+        })
+        .map(|e| {
+            (
+                e.tag,
+                dictionary::implicit_vr(e.tag),
+                identifier.element_text(e).unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// The index-accelerated part of a study-level query.
+fn study_query(keys: &[(Tag, Vr, String)]) -> Result<StudyQuery, FindError> {
+    let mut q = StudyQuery::default();
+    for (tag, _, value) in keys.iter().filter(|k| !k.2.trim().is_empty()) {
+        match *tag {
+            tag::PATIENT_NAME => q.patient_name = TextPattern::new(value),
+            tag::PATIENT_ID => q.patient_id = TextPattern::new(value),
+            tag::ACCESSION_NUMBER => q.accession_number = TextPattern::new(value),
+            tag::STUDY_DESCRIPTION => q.study_description = TextPattern::new(value),
+            tag::STUDY_INSTANCE_UID => {
+                q.study_uids = value.split('\\').map(|u| u.trim().to_string()).collect()
+            }
+            MODALITIES_IN_STUDY => {
+                q.modalities = value.split('\\').map(|m| m.trim().to_uppercase()).collect()
+            }
+            tag::STUDY_DATE => {
+                q.study_date = Some(DateRange::parse(value).map_err(|e| FindError::Key {
+                    tag: *tag,
+                    reason: e.to_string(),
+                })?)
+            }
+            _ => {}
+        }
+    }
+    Ok(q)
+}
+
+/// A response identifier: each requested key with its value (empty when unknown).
+fn response(
+    level: Level,
+    keys: &[(Tag, Vr, String)],
+    value: &dyn Fn(Tag) -> Option<String>,
+) -> DataSetBuilder {
+    let mut b = DataSetBuilder::default();
+    b.text(tag::SPECIFIC_CHARACTER_SET, "ISO_IR 192")
+        .text(QUERY_RETRIEVE_LEVEL, level.as_str());
+    for (tag, ..) in keys {
+        b.text(*tag, &value(*tag).unwrap_or_default());
+    }
+    b
+}
+
+fn all_match(keys: &[(Tag, Vr, String)], value: &dyn Fn(Tag) -> Option<String>) -> bool {
+    keys.iter()
+        .all(|(tag, vr, pattern)| key_matches(*tag, *vr, pattern, value(*tag).as_deref()))
+}
+
+/// Answers a C-FIND identifier from the index.
+pub fn find(index: &dyn Index, identifier: &DataSet) -> Result<Vec<DataSetBuilder>, FindError> {
+    let level = identifier
+        .first_text(QUERY_RETRIEVE_LEVEL)
+        .and_then(|l| Level::parse(&l))
+        .ok_or(FindError::Level)?;
+    let keys = keys(identifier);
+    let studies = index.search_studies(&study_query(&keys)?)?.studies;
+    // Keys of the levels above the one queried narrow the candidates; the queried level's keys
+    // are matched on each result.
+    let study_keys: Vec<_> = keys
+        .iter()
+        .filter(|k| study_values(&studies_probe(), k.0).is_some())
+        .cloned()
+        .collect();
+    let studies: Vec<StudySummary> = studies
+        .into_iter()
+        .filter(|s| all_match(&study_keys, &|t| study_values(s, t)))
+        .collect();
+    let mut out = Vec::new();
+    match level {
+        Level::Patient => {
+            let mut seen = std::collections::HashSet::new();
+            for s in &studies {
+                if seen.insert((s.patient_id.clone(), s.patient_name.clone())) {
+                    let count = studies
+                        .iter()
+                        .filter(|o| {
+                            o.patient_id == s.patient_id && o.patient_name == s.patient_name
+                        })
+                        .count();
+                    out.push(response(level, &keys, &|t| {
+                        if t == PATIENT_STUDIES {
+                            Some(count.to_string())
+                        } else {
+                            study_values(s, t)
+                        }
+                    }));
+                }
+            }
+        }
+        Level::Study => out.extend(
+            studies
+                .iter()
+                .map(|s| response(level, &keys, &|t| study_values(s, t))),
+        ),
+        Level::Series | Level::Image => {
+            for s in &studies {
+                for series in index.series_of_study(&s.study_uid)? {
+                    let series_match = |t| series_values(&series, t).or_else(|| study_values(s, t));
+                    if !keys
+                        .iter()
+                        .filter(|k| series_values(&series, k.0).is_some())
+                        .all(|(t, vr, p)| key_matches(*t, *vr, p, series_match(*t).as_deref()))
+                    {
+                        continue;
+                    }
+                    if level == Level::Series {
+                        out.push(response(level, &keys, &series_match));
+                        continue;
+                    }
+                    for instance in index.instances_of_series(&series.series_uid)? {
+                        let value = |t| instance_values(&instance, t).or_else(|| series_match(t));
+                        let instance_keys = keys
+                            .iter()
+                            .filter(|k| instance_values(&instance, k.0).is_some());
+                        if instance_keys
+                            .clone()
+                            .all(|(t, vr, p)| key_matches(*t, *vr, p, value(*t).as_deref()))
+                        {
+                            out.push(response(level, &keys, &value));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A study with every field present, to tell which keys are study-level attributes.
+fn studies_probe() -> StudySummary {
+    StudySummary {
+        patient_name: String::new(),
+        patient_id: String::new(),
+        patient_birth_date: Some(String::new()),
+        patient_sex: Some(String::new()),
+        study_uid: String::new(),
+        study_date: Some(String::new()),
+        study_time: Some(String::new()),
+        study_description: Some(String::new()),
+        study_id: Some(String::new()),
+        accession_number: Some(String::new()),
+        referring_physician: Some(String::new()),
+        modalities: Vec::new(),
+        series_count: 0,
+        instance_count: 0,
+    }
+}
+
+/// A match as JSON keyed by DICOM keywords, in the shape of the local listings: numbers for
+/// counts and integers, an array for Modalities in Study, strings otherwise.
+pub fn match_json(ds: &DataSet) -> serde_json::Map<String, serde_json::Value> {
+    use serde_json::Value as Json;
+    let mut out = serde_json::Map::new();
+    for element in &ds.elements {
+        if element.tag == QUERY_RETRIEVE_LEVEL || element.tag == tag::SPECIFIC_CHARACTER_SET {
+            continue;
+        }
+        let Some(keyword) = dictionary::keyword(element.tag) else {
+            continue;
+        };
+        let text = ds.element_text(element);
+        let value = match (element.vr, text) {
+            (_, None) if element.vr == Vr::US || element.vr == Vr::UL => {
+                ds.int(element.tag).map(Json::from).unwrap_or(Json::Null)
+            }
+            (_, None) => Json::Null,
+            (_, Some(t)) if element.tag == MODALITIES_IN_STUDY => {
+                Json::from(t.split('\\').filter(|m| !m.is_empty()).collect::<Vec<_>>())
+            }
+            (Vr::IS, Some(t)) => t
+                .trim()
+                .parse::<i64>()
+                .map(Json::from)
+                .unwrap_or(Json::Null),
+            (_, Some(t)) if t.is_empty() => Json::Null,
+            (_, Some(t)) => Json::from(t),
+        };
+        out.insert(keyword.to_string(), value);
+    }
+    out
+}
+
+/// The return keys Lightbox asks for at each level (the same attributes its listings show).
+pub fn default_return_keys(level: Level) -> &'static [Tag] {
+    const PATIENT: &[Tag] = &[
+        tag::PATIENT_NAME,
+        tag::PATIENT_ID,
+        tag::PATIENT_BIRTH_DATE,
+        tag::PATIENT_SEX,
+        PATIENT_STUDIES,
+    ];
+    const STUDY: &[Tag] = &[
+        tag::PATIENT_NAME,
+        tag::PATIENT_ID,
+        tag::PATIENT_BIRTH_DATE,
+        tag::PATIENT_SEX,
+        tag::STUDY_INSTANCE_UID,
+        tag::STUDY_DATE,
+        tag::STUDY_TIME,
+        tag::STUDY_DESCRIPTION,
+        tag::STUDY_ID,
+        tag::ACCESSION_NUMBER,
+        tag::REFERRING_PHYSICIAN_NAME,
+        MODALITIES_IN_STUDY,
+        STUDY_SERIES,
+        STUDY_INSTANCES,
+    ];
+    const SERIES: &[Tag] = &[
+        tag::STUDY_INSTANCE_UID,
+        tag::SERIES_INSTANCE_UID,
+        tag::MODALITY,
+        tag::SERIES_NUMBER,
+        tag::SERIES_DESCRIPTION,
+        tag::BODY_PART_EXAMINED,
+        tag::SERIES_DATE,
+        tag::SERIES_TIME,
+        SERIES_INSTANCES,
+    ];
+    const IMAGE: &[Tag] = &[
+        tag::STUDY_INSTANCE_UID,
+        tag::SERIES_INSTANCE_UID,
+        tag::SOP_INSTANCE_UID,
+        tag::SOP_CLASS_UID,
+        tag::INSTANCE_NUMBER,
+        tag::ROWS,
+        tag::COLUMNS,
+        tag::NUMBER_OF_FRAMES,
+    ];
+    match level {
+        Level::Patient => PATIENT,
+        Level::Study => STUDY,
+        Level::Series => SERIES,
+        Level::Image => IMAGE,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matching_rules() {
+        assert!(wildcard_match("SMI*", "SMITH^JOHN", false));
+        assert!(wildcard_match("*TH^J?HN", "SMITH^JOHN", false));
+        assert!(!wildcard_match("SMI?", "SMITH", false));
+        assert!(wildcard_match("smith*", "SMITH^J", true));
+        assert!(key_matches(
+            tag::STUDY_DATE,
+            Vr::DA,
+            "20200101-20201231",
+            Some("20200505")
+        ));
+        assert!(!key_matches(
+            tag::STUDY_DATE,
+            Vr::DA,
+            "20200101-",
+            Some("20191231")
+        ));
+        assert!(key_matches(
+            tag::STUDY_INSTANCE_UID,
+            Vr::UI,
+            "1.2\\1.3",
+            Some("1.3")
+        ));
+        assert!(!key_matches(
+            tag::STUDY_INSTANCE_UID,
+            Vr::UI,
+            "1.2\\1.3",
+            Some("1.2.3")
+        ));
+        assert!(key_matches(
+            MODALITIES_IN_STUDY,
+            Vr::CS,
+            "MR",
+            Some("CT\\MR")
+        ));
+        assert!(key_matches(tag::PATIENT_NAME, Vr::PN, "", None));
+    }
+}
