@@ -693,3 +693,68 @@ fn dcmtk_findscu_queries_lightbox() {
     expected.sort();
     assert_eq!(found, expected);
 }
+
+#[test]
+fn dcmtk_getscu_retrieves_from_lightbox() {
+    let Some(getscu) = support::peer_tool("getscu") else {
+        return;
+    };
+    let listener = synthetic_listener();
+    let all = listener
+        .store
+        .index()
+        .search_studies(&StudyQuery::default())
+        .unwrap()
+        .studies;
+    let out = tempfile::tempdir().unwrap();
+    let output = Command::new(&getscu)
+        .args(["-S", "-aec", "LIGHTBOX", "-aet", "GETSCU", "-od"])
+        .arg(out.path())
+        .args([
+            "-k",
+            "QueryRetrieveLevel=STUDY",
+            "-k",
+            &format!("StudyInstanceUID={}", all[0].study_uid),
+        ])
+        .args(["127.0.0.1", &listener.address.port.to_string()])
+        .env("TCP_NODELAY", "1")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut received: Vec<String> = std::fs::read_dir(out.path())
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            lightbox_core::dicom::read_file(&e.path(), lightbox_core::dicom::ReadMode::Header)
+                .unwrap()
+                .dataset
+                .text(lightbox_core::dicom::tag::SOP_INSTANCE_UID)
+                .unwrap()
+        })
+        .collect();
+    received.sort();
+    let mut expected = Vec::new();
+    for series in listener
+        .store
+        .index()
+        .series_of_study(&all[0].study_uid)
+        .unwrap()
+    {
+        expected.extend(
+            listener
+                .store
+                .index()
+                .instances_of_series(&series.series_uid)
+                .unwrap()
+                .into_iter()
+                .map(|i| i.sop_instance_uid),
+        );
+    }
+    expected.sort();
+    assert_eq!(received, expected);
+    assert_eq!(received.len(), 6);
+}

@@ -97,6 +97,22 @@ impl AccessControl for Policy {
     }
 }
 
+/// Grants the roles a requestor asks for: a C-GET requestor needs the SCP role for the storage
+/// SOP classes it wants to receive (dicom-ul's default would silently deny it).
+#[derive(Clone, Copy, Debug)]
+pub struct AcceptRoles;
+
+impl dicom_ul::association::server::Negotiation for AcceptRoles {
+    fn negotiate_roles(
+        &self,
+        _sop_class: &str,
+        scu: bool,
+        scp: bool,
+    ) -> Option<dicom_ul::pdu::RequestorRoles> {
+        Some(dicom_ul::pdu::RequestorRoles { scu, scp })
+    }
+}
+
 /// Counters for status displays and tests.
 #[derive(Debug, Default)]
 pub struct ScpStats {
@@ -158,10 +174,7 @@ impl StorageScp {
         Ok(())
     }
 
-    fn options(
-        &self,
-    ) -> ServerAssociationOptions<'static, Policy, dicom_ul::association::server::DefaultNegotiation>
-    {
+    fn options(&self) -> ServerAssociationOptions<'static, Policy, AcceptRoles> {
         let policy = Policy {
             require_called: self.config.require_called_ae_title,
             allowed_calling: self.config.allowed_calling_ae_titles.clone(),
@@ -172,6 +185,7 @@ impl StorageScp {
             .with_abstract_syntax(VERIFICATION)
             // Any storage SOP class, including private and future ones: the store keeps bytes.
             .promiscuous(true)
+            .with_negotiation(AcceptRoles)
             .max_pdu_length(MAX_PDU)
             .read_timeout(self.config.timeout)
             .write_timeout(self.config.timeout);
@@ -227,6 +241,7 @@ impl StorageScp {
                         .unwrap_or_default();
                     self.find(&mut messenger, context_id, &command, &transfer_syntax)
                 }
+                field::C_GET_RQ => self.get(&mut messenger, context_id, &command, &contexts),
                 field::C_STORE_RQ => {
                     let transfer_syntax = contexts
                         .iter()
@@ -431,6 +446,170 @@ impl StorageScp {
             status::SUCCESS,
             None,
         )
+    }
+}
+
+/// Sub-operation counters of a C-GET or C-MOVE.
+#[derive(Clone, Copy, Debug, Default)]
+struct SubOperations {
+    remaining: u16,
+    completed: u16,
+    failed: u16,
+    warning: u16,
+}
+
+impl SubOperations {
+    fn set_on(&self, command: &mut Command) {
+        command
+            .set_u16(element::REMAINING_SUBOPERATIONS, self.remaining)
+            .set_u16(element::COMPLETED_SUBOPERATIONS, self.completed)
+            .set_u16(element::FAILED_SUBOPERATIONS, self.failed)
+            .set_u16(element::WARNING_SUBOPERATIONS, self.warning);
+    }
+}
+
+impl StorageScp {
+    /// The stored files an identifier designates (C-GET and C-MOVE), via an IMAGE-level match.
+    fn designated_files(
+        &self,
+        identifier: &[u8],
+        transfer_syntax: &str,
+    ) -> Result<Vec<crate::model::InstanceSummary>, String> {
+        let encoding = Encoding::of(transfer_syntax);
+        let ds = read_dataset(identifier, encoding).map_err(|e| e.to_string())?;
+        let mut image_level = crate::dicom::write::DataSetBuilder::default();
+        image_level.text(qr::QUERY_RETRIEVE_LEVEL, "IMAGE");
+        for element in &ds.elements {
+            if element.tag != qr::QUERY_RETRIEVE_LEVEL
+                && element.tag != crate::dicom::tag::SPECIFIC_CHARACTER_SET
+            {
+                image_level.text(element.tag, &ds.element_text(element).unwrap_or_default());
+            }
+        }
+        image_level.text(
+            crate::dicom::tag::SOP_INSTANCE_UID,
+            &ds.text(crate::dicom::tag::SOP_INSTANCE_UID)
+                .unwrap_or_default(),
+        );
+        let query = read_dataset(
+            &image_level.encode(Encoding::EXPLICIT_LE),
+            Encoding::EXPLICIT_LE,
+        )
+        .map_err(|e| e.to_string())?;
+        if ds
+            .first_text(qr::QUERY_RETRIEVE_LEVEL)
+            .and_then(|l| qr::Level::parse(&l))
+            .is_none()
+        {
+            return Err("missing or invalid Query/Retrieve Level".into());
+        }
+        let matches = qr::find(self.store.index().as_ref(), &query).map_err(|e| e.to_string())?;
+        let mut files = Vec::new();
+        for m in matches {
+            let ds = read_dataset(&m.encode(Encoding::EXPLICIT_LE), Encoding::EXPLICIT_LE)
+                .map_err(|e| e.to_string())?;
+            if let Some(uid) = ds.text(crate::dicom::tag::SOP_INSTANCE_UID) {
+                if let Some(instance) = self
+                    .store
+                    .index()
+                    .instance(&uid)
+                    .map_err(|e| e.to_string())?
+                {
+                    files.push(instance);
+                }
+            }
+        }
+        Ok(files)
+    }
+
+    /// C-GET: each designated instance goes back on this association as a C-STORE sub-operation,
+    /// with a pending response after each.
+    fn get(
+        &self,
+        messenger: &mut Messenger<ServerAssociation<TcpStream>>,
+        context_id: u8,
+        command: &Command,
+        contexts: &[(u8, String, String)],
+    ) -> Result<(), DimseError> {
+        let mut identifier = Vec::new();
+        messenger.receive_data(&mut Bounded {
+            buf: &mut identifier,
+            limit: MAX_IDENTIFIER,
+        })?;
+        let transfer_syntax = contexts
+            .iter()
+            .find(|c| c.0 == context_id)
+            .map(|c| c.2.clone())
+            .unwrap_or_default();
+        let files = match self.designated_files(&identifier, &transfer_syntax) {
+            Ok(files) => files,
+            Err(reason) => {
+                return respond(
+                    messenger,
+                    context_id,
+                    command,
+                    field::C_GET_RSP,
+                    status::CANNOT_UNDERSTAND,
+                    Some(&reason),
+                )
+            }
+        };
+        let mut counts = SubOperations {
+            remaining: files.len().min(u16::MAX as usize) as u16,
+            ..SubOperations::default()
+        };
+        for (i, instance) in files.iter().enumerate() {
+            let context = contexts.iter().find(|(_, abstract_syntax, ts)| {
+                Some(abstract_syntax) == instance.sop_class_uid.as_ref()
+                    && *ts == instance.transfer_syntax
+            });
+            let outcome = match context {
+                Some((sub_context, ..)) => super::scu::store_file(
+                    messenger,
+                    *sub_context,
+                    &self.store.resolve(&instance.file_path),
+                    (i + 2) as u16,
+                ),
+                None => Err(DimseError::NoPresentationContext(format!(
+                    "{} in {}",
+                    instance.sop_class_uid.clone().unwrap_or_default(),
+                    instance.transfer_syntax
+                ))),
+            };
+            counts.remaining = counts.remaining.saturating_sub(1);
+            match outcome.map(status::category) {
+                Ok(status::Category::Success) => counts.completed += 1,
+                Ok(status::Category::Warning) => counts.warning += 1,
+                Ok(_) | Err(DimseError::NoPresentationContext(_)) | Err(DimseError::Io(_)) => {
+                    counts.failed += 1
+                }
+                Err(e) => return Err(e),
+            }
+            if counts.remaining > 0 {
+                let mut pending = Command::new(field::C_GET_RSP, false);
+                pending
+                    .set_u16(element::MESSAGE_ID_BEING_RESPONDED_TO, command.message_id())
+                    .set_u16(element::STATUS, status::PENDING);
+                if let Some(class) = command.str(element::AFFECTED_SOP_CLASS_UID) {
+                    pending.set_str(element::AFFECTED_SOP_CLASS_UID, &class);
+                }
+                counts.set_on(&mut pending);
+                messenger.send(context_id, &pending, None)?;
+            }
+        }
+        let final_status = if counts.failed + counts.warning > 0 {
+            status::SUBOPERATIONS_WARNING
+        } else {
+            status::SUCCESS
+        };
+        let mut last = Command::new(field::C_GET_RSP, false);
+        last.set_u16(element::MESSAGE_ID_BEING_RESPONDED_TO, command.message_id())
+            .set_u16(element::STATUS, final_status);
+        if let Some(class) = command.str(element::AFFECTED_SOP_CLASS_UID) {
+            last.set_str(element::AFFECTED_SOP_CLASS_UID, &class);
+        }
+        counts.set_on(&mut last);
+        messenger.send(context_id, &last, None)
     }
 }
 

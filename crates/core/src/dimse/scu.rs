@@ -392,3 +392,38 @@ pub fn find(
     let _ = messenger.link.release();
     Ok(matches)
 }
+
+/// One C-STORE of a stored file on an existing association (a send, or a C-GET sub-operation),
+/// generic over which side of the association we are.
+pub(crate) fn store_file<L: super::message::Link>(
+    messenger: &mut Messenger<L>,
+    context_id: u8,
+    path: &Path,
+    message_id: u16,
+) -> Result<u16, DimseError> {
+    let outgoing = describe_file(path).map_err(|e| DimseError::Io(std::io::Error::other(e)))?;
+    let mut file = File::open(&outgoing.path).map_err(DimseError::Io)?;
+    file.seek(SeekFrom::Start(outgoing.dataset_offset))
+        .map_err(DimseError::Io)?;
+    let mut reader = BufReader::with_capacity(256 << 10, file);
+    let mut command = Command::new(field::C_STORE_RQ, true);
+    command
+        .set_str(element::AFFECTED_SOP_CLASS_UID, &outgoing.sop_class)
+        .set_str(element::AFFECTED_SOP_INSTANCE_UID, &outgoing.sop_instance)
+        .set_u16(element::MESSAGE_ID, message_id)
+        .set_u16(element::PRIORITY, 0);
+    messenger.send(context_id, &command, Some(&mut reader))?;
+    match messenger.receive_command()? {
+        Incoming::Command { command, .. } if command.field() == field::C_STORE_RSP => {
+            Ok(command.status().unwrap_or(status::PROCESSING_FAILURE))
+        }
+        Incoming::Command { command, .. } => Err(DimseError::Protocol(format!(
+            "expected C-STORE-RSP, got 0x{:04X}",
+            command.field()
+        ))),
+        Incoming::Released => Err(DimseError::Protocol(
+            "the peer released the association mid-operation".into(),
+        )),
+        Incoming::Aborted => Err(DimseError::Aborted),
+    }
+}
