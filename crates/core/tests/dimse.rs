@@ -758,3 +758,78 @@ fn dcmtk_getscu_retrieves_from_lightbox() {
     assert_eq!(received, expected);
     assert_eq!(received.len(), 6);
 }
+
+#[test]
+fn c_get_retrieves_a_study_and_a_series_into_the_store() {
+    use lightbox_core::dimse::scu::RetrieveTarget;
+    let source = synthetic_listener();
+    let all = source
+        .store
+        .index()
+        .search_studies(&StudyQuery::default())
+        .unwrap()
+        .studies;
+    let dir = tempfile::tempdir().unwrap();
+    let local = Store::open(dir.path()).unwrap();
+    let target = RetrieveTarget {
+        study_uid: all[0].study_uid.clone(),
+        series_uid: None,
+        sop_instance_uid: None,
+    };
+    let mut progress = Vec::new();
+    let report = scu::get(&source.address, &options(), &target, &local, &mut |p| {
+        progress.push((p.done, p.expected))
+    })
+    .unwrap();
+    assert_eq!(
+        (report.expected, report.stored, report.failed, report.status),
+        (6, 6, 0, 0),
+        "{report:?}"
+    );
+    assert_eq!(progress.last(), Some(&(6, 6)));
+    assert_eq!(
+        local
+            .index()
+            .study(&all[0].study_uid)
+            .unwrap()
+            .unwrap()
+            .instance_count,
+        6
+    );
+    // Again: nothing new, every instance reported as a duplicate.
+    let again = scu::get(&source.address, &options(), &target, &local, &mut |_| {}).unwrap();
+    assert_eq!((again.stored, again.duplicates), (0, 6));
+    // One series of another study.
+    let series = source
+        .store
+        .index()
+        .series_of_study(&all[1].study_uid)
+        .unwrap();
+    let one = RetrieveTarget {
+        study_uid: all[1].study_uid.clone(),
+        series_uid: Some(series[1].series_uid.clone()),
+        sop_instance_uid: None,
+    };
+    let report = scu::get(&source.address, &options(), &one, &local, &mut |_| {}).unwrap();
+    assert_eq!(report.stored, 3);
+    assert_eq!(
+        local
+            .index()
+            .series_of_study(&all[1].study_uid)
+            .unwrap()
+            .len(),
+        1
+    );
+    // Nothing matches: an empty retrieval, not an error.
+    let none = RetrieveTarget {
+        study_uid: "1.2.3.4".into(),
+        series_uid: None,
+        sop_instance_uid: None,
+    };
+    assert_eq!(
+        scu::get(&source.address, &options(), &none, &local, &mut |_| {})
+            .unwrap()
+            .expected,
+        0
+    );
+}

@@ -279,8 +279,7 @@ impl StorageScp {
         }
     }
 
-    /// Receives the data set into a temporary file in the store (streamed, never whole in
-    /// memory), ingests it, and only then answers: success means the instance is stored.
+    /// Receives and stores one C-STORE, then answers: success means the instance is stored.
     fn store(
         &self,
         messenger: &mut Messenger<ServerAssociation<TcpStream>>,
@@ -290,56 +289,20 @@ impl StorageScp {
         calling: &str,
         source: &str,
     ) -> Result<(), DimseError> {
-        let sop_class = command
-            .str(element::AFFECTED_SOP_CLASS_UID)
-            .unwrap_or_default();
-        let sop_instance = command
-            .str(element::AFFECTED_SOP_INSTANCE_UID)
-            .unwrap_or_default();
-        let tmp = tempfile::NamedTempFile::new_in(self.store.tmp_dir());
-        let mut tmp = match tmp {
-            Ok(t) => t,
-            Err(e) => {
-                let _ = messenger.receive_data(&mut std::io::sink())?;
-                self.stats.failed.fetch_add(1, Ordering::Relaxed);
-                return respond(
-                    messenger,
-                    context_id,
-                    command,
-                    field::C_STORE_RSP,
-                    status::OUT_OF_RESOURCES,
-                    Some(&format!("cannot write: {e}")),
-                );
-            }
+        let (status, comment, outcome) = receive_instance(
+            &self.store,
+            messenger,
+            command,
+            transfer_syntax,
+            calling,
+            source,
+        )?;
+        let counter = match outcome {
+            Some(Ingested::Stored) => &self.stats.stored,
+            Some(Ingested::Duplicate) => &self.stats.duplicates,
+            None => &self.stats.failed,
         };
-        let written = {
-            let mut writer = BufWriter::with_capacity(256 << 10, tmp.as_file_mut());
-            let header = part10_header(&sop_class, &sop_instance, transfer_syntax, Some(calling));
-            writer.write_all(&header).map_err(DimseError::Io)?;
-            let received = messenger.receive_data(&mut writer)?;
-            writer.flush().map_err(DimseError::Io)?;
-            received
-        };
-        let (status, comment) = match import::ingest(&self.store, tmp, source) {
-            Ok(Ingested::Stored) => {
-                self.stats.stored.fetch_add(1, Ordering::Relaxed);
-                (status::SUCCESS, None)
-            }
-            // Policy: the first copy of an instance is kept; a repeat is acknowledged as success.
-            Ok(Ingested::Duplicate) => {
-                self.stats.duplicates.fetch_add(1, Ordering::Relaxed);
-                (status::SUCCESS, None)
-            }
-            Err(skipped) => {
-                self.stats.failed.fetch_add(1, Ordering::Relaxed);
-                let status = if written == 0 {
-                    status::DATA_SET_DOES_NOT_MATCH_SOP_CLASS
-                } else {
-                    status::CANNOT_UNDERSTAND
-                };
-                (status, Some(skipped.reason))
-            }
-        };
+        counter.fetch_add(1, Ordering::Relaxed);
         respond(
             messenger,
             context_id,
@@ -613,8 +576,58 @@ impl StorageScp {
     }
 }
 
-fn respond(
-    messenger: &mut Messenger<ServerAssociation<TcpStream>>,
+/// Receives the data set of a C-STORE into a temporary file in the store (streamed, never whole
+/// in memory) and ingests it. Returns the status to answer with, an error comment, and what
+/// became of the instance. Used by the storage SCP and by C-GET/C-MOVE retrieval alike.
+pub(crate) fn receive_instance<L: super::message::Link>(
+    store: &Store,
+    messenger: &mut Messenger<L>,
+    command: &Command,
+    transfer_syntax: &str,
+    calling: &str,
+    source: &str,
+) -> Result<(u16, Option<String>, Option<Ingested>), DimseError> {
+    let sop_class = command
+        .str(element::AFFECTED_SOP_CLASS_UID)
+        .unwrap_or_default();
+    let sop_instance = command
+        .str(element::AFFECTED_SOP_INSTANCE_UID)
+        .unwrap_or_default();
+    let mut tmp = match tempfile::NamedTempFile::new_in(store.tmp_dir()) {
+        Ok(t) => t,
+        Err(e) => {
+            messenger.receive_data(&mut std::io::sink())?;
+            return Ok((
+                status::OUT_OF_RESOURCES,
+                Some(format!("cannot write: {e}")),
+                None,
+            ));
+        }
+    };
+    let written = {
+        let mut writer = BufWriter::with_capacity(256 << 10, tmp.as_file_mut());
+        let header = part10_header(&sop_class, &sop_instance, transfer_syntax, Some(calling));
+        writer.write_all(&header).map_err(DimseError::Io)?;
+        let received = messenger.receive_data(&mut writer)?;
+        writer.flush().map_err(DimseError::Io)?;
+        received
+    };
+    Ok(match import::ingest(store, tmp, source) {
+        // Duplicate policy: the first copy is kept and a repeat is acknowledged as a success.
+        Ok(outcome) => (status::SUCCESS, None, Some(outcome)),
+        Err(skipped) => {
+            let status = if written == 0 {
+                status::DATA_SET_DOES_NOT_MATCH_SOP_CLASS
+            } else {
+                status::CANNOT_UNDERSTAND
+            };
+            (status, Some(skipped.reason), None)
+        }
+    })
+}
+
+pub(crate) fn respond<L: super::message::Link>(
+    messenger: &mut Messenger<L>,
     context_id: u8,
     request: &Command,
     response_field: u16,

@@ -427,3 +427,255 @@ pub(crate) fn store_file<L: super::message::Link>(
         Incoming::Aborted => Err(DimseError::Aborted),
     }
 }
+
+/// What to retrieve: a study, one of its series, or one instance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetrieveTarget {
+    pub study_uid: String,
+    pub series_uid: Option<String>,
+    pub sop_instance_uid: Option<String>,
+}
+
+impl RetrieveTarget {
+    fn level(&self) -> super::qr::Level {
+        match (&self.series_uid, &self.sop_instance_uid) {
+            (_, Some(_)) => super::qr::Level::Image,
+            (Some(_), None) => super::qr::Level::Series,
+            (None, None) => super::qr::Level::Study,
+        }
+    }
+
+    fn identifier(&self, level: super::qr::Level) -> crate::dicom::write::DataSetBuilder {
+        let mut b = crate::dicom::write::DataSetBuilder::default();
+        b.text(super::qr::QUERY_RETRIEVE_LEVEL, level.as_str())
+            .text(tag::STUDY_INSTANCE_UID, &self.study_uid);
+        if let Some(series) = &self.series_uid {
+            b.text(tag::SERIES_INSTANCE_UID, series);
+        }
+        if let Some(instance) = &self.sop_instance_uid {
+            b.text(tag::SOP_INSTANCE_UID, instance);
+        }
+        b
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RetrieveReport {
+    /// Instances the peer said the retrieval covers (from the C-FIND before it).
+    pub expected: u64,
+    pub stored: u64,
+    pub duplicates: u64,
+    pub failed: u64,
+    pub warnings: u64,
+    /// The final status of the retrieval.
+    pub status: u16,
+    pub errors: Vec<String>,
+}
+
+/// Per-instance progress of a retrieval.
+#[derive(Clone, Debug)]
+pub struct RetrieveProgress {
+    pub done: u64,
+    pub expected: u64,
+    pub sop_instance_uid: String,
+}
+
+/// Transfer syntaxes offered for retrieved instances: the peer can send each as it stores it.
+const RECEIVABLE: &[&str] = &[
+    transfer_syntax::EXPLICIT_VR_LITTLE_ENDIAN,
+    transfer_syntax::IMPLICIT_VR_LITTLE_ENDIAN,
+    transfer_syntax::DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN,
+    transfer_syntax::EXPLICIT_VR_BIG_ENDIAN,
+    "1.2.840.10008.1.2.4.50",
+    "1.2.840.10008.1.2.4.51",
+    "1.2.840.10008.1.2.4.57",
+    "1.2.840.10008.1.2.4.70",
+    "1.2.840.10008.1.2.4.80",
+    "1.2.840.10008.1.2.4.81",
+    "1.2.840.10008.1.2.4.90",
+    "1.2.840.10008.1.2.4.91",
+    "1.2.840.10008.1.2.5",
+];
+
+/// C-GET into the store: a C-FIND at instance level first (it tells which storage SOP classes
+/// to propose, and how many instances to expect), then the retrieval on one association, each
+/// instance entering the store and the index as it arrives.
+pub fn get(
+    peer: &AeAddress,
+    options: &ScuOptions,
+    target: &RetrieveTarget,
+    store: &crate::store::Store,
+    on_instance: &mut dyn FnMut(&RetrieveProgress),
+) -> Result<RetrieveReport, DimseError> {
+    let mut query = target.identifier(super::qr::Level::Image);
+    query.text(tag::SOP_CLASS_UID, "").text(
+        tag::SOP_INSTANCE_UID,
+        target.sop_instance_uid.as_deref().unwrap_or(""),
+    );
+    let listing = find(peer, options, QueryModel::StudyRoot, &query)?;
+    let mut classes: Vec<String> = listing
+        .iter()
+        .filter_map(|m| m.first_text(tag::SOP_CLASS_UID))
+        .collect();
+    classes.sort();
+    classes.dedup();
+    let mut report = RetrieveReport {
+        expected: listing.len() as u64,
+        ..RetrieveReport::default()
+    };
+    if listing.is_empty() {
+        return Ok(report);
+    }
+    // One context per (class, transfer syntax) lets the peer send each instance as stored;
+    // with too many classes, one context per class with every syntax must do.
+    let mut contexts = vec![(
+        super::qr::STUDY_ROOT_GET.to_string(),
+        vec![
+            transfer_syntax::EXPLICIT_VR_LITTLE_ENDIAN.to_string(),
+            transfer_syntax::IMPLICIT_VR_LITTLE_ENDIAN.to_string(),
+        ],
+    )];
+    let all: Vec<String> = RECEIVABLE.iter().map(|t| t.to_string()).collect();
+    if classes.len() * RECEIVABLE.len() < 127 {
+        for class in &classes {
+            contexts.extend(
+                RECEIVABLE
+                    .iter()
+                    .map(|ts| (class.clone(), vec![ts.to_string()])),
+            );
+        }
+    } else {
+        contexts.extend(
+            classes
+                .iter()
+                .take(126)
+                .map(|class| (class.clone(), all.clone())),
+        );
+    }
+    let mut builder = ClientAssociationOptions::new()
+        .calling_ae_title(options.calling_ae_title.clone())
+        .called_ae_title(peer.ae_title.clone())
+        .max_pdu_length(MAX_PDU)
+        .connection_timeout(options.timeout)
+        .read_timeout(options.timeout)
+        .write_timeout(options.timeout);
+    for (abstract_syntax, transfer_syntaxes) in &contexts {
+        builder =
+            builder.with_presentation_context(abstract_syntax.clone(), transfer_syntaxes.clone());
+    }
+    for class in &classes {
+        // We take the SCP role for the storage sub-operations the peer sends back.
+        builder = builder.with_role_selection(class.clone(), false, true);
+    }
+    let address = format!("{}:{}", peer.host, peer.port);
+    let mut association = builder
+        .establish(address.as_str())
+        .map_err(|e| DimseError::Association(format!("{peer}: {e}")))?;
+    association
+        .inner_stream()
+        .set_nodelay(true)
+        .map_err(DimseError::Io)?;
+    let negotiated: Vec<(u8, String, String)> = accepted(&association)
+        .map(|pc| {
+            (
+                pc.id,
+                pc.abstract_syntax.clone(),
+                pc.transfer_syntax.clone(),
+            )
+        })
+        .collect();
+    let get_context = negotiated
+        .iter()
+        .find(|c| c.1 == super::qr::STUDY_ROOT_GET)
+        .map(|c| (c.0, c.2.clone()))
+        .ok_or_else(|| DimseError::NoPresentationContext("Study Root C-GET".into()))?;
+    let mut messenger = Messenger::new(association);
+    let mut command = Command::new(field::C_GET_RQ, true);
+    command
+        .set_str(element::AFFECTED_SOP_CLASS_UID, super::qr::STUDY_ROOT_GET)
+        .set_u16(element::MESSAGE_ID, 1)
+        .set_u16(element::PRIORITY, 0);
+    let identifier = target
+        .identifier(target.level())
+        .encode(transfer_syntax::Encoding::of(&get_context.1));
+    messenger.send(get_context.0, &command, Some(&mut identifier.as_slice()))?;
+    let source = format!("{}@{}", peer.ae_title, peer.host);
+    loop {
+        let (context_id, incoming) = match messenger.receive_command()? {
+            Incoming::Command {
+                context_id,
+                command,
+            } => (context_id, command),
+            Incoming::Released => {
+                return Err(DimseError::Protocol(
+                    "the peer released the association mid-retrieval".into(),
+                ))
+            }
+            Incoming::Aborted => return Err(DimseError::Aborted),
+        };
+        match incoming.field() {
+            field::C_STORE_RQ => {
+                let ts = negotiated
+                    .iter()
+                    .find(|c| c.0 == context_id)
+                    .map(|c| c.2.clone())
+                    .unwrap_or_default();
+                let (code, comment, outcome) = super::scp::receive_instance(
+                    store,
+                    &mut messenger,
+                    &incoming,
+                    &ts,
+                    &peer.ae_title,
+                    &source,
+                )?;
+                match outcome {
+                    Some(crate::import::Ingested::Stored) => report.stored += 1,
+                    Some(crate::import::Ingested::Duplicate) => report.duplicates += 1,
+                    None => report.errors.push(comment.clone().unwrap_or_default()),
+                }
+                super::scp::respond(
+                    &mut messenger,
+                    context_id,
+                    &incoming,
+                    field::C_STORE_RSP,
+                    code,
+                    comment.as_deref(),
+                )?;
+                on_instance(&RetrieveProgress {
+                    done: report.stored + report.duplicates + report.errors.len() as u64,
+                    expected: report.expected,
+                    sop_instance_uid: incoming
+                        .str(element::AFFECTED_SOP_INSTANCE_UID)
+                        .unwrap_or_default(),
+                });
+            }
+            field::C_GET_RSP => {
+                let code = incoming.status().unwrap_or(status::PROCESSING_FAILURE);
+                if status::category(code) == Category::Pending {
+                    continue;
+                }
+                report.status = code;
+                report.failed = incoming.u16(element::FAILED_SUBOPERATIONS).unwrap_or(0) as u64;
+                report.warnings = incoming.u16(element::WARNING_SUBOPERATIONS).unwrap_or(0) as u64;
+                if matches!(status::category(code), Category::Failure) {
+                    let comment = incoming
+                        .str(element::ERROR_COMMENT)
+                        .map(|c| format!(": {c}"))
+                        .unwrap_or_default();
+                    report.errors.push(format!(
+                        "C-GET answered {}{comment}",
+                        status::describe(code)
+                    ));
+                }
+                break;
+            }
+            other => {
+                return Err(DimseError::Protocol(format!(
+                    "unexpected command 0x{other:04X} during C-GET"
+                )))
+            }
+        }
+    }
+    let _ = messenger.link.release();
+    Ok(report)
+}
