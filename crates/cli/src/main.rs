@@ -125,6 +125,21 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Retrieve a study, series or instance from a remote node into the store
+    Retrieve {
+        target: String,
+        #[arg(long)]
+        study: String,
+        #[arg(long)]
+        series: Option<String>,
+        /// SOP Instance UID (needs --series)
+        #[arg(long, requires = "series")]
+        instance: Option<String>,
+        #[command(flatten)]
+        scu: ScuArgs,
+        #[arg(long)]
+        json: bool,
+    },
     /// Remote DICOM nodes: add, list, remove, verify
     #[command(subcommand)]
     Nodes(NodesCommand),
@@ -464,6 +479,27 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Retrieve {
+            target,
+            study,
+            series,
+            instance,
+            scu,
+            json,
+        } => {
+            let node = nodes.resolve(&target)?;
+            run_retrieve(
+                &store,
+                &node,
+                scu::RetrieveTarget {
+                    study_uid: study,
+                    series_uid: series,
+                    sop_instance_uid: instance,
+                },
+                &scu.options(&node),
+                json,
+            )
+        }
         Command::Send {
             target,
             paths,
@@ -542,6 +578,53 @@ fn study_query(f: StudyFilters) -> Result<StudyQuery> {
         limit: Some(f.limit),
         offset: f.offset,
     })
+}
+
+fn run_retrieve(
+    store: &Store,
+    node: &Node,
+    target: scu::RetrieveTarget,
+    options: &ScuOptions,
+    json: bool,
+) -> Result<()> {
+    if !node.query_retrieve {
+        bail!("node {} is not enabled for query/retrieve", node.name);
+    }
+    if node.retrieve_method == RetrieveMethod::CMove {
+        bail!("node {} retrieves by C-MOVE, which this version cannot do yet: use --retrieve get for it", node.name);
+    }
+    let started = Instant::now();
+    let show_bar = !json && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let bar = show_bar.then(|| indicatif::ProgressBar::new(0));
+    let report = scu::get(&node.address(), options, &target, store, &mut |p| {
+        if let Some(bar) = &bar {
+            bar.set_length(p.expected);
+            bar.set_position(p.done);
+        }
+    })?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!(
+            "retrieved {} new instance(s), {} already stored, {} failed, of {} expected from {} in {:.2}s",
+            report.stored,
+            report.duplicates,
+            report.failed + report.errors.len() as u64,
+            report.expected,
+            node.name,
+            started.elapsed().as_secs_f64()
+        );
+        for e in &report.errors {
+            println!("  {e}");
+        }
+    }
+    if !report.errors.is_empty() || report.failed > 0 {
+        bail!("the retrieval was incomplete");
+    }
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -328,6 +328,14 @@ fn serve_receives_what_send_sends_and_stops_on_sigterm() {
         &["find", "receiver", "--patient-name", "NOBODY*", "--json"],
     );
     assert_eq!(none, serde_json::json!([]));
+    // A third store retrieves the study back by C-GET.
+    let third = dir.path().join("third");
+    let retrieved = ok_json(&third, &["retrieve", &target, "--study", &study, "--json"]);
+    assert_eq!(
+        (retrieved["expected"].as_u64(), retrieved["stored"].as_u64()),
+        (Some(8), Some(8))
+    );
+    assert_eq!(ok_json(&third, &["stats", "--json"])["instances"], 8);
     let unknown = lightbox(&sender, &["echo", "nobody"]);
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no node named"));
     assert!(lightbox(&sender, &["nodes", "rm", "receiver"])
