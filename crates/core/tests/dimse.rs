@@ -833,3 +833,171 @@ fn c_get_retrieves_a_study_and_a_series_into_the_store() {
         0
     );
 }
+
+/// An Orthanc server on loopback ports with its own storage, stopped when dropped.
+struct Orthanc {
+    _peer: Peer,
+    address: AeAddress,
+    _dir: tempfile::TempDir,
+}
+
+fn start_orthanc() -> Option<Orthanc> {
+    let orthanc = support::peer_tool("Orthanc").or_else(|| {
+        Path::new("/usr/sbin/Orthanc")
+            .is_file()
+            .then(|| PathBuf::from("/usr/sbin/Orthanc"))
+    })?;
+    if !support::isolated_network() {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (dicom_port, http_port) = (support::free_port(), support::free_port());
+    let config = serde_json::json!({
+        "Name": "lightbox-test",
+        "StorageDirectory": dir.path().join("db"),
+        "IndexDirectory": dir.path().join("db"),
+        "DicomAet": "ORTHANC",
+        "DicomPort": dicom_port,
+        "HttpPort": http_port,
+        "RemoteAccessAllowed": false,
+        "AuthenticationEnabled": false,
+        "DicomCheckCalledAet": true,
+        "DicomAlwaysAllowStore": true,
+        "DicomAlwaysAllowFind": true,
+        "DicomAlwaysAllowGet": true,
+        "DicomAlwaysAllowMove": true,
+        "UnknownSopClassAccepted": true,
+        "SyncStorageArea": false,
+        "Plugins": []
+    });
+    let config_path = dir.path().join("orthanc.json");
+    std::fs::write(&config_path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+    let log = std::fs::File::create(dir.path().join("orthanc.log")).unwrap();
+    let peer = Peer(
+        Command::new(orthanc)
+            .arg(&config_path)
+            .env("TCP_NODELAY", "1")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_port(dicom_port);
+    Some(Orthanc {
+        _peer: peer,
+        address: AeAddress {
+            ae_title: "ORTHANC".into(),
+            host: "127.0.0.1".into(),
+            port: dicom_port,
+        },
+        _dir: dir,
+    })
+}
+
+#[test]
+fn orthanc_send_find_and_get() {
+    use lightbox_core::dicom::tag;
+    use lightbox_core::dimse::scu::{QueryModel, RetrieveTarget};
+    let Some(orthanc) = start_orthanc() else {
+        return;
+    };
+    let source = synthetic_listener();
+    let mut files = Vec::new();
+    for study in source
+        .store
+        .index()
+        .search_studies(&StudyQuery::default())
+        .unwrap()
+        .studies
+        .iter()
+        .take(3)
+    {
+        for series in source
+            .store
+            .index()
+            .series_of_study(&study.study_uid)
+            .unwrap()
+        {
+            files.extend(
+                source
+                    .store
+                    .index()
+                    .instances_of_series(&series.series_uid)
+                    .unwrap()
+                    .into_iter()
+                    .map(|i| source.store.resolve(&i.file_path)),
+            );
+        }
+    }
+    scu::echo(&orthanc.address, &options()).unwrap();
+    let sent = scu::send_files(&orthanc.address, &options(), &files, &mut |_| {}).unwrap();
+    assert_eq!((sent.sent, sent.failed), (18, 0));
+
+    let studies = scu::find(
+        &orthanc.address,
+        &options(),
+        QueryModel::StudyRoot,
+        &query("STUDY", &[]),
+    )
+    .unwrap();
+    assert_eq!(studies.len(), 3);
+    let study_uid = studies[0].text(tag::STUDY_INSTANCE_UID).unwrap();
+    let local_study = source.store.index().study(&study_uid).unwrap().unwrap();
+    assert_eq!(
+        studies[0].text(tag::PATIENT_NAME).unwrap(),
+        local_study.patient_name,
+        "Orthanc's padded values are trimmed"
+    );
+    let series = scu::find(
+        &orthanc.address,
+        &options(),
+        QueryModel::StudyRoot,
+        &query("SERIES", &[(tag::STUDY_INSTANCE_UID, &study_uid)]),
+    )
+    .unwrap();
+    assert_eq!(series.len(), 2);
+    let patients = scu::find(
+        &orthanc.address,
+        &options(),
+        QueryModel::PatientRoot,
+        &query("PATIENT", &[]),
+    )
+    .unwrap();
+    assert!(!patients.is_empty());
+
+    let dir = tempfile::tempdir().unwrap();
+    let local = Store::open(dir.path()).unwrap();
+    let report = scu::get(
+        &orthanc.address,
+        &options(),
+        &RetrieveTarget {
+            study_uid: study_uid.clone(),
+            series_uid: None,
+            sop_instance_uid: None,
+        },
+        &local,
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(
+        (report.expected, report.stored, report.failed),
+        (6, 6, 0),
+        "{report:?}"
+    );
+    let other = studies[1].text(tag::STUDY_INSTANCE_UID).unwrap();
+    let other_series = scu::find(
+        &orthanc.address,
+        &options(),
+        QueryModel::StudyRoot,
+        &query("SERIES", &[(tag::STUDY_INSTANCE_UID, &other)]),
+    )
+    .unwrap();
+    let one = RetrieveTarget {
+        study_uid: other.clone(),
+        series_uid: Some(other_series[0].text(tag::SERIES_INSTANCE_UID).unwrap()),
+        sop_instance_uid: None,
+    };
+    let report = scu::get(&orthanc.address, &options(), &one, &local, &mut |_| {}).unwrap();
+    assert_eq!(report.stored, 3, "{report:?}");
+    assert_eq!(local.index().stats().unwrap().instances, 9);
+}

@@ -77,7 +77,9 @@ pub fn peer_tool(name: &str) -> Option<PathBuf> {
             .find(|p| p.is_file())
     });
     if found.is_none() {
-        missing(&format!("the peer program {name} (Debian package dcmtk)"));
+        missing(&format!(
+            "the peer program {name} (Debian packages dcmtk, orthanc)"
+        ));
     }
     found
 }
