@@ -221,24 +221,38 @@ fn records_of_study(s: u64) -> Vec<InstanceRecord> {
     out
 }
 
-fn build_or_open() -> SqliteIndex {
+/// Bump when the synthetic records change, so that a cached index of older records is rebuilt.
+const DATA_VERSION: u32 = 1;
+
+/// Opens the cached index, or builds it; returns the index and what to say about its build.
+fn build_or_open() -> (SqliteIndex, String) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-index");
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("index-100k.sqlite");
-    let index = SqliteIndex::open(&path).unwrap();
+    let name = format!("index-100k-v{DATA_VERSION}.sqlite");
+    let path = dir.join(&name);
+    let build_note = dir.join(format!("{name}.build.txt"));
     let studies = PATIENTS * STUDIES_PER_PATIENT;
-    if index.stats().unwrap().studies == studies {
-        return index;
+    if let Ok(note) = std::fs::read_to_string(&build_note) {
+        let index = SqliteIndex::open(&path).unwrap();
+        if index.stats().unwrap().studies == studies {
+            return (
+                index,
+                format!("reused {} ({})", path.display(), note.trim()),
+            );
+        }
     }
-    drop(index);
     for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(dir.join(format!("index-100k.sqlite{suffix}")));
+        let _ = std::fs::remove_file(dir.join(format!("{name}{suffix}")));
     }
+    let _ = std::fs::remove_file(&build_note);
     let index = SqliteIndex::open(&path).unwrap();
     let started = Instant::now();
+    let mut generating = std::time::Duration::ZERO;
     let mut batch = Vec::new();
     for s in 0..studies {
+        let t = Instant::now();
         batch.extend(records_of_study(s));
+        generating += t.elapsed();
         if batch.len() >= 5000 {
             index.insert_batch(&batch).unwrap();
             batch.clear();
@@ -247,11 +261,36 @@ fn build_or_open() -> SqliteIndex {
     index.insert_batch(&batch).unwrap();
     let secs = started.elapsed().as_secs_f64();
     let n = studies * SERIES_PER_STUDY * INSTANCES_PER_SERIES;
-    println!(
-        "built the index: {studies} studies, {n} instances in {secs:.1} s ({:.0} instances/s)\n",
-        n as f64 / secs
+    let note = format!(
+        "built on {}: {studies} studies, {n} instances in {secs:.1} s, of which {:.1} s generating \
+         the records and {:.1} s in Index::insert_batch (batches of 5,000): {:.0} instances/s",
+        today(),
+        generating.as_secs_f64(),
+        secs - generating.as_secs_f64(),
+        n as f64 / (secs - generating.as_secs_f64())
     );
-    index
+    std::fs::write(&build_note, &note).unwrap();
+    (index, note)
+}
+
+/// Today's date (UTC) as YYYY-MM-DD, without a date crate.
+fn today() -> String {
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        / 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
 }
 
 /// The first `n` characters (all of a shorter name).
@@ -264,8 +303,9 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn main() {
-    let index = build_or_open();
+    let (index, build_note) = build_or_open();
     let stats = index.stats().unwrap();
+    println!("index: {build_note}");
     println!(
         "index: {} patients, {} studies, {} series, {} instances\n",
         stats.patients, stats.studies, stats.series, stats.instances

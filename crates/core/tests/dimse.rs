@@ -838,10 +838,17 @@ fn c_get_retrieves_a_study_and_a_series_into_the_store() {
 struct Orthanc {
     _peer: Peer,
     address: AeAddress,
+    http_port: u16,
     _dir: tempfile::TempDir,
 }
 
 fn start_orthanc() -> Option<Orthanc> {
+    start_orthanc_knowing(serde_json::json!({}))
+}
+
+/// Orthanc with `modalities` in its DicomModalities (the nodes it may C-MOVE to), and its HTTP
+/// port for the REST calls that make it act as an SCU.
+fn start_orthanc_knowing(modalities: serde_json::Value) -> Option<Orthanc> {
     let orthanc = support::peer_tool("Orthanc").or_else(|| {
         Path::new("/usr/sbin/Orthanc")
             .is_file()
@@ -868,6 +875,7 @@ fn start_orthanc() -> Option<Orthanc> {
         "DicomAlwaysAllowMove": true,
         "UnknownSopClassAccepted": true,
         "SyncStorageArea": false,
+        "DicomModalities": modalities,
         "Plugins": []
     });
     let config_path = dir.path().join("orthanc.json");
@@ -883,6 +891,7 @@ fn start_orthanc() -> Option<Orthanc> {
             .unwrap(),
     );
     wait_for_port(dicom_port);
+    wait_for_port(http_port);
     Some(Orthanc {
         _peer: peer,
         address: AeAddress {
@@ -890,6 +899,7 @@ fn start_orthanc() -> Option<Orthanc> {
             host: "127.0.0.1".into(),
             port: dicom_port,
         },
+        http_port,
         _dir: dir,
     })
 }
@@ -1000,4 +1010,193 @@ fn orthanc_send_find_and_get() {
     let report = scu::get(&orthanc.address, &options(), &one, &local, &mut |_| {}).unwrap();
     assert_eq!(report.stored, 3, "{report:?}");
     assert_eq!(local.index().stats().unwrap().instances, 9);
+}
+
+#[test]
+fn c_move_sends_to_known_nodes_only() {
+    use lightbox_core::dimse::scu::RetrieveTarget;
+    use lightbox_core::nodes::{Node, Nodes};
+    let source = synthetic_listener();
+    let destination = Listener::start(ScpConfig {
+        ae_title: "DEST".into(),
+        ..ScpConfig::default()
+    });
+    let nodes = Nodes::new(source.store.root());
+    nodes.add(Node::new("dest", &destination.address)).unwrap();
+    let down = AeAddress {
+        ae_title: "DOWN".into(),
+        host: "127.0.0.1".into(),
+        port: support::free_port(),
+    };
+    nodes
+        .add(Node {
+            timeout_seconds: 2,
+            ..Node::new("down", &down)
+        })
+        .unwrap();
+    let all = source
+        .store
+        .index()
+        .search_studies(&StudyQuery::default())
+        .unwrap()
+        .studies;
+    let target = RetrieveTarget {
+        study_uid: all[0].study_uid.clone(),
+        series_uid: None,
+        sop_instance_uid: None,
+    };
+
+    let mut progress = Vec::new();
+    let report = scu::move_to(&source.address, &options(), &target, "DEST", &mut |p| {
+        progress.push(p.done)
+    })
+    .unwrap();
+    assert_eq!(
+        (report.expected, report.stored, report.failed, report.status),
+        (6, 6, 0, 0),
+        "{report:?}"
+    );
+    assert_eq!(progress, [1, 2, 3, 4, 5]);
+    assert_eq!(destination.store.index().stats().unwrap().instances, 6);
+
+    let unknown = scu::move_to(
+        &source.address,
+        &options(),
+        &target,
+        "STRANGER",
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(unknown.status, 0xA801);
+    assert!(
+        unknown.errors[0].contains("move destination unknown"),
+        "{:?}",
+        unknown.errors
+    );
+
+    let unreachable =
+        scu::move_to(&source.address, &options(), &target, "DOWN", &mut |_| {}).unwrap();
+    assert_eq!(
+        (unreachable.status, unreachable.failed),
+        (0xA702, 6),
+        "{unreachable:?}"
+    );
+}
+
+#[test]
+fn c_move_with_orthanc_both_ways() {
+    use lightbox_core::dicom::tag;
+    use lightbox_core::dimse::scu::{QueryModel, RetrieveTarget};
+    use lightbox_core::nodes::{Node, Nodes};
+    let Some(curl) = support::peer_tool("curl") else {
+        return;
+    };
+    let lightbox = synthetic_listener();
+    let modalities =
+        serde_json::json!({ "lightbox": ["LIGHTBOX", "127.0.0.1", lightbox.address.port] });
+    let Some(orthanc) = start_orthanc_knowing(modalities) else {
+        return;
+    };
+    Nodes::new(lightbox.store.root())
+        .add(Node::new("orthanc", &orthanc.address))
+        .unwrap();
+    let all = lightbox
+        .store
+        .index()
+        .search_studies(&StudyQuery::default())
+        .unwrap()
+        .studies;
+
+    // Orthanc, as the C-MOVE SCU, asks Lightbox to send a study to Orthanc itself.
+    let body = serde_json::json!({ "Level": "Study", "Resources": [{ "StudyInstanceUID": all[0].study_uid }], "TargetAet": "ORTHANC", "Synchronous": true });
+    let out = Command::new(&curl)
+        .args([
+            "-sf",
+            "-X",
+            "POST",
+            "--data-binary",
+            &body.to_string(),
+            &format!(
+                "http://127.0.0.1:{}/modalities/lightbox/move",
+                orthanc.http_port
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "Orthanc's C-MOVE from Lightbox failed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let in_orthanc = scu::find(
+        &orthanc.address,
+        &options(),
+        QueryModel::StudyRoot,
+        &query("STUDY", &[(tag::STUDY_INSTANCE_UID, &all[0].study_uid)]),
+    )
+    .unwrap();
+    assert_eq!(in_orthanc.len(), 1);
+    assert_eq!(
+        in_orthanc[0].text(tag::STUDY_INSTANCE_UID).unwrap(),
+        all[0].study_uid
+    );
+
+    // Lightbox, as the C-MOVE SCU, moves that study from Orthanc into a fresh Lightbox listener.
+    let receiver = Listener::start(ScpConfig::default());
+    let modalities =
+        serde_json::json!({ "lightbox": ["LIGHTBOX", "127.0.0.1", receiver.address.port] });
+    drop(orthanc);
+    let Some(orthanc) = start_orthanc_knowing(modalities) else {
+        return;
+    };
+    let files: Vec<PathBuf> = lightbox
+        .store
+        .index()
+        .series_of_study(&all[0].study_uid)
+        .unwrap()
+        .iter()
+        .flat_map(|s| {
+            lightbox
+                .store
+                .index()
+                .instances_of_series(&s.series_uid)
+                .unwrap()
+        })
+        .map(|i| lightbox.store.resolve(&i.file_path))
+        .collect();
+    assert_eq!(
+        scu::send_files(&orthanc.address, &options(), &files, &mut |_| {})
+            .unwrap()
+            .sent,
+        6
+    );
+    let target = RetrieveTarget {
+        study_uid: all[0].study_uid.clone(),
+        series_uid: None,
+        sop_instance_uid: None,
+    };
+    let report = scu::move_to(
+        &orthanc.address,
+        &options(),
+        &target,
+        "LIGHTBOX",
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(
+        (report.stored, report.failed, report.status),
+        (6, 0, 0),
+        "{report:?}"
+    );
+    assert_eq!(receiver.store.index().stats().unwrap().instances, 6);
+    // Orthanc answers an unknown destination with a refusal, reported as an error.
+    let refused = scu::move_to(
+        &orthanc.address,
+        &options(),
+        &target,
+        "NOWHERE",
+        &mut |_| {},
+    )
+    .unwrap();
+    assert!(!refused.errors.is_empty(), "{refused:?}");
 }

@@ -242,6 +242,7 @@ impl StorageScp {
                     self.find(&mut messenger, context_id, &command, &transfer_syntax)
                 }
                 field::C_GET_RQ => self.get(&mut messenger, context_id, &command, &contexts),
+                field::C_MOVE_RQ => self.move_to(&mut messenger, context_id, &command, &contexts),
                 field::C_STORE_RQ => {
                     let transfer_syntax = contexts
                         .iter()
@@ -570,6 +571,126 @@ impl StorageScp {
             .set_u16(element::STATUS, final_status);
         if let Some(class) = command.str(element::AFFECTED_SOP_CLASS_UID) {
             last.set_str(element::AFFECTED_SOP_CLASS_UID, &class);
+        }
+        counts.set_on(&mut last);
+        messenger.send(context_id, &last, None)
+    }
+}
+
+impl StorageScp {
+    /// C-MOVE: the designated instances go to a known node on a new association; the requestor
+    /// gets a pending response with the counts after each, then the final status.
+    fn move_to(
+        &self,
+        messenger: &mut Messenger<ServerAssociation<TcpStream>>,
+        context_id: u8,
+        command: &Command,
+        contexts: &[(u8, String, String)],
+    ) -> Result<(), DimseError> {
+        let mut identifier = Vec::new();
+        messenger.receive_data(&mut Bounded {
+            buf: &mut identifier,
+            limit: MAX_IDENTIFIER,
+        })?;
+        let destination_ae = command.str(element::MOVE_DESTINATION).unwrap_or_default();
+        let nodes = crate::nodes::Nodes::new(self.store.root())
+            .list()
+            .unwrap_or_default();
+        let Some(destination) = nodes
+            .into_iter()
+            .find(|n| n.ae_title.trim() == destination_ae.trim())
+        else {
+            return respond(
+                messenger,
+                context_id,
+                command,
+                field::C_MOVE_RSP,
+                status::MOVE_DESTINATION_UNKNOWN,
+                Some(&format!("unknown destination {destination_ae}")),
+            );
+        };
+        let transfer_syntax = contexts
+            .iter()
+            .find(|c| c.0 == context_id)
+            .map(|c| c.2.clone())
+            .unwrap_or_default();
+        let files = match self.designated_files(&identifier, &transfer_syntax) {
+            Ok(files) => files,
+            Err(reason) => {
+                return respond(
+                    messenger,
+                    context_id,
+                    command,
+                    field::C_MOVE_RSP,
+                    status::CANNOT_UNDERSTAND,
+                    Some(&reason),
+                )
+            }
+        };
+        let paths: Vec<std::path::PathBuf> = files
+            .iter()
+            .map(|f| self.store.resolve(&f.file_path))
+            .collect();
+        let mut counts = SubOperations {
+            remaining: paths.len().min(u16::MAX as usize) as u16,
+            ..SubOperations::default()
+        };
+        let options = super::scu::ScuOptions {
+            calling_ae_title: self.config.ae_title.clone(),
+            timeout: destination.timeout(),
+        };
+        let sop_class = command
+            .str(element::AFFECTED_SOP_CLASS_UID)
+            .unwrap_or_default();
+        let mut pending_error = None;
+        let sent = if paths.is_empty() {
+            Ok(super::scu::SendReport::default())
+        } else {
+            super::scu::send_files(&destination.address(), &options, &paths, &mut |instance| {
+                counts.remaining = counts.remaining.saturating_sub(1);
+                match (&instance.error, instance.status.map(status::category)) {
+                    (None, Some(status::Category::Success)) => counts.completed += 1,
+                    (None, Some(status::Category::Warning)) => counts.warning += 1,
+                    _ => counts.failed += 1,
+                }
+                if counts.remaining > 0 && pending_error.is_none() {
+                    let mut pending = Command::new(field::C_MOVE_RSP, false);
+                    pending
+                        .set_u16(element::MESSAGE_ID_BEING_RESPONDED_TO, command.message_id())
+                        .set_u16(element::STATUS, status::PENDING)
+                        .set_str(element::AFFECTED_SOP_CLASS_UID, &sop_class);
+                    counts.set_on(&mut pending);
+                    if let Err(e) = messenger.send(context_id, &pending, None) {
+                        pending_error = Some(e);
+                    }
+                }
+            })
+        };
+        if let Some(e) = pending_error {
+            return Err(e);
+        }
+        let final_status = match sent {
+            // The destination could not be reached: every sub-operation failed.
+            Err(_) => {
+                counts.failed += counts.remaining;
+                counts.remaining = 0;
+                status::SUBOPERATIONS_IMPOSSIBLE
+            }
+            Ok(_) if counts.failed + counts.warning > 0 => status::SUBOPERATIONS_WARNING,
+            Ok(_) => status::SUCCESS,
+        };
+        let mut last = Command::new(field::C_MOVE_RSP, false);
+        last.set_u16(element::MESSAGE_ID_BEING_RESPONDED_TO, command.message_id())
+            .set_u16(element::STATUS, final_status)
+            .set_str(element::AFFECTED_SOP_CLASS_UID, &sop_class);
+        if let Err(e) = &sent {
+            last.set_str(
+                element::ERROR_COMMENT,
+                &format!("destination: {e}")
+                    .chars()
+                    .take(64)
+                    .collect::<String>(),
+            );
         }
         counts.set_on(&mut last);
         messenger.send(context_id, &last, None)

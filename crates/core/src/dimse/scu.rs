@@ -679,3 +679,81 @@ pub fn get(
     let _ = messenger.link.release();
     Ok(report)
 }
+
+/// C-MOVE: asks the peer to send the target to `destination_ae` (normally our own storage
+/// listener, which must be running and known to the peer), following the sub-operation counts.
+pub fn move_to(
+    peer: &AeAddress,
+    options: &ScuOptions,
+    target: &RetrieveTarget,
+    destination_ae: &str,
+    on_progress: &mut dyn FnMut(&RetrieveProgress),
+) -> Result<RetrieveReport, DimseError> {
+    let proposed = vec![
+        transfer_syntax::EXPLICIT_VR_LITTLE_ENDIAN.to_string(),
+        transfer_syntax::IMPLICIT_VR_LITTLE_ENDIAN.to_string(),
+    ];
+    let association = associate(
+        peer,
+        options,
+        &[(super::qr::STUDY_ROOT_MOVE.to_string(), proposed)],
+    )?;
+    let (context_id, ts) = accepted(&association)
+        .next()
+        .map(|pc| (pc.id, pc.transfer_syntax.clone()))
+        .ok_or_else(|| DimseError::NoPresentationContext("Study Root C-MOVE".into()))?;
+    let mut messenger = Messenger::new(association);
+    let mut command = Command::new(field::C_MOVE_RQ, true);
+    command
+        .set_str(element::AFFECTED_SOP_CLASS_UID, super::qr::STUDY_ROOT_MOVE)
+        .set_u16(element::MESSAGE_ID, 1)
+        .set_u16(element::PRIORITY, 0)
+        .set_str(element::MOVE_DESTINATION, destination_ae);
+    let identifier = target
+        .identifier(target.level())
+        .encode(transfer_syntax::Encoding::of(&ts));
+    messenger.send(context_id, &command, Some(&mut identifier.as_slice()))?;
+    let mut report = RetrieveReport::default();
+    loop {
+        let response = expect_response(&mut messenger, field::C_MOVE_RSP)?;
+        if response.has_data_set() {
+            messenger.receive_data(&mut std::io::sink())?;
+        }
+        let code = response.status().unwrap_or(status::PROCESSING_FAILURE);
+        let count = |e| response.u16(e).unwrap_or(0) as u64;
+        let (remaining, completed, failed, warnings) = (
+            count(element::REMAINING_SUBOPERATIONS),
+            count(element::COMPLETED_SUBOPERATIONS),
+            count(element::FAILED_SUBOPERATIONS),
+            count(element::WARNING_SUBOPERATIONS),
+        );
+        report.expected = report
+            .expected
+            .max(remaining + completed + failed + warnings);
+        report.stored = completed;
+        report.failed = failed;
+        report.warnings = warnings;
+        if status::category(code) == Category::Pending {
+            on_progress(&RetrieveProgress {
+                done: completed + failed + warnings,
+                expected: report.expected,
+                sop_instance_uid: String::new(),
+            });
+            continue;
+        }
+        report.status = code;
+        if status::category(code) == Category::Failure {
+            let comment = response
+                .str(element::ERROR_COMMENT)
+                .map(|c| format!(": {c}"))
+                .unwrap_or_default();
+            report.errors.push(format!(
+                "C-MOVE answered {}{comment}",
+                status::describe(code)
+            ));
+        }
+        break;
+    }
+    let _ = messenger.link.release();
+    Ok(report)
+}

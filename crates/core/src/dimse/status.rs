@@ -5,6 +5,8 @@ pub const PENDING: u16 = 0xFF00;
 pub const PENDING_WARNING: u16 = 0xFF01;
 pub const CANCEL: u16 = 0xFE00;
 pub const OUT_OF_RESOURCES: u16 = 0xA700;
+/// Refused: out of resources, unable to perform sub-operations (C-GET, C-MOVE).
+pub const SUBOPERATIONS_IMPOSSIBLE: u16 = 0xA702;
 pub const MOVE_DESTINATION_UNKNOWN: u16 = 0xA801;
 pub const DATA_SET_DOES_NOT_MATCH_SOP_CLASS: u16 = 0xA900;
 pub const CANNOT_UNDERSTAND: u16 = 0xC000;
