@@ -135,6 +135,10 @@ enum Command {
         /// SOP Instance UID (needs --series)
         #[arg(long, requires = "series")]
         instance: Option<String>,
+        /// For C-MOVE nodes: where our storage listener receives (a running `lightbox serve`
+        /// there is used; otherwise one is started for the retrieval)
+        #[arg(long, default_value = "127.0.0.1:11112")]
+        listen: String,
         #[command(flatten)]
         scu: ScuArgs,
         #[arg(long)]
@@ -484,18 +488,21 @@ fn run(cli: Cli) -> Result<()> {
             study,
             series,
             instance,
+            listen,
             scu,
             json,
         } => {
             let node = nodes.resolve(&target)?;
+            let target = scu::RetrieveTarget {
+                study_uid: study,
+                series_uid: series,
+                sop_instance_uid: instance,
+            };
             run_retrieve(
-                &store,
+                std::sync::Arc::new(store),
                 &node,
-                scu::RetrieveTarget {
-                    study_uid: study,
-                    series_uid: series,
-                    sop_instance_uid: instance,
-                },
+                target,
+                &listen,
                 &scu.options(&node),
                 json,
             )
@@ -581,27 +588,63 @@ fn study_query(f: StudyFilters) -> Result<StudyQuery> {
 }
 
 fn run_retrieve(
-    store: &Store,
+    store: std::sync::Arc<Store>,
     node: &Node,
     target: scu::RetrieveTarget,
+    listen: &str,
     options: &ScuOptions,
     json: bool,
 ) -> Result<()> {
     if !node.query_retrieve {
         bail!("node {} is not enabled for query/retrieve", node.name);
     }
-    if node.retrieve_method == RetrieveMethod::CMove {
-        bail!("node {} retrieves by C-MOVE, which this version cannot do yet: use --retrieve get for it", node.name);
-    }
     let started = Instant::now();
     let show_bar = !json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let bar = show_bar.then(|| indicatif::ProgressBar::new(0));
-    let report = scu::get(&node.address(), options, &target, store, &mut |p| {
+    let mut progress = |p: &scu::RetrieveProgress| {
         if let Some(bar) = &bar {
             bar.set_length(p.expected);
             bar.set_position(p.done);
         }
-    })?;
+    };
+    let report = match node.retrieve_method {
+        RetrieveMethod::CGet => scu::get(&node.address(), options, &target, &store, &mut progress)?,
+        RetrieveMethod::CMove => {
+            let destination = node
+                .move_destination
+                .clone()
+                .unwrap_or_else(|| options.calling_ae_title.clone());
+            // Our own listener receives what the peer sends: a running `lightbox serve` holds
+            // the port already; otherwise one runs just for this retrieval.
+            let config = scp::ScpConfig {
+                ae_title: destination.clone(),
+                ..scp::ScpConfig::default()
+            };
+            let temporary = match scp::StorageScp::bind(listen, store.clone(), config) {
+                Ok(listener) => {
+                    let shutdown = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+                    let flag = shutdown.clone();
+                    Some((shutdown, std::thread::spawn(move || listener.serve(flag))))
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => None,
+                Err(e) => {
+                    return Err(e).with_context(|| format!("listening on {listen} for the C-MOVE"))
+                }
+            };
+            let report = scu::move_to(
+                &node.address(),
+                options,
+                &target,
+                &destination,
+                &mut progress,
+            );
+            if let Some((shutdown, thread)) = temporary {
+                shutdown.store(true, std::sync::atomic::Ordering::SeqCst);
+                let _ = thread.join();
+            }
+            report?
+        }
+    };
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }

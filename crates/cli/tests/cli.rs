@@ -336,6 +336,59 @@ fn serve_receives_what_send_sends_and_stops_on_sigterm() {
         (Some(8), Some(8))
     );
     assert_eq!(ok_json(&third, &["stats", "--json"])["instances"], 8);
+    // A fourth store retrieves it by C-MOVE: the serving store knows it as a node, and the
+    // retrieving command runs its own listener for the duration.
+    let mover = dir.path().join("mover");
+    let mover_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    assert!(lightbox(
+        &receiver,
+        &[
+            "nodes",
+            "add",
+            "mover",
+            &format!("MOVER@127.0.0.1:{mover_port}")
+        ]
+    )
+    .status
+    .success());
+    assert!(lightbox(
+        &mover,
+        &[
+            "nodes",
+            "add",
+            "source",
+            &target,
+            "--retrieve",
+            "move",
+            "--move-destination",
+            "MOVER"
+        ]
+    )
+    .status
+    .success());
+    let moved = ok_json(
+        &mover,
+        &[
+            "retrieve",
+            "source",
+            "--study",
+            &study,
+            "--listen",
+            &format!("127.0.0.1:{mover_port}"),
+            "--json",
+        ],
+    );
+    assert_eq!(
+        (moved["stored"].as_u64(), moved["failed"].as_u64()),
+        (Some(8), Some(0)),
+        "{moved}"
+    );
+    assert_eq!(ok_json(&mover, &["stats", "--json"])["instances"], 8);
     let unknown = lightbox(&sender, &["echo", "nobody"]);
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no node named"));
     assert!(lightbox(&sender, &["nodes", "rm", "receiver"])
