@@ -303,6 +303,8 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn main() {
+    let load = || std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!("load average before: {}", load().trim());
     let (index, build_note) = build_or_open();
     let stats = index.stats().unwrap();
     println!("index: {build_note}");
@@ -445,4 +447,5 @@ fn main() {
             times[times.len() - 1]
         );
     }
+    println!("\nload average after: {}", load().trim());
 }

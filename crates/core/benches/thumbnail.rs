@@ -1,6 +1,7 @@
 //! Thumbnail of a 512×512 16-bit CT: render + fit to 256 + PNG, and the series thumbnail cold
 //! (cache miss) and warm (cache hit). `cargo bench -p lightbox-core --bench thumbnail`.
 
+use lightbox_core::dicom::{self, tag};
 use lightbox_core::import::{self, ImportOptions, ImportProgress};
 use lightbox_core::index::StudyQuery;
 use lightbox_core::render::{render_file, series_thumbnail, thumbnail, FrameChoice};
@@ -21,6 +22,8 @@ fn report(label: &str, mut times: Vec<f64>) {
 }
 
 fn main() {
+    let load = || std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!("load average before: {}", load().trim());
     let dir = tempfile::tempdir().unwrap();
     let spec = SynthSpec {
         patients: 1,
@@ -32,6 +35,28 @@ fn main() {
     };
     let file = dir.path().join("ct.dcm");
     std::fs::write(&file, synth::instance_bytes(&spec, 0, 0, 0, 0)).unwrap();
+    let header = dicom::read_file(&file, dicom::ReadMode::Header).unwrap();
+    let ds = &header.dataset;
+    let attr = |t| ds.int(t).unwrap_or(0);
+    assert_eq!(
+        (
+            attr(tag::ROWS),
+            attr(tag::COLUMNS),
+            attr(tag::BITS_ALLOCATED)
+        ),
+        (512, 512, 16),
+        "the benchmark instance must be a 512×512 16-bit image"
+    );
+    println!(
+        "instance: {} bytes, {}×{}, {} bits allocated, {} stored, modality {}\n",
+        std::fs::metadata(&file).unwrap().len(),
+        attr(tag::ROWS),
+        attr(tag::COLUMNS),
+        attr(tag::BITS_ALLOCATED),
+        attr(tag::BITS_STORED),
+        ds.text(tag::MODALITY).unwrap_or_default()
+    );
+    drop(header);
 
     println!("| 512×512 16-bit CT | runs | p50 ms | p95 ms | max ms |");
     println!("|---|---:|---:|---:|---:|");
@@ -41,8 +66,11 @@ fn main() {
         let started = Instant::now();
         let image = render_file(&file, FrameChoice::Middle).unwrap();
         render_only.push(started.elapsed().as_secs_f64() * 1000.0);
-        let png = thumbnail::encode_png(&thumbnail::fit(&image, 256));
+        let small = thumbnail::fit(&image, 256);
+        let png = thumbnail::encode_png(&small);
         full.push(started.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!((image.width, image.height), (512, 512));
+        assert_eq!((small.width, small.height), (256, 256));
         assert!(png.len() > 1000);
     }
     report("read + decode + LUT (full resolution)", render_only);
@@ -90,4 +118,5 @@ fn main() {
         cold,
     );
     report("series thumbnail, warm (cache hit)", warm);
+    println!("\nload average after: {}", load().trim());
 }

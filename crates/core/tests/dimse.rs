@@ -1200,3 +1200,92 @@ fn c_move_with_orthanc_both_ways() {
     .unwrap();
     assert!(!refused.errors.is_empty(), "{refused:?}");
 }
+
+/// Relays one connection to `upstream` and cuts both sides once `limit` bytes came from the
+/// client: a peer that vanishes in the middle of a transfer.
+fn cutting_relay(upstream: u16, limit: usize) -> u16 {
+    use std::io::{Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let (mut client, _) = listener.accept().unwrap();
+        let mut server = std::net::TcpStream::connect(("127.0.0.1", upstream)).unwrap();
+        let (mut client_r, mut server_w) =
+            (client.try_clone().unwrap(), server.try_clone().unwrap());
+        let back = std::thread::spawn(move || {
+            let _ = std::io::copy(&mut server, &mut client);
+        });
+        let mut forwarded = 0;
+        let mut buf = [0u8; 8192];
+        while forwarded < limit {
+            match client_r.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if server_w.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    forwarded += n;
+                }
+            }
+        }
+        let _ = client_r.shutdown(std::net::Shutdown::Both);
+        let _ = server_w.shutdown(std::net::Shutdown::Both);
+        let _ = back.join();
+    });
+    port
+}
+
+#[test]
+fn a_peer_vanishing_mid_transfer_gives_a_clear_error_and_no_partial_instance() {
+    let listener = Listener::start(ScpConfig::default());
+    let data = tempfile::tempdir().unwrap();
+    let spec = lightbox_core::synth::SynthSpec {
+        patients: 1,
+        studies_per_patient: 1,
+        series_per_study: 1,
+        instances_per_series: 4,
+        modality: Some("CT".into()),
+        ..Default::default()
+    };
+    lightbox_core::synth::generate(&spec, data.path()).unwrap();
+    let files: Vec<PathBuf> = walkdir::WalkDir::new(data.path())
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect();
+    // Each file is ~526 KB: the cut falls in the middle of the first instance's data set.
+    let relay = cutting_relay(listener.address.port, 200_000);
+    let target = AeAddress {
+        port: relay,
+        ..listener.address.clone()
+    };
+    let started = Instant::now();
+    let err = scu::send_files(
+        &target,
+        &ScuOptions {
+            timeout: Duration::from_secs(5),
+            ..options()
+        },
+        &files,
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(matches!(err, DimseError::ConnectionLost(_)), "{err}");
+    assert!(err.is_transient());
+    // The SCP notices the broken association: nothing half-received is stored or left behind.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_dir(listener.store.tmp_dir()).unwrap().count() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "a partial instance was left in the scratch space"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(listener.store.index().stats().unwrap().instances, 0);
+}

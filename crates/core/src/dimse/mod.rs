@@ -28,6 +28,8 @@ pub enum DimseError {
     Association(String),
     #[error("the peer aborted the association")]
     Aborted,
+    #[error("the connection to the peer was lost ({0})")]
+    ConnectionLost(String),
     #[error("timed out waiting for the peer")]
     Timeout,
     #[error("protocol error: {0}")]
@@ -49,6 +51,17 @@ impl DimseError {
             DimseError::Timeout
         } else if lower.contains("abort") {
             DimseError::Aborted
+        } else if [
+            "on wire",
+            "broken pipe",
+            "connection reset",
+            "unexpected end",
+            "eof",
+        ]
+        .iter()
+        .any(|k| lower.contains(k))
+        {
+            DimseError::ConnectionLost(text)
         } else {
             DimseError::Association(text)
         }
