@@ -53,6 +53,7 @@ impl DimseError {
             DimseError::Aborted
         } else if [
             "on wire",
+            "closed by peer",
             "broken pipe",
             "connection reset",
             "unexpected end",
@@ -71,7 +72,10 @@ impl DimseError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            DimseError::Connect { .. } | DimseError::Timeout | DimseError::Aborted
+            DimseError::Connect { .. }
+                | DimseError::Timeout
+                | DimseError::Aborted
+                | DimseError::ConnectionLost(_)
         )
     }
 }
