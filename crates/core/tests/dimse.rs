@@ -1289,3 +1289,86 @@ fn a_peer_vanishing_mid_transfer_gives_a_clear_error_and_no_partial_instance() {
     }
     assert_eq!(listener.store.index().stats().unwrap().instances, 0);
 }
+
+#[test]
+fn dcmtk_movescu_moves_from_lightbox() {
+    use lightbox_core::nodes::{Node, Nodes};
+    let Some(movescu) = support::peer_tool("movescu") else {
+        return;
+    };
+    if !support::isolated_network() {
+        return;
+    }
+    let listener = synthetic_listener();
+    let port = support::free_port();
+    let mover = AeAddress {
+        ae_title: "MOVESCU".into(),
+        host: "127.0.0.1".into(),
+        port,
+    };
+    Nodes::new(listener.store.root())
+        .add(Node::new("movescu", &mover))
+        .unwrap();
+    let all = listener
+        .store
+        .index()
+        .search_studies(&StudyQuery::default())
+        .unwrap()
+        .studies;
+    let out = tempfile::tempdir().unwrap();
+    let output = Command::new(&movescu)
+        .args([
+            "-S",
+            "-aec",
+            "LIGHTBOX",
+            "-aet",
+            "MOVESCU",
+            "-aem",
+            "MOVESCU",
+            "--port",
+            &port.to_string(),
+            "-od",
+        ])
+        .arg(out.path())
+        .args([
+            "-k",
+            "QueryRetrieveLevel=STUDY",
+            "-k",
+            &format!("StudyInstanceUID={}", all[0].study_uid),
+        ])
+        .args(["127.0.0.1", &listener.address.port.to_string()])
+        .env("TCP_NODELAY", "1")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 6);
+    // An unknown destination is refused with the standard status.
+    let refused = Command::new(&movescu)
+        .args([
+            "-S",
+            "-aec",
+            "LIGHTBOX",
+            "-aem",
+            "NOWHERE",
+            "-k",
+            "QueryRetrieveLevel=STUDY",
+            "-k",
+            &format!("StudyInstanceUID={}", all[0].study_uid),
+        ])
+        .args(["127.0.0.1", &listener.address.port.to_string()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&refused.stderr).to_string()
+        + &String::from_utf8_lossy(&refused.stdout);
+    assert!(
+        text.contains("a801")
+            || text.contains("A801")
+            || text.contains("Move Destination Unknown")
+            || text.contains("MoveDestinationUnknown"),
+        "{text}"
+    );
+}
