@@ -540,6 +540,22 @@ fn run(cli: Cli) -> Result<()> {
                 ..scp::ScpConfig::default()
             };
             let address = format!("{bind}:{port}");
+            // A clean stop leaves this marker; without it the last run crashed (or this is the
+            // first), and the index catches up with the files before anything is accepted.
+            let clean_marker = data_dir.join(".clean-shutdown");
+            if std::fs::remove_file(&clean_marker).is_err() {
+                let recovered = import::reconcile(&store)?;
+                if recovered.indexed + recovered.scratch_removed > 0
+                    || !recovered.unreadable.is_empty()
+                {
+                    eprintln!(
+                        "recovered after an unclean stop: indexed {} file(s), removed {} abandoned temporary file(s), {} unreadable",
+                        recovered.indexed,
+                        recovered.scratch_removed,
+                        recovered.unreadable.len()
+                    );
+                }
+            }
             let listener =
                 scp::StorageScp::bind(&address, std::sync::Arc::new(store), config.clone())
                     .with_context(|| format!("listening on {address}"))?;
@@ -554,6 +570,7 @@ fn run(cli: Cli) -> Result<()> {
                 data_dir.display()
             );
             listener.serve(shutdown)?;
+            std::fs::write(&clean_marker, b"")?;
             eprintln!("stopped");
             Ok(())
         }

@@ -364,3 +364,65 @@ fn removal_keeps_counts_right_and_never_deletes_linked_files() {
     assert_eq!(remaining.studies[0].instance_count, 1);
     assert_eq!(remaining.studies[0].series_count, 1);
 }
+
+#[test]
+fn reconcile_indexes_files_placed_before_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let spec = lightbox_core::synth::SynthSpec {
+        patients: 1,
+        studies_per_patient: 1,
+        series_per_study: 1,
+        instances_per_series: 3,
+        rows: 8,
+        columns: 8,
+        ..Default::default()
+    };
+    lightbox_core::synth::generate(&spec, data.path()).unwrap();
+    let report = import_paths(&store, &[data.path().to_path_buf()], false);
+    assert_eq!(report.imported, 3);
+    // A crash between the rename into place and the index commit: the file is there, unindexed.
+    let bytes = lightbox_core::synth::instance_bytes(
+        &lightbox_core::synth::SynthSpec {
+            seed: 99,
+            ..spec.clone()
+        },
+        0,
+        0,
+        0,
+        0,
+    );
+    let file =
+        lightbox_core::dicom::read_bytes(&bytes, lightbox_core::dicom::ReadMode::Header).unwrap();
+    let sop = lightbox_core::model::InstanceRecord::from_file(&file)
+        .unwrap()
+        .sop_instance_uid;
+    let relative = Store::managed_relative_path(&sop);
+    std::fs::create_dir_all(dir.path().join(&relative).parent().unwrap()).unwrap();
+    std::fs::write(dir.path().join(&relative), &bytes).unwrap();
+    // And a temporary file abandoned long ago.
+    let stale = store.tmp_dir().join("stale.tmp");
+    std::fs::write(&stale, b"half an instance").unwrap();
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&stale)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+
+    let reconciled = import::reconcile(&store).unwrap();
+    assert_eq!((reconciled.indexed, reconciled.scratch_removed), (1, 1));
+    assert!(reconciled.unreadable.is_empty());
+    assert_eq!(
+        store.index().instance_path(&sop).unwrap().as_deref(),
+        Some(relative.as_str())
+    );
+    assert_eq!(store.index().stats().unwrap().instances, 4);
+    // Nothing left to do the second time.
+    assert_eq!(
+        import::reconcile(&store).unwrap(),
+        import::Reconciled::default()
+    );
+}

@@ -171,6 +171,101 @@ pub fn ingest(
     }
 }
 
+/// What a reconciliation found.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Reconciled {
+    /// Managed files that were in place but missing from the index, now indexed.
+    pub indexed: u64,
+    /// Managed files that cannot be read (reported, left in place).
+    pub unreadable: Vec<Skipped>,
+    /// Abandoned temporary files removed from the scratch space.
+    pub scratch_removed: u64,
+}
+
+/// Temporary files older than this are abandoned (a crash); younger ones may belong to a
+/// running import.
+const ABANDONED_AFTER: Duration = Duration::from_secs(600);
+
+/// Brings the index back in line with the managed files after a crash: a file renamed into
+/// place whose index transaction never committed is indexed now, and abandoned temporary files
+/// are removed. Safe to run while nothing else writes to the store.
+pub fn reconcile(store: &Store) -> Result<Reconciled, crate::index::IndexError> {
+    let mut report = Reconciled::default();
+    let now = SystemTime::now();
+    for entry in std::fs::read_dir(store.tmp_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let age = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|m| now.duration_since(m).ok());
+        if age.is_some_and(|a| a > ABANDONED_AFTER) && std::fs::remove_file(entry.path()).is_ok() {
+            report.scratch_removed += 1;
+        }
+    }
+    let files_dir = store.root().join("files");
+    let mut batch = Vec::new();
+    for entry in walkdir::WalkDir::new(&files_dir)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+    {
+        let path = entry.path();
+        let relative = match path.strip_prefix(store.root()) {
+            Ok(r) => r.to_string_lossy().into_owned(),
+            Err(_) => continue,
+        };
+        let record = dicom::read_file(path, ReadMode::Header)
+            .map_err(|e| e.to_string())
+            .and_then(|f| InstanceRecord::from_file(&f).map_err(|e| e.to_string()));
+        let mut record = match record {
+            Ok(r) => r,
+            Err(reason) => {
+                report
+                    .unreadable
+                    .push(skip(path.display().to_string(), reason));
+                continue;
+            }
+        };
+        if store
+            .index()
+            .instance_path(&record.sop_instance_uid)?
+            .is_some()
+        {
+            continue;
+        }
+        let metadata = entry.metadata().ok();
+        record.file_path = relative;
+        record.file_size = metadata.as_ref().map(|m| m.len()).unwrap_or(0);
+        record.received_at = metadata
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or_else(now_millis);
+        record.source = Some("recovered at start-up".into());
+        batch.push(record);
+        if batch.len() >= BATCH {
+            report.indexed += store
+                .index()
+                .insert_batch(&batch)?
+                .iter()
+                .filter(|o| **o == InsertOutcome::Inserted)
+                .count() as u64;
+            batch.clear();
+        }
+    }
+    report.indexed += store
+        .index()
+        .insert_batch(&batch)?
+        .iter()
+        .filter(|o| **o == InsertOutcome::Inserted)
+        .count() as u64;
+    Ok(report)
+}
+
 fn skip(path: impl Into<String>, reason: impl Into<String>) -> Skipped {
     Skipped {
         path: path.into(),
