@@ -25,6 +25,7 @@ WORK=$(mktemp -d /tmp/lightbox-bench.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 
 echo "machine: $(nproc) cores, $(uname -sr), $(df -T /tmp | awk 'NR==2 {print $2}') under /tmp, $(cp --version | head -1)"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews the figures)"
 echo "generating 10,000 CT files (not timed)..."
 "$LB" generate "$WORK/data" --patients 10 --studies 10 --series 2 --instances 50 --modality CT > /dev/null
 FILES=$(find "$WORK/data" -type f | wc -l)
@@ -49,19 +50,28 @@ run() { # label command...
   RSS[$label]+="$(cat "$WORK/rss.txt") "
 }
 LABELS=("lightbox import --link" "pydicom reference indexer" "lightbox import (copy)" "cp -r")
+contender() { # index run
+  case $1 in
+    0) run "${LABELS[0]}" "$LB" --data-dir "$WORK/link-$2" import --link --json "$WORK/data"
+       grep -q '"imported":10000' "$WORK/out.txt" || { cat "$WORK/out.txt"; exit 1; } ;;
+    1) run "${LABELS[1]}" "$PYTHON" bench/pydicom_indexer.py "$WORK/data" "$WORK/py-$2.sqlite"
+       grep -q '^10000$' "$WORK/out.txt" || { cat "$WORK/out.txt"; exit 1; } ;;
+    2) run "${LABELS[2]}" "$LB" --data-dir "$WORK/copy-$2" import --json "$WORK/data"
+       grep -q '"imported":10000' "$WORK/out.txt" || { cat "$WORK/out.txt"; exit 1; } ;;
+    3) run "${LABELS[3]}" cp -r "$WORK/data" "$WORK/cp-$2"
+       [ "$(find "$WORK/cp-$2" -type f | wc -l)" -eq 10000 ] || { echo "cp -r copied too few files" >&2; exit 1; } ;;
+  esac
+}
+# The write throughput of the disk drifts during a run, so the order alternates: a, b, c, d on
+# odd runs, d, c, b, a on even ones (no contender always runs right after another's 5 GB).
 for i in $(seq "$RUNS"); do
   echo "run $i of $RUNS..."
-  run "${LABELS[0]}" "$LB" --data-dir "$WORK/link-$i" import --link --json "$WORK/data"
-  grep -q '"imported":10000' "$WORK/out.txt" || { cat "$WORK/out.txt"; exit 1; }
-  run "${LABELS[1]}" "$PYTHON" bench/pydicom_indexer.py "$WORK/data" "$WORK/py-$i.sqlite"
-  grep -q '^10000$' "$WORK/out.txt" || { cat "$WORK/out.txt"; exit 1; }
-  run "${LABELS[2]}" "$LB" --data-dir "$WORK/copy-$i" import --json "$WORK/data"
-  grep -q '"imported":10000' "$WORK/out.txt" || { cat "$WORK/out.txt"; exit 1; }
-  run "${LABELS[3]}" cp -r "$WORK/data" "$WORK/cp-$i"
-  [ "$(find "$WORK/cp-$i" -type f | wc -l)" -eq 10000 ] || { echo "cp -r copied too few files" >&2; exit 1; }
+  if [ $((i % 2)) -eq 1 ]; then order="0 1 2 3"; else order="3 2 1 0"; fi
+  for c in $order; do contender "$c" "$i"; done
   rm -rf "$WORK/link-$i" "$WORK/copy-$i" "$WORK/cp-$i" "$WORK/py-$i.sqlite"*
 done
 
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 declare -A MED MEDF
 echo
