@@ -733,7 +733,8 @@ fn run_find(
             identifier.text(key, &value);
         }
     }
-    let model = if patient_root {
+    // The study root model has no patient level.
+    let model = if patient_root || level == Level::Patient {
         scu::QueryModel::PatientRoot
     } else {
         scu::QueryModel::StudyRoot

@@ -1372,3 +1372,114 @@ fn dcmtk_movescu_moves_from_lightbox() {
         "{text}"
     );
 }
+
+#[test]
+fn lightbox_queries_and_retrieves_from_dcmtk_dcmqrscp() {
+    use lightbox_core::dicom::tag;
+    use lightbox_core::dimse::scu::{QueryModel, RetrieveTarget};
+    let Some(dcmqrscp) = support::peer_tool("dcmqrscp") else {
+        return;
+    };
+    if !support::isolated_network() {
+        return;
+    }
+    let receiver = Listener::start(ScpConfig::default());
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    std::fs::create_dir_all(&db).unwrap();
+    let port = support::free_port();
+    let config = format!(
+        "NetworkTCPPort = {port}\nMaxPDUSize = 131072\nMaxAssociations = 16\n\
+         HostTable BEGIN\nlightbox = (LIGHTBOX, 127.0.0.1, {})\nHostTable END\n\
+         VendorTable BEGIN\nVendorTable END\n\
+         AETable BEGIN\nDCMQRSCP {} RW (200, 1024mb) ANY\nAETable END\n",
+        receiver.address.port,
+        db.display()
+    );
+    let config_path = dir.path().join("dcmqrscp.cfg");
+    std::fs::write(&config_path, config).unwrap();
+    let _peer = Peer(
+        Command::new(dcmqrscp)
+            .args(["-c"])
+            .arg(&config_path)
+            .env("TCP_NODELAY", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_port(port);
+    let qr = AeAddress {
+        ae_title: "DCMQRSCP".into(),
+        host: "127.0.0.1".into(),
+        port,
+    };
+
+    let source = synthetic_listener();
+    let all = source
+        .store
+        .index()
+        .search_studies(&StudyQuery::default())
+        .unwrap()
+        .studies;
+    let files: Vec<PathBuf> = all
+        .iter()
+        .take(2)
+        .flat_map(|s| source.store.index().series_of_study(&s.study_uid).unwrap())
+        .flat_map(|s| {
+            source
+                .store
+                .index()
+                .instances_of_series(&s.series_uid)
+                .unwrap()
+        })
+        .map(|i| source.store.resolve(&i.file_path))
+        .collect();
+    let sent = scu::send_files(&qr, &options(), &files, &mut |_| {}).unwrap();
+    assert_eq!((sent.sent, sent.failed), (12, 0));
+
+    let studies = scu::find(
+        &qr,
+        &options(),
+        QueryModel::StudyRoot,
+        &query("STUDY", &[(tag::STUDY_INSTANCE_UID, "")]),
+    )
+    .unwrap();
+    assert_eq!(studies.len(), 2);
+    let patients = scu::find(
+        &qr,
+        &options(),
+        QueryModel::PatientRoot,
+        &query("PATIENT", &[(tag::PATIENT_ID, "")]),
+    )
+    .unwrap();
+    assert!(!patients.is_empty());
+
+    let local_dir = tempfile::tempdir().unwrap();
+    let local = Store::open(local_dir.path()).unwrap();
+    let target = RetrieveTarget {
+        study_uid: all[0].study_uid.clone(),
+        series_uid: None,
+        sop_instance_uid: None,
+    };
+    let got = scu::get(&qr, &options(), &target, &local, &mut |_| {}).unwrap();
+    assert_eq!((got.expected, got.stored, got.failed), (6, 6, 0), "{got:?}");
+
+    let moved = scu::move_to(
+        &qr,
+        &options(),
+        &RetrieveTarget {
+            study_uid: all[1].study_uid.clone(),
+            ..target
+        },
+        "LIGHTBOX",
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(
+        (moved.stored, moved.failed, moved.status),
+        (6, 0, 0),
+        "{moved:?}"
+    );
+    assert_eq!(receiver.store.index().stats().unwrap().instances, 6);
+}

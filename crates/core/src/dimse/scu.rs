@@ -480,6 +480,55 @@ pub struct RetrieveProgress {
     pub sop_instance_uid: String,
 }
 
+/// Storage SOP classes proposed for a retrieval when the peer does not tell which it will send.
+const COMMON_STORAGE_CLASSES: &[&str] = &[
+    "1.2.840.10008.5.1.4.1.1.1",        // CR
+    "1.2.840.10008.5.1.4.1.1.1.1",      // DX for presentation
+    "1.2.840.10008.5.1.4.1.1.1.1.1",    // DX for processing
+    "1.2.840.10008.5.1.4.1.1.1.2",      // MG for presentation
+    "1.2.840.10008.5.1.4.1.1.1.2.1",    // MG for processing
+    "1.2.840.10008.5.1.4.1.1.1.3",      // intra-oral X-ray
+    "1.2.840.10008.5.1.4.1.1.2",        // CT
+    "1.2.840.10008.5.1.4.1.1.2.1",      // enhanced CT
+    "1.2.840.10008.5.1.4.1.1.3.1",      // US multi-frame
+    "1.2.840.10008.5.1.4.1.1.4",        // MR
+    "1.2.840.10008.5.1.4.1.1.4.1",      // enhanced MR
+    "1.2.840.10008.5.1.4.1.1.4.2",      // MR spectroscopy
+    "1.2.840.10008.5.1.4.1.1.6.1",      // US
+    "1.2.840.10008.5.1.4.1.1.7",        // secondary capture
+    "1.2.840.10008.5.1.4.1.1.7.1",      // multi-frame single bit SC
+    "1.2.840.10008.5.1.4.1.1.7.2",      // multi-frame grayscale byte SC
+    "1.2.840.10008.5.1.4.1.1.7.3",      // multi-frame grayscale word SC
+    "1.2.840.10008.5.1.4.1.1.7.4",      // multi-frame true colour SC
+    "1.2.840.10008.5.1.4.1.1.9.1.1",    // 12-lead ECG
+    "1.2.840.10008.5.1.4.1.1.9.1.2",    // general ECG
+    "1.2.840.10008.5.1.4.1.1.11.1",     // grayscale softcopy presentation state
+    "1.2.840.10008.5.1.4.1.1.12.1",     // XA
+    "1.2.840.10008.5.1.4.1.1.12.1.1",   // enhanced XA
+    "1.2.840.10008.5.1.4.1.1.12.2",     // XRF
+    "1.2.840.10008.5.1.4.1.1.13.1.3",   // breast tomosynthesis
+    "1.2.840.10008.5.1.4.1.1.20",       // NM
+    "1.2.840.10008.5.1.4.1.1.66",       // raw data
+    "1.2.840.10008.5.1.4.1.1.66.1",     // spatial registration
+    "1.2.840.10008.5.1.4.1.1.66.4",     // segmentation
+    "1.2.840.10008.5.1.4.1.1.77.1.1",   // VL endoscopic
+    "1.2.840.10008.5.1.4.1.1.77.1.4",   // VL photographic
+    "1.2.840.10008.5.1.4.1.1.77.1.5.1", // ophthalmic photography 8 bit
+    "1.2.840.10008.5.1.4.1.1.77.1.6",   // VL whole slide microscopy
+    "1.2.840.10008.5.1.4.1.1.88.11",    // basic text SR
+    "1.2.840.10008.5.1.4.1.1.88.22",    // enhanced SR
+    "1.2.840.10008.5.1.4.1.1.88.33",    // comprehensive SR
+    "1.2.840.10008.5.1.4.1.1.88.59",    // key object selection
+    "1.2.840.10008.5.1.4.1.1.104.1",    // encapsulated PDF
+    "1.2.840.10008.5.1.4.1.1.128",      // PET
+    "1.2.840.10008.5.1.4.1.1.130",      // enhanced PET
+    "1.2.840.10008.5.1.4.1.1.481.1",    // RT image
+    "1.2.840.10008.5.1.4.1.1.481.2",    // RT dose
+    "1.2.840.10008.5.1.4.1.1.481.3",    // RT structure set
+    "1.2.840.10008.5.1.4.1.1.481.5",    // RT plan
+    "1.2.840.10008.5.1.4.1.1.481.8",    // RT ion plan
+];
+
 /// Transfer syntaxes offered for retrieved instances: the peer can send each as it stores it.
 const RECEIVABLE: &[&str] = &[
     transfer_syntax::EXPLICIT_VR_LITTLE_ENDIAN,
@@ -508,15 +557,29 @@ pub fn get(
     on_instance: &mut dyn FnMut(&RetrieveProgress),
 ) -> Result<RetrieveReport, DimseError> {
     let mut query = target.identifier(super::qr::Level::Image);
-    query.text(tag::SOP_CLASS_UID, "").text(
-        tag::SOP_INSTANCE_UID,
-        target.sop_instance_uid.as_deref().unwrap_or(""),
-    );
+    // Hierarchical SCPs need every higher level's unique key at IMAGE level (universal if unknown).
+    query
+        .text(
+            tag::SERIES_INSTANCE_UID,
+            target.series_uid.as_deref().unwrap_or(""),
+        )
+        .text(tag::SOP_CLASS_UID, "")
+        .text(
+            tag::SOP_INSTANCE_UID,
+            target.sop_instance_uid.as_deref().unwrap_or(""),
+        );
     let listing = find(peer, options, QueryModel::StudyRoot, &query)?;
     let mut classes: Vec<String> = listing
         .iter()
         .filter_map(|m| m.first_text(tag::SOP_CLASS_UID))
         .collect();
+    // Some SCPs (dcmqrscp) do not return SOP Class UID: then propose the common classes.
+    if classes.is_empty() {
+        classes = COMMON_STORAGE_CLASSES
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+    }
     classes.sort();
     classes.dedup();
     let mut report = RetrieveReport {
