@@ -152,22 +152,50 @@ impl StorageScp {
     /// Accepts associations until `shutdown` is set, each on its own thread; returns once the
     /// associations in progress have ended.
     pub fn serve(self, shutdown: Arc<AtomicBool>) -> std::io::Result<()> {
-        self.listener.set_nonblocking(true)?;
+        // A blocking accept answers a new association at once (polling would add its period to
+        // every association); a watcher wakes it with a connection of its own to shut down.
+        let local = self.listener.local_addr()?;
+        let watcher_flag = shutdown.clone();
+        let watcher = std::thread::spawn(move || {
+            while !watcher_flag.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let wake = if local.ip().is_unspecified() {
+                SocketAddr::from(([127, 0, 0, 1], local.port()))
+            } else {
+                local
+            };
+            let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
+        });
         let this = Arc::new(self);
         let mut workers = Vec::new();
-        while !shutdown.load(Ordering::SeqCst) {
-            match this.listener.accept() {
+        loop {
+            let accepted = this.listener.accept();
+            if shutdown.load(Ordering::SeqCst) {
+                break;
+            }
+            match accepted {
                 Ok((socket, peer)) => {
                     let scp = this.clone();
                     workers.push(std::thread::spawn(move || scp.handle(socket, peer)));
                     workers.retain(|w| !w.is_finished());
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    std::thread::sleep(Duration::from_millis(20))
+                // A connection that failed before we took it (reset by the peer): keep serving.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::ConnectionAborted
+                            | std::io::ErrorKind::ConnectionReset
+                            | std::io::ErrorKind::Interrupted
+                    ) => {}
+                Err(e) => {
+                    shutdown.store(true, Ordering::SeqCst);
+                    let _ = watcher.join();
+                    return Err(e);
                 }
-                Err(e) => return Err(e),
             }
         }
+        let _ = watcher.join();
         for worker in workers {
             let _ = worker.join();
         }
