@@ -546,17 +546,55 @@ const RECEIVABLE: &[&str] = &[
     "1.2.840.10008.1.2.5",
 ];
 
-/// C-GET into the store: a C-FIND at instance level first (it tells which storage SOP classes
-/// to propose, and how many instances to expect), then the retrieval on one association, each
-/// instance entering the store and the index as it arrives.
-pub fn get(
+const SOP_CLASSES_IN_STUDY: crate::dicom::Tag = crate::dicom::Tag(0x0008, 0x0062);
+const STUDY_INSTANCES: crate::dicom::Tag = crate::dicom::Tag(0x0020, 0x1208);
+const SERIES_INSTANCES: crate::dicom::Tag = crate::dicom::Tag(0x0020, 0x1209);
+
+/// Which storage SOP classes a retrieval will bring, and how many instances. One small query
+/// where the peer supports SOP Classes in Study (a study, or a series with its count); otherwise
+/// an instance-level listing (one response per instance).
+fn plan_retrieval(
     peer: &AeAddress,
     options: &ScuOptions,
     target: &RetrieveTarget,
-    store: &crate::store::Store,
-    on_instance: &mut dyn FnMut(&RetrieveProgress),
-) -> Result<RetrieveReport, DimseError> {
-    let mut query = target.identifier(super::qr::Level::Image);
+) -> Result<(Vec<String>, u64), DimseError> {
+    use super::qr::Level;
+    if target.sop_instance_uid.is_none() {
+        let mut study = crate::dicom::write::DataSetBuilder::default();
+        study
+            .text(super::qr::QUERY_RETRIEVE_LEVEL, "STUDY")
+            .text(tag::STUDY_INSTANCE_UID, &target.study_uid)
+            .text(SOP_CLASSES_IN_STUDY, "")
+            .text(STUDY_INSTANCES, "");
+        // A strict SCP may refuse a key it does not support: then list the instances instead.
+        let studies = find(peer, options, QueryModel::StudyRoot, &study).unwrap_or_default();
+        if let Some(found) = studies.first() {
+            let classes: Vec<String> = found
+                .texts(SOP_CLASSES_IN_STUDY)
+                .into_iter()
+                .filter(|c| !c.is_empty())
+                .collect();
+            if !classes.is_empty() {
+                let count = match &target.series_uid {
+                    None => found.int(STUDY_INSTANCES),
+                    Some(series) => {
+                        let mut q = crate::dicom::write::DataSetBuilder::default();
+                        q.text(super::qr::QUERY_RETRIEVE_LEVEL, "SERIES")
+                            .text(tag::STUDY_INSTANCE_UID, &target.study_uid)
+                            .text(tag::SERIES_INSTANCE_UID, series)
+                            .text(SERIES_INSTANCES, "");
+                        find(peer, options, QueryModel::StudyRoot, &q)
+                            .ok()
+                            .and_then(|m| m.first().and_then(|s| s.int(SERIES_INSTANCES)))
+                    }
+                };
+                if let Some(count) = count {
+                    return Ok((classes, count.max(0) as u64));
+                }
+            }
+        }
+    }
+    let mut query = target.identifier(Level::Image);
     // Hierarchical SCPs need every higher level's unique key at IMAGE level (universal if unknown).
     query
         .text(
@@ -569,11 +607,25 @@ pub fn get(
             target.sop_instance_uid.as_deref().unwrap_or(""),
         );
     let listing = find(peer, options, QueryModel::StudyRoot, &query)?;
-    let mut classes: Vec<String> = listing
+    let classes = listing
         .iter()
         .filter_map(|m| m.first_text(tag::SOP_CLASS_UID))
         .collect();
-    // Some SCPs (dcmqrscp) do not return SOP Class UID: then propose the common classes.
+    Ok((classes, listing.len() as u64))
+}
+
+/// C-GET into the store: a C-FIND first (it tells which storage SOP classes to propose, and how
+/// many instances to expect), then the retrieval on one association, each
+/// instance entering the store and the index as it arrives.
+pub fn get(
+    peer: &AeAddress,
+    options: &ScuOptions,
+    target: &RetrieveTarget,
+    store: &crate::store::Store,
+    on_instance: &mut dyn FnMut(&RetrieveProgress),
+) -> Result<RetrieveReport, DimseError> {
+    let (mut classes, expected) = plan_retrieval(peer, options, target)?;
+    // Some SCPs (dcmqrscp) name no SOP classes: then propose the common ones.
     if classes.is_empty() {
         classes = COMMON_STORAGE_CLASSES
             .iter()
@@ -583,10 +635,10 @@ pub fn get(
     classes.sort();
     classes.dedup();
     let mut report = RetrieveReport {
-        expected: listing.len() as u64,
+        expected,
         ..RetrieveReport::default()
     };
-    if listing.is_empty() {
+    if expected == 0 {
         return Ok(report);
     }
     // One context per (class, transfer syntax) lets the peer send each instance as stored;
