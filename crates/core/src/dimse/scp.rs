@@ -367,6 +367,18 @@ impl Write for Bounded<'_> {
 
 const MAX_IDENTIFIER: usize = 1 << 20;
 
+/// The identifier data set of a C-FIND, C-GET or C-MOVE request, bounded in size.
+fn receive_identifier(
+    messenger: &mut Messenger<ServerAssociation<TcpStream>>,
+) -> Result<Vec<u8>, DimseError> {
+    let mut identifier = Vec::new();
+    messenger.receive_data(&mut Bounded {
+        buf: &mut identifier,
+        limit: MAX_IDENTIFIER,
+    })?;
+    Ok(identifier)
+}
+
 impl StorageScp {
     /// C-FIND over the local index: one pending response per match, then success.
     fn find(
@@ -376,11 +388,7 @@ impl StorageScp {
         command: &Command,
         transfer_syntax: &str,
     ) -> Result<(), DimseError> {
-        let mut identifier = Vec::new();
-        messenger.receive_data(&mut Bounded {
-            buf: &mut identifier,
-            limit: MAX_IDENTIFIER,
-        })?;
+        let identifier = receive_identifier(messenger)?;
         let sop_class = command
             .str(element::AFFECTED_SOP_CLASS_UID)
             .unwrap_or_default();
@@ -523,11 +531,7 @@ impl StorageScp {
         command: &Command,
         contexts: &[(u8, String, String)],
     ) -> Result<(), DimseError> {
-        let mut identifier = Vec::new();
-        messenger.receive_data(&mut Bounded {
-            buf: &mut identifier,
-            limit: MAX_IDENTIFIER,
-        })?;
+        let identifier = receive_identifier(messenger)?;
         let transfer_syntax = contexts
             .iter()
             .find(|c| c.0 == context_id)
@@ -615,11 +619,7 @@ impl StorageScp {
         command: &Command,
         contexts: &[(u8, String, String)],
     ) -> Result<(), DimseError> {
-        let mut identifier = Vec::new();
-        messenger.receive_data(&mut Bounded {
-            buf: &mut identifier,
-            limit: MAX_IDENTIFIER,
-        })?;
+        let identifier = receive_identifier(messenger)?;
         let destination_ae = command.str(element::MOVE_DESTINATION).unwrap_or_default();
         let nodes = crate::nodes::Nodes::new(self.store.root())
             .list()

@@ -84,8 +84,8 @@ fn accepted(
         .filter(|pc| pc.reason == PresentationContextResultReason::Acceptance)
 }
 
-fn expect_response(
-    messenger: &mut Messenger<ClientAssociation<TcpStream>>,
+fn expect_response<L: super::message::Link>(
+    messenger: &mut Messenger<L>,
     expected: u16,
 ) -> Result<Command, DimseError> {
     match messenger.receive_command()? {
@@ -263,7 +263,7 @@ pub fn send_files(
                 ))
             }
             Some((context_id, ..)) => {
-                match store_one(&mut messenger, *context_id, o, (i + 1) as u16) {
+                match store_outgoing(&mut messenger, *context_id, o, (i + 1) as u16) {
                     Ok(status) => entry.status = Some(status),
                     // Reading this file failed: report it and go on with the next one.
                     Err(DimseError::Io(e)) => entry.error = Some(format!("reading the file: {e}")),
@@ -293,8 +293,8 @@ pub fn send_files(
     Ok(report)
 }
 
-fn store_one(
-    messenger: &mut Messenger<ClientAssociation<TcpStream>>,
+fn store_outgoing<L: super::message::Link>(
+    messenger: &mut Messenger<L>,
     context_id: u8,
     o: &Outgoing,
     message_id: u16,
@@ -402,30 +402,7 @@ pub(crate) fn store_file<L: super::message::Link>(
     message_id: u16,
 ) -> Result<u16, DimseError> {
     let outgoing = describe_file(path).map_err(|e| DimseError::Io(std::io::Error::other(e)))?;
-    let mut file = File::open(&outgoing.path).map_err(DimseError::Io)?;
-    file.seek(SeekFrom::Start(outgoing.dataset_offset))
-        .map_err(DimseError::Io)?;
-    let mut reader = BufReader::with_capacity(256 << 10, file);
-    let mut command = Command::new(field::C_STORE_RQ, true);
-    command
-        .set_str(element::AFFECTED_SOP_CLASS_UID, &outgoing.sop_class)
-        .set_str(element::AFFECTED_SOP_INSTANCE_UID, &outgoing.sop_instance)
-        .set_u16(element::MESSAGE_ID, message_id)
-        .set_u16(element::PRIORITY, 0);
-    messenger.send(context_id, &command, Some(&mut reader))?;
-    match messenger.receive_command()? {
-        Incoming::Command { command, .. } if command.field() == field::C_STORE_RSP => {
-            Ok(command.status().unwrap_or(status::PROCESSING_FAILURE))
-        }
-        Incoming::Command { command, .. } => Err(DimseError::Protocol(format!(
-            "expected C-STORE-RSP, got 0x{:04X}",
-            command.field()
-        ))),
-        Incoming::Released => Err(DimseError::Protocol(
-            "the peer released the association mid-operation".into(),
-        )),
-        Incoming::Aborted => Err(DimseError::Aborted),
-    }
+    store_outgoing(messenger, context_id, &outgoing, message_id)
 }
 
 /// What to retrieve: a study, one of its series, or one instance.
