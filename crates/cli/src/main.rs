@@ -162,6 +162,9 @@ enum Command {
         /// Only accept these calling AE titles (repeatable)
         #[arg(long = "allow-calling")]
         allow_calling: Vec<String>,
+        /// Only accept the AE titles of known nodes (and --allow-calling ones)
+        #[arg(long)]
+        known_nodes_only: bool,
     },
     /// Generate a deterministic synthetic data set (for tests, demos and benchmarks)
     Generate {
@@ -532,11 +535,13 @@ fn run(cli: Cli) -> Result<()> {
             ae_title,
             any_called_ae_title,
             allow_calling,
+            known_nodes_only,
         } => {
             let config = scp::ScpConfig {
                 ae_title,
                 require_called_ae_title: !any_called_ae_title,
                 allowed_calling_ae_titles: (!allow_calling.is_empty()).then_some(allow_calling),
+                known_nodes_only,
                 ..scp::ScpConfig::default()
             };
             let address = format!("{bind}:{port}");

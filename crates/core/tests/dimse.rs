@@ -261,6 +261,27 @@ fn ae_title_policies_and_error_paths_give_clear_errors() {
     )
     .is_ok());
 
+    // Known nodes only: a node added while serving may associate at once; strangers may not.
+    let known = Listener::start(ScpConfig {
+        known_nodes_only: true,
+        ..ScpConfig::default()
+    });
+    let stranger = ScuOptions {
+        calling_ae_title: "PACS1".into(),
+        ..options()
+    };
+    assert!(matches!(
+        scu::echo(&known.address, &stranger),
+        Err(DimseError::Rejected { .. })
+    ));
+    lightbox_core::nodes::Nodes::new(known.store.root())
+        .add(lightbox_core::nodes::Node::new(
+            "pacs1",
+            &"PACS1@127.0.0.1:104".parse().unwrap(),
+        ))
+        .unwrap();
+    assert!(scu::echo(&known.address, &stranger).is_ok());
+
     // Nobody listening: refused at once, and it counts as transient (worth a retry).
     let closed = AeAddress {
         ae_title: "X".into(),

@@ -56,6 +56,8 @@ pub struct ScpConfig {
     pub require_called_ae_title: bool,
     /// When set, only these calling AE titles may associate.
     pub allowed_calling_ae_titles: Option<Vec<String>>,
+    /// Only the AE titles of known nodes (and the list above) may associate.
+    pub known_nodes_only: bool,
     pub timeout: Duration,
 }
 
@@ -65,6 +67,7 @@ impl Default for ScpConfig {
             ae_title: super::DEFAULT_AE_TITLE.into(),
             require_called_ae_title: true,
             allowed_calling_ae_titles: None,
+            known_nodes_only: false,
             timeout: DEFAULT_TIMEOUT,
         }
     }
@@ -203,9 +206,19 @@ impl StorageScp {
     }
 
     fn options(&self) -> ServerAssociationOptions<'static, Policy, AcceptRoles> {
+        // The allow-list is read per association, so nodes added while serving take effect.
+        let mut allowed_calling = self.config.allowed_calling_ae_titles.clone();
+        if self.config.known_nodes_only {
+            let known = crate::nodes::Nodes::new(self.store.root())
+                .list()
+                .unwrap_or_default();
+            allowed_calling
+                .get_or_insert_with(Vec::new)
+                .extend(known.into_iter().map(|n| n.ae_title));
+        }
         let policy = Policy {
             require_called: self.config.require_called_ae_title,
-            allowed_calling: self.config.allowed_calling_ae_titles.clone(),
+            allowed_calling,
         };
         let mut options = ServerAssociationOptions::new()
             .ae_access_control(policy)
