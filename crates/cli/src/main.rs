@@ -247,6 +247,7 @@ impl ScuArgs {
                 .timeout
                 .map(|t| Duration::from_secs(t.max(1)))
                 .unwrap_or_else(|| node.timeout()),
+            cancel: None,
         }
     }
 }
@@ -835,6 +836,7 @@ fn run_nodes(nodes: &Nodes, command: &NodesCommand) -> Result<()> {
                 &ScuOptions {
                     calling_ae_title: node.calling_ae_title().to_string(),
                     timeout: node.timeout(),
+                    cancel: None,
                 },
             )?;
         }

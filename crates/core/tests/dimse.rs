@@ -77,6 +77,7 @@ fn options() -> ScuOptions {
     ScuOptions {
         calling_ae_title: "TESTSCU".into(),
         timeout: Duration::from_secs(10),
+        cancel: None,
     }
 }
 
@@ -1503,4 +1504,89 @@ fn lightbox_queries_and_retrieves_from_dcmtk_dcmqrscp() {
         "{moved:?}"
     );
     assert_eq!(receiver.store.index().stats().unwrap().instances, 6);
+}
+
+#[test]
+fn c_get_and_c_move_can_be_canceled_midway() {
+    use lightbox_core::dimse::scu::RetrieveTarget;
+    use lightbox_core::nodes::{Node, Nodes};
+    let source = Listener::start(ScpConfig::default());
+    let data = tempfile::tempdir().unwrap();
+    let spec = lightbox_core::synth::SynthSpec {
+        patients: 1,
+        studies_per_patient: 1,
+        series_per_study: 1,
+        instances_per_series: 60,
+        rows: 32,
+        columns: 32,
+        seed: 5,
+        modality: Some("CT".into()),
+    };
+    lightbox_core::synth::generate(&spec, data.path()).unwrap();
+    lightbox_core::import::import(
+        &source.store,
+        &[data.path().to_path_buf()],
+        &Default::default(),
+        &Default::default(),
+    )
+    .unwrap();
+    let study = source
+        .store
+        .index()
+        .search_studies(&StudyQuery::default())
+        .unwrap()
+        .studies
+        .remove(0);
+    let target = RetrieveTarget {
+        study_uid: study.study_uid.clone(),
+        series_uid: None,
+        sop_instance_uid: None,
+    };
+
+    // C-GET: cancel after the third instance has arrived.
+    let flag = Arc::new(AtomicBool::new(false));
+    let canceling = ScuOptions {
+        cancel: Some(flag.clone()),
+        ..options()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let local = Store::open(dir.path()).unwrap();
+    let started = Instant::now();
+    let report = scu::get(&source.address, &canceling, &target, &local, &mut |p| {
+        if p.done >= 3 {
+            flag.store(true, Ordering::SeqCst);
+        }
+    })
+    .unwrap();
+    assert_eq!(report.status, 0xFE00, "{report:?}");
+    assert!(report.stored >= 3 && report.stored < 60, "{report:?}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(
+        local.index().stats().unwrap().instances,
+        report.stored,
+        "what arrived is stored, nothing half-done"
+    );
+
+    // C-MOVE to a known node: cancel once three sub-operations are reported.
+    let destination = Listener::start(ScpConfig {
+        ae_title: "DEST".into(),
+        ..ScpConfig::default()
+    });
+    Nodes::new(source.store.root())
+        .add(Node::new("dest", &destination.address))
+        .unwrap();
+    let flag = Arc::new(AtomicBool::new(false));
+    let canceling = ScuOptions {
+        cancel: Some(flag.clone()),
+        ..options()
+    };
+    let report = scu::move_to(&source.address, &canceling, &target, "DEST", &mut |p| {
+        if p.done >= 3 {
+            flag.store(true, Ordering::SeqCst);
+        }
+    })
+    .unwrap();
+    assert_eq!(report.status, 0xFE00, "{report:?}");
+    let moved = destination.store.index().stats().unwrap().instances;
+    assert!((3..60).contains(&moved), "{moved} moved");
 }

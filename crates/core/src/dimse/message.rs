@@ -17,6 +17,19 @@ pub trait Link {
     fn receive_pdu(&mut self) -> Result<Pdu, DimseError>;
     /// The largest PDU the peer accepts (0: no limit).
     fn peer_max_pdu(&self) -> u32;
+    /// The socket, to look for data without reading it and to adjust timeouts.
+    fn socket(&mut self) -> &mut TcpStream;
+}
+
+/// Whether bytes are waiting on the socket (checked without blocking and without consuming).
+fn data_waiting(socket: &mut TcpStream) -> bool {
+    if socket.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let mut byte = [0u8; 1];
+    let waiting = matches!(socket.peek(&mut byte), Ok(n) if n > 0);
+    let _ = socket.set_nonblocking(false);
+    waiting
 }
 
 impl Link for ClientAssociation<TcpStream> {
@@ -29,6 +42,9 @@ impl Link for ClientAssociation<TcpStream> {
     fn peer_max_pdu(&self) -> u32 {
         self.acceptor_max_pdu_length()
     }
+    fn socket(&mut self) -> &mut TcpStream {
+        self.inner_stream()
+    }
 }
 
 impl Link for ServerAssociation<TcpStream> {
@@ -40,6 +56,9 @@ impl Link for ServerAssociation<TcpStream> {
     }
     fn peer_max_pdu(&self) -> u32 {
         self.requestor_max_pdu_length()
+    }
+    fn socket(&mut self) -> &mut TcpStream {
+        self.inner_stream()
     }
 }
 
@@ -155,6 +174,29 @@ impl<L: Link> Messenger<L> {
                 Pdu::AbortRQ { .. } => return Err(DimseError::Aborted),
                 other => return Err(DimseError::Protocol(format!("unexpected PDU {other:?}"))),
             }
+        }
+    }
+
+    /// Whether the peer sent a C-CANCEL-RQ while we were answering a request (checked between
+    /// responses without blocking; anything else the peer sent meanwhile is a protocol error).
+    pub fn cancel_requested(&mut self) -> Result<bool, DimseError> {
+        if self.pending.is_empty() && !data_waiting(self.link.socket()) {
+            return Ok(false);
+        }
+        match self.receive_command()? {
+            Incoming::Command { command, .. }
+                if command.field() == super::command::field::C_CANCEL_RQ =>
+            {
+                Ok(true)
+            }
+            Incoming::Command { command, .. } => Err(DimseError::Protocol(format!(
+                "request 0x{:04X} while another is in progress",
+                command.field()
+            ))),
+            Incoming::Released => Err(DimseError::Protocol(
+                "released while a request was in progress".into(),
+            )),
+            Incoming::Aborted => Err(DimseError::Aborted),
         }
     }
 

@@ -443,6 +443,16 @@ impl StorageScp {
             }
         };
         for result in results {
+            if messenger.cancel_requested()? {
+                return respond(
+                    messenger,
+                    context_id,
+                    command,
+                    field::C_FIND_RSP,
+                    status::CANCEL,
+                    None,
+                );
+            }
             let mut pending = Command::new(field::C_FIND_RSP, true);
             pending
                 .set_u16(element::MESSAGE_ID_BEING_RESPONDED_TO, command.message_id())
@@ -567,13 +577,18 @@ impl StorageScp {
             remaining: files.len().min(u16::MAX as usize) as u16,
             ..SubOperations::default()
         };
+        let mut canceled = false;
         for (i, instance) in files.iter().enumerate() {
+            if messenger.cancel_requested()? {
+                canceled = true;
+                break;
+            }
             let context = contexts.iter().find(|(_, abstract_syntax, ts)| {
                 Some(abstract_syntax) == instance.sop_class_uid.as_ref()
                     && *ts == instance.transfer_syntax
             });
             let outcome = match context {
-                Some((sub_context, ..)) => super::scu::store_file(
+                Some((sub_context, ..)) => super::scu::store_sub_operation(
                     messenger,
                     *sub_context,
                     &self.store.resolve(&instance.file_path),
@@ -586,6 +601,10 @@ impl StorageScp {
                 ))),
             };
             counts.remaining = counts.remaining.saturating_sub(1);
+            let outcome = outcome.map(|(code, cancel)| {
+                canceled |= cancel;
+                code
+            });
             match outcome.map(status::category) {
                 Ok(status::Category::Success) => counts.completed += 1,
                 Ok(status::Category::Warning) => counts.warning += 1,
@@ -593,6 +612,9 @@ impl StorageScp {
                     counts.failed += 1
                 }
                 Err(e) => return Err(e),
+            }
+            if canceled {
+                break;
             }
             if counts.remaining > 0 {
                 let mut pending = Command::new(field::C_GET_RSP, false);
@@ -606,7 +628,9 @@ impl StorageScp {
                 messenger.send(context_id, &pending, None)?;
             }
         }
-        let final_status = if counts.failed + counts.warning > 0 {
+        let final_status = if canceled {
+            status::CANCEL
+        } else if counts.failed + counts.warning > 0 {
             status::SUBOPERATIONS_WARNING
         } else {
             status::SUCCESS
@@ -679,33 +703,51 @@ impl StorageScp {
         let options = super::scu::ScuOptions {
             calling_ae_title: self.config.ae_title.clone(),
             timeout: destination.timeout(),
+            cancel: None,
         };
         let sop_class = command
             .str(element::AFFECTED_SOP_CLASS_UID)
             .unwrap_or_default();
         let mut pending_error = None;
+        let mut canceled = false;
         let sent = if paths.is_empty() {
             Ok(super::scu::SendReport::default())
         } else {
-            super::scu::send_files(&destination.address(), &options, &paths, &mut |instance| {
-                counts.remaining = counts.remaining.saturating_sub(1);
-                match (&instance.error, instance.status.map(status::category)) {
-                    (None, Some(status::Category::Success)) => counts.completed += 1,
-                    (None, Some(status::Category::Warning)) => counts.warning += 1,
-                    _ => counts.failed += 1,
-                }
-                if counts.remaining > 0 && pending_error.is_none() {
-                    let mut pending = Command::new(field::C_MOVE_RSP, false);
-                    pending
-                        .set_u16(element::MESSAGE_ID_BEING_RESPONDED_TO, command.message_id())
-                        .set_u16(element::STATUS, status::PENDING)
-                        .set_str(element::AFFECTED_SOP_CLASS_UID, &sop_class);
-                    counts.set_on(&mut pending);
-                    if let Err(e) = messenger.send(context_id, &pending, None) {
-                        pending_error = Some(e);
+            super::scu::send_files_until(
+                &destination.address(),
+                &options,
+                &paths,
+                &mut |instance| {
+                    counts.remaining = counts.remaining.saturating_sub(1);
+                    match (&instance.error, instance.status.map(status::category)) {
+                        (None, Some(status::Category::Success)) => counts.completed += 1,
+                        (None, Some(status::Category::Warning)) => counts.warning += 1,
+                        _ => counts.failed += 1,
                     }
-                }
-            })
+                    if counts.remaining > 0 && pending_error.is_none() {
+                        let mut pending = Command::new(field::C_MOVE_RSP, false);
+                        pending
+                            .set_u16(element::MESSAGE_ID_BEING_RESPONDED_TO, command.message_id())
+                            .set_u16(element::STATUS, status::PENDING)
+                            .set_str(element::AFFECTED_SOP_CLASS_UID, &sop_class);
+                        counts.set_on(&mut pending);
+                        if let Err(e) = messenger.send(context_id, &pending, None) {
+                            pending_error = Some(e);
+                        }
+                    }
+                    match messenger.cancel_requested() {
+                        Ok(false) => true,
+                        Ok(true) => {
+                            canceled = true;
+                            false
+                        }
+                        Err(e) => {
+                            pending_error = Some(e);
+                            false
+                        }
+                    }
+                },
+            )
         };
         if let Some(e) = pending_error {
             return Err(e);
@@ -717,6 +759,7 @@ impl StorageScp {
                 counts.remaining = 0;
                 status::SUBOPERATIONS_IMPOSSIBLE
             }
+            Ok(_) if canceled => status::CANCEL,
             Ok(_) if counts.failed + counts.warning > 0 => status::SUBOPERATIONS_WARNING,
             Ok(_) => status::SUCCESS,
         };

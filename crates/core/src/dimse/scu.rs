@@ -18,6 +18,8 @@ pub struct ScuOptions {
     pub calling_ae_title: String,
     /// Connect, association and DIMSE timeout.
     pub timeout: Duration,
+    /// Set by the caller to cancel a C-FIND, C-GET or C-MOVE in progress (C-CANCEL).
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Default for ScuOptions {
@@ -25,7 +27,57 @@ impl Default for ScuOptions {
         ScuOptions {
             calling_ae_title: DEFAULT_AE_TITLE.into(),
             timeout: DEFAULT_TIMEOUT,
+            cancel: None,
         }
+    }
+}
+
+/// How long a peer gets to confirm a C-CANCEL before the association is aborted.
+const CANCEL_GRACE: Duration = Duration::from_secs(1);
+
+/// Sends one C-CANCEL-RQ once the caller's flag is set; from then on the peer has
+/// [`CANCEL_GRACE`] to send its final response.
+struct Canceller {
+    flag: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    context_id: u8,
+    sent: bool,
+}
+
+impl Canceller {
+    fn new(options: &ScuOptions, context_id: u8) -> Canceller {
+        Canceller {
+            flag: options.cancel.clone(),
+            context_id,
+            sent: false,
+        }
+    }
+
+    fn check<L: super::message::Link>(
+        &mut self,
+        messenger: &mut Messenger<L>,
+    ) -> Result<(), DimseError> {
+        let requested = self
+            .flag
+            .as_ref()
+            .is_some_and(|f| f.load(std::sync::atomic::Ordering::SeqCst));
+        if requested && !self.sent {
+            let mut cancel = Command::new(field::C_CANCEL_RQ, false);
+            cancel.set_u16(element::MESSAGE_ID_BEING_RESPONDED_TO, 1);
+            messenger.send(self.context_id, &cancel, None)?;
+            messenger
+                .link
+                .socket()
+                .set_read_timeout(Some(CANCEL_GRACE))
+                .map_err(DimseError::Io)?;
+            self.sent = true;
+        }
+        Ok(())
+    }
+
+    /// After a cancel, a peer that does not confirm in time is cut off: the operation ends
+    /// canceled rather than waiting.
+    fn unconfirmed(&self, error: &DimseError) -> bool {
+        self.sent && matches!(error, DimseError::Timeout)
     }
 }
 
@@ -196,6 +248,19 @@ pub fn send_files(
     files: &[PathBuf],
     on_each: &mut dyn FnMut(&SentInstance),
 ) -> Result<SendReport, DimseError> {
+    send_files_until(peer, options, files, &mut |sent| {
+        on_each(sent);
+        true
+    })
+}
+
+/// As [`send_files`], stopping before the next file when `on_each` returns false.
+pub fn send_files_until(
+    peer: &AeAddress,
+    options: &ScuOptions,
+    files: &[PathBuf],
+    on_each: &mut dyn FnMut(&SentInstance) -> bool,
+) -> Result<SendReport, DimseError> {
     let mut report = SendReport::default();
     let mut outgoing = Vec::new();
     for path in files {
@@ -208,9 +273,12 @@ pub fn send_files(
                     status: None,
                     error: Some(error),
                 };
-                on_each(&entry);
+                let go_on = on_each(&entry);
                 report.failed += 1;
                 report.instances.push(entry);
+                if !go_on {
+                    return Ok(report);
+                }
             }
         }
     }
@@ -286,8 +354,11 @@ pub fn send_files(
             }
             _ => report.failed += 1,
         }
-        on_each(&entry);
+        let go_on = on_each(&entry);
         report.instances.push(entry);
+        if !go_on {
+            break;
+        }
     }
     let _ = messenger.link.release();
     Ok(report)
@@ -299,6 +370,17 @@ fn store_outgoing<L: super::message::Link>(
     o: &Outgoing,
     message_id: u16,
 ) -> Result<u16, DimseError> {
+    send_store_request(messenger, context_id, o, message_id)?;
+    let response = expect_response(messenger, field::C_STORE_RSP)?;
+    Ok(response.status().unwrap_or(status::PROCESSING_FAILURE))
+}
+
+fn send_store_request<L: super::message::Link>(
+    messenger: &mut Messenger<L>,
+    context_id: u8,
+    o: &Outgoing,
+    message_id: u16,
+) -> Result<(), DimseError> {
     let mut file = File::open(&o.path).map_err(DimseError::Io)?;
     file.seek(SeekFrom::Start(o.dataset_offset))
         .map_err(DimseError::Io)?;
@@ -309,9 +391,7 @@ fn store_outgoing<L: super::message::Link>(
         .set_str(element::AFFECTED_SOP_INSTANCE_UID, &o.sop_instance)
         .set_u16(element::MESSAGE_ID, message_id)
         .set_u16(element::PRIORITY, 0);
-    messenger.send(context_id, &command, Some(&mut reader))?;
-    let response = expect_response(messenger, field::C_STORE_RSP)?;
-    Ok(response.status().unwrap_or(status::PROCESSING_FAILURE))
+    messenger.send(context_id, &command, Some(&mut reader))
 }
 
 /// The information model of a query.
@@ -359,8 +439,17 @@ pub fn find(
     let bytes = identifier.encode(encoding);
     messenger.send(context_id, &command, Some(&mut bytes.as_slice()))?;
     let mut matches = Vec::new();
+    let mut canceller = Canceller::new(options, context_id);
     loop {
-        let response = expect_response(&mut messenger, field::C_FIND_RSP)?;
+        canceller.check(&mut messenger)?;
+        let response = match expect_response(&mut messenger, field::C_FIND_RSP) {
+            // Canceled and unconfirmed: the matches so far are what the caller gets.
+            Err(e) if canceller.unconfirmed(&e) => {
+                let _ = messenger.link.abort();
+                return Ok(matches);
+            }
+            other => other?,
+        };
         let code = response.status().unwrap_or(status::PROCESSING_FAILURE);
         match status::category(code) {
             Category::Pending => {
@@ -395,14 +484,43 @@ pub fn find(
 
 /// One C-STORE of a stored file on an existing association (a send, or a C-GET sub-operation),
 /// generic over which side of the association we are.
-pub(crate) fn store_file<L: super::message::Link>(
+/// A C-STORE sub-operation of a C-GET on the requestor's own association. The requestor may
+/// send its C-CANCEL-RQ before it sees this sub-operation, so one arriving ahead of the
+/// C-STORE-RSP is noted (the returned flag) rather than taken for a protocol error.
+pub(crate) fn store_sub_operation<L: super::message::Link>(
     messenger: &mut Messenger<L>,
     context_id: u8,
     path: &Path,
     message_id: u16,
-) -> Result<u16, DimseError> {
+) -> Result<(u16, bool), DimseError> {
     let outgoing = describe_file(path).map_err(|e| DimseError::Io(std::io::Error::other(e)))?;
-    store_outgoing(messenger, context_id, &outgoing, message_id)
+    send_store_request(messenger, context_id, &outgoing, message_id)?;
+    let mut cancel_requested = false;
+    loop {
+        match messenger.receive_command()? {
+            Incoming::Command { command, .. } if command.field() == field::C_CANCEL_RQ => {
+                cancel_requested = true
+            }
+            Incoming::Command { command, .. } if command.field() == field::C_STORE_RSP => {
+                return Ok((
+                    command.status().unwrap_or(status::PROCESSING_FAILURE),
+                    cancel_requested,
+                ))
+            }
+            Incoming::Command { command, .. } => {
+                return Err(DimseError::Protocol(format!(
+                    "expected C-STORE-RSP, got 0x{:04X}",
+                    command.field()
+                )))
+            }
+            Incoming::Released => {
+                return Err(DimseError::Protocol(
+                    "the peer released the association mid-operation".into(),
+                ))
+            }
+            Incoming::Aborted => return Err(DimseError::Aborted),
+        }
+    }
 }
 
 /// What to retrieve: a study, one of its series, or one instance.
@@ -691,9 +809,22 @@ pub fn get(
         .identifier(target.level())
         .encode(transfer_syntax::Encoding::of(&get_context.1));
     messenger.send(get_context.0, &command, Some(&mut identifier.as_slice()))?;
+    let mut canceller = Canceller::new(options, get_context.0);
     let source = format!("{}@{}", peer.ae_title, peer.host);
     loop {
-        let (context_id, incoming) = match messenger.receive_command()? {
+        canceller.check(&mut messenger)?;
+        let received = match messenger.receive_command() {
+            Err(e) if canceller.unconfirmed(&e) => {
+                let _ = messenger.link.abort();
+                report.status = status::CANCEL;
+                report
+                    .errors
+                    .push("canceled; the peer did not confirm within a second".into());
+                return Ok(report);
+            }
+            other => other?,
+        };
+        let (context_id, incoming) = match received {
             Incoming::Command {
                 context_id,
                 command,
@@ -806,8 +937,20 @@ pub fn move_to(
         .encode(transfer_syntax::Encoding::of(&ts));
     messenger.send(context_id, &command, Some(&mut identifier.as_slice()))?;
     let mut report = RetrieveReport::default();
+    let mut canceller = Canceller::new(options, context_id);
     loop {
-        let response = expect_response(&mut messenger, field::C_MOVE_RSP)?;
+        canceller.check(&mut messenger)?;
+        let response = match expect_response(&mut messenger, field::C_MOVE_RSP) {
+            Err(e) if canceller.unconfirmed(&e) => {
+                let _ = messenger.link.abort();
+                report.status = status::CANCEL;
+                report
+                    .errors
+                    .push("canceled; the peer did not confirm within a second".into());
+                return Ok(report);
+            }
+            other => other?,
+        };
         if response.has_data_set() {
             messenger.receive_data(&mut std::io::sink())?;
         }
