@@ -3,13 +3,15 @@
 
 use super::dataset::{DataSet, Element, Value};
 use super::parse::DicomFile;
-use super::values::{binary_numbers, tags};
+use super::values::{binary_numbers, tags, Number};
 use super::vr::Vr;
 use super::{dictionary, transfer_syntax};
 use std::fmt::Write;
 
 const MAX_SHOWN: usize = 80;
 
+/// One line per element (tag, VR, keyword or `Private`/`Unknown`, value length, value), file meta
+/// information first; sequence items are numbered and their elements indented.
 pub fn dump(file: &DicomFile) -> String {
     let mut out = String::new();
     if !file.meta.elements.is_empty() {
@@ -84,7 +86,9 @@ fn write_element(out: &mut String, ds: &DataSet, element: &Element, depth: usize
             );
         }
         Value::Bytes(bytes) => {
-            let _ = writeln!(out, "[{}] {}", bytes.len(), shown_value(ds, element, bytes));
+            let shown = shown_value(ds, element, bytes);
+            let sep = if shown.is_empty() { "" } else { " " };
+            let _ = writeln!(out, "[{}]{sep}{shown}", bytes.len());
         }
     }
 }
@@ -93,7 +97,11 @@ fn shown_value(ds: &DataSet, element: &Element, bytes: &[u8]) -> String {
     if let Some(numbers) = binary_numbers(element, ds.big_endian) {
         return cut(numbers
             .iter()
-            .map(ToString::to_string)
+            .map(|n| match n {
+                // The shortest form of the single-precision value, not of its exact double.
+                Number::Float(v) if element.vr == Vr::FL => (*v as f32).to_string(),
+                n => n.to_string(),
+            })
             .collect::<Vec<_>>()
             .join("\\"));
     }
@@ -127,4 +135,100 @@ fn cut(text: String) -> String {
     let mut shown: String = flat.chars().take(MAX_SHOWN).collect();
     shown.push('…');
     shown
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dicom::{read_bytes, ReadMode};
+
+    /// Appends an explicit VR little endian element.
+    fn put(out: &mut Vec<u8>, g: u16, e: u16, vr: &[u8; 2], value: &[u8]) {
+        out.extend_from_slice(&g.to_le_bytes());
+        out.extend_from_slice(&e.to_le_bytes());
+        out.extend_from_slice(vr);
+        if Vr::from_bytes(*vr).unwrap().has_long_length() {
+            out.extend_from_slice(&[0, 0]);
+            out.extend_from_slice(&(value.len() as u32).to_le_bytes());
+        } else {
+            out.extend_from_slice(&(value.len() as u16).to_le_bytes());
+        }
+        out.extend_from_slice(value);
+    }
+
+    fn dumped(bytes: &[u8]) -> String {
+        dump(&read_bytes(bytes, ReadMode::Full).unwrap())
+    }
+
+    #[test]
+    fn values_of_every_kind() {
+        let mut ds = Vec::new();
+        put(&mut ds, 0x0008, 0x0008, b"CS", b"ORIGINAL\\PRIMARY ");
+        put(&mut ds, 0x0008, 0x0050, b"SH", b"");
+        put(
+            &mut ds,
+            0x0008,
+            0x9999,
+            b"AT",
+            &[0x10, 0, 0x10, 0, 0xE0, 0x7F, 0x10, 0],
+        );
+        put(
+            &mut ds,
+            0x0009,
+            0x1001,
+            b"OB",
+            &[0xDE, 0xAD, 0xBE, 0xEF, 1, 2, 3, 4, 5, 6],
+        );
+        let fl: Vec<u8> = [-180.5358f32, 0.5]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        put(&mut ds, 0x0018, 0x9999, b"FL", &fl);
+        put(&mut ds, 0x0028, 0x1050, b"SS", &[0xFE, 0xFF, 40, 0]);
+        put(&mut ds, 0x0032, 0x4000, b"LT", "x".repeat(100).as_bytes());
+        let text = dumped(&ds);
+        let lines: Vec<&str> = text.lines().collect();
+        let line = |tag: &str| *lines.iter().find(|l| l.starts_with(tag)).unwrap();
+        assert!(line("(0008,0008) CS ImageType").ends_with("[17] ORIGINAL\\PRIMARY"));
+        assert!(line("(0008,0050) SH AccessionNumber").ends_with("[0]"));
+        assert!(line("(0008,9999) AT Unknown").ends_with("[8] (0010,0010)\\(7FE0,0010)"));
+        assert!(line("(0009,1001) OB Private").ends_with("[10] DE AD BE EF 01 02 03 04 …"));
+        assert!(line("(0018,9999) FL").ends_with("[8] -180.5358\\0.5"));
+        assert!(line("(0028,1050) SS WindowCenter").ends_with("[4] -2\\40"));
+        let long = line("(0032,4000) LT StudyComments");
+        assert!(
+            long.ends_with(&format!("[100] {}…", "x".repeat(MAX_SHOWN))),
+            "{long}"
+        );
+    }
+
+    #[test]
+    fn sequences_are_indented_and_items_numbered() {
+        let mut inner = Vec::new();
+        put(&mut inner, 0x0008, 0x0100, b"SH", b"T-D1100 ");
+        let mut items = Vec::new();
+        for item in [inner, Vec::new()] {
+            items.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0]);
+            items.extend_from_slice(&(item.len() as u32).to_le_bytes());
+            items.extend_from_slice(&item);
+        }
+        let mut ds = Vec::new();
+        put(&mut ds, 0x0008, 0x2218, b"SQ", &items);
+        let text = dumped(&ds);
+        let lines: Vec<&str> = text.lines().skip_while(|l| l.starts_with('#')).collect();
+        assert!(lines[0].starts_with("(0008,2218) SQ AnatomicRegionSequence"));
+        assert!(lines[0].ends_with("<2 items>"));
+        assert_eq!(lines[1], "  > Item 1");
+        assert!(lines[2].starts_with("    (0008,0100) SH CodeValue"));
+        assert!(lines[2].ends_with("[8] T-D1100"), "{text}");
+        assert_eq!(lines[3], "  > Item 2");
+        assert_eq!(lines.len(), 4);
+    }
+
+    #[test]
+    fn cut_flattens_and_shortens() {
+        assert_eq!(cut("a\r\nb".into()), "a  b");
+        assert_eq!(cut("é".repeat(81)), format!("{}…", "é".repeat(80)));
+        assert_eq!(cut("é".repeat(80)), "é".repeat(80));
+    }
 }
