@@ -53,7 +53,10 @@ pub fn decode(
         }
         PixelEncoding::JpegDct | PixelEncoding::JpegLossless => decode_jpeg(data, g),
         PixelEncoding::JpegLs => decode_jpeg_ls(data),
-        PixelEncoding::Jpeg2000 => decode_j2k(data),
+        PixelEncoding::Jpeg2000 => {
+            check_j2k_size(data, g)?;
+            decode_j2k(data)
+        }
         PixelEncoding::Native | PixelEncoding::Unsupported => {
             Err(CodecError::new("no decoder for this transfer syntax"))
         }
@@ -229,6 +232,34 @@ pub fn interleave_planes(planar: &[u8], samples: usize, bps: usize) -> Vec<u8> {
         }
     }
     out
+}
+
+/// The image size a JPEG 2000 codestream's SIZ marker declares (Xsiz - XOsiz, Ysiz - YOsiz),
+/// found after the SOC marker at the start of the data or inside a JP2 file's first bytes.
+fn j2k_size(data: &[u8]) -> Option<(u64, u64)> {
+    let head = &data[..data.len().min(1 << 16)];
+    let at = head
+        .windows(4)
+        .position(|w| w == [0xFF, 0x4F, 0xFF, 0x51])?
+        + 4;
+    let siz = data.get(at..at + 22)?;
+    let word = |i: usize| u32::from_be_bytes([siz[i], siz[i + 1], siz[i + 2], siz[i + 3]]) as u64;
+    let (x, y, x0, y0) = (word(4), word(8), word(12), word(16));
+    Some((x.checked_sub(x0)?, y.checked_sub(y0)?))
+}
+
+/// Refuses a codestream whose declared size is not the data set's before OpenJPEG allocates
+/// for it: a corrupt or hostile SIZ marker gets a clear error instead of a huge allocation.
+fn check_j2k_size(data: &[u8], g: &FrameGeometry) -> Result<(), CodecError> {
+    match j2k_size(data) {
+        Some((w, h)) if (w, h) != (g.columns as u64, g.rows as u64) => {
+            Err(CodecError::new(format!(
+                "JPEG 2000 codestream declares {w}×{h} pixels, the data set {}×{}",
+                g.columns, g.rows
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn decode_j2k(data: &[u8]) -> Result<DecodedFrame, CodecError> {
