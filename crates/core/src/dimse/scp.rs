@@ -275,21 +275,13 @@ impl StorageScp {
                     None,
                 ),
                 field::C_FIND_RQ => {
-                    let transfer_syntax = contexts
-                        .iter()
-                        .find(|c| c.0 == context_id)
-                        .map(|c| c.2.clone())
-                        .unwrap_or_default();
+                    let transfer_syntax = context_transfer_syntax(&contexts, context_id);
                     self.find(&mut messenger, context_id, &command, &transfer_syntax)
                 }
                 field::C_GET_RQ => self.get(&mut messenger, context_id, &command, &contexts),
                 field::C_MOVE_RQ => self.move_to(&mut messenger, context_id, &command, &contexts),
                 field::C_STORE_RQ => {
-                    let transfer_syntax = contexts
-                        .iter()
-                        .find(|c| c.0 == context_id)
-                        .map(|c| c.2.clone())
-                        .unwrap_or_default();
+                    let transfer_syntax = context_transfer_syntax(&contexts, context_id);
                     self.store(
                         &mut messenger,
                         context_id,
@@ -354,6 +346,15 @@ impl StorageScp {
             comment.as_deref(),
         )
     }
+}
+
+/// The transfer syntax negotiated for a presentation context ("" if the peer used an unknown one).
+fn context_transfer_syntax(contexts: &[(u8, String, String)], context_id: u8) -> String {
+    contexts
+        .iter()
+        .find(|c| c.0 == context_id)
+        .map(|c| c.2.clone())
+        .unwrap_or_default()
 }
 
 /// A sink that refuses to grow beyond a limit (identifiers are small; a huge one is hostile).
@@ -555,11 +556,7 @@ impl StorageScp {
         contexts: &[(u8, String, String)],
     ) -> Result<(), DimseError> {
         let identifier = receive_identifier(messenger)?;
-        let transfer_syntax = contexts
-            .iter()
-            .find(|c| c.0 == context_id)
-            .map(|c| c.2.clone())
-            .unwrap_or_default();
+        let transfer_syntax = context_transfer_syntax(contexts, context_id);
         let files = match self.designated_files(&identifier, &transfer_syntax) {
             Ok(files) => files,
             Err(reason) => {
@@ -674,11 +671,7 @@ impl StorageScp {
                 Some(&format!("unknown destination {destination_ae}")),
             );
         };
-        let transfer_syntax = contexts
-            .iter()
-            .find(|c| c.0 == context_id)
-            .map(|c| c.2.clone())
-            .unwrap_or_default();
+        let transfer_syntax = context_transfer_syntax(contexts, context_id);
         let files = match self.designated_files(&identifier, &transfer_syntax) {
             Ok(files) => files,
             Err(reason) => {

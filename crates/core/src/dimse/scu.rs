@@ -32,6 +32,15 @@ impl Default for ScuOptions {
     }
 }
 
+/// "C-GET answered refused: … (0xA702): comment" — a peer's final failure, as users read it.
+fn peer_failure(operation: &str, response: &Command, code: u16) -> String {
+    let comment = response
+        .str(element::ERROR_COMMENT)
+        .map(|c| format!(": {c}"))
+        .unwrap_or_default();
+    format!("{operation} answered {}{comment}", status::describe(code))
+}
+
 /// How long a peer gets to confirm a C-CANCEL before the association is aborted.
 const CANCEL_GRACE: Duration = Duration::from_secs(1);
 
@@ -466,14 +475,9 @@ pub fn find(
             }
             Category::Success | Category::Warning => break,
             _ => {
-                let comment = response
-                    .str(element::ERROR_COMMENT)
-                    .map(|c| format!(": {c}"))
-                    .unwrap_or_default();
                 let _ = messenger.link.abort();
-                return Err(DimseError::Protocol(format!(
-                    "C-FIND answered {}{comment}",
-                    status::describe(code)
+                return Err(DimseError::Protocol(peer_failure(
+                    "C-FIND", &response, code,
                 )));
             }
         }
@@ -881,14 +885,7 @@ pub fn get(
                 report.failed = incoming.u16(element::FAILED_SUBOPERATIONS).unwrap_or(0) as u64;
                 report.warnings = incoming.u16(element::WARNING_SUBOPERATIONS).unwrap_or(0) as u64;
                 if matches!(status::category(code), Category::Failure) {
-                    let comment = incoming
-                        .str(element::ERROR_COMMENT)
-                        .map(|c| format!(": {c}"))
-                        .unwrap_or_default();
-                    report.errors.push(format!(
-                        "C-GET answered {}{comment}",
-                        status::describe(code)
-                    ));
+                    report.errors.push(peer_failure("C-GET", &incoming, code));
                 }
                 break;
             }
@@ -978,14 +975,7 @@ pub fn move_to(
         }
         report.status = code;
         if status::category(code) == Category::Failure {
-            let comment = response
-                .str(element::ERROR_COMMENT)
-                .map(|c| format!(": {c}"))
-                .unwrap_or_default();
-            report.errors.push(format!(
-                "C-MOVE answered {}{comment}",
-                status::describe(code)
-            ));
+            report.errors.push(peer_failure("C-MOVE", &response, code));
         }
         break;
     }
