@@ -15,6 +15,7 @@ pub mod dicom;
 pub mod dimse;
 pub mod import;
 pub mod index;
+pub mod jobs;
 pub mod model;
 pub mod nodes;
 pub mod render;

@@ -41,8 +41,9 @@ fn peer_failure(operation: &str, response: &Command, code: u16) -> String {
     format!("{operation} answered {}{comment}", status::describe(code))
 }
 
-/// How long a peer gets to confirm a C-CANCEL before the association is aborted.
-const CANCEL_GRACE: Duration = Duration::from_secs(1);
+/// How long a peer gets to confirm a C-CANCEL before the association is aborted: short enough
+/// that a cancel takes effect within a second even when the peer ignores it.
+const CANCEL_GRACE: Duration = Duration::from_millis(500);
 
 /// Sends one C-CANCEL-RQ once the caller's flag is set; from then on the peer has
 /// [`CANCEL_GRACE`] to send its final response.

@@ -17,7 +17,7 @@ use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -48,6 +48,15 @@ pub struct ImportProgress {
     pub discovered: AtomicU64,
     pub processed: AtomicU64,
     pub bytes: AtomicU64,
+    /// Set by the caller to stop the import: files not yet parsed are left alone, and what was
+    /// already stored stays stored and indexed.
+    pub cancel: AtomicBool,
+}
+
+impl ImportProgress {
+    fn canceled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
 }
 
 const BATCH: usize = 512;
@@ -109,12 +118,18 @@ pub fn import(
     let mut report = std::thread::scope(|scope| {
         scope.spawn(|| {
             for path in paths {
+                if progress.canceled() {
+                    break;
+                }
                 walk_input(store, path, &input_tx, &walk_skips, progress);
             }
             drop(input_tx);
         });
         let parsers = scope.spawn(|| {
             input_rx.into_iter().par_bridge().for_each(|input| {
+                if progress.canceled() {
+                    return;
+                }
                 let parsed = parse_and_place(store, input, options, &in_flight, progress);
                 let _ = parsed_tx.send(parsed);
             });
@@ -281,6 +296,9 @@ fn walk_input(
     progress: &ImportProgress,
 ) {
     let send = |input: Input| {
+        if progress.canceled() {
+            return;
+        }
         progress.discovered.fetch_add(1, Ordering::Relaxed);
         let _ = tx.send(input);
     };

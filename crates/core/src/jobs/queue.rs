@@ -1,0 +1,571 @@
+//! The persistent queue and history: one SQLite database (`jobs.sqlite`) in the data directory.
+//!
+//! The database is the queue; the [`Engine`](super::Engine) of the running server is its only
+//! executor. Another process (the CLI while `lightbox serve` runs) changes a job here and then
+//! appends a signal, which the engine picks up within a fraction of a second.
+
+use super::{
+    now_millis, FailureCategory, JobFailure, JobId, JobKind, JobRecord, JobSpec, JobState, LogLine,
+    Priority, Progress,
+};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+#[error("job queue: {0}")]
+pub struct QueueError(#[from] QueueErrorKind);
+
+#[derive(Debug, thiserror::Error)]
+enum QueueErrorKind {
+    #[error("{0}")]
+    Database(#[from] rusqlite::Error),
+    #[error("job {0} has an unreadable specification: {1}")]
+    Spec(JobId, serde_json::Error),
+    #[error("job {0} depends on job {1}, which does not exist")]
+    UnknownDependency(JobId, JobId),
+}
+
+impl From<rusqlite::Error> for QueueError {
+    fn from(e: rusqlite::Error) -> QueueError {
+        QueueError(QueueErrorKind::Database(e))
+    }
+}
+
+/// A job to submit.
+#[derive(Clone, Debug)]
+pub struct NewJob {
+    pub spec: JobSpec,
+    /// The specification's default priority when not given.
+    pub priority: Option<Priority>,
+    /// Jobs that must complete before this one starts.
+    pub depends_on: Vec<JobId>,
+    /// Automatic retries after transient failures (the engine's default when not given).
+    pub max_retries: Option<u32>,
+}
+
+impl NewJob {
+    pub fn new(spec: JobSpec) -> NewJob {
+        NewJob {
+            spec,
+            priority: None,
+            depends_on: Vec::new(),
+            max_retries: None,
+        }
+    }
+
+    pub fn priority(mut self, priority: Priority) -> NewJob {
+        self.priority = Some(priority);
+        self
+    }
+
+    pub fn after(mut self, job: JobId) -> NewJob {
+        self.depends_on.push(job);
+        self
+    }
+
+    pub fn max_retries(mut self, retries: u32) -> NewJob {
+        self.max_retries = Some(retries);
+        self
+    }
+}
+
+/// What a submission became.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Submitted {
+    pub id: JobId,
+    /// A pending job with the same specification existed: this submission is that job.
+    pub merged: bool,
+    /// The merged job's priority was raised to the submission's.
+    pub raised: bool,
+}
+
+/// Which jobs to list, newest first.
+#[derive(Clone, Debug, Default)]
+pub struct JobFilter {
+    pub states: Vec<JobState>,
+    pub kind: Option<JobKind>,
+    pub node: Option<String>,
+    pub limit: Option<u64>,
+    pub offset: u64,
+}
+
+const PENDING: &str = "('queued', 'running', 'waiting_retry')";
+
+const SCHEMA: &str = "
+CREATE TABLE jobs (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    duplicate_key TEXT NOT NULL,
+    title TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    node TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    max_retries INTEGER NOT NULL,
+    items_done INTEGER NOT NULL DEFAULT 0,
+    items_total INTEGER NOT NULL DEFAULT 0,
+    bytes_done INTEGER NOT NULL DEFAULT 0,
+    bytes_total INTEGER NOT NULL DEFAULT 0,
+    error_category TEXT,
+    error_message TEXT,
+    output TEXT,
+    created_at INTEGER NOT NULL,
+    started_at INTEGER,
+    finished_at INTEGER,
+    retry_at INTEGER,
+    cancel_requested INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX jobs_by_state ON jobs(state, id);
+CREATE INDEX jobs_pending_key ON jobs(duplicate_key)
+    WHERE state IN ('queued', 'running', 'waiting_retry');
+CREATE INDEX jobs_by_finish ON jobs(finished_at) WHERE finished_at IS NOT NULL;
+CREATE TABLE job_dependencies (
+    job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+    depends_on INTEGER NOT NULL,
+    PRIMARY KEY (job_id, depends_on)
+);
+CREATE INDEX job_dependents ON job_dependencies(depends_on);
+CREATE TABLE job_log (
+    job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+    at INTEGER NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX job_log_by_job ON job_log(job_id);
+-- AUTOINCREMENT: sequence numbers are never reused once consumed signals are deleted.
+CREATE TABLE job_signals (seq INTEGER PRIMARY KEY AUTOINCREMENT, job_id INTEGER NOT NULL);
+";
+
+const COLUMNS: &str = "id, kind, spec, title, priority, state, node, attempts, max_retries,
+    items_done, items_total, bytes_done, bytes_total, error_category, error_message, output,
+    created_at, started_at, finished_at, retry_at, cancel_requested,
+    (SELECT group_concat(depends_on) FROM job_dependencies d WHERE d.job_id = jobs.id)";
+
+pub struct JobQueue {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl JobQueue {
+    /// Opens (creating if needed) the queue of a data directory.
+    pub fn open(data_dir: &Path) -> Result<JobQueue, QueueError> {
+        let path = data_dir.join("jobs.sqlite");
+        let conn = Connection::open(&path)?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version == 0 {
+            conn.execute_batch(&format!(
+                "BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = 1; COMMIT;"
+            ))
+            .or_else(|e| {
+                // Another process created it first.
+                let _ = conn.execute_batch("ROLLBACK");
+                let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+                if v >= 1 {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            })?;
+        }
+        Ok(JobQueue { conn, path })
+    }
+
+    /// Another connection to the same queue (for readers on other threads).
+    pub fn reopen(&self) -> Result<JobQueue, QueueError> {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        JobQueue::open(dir)
+    }
+
+    /// Queues a job, or merges it into a pending job with the same specification (raising that
+    /// job's priority if this submission's is higher).
+    pub fn submit(&mut self, job: &NewJob, default_retries: u32) -> Result<Submitted, QueueError> {
+        let key = job.spec.duplicate_key();
+        let priority = job.priority.unwrap_or_else(|| job.spec.default_priority());
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let existing: Option<(JobId, i64)> = tx
+            .query_row(
+                &format!(
+                    "SELECT id, priority FROM jobs WHERE duplicate_key = ?1 AND state IN {PENDING}
+                     ORDER BY id LIMIT 1"
+                ),
+                [&key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        if let Some((id, current)) = existing {
+            let raised = priority.rank() > current;
+            if raised {
+                tx.execute(
+                    "UPDATE jobs SET priority = ?2 WHERE id = ?1",
+                    params![id, priority.rank()],
+                )?;
+            }
+            tx.commit()?;
+            return Ok(Submitted {
+                id,
+                merged: true,
+                raised,
+            });
+        }
+        tx.execute(
+            "INSERT INTO jobs (kind, spec, duplicate_key, title, priority, state, node,
+                               max_retries, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7, ?8)",
+            params![
+                job.spec.kind().as_str(),
+                key,
+                key,
+                job.spec.title(),
+                priority.rank(),
+                job.spec.node(),
+                job.max_retries.unwrap_or(default_retries),
+                now_millis()
+            ],
+        )?;
+        let id = tx.last_insert_rowid();
+        for dependency in &job.depends_on {
+            let exists: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM jobs WHERE id = ?1)",
+                [dependency],
+                |r| r.get(0),
+            )?;
+            if !exists {
+                return Err(QueueErrorKind::UnknownDependency(id, *dependency).into());
+            }
+            tx.execute(
+                "INSERT OR IGNORE INTO job_dependencies (job_id, depends_on) VALUES (?1, ?2)",
+                params![id, dependency],
+            )?;
+        }
+        tx.commit()?;
+        Ok(Submitted {
+            id,
+            merged: false,
+            raised: false,
+        })
+    }
+
+    pub fn get(&self, id: JobId) -> Result<Option<JobRecord>, QueueError> {
+        self.conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM jobs WHERE id = ?1"),
+                [id],
+                read_row,
+            )
+            .optional()?
+            .transpose()
+    }
+
+    /// A page of jobs, newest first, and the number of jobs the filter matches.
+    pub fn list(&self, filter: &JobFilter) -> Result<(Vec<JobRecord>, u64), QueueError> {
+        let mut clauses = Vec::new();
+        let mut values: Vec<String> = Vec::new();
+        if !filter.states.is_empty() {
+            let marks = vec!["?"; filter.states.len()].join(", ");
+            clauses.push(format!("state IN ({marks})"));
+            values.extend(filter.states.iter().map(|s| s.as_str().to_string()));
+        }
+        if let Some(kind) = filter.kind {
+            clauses.push("kind = ?".into());
+            values.push(kind.as_str().into());
+        }
+        if let Some(node) = &filter.node {
+            clauses.push("node = ?".into());
+            values.push(node.clone());
+        }
+        let filter_sql = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", clauses.join(" AND "))
+        };
+        let total: i64 = self.conn.query_row(
+            &format!("SELECT count(*) FROM jobs {filter_sql}"),
+            params_from_iter(values.iter()),
+            |r| r.get(0),
+        )?;
+        let total = total as u64;
+        let limit = filter.limit.map(|l| l as i64).unwrap_or(-1);
+        let mut statement = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM jobs {filter_sql} ORDER BY id DESC LIMIT {limit} OFFSET {}",
+            filter.offset
+        ))?;
+        let jobs = statement
+            .query_map(params_from_iter(values.iter()), read_row)?
+            .map(|r| r.map_err(QueueError::from).and_then(|j| j))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((jobs, total))
+    }
+
+    /// Queued, waiting and running jobs, for the engine to schedule at start-up.
+    pub fn pending(&self) -> Result<Vec<JobRecord>, QueueError> {
+        let mut statement = self.conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM jobs WHERE state IN {PENDING} ORDER BY id"
+        ))?;
+        let jobs = statement
+            .query_map([], read_row)?
+            .map(|r| r.map_err(QueueError::from).and_then(|j| j))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(jobs)
+    }
+
+    /// Jobs waiting for `id` to finish.
+    pub fn dependents(&self, id: JobId) -> Result<Vec<JobId>, QueueError> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT job_id FROM job_dependencies WHERE depends_on = ?1")?;
+        let ids = statement
+            .query_map([id], |r| r.get(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ids)
+    }
+
+    pub fn state(&self, id: JobId) -> Result<Option<JobState>, QueueError> {
+        let state: Option<String> = self
+            .conn
+            .query_row("SELECT state FROM jobs WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?;
+        Ok(state.and_then(|s| JobState::parse(&s)))
+    }
+
+    pub fn log(&self, id: JobId) -> Result<Vec<LogLine>, QueueError> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT at, message FROM job_log WHERE job_id = ?1 ORDER BY rowid")?;
+        let lines = statement
+            .query_map([id], |r| {
+                Ok(LogLine {
+                    at: r.get(0)?,
+                    message: r.get(1)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(lines)
+    }
+
+    pub fn append_log(&self, id: JobId, message: &str) -> Result<(), QueueError> {
+        self.conn
+            .prepare_cached("INSERT INTO job_log (job_id, at, message) VALUES (?1, ?2, ?3)")?
+            .execute(params![id, now_millis(), message])?;
+        Ok(())
+    }
+
+    /// An attempt starts: returns its number (1 for the first).
+    pub fn mark_running(&self, id: JobId) -> Result<u32, QueueError> {
+        let attempts = self.conn.query_row(
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = ?2,
+                             retry_at = NULL
+             WHERE id = ?1 RETURNING attempts",
+            params![id, now_millis()],
+            |r| r.get(0),
+        )?;
+        Ok(attempts)
+    }
+
+    pub fn set_progress(&self, id: JobId, p: &Progress) -> Result<(), QueueError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE jobs SET items_done = ?2, items_total = ?3, bytes_done = ?4,
+                                 bytes_total = ?5 WHERE id = ?1",
+            )?
+            .execute(params![
+                id,
+                p.items_done as i64,
+                p.items_total as i64,
+                p.bytes_done as i64,
+                p.bytes_total as i64
+            ])?;
+        Ok(())
+    }
+
+    /// A job ends: completed (with its output), failed or canceled (with the reason).
+    pub fn finish(
+        &self,
+        id: JobId,
+        state: JobState,
+        error: Option<&JobFailure>,
+        output: Option<&serde_json::Value>,
+    ) -> Result<(), QueueError> {
+        let output = output.or(error.and_then(|e| e.output.as_ref()));
+        self.conn
+            .prepare_cached(
+                "UPDATE jobs SET state = ?2, error_category = ?3, error_message = ?4,
+                                 output = ?5, finished_at = ?6, retry_at = NULL
+                 WHERE id = ?1",
+            )?
+            .execute(params![
+                id,
+                state.as_str(),
+                error.map(|e| e.category.as_str()),
+                error.map(|e| e.message.as_str()),
+                output.map(|o| o.to_string()),
+                now_millis()
+            ])?;
+        Ok(())
+    }
+
+    pub fn set_waiting_retry(
+        &self,
+        id: JobId,
+        error: &JobFailure,
+        retry_at: i64,
+    ) -> Result<(), QueueError> {
+        self.conn.execute(
+            "UPDATE jobs SET state = 'waiting_retry', error_category = ?2, error_message = ?3,
+                             retry_at = ?4 WHERE id = ?1",
+            params![id, error.category.as_str(), error.message, retry_at],
+        )?;
+        Ok(())
+    }
+
+    pub fn set_priority(&self, id: JobId, priority: Priority) -> Result<bool, QueueError> {
+        let changed = self.conn.execute(
+            &format!("UPDATE jobs SET priority = ?2 WHERE id = ?1 AND state IN {PENDING}"),
+            params![id, priority.rank()],
+        )?;
+        Ok(changed > 0)
+    }
+
+    /// Marks a pending job for cancellation (the engine carries it out).
+    pub fn request_cancel(&self, id: JobId) -> Result<bool, QueueError> {
+        let changed = self.conn.execute(
+            &format!("UPDATE jobs SET cancel_requested = 1 WHERE id = ?1 AND state IN {PENDING}"),
+            [id],
+        )?;
+        Ok(changed > 0)
+    }
+
+    /// A failed or canceled job goes back to the queue, with its attempts counted afresh.
+    pub fn requeue(&self, id: JobId) -> Result<bool, QueueError> {
+        let changed = self.conn.execute(
+            "UPDATE jobs SET state = 'queued', attempts = 0, error_category = NULL,
+                             error_message = NULL, output = NULL, finished_at = NULL,
+                             started_at = NULL, retry_at = NULL, cancel_requested = 0,
+                             items_done = 0, bytes_done = 0
+             WHERE id = ?1 AND state IN ('failed', 'canceled')",
+            [id],
+        )?;
+        if changed > 0 {
+            self.append_log(id, "queued again (retry)")?;
+        }
+        Ok(changed > 0)
+    }
+
+    /// Jobs that were running when the engine stopped (a crash or `kill -9`) go back to the
+    /// queue; their attempt does not count against their retries.
+    pub fn recover_interrupted(&self) -> Result<Vec<JobId>, QueueError> {
+        let mut statement = self.conn.prepare(
+            "UPDATE jobs SET state = 'queued', attempts = max(attempts - 1, 0)
+             WHERE state = 'running' RETURNING id",
+        )?;
+        let ids: Vec<JobId> = statement
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        for id in &ids {
+            self.append_log(*id, "interrupted (the server stopped); queued again")?;
+        }
+        Ok(ids)
+    }
+
+    /// Removes finished jobs (all of them, or those finished before `before`).
+    pub fn clear_finished(&self, before: Option<i64>) -> Result<u64, QueueError> {
+        let removed = self.conn.execute(
+            "DELETE FROM jobs WHERE state IN ('completed', 'failed', 'canceled')
+                 AND finished_at < ?1
+                 AND NOT EXISTS (SELECT 1 FROM job_dependencies d JOIN jobs j ON j.id = d.job_id
+                                 WHERE d.depends_on = jobs.id
+                                   AND j.state IN ('queued', 'running', 'waiting_retry'))",
+            [before.unwrap_or(i64::MAX)],
+        )?;
+        Ok(removed as u64)
+    }
+
+    /// Tells the engine (in whichever process runs it) that a job changed.
+    pub fn signal(&self, id: JobId) -> Result<(), QueueError> {
+        self.conn
+            .prepare_cached("INSERT INTO job_signals (job_id) VALUES (?1)")?
+            .execute([id])?;
+        Ok(())
+    }
+
+    /// Signals after `after`: (sequence number, job). Consumed signals are deleted.
+    pub fn take_signals(&self, after: i64) -> Result<Vec<(i64, JobId)>, QueueError> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT seq, job_id FROM job_signals WHERE seq > ?1 ORDER BY seq")?;
+        let signals = statement
+            .query_map([after], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some((last, _)) = signals.last() {
+            self.conn
+                .execute("DELETE FROM job_signals WHERE seq <= ?1", [last])?;
+        }
+        Ok(signals)
+    }
+
+    /// The latest signal's sequence number (signals before it are not for this engine).
+    pub fn last_signal(&self) -> Result<i64, QueueError> {
+        Ok(self
+            .conn
+            .query_row("SELECT coalesce(max(seq), 0) FROM job_signals", [], |r| {
+                r.get(0)
+            })?)
+    }
+}
+
+fn read_row(r: &rusqlite::Row) -> rusqlite::Result<Result<JobRecord, QueueError>> {
+    let id: JobId = r.get(0)?;
+    let spec_text: String = r.get(2)?;
+    let spec: JobSpec = match serde_json::from_str(&spec_text) {
+        Ok(spec) => spec,
+        Err(e) => return Ok(Err(QueueErrorKind::Spec(id, e).into())),
+    };
+    let kind_text: String = r.get(1)?;
+    let state_text: String = r.get(5)?;
+    let error = match (
+        r.get::<_, Option<String>>(13)?,
+        r.get::<_, Option<String>>(14)?,
+    ) {
+        (Some(category), Some(message)) => Some(JobFailure {
+            category: FailureCategory::parse(&category).unwrap_or(FailureCategory::Storage),
+            message,
+            output: None,
+        }),
+        _ => None,
+    };
+    let output: Option<String> = r.get(15)?;
+    let depends: Option<String> = r.get(21)?;
+    Ok(Ok(JobRecord {
+        id,
+        kind: JobKind::parse(&kind_text).unwrap_or(spec.kind()),
+        title: r.get(3)?,
+        priority: Priority::from_rank(r.get(4)?),
+        state: JobState::parse(&state_text).unwrap_or(JobState::Failed),
+        node: r.get(6)?,
+        attempts: r.get(7)?,
+        max_retries: r.get(8)?,
+        progress: Progress {
+            items_done: r.get::<_, i64>(9)? as u64,
+            items_total: r.get::<_, i64>(10)? as u64,
+            bytes_done: r.get::<_, i64>(11)? as u64,
+            bytes_total: r.get::<_, i64>(12)? as u64,
+        },
+        error,
+        output: output.and_then(|o| serde_json::from_str(&o).ok()),
+        depends_on: depends
+            .map(|d| d.split(',').filter_map(|x| x.parse().ok()).collect())
+            .unwrap_or_default(),
+        created_at: r.get(16)?,
+        started_at: r.get(17)?,
+        finished_at: r.get(18)?,
+        retry_at: r.get(19)?,
+        cancel_requested: r.get::<_, i64>(20)? != 0,
+        spec,
+    }))
+}
