@@ -11,9 +11,10 @@
 //! multi-frame is never held whole.
 
 use super::dataset::{DataSet, Element, Span, Value};
+use super::dictionary;
 use super::parse::{self, ByteSource, FileSource, ParseError, ReadMode};
 use super::tag::{self, Tag};
-use super::transfer_syntax::{self, PixelEncoding};
+use super::transfer_syntax::{self, Encoding, PixelEncoding};
 use super::vr::Vr;
 use crate::render::codec;
 use crate::render::frame::{EncapsulatedFrames, ImageInfo, RawFrame};
@@ -270,18 +271,17 @@ impl Writer<'_> {
 
     /// `unit`: the swap unit when it is not the VR's (native pixel data).
     fn element(&mut self, e: &Element, unit: Option<usize>) -> Result<(), TranscodeError> {
+        let vr = self.known_vr(e);
         match &e.value {
-            Value::Bytes(bytes) => self.bytes(e.tag, e.vr, bytes, unit)?,
-            Value::Deferred(span) => self.deferred(e.tag, e.vr, *span, unit)?,
-            Value::Sequence(items) => {
-                self.header(e.tag, Vr::SQ, UNDEFINED_LENGTH)?;
-                for item in items {
-                    self.item_header(tag::ITEM, UNDEFINED_LENGTH)?;
-                    self.dataset(item)?;
-                    self.item_header(tag::ITEM_DELIMITATION, 0)?;
-                }
-                self.item_header(tag::SEQUENCE_DELIMITATION, 0)?;
-            }
+            Value::Bytes(bytes) if vr == Vr::SQ => match un_sequence(e.tag, bytes) {
+                Some(items) => self.sequence(e.tag, &items)?,
+                // Not the sequence the dictionary promises: kept as the opaque bytes it was.
+                None => self.bytes(e.tag, Vr::UN, bytes, unit)?,
+            },
+            Value::Bytes(bytes) => self.bytes(e.tag, vr, bytes, unit)?,
+            Value::Deferred(span) if vr == Vr::SQ => self.deferred(e.tag, Vr::UN, *span, unit)?,
+            Value::Deferred(span) => self.deferred(e.tag, vr, *span, unit)?,
+            Value::Sequence(items) => self.sequence(e.tag, items)?,
             Value::Encapsulated { .. } => {
                 return Err(TranscodeError::Invalid(format!(
                     "encapsulated value in {} outside the top-level pixel data",
@@ -289,6 +289,30 @@ impl Writer<'_> {
                 )))
             }
         }
+        Ok(())
+    }
+
+    /// The VR to write `e` with. A UN element of an attribute the dictionary knows takes the
+    /// dictionary's VR, as pydicom and DCMTK read it (peers may not look inside UN: DCMTK finds
+    /// no SOP Class UID written as UN); its value is implicit VR little endian (PS3.5 6.2.2),
+    /// which is what a little endian source holds. A big endian source's UN bytes are of no
+    /// certain byte order, so they stay UN.
+    fn known_vr(&self, e: &Element) -> Vr {
+        if e.vr != Vr::UN || self.big_endian {
+            return e.vr;
+        }
+        dictionary::implicit_vr(e.tag)
+    }
+
+    /// Sequences and their items are written with undefined lengths: nothing needs measuring.
+    fn sequence(&mut self, tag: Tag, items: &[DataSet]) -> Result<(), TranscodeError> {
+        self.header(tag, Vr::SQ, UNDEFINED_LENGTH)?;
+        for item in items {
+            self.item_header(tag::ITEM, UNDEFINED_LENGTH)?;
+            self.dataset(item)?;
+            self.item_header(tag::ITEM_DELIMITATION, 0)?;
+        }
+        self.item_header(tag::SEQUENCE_DELIMITATION, 0)?;
         Ok(())
     }
 
@@ -351,6 +375,23 @@ impl Writer<'_> {
             self.put(&[padding(vr)])?;
         }
         Ok(())
+    }
+}
+
+/// The items of a sequence stored as UN with a defined length (implicit VR little endian,
+/// PS3.5 6.2.2), read by the bounded parser: the value is wrapped in an implicit VR element of
+/// its own tag, which the dictionary says is a sequence.
+fn un_sequence(tag: Tag, value: &[u8]) -> Option<Vec<DataSet>> {
+    let length = u32::try_from(value.len()).ok()?;
+    let mut wrapped = Vec::with_capacity(value.len() + 8);
+    wrapped.extend_from_slice(&tag.0.to_le_bytes());
+    wrapped.extend_from_slice(&tag.1.to_le_bytes());
+    wrapped.extend_from_slice(&length.to_le_bytes());
+    wrapped.extend_from_slice(value);
+    let mut ds = parse::read_dataset(&wrapped, Encoding::IMPLICIT_LE).ok()?;
+    match ds.elements.pop()?.value {
+        Value::Sequence(items) if ds.elements.is_empty() => Some(items),
+        _ => None,
     }
 }
 
