@@ -911,8 +911,13 @@ fn run_send(
     if json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
+        // Instances the peer takes only uncompressed are decoded first: say how many.
+        let transcoded = match report.transcoded {
+            0 => String::new(),
+            n => format!(", {n} decoded to an uncompressed transfer syntax"),
+        };
         println!(
-            "sent {} instance(s) to {target} ({} with warnings), {} failed, in {:.2}s",
+            "sent {} instance(s) to {target} ({} with warnings{transcoded}), {} failed, in {:.2}s",
             report.sent,
             report.warnings,
             report.failed,

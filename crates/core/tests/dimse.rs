@@ -449,19 +449,30 @@ fn lightbox_sends_to_dcmtk_storescp() {
         eprintln!("  {}: {}", i.path, i.error.as_deref().unwrap());
     }
     // storescp.cfg's AllDICOM profile takes RT Dose only uncompressed or deflated: those RLE
-    // files are refused at negotiation, each with a reason; everything else is stored.
-    let refused: Vec<&str> = report
+    // files are decoded and sent uncompressed; everything else goes in its own syntax.
+    assert_eq!(report.failed, 0);
+    let transcoded: Vec<&str> = report
         .instances
         .iter()
-        .filter(|i| i.error.is_some())
+        .filter(|i| i.transcoded)
         .map(|i| i.path.rsplit('/').next().unwrap())
         .collect();
-    assert_eq!(refused, ["rtdose_rle.dcm", "rtdose_rle_1frame.dcm"]);
-    assert!(report
-        .instances
-        .iter()
-        .filter_map(|i| i.error.as_deref())
-        .all(|e| e.contains("does not accept") && e.contains("RLE Lossless")));
+    assert_eq!(transcoded, ["rtdose_rle.dcm", "rtdose_rle_1frame.dcm"]);
+    assert_eq!(report.transcoded, 2);
+    for i in &report.instances {
+        let sent = i.transfer_syntax.as_deref().unwrap();
+        let own = lightbox_core::dicom::read_file(
+            Path::new(&i.path),
+            lightbox_core::dicom::ReadMode::Header,
+        )
+        .unwrap()
+        .transfer_syntax;
+        if i.transcoded {
+            assert!(UNCOMPRESSED.contains(&sent), "{}: sent in {sent}", i.path);
+        } else {
+            assert_eq!(sent, own, "{}", i.path);
+        }
+    }
     // storescp names files by SOP Instance UID: instances sharing one UID land in one file.
     let distinct: std::collections::HashSet<_> = report
         .instances
@@ -470,6 +481,274 @@ fn lightbox_sends_to_dcmtk_storescp() {
         .map(|i| i.sop_instance_uid.clone())
         .collect();
     assert_eq!(received, distinct.len());
+
+    // The RLE files share their UID with the other RT Dose files: sent alone, what storescp
+    // wrote for each decodes (pydicom) to the original's pixels, exactly.
+    let Some(python) = support::python() else {
+        return;
+    };
+    let rle: Vec<PathBuf> = ["rtdose_rle.dcm", "rtdose_rle_1frame.dcm"]
+        .iter()
+        .map(|n| data.join("test_files").join(n))
+        .collect();
+    for old in std::fs::read_dir(out.path()).unwrap().flatten() {
+        std::fs::remove_file(old.path()).unwrap();
+    }
+    let keep = tempfile::tempdir().unwrap();
+    let sent = send_one_by_one(&target, out.path(), keep.path(), &rle);
+    for (sent, stored) in &sent {
+        assert!(sent.transcoded && sent.error.is_none(), "{sent:?}");
+        assert!(stored.is_some(), "{}: storescp wrote nothing", sent.path);
+    }
+    let rows = compare_pixels(&python, &sent);
+    assert_eq!(rows.len(), 2);
+    for row in rows {
+        assert_eq!(row["compressed"], false, "{row}");
+        assert_eq!(row["shape"], row["original_shape"], "{row}");
+        assert_eq!(row["max_abs_diff"], 0, "{row}");
+    }
+}
+
+const UNCOMPRESSED: [&str; 2] = ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"];
+
+/// Sends each file on an association of its own to a storescp writing into `out`, and returns
+/// each report entry with the file storescp wrote, moved to `keep` as `NAME.received`. storescp
+/// names files by SOP Instance UID and pydicom's test files share some, so one at a time.
+fn send_one_by_one(
+    target: &AeAddress,
+    out: &Path,
+    keep: &Path,
+    files: &[PathBuf],
+) -> Vec<(scu::SentInstance, Option<PathBuf>)> {
+    files
+        .iter()
+        .map(|file| {
+            let report =
+                scu::send_files(target, &options(), std::slice::from_ref(file), &mut |_| {})
+                    .unwrap();
+            let written: Vec<PathBuf> = std::fs::read_dir(out)
+                .unwrap()
+                .flatten()
+                .map(|e| e.path())
+                .collect();
+            assert!(written.len() <= 1, "{written:?}");
+            let sent = report.instances.into_iter().next().unwrap();
+            let kept = written.first().map(|w| {
+                let kept = keep.join(format!(
+                    "{}.received",
+                    file.file_name().unwrap().to_string_lossy()
+                ));
+                std::fs::rename(w, &kept).unwrap();
+                kept
+            });
+            (sent, kept)
+        })
+        .collect()
+}
+
+/// Files pydicom cannot decode, and the file holding the same image that it can.
+const SAME_IMAGE: &[(&str, &str)] = &[
+    // The same 12-bit stream but for a scan header field libjpeg rejects (render_reference.rs).
+    ("JPEG-lossy.dcm", "JPGExtended.dcm"),
+];
+
+/// pydicom's decoding of each received file against its decoding of the original
+/// (`tests/reference/transcode_reference.py pixels`), one JSON object per stored instance.
+fn compare_pixels(
+    python: &PathBuf,
+    sent: &[(scu::SentInstance, Option<PathBuf>)],
+) -> Vec<serde_json::Value> {
+    let mut args: Vec<std::ffi::OsString> = vec!["pixels".into()];
+    for (instance, stored) in sent {
+        let Some(stored) = stored else { continue };
+        let original = PathBuf::from(&instance.path);
+        let name = original.file_name().unwrap().to_string_lossy().to_string();
+        let reference = match SAME_IMAGE.iter().find(|(n, _)| *n == name) {
+            Some((_, same)) => original.with_file_name(same),
+            None => original,
+        };
+        args.push(reference.into());
+        args.push(stored.into());
+    }
+    let refs: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+    support::run_reference_script(python, "transcode_reference.py", &refs)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Lossy JPEG decoders differ in IDCT and chroma upsampling (render_reference.rs's bound).
+const DCT_MAX_MEAN_ABS_DIFF: f64 = 2.0;
+
+#[test]
+fn lightbox_decodes_for_a_peer_that_takes_only_uncompressed() {
+    let (Some(data), Some(storescp), Some(python)) = (
+        support::pydicom_data(),
+        support::peer_tool("storescp"),
+        support::python(),
+    ) else {
+        return;
+    };
+    if !support::isolated_network() {
+        return;
+    }
+    // pydicom's compressed instances: RLE, JPEG baseline, extended, lossless, JPEG-LS, JPEG 2000.
+    let compressed: Vec<(PathBuf, String)> = instance_files(&data)
+        .into_iter()
+        .filter_map(|(path, ..)| {
+            let ts = lightbox_core::dicom::read_file(&path, lightbox_core::dicom::ReadMode::Header)
+                .unwrap()
+                .transfer_syntax;
+            let encoding = lightbox_core::dicom::transfer_syntax::pixel_encoding(&ts);
+            (encoding != lightbox_core::dicom::transfer_syntax::PixelEncoding::Native)
+                .then_some((path, ts))
+        })
+        .collect();
+    assert!(
+        compressed.len() >= 30,
+        "{} compressed files",
+        compressed.len()
+    );
+    // Without a configuration file storescp accepts only uncompressed syntaxes: by default
+    // explicit VR (little or big endian) or implicit; with +xi implicit VR only.
+    for (option, expected_ts) in [("+xe", "1.2.840.10008.1.2.1"), ("+xi", "1.2.840.10008.1.2")] {
+        let out = tempfile::tempdir().unwrap();
+        let received = out.path().join("received");
+        std::fs::create_dir(&received).unwrap();
+        let port = support::free_port();
+        let _peer = Peer(
+            Command::new(&storescp)
+                .args(["-aet", "STORESCP", option, "-od"])
+                .arg(&received)
+                .arg(port.to_string())
+                .env("TCP_NODELAY", "1")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        wait_for_port(port);
+        let target = AeAddress {
+            ae_title: "STORESCP".into(),
+            host: "127.0.0.1".into(),
+            port,
+        };
+        let files: Vec<PathBuf> = compressed.iter().map(|c| c.0.clone()).collect();
+        let sent = send_one_by_one(&target, &received, out.path(), &files);
+        let mut failures = Vec::new();
+        for (instance, stored) in &sent {
+            let name = instance.path.rsplit('/').next().unwrap();
+            match &instance.error {
+                // JPEG2000.dcm with its codestream's size overwritten: refused before OpenJPEG
+                // allocates for it, with the reason.
+                Some(e) if name == "JPEG2000-embedded-sequence-delimiter.dcm" => {
+                    assert!(
+                        e.contains("only uncompressed")
+                            && e.contains("decoding JPEG 2000")
+                            && e.contains("codestream declares 3722445056×1024 pixels"),
+                        "{e}"
+                    );
+                    assert!(stored.is_none());
+                }
+                Some(e) => failures.push(format!("{name}: {e}")),
+                None => {
+                    if !instance.transcoded
+                        || instance.transfer_syntax.as_deref() != Some(expected_ts)
+                        || instance.status != Some(0)
+                        || stored.is_none()
+                    {
+                        failures.push(format!("{name}: {instance:?}, stored {stored:?}"));
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            sent.iter().filter(|s| s.0.error.is_some()).count(),
+            1,
+            "{failures:#?}"
+        );
+        let rows = compare_pixels(&python, &sent);
+        assert_eq!(rows.len(), sent.len() - 1);
+        for row in rows {
+            if let Some(error) = row.get("error") {
+                failures.push(format!("{}: pydicom: {error}", row["original"]));
+                continue;
+            }
+            let stored = row["converted"].as_str().unwrap();
+            let (_, ts) = compressed
+                .iter()
+                .find(|(p, _)| {
+                    stored.ends_with(&format!(
+                        "/{}.received",
+                        p.file_name().unwrap().to_string_lossy()
+                    ))
+                })
+                .unwrap();
+            let what = format!("{stored} (from {ts})");
+            if row["transfer_syntax"] != expected_ts || row["compressed"] != false {
+                failures.push(format!("{what}: stored in {}", row["transfer_syntax"]));
+            }
+            if row["shape"] != row["original_shape"] {
+                failures.push(format!(
+                    "{what}: {} vs {}",
+                    row["shape"], row["original_shape"]
+                ));
+                continue;
+            }
+            let dct = ["1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51"].contains(&ts.as_str());
+            let (max, mean) = (
+                row["max_abs_diff"].as_u64().unwrap(),
+                row["mean_abs_diff"].as_f64().unwrap(),
+            );
+            if (dct && mean > DCT_MAX_MEAN_ABS_DIFF) || (!dct && max != 0) {
+                failures.push(format!("{what}: pixels differ, max {max} mean {mean:.3}"));
+            }
+            if row["samples"] == 3 && (row["planar"] != 0 || row["photometric"] == "YBR_FULL_422") {
+                failures.push(format!(
+                    "{what}: {} planar {}",
+                    row["photometric"], row["planar"]
+                ));
+            }
+            let lossy_ts = dct || ts == "1.2.840.10008.1.2.4.81";
+            if lossy_ts && row["lossy"] != "01" {
+                failures.push(format!("{what}: Lossy Image Compression {}", row["lossy"]));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+        // A syntax nothing decodes: that instance is reported, the others on the association go on.
+        let unknown = out.path().join("mpeg2.dcm");
+        let source = data.join("test_files/MR_small_RLE.dcm");
+        let file = lightbox_core::dicom::read_file(&source, lightbox_core::dicom::ReadMode::Header)
+            .unwrap();
+        let mut bytes = lightbox_core::dicom::meta::part10_header(
+            &file
+                .dataset
+                .first_text(lightbox_core::dicom::tag::SOP_CLASS_UID)
+                .unwrap(),
+            &file
+                .dataset
+                .first_text(lightbox_core::dicom::tag::SOP_INSTANCE_UID)
+                .unwrap(),
+            "1.2.840.10008.1.2.4.100",
+            None,
+        );
+        bytes.extend_from_slice(&std::fs::read(&source).unwrap()[file.dataset_offset as usize..]);
+        std::fs::write(&unknown, bytes).unwrap();
+        let batch = [
+            data.join("test_files/SC_rgb_rle.dcm"),
+            unknown.clone(),
+            data.join("test_files/examples_jpeg2k.dcm"),
+        ];
+        let report = scu::send_files(&target, &options(), &batch, &mut |_| {}).unwrap();
+        assert_eq!((report.sent, report.failed, report.transcoded), (2, 1, 2));
+        let error = report.instances[1].error.as_deref().unwrap();
+        assert!(
+            error.contains("only uncompressed")
+                && error.contains("no decoder for MPEG2 (1.2.840.10008.1.2.4.100)"),
+            "{error}"
+        );
+    }
 }
 
 fn synthetic_listener() -> Listener {

@@ -8,6 +8,7 @@ pub mod json;
 pub mod meta;
 pub mod parse;
 pub mod tag;
+pub mod transcode;
 pub mod transfer_syntax;
 pub mod values;
 pub mod vr;

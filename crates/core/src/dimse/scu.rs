@@ -8,7 +8,7 @@ use crate::dicom::{self, tag, transfer_syntax, ReadMode};
 use dicom_ul::pdu::PresentationContextResultReason;
 use dicom_ul::{ClientAssociation, ClientAssociationOptions};
 use std::fs::File;
-use std::io::{BufReader, Seek, SeekFrom};
+use std::io::{BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -202,6 +202,10 @@ pub struct SentInstance {
     pub status: Option<u16>,
     /// Why it failed, when it did.
     pub error: Option<String>,
+    /// The transfer syntax it was sent in, when it was sent.
+    pub transfer_syntax: Option<String>,
+    /// Whether it was converted (decoded) because the peer does not accept its own syntax.
+    pub transcoded: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -209,6 +213,8 @@ pub struct SendReport {
     pub sent: u64,
     pub warnings: u64,
     pub failed: u64,
+    /// Instances sent after conversion to an uncompressed syntax.
+    pub transcoded: u64,
     pub instances: Vec<SentInstance>,
 }
 
@@ -282,6 +288,8 @@ pub fn send_files_until(
                     sop_instance_uid: None,
                     status: None,
                     error: Some(error),
+                    transfer_syntax: None,
+                    transcoded: false,
                 };
                 let go_on = on_each(&entry);
                 report.failed += 1;
@@ -295,18 +303,11 @@ pub fn send_files_until(
     if outgoing.is_empty() {
         return Ok(report);
     }
-    // One context per (SOP class, transfer syntax): the peer then tells us exactly which
-    // combinations it takes. At most 128 contexts fit in one association.
-    let mut contexts: Vec<(String, Vec<String>)> = Vec::new();
-    for o in &outgoing {
-        let wanted = (o.sop_class.clone(), vec![o.transfer_syntax.clone()]);
-        if !contexts.contains(&wanted) {
-            contexts.push(wanted);
-        }
-    }
+    let contexts = proposed_contexts(&outgoing);
     if contexts.len() > 128 {
         return Err(DimseError::Protocol(format!(
-            "{} SOP class / transfer syntax combinations exceed one association's 128",
+            "{} presentation contexts (SOP class / transfer syntax combinations, and uncompressed \
+             fallbacks) exceed one association's 128",
             contexts.len()
         )));
     }
@@ -322,32 +323,51 @@ pub fn send_files_until(
         .collect();
     let mut messenger = Messenger::new(association);
     for (i, o) in outgoing.iter().enumerate() {
-        let context = accepted.iter().find(|(_, abstract_syntax, ts)| {
-            *abstract_syntax == o.sop_class && *ts == o.transfer_syntax
-        });
         let mut entry = SentInstance {
             path: o.path.display().to_string(),
             sop_instance_uid: Some(o.sop_instance.clone()),
             status: None,
             error: None,
+            transfer_syntax: None,
+            transcoded: false,
         };
-        match context {
+        let message_id = (i + 1) as u16;
+        match choose_context(&accepted, o) {
             None => {
                 entry.error = Some(format!(
-                    "the peer does not accept SOP class {} in {} ({})",
+                    "the peer does not accept SOP class {} in {} ({}){}",
                     o.sop_class,
                     transfer_syntax::name(&o.transfer_syntax),
-                    o.transfer_syntax
+                    o.transfer_syntax,
+                    if is_native_le(&o.transfer_syntax) {
+                        ""
+                    } else {
+                        " nor uncompressed"
+                    }
                 ))
             }
-            Some((context_id, ..)) => {
-                match store_outgoing(&mut messenger, *context_id, o, (i + 1) as u16) {
-                    Ok(status) => entry.status = Some(status),
+            Some((context_id, ts)) if ts == o.transfer_syntax => {
+                match store_outgoing(&mut messenger, context_id, o, message_id) {
+                    Ok(status) => {
+                        entry.status = Some(status);
+                        entry.transfer_syntax = Some(ts);
+                    }
                     // Reading this file failed: report it and go on with the next one.
                     Err(DimseError::Io(e)) => entry.error = Some(format!("reading the file: {e}")),
                     Err(e) => return Err(e),
                 }
             }
+            Some((context_id, ts)) => match transcode_outgoing(o, &ts) {
+                Err(reason) => entry.error = Some(reason),
+                Ok(mut data) => {
+                    let command = store_command(o, message_id);
+                    messenger.send(context_id, &command, Some(&mut data))?;
+                    let response = expect_response(&mut messenger, field::C_STORE_RSP)?;
+                    entry.status = Some(response.status().unwrap_or(status::PROCESSING_FAILURE));
+                    entry.transfer_syntax = Some(ts);
+                    entry.transcoded = true;
+                }
+            },
         }
         match (&entry.error, entry.status.map(status::category)) {
             (None, Some(Category::Success)) => report.sent += 1,
@@ -364,6 +384,9 @@ pub fn send_files_until(
             }
             _ => report.failed += 1,
         }
+        if entry.transcoded && entry.error.is_none() {
+            report.transcoded += 1;
+        }
         let go_on = on_each(&entry);
         report.instances.push(entry);
         if !go_on {
@@ -372,6 +395,97 @@ pub fn send_files_until(
     }
     let _ = messenger.link.release();
     Ok(report)
+}
+
+/// Syntaxes a file can be converted to when the peer does not take its own, in order of
+/// preference (explicit VR keeps the VRs).
+const UNCOMPRESSED: [&str; 2] = [
+    transfer_syntax::EXPLICIT_VR_LITTLE_ENDIAN,
+    transfer_syntax::IMPLICIT_VR_LITTLE_ENDIAN,
+];
+
+fn is_native_le(ts: &str) -> bool {
+    UNCOMPRESSED.contains(&ts)
+}
+
+/// One context per (SOP class, transfer syntax), so that the peer tells exactly which
+/// combinations it takes; and for each SOP class with files in any other syntax (compressed,
+/// deflated, big endian), one more with both little endian syntaxes, to decode to when the
+/// peer takes that class only uncompressed.
+fn proposed_contexts(outgoing: &[Outgoing]) -> Vec<(String, Vec<String>)> {
+    let mut contexts: Vec<(String, Vec<String>)> = Vec::new();
+    for o in outgoing {
+        let own = (o.sop_class.clone(), vec![o.transfer_syntax.clone()]);
+        if !contexts.contains(&own) {
+            contexts.push(own);
+        }
+    }
+    for o in outgoing
+        .iter()
+        .filter(|o| !is_native_le(&o.transfer_syntax))
+    {
+        let fallback = (
+            o.sop_class.clone(),
+            UNCOMPRESSED.iter().map(|ts| ts.to_string()).collect(),
+        );
+        if !contexts.contains(&fallback) {
+            contexts.push(fallback);
+        }
+    }
+    contexts
+}
+
+/// The accepted context to send `o` on, and its transfer syntax: its own syntax when accepted
+/// (sent as is), else an uncompressed one (the file is converted).
+fn choose_context(accepted: &[(u8, String, String)], o: &Outgoing) -> Option<(u8, String)> {
+    let with = |ts: &str| {
+        accepted
+            .iter()
+            .find(|(_, class, t)| *class == o.sop_class && t == ts)
+            .map(|(id, _, t)| (*id, t.clone()))
+    };
+    with(&o.transfer_syntax).or_else(|| UNCOMPRESSED.iter().find_map(|ts| with(ts)))
+}
+
+/// Converts `o` to `ts` in a temporary file (decoding its pixel data), rewound for sending; or
+/// says why it cannot be sent. Converting before the request is sent means a failure costs
+/// only this instance, never the association.
+fn transcode_outgoing(o: &Outgoing, ts: &str) -> Result<BufReader<File>, String> {
+    let why = |e: &dyn std::fmt::Display| {
+        let source = transfer_syntax::name(&o.transfer_syntax);
+        if transfer_syntax::pixel_encoding(&o.transfer_syntax)
+            == transfer_syntax::PixelEncoding::Native
+        {
+            format!(
+                "the peer does not accept SOP class {} in {source}, and converting it to {} failed: {e}",
+                o.sop_class,
+                transfer_syntax::name(ts)
+            )
+        } else {
+            format!(
+                "the peer accepts SOP class {} only uncompressed, and decoding {source} ({}) failed: {e}",
+                o.sop_class, o.transfer_syntax
+            )
+        }
+    };
+    use dicom::transcode::TranscodeError;
+    let run = || -> Result<File, TranscodeError> {
+        let mut temp = tempfile::tempfile()?;
+        let mut out = BufWriter::with_capacity(256 << 10, &mut temp);
+        dicom::transcode::to_native(&o.path, ts, &mut out)?;
+        out.flush()?;
+        drop(out);
+        temp.seek(SeekFrom::Start(0))?;
+        Ok(temp)
+    };
+    match run() {
+        Ok(file) => Ok(BufReader::with_capacity(256 << 10, file)),
+        Err(e @ TranscodeError::NoDecoder { .. }) => Err(format!(
+            "the peer accepts SOP class {} only uncompressed, and {e}",
+            o.sop_class
+        )),
+        Err(e) => Err(why(&e)),
+    }
 }
 
 fn store_outgoing<L: super::message::Link>(
@@ -385,6 +499,16 @@ fn store_outgoing<L: super::message::Link>(
     Ok(response.status().unwrap_or(status::PROCESSING_FAILURE))
 }
 
+fn store_command(o: &Outgoing, message_id: u16) -> Command {
+    let mut command = Command::new(field::C_STORE_RQ, true);
+    command
+        .set_str(element::AFFECTED_SOP_CLASS_UID, &o.sop_class)
+        .set_str(element::AFFECTED_SOP_INSTANCE_UID, &o.sop_instance)
+        .set_u16(element::MESSAGE_ID, message_id)
+        .set_u16(element::PRIORITY, 0);
+    command
+}
+
 fn send_store_request<L: super::message::Link>(
     messenger: &mut Messenger<L>,
     context_id: u8,
@@ -395,13 +519,7 @@ fn send_store_request<L: super::message::Link>(
     file.seek(SeekFrom::Start(o.dataset_offset))
         .map_err(DimseError::Io)?;
     let mut reader = BufReader::with_capacity(256 << 10, file);
-    let mut command = Command::new(field::C_STORE_RQ, true);
-    command
-        .set_str(element::AFFECTED_SOP_CLASS_UID, &o.sop_class)
-        .set_str(element::AFFECTED_SOP_INSTANCE_UID, &o.sop_instance)
-        .set_u16(element::MESSAGE_ID, message_id)
-        .set_u16(element::PRIORITY, 0);
-    messenger.send(context_id, &command, Some(&mut reader))
+    messenger.send(context_id, &store_command(o, message_id), Some(&mut reader))
 }
 
 /// The information model of a query.

@@ -302,114 +302,192 @@ fn encapsulated_frame(
     let end = src.len();
     let (offset_table, fragments, _) =
         locate_fragments(&mut src, offset, end, file.dataset.big_endian)?;
-    if fragments.is_empty() {
-        return Err(RenderError::Invalid(
-            "encapsulated pixel data without fragments".into(),
-        ));
-    }
-    let table = if offset_table.length > 0 {
-        src.bytes(offset_table.offset, offset_table.length as usize)?
-            .to_vec()
-    } else {
-        Vec::new()
-    };
-    let chosen = frame_fragments(&mut src, &fragments, &table, info.frames, index, encoding)?;
-    let mut data = Vec::new();
-    for f in chosen {
-        data.extend_from_slice(src.bytes(f.offset, f.length as usize)?);
-    }
-    let geometry = FrameGeometry {
-        rows: info.rows,
-        columns: info.columns,
-        samples: info.samples,
-        bits_allocated: info.bits_allocated,
-        photometric: info.photometric.clone(),
-    };
-    let decoded = codec::decode(encoding, &data, &geometry)?;
-    let expected = info.pixels() * info.samples * decoded.bytes_per_sample;
-    if decoded.bytes.len() < expected {
-        return Err(RenderError::Invalid(format!(
-            "decoded frame holds {} bytes, {}×{}×{} needs {expected}",
-            decoded.bytes.len(),
-            info.rows,
-            info.columns,
-            info.samples
-        )));
-    }
-    let mut info = info;
-    if let Some(signed) = decoded.signed {
-        // Trust Pixel Representation, as pydicom does, unless the codestream is signed and the
-        // data set is not: then the samples are two's complement in the stored bits.
-        info.signed = info.signed || signed;
-    }
-    Ok(RawFrame {
-        info,
-        bytes: decoded.bytes,
-        bytes_per_sample: decoded.bytes_per_sample,
-        big_endian: false,
-        rgb: decoded.converted_to_rgb,
-        subsampled_422: false,
-        interleaved: true,
-    })
+    EncapsulatedFrames::new(src, info, encoding, offset_table, fragments)?.decode(index)
 }
 
-/// Picks the fragments of frame `index`: one frame takes them all; as many fragments as frames
-/// is one each; otherwise the basic offset table, or else frame starts found by their markers.
-fn frame_fragments(
+/// How the fragments of encapsulated pixel data group into frames.
+enum FrameLayout {
+    /// One frame: every fragment is part of it.
+    Single,
+    /// As many fragments as frames: one each.
+    OnePerFragment,
+    /// Where each frame starts, relative to the first fragment's item (from the basic offset
+    /// table, or else found by the codestreams' start markers).
+    Starts(Vec<u64>),
+}
+
+/// The frames of encapsulated pixel data, located once so that any frame can then be read and
+/// decoded: the renderer decodes one, the transcoder each in turn.
+pub(crate) struct EncapsulatedFrames {
+    src: FileSource,
+    info: ImageInfo,
+    encoding: PixelEncoding,
+    fragments: Vec<Span>,
+    layout: FrameLayout,
+}
+
+impl EncapsulatedFrames {
+    /// `offset_table` and `fragments` as [`locate_fragments`] found them in `src`.
+    pub(crate) fn new(
+        mut src: FileSource,
+        info: ImageInfo,
+        encoding: PixelEncoding,
+        offset_table: Span,
+        fragments: Vec<Span>,
+    ) -> Result<EncapsulatedFrames, RenderError> {
+        if fragments.is_empty() {
+            return Err(RenderError::Invalid(
+                "encapsulated pixel data without fragments".into(),
+            ));
+        }
+        let layout = if info.frames == 1 {
+            FrameLayout::Single
+        } else if fragments.len() == info.frames {
+            FrameLayout::OnePerFragment
+        } else {
+            let table = if offset_table.length > 0 {
+                src.bytes(offset_table.offset, offset_table.length as usize)?
+                    .to_vec()
+            } else {
+                Vec::new()
+            };
+            FrameLayout::Starts(frame_starts(
+                &mut src,
+                &fragments,
+                &table,
+                info.frames,
+                encoding,
+            )?)
+        };
+        Ok(EncapsulatedFrames {
+            src,
+            info,
+            encoding,
+            fragments,
+            layout,
+        })
+    }
+
+    pub(crate) fn info(&self) -> &ImageInfo {
+        &self.info
+    }
+
+    /// The fragments of frame `index`.
+    fn fragments_of(&self, index: usize) -> Result<&[Span], RenderError> {
+        match &self.layout {
+            FrameLayout::Single => Ok(&self.fragments),
+            FrameLayout::OnePerFragment => Ok(&self.fragments[index..=index]),
+            FrameLayout::Starts(starts) => {
+                let Some(&start) = starts.get(index) else {
+                    return Err(RenderError::Invalid(format!(
+                        "cannot find frame {index} among {} fragments",
+                        self.fragments.len()
+                    )));
+                };
+                let end = starts.get(index + 1).copied().unwrap_or(u64::MAX);
+                // Fragment positions only grow, so each bound is a partition point.
+                let first_item = self.fragments[0].offset - 8;
+                let at = |f: &Span| f.offset - 8 - first_item;
+                let from = self.fragments.partition_point(|f| at(f) < start);
+                let to = self.fragments.partition_point(|f| at(f) < end);
+                if to <= from {
+                    return Err(RenderError::Invalid(format!(
+                        "frame {index} has no fragments"
+                    )));
+                }
+                Ok(&self.fragments[from..to])
+            }
+        }
+    }
+
+    /// The compressed bytes of frame `index` (its fragments joined).
+    pub(crate) fn frame_data(&mut self, index: usize) -> Result<Vec<u8>, RenderError> {
+        if index >= self.info.frames {
+            return Err(RenderError::Invalid(format!(
+                "frame {index} of {}",
+                self.info.frames
+            )));
+        }
+        let chosen = self.fragments_of(index)?.to_vec();
+        let mut data = Vec::new();
+        for f in chosen {
+            data.extend_from_slice(self.src.bytes(f.offset, f.length as usize)?);
+        }
+        Ok(data)
+    }
+
+    /// Decodes one frame's compressed bytes (from [`Self::frame_data`]).
+    pub(crate) fn decode_data(&self, data: &[u8]) -> Result<RawFrame, RenderError> {
+        let info = &self.info;
+        let geometry = FrameGeometry {
+            rows: info.rows,
+            columns: info.columns,
+            samples: info.samples,
+            bits_allocated: info.bits_allocated,
+            photometric: info.photometric.clone(),
+        };
+        let decoded = codec::decode(self.encoding, data, &geometry)?;
+        let expected = info.pixels() * info.samples * decoded.bytes_per_sample;
+        if decoded.bytes.len() < expected {
+            return Err(RenderError::Invalid(format!(
+                "decoded frame holds {} bytes, {}×{}×{} needs {expected}",
+                decoded.bytes.len(),
+                info.rows,
+                info.columns,
+                info.samples
+            )));
+        }
+        let mut info = info.clone();
+        if let Some(signed) = decoded.signed {
+            // Trust Pixel Representation, as pydicom does, unless the codestream is signed and the
+            // data set is not: then the samples are two's complement in the stored bits.
+            info.signed = info.signed || signed;
+        }
+        Ok(RawFrame {
+            info,
+            bytes: decoded.bytes,
+            bytes_per_sample: decoded.bytes_per_sample,
+            big_endian: false,
+            rgb: decoded.converted_to_rgb,
+            subsampled_422: false,
+            interleaved: true,
+        })
+    }
+
+    pub(crate) fn decode(&mut self, index: usize) -> Result<RawFrame, RenderError> {
+        let data = self.frame_data(index)?;
+        self.decode_data(&data)
+    }
+}
+
+/// Where each frame starts (relative to the first fragment's item): the basic offset table when
+/// it lists every frame, otherwise the fragments that begin with a codestream's start marker.
+fn frame_starts(
     src: &mut FileSource,
     fragments: &[Span],
     table: &[u8],
     frames: usize,
-    index: usize,
     encoding: PixelEncoding,
-) -> Result<Vec<Span>, RenderError> {
-    if frames == 1 {
-        return Ok(fragments.to_vec());
-    }
-    if fragments.len() == frames {
-        return Ok(vec![fragments[index]]);
-    }
-    let first_item = fragments[0].offset - 8;
-    let starts: Vec<u64> = if table.len() >= 4 * frames {
-        table
+) -> Result<Vec<u64>, RenderError> {
+    if table.len() / 4 >= frames {
+        return Ok(table
             .chunks_exact(4)
             .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as u64)
-            .collect()
-    } else {
-        let mut starts = Vec::new();
-        for f in fragments {
-            let head = src.bytes(f.offset, (f.length as usize).min(4))?;
-            let begins_frame = match encoding {
-                PixelEncoding::Jpeg2000 => {
-                    head.starts_with(&[0xFF, 0x4F]) || head.starts_with(&[0, 0, 0, 0x0C])
-                }
-                _ => head.starts_with(&[0xFF, 0xD8]),
-            };
-            if begins_frame {
-                starts.push(f.offset - 8 - first_item);
-            }
-        }
-        starts
-    };
-    let Some(&start) = starts.get(index) else {
-        return Err(RenderError::Invalid(format!(
-            "cannot find frame {index} among {} fragments",
-            fragments.len()
-        )));
-    };
-    let end = starts.get(index + 1).copied().unwrap_or(u64::MAX);
-    let chosen: Vec<Span> = fragments
-        .iter()
-        .filter(|f| {
-            let at = f.offset - 8 - first_item;
-            at >= start && at < end
-        })
-        .copied()
-        .collect();
-    if chosen.is_empty() {
-        return Err(RenderError::Invalid(format!(
-            "frame {index} has no fragments"
-        )));
+            .collect());
     }
-    Ok(chosen)
+    let first_item = fragments[0].offset - 8;
+    let mut starts = Vec::new();
+    for f in fragments {
+        let head = src.bytes(f.offset, (f.length as usize).min(4))?;
+        let begins_frame = match encoding {
+            PixelEncoding::Jpeg2000 => {
+                head.starts_with(&[0xFF, 0x4F]) || head.starts_with(&[0, 0, 0, 0x0C])
+            }
+            _ => head.starts_with(&[0xFF, 0xD8]),
+        };
+        if begins_frame {
+            starts.push(f.offset - 8 - first_item);
+        }
+    }
+    Ok(starts)
 }

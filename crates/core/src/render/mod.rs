@@ -8,7 +8,7 @@
 
 pub mod codec;
 mod font;
-mod frame;
+pub(crate) mod frame;
 mod pipeline;
 pub mod thumbnail;
 

@@ -284,11 +284,50 @@ fn decode_j2k(data: &[u8]) -> Result<DecodedFrame, CodecError> {
             }
         }
     }
-    // OpenJPEG applies the codestream's multiple component transform, so colour comes out as RGB.
+    // OpenJPEG undoes the codestream's multiple component transform (YBR_ICT/YBR_RCT), so those
+    // come out as RGB; without one, the components are returned as coded.
+    let mct = j2k_coding_style(data).is_some_and(|style| style.mct);
     Ok(DecodedFrame {
         bytes,
         bytes_per_sample: bps,
-        converted_to_rgb: components.len() == 3,
+        converted_to_rgb: components.len() == 3 && mct,
         signed: Some(signed),
     })
+}
+
+/// What a JPEG 2000 codestream's default coding style (COD marker) says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct J2kCodingStyle {
+    /// A multiple component transform (ICT or RCT) applies to the first three components.
+    pub mct: bool,
+    /// The reversible 5-3 wavelet (else the irreversible 9-7 one, which is always lossy).
+    pub reversible: bool,
+}
+
+/// Reads the COD marker of the main header (raw codestream, or inside a JP2 file's first bytes).
+pub fn j2k_coding_style(data: &[u8]) -> Option<J2kCodingStyle> {
+    let head = &data[..data.len().min(1 << 16)];
+    let soc = head
+        .windows(4)
+        .position(|w| w == [0xFF, 0x4F, 0xFF, 0x51])?;
+    // Main header marker segments follow SOC back to back: walk them to COD (FF52).
+    let mut i = soc + 2;
+    while i + 4 <= head.len() && head[i] == 0xFF {
+        let marker = head[i + 1];
+        let len = u16::from_be_bytes([head[i + 2], head[i + 3]]) as usize;
+        if marker == 0x52 {
+            // Lcod, Scod, SGcod (progression order, 2-byte layers, MCT), SPcod (levels,
+            // code-block width, height, style, transform).
+            let cod = head.get(i + 4..i + 2 + len)?;
+            return Some(J2kCodingStyle {
+                mct: *cod.get(4)? != 0,
+                reversible: *cod.get(9)? == 1,
+            });
+        }
+        if marker == 0x90 || len < 2 {
+            return None; // SOT: the main header ended without a COD
+        }
+        i += 2 + len;
+    }
+    None
 }
