@@ -1,21 +1,23 @@
 //! `lightbox`: the command line over the core library.
 
+mod jobs;
 mod output;
+mod serve;
+mod verbs;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use lightbox_core::dicom::{self, ReadMode};
 use lightbox_core::dimse::scu::ScuOptions;
 use lightbox_core::dimse::{self, scp, scu, AeAddress};
-use lightbox_core::import::{self, ImportOptions, ImportProgress};
-use lightbox_core::index::{DateRange, RemoveTarget, StudyQuery, TextPattern};
+use lightbox_core::index::{DateRange, StudyQuery, TextPattern};
+use lightbox_core::jobs::{AssociationSettings, DeleteTarget, QuerySpec};
 use lightbox_core::nodes::{Node, Nodes, RetrieveMethod};
 use lightbox_core::render::thumbnail;
 use lightbox_core::store::Store;
 use lightbox_core::synth::{self, SynthSpec};
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 #[derive(Parser)]
 #[command(
@@ -147,7 +149,9 @@ enum Command {
     /// Remote DICOM nodes: add, list, remove, verify
     #[command(subcommand)]
     Nodes(NodesCommand),
-    /// Run the storage listener (C-STORE and C-ECHO SCP) until interrupted
+    /// The job queue: list (default), show, cancel, retry, priority, clear, watch
+    Jobs(jobs::JobsArgs),
+    /// Run the storage listener, the Q/R SCP and the job engine until interrupted
     Serve {
         /// Address to listen on (loopback by default)
         #[arg(long, default_value = "127.0.0.1")]
@@ -237,17 +241,10 @@ struct ScuArgs {
 }
 
 impl ScuArgs {
-    fn options(&self, node: &Node) -> ScuOptions {
-        ScuOptions {
-            calling_ae_title: self
-                .calling_ae_title
-                .clone()
-                .unwrap_or_else(|| node.calling_ae_title().to_string()),
-            timeout: self
-                .timeout
-                .map(|t| Duration::from_secs(t.max(1)))
-                .unwrap_or_else(|| node.timeout()),
-            cancel: None,
+    fn settings(&self) -> AssociationSettings {
+        AssociationSettings {
+            calling_ae_title: self.calling_ae_title.clone(),
+            timeout_seconds: self.timeout,
         }
     }
 }
@@ -299,6 +296,9 @@ struct RemoveArgs {
     #[arg(long)]
     instance: Option<String>,
 }
+
+/// Where a C-MOVE run from the command line receives when no server runs.
+const DEFAULT_LISTEN: &str = "127.0.0.1:11112";
 
 fn default_data_dir() -> Result<PathBuf> {
     dirs::data_dir().map(|d| d.join("lightbox")).context(
@@ -354,12 +354,23 @@ fn run(cli: Cli) -> Result<()> {
         None => default_data_dir()?,
     };
     let nodes = Nodes::new(&data_dir);
-    match &cli.command {
-        Command::Echo { target, scu } => {
-            let node = nodes.resolve(target)?;
-            return echo_node(&node, &scu.options(&node));
-        }
-        Command::Nodes(command) => return run_nodes(&nodes, command),
+    match cli.command {
+        Command::Nodes(command) => return run_nodes(&nodes, &command),
+        Command::Jobs(args) => return jobs::command(&data_dir, args),
+        _ => {}
+    }
+    let store = std::sync::Arc::new(
+        Store::open(&data_dir)
+            .with_context(|| format!("opening the store in {}", data_dir.display()))?,
+    );
+    let runtime = jobs::Runtime {
+        data_dir: data_dir.clone(),
+        store: store.clone(),
+        listen: DEFAULT_LISTEN.to_string(),
+    };
+    match cli.command {
+        Command::Import { paths, link, json } => verbs::import(&runtime, paths, link, json),
+        Command::Echo { target, scu } => verbs::echo(&runtime, target, scu.settings()),
         Command::Find {
             target,
             level,
@@ -370,24 +381,20 @@ fn run(cli: Cli) -> Result<()> {
             scu,
             json,
         } => {
-            let node = nodes.resolve(target)?;
-            return run_find(
-                &node,
+            let query = QuerySpec {
                 level,
-                *patient_root,
-                filters,
-                study_uid.as_deref(),
-                series_uid.as_deref(),
-                &scu.options(&node),
-                *json,
-            );
+                patient_root,
+                patient_name: filters.patient_name,
+                patient_id: filters.patient_id,
+                study_date: filters.date,
+                modalities: filters.modality,
+                study_description: filters.description,
+                accession_number: filters.accession,
+                study_uid,
+                series_uid,
+            };
+            verbs::find(&runtime, target, query, scu.settings(), json)
         }
-        _ => {}
-    }
-    let store = Store::open(&data_dir)
-        .with_context(|| format!("opening the store in {}", data_dir.display()))?;
-    match cli.command {
-        Command::Import { paths, link, json } => run_import(&store, &paths, link, json),
         Command::Studies { filters, json } => {
             let query = study_query(filters)?;
             let page = store.index().search_studies(&query)?;
@@ -442,33 +449,13 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Rm(args) => {
             let target = match (args.patient, args.study, args.series, args.instance) {
-                (Some(p), ..) => RemoveTarget::Patient(p),
-                (_, Some(s), ..) => RemoveTarget::Study(s),
-                (_, _, Some(s), _) => RemoveTarget::Series(s),
-                (_, _, _, Some(i)) => RemoveTarget::Instance(i),
+                (Some(p), ..) => DeleteTarget::Patient(p),
+                (_, Some(s), ..) => DeleteTarget::Study(s),
+                (_, _, Some(s), _) => DeleteTarget::Series(s),
+                (_, _, _, Some(i)) => DeleteTarget::Instance(i),
                 _ => unreachable!("clap requires one target"),
             };
-            let removed = store.index().remove(&target)?;
-            if removed.instances == 0 {
-                bail!("nothing matched {target:?}");
-            }
-            let mut failures = 0;
-            for file in removed.files.iter().filter(|f| !f.linked) {
-                if let Err(e) = store.delete_managed(&file.path) {
-                    failures += 1;
-                    eprintln!("warning: could not delete {}: {e}", file.path);
-                }
-            }
-            println!(
-                "removed {} patient(s), {} study(ies), {} series, {} instance(s); deleted {} managed file(s), kept {} linked file(s)",
-                removed.patients,
-                removed.studies,
-                removed.series,
-                removed.instances,
-                removed.files.iter().filter(|f| !f.linked).count() - failures,
-                removed.files.iter().filter(|f| f.linked).count()
-            );
-            Ok(())
+            verbs::remove(&runtime, target)
         }
         Command::Stats { json } => {
             let stats = store.index().stats()?;
@@ -496,20 +483,15 @@ fn run(cli: Cli) -> Result<()> {
             scu,
             json,
         } => {
-            let node = nodes.resolve(&target)?;
-            let target = scu::RetrieveTarget {
+            let args = verbs::RetrieveArgs {
+                node: target,
                 study_uid: study,
                 series_uid: series,
                 sop_instance_uid: instance,
+                association: scu.settings(),
             };
-            run_retrieve(
-                std::sync::Arc::new(store),
-                &node,
-                target,
-                &listen,
-                &scu.options(&node),
-                json,
-            )
+            let runtime = jobs::Runtime { listen, ..runtime };
+            verbs::retrieve(&runtime, args, json)
         }
         Command::Send {
             target,
@@ -519,16 +501,14 @@ fn run(cli: Cli) -> Result<()> {
             scu,
             json,
         } => {
-            let node = nodes.resolve(&target)?;
-            run_send(
-                &store,
-                &node,
+            let args = verbs::SendArgs {
+                node: target,
+                study_uid: study,
+                series_uid: series,
                 paths,
-                study,
-                series,
-                &scu.options(&node),
-                json,
-            )
+                association: scu.settings(),
+            };
+            verbs::send(&runtime, args, json)
         }
         Command::Serve {
             bind,
@@ -545,45 +525,9 @@ fn run(cli: Cli) -> Result<()> {
                 known_nodes_only,
                 ..scp::ScpConfig::default()
             };
-            let address = format!("{bind}:{port}");
-            // A clean stop leaves this marker; without it the last run crashed (or this is the
-            // first), and the index catches up with the files before anything is accepted.
-            let clean_marker = data_dir.join(".clean-shutdown");
-            if std::fs::remove_file(&clean_marker).is_err() {
-                let recovered = import::reconcile(&store)?;
-                if recovered.indexed + recovered.scratch_removed > 0
-                    || !recovered.unreadable.is_empty()
-                {
-                    eprintln!(
-                        "recovered after an unclean stop: indexed {} file(s), removed {} abandoned temporary file(s), {} unreadable",
-                        recovered.indexed,
-                        recovered.scratch_removed,
-                        recovered.unreadable.len()
-                    );
-                }
-            }
-            let listener =
-                scp::StorageScp::bind(&address, std::sync::Arc::new(store), config.clone())
-                    .with_context(|| format!("listening on {address}"))?;
-            let shutdown = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-            for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-                signal_hook::flag::register(signal, shutdown.clone())?;
-            }
-            eprintln!(
-                "storage listener {} on {} (data in {})",
-                config.ae_title,
-                listener.local_addr()?,
-                data_dir.display()
-            );
-            listener.serve(shutdown)?;
-            std::fs::write(&clean_marker, b"")?;
-            eprintln!("stopped");
-            Ok(())
+            serve::serve(&data_dir, store, &format!("{bind}:{port}"), config)
         }
-        Command::Generate { .. }
-        | Command::Echo { .. }
-        | Command::Nodes(_)
-        | Command::Find { .. } => {
+        Command::Generate { .. } | Command::Nodes(_) | Command::Jobs(_) => {
             unreachable!("handled above")
         }
     }
@@ -608,171 +552,6 @@ fn study_query(f: StudyFilters) -> Result<StudyQuery> {
         limit: Some(f.limit),
         offset: f.offset,
     })
-}
-
-fn run_retrieve(
-    store: std::sync::Arc<Store>,
-    node: &Node,
-    target: scu::RetrieveTarget,
-    listen: &str,
-    options: &ScuOptions,
-    json: bool,
-) -> Result<()> {
-    if !node.query_retrieve {
-        bail!("node {} is not enabled for query/retrieve", node.name);
-    }
-    let started = Instant::now();
-    let show_bar = !json && std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let bar = show_bar.then(|| indicatif::ProgressBar::new(0));
-    let mut progress = |p: &scu::RetrieveProgress| {
-        if let Some(bar) = &bar {
-            bar.set_length(p.expected);
-            bar.set_position(p.done);
-        }
-    };
-    let report = match node.retrieve_method {
-        RetrieveMethod::CGet => scu::get(&node.address(), options, &target, &store, &mut progress)?,
-        RetrieveMethod::CMove => {
-            let destination = node
-                .move_destination
-                .clone()
-                .unwrap_or_else(|| options.calling_ae_title.clone());
-            // Our own listener receives what the peer sends: a running `lightbox serve` holds
-            // the port already; otherwise one runs just for this retrieval.
-            let config = scp::ScpConfig {
-                ae_title: destination.clone(),
-                ..scp::ScpConfig::default()
-            };
-            let temporary = match scp::StorageScp::bind(listen, store.clone(), config) {
-                Ok(listener) => {
-                    let shutdown = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-                    let flag = shutdown.clone();
-                    Some((shutdown, std::thread::spawn(move || listener.serve(flag))))
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => None,
-                Err(e) => {
-                    return Err(e).with_context(|| format!("listening on {listen} for the C-MOVE"))
-                }
-            };
-            let report = scu::move_to(
-                &node.address(),
-                options,
-                &target,
-                &destination,
-                &mut progress,
-            );
-            if let Some((shutdown, thread)) = temporary {
-                shutdown.store(true, std::sync::atomic::Ordering::SeqCst);
-                let _ = thread.join();
-            }
-            report?
-        }
-    };
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    if json {
-        println!("{}", serde_json::to_string(&report)?);
-    } else {
-        println!(
-            "retrieved {} new instance(s), {} already stored, {} failed, of {} expected from {} in {:.2}s",
-            report.stored,
-            report.duplicates,
-            report.failed + report.errors.len() as u64,
-            report.expected,
-            node.name,
-            started.elapsed().as_secs_f64()
-        );
-        for e in &report.errors {
-            println!("  {e}");
-        }
-    }
-    if !report.errors.is_empty() || report.failed > 0 {
-        bail!("the retrieval was incomplete");
-    }
-    Ok(())
-}
-
-#[allow(clippy::too_many_arguments)]
-fn run_find(
-    node: &Node,
-    level: &str,
-    patient_root: bool,
-    f: &StudyFilters,
-    study_uid: Option<&str>,
-    series_uid: Option<&str>,
-    options: &ScuOptions,
-    json: bool,
-) -> Result<()> {
-    use lightbox_core::dicom::{tag, write::DataSetBuilder};
-    use lightbox_core::dimse::qr::{self, Level};
-    let level = Level::parse(level)
-        .with_context(|| format!("level {level:?}: expected patient, study, series or instance"))?;
-    if let Some(date) = &f.date {
-        DateRange::parse(date)?;
-    }
-    let mut identifier = DataSetBuilder::default();
-    identifier.text(qr::QUERY_RETRIEVE_LEVEL, level.as_str());
-    for key in qr::default_return_keys(level) {
-        identifier.text(*key, "");
-    }
-    let modality_key = if level == Level::Study {
-        lightbox_core::dicom::Tag(0x0008, 0x0061)
-    } else {
-        tag::MODALITY
-    };
-    let keys = [
-        (tag::PATIENT_NAME, f.patient_name.clone()),
-        (tag::PATIENT_ID, f.patient_id.clone()),
-        (tag::STUDY_DATE, f.date.clone()),
-        (tag::STUDY_DESCRIPTION, f.description.clone()),
-        (tag::ACCESSION_NUMBER, f.accession.clone()),
-        (
-            modality_key,
-            (!f.modality.is_empty()).then(|| f.modality.join("\\")),
-        ),
-        (tag::STUDY_INSTANCE_UID, study_uid.map(str::to_string)),
-        (tag::SERIES_INSTANCE_UID, series_uid.map(str::to_string)),
-    ];
-    for (key, value) in keys {
-        if let Some(value) = value {
-            identifier.text(key, &value);
-        }
-    }
-    // The study root model has no patient level.
-    let model = if patient_root || level == Level::Patient {
-        scu::QueryModel::PatientRoot
-    } else {
-        scu::QueryModel::StudyRoot
-    };
-    let matches = scu::find(&node.address(), options, model, &identifier)?;
-    let rows: Vec<_> = matches.iter().map(qr::match_json).collect();
-    if json {
-        println!("{}", serde_json::to_string(&rows)?);
-    } else {
-        for row in &rows {
-            let fields: Vec<String> = row
-                .iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| {
-                    format!(
-                        "{k}={}",
-                        v.as_str()
-                            .map(str::to_string)
-                            .unwrap_or_else(|| v.to_string())
-                    )
-                })
-                .collect();
-            println!("{}", fields.join("  "));
-        }
-        println!(
-            "{} match(es) at {} level from {}",
-            rows.len(),
-            level.as_str(),
-            node.name
-        );
-    }
-    Ok(())
 }
 
 fn run_nodes(nodes: &Nodes, command: &NodesCommand) -> Result<()> {
@@ -839,138 +618,6 @@ fn run_nodes(nodes: &Nodes, command: &NodesCommand) -> Result<()> {
                     cancel: None,
                 },
             )?;
-        }
-    }
-    Ok(())
-}
-
-fn run_send(
-    store: &Store,
-    node: &Node,
-    paths: Vec<PathBuf>,
-    study: Option<String>,
-    series: Option<String>,
-    options: &ScuOptions,
-    json: bool,
-) -> Result<()> {
-    let series_uids: Vec<String> = match (&study, &series) {
-        (Some(study), _) => store
-            .index()
-            .series_of_study(study)?
-            .into_iter()
-            .map(|s| s.series_uid)
-            .collect(),
-        (_, Some(series)) => vec![series.clone()],
-        _ => Vec::new(),
-    };
-    let mut files = Vec::new();
-    for uid in &series_uids {
-        files.extend(
-            store
-                .index()
-                .instances_of_series(uid)?
-                .into_iter()
-                .map(|i| store.resolve(&i.file_path)),
-        );
-    }
-    if study.is_some() || series.is_some() {
-        if files.is_empty() {
-            bail!(
-                "nothing in the store for {}",
-                study.or(series).unwrap_or_default()
-            );
-        }
-    } else {
-        for path in &paths {
-            if path.is_dir() {
-                files.extend(
-                    walkdir::WalkDir::new(path)
-                        .into_iter()
-                        .flatten()
-                        .filter(|e| e.file_type().is_file())
-                        .map(|e| e.into_path()),
-                );
-            } else {
-                files.push(path.clone());
-            }
-        }
-        if files.is_empty() {
-            bail!("nothing to send: give PATH..., --study or --series");
-        }
-    }
-    let started = Instant::now();
-    let target = node.address();
-    if !node.send_target {
-        bail!("node {} is not enabled as a send target", node.name);
-    }
-    let report = scu::send_files(&target, options, &files, &mut |sent| {
-        if let Some(error) = &sent.error {
-            eprintln!("failed {}: {error}", sent.path);
-        }
-    })?;
-    if json {
-        println!("{}", serde_json::to_string(&report)?);
-    } else {
-        // Instances the peer takes only uncompressed are decoded first: say how many.
-        let transcoded = match report.transcoded {
-            0 => String::new(),
-            n => format!(", {n} decoded to an uncompressed transfer syntax"),
-        };
-        println!(
-            "sent {} instance(s) to {target} ({} with warnings{transcoded}), {} failed, in {:.2}s",
-            report.sent,
-            report.warnings,
-            report.failed,
-            started.elapsed().as_secs_f64()
-        );
-    }
-    if report.failed > 0 {
-        bail!("{} instance(s) could not be sent", report.failed);
-    }
-    Ok(())
-}
-
-fn run_import(store: &Store, paths: &[PathBuf], link: bool, json: bool) -> Result<()> {
-    let progress = ImportProgress::default();
-    let options = ImportOptions { link };
-    let started = Instant::now();
-    let show_bar = !json && std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let report = std::thread::scope(|scope| {
-        let worker = scope.spawn(|| import::import(store, paths, &options, &progress));
-        if show_bar {
-            let bar = indicatif::ProgressBar::new(0);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} files {msg}",
-                )
-                .expect("valid template"),
-            );
-            while !worker.is_finished() {
-                bar.set_length(progress.discovered.load(Ordering::Relaxed));
-                bar.set_position(progress.processed.load(Ordering::Relaxed));
-                bar.set_message(format!(
-                    "{} MB",
-                    progress.bytes.load(Ordering::Relaxed) / 1_000_000
-                ));
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            bar.finish_and_clear();
-        }
-        worker.join().expect("import thread panicked")
-    })?;
-    if json {
-        println!("{}", serde_json::to_string(&report)?);
-    } else {
-        let secs = started.elapsed().as_secs_f64();
-        println!(
-            "imported {} instance(s), {} duplicate(s), {} skipped in {:.2}s",
-            report.imported,
-            report.duplicates,
-            report.skipped.len(),
-            secs
-        );
-        for s in &report.skipped {
-            println!("  skipped {}: {}", s.path, s.reason);
         }
     }
     Ok(())

@@ -125,11 +125,16 @@ pub struct ScpStats {
     pub failed: AtomicU64,
 }
 
+/// Called with the SOP Instance UID of each newly stored instance (after its success response
+/// is due, so it must be quick: the job engine's thumbnail follow-ups hang off it).
+pub type OnStored = Arc<dyn Fn(&str) + Send + Sync>;
+
 pub struct StorageScp {
     listener: TcpListener,
     store: Arc<Store>,
     config: ScpConfig,
     pub stats: Arc<ScpStats>,
+    on_stored: Option<OnStored>,
 }
 
 impl StorageScp {
@@ -145,7 +150,14 @@ impl StorageScp {
             store,
             config,
             stats: Arc::new(ScpStats::default()),
+            on_stored: None,
         })
+    }
+
+    /// Tells `hook` about every instance stored from now on.
+    pub fn on_stored(mut self, hook: OnStored) -> StorageScp {
+        self.on_stored = Some(hook);
+        self
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -344,7 +356,15 @@ impl StorageScp {
             field::C_STORE_RSP,
             status,
             comment.as_deref(),
-        )
+        )?;
+        if let (Some(Ingested::Stored), Some(hook)) = (outcome, &self.on_stored) {
+            hook(
+                &command
+                    .str(element::AFFECTED_SOP_INSTANCE_UID)
+                    .unwrap_or_default(),
+            );
+        }
+        Ok(())
     }
 }
 

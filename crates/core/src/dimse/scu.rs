@@ -194,7 +194,7 @@ pub fn echo(peer: &AeAddress, options: &ScuOptions) -> Result<Duration, DimseErr
 }
 
 /// The outcome of sending one file.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SentInstance {
     pub path: String,
     pub sop_instance_uid: Option<String>,
@@ -208,7 +208,7 @@ pub struct SentInstance {
     pub transcoded: bool,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SendReport {
     pub sent: u64,
     pub warnings: u64,
@@ -677,7 +677,7 @@ impl RetrieveTarget {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RetrieveReport {
     /// Instances the peer said the retrieval covers (from the C-FIND before it).
     pub expected: u64,

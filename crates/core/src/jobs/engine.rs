@@ -260,7 +260,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// back to the queue for the next start.
 pub struct Engine {
     shared: Arc<Shared>,
-    dispatcher: Option<JoinHandle<()>>,
+    dispatcher: Mutex<Option<JoinHandle<()>>>,
     _lock: File,
 }
 
@@ -316,7 +316,7 @@ impl Engine {
         };
         Ok(Engine {
             shared,
-            dispatcher: Some(dispatcher),
+            dispatcher: Mutex::new(Some(dispatcher)),
             _lock: lock_file,
         })
     }
@@ -385,11 +385,11 @@ impl Engine {
     }
 
     /// Stops the engine: running jobs are interrupted and queued again for the next start.
-    pub fn shutdown(mut self) {
+    pub fn shutdown(&self) {
         self.stop();
     }
 
-    fn stop(&mut self) {
+    fn stop(&self) {
         let threads = {
             let mut schedule = lock(&self.shared.schedule);
             schedule.stopping = true;
@@ -411,7 +411,8 @@ impl Engine {
                 let _ = thread.join();
             }
         }
-        if let Some(dispatcher) = self.dispatcher.take() {
+        let dispatcher = lock(&self.dispatcher).take();
+        if let Some(dispatcher) = dispatcher {
             let _ = dispatcher.join();
         }
     }

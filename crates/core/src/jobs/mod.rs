@@ -7,10 +7,12 @@
 //! - [`engine`]: the scheduler — priorities, global / per-kind / per-node caps that never hold
 //!   back other kinds or nodes, dependencies, retries with exponential backoff, cancellation —
 //!   and the event stream;
-//! - [`runner`]: how each kind of job is carried out against the store, the index and the nodes.
+//! - [`runner`]: how each kind of job is carried out against the store, the index and the nodes;
+//! - [`received`]: follow-up jobs for data received over the network (thumbnails).
 
 pub mod engine;
 pub mod queue;
+pub mod received;
 pub mod runner;
 pub mod spec;
 
@@ -288,7 +290,8 @@ pub enum JobEvent {
     },
 }
 
-pub(crate) fn now_millis() -> i64 {
+/// Milliseconds since the Unix epoch, as job times are kept.
+pub fn now_millis() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
