@@ -23,6 +23,8 @@ pub fn serve(
     // A clean stop leaves this marker; without it the last run crashed (or this is the first),
     // and the index catches up with the files before anything is accepted.
     let clean_marker = data_dir.join(".clean-shutdown");
+    // Scratch folders of processes that are gone (a CLI killed mid-import, say).
+    store.remove_abandoned_scratch()?;
     if std::fs::remove_file(&clean_marker).is_err() {
         let recovered = import::reconcile(&store)?;
         if recovered.indexed + recovered.scratch_removed > 0 || !recovered.unreadable.is_empty() {

@@ -5,7 +5,9 @@
 //! - `files/ab/cd/<hash>.dcm`: managed instances, named by a hash of the SOP Instance UID, so a
 //!   file's place is known from its UID alone (and a rescan can rebuild the index);
 //! - `thumbnails/`: the series thumbnail cache;
-//! - `tmp/`: files being written, renamed into place once complete.
+//! - `tmp/`: files being written, renamed into place once complete. Each open store writes in a
+//!   scratch folder of its own (`tmp/session-*/`), locked for as long as it is open, so after a
+//!   crash the next start knows exactly which partial files nobody owns any more.
 
 use crate::index::{Index, IndexError, SqliteIndex};
 use sha2::{Digest, Sha256};
@@ -26,6 +28,21 @@ pub enum StoreError {
 pub struct Store {
     root: PathBuf,
     index: Arc<dyn Index>,
+    /// Removed when the store is dropped; left behind (unlocked) by a crash.
+    scratch: tempfile::TempDir,
+    _scratch_lock: fs::File,
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        // The folder itself goes with `scratch`, right after.
+        let _ = fs::remove_file(scratch_lock_path(self.scratch.path()));
+    }
+}
+
+/// The lock file that marks a scratch folder as owned by a live process.
+fn scratch_lock_path(scratch: &Path) -> PathBuf {
+    scratch.with_extension("lock")
 }
 
 impl Store {
@@ -36,10 +53,47 @@ impl Store {
             fs::create_dir_all(&path).map_err(|source| StoreError::DataDir { path, source })?;
         }
         let index = SqliteIndex::open(&root.join("index.sqlite"))?;
+        let tmp = root.join("tmp");
+        let data_dir = |source| StoreError::DataDir {
+            path: tmp.clone(),
+            source,
+        };
+        let scratch = tempfile::Builder::new()
+            .prefix("session-")
+            .tempdir_in(&tmp)
+            .map_err(data_dir)?;
+        let lock = fs::File::create(scratch_lock_path(scratch.path())).map_err(data_dir)?;
+        lock.lock().map_err(data_dir)?;
         Ok(Store {
             root: root.to_path_buf(),
             index: Arc::new(index),
+            scratch,
+            _scratch_lock: lock,
         })
+    }
+
+    /// Removes the scratch folders of stores no process holds open any more (a crash left them);
+    /// returns how many partial files went with them.
+    pub fn remove_abandoned_scratch(&self) -> io::Result<u64> {
+        let mut removed = 0;
+        for entry in fs::read_dir(self.root.join("tmp"))?.flatten() {
+            let path = entry.path();
+            if !entry.file_type()?.is_dir() || path == self.scratch.path() {
+                continue;
+            }
+            let lock_path = scratch_lock_path(&path);
+            let Ok(lock) = fs::File::options().write(true).open(&lock_path) else {
+                continue;
+            };
+            if lock.try_lock().is_err() {
+                // Its owner is alive.
+                continue;
+            }
+            removed += fs::read_dir(&path)?.count() as u64;
+            fs::remove_dir_all(&path)?;
+            let _ = fs::remove_file(&lock_path);
+        }
+        Ok(removed)
     }
 
     pub fn root(&self) -> &Path {
@@ -75,8 +129,9 @@ impl Store {
         self.root.join("thumbnails")
     }
 
+    /// This store's scratch folder: files being written.
     pub fn tmp_dir(&self) -> PathBuf {
-        self.root.join("tmp")
+        self.scratch.path().to_path_buf()
     }
 
     /// Copies `source` into the store under `relative`, atomically: a temporary file in `tmp/`,

@@ -2,6 +2,8 @@
 
 mod support;
 
+use support::{start_orthanc, start_orthanc_knowing, wait_for_port, Peer};
+
 use lightbox_core::dimse::scp::{ScpConfig, StorageScp};
 use lightbox_core::dimse::scu::{self, ScuOptions};
 use lightbox_core::dimse::{AeAddress, DimseError};
@@ -9,7 +11,7 @@ use lightbox_core::index::StudyQuery;
 use lightbox_core::store::Store;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -53,23 +55,6 @@ impl Drop for Listener {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-    }
-}
-
-/// A child process killed when dropped, so no test leaves a peer running.
-struct Peer(Child);
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_for_port(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "peer did not listen on {port}");
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -1133,76 +1118,6 @@ fn c_get_retrieves_a_study_and_a_series_into_the_store() {
             .expected,
         0
     );
-}
-
-/// An Orthanc server on loopback ports with its own storage, stopped when dropped.
-struct Orthanc {
-    _peer: Peer,
-    address: AeAddress,
-    http_port: u16,
-    _dir: tempfile::TempDir,
-}
-
-fn start_orthanc() -> Option<Orthanc> {
-    start_orthanc_knowing(serde_json::json!({}))
-}
-
-/// Orthanc with `modalities` in its DicomModalities (the nodes it may C-MOVE to), and its HTTP
-/// port for the REST calls that make it act as an SCU.
-fn start_orthanc_knowing(modalities: serde_json::Value) -> Option<Orthanc> {
-    let orthanc = support::peer_tool("Orthanc").or_else(|| {
-        Path::new("/usr/sbin/Orthanc")
-            .is_file()
-            .then(|| PathBuf::from("/usr/sbin/Orthanc"))
-    })?;
-    if !support::isolated_network() {
-        return None;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let (dicom_port, http_port) = (support::free_port(), support::free_port());
-    let config = serde_json::json!({
-        "Name": "lightbox-test",
-        "StorageDirectory": dir.path().join("db"),
-        "IndexDirectory": dir.path().join("db"),
-        "DicomAet": "ORTHANC",
-        "DicomPort": dicom_port,
-        "HttpPort": http_port,
-        "RemoteAccessAllowed": false,
-        "AuthenticationEnabled": false,
-        "DicomCheckCalledAet": true,
-        "DicomAlwaysAllowStore": true,
-        "DicomAlwaysAllowFind": true,
-        "DicomAlwaysAllowGet": true,
-        "DicomAlwaysAllowMove": true,
-        "UnknownSopClassAccepted": true,
-        "SyncStorageArea": false,
-        "DicomModalities": modalities,
-        "Plugins": []
-    });
-    let config_path = dir.path().join("orthanc.json");
-    std::fs::write(&config_path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
-    let log = std::fs::File::create(dir.path().join("orthanc.log")).unwrap();
-    let peer = Peer(
-        Command::new(orthanc)
-            .arg(&config_path)
-            .env("TCP_NODELAY", "1")
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
-    );
-    wait_for_port(dicom_port);
-    wait_for_port(http_port);
-    Some(Orthanc {
-        _peer: peer,
-        address: AeAddress {
-            ae_title: "ORTHANC".into(),
-            host: "127.0.0.1".into(),
-            port: dicom_port,
-        },
-        http_port,
-        _dir: dir,
-    })
 }
 
 #[test]

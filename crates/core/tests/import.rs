@@ -401,8 +401,16 @@ fn reconcile_indexes_files_placed_before_a_crash() {
     let relative = Store::managed_relative_path(&sop);
     std::fs::create_dir_all(dir.path().join(&relative).parent().unwrap()).unwrap();
     std::fs::write(dir.path().join(&relative), &bytes).unwrap();
-    // And a temporary file abandoned long ago.
-    let stale = store.tmp_dir().join("stale.tmp");
+    // The scratch folder of a store whose process died (its lock is free), with a partial file.
+    let dead = dir.path().join("tmp/session-dead");
+    std::fs::create_dir_all(&dead).unwrap();
+    std::fs::write(dead.join("partial"), b"half an instance").unwrap();
+    std::fs::write(dir.path().join("tmp/session-dead.lock"), b"").unwrap();
+    // Another live store's scratch folder is left alone.
+    let other = Store::open(dir.path()).unwrap();
+    std::fs::write(other.tmp_dir().join("writing"), b"in progress").unwrap();
+    // And a loose temporary file abandoned long ago.
+    let stale = dir.path().join("tmp/stale.tmp");
     std::fs::write(&stale, b"half an instance").unwrap();
     let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
     std::fs::File::options()
@@ -413,7 +421,9 @@ fn reconcile_indexes_files_placed_before_a_crash() {
         .unwrap();
 
     let reconciled = import::reconcile(&store).unwrap();
-    assert_eq!((reconciled.indexed, reconciled.scratch_removed), (1, 1));
+    assert_eq!((reconciled.indexed, reconciled.scratch_removed), (1, 2));
+    assert!(!dead.exists());
+    assert!(other.tmp_dir().join("writing").exists());
     assert!(reconciled.unreadable.is_empty());
     assert_eq!(
         store.index().instance_path(&sop).unwrap().as_deref(),

@@ -197,20 +197,25 @@ pub struct Reconciled {
     pub scratch_removed: u64,
 }
 
-/// Temporary files older than this are abandoned (a crash); younger ones may belong to a
-/// running import.
+/// Loose temporary files older than this are abandoned; younger ones may belong to a running
+/// import.
 const ABANDONED_AFTER: Duration = Duration::from_secs(600);
 
 /// Brings the index back in line with the managed files after a crash: a file renamed into
 /// place whose index transaction never committed is indexed now, and abandoned temporary files
 /// are removed. Safe to run while nothing else writes to the store.
 pub fn reconcile(store: &Store) -> Result<Reconciled, crate::index::IndexError> {
-    let mut report = Reconciled::default();
+    let mut report = Reconciled {
+        scratch_removed: store.remove_abandoned_scratch().unwrap_or(0),
+        ..Reconciled::default()
+    };
     let now = SystemTime::now();
-    for entry in std::fs::read_dir(store.tmp_dir())
+    // Loose files directly in tmp/ come from versions without per-process scratch folders.
+    for entry in std::fs::read_dir(store.root().join("tmp"))
         .into_iter()
         .flatten()
         .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
     {
         let age = entry
             .metadata()

@@ -4,8 +4,10 @@
 //! message; with `CI=true` it fails, so a broken set-up can never pass silently.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
-use std::process::Command;
+use lightbox_core::dimse::AeAddress;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
 
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -101,4 +103,91 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// A child process killed when dropped, so no test leaves a peer running.
+pub struct Peer(pub Child);
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "peer did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// An Orthanc server on loopback ports with its own storage, stopped when dropped.
+pub struct Orthanc {
+    _peer: Peer,
+    pub address: AeAddress,
+    pub http_port: u16,
+    _dir: tempfile::TempDir,
+}
+
+pub fn start_orthanc() -> Option<Orthanc> {
+    start_orthanc_knowing(serde_json::json!({}))
+}
+
+/// Orthanc with `modalities` in its DicomModalities (the nodes it may C-MOVE to), and its HTTP
+/// port for the REST calls that make it act as an SCU.
+pub fn start_orthanc_knowing(modalities: serde_json::Value) -> Option<Orthanc> {
+    let orthanc = peer_tool("Orthanc").or_else(|| {
+        Path::new("/usr/sbin/Orthanc")
+            .is_file()
+            .then(|| PathBuf::from("/usr/sbin/Orthanc"))
+    })?;
+    if !isolated_network() {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (dicom_port, http_port) = (free_port(), free_port());
+    let config = serde_json::json!({
+        "Name": "lightbox-test",
+        "StorageDirectory": dir.path().join("db"),
+        "IndexDirectory": dir.path().join("db"),
+        "DicomAet": "ORTHANC",
+        "DicomPort": dicom_port,
+        "HttpPort": http_port,
+        "RemoteAccessAllowed": false,
+        "AuthenticationEnabled": false,
+        "DicomCheckCalledAet": true,
+        "DicomAlwaysAllowStore": true,
+        "DicomAlwaysAllowFind": true,
+        "DicomAlwaysAllowGet": true,
+        "DicomAlwaysAllowMove": true,
+        "UnknownSopClassAccepted": true,
+        "SyncStorageArea": false,
+        "DicomModalities": modalities,
+        "Plugins": []
+    });
+    let config_path = dir.path().join("orthanc.json");
+    std::fs::write(&config_path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+    let log = std::fs::File::create(dir.path().join("orthanc.log")).unwrap();
+    let peer = Peer(
+        Command::new(orthanc)
+            .arg(&config_path)
+            .env("TCP_NODELAY", "1")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_port(dicom_port);
+    wait_for_port(http_port);
+    Some(Orthanc {
+        _peer: peer,
+        address: AeAddress {
+            ae_title: "ORTHANC".into(),
+            host: "127.0.0.1".into(),
+            port: dicom_port,
+        },
+        http_port,
+        _dir: dir,
+    })
 }

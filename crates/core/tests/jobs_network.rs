@@ -1,0 +1,207 @@
+//! The job engine running real network jobs: a C-GET from Orthanc canceled mid-transfer and
+//! resumed without fetching again what arrived, and a peer that is down.
+
+mod support;
+
+use lightbox_core::jobs::runner::{LocalRunner, MoveListener};
+use lightbox_core::jobs::{
+    AssociationSettings, Engine, EngineConfig, FailureCategory, JobSpec, JobState, NewJob,
+};
+use lightbox_core::nodes::{Node, Nodes};
+use lightbox_core::store::Store;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn engine(dir: &std::path::Path, store: &Arc<Store>, config: EngineConfig) -> Engine {
+    let runner = LocalRunner {
+        store: store.clone(),
+        nodes: Nodes::new(dir),
+        move_listener: MoveListener::Running,
+    };
+    Engine::start(dir, Arc::new(runner), config).unwrap()
+}
+
+fn managed_files(store: &Store) -> usize {
+    walkdir::WalkDir::new(store.root().join("files"))
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .count()
+}
+
+#[test]
+fn a_running_c_get_from_orthanc_cancels_within_a_second_and_resumes_without_refetching() {
+    let Some(orthanc) = support::start_orthanc() else {
+        return;
+    };
+    // One series of 400 small CT instances, sent to Orthanc.
+    let source = tempfile::tempdir().unwrap();
+    let spec = lightbox_core::synth::SynthSpec {
+        patients: 1,
+        studies_per_patient: 1,
+        series_per_study: 1,
+        instances_per_series: 400,
+        rows: 256,
+        columns: 256,
+        seed: 7,
+        modality: Some("CT".into()),
+    };
+    lightbox_core::synth::generate(&spec, source.path()).unwrap();
+    let files: Vec<_> = walkdir::WalkDir::new(source.path())
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect();
+    let options = lightbox_core::dimse::scu::ScuOptions::default();
+    let sent =
+        lightbox_core::dimse::scu::send_files(&orthanc.address, &options, &files, &mut |_| {})
+            .unwrap();
+    assert_eq!(sent.sent, 400);
+    let first =
+        lightbox_core::dicom::read_file(&files[0], lightbox_core::dicom::ReadMode::Header).unwrap();
+    let study_uid = first
+        .dataset
+        .first_text(lightbox_core::dicom::tag::STUDY_INSTANCE_UID)
+        .unwrap();
+    let series_uid = first
+        .dataset
+        .first_text(lightbox_core::dicom::tag::SERIES_INSTANCE_UID)
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path()).unwrap());
+    Nodes::new(dir.path())
+        .add(Node::new("orthanc", &orthanc.address))
+        .unwrap();
+    let engine = engine(dir.path(), &store, EngineConfig::default());
+    let job = engine
+        .submit(NewJob::new(JobSpec::Retrieve {
+            node: "orthanc".into(),
+            study_uid: study_uid.clone(),
+            series_uid: Some(series_uid.clone()),
+            sop_instance_uid: None,
+            association: AssociationSettings::default(),
+        }))
+        .unwrap()
+        .id;
+    // Cancel once the transfer is well under way.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while store.index().stats().unwrap().instances < 40 {
+        assert!(Instant::now() < deadline, "the retrieval did not start");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let asked = Instant::now();
+    assert!(engine.cancel(job).unwrap());
+    let record = engine.wait(job, Duration::from_secs(10)).unwrap().unwrap();
+    let took = asked.elapsed();
+    assert_eq!(record.state, JobState::Canceled, "{record:?}");
+    assert!(took < Duration::from_secs(1), "cancel took {took:?}");
+    // The store is consistent: every placed file is indexed, nothing half-written remains.
+    let stored = store.index().stats().unwrap().instances;
+    assert!(
+        stored > 0 && stored < 400,
+        "{stored} stored before the cancel"
+    );
+    assert_eq!(managed_files(&store) as u64, stored);
+    assert_eq!(std::fs::read_dir(store.tmp_dir()).unwrap().count(), 0);
+    eprintln!("canceled after {stored} instance(s) in {took:?}");
+
+    // Retried, it fetches only what is missing.
+    assert!(engine.retry(job).unwrap());
+    let record = engine.wait(job, Duration::from_secs(60)).unwrap().unwrap();
+    assert_eq!(record.state, JobState::Completed, "{record:?}");
+    let report: lightbox_core::dimse::scu::RetrieveReport =
+        serde_json::from_value(record.output.unwrap()).unwrap();
+    assert_eq!(report.expected, 400);
+    assert_eq!(
+        report.duplicates, stored,
+        "what was stored is not fetched again"
+    );
+    assert_eq!(report.stored, 400 - stored);
+    assert_eq!(store.index().stats().unwrap().instances, 400);
+    assert_eq!(managed_files(&store), 400);
+    assert!(engine
+        .log(job)
+        .unwrap()
+        .iter()
+        .any(|l| l.message
+            == format!("{stored} of 400 instance(s) already stored; retrieving the rest")));
+    // Its follow-up made the series thumbnail.
+    let thumbnail = JobSpec::Thumbnail {
+        series_uid: series_uid.clone(),
+        size: lightbox_core::jobs::runner::THUMBNAIL_SIZE,
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (jobs, _) = engine
+            .list(&lightbox_core::jobs::JobFilter::default())
+            .unwrap();
+        let done = jobs.iter().any(|j| {
+            j.spec == thumbnail && j.state == JobState::Completed && j.depends_on == [job]
+        });
+        if done {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no thumbnail job: {jobs:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    engine.shutdown();
+}
+
+#[test]
+fn a_peer_that_is_down_is_retried_then_fails_with_a_clear_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path()).unwrap());
+    // A port nobody listens on.
+    let port = support::free_port();
+    Nodes::new(dir.path())
+        .add(Node::new(
+            "down",
+            &format!("NOBODY@127.0.0.1:{port}").parse().unwrap(),
+        ))
+        .unwrap();
+    let engine = engine(
+        dir.path(),
+        &store,
+        EngineConfig {
+            retry_base: Duration::from_millis(50),
+            ..EngineConfig::default()
+        },
+    );
+    let echo = engine
+        .submit(
+            NewJob::new(JobSpec::Echo {
+                node: "down".into(),
+                association: AssociationSettings::default(),
+            })
+            .max_retries(2),
+        )
+        .unwrap()
+        .id;
+    let record = engine.wait(echo, Duration::from_secs(10)).unwrap().unwrap();
+    assert_eq!(record.state, JobState::Failed);
+    assert_eq!(record.attempts, 3);
+    let error = record.error.unwrap();
+    assert_eq!(error.category, FailureCategory::Network);
+    assert!(
+        error.message.contains("cannot connect") && error.message.contains(&port.to_string()),
+        "{}",
+        error.message
+    );
+    // An unknown node is the job's own fault: no retry.
+    let unknown = engine
+        .submit(NewJob::new(JobSpec::Echo {
+            node: "nobody-knows".into(),
+            association: AssociationSettings::default(),
+        }))
+        .unwrap()
+        .id;
+    let record = engine
+        .wait(unknown, Duration::from_secs(10))
+        .unwrap()
+        .unwrap();
+    assert_eq!((record.state, record.attempts), (JobState::Failed, 1));
+    assert_eq!(record.error.unwrap().category, FailureCategory::Input);
+    engine.shutdown();
+}
