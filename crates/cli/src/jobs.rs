@@ -176,7 +176,7 @@ fn through_server(
     eprintln!("job {id} queued on the running server{note}");
     let mut asked_to_cancel = false;
     let mut last_state = None;
-    loop {
+    for tick in 0u64.. {
         let record = queue
             .get(id)?
             .with_context(|| format!("job {id} was removed from the queue"))?;
@@ -208,8 +208,14 @@ fn through_server(
             queue.signal(id)?;
             asked_to_cancel = true;
         }
+        if tick % 10 == 9 && !engine_running(&rt.data_dir) {
+            bail!(
+                "the server stopped; job {id} stays in the queue and resumes when `lightbox serve` runs again"
+            );
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
+    unreachable!("the loop only ends by returning")
 }
 
 #[derive(Args)]
