@@ -261,7 +261,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 pub struct Engine {
     shared: Arc<Shared>,
     dispatcher: Mutex<Option<JoinHandle<()>>>,
-    _lock: File,
+    /// Held while the engine runs: one engine per data directory.
+    lock: Mutex<Option<File>>,
 }
 
 /// Whether an engine runs on this data directory (in this or another process).
@@ -317,7 +318,7 @@ impl Engine {
         Ok(Engine {
             shared,
             dispatcher: Mutex::new(Some(dispatcher)),
-            _lock: lock_file,
+            lock: Mutex::new(Some(lock_file)),
         })
     }
 
@@ -415,6 +416,8 @@ impl Engine {
         if let Some(dispatcher) = dispatcher {
             let _ = dispatcher.join();
         }
+        // Another engine may start on this data directory from now on.
+        lock(&self.lock).take();
     }
 }
 
