@@ -810,6 +810,62 @@ fn c_find_at_every_level_answers_what_the_index_holds() {
             .unwrap(),
         all[0].instance_count.to_string()
     );
+    // SOP Classes in Study, as the instances hold them; and matching on it.
+    for study in &all {
+        let mut expected: Vec<String> = index
+            .series_of_study(&study.study_uid)
+            .unwrap()
+            .iter()
+            .flat_map(|s| index.instances_of_series(&s.series_uid).unwrap())
+            .filter_map(|i| i.sop_class_uid)
+            .collect();
+        expected.sort();
+        expected.dedup();
+        let found = scu::find(
+            &listener.address,
+            &options(),
+            QueryModel::StudyRoot,
+            &query(
+                "STUDY",
+                &[
+                    (tag::STUDY_INSTANCE_UID, &study.study_uid),
+                    (lightbox_core::dimse::qr::SOP_CLASSES_IN_STUDY, ""),
+                ],
+            ),
+        )
+        .unwrap();
+        assert_eq!(found.len(), 1);
+        let mut classes = found[0].texts(lightbox_core::dimse::qr::SOP_CLASSES_IN_STUDY);
+        classes.sort();
+        assert_eq!(classes, expected);
+    }
+    let ct = "1.2.840.10008.5.1.4.1.1.2";
+    let with_ct = scu::find(
+        &listener.address,
+        &options(),
+        QueryModel::StudyRoot,
+        &query(
+            "STUDY",
+            &[(lightbox_core::dimse::qr::SOP_CLASSES_IN_STUDY, ct)],
+        ),
+    )
+    .unwrap();
+    let expected_ct = all
+        .iter()
+        .filter(|s| {
+            index
+                .sop_classes_of_study(&s.study_uid)
+                .unwrap()
+                .iter()
+                .any(|c| c == ct)
+        })
+        .count();
+    assert!(
+        expected_ct > 0 && expected_ct < all.len(),
+        "{expected_ct} of {}",
+        all.len()
+    );
+    assert_eq!(with_ct.len(), expected_ct);
     // Wildcard on the name (case-insensitive), date range, UID list.
     let family = all[0]
         .patient_name

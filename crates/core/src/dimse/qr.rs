@@ -19,6 +19,7 @@ pub const STUDY_ROOT_MOVE: &str = "1.2.840.10008.5.1.4.1.2.2.2";
 
 pub const QUERY_RETRIEVE_LEVEL: Tag = Tag(0x0008, 0x0052);
 const MODALITIES_IN_STUDY: Tag = Tag(0x0008, 0x0061);
+pub const SOP_CLASSES_IN_STUDY: Tag = Tag(0x0008, 0x0062);
 const PATIENT_STUDIES: Tag = Tag(0x0020, 0x1200);
 const STUDY_SERIES: Tag = Tag(0x0020, 0x1206);
 const STUDY_INSTANCES: Tag = Tag(0x0020, 0x1208);
@@ -279,11 +280,36 @@ pub fn find(index: &dyn Index, identifier: &DataSet) -> Result<Vec<DataSetBuilde
                 }
             }
         }
-        Level::Study => out.extend(
-            studies
-                .iter()
-                .map(|s| response(level, &keys, &|t| study_values(s, t))),
-        ),
+        Level::Study => {
+            // SOP Classes in Study costs a look at the instances: only when asked for.
+            let classes_key = keys.iter().find(|k| k.0 == SOP_CLASSES_IN_STUDY).cloned();
+            for s in &studies {
+                let classes = match &classes_key {
+                    Some(_) => Some(index.sop_classes_of_study(&s.study_uid)?.join("\\")),
+                    None => None,
+                };
+                let value = |t| {
+                    if t == SOP_CLASSES_IN_STUDY {
+                        classes.clone()
+                    } else {
+                        study_values(s, t)
+                    }
+                };
+                // A key with values matches when the study holds any of those classes.
+                if let Some((_, _, pattern)) = &classes_key {
+                    let held = classes.as_deref().unwrap_or("");
+                    let wanted: Vec<&str> = pattern
+                        .split('\\')
+                        .map(str::trim)
+                        .filter(|c| !c.is_empty())
+                        .collect();
+                    if !wanted.is_empty() && !held.split('\\').any(|c| wanted.contains(&c)) {
+                        continue;
+                    }
+                }
+                out.push(response(level, &keys, &value));
+            }
+        }
         Level::Series | Level::Image => {
             for s in &studies {
                 for series in index.series_of_study(&s.study_uid)? {

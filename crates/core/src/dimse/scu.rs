@@ -764,7 +764,7 @@ const RECEIVABLE: &[&str] = &[
     "1.2.840.10008.1.2.5",
 ];
 
-const SOP_CLASSES_IN_STUDY: crate::dicom::Tag = crate::dicom::Tag(0x0008, 0x0062);
+use super::qr::SOP_CLASSES_IN_STUDY;
 const STUDY_INSTANCES: crate::dicom::Tag = crate::dicom::Tag(0x0020, 0x1208);
 const SERIES_INSTANCES: crate::dicom::Tag = crate::dicom::Tag(0x0020, 0x1209);
 

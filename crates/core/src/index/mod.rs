@@ -100,6 +100,8 @@ pub trait Index: Send + Sync {
     fn instance(&self, sop_instance_uid: &str) -> Result<Option<InstanceSummary>, IndexError>;
     /// A number that changes whenever the series' set of instances changes (thumbnail cache key).
     fn series_revision(&self, series_uid: &str) -> Result<Option<i64>, IndexError>;
+    /// The distinct SOP Class UIDs of a study's instances (SOP Classes in Study), sorted.
+    fn sop_classes_of_study(&self, study_uid: &str) -> Result<Vec<String>, IndexError>;
     /// Removes the target and any parent left empty; returns what went and which files to delete.
     fn remove(&self, target: &RemoveTarget) -> Result<Removed, IndexError>;
     fn stats(&self) -> Result<IndexStats, IndexError>;

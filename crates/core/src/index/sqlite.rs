@@ -440,6 +440,20 @@ impl Index for SqliteIndex {
         })
     }
 
+    fn sop_classes_of_study(&self, study_uid: &str) -> Result<Vec<String>, IndexError> {
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT DISTINCT i.sop_class_uid FROM studies st
+                 JOIN series se ON se.study_ref = st.id
+                 JOIN instances i ON i.series_ref = se.id
+                 WHERE st.study_uid = ? AND i.sop_class_uid IS NOT NULL
+                 ORDER BY 1",
+            )?
+            .query_map([study_uid], |r| r.get(0))?
+            .collect()
+        })
+    }
+
     fn remove(&self, target: &RemoveTarget) -> Result<Removed, IndexError> {
         self.write(|tx| remove_in(tx, target))
     }
