@@ -132,9 +132,12 @@ fn in_process(
     let result = runner.run_spec(&spec, &ctx);
     // Follow-ups (thumbnails of retrieved series) are quick: done here, before returning.
     if result.is_ok() {
-        for follow_up in ctx.take_follow_ups() {
-            if let Err(e) = runner.run_spec(&follow_up.spec, &ctx) {
-                eprintln!("warning: {}: {}", follow_up.spec.title(), e.message);
+        for chain in ctx.take_follow_ups() {
+            for follow_up in chain {
+                if let Err(e) = runner.run_spec(&follow_up.spec, &ctx) {
+                    eprintln!("warning: {}: {}", follow_up.spec.title(), e.message);
+                    break;
+                }
             }
         }
     }
@@ -208,12 +211,12 @@ fn through_server(
             queue.signal(id)?;
             asked_to_cancel = true;
         }
-        if tick % 10 == 9 && !engine_running(&rt.data_dir) {
+        if tick % 40 == 39 && !engine_running(&rt.data_dir) {
             bail!(
                 "the server stopped; job {id} stays in the queue and resumes when `lightbox serve` runs again"
             );
         }
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(25));
     }
     unreachable!("the loop only ends by returning")
 }

@@ -137,6 +137,10 @@ enum Command {
         /// SOP Instance UID (needs --series)
         #[arg(long, requires = "series")]
         instance: Option<String>,
+        /// For a series: its middle instance first, then its thumbnail, then the rest (as
+        /// three jobs, each after the one before)
+        #[arg(long, requires = "series", conflicts_with = "instance")]
+        preview_first: bool,
         /// For C-MOVE nodes: where our storage listener receives (a running `lightbox serve`
         /// there is used; otherwise one is started for the retrieval)
         #[arg(long, default_value = "127.0.0.1:11112")]
@@ -392,6 +396,7 @@ fn run(cli: Cli) -> Result<()> {
                 accession_number: filters.accession,
                 study_uid,
                 series_uid,
+                cascade: false,
             };
             verbs::find(&runtime, target, query, scu.settings(), json)
         }
@@ -479,6 +484,7 @@ fn run(cli: Cli) -> Result<()> {
             study,
             series,
             instance,
+            preview_first,
             listen,
             scu,
             json,
@@ -488,6 +494,7 @@ fn run(cli: Cli) -> Result<()> {
                 study_uid: study,
                 series_uid: series,
                 sop_instance_uid: instance,
+                preview_first,
                 association: scu.settings(),
             };
             let runtime = jobs::Runtime { listen, ..runtime };

@@ -116,6 +116,7 @@ pub struct RetrieveArgs {
     pub study_uid: String,
     pub series_uid: Option<String>,
     pub sop_instance_uid: Option<String>,
+    pub preview_first: bool,
     pub association: AssociationSettings,
 }
 
@@ -127,11 +128,18 @@ pub fn retrieve(rt: &Runtime, args: RetrieveArgs, json: bool) -> Result<()> {
         study_uid: args.study_uid,
         series_uid: args.series_uid,
         sop_instance_uid: args.sop_instance_uid,
+        preview_first: args.preview_first,
         association: args.association,
     };
     let finished = execute(rt, spec, json)?;
     if json {
         print_json(&finished.output)?;
+    } else if let Some(middle) = finished
+        .output
+        .as_ref()
+        .and_then(|o| o.get("middle_instance"))
+    {
+        println!("planned: middle instance {middle} first, then its thumbnail, then the series");
     } else if let Some(report) = finished.output::<RetrieveReport>() {
         println!(
             "retrieved {} new instance(s), {} already stored, {} failed, of {} expected from {node} in {:.2}s",

@@ -158,6 +158,7 @@ fn retrieve(node: &str, series: &str) -> JobSpec {
         study_uid: "1.2.3".into(),
         series_uid: Some(series.into()),
         sop_instance_uid: None,
+        preview_first: false,
         association: AssociationSettings::default(),
     }
 }

@@ -81,6 +81,7 @@ fn a_running_c_get_from_orthanc_cancels_within_a_second_and_resumes_without_refe
             study_uid: study_uid.clone(),
             series_uid: Some(series_uid.clone()),
             sop_instance_uid: None,
+            preview_first: false,
             association: AssociationSettings::default(),
         }))
         .unwrap()
@@ -144,6 +145,120 @@ fn a_running_c_get_from_orthanc_cancels_within_a_second_and_resumes_without_refe
             break;
         }
         assert!(Instant::now() < deadline, "no thumbnail job: {jobs:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // Delete the series locally, then fetch it again showing something early: the middle
+    // instance, its thumbnail, then the rest, each job after the one before.
+    let delete = engine
+        .submit(NewJob::new(JobSpec::Delete {
+            target: lightbox_core::jobs::DeleteTarget::Series(series_uid.clone()),
+        }))
+        .unwrap()
+        .id;
+    let deleted = engine
+        .wait(delete, Duration::from_secs(30))
+        .unwrap()
+        .unwrap();
+    assert_eq!(deleted.state, JobState::Completed, "{deleted:?}");
+    assert_eq!(deleted.output.unwrap()["files_deleted"], 400);
+    assert_eq!(managed_files(&store), 0);
+    let plan = engine
+        .submit(NewJob::new(JobSpec::Retrieve {
+            node: "orthanc".into(),
+            study_uid: study_uid.clone(),
+            series_uid: Some(series_uid.clone()),
+            sop_instance_uid: None,
+            preview_first: true,
+            association: AssociationSettings::default(),
+        }))
+        .unwrap()
+        .id;
+    let planned = engine.wait(plan, Duration::from_secs(30)).unwrap().unwrap();
+    assert_eq!(planned.state, JobState::Completed, "{planned:?}");
+    let middle = planned.output.unwrap()["middle_instance"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let chain = loop {
+        let (jobs, _) = engine
+            .list(&lightbox_core::jobs::JobFilter::default())
+            .unwrap();
+        let after = |id| jobs.iter().find(|j| j.depends_on == [id]).cloned();
+        let first = after(plan);
+        let thumb = first.as_ref().and_then(|f| after(f.id));
+        let whole = thumb.as_ref().and_then(|t| after(t.id));
+        if let (Some(first), Some(thumb), Some(whole)) = (first, thumb, whole) {
+            let chain = vec![whole, thumb, first];
+            assert!(
+                chain
+                    .iter()
+                    .all(|j| !j.state.is_finished() || j.state == JobState::Completed),
+                "{chain:?}"
+            );
+            if chain.iter().all(|j| j.state == JobState::Completed) {
+                break chain;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the chain did not finish: {jobs:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (whole, thumb, first) = (&chain[0], &chain[1], &chain[2]);
+    assert!(
+        matches!(&first.spec, JobSpec::Retrieve { sop_instance_uid: Some(uid), .. } if *uid == middle)
+    );
+    assert_eq!(first.depends_on, [plan]);
+    assert!(matches!(&thumb.spec, JobSpec::Thumbnail { .. }));
+    assert_eq!(thumb.depends_on, [first.id]);
+    assert!(matches!(
+        &whole.spec,
+        JobSpec::Retrieve {
+            sop_instance_uid: None,
+            ..
+        }
+    ));
+    assert_eq!(whole.depends_on, [thumb.id]);
+    assert!(first.finished_at <= thumb.started_at && thumb.finished_at <= whole.started_at);
+    assert_eq!(store.index().stats().unwrap().instances, 400);
+
+    // A cascading query: the patient, then its studies, then their series.
+    let patients = engine
+        .submit(NewJob::new(JobSpec::Query {
+            node: "orthanc".into(),
+            query: lightbox_core::jobs::QuerySpec {
+                level: "patient".into(),
+                cascade: true,
+                ..Default::default()
+            },
+            association: AssociationSettings::default(),
+        }))
+        .unwrap()
+        .id;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (jobs, _) = engine
+            .list(&lightbox_core::jobs::JobFilter {
+                kind: Some(lightbox_core::jobs::JobKind::Query),
+                ..Default::default()
+            })
+            .unwrap();
+        if jobs.len() == 3 && jobs.iter().all(|j| j.state == JobState::Completed) {
+            let (series, studies) = (&jobs[0], &jobs[1]);
+            assert_eq!(studies.depends_on, [patients]);
+            assert_eq!(series.depends_on, [studies.id]);
+            let rows = series.output.as_ref().unwrap().as_array().unwrap();
+            assert_eq!(rows.len(), 1);
+            assert_eq!(rows[0]["SeriesInstanceUID"], series_uid.as_str());
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the cascade did not finish: {jobs:?}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     engine.shutdown();

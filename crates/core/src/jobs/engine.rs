@@ -69,7 +69,7 @@ impl Default for EngineConfig {
             retry_base: Duration::from_secs(2),
             retry_max: Duration::from_secs(300),
             history: Duration::from_secs(7 * 24 * 3600),
-            poll_interval: Duration::from_millis(200),
+            poll_interval: Duration::from_millis(50),
         }
     }
 }
@@ -92,7 +92,8 @@ pub struct JobContext {
     pub attempt: u32,
     cancel: Arc<AtomicBool>,
     sink: Box<dyn ContextSink>,
-    follow_ups: Mutex<Vec<NewJob>>,
+    /// Chains of jobs to queue once this one completes: each waits for the one before it.
+    follow_ups: Mutex<Vec<Vec<NewJob>>>,
 }
 
 /// Where a [`JobContext`] reports to: the engine, or a terminal when a job runs in-process.
@@ -134,11 +135,17 @@ impl JobContext {
 
     /// A job to queue once this one completes (it depends on this one).
     pub fn follow_up(&self, job: NewJob) {
-        lock(&self.follow_ups).push(job);
+        lock(&self.follow_ups).push(vec![job]);
+    }
+
+    /// Jobs to queue once this one completes, each waiting for the one before it (retrieve the
+    /// middle instance → its thumbnail → the whole series).
+    pub fn follow_up_chain(&self, jobs: Vec<NewJob>) {
+        lock(&self.follow_ups).push(jobs);
     }
 
     /// The follow-ups asked for so far (the engine queues them; a standalone run may run them).
-    pub fn take_follow_ups(&self) -> Vec<NewJob> {
+    pub fn take_follow_ups(&self) -> Vec<Vec<NewJob>> {
         std::mem::take(&mut *lock(&self.follow_ups))
     }
 }
@@ -884,8 +891,11 @@ impl Shared {
             retry_at,
         });
         if state == JobState::Completed {
-            for follow_up in ctx.take_follow_ups() {
-                self.submit(follow_up.after(id))?;
+            for chain in ctx.take_follow_ups() {
+                let mut previous = id;
+                for job in chain {
+                    previous = self.submit(job.after(previous))?.id;
+                }
             }
         }
         if state.is_finished() {

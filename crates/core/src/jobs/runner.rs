@@ -73,6 +73,7 @@ impl LocalRunner {
                 study_uid,
                 series_uid,
                 sop_instance_uid,
+                preview_first,
                 association,
             } => {
                 let target = RetrieveTarget {
@@ -80,7 +81,12 @@ impl LocalRunner {
                     series_uid: series_uid.clone(),
                     sop_instance_uid: sop_instance_uid.clone(),
                 };
-                self.retrieve(node, target, association, ctx)
+                match (&target.series_uid, &target.sop_instance_uid) {
+                    (Some(series), None) if *preview_first => {
+                        self.plan_preview(node, &target.study_uid, series, association, ctx)
+                    }
+                    _ => self.retrieve(node, target, association, ctx),
+                }
             }
             JobSpec::Send {
                 node,
@@ -190,6 +196,9 @@ impl LocalRunner {
             &identifier,
         )?;
         let rows: Vec<_> = matches.iter().map(qr::match_json).collect();
+        if query.cascade {
+            self.cascade(&node.name, query, settings, &rows, ctx);
+        }
         ctx.progress(Progress {
             items_done: rows.len() as u64,
             items_total: rows.len() as u64,
@@ -198,6 +207,107 @@ impl LocalRunner {
         Ok(Some(Value::Array(
             rows.into_iter().map(Value::Object).collect(),
         )))
+    }
+
+    /// The next level's queries for each match: a patient's studies, a study's series.
+    fn cascade(
+        &self,
+        node: &str,
+        query: &QuerySpec,
+        settings: &AssociationSettings,
+        rows: &[serde_json::Map<String, Value>],
+        ctx: &JobContext,
+    ) {
+        let text = |row: &serde_json::Map<String, Value>, key: &str| {
+            row.get(key).and_then(Value::as_str).map(str::to_string)
+        };
+        for row in rows {
+            let next = match query.level.as_str() {
+                "patient" | "PATIENT" => QuerySpec {
+                    level: "study".into(),
+                    patient_root: query.patient_root,
+                    patient_id: text(row, "PatientID"),
+                    cascade: true,
+                    ..QuerySpec::default()
+                },
+                "study" | "STUDY" => QuerySpec {
+                    level: "series".into(),
+                    patient_root: query.patient_root,
+                    patient_id: query.patient_root.then(|| text(row, "PatientID")).flatten(),
+                    study_uid: text(row, "StudyInstanceUID"),
+                    ..QuerySpec::default()
+                },
+                _ => return,
+            };
+            if next.patient_id.is_none() && next.study_uid.is_none() {
+                continue;
+            }
+            ctx.follow_up(NewJob::new(JobSpec::Query {
+                node: node.to_string(),
+                query: next,
+                association: settings.clone(),
+            }));
+        }
+    }
+
+    /// Plans a series retrieval that shows something early: the middle instance (by Instance
+    /// Number) at high priority, its thumbnail, then the whole series.
+    fn plan_preview(
+        &self,
+        node_name: &str,
+        study_uid: &str,
+        series_uid: &str,
+        settings: &AssociationSettings,
+        ctx: &JobContext,
+    ) -> Outcome {
+        let node = self.node(node_name)?;
+        let mut query = DataSetBuilder::default();
+        query
+            .text(qr::QUERY_RETRIEVE_LEVEL, "IMAGE")
+            .text(tag::STUDY_INSTANCE_UID, study_uid)
+            .text(tag::SERIES_INSTANCE_UID, series_uid)
+            .text(tag::SOP_INSTANCE_UID, "")
+            .text(tag::INSTANCE_NUMBER, "");
+        let mut listing: Vec<(i64, String)> = scu::find(
+            &node.address(),
+            &self.options(&node, settings, ctx),
+            scu::QueryModel::StudyRoot,
+            &query,
+        )?
+        .iter()
+        .filter_map(|m| {
+            let uid = m.first_text(tag::SOP_INSTANCE_UID)?;
+            Some((m.int(tag::INSTANCE_NUMBER).unwrap_or(i64::MAX), uid))
+        })
+        .collect();
+        if listing.is_empty() {
+            return Err(input(format!(
+                "series {series_uid} has no instances on {}",
+                node.name
+            )));
+        }
+        listing.sort();
+        let middle = listing[listing.len() / 2].1.clone();
+        let retrieve = |instance: Option<String>| JobSpec::Retrieve {
+            node: node_name.to_string(),
+            study_uid: study_uid.to_string(),
+            series_uid: Some(series_uid.to_string()),
+            sop_instance_uid: instance,
+            preview_first: false,
+            association: settings.clone(),
+        };
+        ctx.follow_up_chain(vec![
+            NewJob::new(retrieve(Some(middle.clone()))).priority(Priority::High),
+            NewJob::new(JobSpec::Thumbnail {
+                series_uid: series_uid.to_string(),
+                size: THUMBNAIL_SIZE,
+            })
+            .priority(Priority::High),
+            NewJob::new(retrieve(None)).priority(Priority::Normal),
+        ]);
+        Ok(Some(
+            json!({ "middle_instance": middle, "instances": listing.len() }),
+        ))
     }
 
     fn delete(&self, target: &DeleteTarget) -> Outcome {

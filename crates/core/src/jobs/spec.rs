@@ -69,6 +69,10 @@ pub struct QuerySpec {
     pub study_uid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub series_uid: Option<String>,
+    /// Also query the level below for each match, as follow-up jobs: patients → their studies
+    /// → their series.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cascade: bool,
 }
 
 /// Overrides of a node's own association settings, for one job.
@@ -119,6 +123,10 @@ pub enum JobSpec {
         series_uid: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         sop_instance_uid: Option<String>,
+        /// For a series: fetch its middle instance first (high priority), make the thumbnail,
+        /// then fetch the rest — three jobs, each waiting for the one before.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        preview_first: bool,
         #[serde(default, skip_serializing_if = "AssociationSettings::is_default")]
         association: AssociationSettings,
     },
