@@ -53,8 +53,7 @@ pub fn serve(
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, shutdown.clone())?;
     }
-    let (on_stored, follow_ups) =
-        thumbnails_of_received_series(engine.clone(), store.clone(), shutdown.clone())?;
+    let (on_stored, follow_ups) = thumbnails_of_received_series(engine.clone(), shutdown.clone())?;
     let listener = scp::StorageScp::bind(address, store, config.clone())
         .with_context(|| format!("listening on {address}"))?
         .on_stored(on_stored);

@@ -79,6 +79,9 @@ pub enum Incoming {
 pub struct Messenger<L: Link> {
     pub link: L,
     pending: VecDeque<PDataValue>,
+    /// Runs before a release request is answered (the storage listener finishes indexing what
+    /// the association sent, so a peer that has released can rely on it being searchable).
+    before_release: Option<Box<dyn Fn() + Send>>,
 }
 
 /// PDV item length (4) + context id (1) + control header (1).
@@ -90,7 +93,12 @@ impl<L: Link> Messenger<L> {
         Messenger {
             link,
             pending: VecDeque::new(),
+            before_release: None,
         }
+    }
+
+    pub fn before_release(&mut self, hook: Box<dyn Fn() + Send>) {
+        self.before_release = Some(hook);
     }
 
     /// Fragments are kept even: PS3.8 requires even-length PDVs (DCMTK aborts on odd ones).
@@ -168,6 +176,9 @@ impl<L: Link> Messenger<L> {
             match self.link.receive_pdu()? {
                 Pdu::PData { data } => self.pending.extend(data),
                 Pdu::ReleaseRQ => {
+                    if let Some(hook) = &self.before_release {
+                        hook();
+                    }
                     self.link.send_pdu(&Pdu::ReleaseRP)?;
                     return Ok(None);
                 }

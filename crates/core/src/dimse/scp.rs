@@ -8,7 +8,7 @@ use super::{status, DimseError, DEFAULT_TIMEOUT, MAX_PDU, VERIFICATION};
 use crate::dicom::meta::part10_header;
 use crate::dicom::parse::read_dataset;
 use crate::dicom::transfer_syntax::Encoding;
-use crate::import::{self, Ingested};
+use crate::import::{self, BackgroundIndexer, Ingested, Placed};
 use crate::store::Store;
 use dicom_ul::association::server::AccessControl;
 use dicom_ul::association::Association;
@@ -125,8 +125,8 @@ pub struct ScpStats {
     pub failed: AtomicU64,
 }
 
-/// Called with the SOP Instance UID of each newly stored instance (after its success response
-/// is due, so it must be quick: the job engine's thumbnail follow-ups hang off it).
+/// Called with the Series Instance UID of each newly stored instance, after its response (so it
+/// must be quick: the job engine's thumbnail follow-ups hang off it).
 pub type OnStored = Arc<dyn Fn(&str) + Send + Sync>;
 
 pub struct StorageScp {
@@ -135,6 +135,7 @@ pub struct StorageScp {
     config: ScpConfig,
     pub stats: Arc<ScpStats>,
     on_stored: Option<OnStored>,
+    indexer: Arc<BackgroundIndexer>,
 }
 
 impl StorageScp {
@@ -145,8 +146,10 @@ impl StorageScp {
         config: ScpConfig,
     ) -> std::io::Result<StorageScp> {
         let listener = TcpListener::bind(address)?;
+        let indexer = Arc::new(BackgroundIndexer::start(store.clone())?);
         Ok(StorageScp {
             listener,
+            indexer,
             store,
             config,
             stats: Arc::new(ScpStats::default()),
@@ -268,6 +271,8 @@ impl StorageScp {
             })
             .collect();
         let mut messenger = Messenger::new(association);
+        let indexer = self.indexer.clone();
+        messenger.before_release(Box::new(move || indexer.flush()));
         let source = format!("{calling}@{}", peer.ip());
         loop {
             let (context_id, command) = match messenger.receive_command() {
@@ -275,7 +280,9 @@ impl StorageScp {
                     context_id,
                     command,
                 }) => (context_id, command),
-                Ok(Incoming::Released) | Ok(Incoming::Aborted) | Err(_) => return,
+                Ok(Incoming::Released) => return,
+                // What this association stored becomes searchable before the thread ends.
+                Ok(Incoming::Aborted) | Err(_) => return self.indexer.flush(),
             };
             let result = match command.field() {
                 field::C_ECHO_RQ => respond(
@@ -335,15 +342,16 @@ impl StorageScp {
         calling: &str,
         source: &str,
     ) -> Result<(), DimseError> {
-        let (status, comment, outcome) = receive_instance(
+        let (status, comment, placed) = receive_instance(
             &self.store,
+            IngestVia::Background(&self.indexer),
             messenger,
             command,
             transfer_syntax,
             calling,
             source,
         )?;
-        let counter = match outcome {
+        let counter = match placed.as_ref().map(|p| p.outcome) {
             Some(Ingested::Stored) => &self.stats.stored,
             Some(Ingested::Duplicate) => &self.stats.duplicates,
             None => &self.stats.failed,
@@ -357,12 +365,9 @@ impl StorageScp {
             status,
             comment.as_deref(),
         )?;
-        if let (Some(Ingested::Stored), Some(hook)) = (outcome, &self.on_stored) {
-            hook(
-                &command
-                    .str(element::AFFECTED_SOP_INSTANCE_UID)
-                    .unwrap_or_default(),
-            );
+        if let (Some(series_uid), Some(hook)) = (placed.and_then(|p| p.series_uid), &self.on_stored)
+        {
+            hook(&series_uid);
         }
         Ok(())
     }
@@ -797,14 +802,24 @@ impl StorageScp {
 /// Receives the data set of a C-STORE into a temporary file in the store (streamed, never whole
 /// in memory) and ingests it. Returns the status to answer with, an error comment, and what
 /// became of the instance. Used by the storage SCP and by C-GET/C-MOVE retrieval alike.
+/// How a received instance enters the store.
+pub(crate) enum IngestVia<'a> {
+    /// Stored and indexed before answering (a retrieval: when it ends, all is searchable).
+    Now,
+    /// Answered once stored; indexed in the background (the storage listener).
+    Background(&'a BackgroundIndexer),
+}
+
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn receive_instance<L: super::message::Link>(
     store: &Store,
+    via: IngestVia,
     messenger: &mut Messenger<L>,
     command: &Command,
     transfer_syntax: &str,
     calling: &str,
     source: &str,
-) -> Result<(u16, Option<String>, Option<Ingested>), DimseError> {
+) -> Result<(u16, Option<String>, Option<Placed>), DimseError> {
     let sop_class = command
         .str(element::AFFECTED_SOP_CLASS_UID)
         .unwrap_or_default();
@@ -830,9 +845,16 @@ pub(crate) fn receive_instance<L: super::message::Link>(
         writer.flush().map_err(DimseError::Io)?;
         received
     };
-    Ok(match import::ingest(store, tmp, source) {
+    let ingested = match via {
+        IngestVia::Now => import::ingest(store, tmp, source).map(|outcome| Placed {
+            outcome,
+            series_uid: None,
+        }),
+        IngestVia::Background(indexer) => indexer.ingest(tmp, source),
+    };
+    Ok(match ingested {
         // Duplicate policy: the first copy is kept and a repeat is acknowledged as a success.
-        Ok(outcome) => (status::SUCCESS, None, Some(outcome)),
+        Ok(placed) => (status::SUCCESS, None, Some(placed)),
         Err(skipped) => {
             let status = if written == 0 {
                 status::DATA_SET_DOES_NOT_MATCH_SOP_CLASS

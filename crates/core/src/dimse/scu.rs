@@ -966,15 +966,16 @@ pub fn get(
                     .find(|c| c.0 == context_id)
                     .map(|c| c.2.clone())
                     .unwrap_or_default();
-                let (code, comment, outcome) = super::scp::receive_instance(
+                let (code, comment, placed) = super::scp::receive_instance(
                     store,
+                    super::scp::IngestVia::Now,
                     &mut messenger,
                     &incoming,
                     &ts,
                     &peer.ae_title,
                     &source,
                 )?;
-                match outcome {
+                match placed.map(|p| p.outcome) {
                     Some(crate::import::Ingested::Stored) => report.stored += 1,
                     Some(crate::import::Ingested::Duplicate) => report.duplicates += 1,
                     None => report.errors.push(comment.clone().unwrap_or_default()),

@@ -5,7 +5,10 @@
 //! batches. Memory therefore stays bounded whatever the number of files, and one bad file only
 //! ever costs its own entry in the `skipped` list.
 
+mod background;
 mod dicomdir;
+
+pub use background::{BackgroundIndexer, Placed};
 
 use crate::dicom::{self, ReadMode};
 use crate::index::InsertOutcome;
@@ -454,10 +457,20 @@ fn parse_and_place(
     if !claimed {
         return Parsed::Duplicate;
     }
+    // A copy that fails from here on must not make a later copy of the instance a duplicate.
+    let unclaim = |uid: &str| {
+        in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(uid);
+    };
     match store.index().instance_path(&record.sop_instance_uid) {
         Ok(Some(_)) => return Parsed::Duplicate,
         Ok(None) => {}
-        Err(e) => return Parsed::Skipped(skip(label, format!("index lookup failed: {e}"))),
+        Err(e) => {
+            unclaim(&record.sop_instance_uid);
+            return Parsed::Skipped(skip(label, format!("index lookup failed: {e}")));
+        }
     }
 
     let linkable = options.link && matches!(input, Input::File(_));
@@ -490,7 +503,10 @@ fn parse_and_place(
             record.source = Some(label);
             Parsed::Record(Box::new(record))
         }
-        Err(e) => Parsed::Skipped(skip(label, format!("cannot store the file: {e}"))),
+        Err(e) => {
+            unclaim(&record.sop_instance_uid);
+            Parsed::Skipped(skip(label, format!("cannot store the file: {e}")))
+        }
     }
 }
 

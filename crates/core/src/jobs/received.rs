@@ -5,7 +5,6 @@
 use super::runner::THUMBNAIL_SIZE;
 use super::{Engine, JobSpec, NewJob, Priority};
 use crate::dimse::scp::OnStored;
-use crate::store::Store;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,17 +19,16 @@ const TICK: Duration = Duration::from_millis(250);
 /// (it ends once `stop` is set, after queuing what it still holds).
 pub fn thumbnails_of_received_series(
     engine: Arc<Engine>,
-    store: Arc<Store>,
     stop: Arc<AtomicBool>,
 ) -> std::io::Result<(OnStored, JoinHandle<()>)> {
     let arrivals: Arc<Mutex<Vec<String>>> = Arc::default();
     let hook: OnStored = {
         let arrivals = arrivals.clone();
-        Arc::new(move |sop_instance_uid: &str| {
+        Arc::new(move |series_uid: &str| {
             arrivals
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .push(sop_instance_uid.to_string());
+                .push(series_uid.to_string());
         })
     };
     let thread = std::thread::Builder::new()
@@ -41,10 +39,8 @@ pub fn thumbnails_of_received_series(
                 let stopping = stop.load(Ordering::SeqCst);
                 let new = std::mem::take(&mut *arrivals.lock().unwrap_or_else(|e| e.into_inner()));
                 let now = Instant::now();
-                for uid in new {
-                    if let Ok(Some(instance)) = store.index().instance(&uid) {
-                        last_arrival.insert(instance.series_uid, now);
-                    }
+                for series_uid in new {
+                    last_arrival.insert(series_uid, now);
                 }
                 let quiet: Vec<String> = last_arrival
                     .iter()

@@ -1,0 +1,169 @@
+//! Indexing off the storage listener's critical path. An instance received over the network is
+//! answered once its file is in place in the store; its index entry follows in the background,
+//! batched with whatever else arrived meanwhile (within a millisecond or so when the listener
+//! is idle), and at the latest before the association's release is answered. After a crash,
+//! [`super::reconcile`] indexes files that were placed but not yet indexed.
+
+use super::{parse_and_place, ImportOptions, ImportProgress, Ingested, Input, Parsed, Skipped};
+use crate::index::InsertOutcome;
+use crate::model::InstanceRecord;
+use crate::store::Store;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+const BATCH: usize = 512;
+
+enum Message {
+    Record(Box<InstanceRecord>),
+    /// Answered once every record sent before it is committed.
+    Flush(crossbeam_channel::Sender<()>),
+}
+
+pub struct BackgroundIndexer {
+    store: Arc<Store>,
+    tx: Mutex<Option<crossbeam_channel::Sender<Message>>>,
+    /// SOP Instance UIDs placed but not yet committed: a second copy arriving meanwhile is a
+    /// duplicate, as it would be once indexed.
+    pending: Arc<Mutex<HashSet<String>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// What became of an instance handed to [`BackgroundIndexer::ingest`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Placed {
+    pub outcome: Ingested,
+    /// The instance's series (for follow-ups such as thumbnails), when it was stored.
+    pub series_uid: Option<String>,
+}
+
+impl BackgroundIndexer {
+    pub fn start(store: Arc<Store>) -> std::io::Result<BackgroundIndexer> {
+        let (tx, rx) = crossbeam_channel::unbounded::<Message>();
+        let pending: Arc<Mutex<HashSet<String>>> = Arc::default();
+        let thread = {
+            let store = store.clone();
+            let pending = pending.clone();
+            std::thread::Builder::new()
+                .name("background-index".into())
+                .spawn(move || write_batches(&store, &rx, &pending))?
+        };
+        Ok(BackgroundIndexer {
+            store,
+            tx: Mutex::new(Some(tx)),
+            pending,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// The ingest path of [`super::ingest`], answering once the file is in place.
+    pub fn ingest(&self, tmp: tempfile::NamedTempFile, source: &str) -> Result<Placed, Skipped> {
+        let input = Input::Unpacked {
+            tmp,
+            label: source.to_string(),
+        };
+        match parse_and_place(
+            &self.store,
+            input,
+            &ImportOptions::default(),
+            &self.pending,
+            &ImportProgress::default(),
+        ) {
+            Parsed::Record(record) => {
+                let series_uid = record.series_uid.clone();
+                let uid = record.sop_instance_uid.clone();
+                if !self.send(Message::Record(record)) {
+                    self.pending
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&uid);
+                    return Err(Skipped {
+                        path: source.to_string(),
+                        reason: "the index writer has stopped".into(),
+                    });
+                }
+                Ok(Placed {
+                    outcome: Ingested::Stored,
+                    series_uid: Some(series_uid),
+                })
+            }
+            Parsed::Duplicate => Ok(Placed {
+                outcome: Ingested::Duplicate,
+                series_uid: None,
+            }),
+            Parsed::Skipped(skipped) => Err(skipped),
+        }
+    }
+
+    /// Waits until everything ingested so far is committed to the index.
+    pub fn flush(&self) {
+        let (done_tx, done_rx) = crossbeam_channel::bounded(1);
+        if self.send(Message::Flush(done_tx)) {
+            let _ = done_rx.recv();
+        }
+    }
+
+    fn send(&self, message: Message) -> bool {
+        let tx = self.tx.lock().unwrap_or_else(|e| e.into_inner());
+        tx.as_ref().is_some_and(|tx| tx.send(message).is_ok())
+    }
+}
+
+impl Drop for BackgroundIndexer {
+    fn drop(&mut self) {
+        // Closing the channel ends the writer once it has committed what it holds.
+        self.tx.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(thread) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn write_batches(
+    store: &Store,
+    rx: &crossbeam_channel::Receiver<Message>,
+    pending: &Mutex<HashSet<String>>,
+) {
+    while let Ok(first) = rx.recv() {
+        let mut records = Vec::new();
+        let mut flushes = Vec::new();
+        let mut next = Some(first);
+        while let Some(message) = next.take() {
+            match message {
+                Message::Record(record) => records.push(*record),
+                Message::Flush(done) => flushes.push(done),
+            }
+            if records.len() < BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+        if !records.is_empty() {
+            match store.index().insert_batch(&records) {
+                Ok(outcomes) => {
+                    let duplicates = outcomes
+                        .iter()
+                        .filter(|o| matches!(o, InsertOutcome::Duplicate { .. }))
+                        .count();
+                    if duplicates > 0 {
+                        eprintln!(
+                            "background index: {duplicates} instance(s) were already indexed"
+                        );
+                    }
+                }
+                // The files are in place: the next start-up after a crash, or a re-import,
+                // indexes them. Say so rather than lose the information.
+                Err(e) => eprintln!(
+                    "background index: indexing {} placed instance(s) failed: {e}",
+                    records.len()
+                ),
+            }
+            let mut pending = pending.lock().unwrap_or_else(|e| e.into_inner());
+            for record in &records {
+                pending.remove(&record.sop_instance_uid);
+            }
+        }
+        for done in flushes {
+            let _ = done.send(());
+        }
+    }
+}
