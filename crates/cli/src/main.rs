@@ -173,6 +173,15 @@ enum Command {
         /// Only accept the AE titles of known nodes (and --allow-calling ones)
         #[arg(long)]
         known_nodes_only: bool,
+        /// Jobs running at once (all kinds together)
+        #[arg(long, default_value_t = 8)]
+        job_workers: usize,
+        /// Automatic retries of a job after a network failure
+        #[arg(long, default_value_t = 3)]
+        job_retries: u32,
+        /// Days finished jobs stay in the history
+        #[arg(long, default_value_t = 7)]
+        job_history_days: u64,
     },
     /// Generate a deterministic synthetic data set (for tests, demos and benchmarks)
     Generate {
@@ -524,6 +533,9 @@ fn run(cli: Cli) -> Result<()> {
             any_called_ae_title,
             allow_calling,
             known_nodes_only,
+            job_workers,
+            job_retries,
+            job_history_days,
         } => {
             let config = scp::ScpConfig {
                 ae_title,
@@ -532,7 +544,13 @@ fn run(cli: Cli) -> Result<()> {
                 known_nodes_only,
                 ..scp::ScpConfig::default()
             };
-            serve::serve(&data_dir, store, &format!("{bind}:{port}"), config)
+            let jobs = lightbox_core::jobs::EngineConfig {
+                workers: job_workers.max(1),
+                max_retries: job_retries,
+                history: std::time::Duration::from_secs(job_history_days * 24 * 3600),
+                ..lightbox_core::jobs::EngineConfig::default()
+            };
+            serve::serve(&data_dir, store, &format!("{bind}:{port}"), config, jobs)
         }
         Command::Generate { .. } | Command::Nodes(_) | Command::Jobs(_) => {
             unreachable!("handled above")

@@ -19,6 +19,7 @@ pub fn serve(
     store: Arc<Store>,
     address: &str,
     config: scp::ScpConfig,
+    jobs: EngineConfig,
 ) -> Result<()> {
     // A clean stop leaves this marker; without it the last run crashed (or this is the first),
     // and the index catches up with the files before anything is accepted.
@@ -41,7 +42,7 @@ pub fn serve(
         nodes: Nodes::new(data_dir),
         move_listener: MoveListener::Running,
     };
-    let engine = match Engine::start(data_dir, Arc::new(runner), EngineConfig::default()) {
+    let engine = match Engine::start(data_dir, Arc::new(runner), jobs) {
         Ok(engine) => Arc::new(engine),
         Err(EngineError::AlreadyRunning) => anyhow::bail!(
             "another `lightbox serve` already runs on {}",

@@ -115,6 +115,13 @@ fn a_running_c_get_from_orthanc_cancels_within_a_second_and_resumes_without_refe
     let report: lightbox_core::dimse::scu::RetrieveReport =
         serde_json::from_value(record.output.unwrap()).unwrap();
     assert_eq!(report.expected, 400);
+    // Progress in items and in bytes (each instance is about 130 KB).
+    assert_eq!(record.progress.items_done, 400);
+    assert!(
+        record.progress.bytes_done > (400 - stored) * 100_000,
+        "{:?}",
+        record.progress
+    );
     assert_eq!(
         report.duplicates, stored,
         "what was stored is not fetched again"

@@ -342,7 +342,12 @@ impl StorageScp {
         calling: &str,
         source: &str,
     ) -> Result<(), DimseError> {
-        let (status, comment, placed) = receive_instance(
+        let Received {
+            status,
+            comment,
+            placed,
+            ..
+        } = receive_instance(
             &self.store,
             IngestVia::Background(&self.indexer),
             messenger,
@@ -802,6 +807,15 @@ impl StorageScp {
 /// Receives the data set of a C-STORE into a temporary file in the store (streamed, never whole
 /// in memory) and ingests it. Returns the status to answer with, an error comment, and what
 /// became of the instance. Used by the storage SCP and by C-GET/C-MOVE retrieval alike.
+/// What became of a received instance: the status to answer with, an error comment, the
+/// instance (when stored or a duplicate), and the data set bytes received.
+pub(crate) struct Received {
+    pub status: u16,
+    pub comment: Option<String>,
+    pub placed: Option<Placed>,
+    pub bytes: u64,
+}
+
 /// How a received instance enters the store.
 pub(crate) enum IngestVia<'a> {
     /// Stored and indexed before answering (a retrieval: when it ends, all is searchable).
@@ -819,7 +833,7 @@ pub(crate) fn receive_instance<L: super::message::Link>(
     transfer_syntax: &str,
     calling: &str,
     source: &str,
-) -> Result<(u16, Option<String>, Option<Placed>), DimseError> {
+) -> Result<Received, DimseError> {
     let sop_class = command
         .str(element::AFFECTED_SOP_CLASS_UID)
         .unwrap_or_default();
@@ -830,11 +844,12 @@ pub(crate) fn receive_instance<L: super::message::Link>(
         Ok(t) => t,
         Err(e) => {
             messenger.receive_data(&mut std::io::sink())?;
-            return Ok((
-                status::OUT_OF_RESOURCES,
-                Some(format!("cannot write: {e}")),
-                None,
-            ));
+            return Ok(Received {
+                status: status::OUT_OF_RESOURCES,
+                comment: Some(format!("cannot write: {e}")),
+                placed: None,
+                bytes: 0,
+            });
         }
     };
     let written = {
@@ -852,7 +867,7 @@ pub(crate) fn receive_instance<L: super::message::Link>(
         }),
         IngestVia::Background(indexer) => indexer.ingest(tmp, source),
     };
-    Ok(match ingested {
+    let (status, comment, placed) = match ingested {
         // Duplicate policy: the first copy is kept and a repeat is acknowledged as a success.
         Ok(placed) => (status::SUCCESS, None, Some(placed)),
         Err(skipped) => {
@@ -863,6 +878,12 @@ pub(crate) fn receive_instance<L: super::message::Link>(
             };
             (status, Some(skipped.reason), None)
         }
+    };
+    Ok(Received {
+        status,
+        comment,
+        placed,
+        bytes: written,
     })
 }
 

@@ -696,6 +696,8 @@ pub struct RetrieveProgress {
     pub done: u64,
     pub expected: u64,
     pub sop_instance_uid: String,
+    /// Data set bytes received so far (C-GET; a C-MOVE's instances arrive at the listener).
+    pub bytes: u64,
 }
 
 /// Storage SOP classes proposed for a retrieval when the peer does not tell which it will send.
@@ -923,6 +925,7 @@ pub fn get(
         .map(|c| (c.0, c.2.clone()))
         .ok_or_else(|| DimseError::NoPresentationContext("Study Root C-GET".into()))?;
     let mut messenger = Messenger::new(association);
+    let mut received_bytes = 0u64;
     let mut command = Command::new(field::C_GET_RQ, true);
     command
         .set_str(element::AFFECTED_SOP_CLASS_UID, super::qr::STUDY_ROOT_GET)
@@ -966,7 +969,12 @@ pub fn get(
                     .find(|c| c.0 == context_id)
                     .map(|c| c.2.clone())
                     .unwrap_or_default();
-                let (code, comment, placed) = super::scp::receive_instance(
+                let super::scp::Received {
+                    status: code,
+                    comment,
+                    placed,
+                    bytes,
+                } = super::scp::receive_instance(
                     store,
                     super::scp::IngestVia::Now,
                     &mut messenger,
@@ -988,7 +996,9 @@ pub fn get(
                     code,
                     comment.as_deref(),
                 )?;
+                received_bytes += bytes;
                 on_instance(&RetrieveProgress {
+                    bytes: received_bytes,
                     done: report.stored + report.duplicates + report.errors.len() as u64,
                     expected: report.expected,
                     sop_instance_uid: incoming
@@ -1087,6 +1097,7 @@ pub fn move_to(
         report.warnings = warnings;
         if status::category(code) == Category::Pending {
             on_progress(&RetrieveProgress {
+                bytes: 0,
                 done: completed + failed + warnings,
                 expected: report.expected,
                 sop_instance_uid: String::new(),

@@ -492,6 +492,9 @@ impl LocalRunner {
             }
         };
         let base_done = total.duplicates;
+        // Bytes received so far (C-GET tells; a C-MOVE's instances arrive at the listener).
+        let mut bytes_received = 0u64;
+        let mut last_bytes;
         let mut new_series = std::collections::BTreeSet::new();
         for request in &requests {
             if ctx.is_canceled() {
@@ -499,14 +502,19 @@ impl LocalRunner {
             }
             let expected_before = total.expected;
             let done_before = base_done + total.stored + total.failed;
+            let bytes_before = bytes_received;
+            last_bytes = 0;
             let mut on_instance = |p: &RetrieveProgress| {
                 ctx.progress(Progress {
                     items_done: done_before + p.done,
                     items_total: expected_before.max(done_before + p.expected),
-                    ..Progress::default()
+                    bytes_done: bytes_before + p.bytes,
+                    bytes_total: 0,
                 });
+                last_bytes = p.bytes;
             };
             let report = self.retrieve_once(&node, &options, request, &mut on_instance)?;
+            bytes_received += last_bytes;
             if requests.len() == 1 && total.expected == 0 {
                 total.expected = report.expected;
             }
@@ -532,7 +540,8 @@ impl LocalRunner {
         ctx.progress(Progress {
             items_done: total.stored + total.duplicates,
             items_total: total.expected.max(total.stored + total.duplicates),
-            ..Progress::default()
+            bytes_done: bytes_received,
+            bytes_total: 0,
         });
         for series_uid in new_series {
             ctx.follow_up(
