@@ -82,11 +82,16 @@ pub struct Messenger<L: Link> {
     /// Runs before a release request is answered (the storage listener finishes indexing what
     /// the association sent, so a peer that has released can rely on it being searchable).
     before_release: Option<Box<dyn Fn() + Send>>,
+    /// Encoded PDUs of small messages waiting to go out in one write (see
+    /// [`Messenger::send_batched`]).
+    batch: Vec<u8>,
 }
 
 /// PDV item length (4) + context id (1) + control header (1).
 const PDV_OVERHEAD: u32 = 6;
 const UNLIMITED_FRAGMENT: usize = 1 << 20;
+/// Queued small messages are written once they add up to this much.
+const BATCH_WRITE: usize = 64 << 10;
 
 impl<L: Link> Messenger<L> {
     pub fn new(link: L) -> Messenger<L> {
@@ -94,7 +99,56 @@ impl<L: Link> Messenger<L> {
             link,
             pending: VecDeque::new(),
             before_release: None,
+            batch: Vec::new(),
         }
+    }
+
+    /// Queues a small message (command and data set each within one fragment) to leave with
+    /// others in one write: a C-FIND answering ten thousand matches then costs a system call
+    /// per 64 KiB rather than two per match. Each message keeps its own PDUs (DCMTK does not
+    /// take PDVs of several messages in one PDU). Whatever is sent next leaves after it, and
+    /// nothing waits for the peer with messages still queued.
+    pub fn send_batched(
+        &mut self,
+        context_id: u8,
+        command: &Command,
+        data: Vec<u8>,
+    ) -> Result<(), DimseError> {
+        let encoded = command.encode();
+        let size = self.fragment_size();
+        if encoded.len() > size || data.len() > size || data.len() % 2 == 1 {
+            self.flush()?;
+            return self.send(context_id, command, Some(&mut data.as_slice()));
+        }
+        for (value_type, bytes) in [
+            (PDataValueType::Command, encoded),
+            (PDataValueType::Data, data),
+        ] {
+            let pdu = Pdu::PData {
+                data: vec![PDataValue {
+                    presentation_context_id: context_id,
+                    value_type,
+                    is_last: true,
+                    data: bytes,
+                }],
+            };
+            dicom_ul::pdu::write_pdu(&mut self.batch, &pdu)
+                .map_err(|e| DimseError::Protocol(format!("encoding a PDU: {e}")))?;
+        }
+        if self.batch.len() >= BATCH_WRITE {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes what [`send_batched`](Self::send_batched) queued.
+    pub fn flush(&mut self) -> Result<(), DimseError> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.batch);
+        std::io::Write::write_all(self.link.socket(), &batch)
+            .map_err(|e| DimseError::ConnectionLost(format!("writing to the peer: {e}")))
     }
 
     pub fn before_release(&mut self, hook: Box<dyn Fn() + Send>) {
@@ -134,6 +188,7 @@ impl<L: Link> Messenger<L> {
         command: &Command,
         data: Option<&mut dyn Read>,
     ) -> Result<(), DimseError> {
+        self.flush()?;
         let encoded = command.encode();
         let size = self.fragment_size();
         let chunks: Vec<&[u8]> = encoded.chunks(size).collect();
@@ -169,6 +224,8 @@ impl<L: Link> Messenger<L> {
     }
 
     fn next_value(&mut self) -> Result<Option<PDataValue>, DimseError> {
+        // Never wait for the peer with messages of ours still queued.
+        self.flush()?;
         loop {
             if let Some(value) = self.pending.pop_front() {
                 return Ok(Some(value));
