@@ -695,3 +695,31 @@ fn ten_thousand_queued_jobs_list_page_by_page() {
     assert_eq!((page.len(), total), (10, 5_000));
     assert!(page.iter().all(|j| j.node.as_deref() == Some("pacs-b")));
 }
+
+#[test]
+fn finished_jobs_older_than_the_history_are_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let runner = Arc::new(Scripted::default());
+    runner.script("gate", Script::Gated);
+    let engine = start(dir.path(), &runner, config());
+    let done = submit(&engine, NewJob::new(echo("done")));
+    finished(&engine, done);
+    let pending = submit(&engine, NewJob::new(echo("gate")));
+    wait_until("the gated job to run", || {
+        engine.get(pending).unwrap().unwrap().state == JobState::Running
+    });
+    engine.shutdown();
+    std::thread::sleep(Duration::from_millis(50));
+    // A history of 10 ms: the finished job goes, the interrupted one stays and runs.
+    runner.open_gate();
+    let engine = start(
+        dir.path(),
+        &runner,
+        EngineConfig {
+            history: Duration::from_millis(10),
+            ..config()
+        },
+    );
+    assert!(engine.get(done).unwrap().is_none());
+    assert_eq!(finished(&engine, pending).state, JobState::Completed);
+}

@@ -260,6 +260,9 @@ struct Shared {
     config: EngineConfig,
 }
 
+/// How often a running engine drops finished jobs older than its history.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
 /// How long a shutdown waits for interrupted jobs to return.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -638,6 +641,7 @@ impl Shared {
     /// by other processes.
     fn dispatch(self: Arc<Self>, mut last_signal: i64) {
         let mut last_poll = Instant::now();
+        let mut last_prune = Instant::now();
         loop {
             let mut schedule = lock(&self.schedule);
             if schedule.stopping {
@@ -704,6 +708,20 @@ impl Shared {
                 last_poll = Instant::now();
                 last_signal = self.take_signals(last_signal);
             }
+            if last_prune.elapsed() >= PRUNE_EVERY {
+                last_prune = Instant::now();
+                self.prune_history();
+            }
+        }
+    }
+
+    /// Drops finished jobs older than the configured history.
+    fn prune_history(&self) {
+        let cutoff = now_millis() - self.config.history.as_millis() as i64;
+        match lock(&self.queue).clear_finished(Some(cutoff)) {
+            Ok(0) => {}
+            Ok(count) => self.emit(JobEvent::Cleared { count }),
+            Err(e) => eprintln!("job engine: pruning the history: {e}"),
         }
     }
 
