@@ -77,23 +77,34 @@ printf '| lightbox send | %.2f |\n| storescu | %.2f |\n' "$s_send" "$s_storescu"
 printf '\nlightbox send vs storescu: %.2fx (target ≥ 1.0x)\n' "$(echo "$s_storescu/$s_send" | bc -l)"
 
 echo
-echo "| 3. retrieve a 200-instance series from Orthanc | seconds |"
+echo "| 3. retrieve a 200-instance series from Orthanc (median of 3 rounds) | seconds |"
 echo "|---|---:|"
 STUDY=$("$PY" -c "import pydicom,sys,glob; print(pydicom.dcmread(sorted(glob.glob(sys.argv[1]+'/*'))[0], stop_before_pixels=True).StudyInstanceUID)" "$SERIES_DIR")
 SERIES=$("$PY" -c "import pydicom,sys,glob; print(pydicom.dcmread(sorted(glob.glob(sys.argv[1]+'/*'))[0], stop_before_pixels=True).SeriesInstanceUID)" "$SERIES_DIR")
-t=$(now); "$LB" --data-dir "$WORK/lb3" retrieve ORTHANC@127.0.0.1:11203 --study "$STUDY" --series "$SERIES" > /dev/null; s_get=$(elapsed "$t")
-mkdir -p "$WORK/getscu"
-t=$(now); getscu -S -aec ORTHANC -od "$WORK/getscu" -k QueryRetrieveLevel=SERIES -k StudyInstanceUID="$STUDY" -k SeriesInstanceUID="$SERIES" 127.0.0.1 11203; s_getscu=$(elapsed "$t")
-[ "$(ls "$WORK/getscu" | wc -l)" -eq 200 ] || { echo "getscu got $(ls "$WORK/getscu" | wc -l)" >&2; exit 1; }
+declare -a R_GET R_GETSCU R_MOVE R_MOVESCU
+for round in 1 2 3; do
+  rm -rf "$WORK/lb3" "$WORK/getscu"; mkdir -p "$WORK/getscu"; sync
+  t=$(now); "$LB" --data-dir "$WORK/lb3" retrieve ORTHANC@127.0.0.1:11203 --study "$STUDY" --series "$SERIES" > /dev/null; R_GET+=("$(elapsed "$t")")
+  sync
+  t=$(now); getscu -S -aec ORTHANC -od "$WORK/getscu" -k QueryRetrieveLevel=SERIES -k StudyInstanceUID="$STUDY" -k SeriesInstanceUID="$SERIES" 127.0.0.1 11203; R_GETSCU+=("$(elapsed "$t")")
+  [ "$(ls "$WORK/getscu" | wc -l)" -eq 200 ] || { echo "getscu got $(ls "$WORK/getscu" | wc -l)" >&2; exit 1; }
+done
+median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
+s_get=$(median3 "${R_GET[@]}"); s_getscu=$(median3 "${R_GETSCU[@]}")
 kill "$ORTHANC1"; wait "$ORTHANC1" 2>/dev/null || true
 start_orthanc "$WORK/orthanc1" 11203 11204 '{"lightbox": ["LIGHTBOX", "127.0.0.1", 11205], "movescu": ["MOVESCU", "127.0.0.1", 11206]}'
 "$LB" --data-dir "$WORK/lb4" nodes add orthanc ORTHANC@127.0.0.1:11203 --retrieve move
-t=$(now); "$LB" --data-dir "$WORK/lb4" retrieve orthanc --study "$STUDY" --series "$SERIES" --listen 127.0.0.1:11205 > /dev/null; s_move=$(elapsed "$t")
-mkdir -p "$WORK/movescu"
-t=$(now); movescu -S -aec ORTHANC -aet MOVESCU -aem MOVESCU --port 11206 -od "$WORK/movescu" -k QueryRetrieveLevel=SERIES -k StudyInstanceUID="$STUDY" -k SeriesInstanceUID="$SERIES" 127.0.0.1 11203; s_movescu=$(elapsed "$t")
-[ "$(ls "$WORK/movescu" | wc -l)" -eq 200 ] || { echo "movescu got $(ls "$WORK/movescu" | wc -l)" >&2; exit 1; }
+for round in 1 2 3; do
+  rm -rf "$WORK/lb4/files" "$WORK/lb4/index.sqlite"* "$WORK/movescu"; mkdir -p "$WORK/movescu"; sync
+  t=$(now); "$LB" --data-dir "$WORK/lb4" retrieve orthanc --study "$STUDY" --series "$SERIES" --listen 127.0.0.1:11205 > /dev/null; R_MOVE+=("$(elapsed "$t")")
+  sync
+  t=$(now); movescu -S -aec ORTHANC -aet MOVESCU -aem MOVESCU --port 11206 -od "$WORK/movescu" -k QueryRetrieveLevel=SERIES -k StudyInstanceUID="$STUDY" -k SeriesInstanceUID="$SERIES" 127.0.0.1 11203; R_MOVESCU+=("$(elapsed "$t")")
+  [ "$(ls "$WORK/movescu" | wc -l)" -eq 200 ] || { echo "movescu got $(ls "$WORK/movescu" | wc -l)" >&2; exit 1; }
+done
+s_move=$(median3 "${R_MOVE[@]}"); s_movescu=$(median3 "${R_MOVESCU[@]}")
 printf '| lightbox retrieve (C-GET, into the store) | %.2f |\n| getscu (plain files) | %.2f |\n| lightbox retrieve (C-MOVE, into the store) | %.2f |\n| movescu + its storage SCP (plain files) | %.2f |\n' "$s_get" "$s_getscu" "$s_move" "$s_movescu"
 printf '\nC-GET: Lightbox takes %.2fx getscu'"'"'s time (target ≤ 1.2x); C-MOVE: %.2fx movescu'"'"'s (target ≤ 1.2x)\n' "$(echo "$s_get/$s_getscu" | bc -l)" "$(echo "$s_move/$s_movescu" | bc -l)"
+printf 'all rounds: lightbox C-GET %s, getscu %s, lightbox C-MOVE %s, movescu %s\n' "${R_GET[*]}" "${R_GETSCU[*]}" "${R_MOVE[*]}" "${R_MOVESCU[*]}"
 
 echo
 echo "| 4. C-FIND (5 queries of each kind) | Lightbox, 100,000 studies: s (matches/query) | Orthanc, 1,000 studies: s (matches/query) |"
