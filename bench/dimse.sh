@@ -53,7 +53,7 @@ start_orthanc "$WORK/orthanc1" 11203 11204; ORTHANC1=${PIDS[-1]}
 declare -a R_LB R_DCMTK R_ORTHANC
 median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
 for round in 1 2 3 4 5; do
-  rm -rf "$WORK/lb1"; "$LB" --data-dir "$WORK/lb1" serve --port 11201 2>/dev/null & LBPID=$!; wait_port 11201
+  rm -rf "$WORK/lb1"; "$LB" --data-dir "$WORK/lb1" serve --port 11201 --http-port 0 2>/dev/null & LBPID=$!; wait_port 11201
   sync; t=$(now); storescu -aec LIGHTBOX +sd +r 127.0.0.1 11201 "$WORK/ct"; R_LB+=("$(elapsed "$t")")
   kill $LBPID; wait $LBPID 2>/dev/null || true
   [ "$("$LB" --data-dir "$WORK/lb1" stats --json | grep -o '"instances":[0-9]*')" = '"instances":1000' ] || { echo "Lightbox did not store 1000" >&2; exit 1; }
@@ -71,7 +71,7 @@ s_lb=$(median "${R_LB[@]}"); s_dcmtk=$(median "${R_DCMTK[@]}"); s_orthanc=$(medi
 printf '| Lightbox (stored and indexed) | %.2f | %.0f |\n| DCMTK storescp (files only) | %.2f | %.0f |\n| Orthanc (median of 3 rounds) | %.2f | %.0f |\n' \
   "$s_lb" "$(echo "1000/$s_lb" | bc -l)" "$s_dcmtk" "$(echo "1000/$s_dcmtk" | bc -l)" "$s_orthanc" "$(echo "1000/$s_orthanc" | bc -l)"
 printf '\nLightbox vs DCMTK storescp: %.2fx (target ≥ 1.0x); vs Orthanc: %.2fx (target ≥ 4x); all rounds: Lightbox %s, storescp %s, Orthanc %s\n' "$(echo "$s_dcmtk/$s_lb" | bc -l)" "$(echo "$s_orthanc/$s_lb" | bc -l)" "${R_LB[*]}" "${R_DCMTK[*]}" "${R_ORTHANC[*]}"
-"$LB" --data-dir "$WORK/lb1" serve --port 11201 2>/dev/null & PIDS+=($!); wait_port 11201
+"$LB" --data-dir "$WORK/lb1" serve --port 11201 --http-port 0 2>/dev/null & PIDS+=($!); wait_port 11201
 
 echo
 echo "| 2. send 1,000 CT instances to DCMTK storescp | seconds |"
@@ -118,7 +118,7 @@ echo "|---|---:|---:|"
 "$LB" generate "$WORK/many" --patients 20000 --studies 5 --series 1 --instances 1 --rows 8 --columns 8 2>/dev/null
 "$LB" generate "$WORK/few" --patients 200 --studies 5 --series 1 --instances 1 --rows 8 --columns 8 2>/dev/null
 "$LB" --data-dir "$WORK/lb5" import --link --json "$WORK/many" > /dev/null
-"$LB" --data-dir "$WORK/lb5" serve --port 11207 2>/dev/null & PIDS+=($!); wait_port 11207
+"$LB" --data-dir "$WORK/lb5" serve --port 11207 --http-port 0 2>/dev/null & PIDS+=($!); wait_port 11207
 start_orthanc "$WORK/orthanc5" 11208 11209
 storescu -aec ORTHANC +sd +r 127.0.0.1 11208 "$WORK/few"
 mapfile -t LB_IDS < <("$LB" --data-dir "$WORK/lb5" studies --json --limit 5 | "$PY" -c "import json,sys; [print(s['PatientID']) for s in json.load(sys.stdin)['studies']]")
@@ -186,7 +186,7 @@ ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15
 ds.PixelData = (np.arange(frames * rows * cols, dtype=np.uint32) % 4096).astype(np.uint16).tobytes()
 ds.save_as(sys.argv[1], enforce_file_format=True)
 PY
-"$LB" --data-dir "$WORK/lb6" serve --port 11210 2>/dev/null & SERVE=$!; PIDS+=($SERVE); wait_port 11210
+"$LB" --data-dir "$WORK/lb6" serve --port 11210 --http-port 0 2>/dev/null & SERVE=$!; PIDS+=($SERVE); wait_port 11210
 before=$(awk '/VmHWM/ {print $2}' "/proc/$SERVE/status")
 storescu -aec LIGHTBOX 127.0.0.1 11210 "$WORK/big.dcm"
 after=$(awk '/VmHWM/ {print $2}' "/proc/$SERVE/status")

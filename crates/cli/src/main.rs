@@ -182,6 +182,15 @@ enum Command {
         /// Days finished jobs stay in the history
         #[arg(long, default_value_t = 7)]
         job_history_days: u64,
+        /// Address of the HTTP server (DICOMweb); anything but loopback needs --http-credentials
+        #[arg(long, default_value = "127.0.0.1")]
+        http_bind: String,
+        /// HTTP port (0 picks a free one)
+        #[arg(long, default_value_t = 8080)]
+        http_port: u16,
+        /// HTTP Basic credentials every request must carry: USER:PASSWORD
+        #[arg(long, env = "LIGHTBOX_HTTP_CREDENTIALS")]
+        http_credentials: Option<lightbox_server::Credentials>,
     },
     /// Generate a deterministic synthetic data set (for tests, demos and benchmarks)
     Generate {
@@ -536,6 +545,9 @@ fn run(cli: Cli) -> Result<()> {
             job_workers,
             job_retries,
             job_history_days,
+            http_bind,
+            http_port,
+            http_credentials,
         } => {
             let config = scp::ScpConfig {
                 ae_title,
@@ -550,7 +562,18 @@ fn run(cli: Cli) -> Result<()> {
                 history: std::time::Duration::from_secs(job_history_days * 24 * 3600),
                 ..lightbox_core::jobs::EngineConfig::default()
             };
-            serve::serve(&data_dir, store, &format!("{bind}:{port}"), config, jobs)
+            let http = serve::HttpOptions {
+                address: format!("{http_bind}:{http_port}"),
+                credentials: http_credentials,
+            };
+            serve::serve(
+                &data_dir,
+                store,
+                &format!("{bind}:{port}"),
+                config,
+                jobs,
+                http,
+            )
         }
         Command::Generate { .. } | Command::Nodes(_) | Command::Jobs(_) => {
             unreachable!("handled above")

@@ -14,12 +14,19 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+/// Where the HTTP server (DICOMweb) listens, and the credentials it requires.
+pub struct HttpOptions {
+    pub address: String,
+    pub credentials: Option<lightbox_server::Credentials>,
+}
+
 pub fn serve(
     data_dir: &Path,
     store: Arc<Store>,
     address: &str,
     config: scp::ScpConfig,
     jobs: EngineConfig,
+    http: HttpOptions,
 ) -> Result<()> {
     // A clean stop leaves this marker; without it the last run crashed (or this is the first),
     // and the index catches up with the files before anything is accepted.
@@ -55,6 +62,35 @@ pub fn serve(
         signal_hook::flag::register(signal, shutdown.clone())?;
     }
     let (on_stored, follow_ups) = thumbnails_of_received_series(engine.clone(), shutdown.clone())?;
+    let http_address: std::net::SocketAddr = http
+        .address
+        .parse()
+        .with_context(|| format!("HTTP address {}", http.address))?;
+    lightbox_server::check_bind(&http_address, http.credentials.as_ref())
+        .map_err(anyhow::Error::msg)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let http_listener = runtime
+        .block_on(tokio::net::TcpListener::bind(http_address))
+        .with_context(|| format!("listening on {http_address} (HTTP)"))?;
+    let http_local = http_listener.local_addr()?;
+    let router = lightbox_server::router(
+        store.clone(),
+        http.credentials,
+        &format!("http://{http_local}"),
+    );
+    let http_thread = {
+        let stop = shutdown.clone();
+        std::thread::spawn(move || {
+            runtime.block_on(lightbox_server::serve(http_listener, router, async move {
+                while !stop.load(Ordering::SeqCst) {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            }))
+        })
+    };
     let listener = scp::StorageScp::bind(address, store, config.clone())
         .with_context(|| format!("listening on {address}"))?
         .on_stored(on_stored);
@@ -64,9 +100,13 @@ pub fn serve(
         listener.local_addr()?,
         data_dir.display()
     );
+    eprintln!("DICOMweb on http://{http_local}/dicom-web");
     let served = listener.serve(shutdown.clone());
     shutdown.store(true, Ordering::SeqCst);
     let _ = follow_ups.join();
+    if let Ok(Err(e)) = http_thread.join() {
+        eprintln!("HTTP server: {e}");
+    }
     // Running jobs are interrupted and resume at the next start.
     engine.shutdown();
     served?;

@@ -255,7 +255,15 @@ fn serve_receives_what_send_sends_and_stops_on_sigterm() {
         Command::new(env!("CARGO_BIN_EXE_lightbox"))
             .arg("--data-dir")
             .arg(&receiver)
-            .args(["serve", "--port", &port, "--ae-title", "RECEIVER"])
+            .args([
+                "serve",
+                "--port",
+                &port,
+                "--http-port",
+                "0",
+                "--ae-title",
+                "RECEIVER",
+            ])
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap(),

@@ -41,7 +41,7 @@ impl Server {
         let child = Command::new(env!("CARGO_BIN_EXE_lightbox"))
             .arg("--data-dir")
             .arg(data_dir)
-            .args(["serve", "--port", &port.to_string()])
+            .args(["serve", "--port", &port.to_string(), "--http-port", "0"])
             .stderr(Stdio::null())
             .spawn()
             .unwrap();

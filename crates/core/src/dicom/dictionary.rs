@@ -17,6 +17,13 @@ pub fn keyword(tag: Tag) -> Option<&'static str> {
     entry(tag).map(|e| e.alias())
 }
 
+/// The tag of a keyword (`PatientName` → (0010,0010)), as DICOMweb query parameters name them.
+pub fn tag_of(keyword: &str) -> Option<Tag> {
+    StandardDataDictionary
+        .by_name(keyword)
+        .map(|e| Tag(e.tag.inner().group(), e.tag.inner().element()))
+}
+
 /// The VR an implicit-VR encoding implies for `tag`; `UN` when the dictionary does not know it.
 pub fn implicit_vr(tag: Tag) -> Vr {
     if tag.1 == 0x0000 {

@@ -32,6 +32,11 @@ pub fn to_json(file: &DicomFile, bulk_data_uri: &dyn Fn(&[Tag]) -> String) -> Js
     dataset_json(&file.dataset, &mut Vec::new(), bulk_data_uri)
 }
 
+/// A data set (a query match, say) in the DICOM JSON model.
+pub fn dataset_to_json(ds: &DataSet, bulk_data_uri: &dyn Fn(&[Tag]) -> String) -> Json {
+    dataset_json(ds, &mut Vec::new(), bulk_data_uri)
+}
+
 fn dataset_json(ds: &DataSet, path: &mut Vec<Tag>, bulk: &dyn Fn(&[Tag]) -> String) -> Json {
     // Keys are sorted (F.2.2) whatever the map type: insert in tag order.
     let mut elements: Vec<&Element> = ds.elements.iter().filter(|e| e.tag.1 != 0).collect();

@@ -1,0 +1,41 @@
+//! DICOMweb (PS3.18) under `/dicom-web`: QIDO-RS searches and WADO-RS retrieval.
+
+mod multipart;
+mod qido;
+mod wado;
+
+use crate::AppState;
+use axum::routing::get;
+use axum::Router;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/studies", get(qido::studies))
+        .route("/series", get(qido::all_series))
+        .route("/instances", get(qido::all_instances))
+        .route("/studies/{study}/series", get(qido::series_of_study))
+        .route("/studies/{study}/instances", get(qido::instances_of_study))
+        .route(
+            "/studies/{study}/series/{series}/instances",
+            get(qido::instances_of_series),
+        )
+        .route("/studies/{study}", get(wado::study))
+        .route("/studies/{study}/series/{series}", get(wado::series))
+        .route(
+            "/studies/{study}/series/{series}/instances/{instance}",
+            get(wado::instance),
+        )
+        .route("/studies/{study}/metadata", get(wado::study_metadata))
+        .route(
+            "/studies/{study}/series/{series}/metadata",
+            get(wado::series_metadata),
+        )
+        .route(
+            "/studies/{study}/series/{series}/instances/{instance}/metadata",
+            get(wado::instance_metadata),
+        )
+        .route(
+            "/studies/{study}/series/{series}/instances/{instance}/bulk/{*path}",
+            get(wado::bulk),
+        )
+}

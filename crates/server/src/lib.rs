@@ -1,0 +1,125 @@
+//! The HTTP layer of `lightbox serve`: DICOMweb under `/dicom-web` (the JSON API and the UI join
+//! it later). A thin layer: every answer comes from the core's store and index.
+//!
+//! Security by default: the server listens on loopback; any other address needs credentials
+//! (HTTP Basic), checked on every request.
+
+mod dicomweb;
+mod error;
+
+pub use error::ApiError;
+
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use lightbox_core::store::Store;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<Store>,
+    credentials: Option<Arc<Credentials>>,
+    /// `http://host:port` as the server was started; links (bulk data URIs) are built on it
+    /// unless the request's Host header names a port (some clients send the host alone).
+    origin: Arc<str>,
+}
+
+/// HTTP Basic credentials the server requires.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Credentials {
+    pub user: String,
+    pub password: String,
+}
+
+impl std::str::FromStr for Credentials {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Credentials, String> {
+        let (user, password) = s
+            .split_once(':')
+            .ok_or("credentials: expected USER:PASSWORD")?;
+        if user.is_empty() || password.len() < 8 {
+            return Err("credentials: a user name and a password of at least 8 characters".into());
+        }
+        Ok(Credentials {
+            user: user.into(),
+            password: password.into(),
+        })
+    }
+}
+
+/// Refuses a bind that would expose the server without credentials.
+pub fn check_bind(address: &SocketAddr, credentials: Option<&Credentials>) -> Result<(), String> {
+    if address.ip().is_loopback() || credentials.is_some() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{address} is not a loopback address: give credentials (--http-credentials USER:PASSWORD) to listen there"
+        ))
+    }
+}
+
+/// The application: DICOMweb routes over `store`, reachable at `origin` (`http://host:port`).
+pub fn router(store: Arc<Store>, credentials: Option<Credentials>, origin: &str) -> Router {
+    let state = AppState {
+        store,
+        credentials: credentials.map(Arc::new),
+        origin: origin.trim_end_matches('/').into(),
+    };
+    Router::new()
+        .nest("/dicom-web", dicomweb::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_credentials,
+        ))
+        .with_state(state)
+}
+
+async fn require_credentials(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(expected) = &state.credentials else {
+        return next.run(request).await;
+    };
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b64| {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD.decode(b64).ok()
+        })
+        .and_then(|bytes| String::from_utf8(bytes).ok());
+    let wanted = format!("{}:{}", expected.user, expected.password);
+    if given.is_some_and(|g| constant_time_eq(g.as_bytes(), wanted.as_bytes())) {
+        next.run(request).await
+    } else {
+        (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Basic realm=\"lightbox\"")],
+            "credentials required",
+        )
+            .into_response()
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Serves `router` on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,216 @@
+//! DICOMweb against a real client: python dicomweb-client searches, retrieves (as stored and
+//! decoded to the default Explicit VR Little Endian), reads metadata and follows bulk data URIs.
+
+#[path = "../../core/tests/support/mod.rs"]
+mod support;
+
+use lightbox_core::import::{self, ImportOptions, ImportProgress};
+use lightbox_core::index::StudyQuery;
+use lightbox_core::store::Store;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// The server on 127.0.0.1:0 in its own runtime; stopped when the guard drops.
+struct Server {
+    url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    fn start(store: Arc<Store>, credentials: Option<lightbox_server::Credentials>) -> Server {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        let url = format!("{origin}/dicom-web");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let router = lightbox_server::router(store, credentials, &origin);
+        let thread = std::thread::spawn(move || {
+            runtime
+                .block_on(lightbox_server::serve(listener, router, async {
+                    let _ = stopped.await;
+                }))
+                .unwrap()
+        });
+        Server {
+            url,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[test]
+fn dicomweb_client_searches_retrieves_and_follows_bulk_data() {
+    let (Some(data), Some(python)) = (support::pydicom_data(), support::python()) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path()).unwrap());
+    // A native file and lossless compressed ones (RLE, JPEG 2000, JPEG lossless), each a
+    // distinct instance.
+    let names = [
+        "CT_small.dcm",
+        "MR_small_RLE.dcm",
+        "GDCMJ2K_TextGBR.dcm",
+        "SC_rgb_jpeg_gdcm.dcm",
+    ];
+    let paths: Vec<_> = names
+        .iter()
+        .map(|n| data.join("test_files").join(n))
+        .collect();
+    let report = import::import(
+        &store,
+        &paths,
+        &ImportOptions::default(),
+        &ImportProgress::default(),
+    )
+    .unwrap();
+    assert_eq!(report.imported as usize, names.len(), "{report:?}");
+    let mut wanted = Vec::new();
+    for path in &paths {
+        let file =
+            lightbox_core::dicom::read_file(path, lightbox_core::dicom::ReadMode::Header).unwrap();
+        let text = |t| file.dataset.first_text(t).unwrap();
+        use lightbox_core::dicom::tag;
+        wanted.push(serde_json::json!({
+            "study": text(tag::STUDY_INSTANCE_UID),
+            "series": text(tag::SERIES_INSTANCE_UID),
+            "sop": text(tag::SOP_INSTANCE_UID),
+            "path": path,
+        }));
+    }
+    let wanted_file = dir.path().join("wanted.json");
+    std::fs::write(&wanted_file, serde_json::to_vec(&wanted).unwrap()).unwrap();
+
+    let server = Server::start(store.clone(), None);
+    let out: Value = serde_json::from_str(&support::run_reference_script(
+        &python,
+        "dicomweb_client_check.py",
+        &[server.url.as_ref(), wanted_file.as_os_str()],
+    ))
+    .unwrap();
+
+    let index = store.index();
+    let all = index.search_studies(&StudyQuery::default()).unwrap();
+    let mut expected: Vec<String> = all.studies.iter().map(|s| s.study_uid.clone()).collect();
+    let mut got: Vec<String> = serde_json::from_value(out["studies"].clone()).unwrap();
+    expected.sort();
+    got.sort();
+    assert_eq!(got, expected);
+    // Paging: two disjoint pages of three.
+    let page = |k: &str| -> Vec<String> { serde_json::from_value(out[k].clone()).unwrap() };
+    let (page1, page2) = (page("page1"), page("page2"));
+    assert_eq!(page1.len(), 3.min(expected.len()));
+    assert!(page1.iter().all(|u| !page2.contains(u)));
+    assert_eq!(page1.len() + page2.len(), 6.min(expected.len()));
+    // Series of the study and instances of the series, as the index holds them.
+    let first = &wanted[0];
+    let study = first["study"].as_str().unwrap();
+    let series = first["series"].as_str().unwrap();
+    let mut series_expected: Vec<String> = index
+        .series_of_study(study)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.series_uid)
+        .collect();
+    let mut series_got = page("series_of_study");
+    series_expected.sort();
+    series_got.sort();
+    assert_eq!(series_got, series_expected);
+    let instances_expected: Vec<String> = index
+        .instances_of_series(series)
+        .unwrap()
+        .into_iter()
+        .map(|i| i.sop_instance_uid)
+        .collect();
+    let mut instances_got = page("instances_of_series");
+    instances_got.sort();
+    let mut instances_expected = instances_expected;
+    instances_expected.sort();
+    assert_eq!(instances_got, instances_expected);
+    // includefield by keyword and by tag.
+    let fields = page("included_fields");
+    assert!(fields.contains(&"00081030".to_string()) && fields.contains(&"00100020".to_string()));
+    // Fuzzy matching: a lower-case prefix of the family name finds the study.
+    if let Some(fuzzy) = out["fuzzy"].as_array() {
+        assert!(fuzzy.iter().any(|u| u == study), "{}", out["fuzzy_prefix"]);
+    }
+    // Retrieval as stored keeps the syntax and the pixel data bytes; the default decodes to
+    // Explicit VR Little Endian with the same pixels (lossless sources: exactly).
+    for entry in out["retrieved"].as_array().unwrap() {
+        assert_eq!(entry["stored_ts"], entry["source_ts"], "{entry}");
+        assert_eq!(entry["stored_pixel_bytes_equal"], true, "{entry}");
+        assert_eq!(entry["default_ts"], "1.2.840.10008.1.2.1", "{entry}");
+        assert_eq!(entry["default_pixels_max_difference"], 0, "{entry}");
+    }
+    // Metadata of the series, with a bulk data URI for the pixels that resolves to them.
+    assert_eq!(
+        out["metadata_count"].as_u64().unwrap() as usize,
+        instances_got.len()
+    );
+    assert!(out["metadata_patient_id"].is_string());
+    assert_eq!(out["pixel_bulk_uri"], true);
+    assert_eq!(out["bulk_equal"], true);
+}
+
+#[test]
+fn searches_refuse_unknown_attributes_and_credentials_guard_every_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path()).unwrap());
+    let credentials: lightbox_server::Credentials = "reader:correct horse".parse().unwrap();
+    // Exposing the server beyond loopback needs credentials.
+    let public: std::net::SocketAddr = "0.0.0.0:8080".parse().unwrap();
+    assert!(lightbox_server::check_bind(&public, None).is_err());
+    assert!(lightbox_server::check_bind(&public, Some(&credentials)).is_ok());
+    let server = Server::start(store, Some(credentials));
+    // A raw HTTP/1.1 exchange, so nothing adds credentials on its own.
+    let address = server
+        .url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let status = |auth: Option<&str>, path: &str| {
+        let mut request =
+            format!("GET /dicom-web{path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
+        if let Some(auth) = auth {
+            request.push_str(&format!("Authorization: Basic {auth}\r\n"));
+        }
+        request.push_str("\r\n");
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        std::io::Write::write_all(&mut stream, request.as_bytes()).unwrap();
+        let mut response = String::new();
+        std::io::Read::read_to_string(&mut stream, &mut response).unwrap();
+        response
+    };
+    use base64::Engine;
+    let good = base64::engine::general_purpose::STANDARD.encode("reader:correct horse");
+    let bad = base64::engine::general_purpose::STANDARD.encode("reader:wrong");
+    assert!(status(None, "/studies").starts_with("HTTP/1.1 401"));
+    assert!(status(Some(&bad), "/studies").starts_with("HTTP/1.1 401"));
+    assert!(status(Some(&good), "/studies").starts_with("HTTP/1.1 200"));
+    let unknown = status(Some(&good), "/studies?NoSuchKeyword=1");
+    assert!(unknown.starts_with("HTTP/1.1 400"), "{unknown}");
+    assert!(unknown.contains("NoSuchKeyword"));
+    let missing = status(Some(&good), "/studies/1.2.3/metadata");
+    assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+}

@@ -1,0 +1,89 @@
+"""Drives a DICOMweb server with python dicomweb-client and reports what it got, as JSON.
+
+Usage: dicomweb_client_check.py BASE_URL INSTANCES_JSON
+INSTANCES_JSON lists {"study", "series", "sop", "path"} of instances to retrieve; each is compared
+with the original file at "path" (read with pydicom).
+"""
+import json
+import sys
+
+import numpy
+import pydicom
+from dicomweb_client.api import DICOMwebClient
+
+base, instances_file = sys.argv[1], sys.argv[2]
+wanted = json.load(open(instances_file))
+client = DICOMwebClient(url=base)
+out = {}
+
+
+def uids(results, tag="0020000D"):
+    return [r[tag]["Value"][0] for r in results]
+
+
+studies = client.search_for_studies()
+out["studies"] = uids(studies)
+out["page1"] = uids(client.search_for_studies(limit=3, offset=0))
+out["page2"] = uids(client.search_for_studies(limit=3, offset=3))
+first = wanted[0]
+out["series_of_study"] = uids(
+    client.search_for_series(study_instance_uid=first["study"]), "0020000E"
+)
+out["instances_of_series"] = uids(
+    client.search_for_instances(
+        study_instance_uid=first["study"], series_instance_uid=first["series"]
+    ),
+    "00080018",
+)
+with_description = client.search_for_studies(
+    search_filters={"StudyInstanceUID": first["study"]}, fields=["StudyDescription", "00100020"]
+)
+out["included_fields"] = sorted(with_description[0].keys())
+original = pydicom.dcmread(first["path"], stop_before_pixels=True)
+family = str(original.PatientName).split("^")[0]
+if family:
+    fuzzy = client.search_for_studies(
+        search_filters={"PatientName": family[:3].lower()}, fuzzymatching=True
+    )
+    out["fuzzy_prefix"] = family[:3].lower()
+    out["fuzzy"] = uids(fuzzy)
+
+retrieved = []
+for w in wanted:
+    source = pydicom.dcmread(w["path"])
+    entry = {"sop": w["sop"], "source_ts": str(source.file_meta.TransferSyntaxUID)}
+    # As stored.
+    ds = client.retrieve_instance(
+        w["study"], w["series"], w["sop"], media_types=(("application/dicom", "*"),)
+    )
+    entry["stored_ts"] = str(ds.file_meta.TransferSyntaxUID)
+    entry["stored_sop"] = str(ds.SOPInstanceUID)
+    entry["stored_pixel_bytes_equal"] = bool(
+        "PixelData" in source and ds.PixelData == source.PixelData
+    )
+    # Explicit VR Little Endian (the standard's default), decoded when stored compressed.
+    ds = client.retrieve_instance(
+        w["study"], w["series"], w["sop"],
+        media_types=(("application/dicom", "1.2.840.10008.1.2.1"),),
+    )
+    entry["default_ts"] = str(ds.file_meta.TransferSyntaxUID)
+    if "PixelData" in source:
+        a, b = source.pixel_array, ds.pixel_array
+        entry["default_pixels_max_difference"] = (
+            int(numpy.abs(a.astype(numpy.int64) - b.astype(numpy.int64)).max())
+            if a.shape == b.shape
+            else None
+        )
+    retrieved.append(entry)
+out["retrieved"] = retrieved
+
+metadata = client.retrieve_series_metadata(first["study"], first["series"])
+out["metadata_count"] = len(metadata)
+mine = [m for m in metadata if m["00080018"]["Value"][0] == first["sop"]][0]
+out["metadata_patient_id"] = mine.get("00100020", {}).get("Value", [None])[0]
+pixel = mine.get("7FE00010", {})
+out["pixel_bulk_uri"] = "BulkDataURI" in pixel
+if "BulkDataURI" in pixel:
+    parts = client.retrieve_bulkdata(pixel["BulkDataURI"])
+    out["bulk_equal"] = bytes(parts[0]) == pydicom.dcmread(first["path"]).PixelData
+print(json.dumps(out))
