@@ -32,6 +32,13 @@ impl ApiError {
         }
     }
 
+    pub fn unsupported_media_type(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            message: message.into(),
+        }
+    }
+
     /// Logged in full here; the client learns only that the server failed.
     pub fn internal(context: &str, error: impl std::fmt::Display) -> ApiError {
         eprintln!("http: {context}: {error}");

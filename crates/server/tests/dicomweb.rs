@@ -214,3 +214,57 @@ fn searches_refuse_unknown_attributes_and_credentials_guard_every_request() {
     let missing = status(Some(&good), "/studies/1.2.3/metadata");
     assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
 }
+
+#[test]
+fn dicomweb_client_stores_through_stow_rs() {
+    let (Some(data), Some(python)) = (support::pydicom_data(), support::python()) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path()).unwrap());
+    let server = Server::start(store.clone(), None);
+    let names = ["CT_small.dcm", "MR_small_RLE.dcm", "SC_rgb_jpeg_gdcm.dcm"];
+    let paths: Vec<_> = names
+        .iter()
+        .map(|n| data.join("test_files").join(n))
+        .collect();
+    let mut args: Vec<&std::ffi::OsStr> = vec![server.url.as_ref()];
+    args.extend(paths.iter().map(|p| p.as_os_str()));
+    let out: Value = serde_json::from_str(&support::run_reference_script(
+        &python,
+        "dicomweb_client_store.py",
+        &args,
+    ))
+    .unwrap();
+    let mut expected = Vec::new();
+    for path in &paths {
+        let file =
+            lightbox_core::dicom::read_file(path, lightbox_core::dicom::ReadMode::Header).unwrap();
+        let uid = file
+            .dataset
+            .first_text(lightbox_core::dicom::tag::SOP_INSTANCE_UID)
+            .unwrap();
+        // Stored, indexed, and byte for byte the data set that was sent.
+        let stored = store.index().instance(&uid).unwrap().expect("indexed");
+        let original =
+            lightbox_core::dicom::read_file(path, lightbox_core::dicom::ReadMode::Full).unwrap();
+        let copy = lightbox_core::dicom::read_file(
+            &store.resolve(&stored.file_path),
+            lightbox_core::dicom::ReadMode::Full,
+        )
+        .unwrap();
+        assert_eq!(copy.dataset.elements.len(), original.dataset.elements.len());
+        expected.push(uid);
+    }
+    let referenced: Vec<String> = serde_json::from_value(out["referenced"].clone()).unwrap();
+    assert_eq!(referenced, expected);
+    assert_eq!(out["failed"], 0);
+    // Each RetrieveURL resolves to the instance it names.
+    for url in out["retrieve_urls"].as_array().unwrap() {
+        assert!(url.as_str().unwrap().starts_with(&server.url), "{url}");
+    }
+    assert_eq!(store.index().stats().unwrap().instances, 3);
+    // Into a study it does not belong to: refused, with the reason.
+    assert_eq!(out["wrong_study_status"], 409);
+    assert_eq!(out["wrong_study_reason"], 0xA900);
+}

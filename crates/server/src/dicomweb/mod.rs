@@ -1,7 +1,8 @@
-//! DICOMweb (PS3.18) under `/dicom-web`: QIDO-RS searches and WADO-RS retrieval.
+//! DICOMweb (PS3.18) under `/dicom-web`: QIDO-RS searches, WADO-RS retrieval, STOW-RS storage.
 
 mod multipart;
 mod qido;
+mod stow;
 mod wado;
 
 use crate::AppState;
@@ -10,7 +11,7 @@ use axum::Router;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/studies", get(qido::studies))
+        .route("/studies", get(qido::studies).post(stow::store_any))
         .route("/series", get(qido::all_series))
         .route("/instances", get(qido::all_instances))
         .route("/studies/{study}/series", get(qido::series_of_study))
@@ -19,7 +20,10 @@ pub fn routes() -> Router<AppState> {
             "/studies/{study}/series/{series}/instances",
             get(qido::instances_of_series),
         )
-        .route("/studies/{study}", get(wado::study))
+        .route(
+            "/studies/{study}",
+            get(wado::study).post(stow::store_in_study),
+        )
         .route("/studies/{study}/series/{series}", get(wado::series))
         .route(
             "/studies/{study}/series/{series}/instances/{instance}",
