@@ -77,6 +77,50 @@ for w in wanted:
     retrieved.append(entry)
 out["retrieved"] = retrieved
 
+# Frames, decoded, compared with pydicom's pixel data; rendered images and thumbnails.
+import io
+
+import requests
+from PIL import Image
+
+frames = []
+for w in wanted:
+    source = pydicom.dcmread(w["path"])
+    got = client.retrieve_instance_frames(
+        w["study"], w["series"], w["sop"], frame_numbers=[1],
+        media_types=("application/octet-stream",),
+    )
+    expected = source.pixel_array
+    if int(getattr(source, "NumberOfFrames", 1) or 1) > 1:
+        expected = expected[0]
+    frames.append(
+        {
+            "sop": w["sop"],
+            "equal": bytes(got[0]) == expected.astype(expected.dtype.newbyteorder("<")).tobytes(),
+            "length": len(got[0]),
+            "expected_length": expected.nbytes,
+        }
+    )
+out["frames"] = frames
+png = client.retrieve_instance_rendered(
+    first["study"], first["series"], first["sop"], media_types=("image/png",)
+)
+image = Image.open(io.BytesIO(png))
+out["rendered_png"] = [image.format, image.size[0], image.size[1]]
+jpeg = client.retrieve_instance_rendered(
+    first["study"], first["series"], first["sop"], media_types=("image/jpeg",),
+    params={"viewport": "64,64"},
+)
+image = Image.open(io.BytesIO(jpeg))
+out["rendered_jpeg_viewport"] = [image.format, max(image.size)]
+response = requests.get(
+    f"{base}/studies/{first['study']}/series/{first['series']}/thumbnail",
+    headers={"Accept": "image/png"},
+)
+image = Image.open(io.BytesIO(response.content))
+out["series_thumbnail"] = [response.status_code, image.format, max(image.size)]
+out["source_size"] = [int(original.Columns), int(original.Rows)]
+
 metadata = client.retrieve_series_metadata(first["study"], first["series"])
 out["metadata_count"] = len(metadata)
 mine = [m for m in metadata if m["00080018"]["Value"][0] == first["sop"]][0]

@@ -161,6 +161,17 @@ fn dicomweb_client_searches_retrieves_and_follows_bulk_data() {
         assert_eq!(entry["default_ts"], "1.2.840.10008.1.2.1", "{entry}");
         assert_eq!(entry["default_pixels_max_difference"], 0, "{entry}");
     }
+    // Frames come decoded, equal to pydicom's pixel data.
+    for frame in out["frames"].as_array().unwrap() {
+        assert_eq!(frame["equal"], true, "{frame}");
+    }
+    // Rendered at full size as PNG; JPEG within a viewport; the series thumbnail (256 px).
+    let size = &out["source_size"];
+    assert_eq!(out["rendered_png"], serde_json::json!(["PNG", size[0], size[1]]));
+    assert_eq!(out["rendered_jpeg_viewport"], serde_json::json!(["JPEG", 64]));
+    assert_eq!(out["series_thumbnail"][0], 200);
+    assert_eq!(out["series_thumbnail"][1], "PNG");
+    assert!(out["series_thumbnail"][2].as_u64().unwrap() <= 256);
     // Metadata of the series, with a bulk data URI for the pixels that resolves to them.
     assert_eq!(
         out["metadata_count"].as_u64().unwrap() as usize,

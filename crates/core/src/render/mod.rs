@@ -8,7 +8,7 @@
 
 pub mod codec;
 mod font;
-pub(crate) mod frame;
+pub mod frame;
 mod pipeline;
 pub mod thumbnail;
 

@@ -1,7 +1,9 @@
-//! DICOMweb (PS3.18) under `/dicom-web`: QIDO-RS searches, WADO-RS retrieval, STOW-RS storage.
+//! DICOMweb (PS3.18) under `/dicom-web`: QIDO-RS searches, WADO-RS retrieval (instances,
+//! metadata, bulk data, frames, rendered images, thumbnails), STOW-RS storage.
 
 mod multipart;
 mod qido;
+mod rendered;
 mod stow;
 mod wado;
 
@@ -42,4 +44,25 @@ pub fn routes() -> Router<AppState> {
             "/studies/{study}/series/{series}/instances/{instance}/bulk/{*path}",
             get(wado::bulk),
         )
+        .route(
+            "/studies/{study}/series/{series}/instances/{instance}/frames/{frames}",
+            get(rendered::frames),
+        )
+        .route(
+            "/studies/{study}/series/{series}/instances/{instance}/rendered",
+            get(rendered::instance_rendered),
+        )
+        .route(
+            "/studies/{study}/series/{series}/instances/{instance}/frames/{frames}/rendered",
+            get(rendered::frame_rendered),
+        )
+        .route(
+            "/studies/{study}/series/{series}/instances/{instance}/thumbnail",
+            get(rendered::instance_thumbnail),
+        )
+        .route(
+            "/studies/{study}/series/{series}/thumbnail",
+            get(rendered::series_thumbnail),
+        )
+        .route("/studies/{study}/thumbnail", get(rendered::study_thumbnail))
 }
