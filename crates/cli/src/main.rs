@@ -12,7 +12,7 @@ use lightbox_core::dimse::scu::ScuOptions;
 use lightbox_core::dimse::{self, scp, scu, AeAddress};
 use lightbox_core::index::{DateRange, StudyQuery, TextPattern};
 use lightbox_core::jobs::{AssociationSettings, DeleteTarget, QuerySpec};
-use lightbox_core::nodes::{Node, Nodes, RetrieveMethod};
+use lightbox_core::nodes::{DicomWebEndpoint, Node, Nodes, RetrieveMethod, WebAuth};
 use lightbox_core::render::thumbnail;
 use lightbox_core::store::Store;
 use lightbox_core::synth::{self, SynthSpec};
@@ -217,10 +217,20 @@ enum Command {
 
 #[derive(Subcommand)]
 enum NodesCommand {
-    /// Add a node: NAME AET@host:port
+    /// Add a node: NAME AET@host:port (DIMSE), or NAME --dicomweb URL
     Add {
         name: String,
-        address: AeAddress,
+        #[arg(required_unless_present = "dicomweb")]
+        address: Option<AeAddress>,
+        /// A DICOMweb node: its base URL (e.g. http://pacs:8042/dicom-web)
+        #[arg(long, conflicts_with = "address")]
+        dicomweb: Option<String>,
+        /// HTTP Basic credentials for a DICOMweb node: USER:PASSWORD
+        #[arg(long, requires = "dicomweb", conflicts_with = "auth_bearer")]
+        auth_basic: Option<String>,
+        /// A bearer token for a DICOMweb node
+        #[arg(long, requires = "dicomweb")]
+        auth_bearer: Option<String>,
         /// Our AE title towards this node [default: LIGHTBOX]
         #[arg(long)]
         calling_ae_title: Option<String>,
@@ -272,6 +282,18 @@ impl ScuArgs {
 }
 
 fn echo_node(node: &Node, options: &ScuOptions) -> Result<()> {
+    if let Some(web) = &node.dicomweb {
+        let client =
+            lightbox_core::dicomweb::client::DicomWebClient::new(web, node.timeout(), None);
+        let rtt = client.echo()?;
+        println!(
+            "DICOMweb {} ({}): answered in {:.1} ms",
+            node.name,
+            web.url,
+            rtt.as_secs_f64() * 1000.0
+        );
+        return Ok(());
+    }
     let rtt = scu::echo(&node.address(), options)?;
     println!(
         "C-ECHO {} ({}): success in {:.1} ms",
@@ -607,6 +629,9 @@ fn run_nodes(nodes: &Nodes, command: &NodesCommand) -> Result<()> {
         NodesCommand::Add {
             name,
             address,
+            dicomweb,
+            auth_basic,
+            auth_bearer,
             calling_ae_title,
             retrieve,
             move_destination,
@@ -614,6 +639,34 @@ fn run_nodes(nodes: &Nodes, command: &NodesCommand) -> Result<()> {
             no_send,
             timeout,
         } => {
+            let base = match (address, dicomweb) {
+                (Some(address), _) => Node::new(name, address),
+                (None, Some(url)) => {
+                    let auth = match (auth_basic, auth_bearer) {
+                        (Some(basic), _) => {
+                            let (user, password) = basic
+                                .split_once(':')
+                                .context("--auth-basic: expected USER:PASSWORD")?;
+                            WebAuth::Basic {
+                                user: user.into(),
+                                password: password.into(),
+                            }
+                        }
+                        (None, Some(token)) => WebAuth::Bearer {
+                            token: token.clone(),
+                        },
+                        (None, None) => WebAuth::None,
+                    };
+                    Node::dicomweb(
+                        name,
+                        DicomWebEndpoint {
+                            url: url.clone(),
+                            auth,
+                        },
+                    )
+                }
+                (None, None) => unreachable!("clap requires an address or --dicomweb"),
+            };
             let node = Node {
                 calling_ae_title: calling_ae_title.clone(),
                 retrieve_method: *retrieve,
@@ -621,10 +674,14 @@ fn run_nodes(nodes: &Nodes, command: &NodesCommand) -> Result<()> {
                 query_retrieve: !no_query,
                 send_target: !no_send,
                 timeout_seconds: *timeout,
-                ..Node::new(name, address)
+                ..base
+            };
+            let shown = match &node.dicomweb {
+                Some(web) => web.url.clone(),
+                None => node.address().to_string(),
             };
             nodes.add(node)?;
-            println!("added {name} ({address})");
+            println!("added {name} ({shown})");
         }
         NodesCommand::List { json } => {
             let list = nodes.list()?;
@@ -640,10 +697,14 @@ fn run_nodes(nodes: &Nodes, command: &NodesCommand) -> Result<()> {
                         RetrieveMethod::CGet => "C-GET",
                         RetrieveMethod::CMove => "C-MOVE",
                     };
+                    let (address, retrieve) = match &n.dicomweb {
+                        Some(web) => (web.url.clone(), "WADO-RS"),
+                        None => (n.address().to_string(), retrieve),
+                    };
                     println!(
                         "{:<16} {:<32} {:<10} {:<6} {:<6} {:<16}",
                         n.name,
-                        n.address().to_string(),
+                        address,
                         retrieve,
                         n.query_retrieve,
                         n.send_target,

@@ -12,6 +12,7 @@
 //! - [`synth`]: the deterministic synthetic data set generator.
 
 pub mod dicom;
+pub mod dicomweb;
 pub mod dimse;
 pub mod import;
 pub mod index;

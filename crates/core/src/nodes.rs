@@ -24,6 +24,30 @@ impl std::str::FromStr for RetrieveMethod {
     }
 }
 
+/// How a DICOMweb node wants us to authenticate.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum WebAuth {
+    #[default]
+    None,
+    Basic {
+        user: String,
+        password: String,
+    },
+    Bearer {
+        token: String,
+    },
+}
+
+/// A DICOMweb service: its base URL (up to and including the prefix, e.g.
+/// `http://pacs:8042/dicom-web`) and authentication.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DicomWebEndpoint {
+    pub url: String,
+    #[serde(default)]
+    pub auth: WebAuth,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Node {
     pub name: String,
@@ -45,6 +69,10 @@ pub struct Node {
     pub send_target: bool,
     #[serde(default = "default_timeout")]
     pub timeout_seconds: u64,
+    /// Set for a DICOMweb node: it is queried, retrieved from and sent to over HTTP, and the
+    /// DIMSE fields are unused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dicomweb: Option<DicomWebEndpoint>,
 }
 
 fn yes() -> bool {
@@ -68,6 +96,22 @@ impl Node {
             query_retrieve: true,
             send_target: true,
             timeout_seconds: default_timeout(),
+            dicomweb: None,
+        }
+    }
+
+    /// A DICOMweb node.
+    pub fn dicomweb(name: &str, endpoint: DicomWebEndpoint) -> Node {
+        Node {
+            dicomweb: Some(endpoint),
+            ..Node::new(
+                name,
+                &AeAddress {
+                    ae_title: "DICOMWEB".into(),
+                    host: "-".into(),
+                    port: 1,
+                },
+            )
         }
     }
 
@@ -97,6 +141,13 @@ impl Node {
         };
         if self.name.trim().is_empty() || self.name.contains('@') {
             return Err("name: give a name without '@' (it must not look like an address)".into());
+        }
+        if let Some(web) = &self.dicomweb {
+            let url = web.url.trim();
+            if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 10 {
+                return Err(format!("URL {url:?}: an http:// or https:// base URL"));
+            }
+            return Ok(());
         }
         if !ae_ok(&self.ae_title) {
             return Err(format!(

@@ -167,8 +167,14 @@ fn dicomweb_client_searches_retrieves_and_follows_bulk_data() {
     }
     // Rendered at full size as PNG; JPEG within a viewport; the series thumbnail (256 px).
     let size = &out["source_size"];
-    assert_eq!(out["rendered_png"], serde_json::json!(["PNG", size[0], size[1]]));
-    assert_eq!(out["rendered_jpeg_viewport"], serde_json::json!(["JPEG", 64]));
+    assert_eq!(
+        out["rendered_png"],
+        serde_json::json!(["PNG", size[0], size[1]])
+    );
+    assert_eq!(
+        out["rendered_jpeg_viewport"],
+        serde_json::json!(["JPEG", 64])
+    );
     assert_eq!(out["series_thumbnail"][0], 200);
     assert_eq!(out["series_thumbnail"][1], "PNG");
     assert!(out["series_thumbnail"][2].as_u64().unwrap() <= 256);

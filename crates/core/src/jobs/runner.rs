@@ -6,6 +6,7 @@ use super::spec::{AssociationSettings, DeleteTarget, QuerySpec};
 use super::{FailureCategory, JobContext, JobFailure, JobRecord, JobSpec, NewJob, Priority};
 use super::{Progress, Runner};
 use crate::dicom::{tag, write::DataSetBuilder, Tag};
+use crate::dicomweb::client::{DicomWebClient, DicomWebError};
 use crate::dimse::qr::{self, Level};
 use crate::dimse::scp;
 use crate::dimse::scu::{self, RetrieveProgress, RetrieveReport, RetrieveTarget, ScuOptions};
@@ -40,6 +41,15 @@ pub struct LocalRunner {
 }
 
 type Outcome = Result<Option<Value>, JobFailure>;
+
+fn web_failure(e: DicomWebError) -> JobFailure {
+    let category = match &e {
+        DicomWebError::Canceled => FailureCategory::Canceled,
+        e if e.is_transient() => FailureCategory::Network,
+        _ => FailureCategory::Peer,
+    };
+    JobFailure::new(category, e.to_string())
+}
 
 fn input(message: impl Into<String>) -> JobFailure {
     JobFailure::new(FailureCategory::Input, message)
@@ -113,7 +123,17 @@ impl LocalRunner {
             JobSpec::Echo { node, association } => {
                 let node = self.node(node)?;
                 let started = Instant::now();
-                scu::echo(&node.address(), &self.options(&node, association, ctx))?;
+                match self.web(&node, ctx) {
+                    Some(client) => {
+                        client.echo().map_err(web_failure)?;
+                        return Ok(Some(json!({
+                            "node": node.name,
+                            "address": node.dicomweb.as_ref().map(|w| w.url.clone()),
+                            "round_trip_ms": started.elapsed().as_secs_f64() * 1000.0,
+                        })));
+                    }
+                    None => scu::echo(&node.address(), &self.options(&node, association, ctx))?,
+                };
                 Ok(Some(json!({
                     "node": node.name,
                     "address": node.address().to_string(),
@@ -122,6 +142,13 @@ impl LocalRunner {
             }
             JobSpec::Delete { target } => self.delete(target),
         }
+    }
+
+    /// The DICOMweb client of a DICOMweb node (None for a DIMSE node).
+    fn web(&self, node: &Node, ctx: &JobContext) -> Option<DicomWebClient> {
+        node.dicomweb
+            .as_ref()
+            .map(|endpoint| DicomWebClient::new(endpoint, node.timeout(), Some(ctx.cancel_flag())))
     }
 
     fn node(&self, name: &str) -> Result<Node, JobFailure> {
@@ -186,6 +213,15 @@ impl LocalRunner {
             return Err(input(format!(
                 "node {} is not enabled for query/retrieve",
                 node.name
+            )));
+        }
+        if let Some(client) = self.web(&node, ctx) {
+            let rows = client.search(query).map_err(web_failure)?;
+            if query.cascade {
+                self.cascade(&node.name, query, settings, &rows, ctx);
+            }
+            return Ok(Some(Value::Array(
+                rows.into_iter().map(Value::Object).collect(),
             )));
         }
         let (model, identifier) = query_identifier(query).map_err(input)?;
@@ -367,6 +403,27 @@ impl LocalRunner {
             ..Progress::default()
         };
         ctx.progress(progress);
+        if let Some(client) = self.web(&node, ctx) {
+            let report = client.store(&files).map_err(web_failure)?;
+            ctx.progress(Progress {
+                items_done: files.len() as u64,
+                bytes_done: total_bytes,
+                ..progress
+            });
+            let output = to_json(&report);
+            if report.failed > 0 {
+                return Err(JobFailure::new(
+                    FailureCategory::Partial,
+                    format!(
+                        "{} of {} instance(s) were refused",
+                        report.failed,
+                        files.len()
+                    ),
+                )
+                .with_output(output));
+            }
+            return Ok(Some(output));
+        }
         let options = self.options(&node, settings, ctx);
         let report = scu::send_files_until(&node.address(), &options, &files, &mut |sent| {
             progress.items_done += 1;
@@ -469,6 +526,36 @@ impl LocalRunner {
                 node.name
             )));
         }
+        if let Some(client) = self.web(&node, ctx) {
+            let mut on_instance = |done: u64, bytes: u64| {
+                ctx.progress(Progress {
+                    items_done: done,
+                    bytes_done: bytes,
+                    ..Progress::default()
+                })
+            };
+            let report = client
+                .retrieve(
+                    &target.study_uid,
+                    target.series_uid.as_deref(),
+                    target.sop_instance_uid.as_deref(),
+                    &self.store,
+                    &mut on_instance,
+                )
+                .map_err(web_failure)?;
+            if report.stored > 0 {
+                self.thumbnails_for(&target, ctx);
+            }
+            let output = to_json(&report);
+            if report.failed > 0 {
+                return Err(JobFailure::new(
+                    FailureCategory::Partial,
+                    format!("{} instance(s) could not be stored", report.failed),
+                )
+                .with_output(output));
+            }
+            return Ok(Some(output));
+        }
         let options = self.options(&node, settings, ctx);
         let mut total = RetrieveReport::default();
         let plan = self.missing_parts(&node, &options, &target)?;
@@ -568,6 +655,28 @@ impl LocalRunner {
             return Err(JobFailure::new(FailureCategory::Partial, message).with_output(output));
         }
         Ok(Some(output))
+    }
+
+    /// Thumbnail follow-ups for the series a retrieval brought.
+    fn thumbnails_for(&self, target: &RetrieveTarget, ctx: &JobContext) {
+        let series: Vec<String> = match &target.series_uid {
+            Some(series) => vec![series.clone()],
+            None => self
+                .store
+                .index()
+                .series_of_study(&target.study_uid)
+                .map(|all| all.into_iter().map(|s| s.series_uid).collect())
+                .unwrap_or_default(),
+        };
+        for series_uid in series {
+            ctx.follow_up(
+                NewJob::new(JobSpec::Thumbnail {
+                    series_uid,
+                    size: THUMBNAIL_SIZE,
+                })
+                .priority(Priority::High),
+            );
+        }
     }
 
     fn retrieve_once(

@@ -137,6 +137,27 @@ pub fn start_orthanc() -> Option<Orthanc> {
 /// Orthanc with `modalities` in its DicomModalities (the nodes it may C-MOVE to), and its HTTP
 /// port for the REST calls that make it act as an SCU.
 pub fn start_orthanc_knowing(modalities: serde_json::Value) -> Option<Orthanc> {
+    start_orthanc_configured(serde_json::json!({ "DicomModalities": modalities }))
+}
+
+/// Orthanc with its DICOMweb plugin (Debian's orthanc-dicomweb) under `/dicom-web/`.
+pub fn start_orthanc_dicomweb() -> Option<Orthanc> {
+    let plugin = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so";
+    if !Path::new(plugin).is_file() {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{plugin} is missing: install orthanc-dicomweb");
+        }
+        eprintln!("skipping: {plugin} is missing");
+        return None;
+    }
+    start_orthanc_configured(serde_json::json!({
+        "Plugins": [plugin],
+        "DicomWeb": { "Enable": true, "Root": "/dicom-web/", "EnableWado": true }
+    }))
+}
+
+/// Orthanc with `extra` merged into its configuration.
+pub fn start_orthanc_configured(extra: serde_json::Value) -> Option<Orthanc> {
     let orthanc = peer_tool("Orthanc").or_else(|| {
         Path::new("/usr/sbin/Orthanc")
             .is_file()
@@ -163,9 +184,14 @@ pub fn start_orthanc_knowing(modalities: serde_json::Value) -> Option<Orthanc> {
         "DicomAlwaysAllowMove": true,
         "UnknownSopClassAccepted": true,
         "SyncStorageArea": false,
-        "DicomModalities": modalities,
         "Plugins": []
     });
+    let mut config = config;
+    if let (Some(config), Some(extra)) = (config.as_object_mut(), extra.as_object()) {
+        for (key, value) in extra {
+            config.insert(key.clone(), value.clone());
+        }
+    }
     let config_path = dir.path().join("orthanc.json");
     std::fs::write(&config_path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
     let log = std::fs::File::create(dir.path().join("orthanc.log")).unwrap();

@@ -12,12 +12,9 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use lightbox_core::dicom::{read_file, tag, ReadMode};
+use lightbox_core::dicomweb::multipart::{boundary_of, Splitter};
 use lightbox_core::import::{self, Ingested};
 use serde_json::{json, Value};
-use std::io::Write;
-
-/// Headers of one part may not be longer than this.
-const MAX_PART_HEADERS: usize = 16 << 10;
 
 /// Failure reasons (PS3.4 C.4.2.1.4 and PS3.18 Table 10.5.3-1).
 const PROCESSING_FAILURE: u16 = 0x0110;
@@ -43,162 +40,21 @@ pub async fn store_in_study(
 
 /// The boundary of a `multipart/related; type="application/dicom"` request.
 fn boundary(headers: &HeaderMap) -> Result<String, ApiError> {
-    let unsupported = || {
-        ApiError::unsupported_media_type(
-            "STOW-RS takes multipart/related; type=\"application/dicom\"",
-        )
-    };
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(unsupported)?;
-    let mut fields = content_type.split(';').map(str::trim);
-    if !fields
-        .next()
-        .is_some_and(|m| m.eq_ignore_ascii_case("multipart/related"))
-    {
-        return Err(unsupported());
-    }
-    let mut boundary = None;
-    for field in fields {
-        let Some((key, value)) = field.split_once('=') else {
-            continue;
-        };
-        let value = value.trim().trim_matches('"');
-        match key.trim().to_ascii_lowercase().as_str() {
-            "type" if !value.eq_ignore_ascii_case("application/dicom") => return Err(unsupported()),
-            "boundary" => boundary = Some(value.to_string()),
-            _ => {}
+        .unwrap_or("");
+    match boundary_of(content_type) {
+        Some((boundary, kind))
+            if kind
+                .as_deref()
+                .is_none_or(|k| k.eq_ignore_ascii_case("application/dicom")) =>
+        {
+            Ok(boundary)
         }
-    }
-    boundary
-        .filter(|b| !b.is_empty() && b.len() <= 70)
-        .ok_or_else(|| ApiError::bad_request("multipart/related without a valid boundary"))
-}
-
-enum Phase {
-    Preamble,
-    AfterDelimiter,
-    Headers,
-    Body,
-    Done,
-}
-
-/// An incremental multipart parser writing each part's body to a temporary file.
-struct Parts {
-    delimiter: Vec<u8>,
-    buffer: Vec<u8>,
-    state: Phase,
-    scratch: std::path::PathBuf,
-    current: Option<(tempfile::NamedTempFile, String)>,
-    finished: Vec<(tempfile::NamedTempFile, String)>,
-}
-
-/// Where a part's headers end: (their length, the bytes to skip after them). A part without
-/// headers starts with the blank line at once.
-fn header_end(buffer: &[u8]) -> Option<(usize, usize)> {
-    if buffer.starts_with(b"\r\n") {
-        return Some((0, 2));
-    }
-    find(buffer, b"\r\n\r\n").map(|at| (at, 4))
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-impl Parts {
-    fn new(boundary: &str, scratch: std::path::PathBuf) -> Parts {
-        Parts {
-            delimiter: format!("\r\n--{boundary}").into_bytes(),
-            // The first delimiter has no line break before it: supply one.
-            buffer: b"\r\n".to_vec(),
-            state: Phase::Preamble,
-            scratch,
-            current: None,
-            finished: Vec::new(),
-        }
-    }
-
-    fn feed(&mut self, chunk: &[u8]) -> Result<(), ApiError> {
-        self.buffer.extend_from_slice(chunk);
-        loop {
-            match self.state {
-                Phase::Preamble => match find(&self.buffer, &self.delimiter) {
-                    Some(at) => {
-                        self.buffer.drain(..at + self.delimiter.len());
-                        self.state = Phase::AfterDelimiter;
-                    }
-                    None => {
-                        let keep = self.delimiter.len().min(self.buffer.len());
-                        self.buffer.drain(..self.buffer.len() - keep);
-                        return Ok(());
-                    }
-                },
-                Phase::AfterDelimiter => {
-                    if self.buffer.len() < 2 {
-                        return Ok(());
-                    }
-                    if self.buffer.starts_with(b"--") {
-                        self.state = Phase::Done;
-                    } else if self.buffer.starts_with(b"\r\n") {
-                        self.buffer.drain(..2);
-                        self.state = Phase::Headers;
-                    } else {
-                        return Err(ApiError::bad_request("malformed multipart delimiter"));
-                    }
-                }
-                Phase::Headers => match header_end(&self.buffer) {
-                    Some((at, skip)) => {
-                        let head = String::from_utf8_lossy(&self.buffer[..at]).to_string();
-                        self.buffer.drain(..at + skip);
-                        let content_type = head
-                            .lines()
-                            .filter_map(|l| l.split_once(':'))
-                            .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-type"))
-                            .map(|(_, v)| v.trim().to_string())
-                            .unwrap_or_else(|| "application/dicom".into());
-                        let file = tempfile::NamedTempFile::new_in(&self.scratch)
-                            .map_err(|e| ApiError::internal("creating a scratch file", e))?;
-                        self.current = Some((file, content_type));
-                        self.state = Phase::Body;
-                    }
-                    None if self.buffer.len() > MAX_PART_HEADERS => {
-                        return Err(ApiError::bad_request("part headers too long"))
-                    }
-                    None => return Ok(()),
-                },
-                Phase::Body => {
-                    let (file, _) = self.current.as_mut().expect("a part is open in its body");
-                    let write = |file: &mut tempfile::NamedTempFile, bytes: &[u8]| {
-                        file.as_file_mut()
-                            .write_all(bytes)
-                            .map_err(|e| ApiError::internal("writing a scratch file", e))
-                    };
-                    match find(&self.buffer, &self.delimiter) {
-                        Some(at) => {
-                            write(file, &self.buffer[..at])?;
-                            self.buffer.drain(..at + self.delimiter.len());
-                            let part = self.current.take().expect("an open part");
-                            self.finished.push(part);
-                            self.state = Phase::AfterDelimiter;
-                        }
-                        None => {
-                            // Keep what could be the start of a delimiter.
-                            let keep = (self.delimiter.len() - 1).min(self.buffer.len());
-                            let upto = self.buffer.len() - keep;
-                            write(file, &self.buffer[..upto])?;
-                            self.buffer.drain(..upto);
-                            return Ok(());
-                        }
-                    }
-                }
-                Phase::Done => {
-                    self.buffer.clear();
-                    return Ok(());
-                }
-            }
-        }
+        _ => Err(ApiError::unsupported_media_type(
+            "STOW-RS takes multipart/related; type=\"application/dicom\" with a boundary",
+        )),
     }
 }
 
@@ -290,15 +146,17 @@ async fn store(
     body: Body,
 ) -> Result<Response, ApiError> {
     let boundary = boundary(&headers)?;
-    let mut parts = Parts::new(&boundary, state.store.tmp_dir());
+    let mut parts = Splitter::new(&boundary, state.store.tmp_dir());
     let mut stream = body.into_data_stream();
     let mut outcomes = Vec::new();
     while let Some(chunk) = stream.next().await {
         let chunk =
             chunk.map_err(|e| ApiError::bad_request(format!("reading the request: {e}")))?;
-        parts.feed(&chunk)?;
+        parts
+            .feed(&chunk)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
         // Store each part as soon as it is complete.
-        for (file, content_type) in std::mem::take(&mut parts.finished) {
+        for (file, content_type) in parts.take_finished() {
             let store = state.store.clone();
             let study = study.clone();
             outcomes.push(
@@ -310,7 +168,7 @@ async fn store(
             );
         }
     }
-    if !matches!(parts.state, Phase::Done) {
+    if !parts.is_complete() {
         return Err(ApiError::bad_request(
             "the multipart body ended before its closing delimiter",
         ));
@@ -367,34 +225,4 @@ async fn store(
             .map_err(|e| ApiError::internal("writing JSON", e))?,
     )
         .into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Parts split at every possible chunk boundary come out whole.
-    #[test]
-    fn parts_survive_any_chunking() {
-        let body = b"preamble\r\n--XyZ\r\nContent-Type: application/dicom\r\n\r\nfirst\r\n--XyZ\r\n\r\nsec\r\n--Xy\r\n--XyZ--\r\nepilogue";
-        for size in 1..body.len() {
-            let dir = tempfile::tempdir().unwrap();
-            let mut parts = Parts::new("XyZ", dir.path().to_path_buf());
-            for chunk in body.chunks(size) {
-                parts.feed(chunk).unwrap();
-            }
-            assert!(matches!(parts.state, Phase::Done), "chunk size {size}");
-            let bodies: Vec<Vec<u8>> = parts
-                .finished
-                .iter()
-                .map(|(f, _)| std::fs::read(f.path()).unwrap())
-                .collect();
-            assert_eq!(
-                bodies,
-                [b"first".to_vec(), b"sec\r\n--Xy".to_vec()],
-                "chunk size {size}"
-            );
-            assert_eq!(parts.finished[0].1, "application/dicom");
-        }
-    }
 }
