@@ -281,33 +281,10 @@ pub fn find(index: &dyn Index, identifier: &DataSet) -> Result<Vec<DataSetBuilde
             }
         }
         Level::Study => {
-            // SOP Classes in Study costs a look at the instances: only when asked for.
-            let classes_key = keys.iter().find(|k| k.0 == SOP_CLASSES_IN_STUDY).cloned();
             for s in &studies {
-                let classes = match &classes_key {
-                    Some(_) => Some(index.sop_classes_of_study(&s.study_uid)?.join("\\")),
-                    None => None,
-                };
-                let value = |t| {
-                    if t == SOP_CLASSES_IN_STUDY {
-                        classes.clone()
-                    } else {
-                        study_values(s, t)
-                    }
-                };
-                // A key with values matches when the study holds any of those classes.
-                if let Some((_, _, pattern)) = &classes_key {
-                    let held = classes.as_deref().unwrap_or("");
-                    let wanted: Vec<&str> = pattern
-                        .split('\\')
-                        .map(str::trim)
-                        .filter(|c| !c.is_empty())
-                        .collect();
-                    if !wanted.is_empty() && !held.split('\\').any(|c| wanted.contains(&c)) {
-                        continue;
-                    }
+                if let Some(response) = study_response(index, &keys, s)? {
+                    out.push(response);
                 }
-                out.push(response(level, &keys, &value));
             }
         }
         Level::Series | Level::Image => {
@@ -342,6 +319,74 @@ pub fn find(index: &dyn Index, identifier: &DataSet) -> Result<Vec<DataSetBuilde
         }
     }
     Ok(out)
+}
+
+/// A study's response, or `None` when it fails a key the index could not match (SOP Classes
+/// in Study, which costs a look at the instances and is computed only when asked for).
+fn study_response(
+    index: &dyn Index,
+    keys: &[(Tag, Vr, String)],
+    s: &StudySummary,
+) -> Result<Option<DataSetBuilder>, FindError> {
+    let classes_key = keys.iter().find(|k| k.0 == SOP_CLASSES_IN_STUDY);
+    let classes = match classes_key {
+        Some(_) => Some(index.sop_classes_of_study(&s.study_uid)?.join("\\")),
+        None => None,
+    };
+    // A key with values matches when the study holds any of those classes.
+    if let Some((_, _, pattern)) = classes_key {
+        let held = classes.as_deref().unwrap_or("");
+        let wanted: Vec<&str> = pattern
+            .split('\\')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .collect();
+        if !wanted.is_empty() && !held.split('\\').any(|c| wanted.contains(&c)) {
+            return Ok(None);
+        }
+    }
+    let value = |t| {
+        if t == SOP_CLASSES_IN_STUDY {
+            classes.clone()
+        } else {
+            study_values(s, t)
+        }
+    };
+    Ok(Some(response(Level::Study, keys, &value)))
+}
+
+/// One page of matches and the number of all matches. A study-level query without matching
+/// keys (the worklist's "latest studies") is paged by the index itself; any other query is
+/// matched in full and then sliced.
+pub fn find_page(
+    index: &dyn Index,
+    identifier: &DataSet,
+    offset: usize,
+    limit: usize,
+) -> Result<(Vec<DataSetBuilder>, usize), FindError> {
+    let level = identifier
+        .first_text(QUERY_RETRIEVE_LEVEL)
+        .and_then(|l| Level::parse(&l))
+        .ok_or(FindError::Level)?;
+    let keys = keys(identifier);
+    let universal = keys
+        .iter()
+        .all(|(_, _, v)| v.trim().is_empty() || v.trim() == "*");
+    if level == Level::Study && universal {
+        let page = index.search_studies(&StudyQuery {
+            limit: Some(limit as u64),
+            offset: offset as u64,
+            ..StudyQuery::default()
+        })?;
+        let mut out = Vec::with_capacity(page.studies.len());
+        for s in &page.studies {
+            out.extend(study_response(index, &keys, s)?);
+        }
+        return Ok((out, page.total as usize));
+    }
+    let all = find(index, identifier)?;
+    let total = all.len();
+    Ok((all.into_iter().skip(offset).take(limit).collect(), total))
 }
 
 /// A study with every field present, to tell which keys are study-level attributes.

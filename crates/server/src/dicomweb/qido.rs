@@ -191,7 +191,8 @@ async fn search(
     let search = parse(level, fixed, query)?;
     let store = state.store.clone();
     let keys = search.keys.clone();
-    let matches = tokio::task::spawn_blocking(move || {
+    let (offset, limit) = (search.offset, search.limit.unwrap_or(DEFAULT_LIMIT));
+    let (matches, total) = tokio::task::spawn_blocking(move || {
         let mut identifier = DataSetBuilder::default();
         identifier.text(qr::QUERY_RETRIEVE_LEVEL, level.as_str());
         for (t, value) in &keys {
@@ -201,7 +202,7 @@ async fn search(
             Encoding::of(lightbox_core::dicom::transfer_syntax::EXPLICIT_VR_LITTLE_ENDIAN);
         let ds = read_dataset(&identifier.encode(encoding), encoding)
             .map_err(|e| ApiError::internal("encoding a query", e))?;
-        qr::find(store.index().as_ref(), &ds).map_err(|e| match e {
+        qr::find_page(store.index().as_ref(), &ds, offset, limit).map_err(|e| match e {
             qr::FindError::Key { .. } | qr::FindError::Level => {
                 ApiError::bad_request(e.to_string())
             }
@@ -210,11 +211,9 @@ async fn search(
     })
     .await
     .map_err(|e| ApiError::internal("search task", e))??;
-    let total = matches.len();
-    let limit = search.limit.unwrap_or(DEFAULT_LIMIT);
     let encoding = Encoding::of(lightbox_core::dicom::transfer_syntax::EXPLICIT_VR_LITTLE_ENDIAN);
     let mut body = Vec::new();
-    for m in matches.into_iter().skip(search.offset).take(limit) {
+    for m in matches {
         let mut ds = read_dataset(&m.encode(encoding), encoding)
             .map_err(|e| ApiError::internal("encoding a match", e))?;
         // The query level and the character set are C-FIND's; JSON is UTF-8.
