@@ -469,7 +469,7 @@ impl Shared {
         let record = lock(&self.queue).get(id)?;
         if let Some(record) = record {
             if !record.state.is_finished() {
-                self.admit(&record)?;
+                // Announced before it can start, so listeners see "queued" before "running".
                 self.emit(JobEvent::Queued {
                     id,
                     kind: record.kind,
@@ -477,6 +477,7 @@ impl Shared {
                     priority: record.priority,
                     merged: false,
                 });
+                self.admit(&record)?;
             }
         }
         Ok(())
