@@ -3,9 +3,27 @@
 
 use axum::body::{Body, Bytes};
 use std::path::PathBuf;
-use tokio::io::AsyncReadExt;
 
-const CHUNK: usize = 64 << 10;
+/// Files up to this size are read in one piece; larger ones in CHUNK pieces.
+const WHOLE_FILE: u64 = 16 << 20;
+const CHUNK: usize = 1 << 20;
+
+/// The piece of `path` at `offset`, and whether more follows.
+fn read_piece(path: &std::path::Path, offset: u64) -> std::io::Result<(Vec<u8>, bool)> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path)?;
+    let length = file.metadata()?.len();
+    if offset == 0 && length <= WHOLE_FILE {
+        let mut all = Vec::with_capacity(length as usize);
+        file.read_to_end(&mut all)?;
+        return Ok((all, false));
+    }
+    file.seek(SeekFrom::Start(offset))?;
+    let mut piece = Vec::with_capacity(CHUNK);
+    file.take(CHUNK as u64).read_to_end(&mut piece)?;
+    let more = offset + (piece.len() as u64) < length && !piece.is_empty();
+    Ok((piece, more))
+}
 
 /// One part of a response.
 pub enum Part {
@@ -58,21 +76,25 @@ where
                     }
                 }
                 Part::File { path, _keep, .. } => {
-                    let mut file = match tokio::fs::File::open(&path).await {
-                        Ok(f) => f,
-                        Err(e) => {
-                            let _ = chunks_tx.send(Err(e)).await;
-                            return;
-                        }
-                    };
+                    // Whole files up to WHOLE_FILE in one read (an instance is usually well under
+                    // a megabyte); larger ones in CHUNK pieces. Blocking reads on the blocking
+                    // pool: tokio's file reads would hop threads for every small piece.
+                    let mut offset = 0u64;
                     loop {
-                        let mut buf = vec![0u8; CHUNK];
-                        match file.read(&mut buf).await {
-                            Ok(0) => break,
-                            Ok(n) => {
-                                buf.truncate(n);
-                                if chunks_tx.send(Ok(Bytes::from(buf))).await.is_err() {
+                        let path = path.clone();
+                        let read = tokio::task::spawn_blocking(move || read_piece(&path, offset))
+                            .await
+                            .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
+                        match read {
+                            Ok((piece, more)) => {
+                                offset += piece.len() as u64;
+                                if !piece.is_empty()
+                                    && chunks_tx.send(Ok(Bytes::from(piece))).await.is_err()
+                                {
                                     return;
+                                }
+                                if !more {
+                                    break;
                                 }
                             }
                             Err(e) => {
