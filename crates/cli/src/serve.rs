@@ -80,7 +80,7 @@ pub fn serve(
         store.clone(),
         http.credentials,
         &format!("http://{http_local}"),
-    );
+    )?;
     let http_thread = {
         let stop = shutdown.clone();
         std::thread::spawn(move || {

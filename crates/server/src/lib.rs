@@ -26,6 +26,8 @@ pub struct AppState {
     /// `http://host:port` as the server was started; links (bulk data URIs) are built on it
     /// unless the request's Host header names a port (some clients send the host alone).
     origin: Arc<str>,
+    /// STOW-RS indexes through it, in batches, as the storage listener does.
+    indexer: Arc<lightbox_core::import::BackgroundIndexer>,
 }
 
 /// HTTP Basic credentials the server requires.
@@ -63,19 +65,27 @@ pub fn check_bind(address: &SocketAddr, credentials: Option<&Credentials>) -> Re
 }
 
 /// The application: DICOMweb routes over `store`, reachable at `origin` (`http://host:port`).
-pub fn router(store: Arc<Store>, credentials: Option<Credentials>, origin: &str) -> Router {
+pub fn router(
+    store: Arc<Store>,
+    credentials: Option<Credentials>,
+    origin: &str,
+) -> std::io::Result<Router> {
+    let indexer = Arc::new(lightbox_core::import::BackgroundIndexer::start(
+        store.clone(),
+    )?);
     let state = AppState {
+        indexer,
         store,
         credentials: credentials.map(Arc::new),
         origin: origin.trim_end_matches('/').into(),
     };
-    Router::new()
+    Ok(Router::new()
         .nest("/dicom-web", dicomweb::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_credentials,
         ))
-        .with_state(state)
+        .with_state(state))
 }
 
 async fn require_credentials(

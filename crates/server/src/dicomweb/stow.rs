@@ -3,7 +3,8 @@
 //! space, then taken through the same ingest path as the storage listener. The response lists
 //! what was stored (ReferencedSOPSequence) and what was not, with the reason
 //! (FailedSOPSequence): 200 when everything was stored, 202 when some parts failed, 409 when
-//! none was stored.
+//! none was stored. As for the storage listener, index entries are written in batches in the
+//! background, and all of them before the response.
 
 use crate::{ApiError, AppState};
 use axum::body::Body;
@@ -13,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use lightbox_core::dicom::{read_file, tag, ReadMode};
 use lightbox_core::dicomweb::multipart::{boundary_of, Splitter};
-use lightbox_core::import::{self, Ingested};
+use lightbox_core::import::{BackgroundIndexer, Ingested};
 use serde_json::{json, Value};
 
 /// Failure reasons (PS3.4 C.4.2.1.4 and PS3.18 Table 10.5.3-1).
@@ -75,7 +76,7 @@ enum Outcome {
 }
 
 fn ingest_part(
-    store: &lightbox_core::store::Store,
+    indexer: &BackgroundIndexer,
     file: tempfile::NamedTempFile,
     content_type: &str,
     study: Option<&str>,
@@ -115,7 +116,7 @@ fn ingest_part(
             };
         }
     }
-    match import::ingest(store, file, source) {
+    match indexer.ingest(file, source).map(|placed| placed.outcome) {
         Ok(Ingested::Stored) | Ok(Ingested::Duplicate) => Outcome::Stored {
             class: class.unwrap_or_default(),
             instance: instance.unwrap_or_default(),
@@ -157,17 +158,22 @@ async fn store(
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
         // Store each part as soon as it is complete.
         for (file, content_type) in parts.take_finished() {
-            let store = state.store.clone();
+            let indexer = state.indexer.clone();
             let study = study.clone();
             outcomes.push(
                 tokio::task::spawn_blocking(move || {
-                    ingest_part(&store, file, &content_type, study.as_deref(), "STOW-RS")
+                    ingest_part(&indexer, file, &content_type, study.as_deref(), "STOW-RS")
                 })
                 .await
                 .map_err(|e| ApiError::internal("storing a part", e))?,
             );
         }
     }
+    // Everything stored is indexed before the answer goes out.
+    let indexer = state.indexer.clone();
+    tokio::task::spawn_blocking(move || indexer.flush())
+        .await
+        .map_err(|e| ApiError::internal("indexing", e))?;
     if !parts.is_complete() {
         return Err(ApiError::bad_request(
             "the multipart body ended before its closing delimiter",
