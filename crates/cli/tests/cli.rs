@@ -1,28 +1,9 @@
 //! The `lightbox` binary end to end: generate, import, list, dump, thumbnail, remove.
 
-use serde_json::Value;
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn lightbox(data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lightbox"))
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
-        .output()
-        .expect("run lightbox")
-}
-
-fn ok_json(data_dir: &Path, args: &[&str]) -> Value {
-    let out = lightbox(data_dir, args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
-}
+use common::{lightbox, ok_json};
+use std::process::Command;
 
 #[test]
 fn import_list_dump_thumbnail_and_remove() {

@@ -1,34 +1,17 @@
 //! Jobs through `lightbox serve`: CLI verbs queued on the running server, and a server killed
 //! with SIGKILL in the middle of five series retrievals from Orthanc, then restarted.
 
+mod common;
 #[path = "../../core/tests/support/mod.rs"]
 mod support;
+
+use common::{lightbox, ok_json};
 
 use lightbox_core::jobs::{JobFilter, JobKind, JobQueue, JobState};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn lightbox(data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lightbox"))
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
-        .output()
-        .expect("run lightbox")
-}
-
-fn ok_json(data_dir: &Path, args: &[&str]) -> Value {
-    let out = lightbox(data_dir, args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
-}
 
 /// `lightbox serve` on a free loopback port; killed when dropped.
 struct Server {

@@ -36,18 +36,7 @@ fn query_retrieve_and_send_through_orthanc_dicomweb() {
         seed: 11,
         modality: Some("MR".into()),
     };
-    lightbox_core::synth::generate(&spec, source.path()).unwrap();
-    let files: Vec<_> = walkdir::WalkDir::new(source.path())
-        .into_iter()
-        .flatten()
-        .filter(|e| e.file_type().is_file())
-        .map(|e| e.into_path())
-        .collect();
-    let options = lightbox_core::dimse::scu::ScuOptions::default();
-    let sent =
-        lightbox_core::dimse::scu::send_files(&orthanc.address, &options, &files, &mut |_| {})
-            .unwrap();
-    assert_eq!(sent.sent, 10);
+    let files = support::synthetic_in_peer(&orthanc.address, source.path(), &spec);
 
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(dir.path()).unwrap());

@@ -46,18 +46,7 @@ fn a_running_c_get_from_orthanc_cancels_within_a_second_and_resumes_without_refe
         seed: 7,
         modality: Some("CT".into()),
     };
-    lightbox_core::synth::generate(&spec, source.path()).unwrap();
-    let files: Vec<_> = walkdir::WalkDir::new(source.path())
-        .into_iter()
-        .flatten()
-        .filter(|e| e.file_type().is_file())
-        .map(|e| e.into_path())
-        .collect();
-    let options = lightbox_core::dimse::scu::ScuOptions::default();
-    let sent =
-        lightbox_core::dimse::scu::send_files(&orthanc.address, &options, &files, &mut |_| {})
-            .unwrap();
-    assert_eq!(sent.sent, 400);
+    let files = support::synthetic_in_peer(&orthanc.address, source.path(), &spec);
     let first =
         lightbox_core::dicom::read_file(&files[0], lightbox_core::dicom::ReadMode::Header).unwrap();
     let study_uid = first

@@ -217,3 +217,23 @@ pub fn start_orthanc_configured(extra: serde_json::Value) -> Option<Orthanc> {
         _dir: dir,
     })
 }
+
+/// Generates `spec` under `dir` and sends every file to `peer` (C-STORE); returns the files.
+pub fn synthetic_in_peer(
+    peer: &AeAddress,
+    dir: &Path,
+    spec: &lightbox_core::synth::SynthSpec,
+) -> Vec<PathBuf> {
+    lightbox_core::synth::generate(spec, dir).unwrap();
+    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect();
+    files.sort();
+    let options = lightbox_core::dimse::scu::ScuOptions::default();
+    let sent = lightbox_core::dimse::scu::send_files(peer, &options, &files, &mut |_| {}).unwrap();
+    assert_eq!(sent.sent as usize, files.len(), "{sent:?}");
+    files
+}
