@@ -19,6 +19,16 @@ impl Tag {
     pub fn hex(self) -> String {
         format!("{:04X}{:04X}", self.0, self.1)
     }
+
+    /// The tag of a `GGGGEEEE` key (as [`Tag::hex`] writes it; either case).
+    pub fn from_hex(text: &str) -> Option<Tag> {
+        if text.len() != 8 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let group = u16::from_str_radix(&text[..4], 16).ok()?;
+        let element = u16::from_str_radix(&text[4..], 16).ok()?;
+        Some(Tag(group, element))
+    }
 }
 
 impl fmt::Debug for Tag {

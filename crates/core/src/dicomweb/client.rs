@@ -166,9 +166,6 @@ impl DicomWebClient {
                 params.push((key.into(), value));
             }
         }
-        if level == Level::Series && query.study_uid.is_none() {
-            // /series across studies cannot filter by study through the path.
-        }
         for key in default_return_keys(level) {
             params.push(("includefield".into(), key.hex()));
         }
@@ -318,16 +315,21 @@ impl DicomWebClient {
                 transcoded: false,
             });
         }
-        // Fill in the paths the node did not name.
-        for instance in &mut report.instances {
-            if let Some(uid) = &instance.sop_instance_uid {
-                if let Some(path) = files.iter().find(|f| {
-                    read_file(f, ReadMode::Header)
-                        .ok()
-                        .and_then(|h| h.dataset.first_text(tag::SOP_INSTANCE_UID))
-                        .as_deref()
-                        == Some(uid.as_str())
-                }) {
+        // Fill in the paths the node did not name: each file's header read once.
+        if !report.instances.is_empty() {
+            let paths: std::collections::HashMap<String, &PathBuf> = files
+                .iter()
+                .filter_map(|f| {
+                    let header = read_file(f, ReadMode::Header).ok()?;
+                    Some((header.dataset.first_text(tag::SOP_INSTANCE_UID)?, f))
+                })
+                .collect();
+            for instance in &mut report.instances {
+                if let Some(path) = instance
+                    .sop_instance_uid
+                    .as_ref()
+                    .and_then(|u| paths.get(u))
+                {
                     instance.path = path.display().to_string();
                 }
             }
@@ -380,10 +382,9 @@ fn row(item: &Value) -> Map<String, Value> {
         return out;
     };
     for (hex, attribute) in object {
-        let Ok(raw) = u32::from_str_radix(hex, 16) else {
+        let Some(t) = crate::dicom::Tag::from_hex(hex) else {
             continue;
         };
-        let t = crate::dicom::Tag((raw >> 16) as u16, raw as u16);
         let Some(keyword) = crate::dicom::dictionary::keyword(t) else {
             continue;
         };

@@ -2,6 +2,7 @@
 
 use super::command::{element, field, Command};
 use super::message::{Incoming, Messenger};
+use super::qr::SOP_CLASSES_IN_STUDY;
 use super::status::{self, Category};
 use super::{AeAddress, DimseError, DEFAULT_AE_TITLE, DEFAULT_TIMEOUT, MAX_PDU, VERIFICATION};
 use crate::dicom::{self, tag, transfer_syntax, ReadMode};
@@ -766,7 +767,6 @@ const RECEIVABLE: &[&str] = &[
     "1.2.840.10008.1.2.5",
 ];
 
-use super::qr::SOP_CLASSES_IN_STUDY;
 const STUDY_INSTANCES: crate::dicom::Tag = crate::dicom::Tag(0x0020, 0x1208);
 const SERIES_INSTANCES: crate::dicom::Tag = crate::dicom::Tag(0x0020, 0x1209);
 

@@ -42,6 +42,19 @@ pub struct LocalRunner {
 
 type Outcome = Result<Option<Value>, JobFailure>;
 
+/// High-priority thumbnail follow-ups for the series a retrieval brought.
+fn queue_thumbnails(ctx: &JobContext, series: impl IntoIterator<Item = String>) {
+    for series_uid in series {
+        ctx.follow_up(
+            NewJob::new(JobSpec::Thumbnail {
+                series_uid,
+                size: THUMBNAIL_SIZE,
+            })
+            .priority(Priority::High),
+        );
+    }
+}
+
 fn web_failure(e: DicomWebError) -> JobFailure {
     let category = match &e {
         DicomWebError::Canceled => FailureCategory::Canceled,
@@ -151,6 +164,18 @@ impl LocalRunner {
             .map(|endpoint| DicomWebClient::new(endpoint, node.timeout(), Some(ctx.cancel_flag())))
     }
 
+    /// A node that may be queried and retrieved from.
+    fn query_retrieve_node(&self, name: &str) -> Result<Node, JobFailure> {
+        let node = self.node(name)?;
+        if !node.query_retrieve {
+            return Err(input(format!(
+                "node {} is not enabled for query/retrieve",
+                node.name
+            )));
+        }
+        Ok(node)
+    }
+
     fn node(&self, name: &str) -> Result<Node, JobFailure> {
         self.nodes.resolve(name).map_err(|e| input(e.to_string()))
     }
@@ -208,13 +233,7 @@ impl LocalRunner {
         settings: &AssociationSettings,
         ctx: &JobContext,
     ) -> Outcome {
-        let node = self.node(node)?;
-        if !node.query_retrieve {
-            return Err(input(format!(
-                "node {} is not enabled for query/retrieve",
-                node.name
-            )));
-        }
+        let node = self.query_retrieve_node(node)?;
         if let Some(client) = self.web(&node, ctx) {
             let rows = client.search(query).map_err(web_failure)?;
             if query.cascade {
@@ -519,13 +538,7 @@ impl LocalRunner {
         settings: &AssociationSettings,
         ctx: &JobContext,
     ) -> Outcome {
-        let node = self.node(node)?;
-        if !node.query_retrieve {
-            return Err(input(format!(
-                "node {} is not enabled for query/retrieve",
-                node.name
-            )));
-        }
+        let node = self.query_retrieve_node(node)?;
         if let Some(client) = self.web(&node, ctx) {
             let mut on_instance = |done: u64, bytes: u64| {
                 ctx.progress(Progress {
@@ -544,7 +557,7 @@ impl LocalRunner {
                 )
                 .map_err(web_failure)?;
             if report.stored > 0 {
-                self.thumbnails_for(&target, ctx);
+                queue_thumbnails(ctx, self.series_of(&target));
             }
             let output = to_json(&report);
             if report.failed > 0 {
@@ -612,16 +625,7 @@ impl LocalRunner {
             total.status = report.status;
             total.errors.extend(report.errors);
             if report.stored > 0 {
-                match &request.series_uid {
-                    Some(series) => {
-                        new_series.insert(series.clone());
-                    }
-                    None => {
-                        if let Ok(series) = self.store.index().series_of_study(&request.study_uid) {
-                            new_series.extend(series.into_iter().map(|s| s.series_uid));
-                        }
-                    }
-                }
+                new_series.extend(self.series_of(request));
             }
         }
         ctx.progress(Progress {
@@ -630,15 +634,7 @@ impl LocalRunner {
             bytes_done: bytes_received,
             bytes_total: 0,
         });
-        for series_uid in new_series {
-            ctx.follow_up(
-                NewJob::new(JobSpec::Thumbnail {
-                    series_uid,
-                    size: THUMBNAIL_SIZE,
-                })
-                .priority(Priority::High),
-            );
-        }
+        queue_thumbnails(ctx, new_series);
         let output = to_json(&total);
         if ctx.is_canceled() {
             return Err(JobFailure::canceled().with_output(output));
@@ -657,9 +653,9 @@ impl LocalRunner {
         Ok(Some(output))
     }
 
-    /// Thumbnail follow-ups for the series a retrieval brought.
-    fn thumbnails_for(&self, target: &RetrieveTarget, ctx: &JobContext) {
-        let series: Vec<String> = match &target.series_uid {
+    /// The local series a retrieval target covers: its series, or every series of its study.
+    fn series_of(&self, target: &RetrieveTarget) -> Vec<String> {
+        match &target.series_uid {
             Some(series) => vec![series.clone()],
             None => self
                 .store
@@ -667,15 +663,6 @@ impl LocalRunner {
                 .series_of_study(&target.study_uid)
                 .map(|all| all.into_iter().map(|s| s.series_uid).collect())
                 .unwrap_or_default(),
-        };
-        for series_uid in series {
-            ctx.follow_up(
-                NewJob::new(JobSpec::Thumbnail {
-                    series_uid,
-                    size: THUMBNAIL_SIZE,
-                })
-                .priority(Priority::High),
-            );
         }
     }
 

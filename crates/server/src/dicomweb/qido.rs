@@ -73,12 +73,7 @@ struct Search {
 
 /// An attribute named by keyword (`PatientName`) or by tag (`00100010`).
 fn attribute(name: &str) -> Option<Tag> {
-    if name.len() == 8 && name.chars().all(|c| c.is_ascii_hexdigit()) {
-        let group = u16::from_str_radix(&name[..4], 16).ok()?;
-        let element = u16::from_str_radix(&name[4..], 16).ok()?;
-        return Some(Tag(group, element));
-    }
-    dictionary::tag_of(name)
+    Tag::from_hex(name).or_else(|| dictionary::tag_of(name))
 }
 
 /// Percent-decoding of a query string component (`+` is a space).

@@ -107,10 +107,10 @@ async fn retrieve(
     instance: Option<String>,
 ) -> Result<Response, ApiError> {
     let wanted = wanted(&headers)?;
+    let all = instances(&state, &study, series.as_deref(), instance.as_deref())?;
     if let Wanted::Syntax(ts) = &wanted {
         if ts != EXPLICIT_VR_LITTLE_ENDIAN && ts != IMPLICIT_VR_LITTLE_ENDIAN {
             // Served only when every instance is stored in it.
-            let all = instances(&state, &study, series.as_deref(), instance.as_deref())?;
             if all.iter().any(|i| &i.transfer_syntax != ts) {
                 return Err(ApiError::not_acceptable(format!(
                     "transfer syntax {ts}: instances are served as stored (transfer-syntax=*), or in Explicit or Implicit VR Little Endian"
@@ -118,7 +118,6 @@ async fn retrieve(
             }
         }
     }
-    let all = instances(&state, &study, series.as_deref(), instance.as_deref())?;
     let boundary = multipart::boundary();
     let content_type =
         format!("multipart/related; type=\"application/dicom\"; boundary={boundary}");
@@ -303,15 +302,7 @@ pub async fn bulk(
     let tags = path
         .split('/')
         .map(|t| {
-            (t.len() == 8)
-                .then(|| {
-                    Some(Tag(
-                        u16::from_str_radix(&t[..4], 16).ok()?,
-                        u16::from_str_radix(&t[4..], 16).ok()?,
-                    ))
-                })
-                .flatten()
-                .ok_or_else(|| ApiError::bad_request(format!("{t:?} is not a tag")))
+            Tag::from_hex(t).ok_or_else(|| ApiError::bad_request(format!("{t:?} is not a tag")))
         })
         .collect::<Result<Vec<Tag>, ApiError>>()?;
     let summary = instances(&state, &study, Some(&series), Some(&instance))?.remove(0);
