@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use lightbox_core::dicom::{self, ReadMode};
 use lightbox_core::dimse::scu::ScuOptions;
 use lightbox_core::dimse::{self, scp, scu, AeAddress};
-use lightbox_core::index::{DateRange, StudyQuery, TextPattern};
+use lightbox_core::index::{DateRange, StudyOrder, StudyQuery, TextPattern};
 use lightbox_core::jobs::{AssociationSettings, DeleteTarget, QuerySpec};
 use lightbox_core::nodes::{DicomWebEndpoint, Node, Nodes, RetrieveMethod, WebAuth};
 use lightbox_core::render::thumbnail;
@@ -182,15 +182,23 @@ enum Command {
         /// Days finished jobs stay in the history
         #[arg(long, default_value_t = 7)]
         job_history_days: u64,
-        /// Address of the HTTP server (DICOMweb); anything but loopback needs --http-credentials
+        /// Address of the HTTP server (web UI, JSON API, DICOMweb); anything but loopback needs
+        /// credentials
         #[arg(long, default_value = "127.0.0.1")]
         http_bind: String,
         /// HTTP port (0 picks a free one)
         #[arg(long, default_value_t = 8080)]
         http_port: u16,
-        /// HTTP Basic credentials every request must carry: USER:PASSWORD
+        /// HTTP Basic credentials every request must carry: USER:PASSWORD (generated and kept in
+        /// the data directory when a non-loopback address is given without them)
         #[arg(long, env = "LIGHTBOX_HTTP_CREDENTIALS")]
         http_credentials: Option<lightbox_server::Credentials>,
+        /// Do not open the web UI in a browser
+        #[arg(long)]
+        no_browser: bool,
+        /// With an empty store, import a small generated sample data set to look at
+        #[arg(long)]
+        demo: bool,
     },
     /// Generate a deterministic synthetic data set (for tests, demos and benchmarks)
     Generate {
@@ -320,6 +328,9 @@ struct StudyFilters {
     /// Study description; case-insensitive, wildcards * and ?
     #[arg(long)]
     description: Option<String>,
+    /// Studies with a series described so; case-insensitive, wildcards * and ?
+    #[arg(long)]
+    series_description: Option<String>,
     #[arg(long)]
     accession: Option<String>,
     #[arg(long, default_value_t = 100)]
@@ -570,6 +581,8 @@ fn run(cli: Cli) -> Result<()> {
             http_bind,
             http_port,
             http_credentials,
+            no_browser,
+            demo,
         } => {
             let config = scp::ScpConfig {
                 ae_title,
@@ -587,6 +600,8 @@ fn run(cli: Cli) -> Result<()> {
             let http = serve::HttpOptions {
                 address: format!("{http_bind}:{http_port}"),
                 credentials: http_credentials,
+                open_browser: !no_browser,
+                demo,
             };
             serve::serve(
                 &data_dir,
@@ -618,9 +633,11 @@ fn study_query(f: StudyFilters) -> Result<StudyQuery> {
             .collect(),
         study_description: pattern(f.description),
         accession_number: pattern(f.accession),
+        series_description: pattern(f.series_description),
         study_uids: Vec::new(),
         limit: Some(f.limit),
         offset: f.offset,
+        order: StudyOrder::Date,
     })
 }
 

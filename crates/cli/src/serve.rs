@@ -14,10 +14,13 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-/// Where the HTTP server (DICOMweb) listens, and the credentials it requires.
+/// Where the HTTP server (UI, API, DICOMweb) listens, and the credentials it requires.
 pub struct HttpOptions {
     pub address: String,
     pub credentials: Option<lightbox_server::Credentials>,
+    pub open_browser: bool,
+    /// Import a generated sample into an empty store.
+    pub demo: bool,
 }
 
 pub fn serve(
@@ -66,8 +69,16 @@ pub fn serve(
         .address
         .parse()
         .with_context(|| format!("HTTP address {}", http.address))?;
-    lightbox_server::check_bind(&http_address, http.credentials.as_ref())
-        .map_err(anyhow::Error::msg)?;
+    let credentials = match http.credentials {
+        Some(given) => Some(given),
+        None if !http_address.ip().is_loopback() => Some(generated_credentials(data_dir)?),
+        None => None,
+    };
+    lightbox_server::check_bind(&http_address, credentials.as_ref()).map_err(anyhow::Error::msg)?;
+    let listener = scp::StorageScp::bind(address, store.clone(), config.clone())
+        .with_context(|| format!("listening on {address}"))?
+        .on_stored(on_stored);
+    let dimse_address = listener.local_addr()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -76,11 +87,18 @@ pub fn serve(
         .block_on(tokio::net::TcpListener::bind(http_address))
         .with_context(|| format!("listening on {http_address} (HTTP)"))?;
     let http_local = http_listener.local_addr()?;
-    let router = lightbox_server::router(
-        store.clone(),
-        http.credentials,
-        &format!("http://{http_local}"),
-    )?;
+    let url = format!("http://{http_local}");
+    let router = lightbox_server::router(lightbox_server::ServerConfig {
+        store: store.clone(),
+        nodes: Nodes::new(data_dir),
+        engine: Some(engine.clone()),
+        credentials,
+        origin: url.clone(),
+        listener: Some(lightbox_server::ListenerStatus {
+            ae_title: config.ae_title.clone(),
+            address: dimse_address.to_string(),
+        }),
+    })?;
     let http_thread = {
         let stop = shutdown.clone();
         std::thread::spawn(move || {
@@ -91,16 +109,20 @@ pub fn serve(
             }))
         })
     };
-    let listener = scp::StorageScp::bind(address, store, config.clone())
-        .with_context(|| format!("listening on {address}"))?
-        .on_stored(on_stored);
     eprintln!(
-        "storage listener {} on {}, job engine running (data in {})",
+        "storage listener {} on {dimse_address}, job engine running (data in {})",
         config.ae_title,
-        listener.local_addr()?,
         data_dir.display()
     );
-    eprintln!("DICOMweb on http://{http_local}/dicom-web");
+    eprintln!("DICOMweb on {url}/dicom-web");
+    if http.demo {
+        queue_demo_data(data_dir, &store, &engine)?;
+    }
+    // The line scripts and tests wait for.
+    eprintln!("Lightbox is ready at {url}/");
+    if http.open_browser {
+        open_in_browser(&url);
+    }
     let served = listener.serve(shutdown.clone());
     shutdown.store(true, Ordering::SeqCst);
     let _ = follow_ups.join();
@@ -113,4 +135,81 @@ pub fn serve(
     std::fs::write(&clean_marker, b"")?;
     eprintln!("stopped");
     Ok(())
+}
+
+/// Credentials for a non-loopback bind given none: made once, kept in the data directory (only
+/// its owner may read them) and printed, so the user can sign in.
+fn generated_credentials(data_dir: &Path) -> Result<lightbox_server::Credentials> {
+    let path = data_dir.join("http-credentials");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(_) => {
+            let mut random = [0u8; 18];
+            std::io::Read::read_exact(
+                &mut std::fs::File::open("/dev/urandom").context("reading /dev/urandom")?,
+                &mut random,
+            )?;
+            use base64::Engine as _;
+            let password = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random);
+            let text = format!("lightbox:{password}");
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            std::io::Write::write_all(&mut options.open(&path)?, text.as_bytes())
+                .with_context(|| format!("writing {}", path.display()))?;
+            text
+        }
+    };
+    let credentials: lightbox_server::Credentials =
+        text.trim().parse().map_err(anyhow::Error::msg)?;
+    eprintln!(
+        "HTTP credentials (kept in {}): user {} password {}",
+        path.display(),
+        credentials.user,
+        credentials.password
+    );
+    Ok(credentials)
+}
+
+/// `--demo` on an empty store: a small generated data set, indexed in place by an import job.
+fn queue_demo_data(data_dir: &Path, store: &Store, engine: &Engine) -> Result<()> {
+    if store.index().stats()?.studies > 0 {
+        return Ok(());
+    }
+    let folder = data_dir.join("demo-data");
+    let spec = lightbox_core::synth::SynthSpec {
+        patients: 6,
+        studies_per_patient: 2,
+        series_per_study: 3,
+        instances_per_series: 16,
+        rows: 256,
+        columns: 256,
+        ..lightbox_core::synth::SynthSpec::default()
+    };
+    lightbox_core::synth::generate(&spec, &folder)
+        .with_context(|| format!("writing {}", folder.display()))?;
+    engine.submit(lightbox_core::jobs::NewJob::new(
+        lightbox_core::jobs::JobSpec::Import {
+            paths: vec![folder],
+            link: true,
+        },
+    ))?;
+    eprintln!("demo: importing a generated sample data set");
+    Ok(())
+}
+
+/// Best effort: a machine without a desktop simply has the URL printed.
+fn open_in_browser(url: &str) {
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
+    let _ = std::process::Command::new(opener)
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
 }

@@ -129,6 +129,7 @@ pub fn retrieve(rt: &Runtime, args: RetrieveArgs, json: bool) -> Result<()> {
         series_uid: args.series_uid,
         sop_instance_uid: args.sop_instance_uid,
         preview_first: args.preview_first,
+        preview_only: false,
         association: args.association,
     };
     let finished = execute(rt, spec, json)?;

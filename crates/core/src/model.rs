@@ -157,6 +157,11 @@ pub struct SeriesSummary {
     /// Bytes of all the series' files.
     #[serde(rename = "SeriesSize")]
     pub size: i64,
+    /// Of the first instance; absent for series without images.
+    #[serde(rename = "Rows", default)]
+    pub rows: Option<i64>,
+    #[serde(rename = "Columns", default)]
+    pub columns: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -133,38 +133,58 @@ impl Node {
 
     /// Checks what a user typed: clear messages, field by field.
     pub fn validate(&self) -> Result<(), String> {
+        self.check_fields().map_err(|(_, message)| message)
+    }
+
+    /// Like `validate`, naming the field at fault (`name`, `url`, `ae_title`,
+    /// `calling_ae_title`, `host`, `port`), for forms.
+    pub fn check_fields(&self) -> Result<(), (&'static str, String)> {
         let ae_ok = |ae: &str| {
             !ae.trim().is_empty()
                 && ae.len() <= 16
                 && ae.chars().all(|c| c.is_ascii_graphic() || c == ' ')
                 && !ae.contains('\\')
         };
-        if self.name.trim().is_empty() || self.name.contains('@') {
-            return Err("name: give a name without '@' (it must not look like an address)".into());
+        if self.name.trim().is_empty() || self.name.contains('@') || self.name.contains('/') {
+            return Err((
+                "name",
+                "name: give a name without '@' or '/' (it must not look like an address)".into(),
+            ));
         }
         if let Some(web) = &self.dicomweb {
             let url = web.url.trim();
             if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 10 {
-                return Err(format!("URL {url:?}: an http:// or https:// base URL"));
+                return Err((
+                    "url",
+                    format!("URL {url:?}: an http:// or https:// base URL"),
+                ));
             }
             return Ok(());
         }
         if !ae_ok(&self.ae_title) {
-            return Err(format!(
-                "AE title {:?}: 1 to 16 printable ASCII characters, no backslash",
-                self.ae_title
+            return Err((
+                "ae_title",
+                format!(
+                    "AE title {:?}: 1 to 16 printable ASCII characters, no backslash",
+                    self.ae_title
+                ),
             ));
         }
         if let Some(calling) = &self.calling_ae_title {
             if !ae_ok(calling) {
-                return Err(format!("calling AE title {calling:?}: 1 to 16 printable ASCII characters, no backslash"));
+                return Err((
+                    "calling_ae_title",
+                    format!(
+                        "calling AE title {calling:?}: 1 to 16 printable ASCII characters, no backslash"
+                    ),
+                ));
             }
         }
         if self.host.trim().is_empty() {
-            return Err("host: required".into());
+            return Err(("host", "host: required".into()));
         }
         if self.port == 0 {
-            return Err("port: 1 to 65535".into());
+            return Err(("port", "port: 1 to 65535".into()));
         }
         Ok(())
     }
@@ -234,6 +254,17 @@ impl Nodes {
             return Err(NodesError::Exists(node.name));
         }
         nodes.push(node);
+        self.save(&nodes)
+    }
+
+    /// Adds the node, or replaces the one of the same name.
+    pub fn put(&self, node: Node) -> Result<(), NodesError> {
+        node.validate().map_err(NodesError::Invalid)?;
+        let mut nodes = self.list()?;
+        match nodes.iter_mut().find(|n| n.name == node.name) {
+            Some(existing) => *existing = node,
+            None => nodes.push(node),
+        }
         self.save(&nodes)
     }
 

@@ -91,6 +91,7 @@ fn query_retrieve_and_send_through_orthanc_dicomweb() {
             series_uid: None,
             sop_instance_uid: None,
             preview_first: false,
+            preview_only: false,
             association: AssociationSettings::default(),
         },
     );

@@ -159,6 +159,7 @@ fn retrieve(node: &str, series: &str) -> JobSpec {
         series_uid: Some(series.into()),
         sop_instance_uid: None,
         preview_first: false,
+        preview_only: false,
         association: AssociationSettings::default(),
     }
 }

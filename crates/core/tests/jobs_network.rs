@@ -71,6 +71,7 @@ fn a_running_c_get_from_orthanc_cancels_within_a_second_and_resumes_without_refe
             series_uid: Some(series_uid.clone()),
             sop_instance_uid: None,
             preview_first: false,
+            preview_only: false,
             association: AssociationSettings::default(),
         }))
         .unwrap()
@@ -166,6 +167,7 @@ fn a_running_c_get_from_orthanc_cancels_within_a_second_and_resumes_without_refe
             series_uid: Some(series_uid.clone()),
             sop_instance_uid: None,
             preview_first: true,
+            preview_only: false,
             association: AssociationSettings::default(),
         }))
         .unwrap()

@@ -8,53 +8,64 @@ use axum::response::{IntoResponse, Response};
 pub struct ApiError {
     status: StatusCode,
     message: String,
+    /// The form field at fault, for the UI to show the message next to it.
+    field: Option<&'static str>,
+    /// The job that failed, when the request ran one.
+    job: Option<i64>,
 }
 
 impl ApiError {
-    pub fn bad_request(message: impl Into<String>) -> ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
         ApiError {
-            status: StatusCode::BAD_REQUEST,
+            status,
             message: message.into(),
+            field: None,
+            job: None,
         }
+    }
+
+    pub fn with_field(mut self, field: &'static str) -> ApiError {
+        self.field = Some(field);
+        self
+    }
+
+    pub fn with_job(mut self, job: i64) -> ApiError {
+        self.job = Some(job);
+        self
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
     }
 
     pub fn not_found(message: impl Into<String>) -> ApiError {
-        ApiError {
-            status: StatusCode::NOT_FOUND,
-            message: message.into(),
-        }
+        ApiError::new(StatusCode::NOT_FOUND, message)
     }
 
     pub fn not_acceptable(message: impl Into<String>) -> ApiError {
-        ApiError {
-            status: StatusCode::NOT_ACCEPTABLE,
-            message: message.into(),
-        }
+        ApiError::new(StatusCode::NOT_ACCEPTABLE, message)
     }
 
     pub fn unsupported_media_type(message: impl Into<String>) -> ApiError {
-        ApiError {
-            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            message: message.into(),
-        }
+        ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, message)
     }
 
     /// Logged in full here; the client learns only that the server failed.
     pub fn internal(context: &str, error: impl std::fmt::Display) -> ApiError {
         eprintln!("http: {context}: {error}");
-        ApiError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            message: "internal error".into(),
-        }
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            axum::Json(serde_json::json!({ "error": self.message })),
-        )
-            .into_response()
+        let mut body = serde_json::json!({ "error": self.message });
+        if let Some(field) = self.field {
+            body["field"] = field.into();
+        }
+        if let Some(job) = self.job {
+            body["job"] = job.into();
+        }
+        (self.status, axum::Json(body)).into_response()
     }
 }

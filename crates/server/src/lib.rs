@@ -1,11 +1,15 @@
-//! The HTTP layer of `lightbox serve`: DICOMweb under `/dicom-web` (the JSON API and the UI join
-//! it later). A thin layer: every answer comes from the core's store and index.
+//! The HTTP layer of `lightbox serve`: the web UI (`/`), its JSON API and server-sent events
+//! (`/api`, documented in docs/api.md) and DICOMweb (`/dicom-web`). A thin layer: every answer
+//! comes from the core's store, index, nodes and job engine.
 //!
 //! Security by default: the server listens on loopback; any other address needs credentials
 //! (HTTP Basic), checked on every request.
 
+mod api;
 mod dicomweb;
 mod error;
+mod query;
+mod ui;
 
 pub use error::ApiError;
 
@@ -14,6 +18,8 @@ use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use lightbox_core::jobs::Engine;
+use lightbox_core::nodes::Nodes;
 use lightbox_core::store::Store;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,8 +32,33 @@ pub struct AppState {
     /// `http://host:port` as the server was started; links (bulk data URIs) are built on it
     /// unless the request's Host header names a port (some clients send the host alone).
     origin: Arc<str>,
-    /// STOW-RS indexes through it, in batches, as the storage listener does.
+    /// STOW-RS and uploads index through it, in batches, as the storage listener does.
     indexer: Arc<lightbox_core::import::BackgroundIndexer>,
+    /// Runs every long operation the API starts; absent when only DICOMweb is served.
+    engine: Option<Arc<Engine>>,
+    nodes: Arc<Nodes>,
+    /// Node edits are read-modify-write of one file: one at a time.
+    nodes_lock: Arc<tokio::sync::Mutex<()>>,
+    listener: Option<Arc<ListenerStatus>>,
+}
+
+/// The storage listener `serve` runs beside the HTTP server, for the status page.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ListenerStatus {
+    pub ae_title: String,
+    pub address: String,
+}
+
+/// Everything the HTTP server is built from.
+pub struct ServerConfig {
+    pub store: Arc<Store>,
+    /// The data directory's nodes (`nodes.json`).
+    pub nodes: Nodes,
+    pub engine: Option<Arc<Engine>>,
+    pub credentials: Option<Credentials>,
+    /// `http://host:port` the server is reachable at.
+    pub origin: String,
+    pub listener: Option<ListenerStatus>,
 }
 
 /// HTTP Basic credentials the server requires.
@@ -64,23 +95,25 @@ pub fn check_bind(address: &SocketAddr, credentials: Option<&Credentials>) -> Re
     }
 }
 
-/// The application: DICOMweb routes over `store`, reachable at `origin` (`http://host:port`).
-pub fn router(
-    store: Arc<Store>,
-    credentials: Option<Credentials>,
-    origin: &str,
-) -> std::io::Result<Router> {
+/// The application: the UI, the JSON API and DICOMweb over the core.
+pub fn router(config: ServerConfig) -> std::io::Result<Router> {
     let indexer = Arc::new(lightbox_core::import::BackgroundIndexer::start(
-        store.clone(),
+        config.store.clone(),
     )?);
     let state = AppState {
         indexer,
-        store,
-        credentials: credentials.map(Arc::new),
-        origin: origin.trim_end_matches('/').into(),
+        store: config.store,
+        credentials: config.credentials.map(Arc::new),
+        origin: config.origin.trim_end_matches('/').into(),
+        engine: config.engine,
+        nodes: Arc::new(config.nodes),
+        nodes_lock: Arc::default(),
+        listener: config.listener.map(Arc::new),
     };
     Ok(Router::new()
         .nest("/dicom-web", dicomweb::routes())
+        .nest("/api", api::routes())
+        .merge(ui::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_credentials,

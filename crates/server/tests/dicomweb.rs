@@ -30,7 +30,16 @@ impl Server {
         let origin = format!("http://{}", listener.local_addr().unwrap());
         let url = format!("{origin}/dicom-web");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let router = lightbox_server::router(store, credentials, &origin).unwrap();
+        let nodes = lightbox_core::nodes::Nodes::new(store.root());
+        let router = lightbox_server::router(lightbox_server::ServerConfig {
+            store,
+            nodes,
+            engine: None,
+            credentials,
+            origin: origin.clone(),
+            listener: None,
+        })
+        .unwrap();
         let thread = std::thread::spawn(move || {
             runtime
                 .block_on(lightbox_server::serve(listener, router, async {

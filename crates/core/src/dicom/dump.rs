@@ -93,9 +93,108 @@ fn write_element(out: &mut String, ds: &DataSet, element: &Element, depth: usize
     }
 }
 
+/// One element of a header as a tree (the metadata explorer's shape): sequences carry their
+/// items instead of a value.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct TreeElement {
+    /// `GGGGEEEE`, upper-case hex.
+    pub tag: String,
+    /// The dictionary keyword; empty for private and unknown tags.
+    pub keyword: &'static str,
+    /// The keyword in words ("Patient Name"), or "Private tag" / "Unknown tag".
+    pub name: String,
+    pub vr: String,
+    /// Value length in bytes as encoded.
+    pub length: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub items: Option<Vec<Vec<TreeElement>>>,
+}
+
+/// Longest value shown in a tree; the explorer has room for more than a dump line.
+const TREE_MAX_SHOWN: usize = 1024;
+
+/// The file meta information and the data set as one tree, file order.
+pub fn tree(file: &DicomFile) -> Vec<TreeElement> {
+    let mut out = tree_of(&file.meta);
+    out.extend(tree_of(&file.dataset));
+    out
+}
+
+fn tree_of(ds: &DataSet) -> Vec<TreeElement> {
+    ds.elements
+        .iter()
+        .map(|element| {
+            let keyword = dictionary::keyword(element.tag).unwrap_or("");
+            let name = if keyword.is_empty() {
+                if element.tag.is_private() {
+                    "Private tag".to_string()
+                } else {
+                    "Unknown tag".to_string()
+                }
+            } else {
+                words(keyword)
+            };
+            let (value, items) = match &element.value {
+                Value::Sequence(items) => (None, Some(items.iter().map(tree_of).collect())),
+                // Long binary values (pixel data read in full, LUTs) are summarised, not
+                // formatted number by number.
+                Value::Bytes(bytes) if element.vr.is_binary() && bytes.len() > 4096 => {
+                    (Some(format!("(binary, {} bytes)", bytes.len())), None)
+                }
+                Value::Bytes(bytes) => (
+                    Some(cut_at(displayed(ds, element, bytes), TREE_MAX_SHOWN)),
+                    None,
+                ),
+                _ => (
+                    Some(format!("(binary, {} bytes)", element.value_length())),
+                    None,
+                ),
+            };
+            TreeElement {
+                tag: element.tag.hex(),
+                keyword,
+                name,
+                vr: element.vr.to_string(),
+                length: element.value_length(),
+                value,
+                items,
+            }
+        })
+        .collect()
+}
+
+/// `PatientBirthDate` → `Patient Birth Date`; runs of capitals stay together (`SOPInstanceUID`
+/// → `SOP Instance UID`).
+fn words(keyword: &str) -> String {
+    let chars: Vec<char> = keyword.chars().collect();
+    let mut out = String::with_capacity(keyword.len() + 8);
+    for (i, &c) in chars.iter().enumerate() {
+        let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
+        let prev = i.checked_sub(1).map(|p| chars[p]);
+        let boundary = match prev {
+            Some(p) if c.is_uppercase() => {
+                p.is_lowercase() || p.is_ascii_digit() || (p.is_uppercase() && next_lower)
+            }
+            Some(p) if c.is_ascii_digit() => !p.is_ascii_digit(),
+            _ => false,
+        };
+        if boundary {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn shown_value(ds: &DataSet, element: &Element, bytes: &[u8]) -> String {
+    cut_at(displayed(ds, element, bytes), MAX_SHOWN)
+}
+
+fn displayed(ds: &DataSet, element: &Element, bytes: &[u8]) -> String {
     if let Some(numbers) = binary_numbers(element, ds.big_endian) {
-        return cut(numbers
+        return numbers
             .iter()
             .map(|n| match n {
                 // The shortest form of the single-precision value, not of its exact double.
@@ -103,14 +202,14 @@ fn shown_value(ds: &DataSet, element: &Element, bytes: &[u8]) -> String {
                 n => n.to_string(),
             })
             .collect::<Vec<_>>()
-            .join("\\"));
+            .join("\\");
     }
     if element.vr == Vr::AT {
-        return cut(tags(element, ds.big_endian)
+        return tags(element, ds.big_endian)
             .iter()
             .map(ToString::to_string)
             .collect::<Vec<_>>()
-            .join("\\"));
+            .join("\\");
     }
     if element.vr.is_binary() {
         let head: Vec<String> = bytes.iter().take(8).map(|b| format!("{b:02X}")).collect();
@@ -120,19 +219,19 @@ fn shown_value(ds: &DataSet, element: &Element, bytes: &[u8]) -> String {
             if bytes.len() > 8 { " …" } else { "" }
         );
     }
-    cut(ds.element_text(element).unwrap_or_default())
+    ds.element_text(element).unwrap_or_default()
 }
 
-fn cut(text: String) -> String {
+fn cut_at(text: String, max: usize) -> String {
     // Control characters (CR, LF in long texts) would break the one-line-per-element layout.
     let flat: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
-    if flat.chars().count() <= MAX_SHOWN {
+    if flat.chars().count() <= max {
         return flat;
     }
-    let mut shown: String = flat.chars().take(MAX_SHOWN).collect();
+    let mut shown: String = flat.chars().take(max).collect();
     shown.push('…');
     shown
 }
@@ -158,6 +257,40 @@ mod tests {
 
     fn dumped(bytes: &[u8]) -> String {
         dump(&read_bytes(bytes, ReadMode::Full).unwrap())
+    }
+
+    #[test]
+    fn keywords_in_words() {
+        assert_eq!(words("PatientBirthDate"), "Patient Birth Date");
+        assert_eq!(words("SOPInstanceUID"), "SOP Instance UID");
+        assert_eq!(words("ReferencedSOPSequence"), "Referenced SOP Sequence");
+        assert_eq!(words("Rows"), "Rows");
+    }
+
+    #[test]
+    fn tree_has_sequences_and_summaries() {
+        let mut ds = Vec::new();
+        put(&mut ds, 0x0010, 0x0010, b"PN", b"DOE^JANE");
+        let mut item = Vec::new();
+        put(&mut item, 0x0008, 0x1150, b"UI", b"1.2.3\0");
+        let mut seq = Vec::new();
+        seq.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0]);
+        seq.extend_from_slice(&(item.len() as u32).to_le_bytes());
+        seq.extend_from_slice(&item);
+        put(&mut ds, 0x0008, 0x1115, b"SQ", &seq);
+        put(&mut ds, 0x7FE0, 0x0010, b"OW", &vec![0u8; 8192]);
+        let tree = tree(&read_bytes(&ds, ReadMode::Full).unwrap());
+        let find = |tag: &str| tree.iter().find(|e| e.tag == tag).unwrap();
+        assert_eq!(find("00100010").value.as_deref(), Some("DOE^JANE"));
+        assert_eq!(find("00100010").name, "Patient Name");
+        let items = find("00081115").items.as_ref().unwrap();
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0][0].keyword, "ReferencedSOPClassUID");
+        assert_eq!(items[0][0].value.as_deref(), Some("1.2.3"));
+        assert_eq!(
+            find("7FE00010").value.as_deref(),
+            Some("(binary, 8192 bytes)")
+        );
     }
 
     #[test]
@@ -227,8 +360,11 @@ mod tests {
 
     #[test]
     fn cut_flattens_and_shortens() {
-        assert_eq!(cut("a\r\nb".into()), "a  b");
-        assert_eq!(cut("é".repeat(81)), format!("{}…", "é".repeat(80)));
-        assert_eq!(cut("é".repeat(80)), "é".repeat(80));
+        assert_eq!(cut_at("a\r\nb".into(), MAX_SHOWN), "a  b");
+        assert_eq!(
+            cut_at("é".repeat(81), MAX_SHOWN),
+            format!("{}…", "é".repeat(80))
+        );
+        assert_eq!(cut_at("é".repeat(80), MAX_SHOWN), "é".repeat(80));
     }
 }

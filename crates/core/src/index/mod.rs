@@ -5,7 +5,7 @@ mod migrations;
 mod query;
 pub mod sqlite;
 
-pub use query::{DateRange, QueryError, StudyQuery, TextPattern};
+pub use query::{DateRange, QueryError, StudyOrder, StudyQuery, TextPattern};
 pub use sqlite::SqliteIndex;
 
 use crate::model::{InstanceRecord, InstanceSummary, SeriesSummary, StudySummary};

@@ -108,7 +108,7 @@ impl DateRange {
     }
 }
 
-/// Study search: every filter is optional; results sort by study date, newest first.
+/// Study search: every filter is optional; results sort as `order` says.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StudyQuery {
     /// Case-insensitive, matched against the whole stored name (all component groups).
@@ -120,10 +120,24 @@ pub struct StudyQuery {
     /// Case-insensitive.
     pub study_description: Option<TextPattern>,
     pub accession_number: Option<TextPattern>,
+    /// Case-insensitive: studies with at least one series described so.
+    pub series_description: Option<TextPattern>,
     /// Any of these Study Instance UIDs (DICOM UID list matching); empty: any study.
     pub study_uids: Vec<String>,
     pub limit: Option<u64>,
     pub offset: u64,
+    pub order: StudyOrder,
+}
+
+/// How a page of studies is sorted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StudyOrder {
+    /// Newest study first.
+    #[default]
+    Date,
+    /// By patient name, then patient ID, then newest study first: a patient's studies are
+    /// consecutive, so a paged list can be grouped by patient.
+    Patient,
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 use super::migrations;
 use super::{
     Index, IndexError, IndexErrorKind, IndexStats, InsertOutcome, RemoveTarget, Removed,
-    RemovedFile, StudyPage, StudyQuery, TextPattern,
+    RemovedFile, StudyOrder, StudyPage, StudyQuery, TextPattern,
 };
 use crate::model::{InstanceRecord, InstanceSummary, SeriesSummary, StudySummary};
 use rusqlite::types::Value as SqlValue;
@@ -236,7 +236,9 @@ fn study_from_row(row: &Row) -> rusqlite::Result<StudySummary> {
 
 const SERIES_COLUMNS: &str =
     "st.study_uid, se.series_uid, se.modality, se.series_number, se.description,
-    se.body_part, se.series_date, se.series_time, se.num_instances, se.size";
+    se.body_part, se.series_date, se.series_time, se.num_instances, se.size,
+    (SELECT i.rows FROM instances i WHERE i.series_ref = se.id ORDER BY i.instance_number LIMIT 1),
+    (SELECT i.columns FROM instances i WHERE i.series_ref = se.id ORDER BY i.instance_number LIMIT 1)";
 
 fn series_from_row(row: &Row) -> rusqlite::Result<SeriesSummary> {
     Ok(SeriesSummary {
@@ -250,6 +252,8 @@ fn series_from_row(row: &Row) -> rusqlite::Result<SeriesSummary> {
         series_time: row.get(7)?,
         instance_count: row.get(8)?,
         size: row.get(9)?,
+        rows: row.get(10)?,
+        columns: row.get(11)?,
     })
 }
 
@@ -308,6 +312,18 @@ fn study_filter(q: &StudyQuery) -> (String, Vec<SqlValue>, bool) {
     if let Some(p) = &q.accession_number {
         text("s.accession", p, false, &mut args);
     }
+    if let Some(p) = &q.series_description {
+        // upper() folds ASCII only, like the pattern's own fold for the usual descriptions.
+        let (op, value) = if p.has_wildcards() {
+            ("GLOB", p.to_glob(true))
+        } else {
+            ("=", p.as_str().to_uppercase())
+        };
+        clauses.push(format!(
+            "EXISTS (SELECT 1 FROM series se WHERE se.study_ref = s.id AND upper(se.description) {op} ?)"
+        ));
+        args.push(SqlValue::Text(value));
+    }
     if let Some(range) = &q.study_date {
         if let Some(from) = &range.from {
             clauses.push("s.study_date >= ?".into());
@@ -364,9 +380,15 @@ impl Index for SqliteIndex {
                 format!("SELECT count(*) FROM studies s {filter}")
             };
             let total: i64 = c.prepare_cached(&count_sql)?.query_row(params_from_iter(&args), |r| r.get(0))?;
+            let order = match q.order {
+                StudyOrder::Date => "s.study_date DESC, s.study_time DESC, s.id DESC",
+                StudyOrder::Patient => {
+                    "p.patient_name_norm, p.patient_id, p.id, s.study_date DESC, s.study_time DESC, s.id DESC"
+                }
+            };
             let page_sql = format!(
                 "SELECT {STUDY_COLUMNS} FROM studies s JOIN patients p ON p.id = s.patient_ref {filter}
-                 ORDER BY s.study_date DESC, s.study_time DESC, s.id DESC LIMIT ? OFFSET ?"
+                 ORDER BY {order} LIMIT ? OFFSET ?"
             );
             let mut page_args = args.clone();
             page_args.push(SqlValue::Integer(q.limit.map(|l| l as i64).unwrap_or(-1)));

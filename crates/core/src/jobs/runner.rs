@@ -97,6 +97,7 @@ impl LocalRunner {
                 series_uid,
                 sop_instance_uid,
                 preview_first,
+                preview_only,
                 association,
             } => {
                 let target = RetrieveTarget {
@@ -105,9 +106,14 @@ impl LocalRunner {
                     sop_instance_uid: sop_instance_uid.clone(),
                 };
                 match (&target.series_uid, &target.sop_instance_uid) {
-                    (Some(series), None) if *preview_first => {
-                        self.plan_preview(node, &target.study_uid, series, association, ctx)
-                    }
+                    (Some(series), None) if *preview_first => self.plan_preview(
+                        node,
+                        &target.study_uid,
+                        series,
+                        !*preview_only,
+                        association,
+                        ctx,
+                    ),
                     _ => self.retrieve(node, target, association, ctx),
                 }
             }
@@ -306,35 +312,18 @@ impl LocalRunner {
     }
 
     /// Plans a series retrieval that shows something early: the middle instance (by Instance
-    /// Number) at high priority, its thumbnail, then the whole series.
+    /// Number) at high priority, its thumbnail, then (with `whole_series`) the rest.
     fn plan_preview(
         &self,
         node_name: &str,
         study_uid: &str,
         series_uid: &str,
+        whole_series: bool,
         settings: &AssociationSettings,
         ctx: &JobContext,
     ) -> Outcome {
         let node = self.node(node_name)?;
-        let mut query = DataSetBuilder::default();
-        query
-            .text(qr::QUERY_RETRIEVE_LEVEL, "IMAGE")
-            .text(tag::STUDY_INSTANCE_UID, study_uid)
-            .text(tag::SERIES_INSTANCE_UID, series_uid)
-            .text(tag::SOP_INSTANCE_UID, "")
-            .text(tag::INSTANCE_NUMBER, "");
-        let mut listing: Vec<(i64, String)> = scu::find(
-            &node.address(),
-            &self.options(&node, settings, ctx),
-            scu::QueryModel::StudyRoot,
-            &query,
-        )?
-        .iter()
-        .filter_map(|m| {
-            let uid = m.first_text(tag::SOP_INSTANCE_UID)?;
-            Some((m.int(tag::INSTANCE_NUMBER).unwrap_or(i64::MAX), uid))
-        })
-        .collect();
+        let mut listing = self.instance_listing(&node, study_uid, series_uid, settings, ctx)?;
         if listing.is_empty() {
             return Err(input(format!(
                 "series {series_uid} has no instances on {}",
@@ -349,20 +338,76 @@ impl LocalRunner {
             series_uid: Some(series_uid.to_string()),
             sop_instance_uid: instance,
             preview_first: false,
+            preview_only: false,
             association: settings.clone(),
         };
-        ctx.follow_up_chain(vec![
+        let mut chain = vec![
             NewJob::new(retrieve(Some(middle.clone()))).priority(Priority::High),
             NewJob::new(JobSpec::Thumbnail {
                 series_uid: series_uid.to_string(),
                 size: THUMBNAIL_SIZE,
             })
             .priority(Priority::High),
-            NewJob::new(retrieve(None)).priority(Priority::Normal),
-        ]);
+        ];
+        if whole_series {
+            chain.push(NewJob::new(retrieve(None)).priority(Priority::Normal));
+        }
+        ctx.follow_up_chain(chain);
         Ok(Some(
             json!({ "middle_instance": middle, "instances": listing.len() }),
         ))
+    }
+
+    /// (Instance Number, SOP Instance UID) of every instance of a remote series; instances
+    /// without a number sort last.
+    fn instance_listing(
+        &self,
+        node: &Node,
+        study_uid: &str,
+        series_uid: &str,
+        settings: &AssociationSettings,
+        ctx: &JobContext,
+    ) -> Result<Vec<(i64, String)>, JobFailure> {
+        if let Some(client) = self.web(node, ctx) {
+            let rows = client
+                .search(&QuerySpec {
+                    level: "instance".into(),
+                    study_uid: Some(study_uid.into()),
+                    series_uid: Some(series_uid.into()),
+                    ..QuerySpec::default()
+                })
+                .map_err(web_failure)?;
+            return Ok(rows
+                .iter()
+                .filter_map(|row| {
+                    let uid = row.get("SOPInstanceUID")?.as_str()?.to_string();
+                    let number = row.get("InstanceNumber").and_then(|n| {
+                        n.as_i64()
+                            .or_else(|| n.as_str().and_then(|s| s.trim().parse().ok()))
+                    });
+                    Some((number.unwrap_or(i64::MAX), uid))
+                })
+                .collect());
+        }
+        let mut query = DataSetBuilder::default();
+        query
+            .text(qr::QUERY_RETRIEVE_LEVEL, "IMAGE")
+            .text(tag::STUDY_INSTANCE_UID, study_uid)
+            .text(tag::SERIES_INSTANCE_UID, series_uid)
+            .text(tag::SOP_INSTANCE_UID, "")
+            .text(tag::INSTANCE_NUMBER, "");
+        Ok(scu::find(
+            &node.address(),
+            &self.options(node, settings, ctx),
+            scu::QueryModel::StudyRoot,
+            &query,
+        )?
+        .iter()
+        .filter_map(|m| {
+            let uid = m.first_text(tag::SOP_INSTANCE_UID)?;
+            Some((m.int(tag::INSTANCE_NUMBER).unwrap_or(i64::MAX), uid))
+        })
+        .collect())
     }
 
     fn delete(&self, target: &DeleteTarget) -> Outcome {

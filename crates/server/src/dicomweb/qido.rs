@@ -1,6 +1,7 @@
 //! QIDO-RS: searches answered by the same matching engine as the C-FIND SCP (wildcards, date
 //! and time ranges, UID lists, universal matching), in the DICOM JSON model.
 
+use crate::query::decode;
 use crate::{ApiError, AppState};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -74,30 +75,6 @@ struct Search {
 /// An attribute named by keyword (`PatientName`) or by tag (`00100010`).
 fn attribute(name: &str) -> Option<Tag> {
     Tag::from_hex(name).or_else(|| dictionary::tag_of(name))
-}
-
-/// Percent-decoding of a query string component (`+` is a space).
-fn decode(component: &str) -> Result<String, ApiError> {
-    let bytes = component.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
-                    .ok()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| ApiError::bad_request("malformed percent-encoding"))?;
-                out.push(hex);
-                i += 2;
-            }
-            b'%' => return Err(ApiError::bad_request("malformed percent-encoding")),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).map_err(|_| ApiError::bad_request("query parameters must be UTF-8"))
 }
 
 fn parse(level: Level, fixed: &[(Tag, String)], query: Option<String>) -> Result<Search, ApiError> {

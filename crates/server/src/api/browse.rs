@@ -1,0 +1,312 @@
+//! The local store: study search with the browser's filters, a study with its series, series
+//! listings, thumbnails, rendered frames and the metadata tree.
+
+use super::blocking;
+use crate::query::pairs;
+use crate::{ApiError, AppState};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use lightbox_core::dicom::{dump, read_file, ReadMode};
+use lightbox_core::index::{DateRange, StudyOrder, StudyQuery, TextPattern};
+use lightbox_core::render::{self, thumbnail, FrameChoice, ThumbnailError};
+use serde_json::{json, Value};
+
+const DEFAULT_PAGE: u64 = 50;
+const MAX_PAGE: u64 = 500;
+
+/// A browser text filter: "contains" unless the user typed wildcards.
+fn contains(text: &str) -> Option<TextPattern> {
+    let text = text.trim();
+    if text.contains(['*', '?']) {
+        TextPattern::new(text)
+    } else if text.is_empty() {
+        None
+    } else {
+        TextPattern::new(&format!("*{text}*"))
+    }
+}
+
+/// The filters of `GET /api/studies`.
+pub(super) fn study_query(raw: Option<&str>) -> Result<StudyQuery, ApiError> {
+    let mut query = StudyQuery {
+        limit: Some(DEFAULT_PAGE),
+        ..StudyQuery::default()
+    };
+    for (key, value) in pairs(raw)? {
+        match key.as_str() {
+            "patient_name" => query.patient_name = contains(&value),
+            "patient_id" => query.patient_id = contains(&value),
+            "study_description" => query.study_description = contains(&value),
+            "series_description" => query.series_description = contains(&value),
+            "accession" => query.accession_number = contains(&value),
+            "date" if value.trim().is_empty() => query.study_date = None,
+            "date" => {
+                query.study_date = Some(
+                    DateRange::parse(&value)
+                        .map_err(|e| ApiError::bad_request(e.to_string()).with_field("date"))?,
+                )
+            }
+            "modality" => query.modalities.extend(
+                value
+                    .split([',', '\\'])
+                    .map(|m| m.trim().to_uppercase())
+                    .filter(|m| !m.is_empty()),
+            ),
+            "order" => {
+                query.order = match value.as_str() {
+                    "patient" => StudyOrder::Patient,
+                    "date" | "" => StudyOrder::Date,
+                    other => {
+                        return Err(ApiError::bad_request(format!(
+                            "order {other:?}: patient or date"
+                        )))
+                    }
+                }
+            }
+            "limit" => {
+                let limit: u64 = value
+                    .parse()
+                    .map_err(|_| ApiError::bad_request("limit: a number"))?;
+                query.limit = Some(limit.clamp(1, MAX_PAGE));
+            }
+            "offset" => {
+                query.offset = value
+                    .parse()
+                    .map_err(|_| ApiError::bad_request("offset: a number"))?
+            }
+            // Unknown parameters are ignored, as query strings usually are.
+            _ => {}
+        }
+    }
+    Ok(query)
+}
+
+fn index_error(e: impl std::fmt::Display) -> ApiError {
+    ApiError::internal("reading the index", e)
+}
+
+pub async fn studies(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let query = study_query(raw.as_deref())?;
+    let store = state.store.clone();
+    let offset = query.offset;
+    let page = blocking("study search", move || {
+        store.index().search_studies(&query).map_err(index_error)
+    })
+    .await?;
+    Ok(Json(json!({
+        "total": page.total,
+        "offset": offset,
+        "studies": page.studies,
+    })))
+}
+
+pub async fn study(
+    State(state): State<AppState>,
+    Path(study): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let store = state.store.clone();
+    blocking("study", move || {
+        let index = store.index();
+        let summary = index
+            .study(&study)
+            .map_err(index_error)?
+            .ok_or_else(|| ApiError::not_found("no such study in the store"))?;
+        let series = index.series_of_study(&study).map_err(index_error)?;
+        Ok(Json(json!({ "study": summary, "series": series })))
+    })
+    .await
+}
+
+pub async fn series(
+    State(state): State<AppState>,
+    Path(series): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let store = state.store.clone();
+    blocking("series", move || {
+        let summary = store
+            .index()
+            .series(&series)
+            .map_err(index_error)?
+            .ok_or_else(|| ApiError::not_found("no such series in the store"))?;
+        Ok(Json(json!(summary)))
+    })
+    .await
+}
+
+pub async fn instances(
+    State(state): State<AppState>,
+    Path(series): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let store = state.store.clone();
+    blocking("instances", move || {
+        let index = store.index();
+        if index.series(&series).map_err(index_error)?.is_none() {
+            return Err(ApiError::not_found("no such series in the store"));
+        }
+        let listed: Vec<Value> = index
+            .instances_of_series(&series)
+            .map_err(index_error)?
+            .into_iter()
+            // Where a file lives is the server's business, not the page's.
+            .map(|i| {
+                json!({
+                    "SOPInstanceUID": i.sop_instance_uid,
+                    "SOPClassUID": i.sop_class_uid,
+                    "InstanceNumber": i.instance_number,
+                    "TransferSyntaxUID": i.transfer_syntax,
+                    "Rows": i.rows,
+                    "Columns": i.columns,
+                    "NumberOfFrames": i.frames,
+                    "FileSize": i.file_size,
+                    "ReceivedAt": i.received_at,
+                })
+            })
+            .collect();
+        Ok(Json(Value::Array(listed)))
+    })
+    .await
+}
+
+/// `size` or `default`, within the sizes worth rendering.
+fn size_param(raw: Option<&str>, default: u32) -> Result<u32, ApiError> {
+    for (key, value) in pairs(raw)? {
+        if key == "size" {
+            let size: u32 = value
+                .parse()
+                .map_err(|_| ApiError::bad_request("size: a number of pixels"))?;
+            return Ok(size.clamp(16, 2048));
+        }
+    }
+    Ok(default)
+}
+
+fn png(bytes: Vec<u8>) -> Response {
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "image/png"),
+            // Thumbnails change when the series does: the page adds a version to the URL.
+            (header::CACHE_CONTROL, "private, max-age=60"),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+pub async fn thumbnail(
+    State(state): State<AppState>,
+    Path(series): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let size = size_param(raw.as_deref(), thumbnail::DEFAULT_SIZE)?;
+    let store = state.store.clone();
+    blocking("thumbnail", move || {
+        match thumbnail::series_thumbnail(&store, &series, size) {
+            Ok(bytes) => Ok(png(bytes)),
+            Err(ThumbnailError::UnknownSeries(_) | ThumbnailError::EmptySeries(_)) => {
+                Err(ApiError::not_found("the series has no local instance"))
+            }
+            Err(ThumbnailError::Render { source, .. }) => Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("cannot show this series: {source}"),
+            )),
+            Err(e) => Err(ApiError::internal("making a thumbnail", e)),
+        }
+    })
+    .await
+}
+
+pub async fn rendered(
+    State(state): State<AppState>,
+    Path(sop): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let size = size_param(raw.as_deref(), 512)?;
+    let mut frame = 0u32;
+    for (key, value) in pairs(raw.as_deref())? {
+        if key == "frame" {
+            frame = match value.parse::<u32>() {
+                Ok(n) if n >= 1 => n - 1,
+                _ => return Err(ApiError::bad_request("frame: numbered from 1")),
+            };
+        }
+    }
+    let store = state.store.clone();
+    blocking("rendering", move || {
+        let instance = store
+            .index()
+            .instance(&sop)
+            .map_err(index_error)?
+            .ok_or_else(|| ApiError::not_found("no such instance in the store"))?;
+        let image = render::render_file(
+            &store.resolve(&instance.file_path),
+            FrameChoice::Index(frame),
+        )
+        .map_err(|e| match e {
+            render::RenderError::NoPixelData => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "no image in this instance",
+            ),
+            other => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("cannot show this instance: {other}"),
+            ),
+        })?;
+        Ok(png(thumbnail::encode_png(&thumbnail::fit(&image, size))))
+    })
+    .await
+}
+
+pub async fn metadata(
+    State(state): State<AppState>,
+    Path(sop): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let store = state.store.clone();
+    blocking("metadata", move || {
+        let instance = store
+            .index()
+            .instance(&sop)
+            .map_err(index_error)?
+            .ok_or_else(|| ApiError::not_found("no such instance in the store"))?;
+        // Pixel data and large binary values stay in the file and are summarised.
+        let file = read_file(&store.resolve(&instance.file_path), ReadMode::Full).map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("cannot read this instance: {e}"),
+            )
+        })?;
+        Ok(Json(json!({
+            "SOPInstanceUID": sop,
+            "SeriesInstanceUID": instance.series_uid,
+            "elements": dump::tree(&file),
+        })))
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_contain_unless_wildcards() {
+        let q = study_query(Some(
+            "patient_name=doe&modality=CT&modality=mr&date=20240101-&order=patient&limit=9999",
+        ))
+        .unwrap();
+        assert_eq!(q.patient_name.unwrap().as_str(), "*doe*");
+        assert_eq!(q.modalities, ["CT", "MR"]);
+        assert_eq!(q.study_date.unwrap().from.as_deref(), Some("20240101"));
+        assert_eq!(q.order, StudyOrder::Patient);
+        assert_eq!(q.limit, Some(MAX_PAGE));
+        let q = study_query(Some("patient_id=P1*&accession=")).unwrap();
+        assert_eq!(q.patient_id.unwrap().as_str(), "P1*");
+        assert!(q.accession_number.is_none());
+        assert!(study_query(Some("date=2024")).is_err());
+    }
+}

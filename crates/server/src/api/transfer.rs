@@ -1,0 +1,356 @@
+//! Files in and out: uploads from the page (DICOM files and zip archives, streamed to disk),
+//! import jobs of paths on the server, and zip downloads of a patient, study or series.
+
+use super::{blocking, Body};
+use crate::query::pairs;
+use crate::{ApiError, AppState};
+use axum::body::Bytes;
+use axum::extract::{RawQuery, Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures_util::StreamExt;
+use lightbox_core::import::{self, ImportOptions, ImportProgress, Ingested};
+use lightbox_core::index::{StudyQuery, TextPattern};
+use lightbox_core::jobs::{JobSpec, NewJob};
+use lightbox_core::model::InstanceSummary;
+use lightbox_core::store::Store;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::io::Write;
+use std::path::PathBuf;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// The largest upload taken, per file.
+pub const UPLOAD_LIMIT: usize = 2 << 30;
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("uploads are limited to {} GiB per file", UPLOAD_LIMIT >> 30),
+    )
+}
+
+/// One uploaded file. Its name is only a label in reports: nothing is ever written under a
+/// name the client chose.
+pub async fn upload(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    request: Request,
+) -> Result<Json<Value>, ApiError> {
+    let name = pairs(raw.as_deref())?
+        .into_iter()
+        .find(|(k, _)| k == "name")
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| "upload".into());
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > UPLOAD_LIMIT as u64) {
+        return Err(too_large());
+    }
+    let store = state.store.clone();
+    let scratch = store.tmp_dir();
+    let tmp = blocking("upload scratch", move || {
+        tempfile::NamedTempFile::new_in(scratch)
+            .map_err(|e| ApiError::internal("upload scratch", e))
+    })
+    .await?;
+    let mut file = tokio::fs::File::from_std(
+        tmp.reopen()
+            .map_err(|e| ApiError::internal("upload scratch", e))?,
+    );
+    let mut body = request.into_body().into_data_stream();
+    let mut received: usize = 0;
+    while let Some(chunk) = body.next().await {
+        let chunk: Bytes =
+            chunk.map_err(|_| ApiError::bad_request("the upload was interrupted"))?;
+        received += chunk.len();
+        if received > UPLOAD_LIMIT {
+            return Err(too_large());
+        }
+        file.write_all(&chunk)
+            .await
+            .map_err(|e| ApiError::internal("writing an upload", e))?;
+    }
+    file.flush()
+        .await
+        .map_err(|e| ApiError::internal("writing an upload", e))?;
+    drop(file);
+    let indexer = state.indexer.clone();
+    blocking("storing an upload", move || {
+        let (mut stored, mut duplicates, mut skipped) = (0u64, 0u64, Vec::new());
+        if is_zip(&tmp) {
+            let report = import::import(
+                &store,
+                &[tmp.path().to_path_buf()],
+                &ImportOptions::default(),
+                &ImportProgress::default(),
+            )
+            .map_err(|e| ApiError::internal("importing an upload", e))?;
+            stored = report.imported;
+            duplicates = report.duplicates;
+            for s in report.skipped {
+                // The archive's temporary path means nothing to the user: name the upload.
+                let entry = s.path.rsplit_once(':').map(|(_, e)| e).unwrap_or(&s.path);
+                skipped.push(json!({ "name": format!("{name}: {entry}"), "reason": s.reason }));
+            }
+        } else {
+            match indexer.ingest(tmp, &format!("upload {name}")) {
+                Ok(placed) if placed.outcome == Ingested::Duplicate => duplicates += 1,
+                Ok(_) => stored += 1,
+                Err(s) => skipped.push(json!({ "name": name, "reason": s.reason })),
+            }
+            indexer.flush();
+        }
+        Ok(Json(json!({
+            "stored": stored,
+            "duplicates": duplicates,
+            "skipped": skipped,
+        })))
+    })
+    .await
+}
+
+fn is_zip(tmp: &tempfile::NamedTempFile) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    tmp.reopen()
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && &magic == b"PK\x03\x04"
+}
+
+#[derive(Deserialize)]
+pub struct ImportRequest {
+    paths: Vec<PathBuf>,
+    #[serde(default)]
+    link: bool,
+}
+
+/// An import job of paths on the server.
+pub async fn import(
+    State(state): State<AppState>,
+    Body(request): Body<ImportRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let engine = state.engine()?.clone();
+    if request.paths.is_empty() {
+        return Err(ApiError::bad_request("give a path to import").with_field("paths"));
+    }
+    for path in &request.paths {
+        if !path.is_absolute() {
+            return Err(ApiError::bad_request(format!(
+                "{}: give an absolute path on the server",
+                path.display()
+            ))
+            .with_field("paths"));
+        }
+        if !path.exists() {
+            return Err(ApiError::bad_request(format!(
+                "{}: no such file or folder",
+                path.display()
+            ))
+            .with_field("paths"));
+        }
+    }
+    let spec = JobSpec::Import {
+        paths: request.paths,
+        link: request.link,
+    };
+    let submitted = blocking("submitting an import", move || {
+        engine
+            .submit(NewJob::new(spec))
+            .map_err(|e| ApiError::internal("job queue", e))
+    })
+    .await?;
+    Ok(Json(
+        json!({ "id": submitted.id, "merged": submitted.merged }),
+    ))
+}
+
+/// A file or folder name made of safe characters only.
+fn safe(text: &str) -> String {
+    let cleaned: String = text
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(64)
+        .collect();
+    let cleaned = cleaned.trim_matches(['_', '.']).to_string();
+    if cleaned.is_empty() {
+        "unnamed".into()
+    } else {
+        cleaned
+    }
+}
+
+/// Every instance of the requested patient, study or series, with its place in the archive.
+fn download_entries(
+    store: &Store,
+    raw: Option<&str>,
+) -> Result<(String, Vec<(String, InstanceSummary)>), ApiError> {
+    let index = store.index();
+    let read = |e: lightbox_core::index::IndexError| ApiError::internal("reading the index", e);
+    let params = pairs(raw)?;
+    let param = |key: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    };
+    let studies = if let Some(series_uid) = param("series") {
+        let series = index
+            .series(&series_uid)
+            .map_err(read)?
+            .ok_or_else(|| ApiError::not_found("no such series in the store"))?;
+        let study = index.study(&series.study_uid).map_err(read)?;
+        study
+            .into_iter()
+            .map(|s| (s, Some(series_uid.clone())))
+            .collect()
+    } else if let Some(study_uid) = param("study") {
+        let study = index
+            .study(&study_uid)
+            .map_err(read)?
+            .ok_or_else(|| ApiError::not_found("no such study in the store"))?;
+        vec![(study, None)]
+    } else if let Some(patient_id) = param("patient") {
+        let pattern = TextPattern::new(&patient_id)
+            .filter(|p| !p.has_wildcards())
+            .ok_or_else(|| ApiError::bad_request("patient: a Patient ID, without wildcards"))?;
+        let page = index
+            .search_studies(&StudyQuery {
+                patient_id: Some(pattern),
+                ..StudyQuery::default()
+            })
+            .map_err(read)?;
+        if page.studies.is_empty() {
+            return Err(ApiError::not_found("no such patient in the store"));
+        }
+        page.studies.into_iter().map(|s| (s, None)).collect()
+    } else {
+        return Err(ApiError::bad_request("name a patient, a study or a series"));
+    };
+    let mut entries = Vec::new();
+    let mut archive = String::new();
+    for (study, only_series) in studies {
+        let patient = safe(&format!("{}_{}", study.patient_id, study.patient_name));
+        let study_dir = safe(&format!(
+            "{}_{}",
+            study.study_date.as_deref().unwrap_or("nodate"),
+            study.study_description.as_deref().unwrap_or("study")
+        ));
+        if archive.is_empty() {
+            archive = match &only_series {
+                Some(_) => format!("{patient}_{study_dir}_series"),
+                None => format!("{patient}_{study_dir}"),
+            };
+        }
+        for series in index.series_of_study(&study.study_uid).map_err(read)? {
+            if only_series
+                .as_ref()
+                .is_some_and(|s| *s != series.series_uid)
+            {
+                continue;
+            }
+            let series_dir = safe(&format!(
+                "{}_{}",
+                series
+                    .series_number
+                    .map(|n| n.to_string())
+                    .unwrap_or_default(),
+                series
+                    .series_description
+                    .as_deref()
+                    .unwrap_or(series.modality.as_deref().unwrap_or("series"))
+            ));
+            for (i, instance) in index
+                .instances_of_series(&series.series_uid)
+                .map_err(read)?
+                .into_iter()
+                .enumerate()
+            {
+                let name = format!("{patient}/{study_dir}/{series_dir}/{:05}.dcm", i + 1);
+                entries.push((name, instance));
+            }
+        }
+    }
+    Ok((archive, entries))
+}
+
+/// A zip of the files (stored as they are: DICOM files rarely shrink much), written to a
+/// scratch file and streamed from there.
+pub async fn download(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let store = state.store.clone();
+    let (archive, tmp) = blocking("making a zip", move || {
+        let (archive, entries) = download_entries(&store, raw.as_deref())?;
+        let tmp = tempfile::NamedTempFile::new_in(store.tmp_dir())
+            .map_err(|e| ApiError::internal("zip scratch", e))?;
+        let failed = |e: &dyn std::fmt::Display| ApiError::internal("writing a zip", e.to_string());
+        let mut zip = zip::ZipWriter::new(tmp.reopen().map_err(|e| failed(&e))?);
+        for (name, instance) in entries {
+            let mut source =
+                std::fs::File::open(store.resolve(&instance.file_path)).map_err(|e| failed(&e))?;
+            let options = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Stored)
+                .large_file(instance.file_size >= u32::MAX as i64);
+            zip.start_file(name, options).map_err(|e| failed(&e))?;
+            std::io::copy(&mut source, &mut zip).map_err(|e| failed(&e))?;
+        }
+        zip.finish()
+            .map_err(|e| failed(&e))?
+            .flush()
+            .map_err(|e| failed(&e))?;
+        Ok((archive, tmp))
+    })
+    .await?;
+    let file = tokio::fs::File::from_std(
+        tmp.reopen()
+            .map_err(|e| ApiError::internal("reading a zip", e))?,
+    );
+    let length = file
+        .metadata()
+        .await
+        .map_err(|e| ApiError::internal("reading a zip", e))?
+        .len();
+    // The scratch file goes when the last chunk has been read (`tmp` lives in the stream).
+    let chunks = futures_util::stream::unfold(Some((file, tmp)), |open| async move {
+        let (mut file, tmp) = open?;
+        let mut buffer = vec![0u8; 256 << 10];
+        match file.read(&mut buffer).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buffer.truncate(n);
+                Some((
+                    Ok::<_, std::io::Error>(Bytes::from(buffer)),
+                    Some((file, tmp)),
+                ))
+            }
+            Err(e) => Some((Err(e), None)),
+        }
+    });
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/zip".to_string()),
+            (header::CONTENT_LENGTH, length.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{archive}.zip\""),
+            ),
+        ],
+        axum::body::Body::from_stream(chunks),
+    )
+        .into_response())
+}
