@@ -5,6 +5,8 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
 
+pub mod browser;
+
 pub fn lightbox(data_dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_lightbox"))
         .arg("--data-dir")
