@@ -1,0 +1,557 @@
+//! The web UI end to end, in a real headless Chromium, against `lightbox serve` and a real
+//! Orthanc on loopback. Every test saves screenshots to `target/ui-screenshots/` and checks that
+//! the page logged no errors.
+
+mod common;
+#[path = "../../core/tests/support/mod.rs"]
+mod support;
+
+use common::browser::{keys, Browser};
+use lightbox_core::dicom::meta::part10_header;
+use lightbox_core::dicom::transfer_syntax::Encoding;
+use lightbox_core::dicom::{tag, write::DataSetBuilder};
+use lightbox_core::synth::SynthSpec;
+use serde_json::{json, Value};
+use std::io::BufRead;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const XSS_NAME: &str = "<img src=x onerror=alert(1)>";
+const XSS_DESCRIPTION: &str = "<script>alert(2)</script>";
+
+/// `lightbox serve` with its HTTP server on a free loopback port; killed when dropped.
+struct Lightbox {
+    child: Child,
+    url: String,
+}
+
+impl Lightbox {
+    fn start(data_dir: &Path) -> Lightbox {
+        let dimse_port = support::free_port();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lightbox"))
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["serve", "--port", &dimse_port.to_string()])
+            .args(["--http-port", "0", "--no-browser", "--job-retries", "1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The URL comes on stderr; the rest of stderr is drained (and shown) by a thread.
+        let (url_tx, url_rx) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("Lightbox is ready at ") {
+                    let _ = url_tx.send(url.trim_end_matches('/').to_string());
+                }
+                eprintln!("serve: {line}");
+            }
+        });
+        let url = url_rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("lightbox serve printed its URL");
+        Lightbox { child, url }
+    }
+
+    fn api(&self, path: &str) -> Value {
+        let mut response = agent().get(format!("{}{path}", self.url)).call().unwrap();
+        serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap()
+    }
+
+    fn post(&self, path: &str, body: Value) -> Value {
+        let mut response = agent()
+            .post(format!("{}{path}", self.url))
+            .header("content-type", "application/json")
+            .send(body.to_string().as_bytes())
+            .unwrap();
+        serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap()
+    }
+}
+
+impl Drop for Lightbox {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into()
+}
+
+/// A secondary capture whose patient name and study description are markup.
+fn write_markup_instance(path: &Path) {
+    let sop_class = "1.2.840.10008.5.1.4.1.1.7";
+    let sop = "1.2.826.0.1.3680043.10.1588.99.1";
+    let mut ds = DataSetBuilder::default();
+    ds.text(tag::SOP_CLASS_UID, sop_class)
+        .text(tag::SOP_INSTANCE_UID, sop)
+        .text(tag::STUDY_INSTANCE_UID, "1.2.826.0.1.3680043.10.1588.99.2")
+        .text(tag::SERIES_INSTANCE_UID, "1.2.826.0.1.3680043.10.1588.99.3")
+        .text(tag::PATIENT_NAME, XSS_NAME)
+        .text(tag::PATIENT_ID, "XSS-1")
+        .text(tag::STUDY_DATE, "20240102")
+        .text(tag::STUDY_DESCRIPTION, XSS_DESCRIPTION)
+        .text(tag::MODALITY, "OT")
+        .text(tag::SERIES_NUMBER, "1");
+    let mut bytes = part10_header(sop_class, sop, "1.2.840.10008.1.2.1", None);
+    bytes.extend(ds.encode(Encoding::EXPLICIT_LE));
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// No console errors and nothing the page caught and recorded itself.
+fn assert_no_page_errors(browser: &Browser) {
+    let console = browser.console_errors();
+    assert!(console.is_empty(), "console errors: {console:?}");
+    let caught = browser.execute("return window.lightboxErrors || []", &[]);
+    assert_eq!(caught, json!([]), "errors the page caught");
+}
+
+fn open(browser: &Browser, lightbox: &Lightbox) {
+    browser.goto(&format!("{}/", lightbox.url));
+    browser.wait_until("the first page rendered", Duration::from_secs(20), || {
+        browser.execute("return document.body.dataset.ready === '1'", &[]) == json!(true)
+    });
+}
+
+fn series_state(browser: &Browser, series_uid: &str) -> String {
+    browser
+        .try_find(&format!("[data-testid=series][data-series-uid='{series_uid}']"))
+        .and_then(|tile| tile.attr("data-state"))
+        .unwrap_or_default()
+}
+
+fn thumbnail_loaded(browser: &Browser, series_uid: &str) -> bool {
+    browser.execute(
+        "const img = document.querySelector(`[data-testid=series][data-series-uid='${arguments[0]}'] [data-testid=series-thumbnail]`);\
+         return !!img && img.complete && img.naturalWidth > 0;",
+        &[json!(series_uid)],
+    ) == json!(true)
+}
+
+#[test]
+fn local_studies_show_markup_as_text_and_metadata_is_searchable() {
+    let Some(browser) = Browser::start_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source");
+    lightbox_core::synth::generate(
+        &SynthSpec {
+            patients: 3,
+            studies_per_patient: 2,
+            series_per_study: 2,
+            instances_per_series: 5,
+            rows: 128,
+            columns: 128,
+            ..SynthSpec::default()
+        },
+        &source,
+    )
+    .unwrap();
+    write_markup_instance(&source.join("markup.dcm"));
+    let data = dir.path().join("data");
+    let imported = common::ok_json(&data, &["import", "--json", source.to_str().unwrap()]);
+    assert_eq!(imported["imported"], 61, "{imported}");
+    let lightbox = Lightbox::start(&data);
+    open(&browser, &lightbox);
+
+    // The markup patient: its name is text on the page, and nothing ran.
+    let patient = browser.wait_for_text("[data-testid=patient]", XSS_NAME);
+    assert!(patient.text().contains(XSS_NAME));
+    browser.wait_for_text("[data-testid=study]", XSS_DESCRIPTION);
+    assert_eq!(browser.alert_text(), None, "an alert opened");
+    let injected = browser.execute(
+        "return document.querySelectorAll('img[src=\"x\"], img[src$=\"/x\"], script:not([src])').length",
+        &[],
+    );
+    assert_eq!(injected, json!(0));
+    browser.screenshot("local-markup-as-text");
+
+    // Filters: a patient name narrows the list, live.
+    let total = lightbox.api("/api/studies?limit=1")["total"].as_u64().unwrap();
+    assert_eq!(total, 7);
+    browser
+        .find("[data-testid=filter-patient-name]")
+        .send_keys("xss");
+    browser.find("[data-testid=filter-patient-id]").send_keys("XSS");
+    browser.wait_until("the list narrowed to one study", Duration::from_secs(10), || {
+        browser.find_all("[data-testid=study]").len() == 1
+    });
+    browser.find("[data-testid=filter-patient-name]").clear();
+    browser.find("[data-testid=filter-patient-id]").clear();
+    browser
+        .find("[data-testid=filter-patient-id]")
+        .send_keys(keys::ENTER);
+    browser.wait_until("all studies again", Duration::from_secs(10), || {
+        browser.find_all("[data-testid=study]").len() == 7
+    });
+
+    // The metadata explorer of a synthetic series: search by keyword, by tag, step instances.
+    let study = lightbox.api("/api/studies?order=patient&limit=1")["studies"][0].clone();
+    let study_uid = study["StudyInstanceUID"].as_str().unwrap();
+    let series = lightbox.api(&format!("/api/studies/{study_uid}"))["series"][0].clone();
+    let series_uid = series["SeriesInstanceUID"].as_str().unwrap();
+    let tile = browser.find(&format!(
+        "[data-testid=series][data-series-uid='{series_uid}']"
+    ));
+    assert_eq!(tile.attr("data-state").as_deref(), Some("local"));
+    browser.wait_until("the thumbnail loaded", Duration::from_secs(10), || {
+        thumbnail_loaded(&browser, series_uid)
+    });
+    tile.find("[data-testid=menu-button]").click();
+    browser.find("[data-testid=action-metadata]").click();
+    let dialog = browser.find("[data-testid=metadata]");
+    browser.wait_until("metadata rows", Duration::from_secs(10), || {
+        dialog.find_all("[data-testid=metadata-row]").len() > 20
+    });
+    let search = browser.find("[data-testid=metadata-search]");
+    search.send_keys("PatientName");
+    browser.wait_until("rows filtered to the patient's name", Duration::from_secs(5), || {
+        let rows = dialog.find_all("[data-testid=metadata-row]");
+        !rows.is_empty()
+            && rows
+                .iter()
+                .all(|r| r.attr("data-tag").as_deref() == Some("00100010"))
+    });
+    let name_row = dialog.find("[data-testid=metadata-row][data-tag='00100010']");
+    assert!(name_row.text().contains(study["PatientName"].as_str().unwrap()));
+    search.clear();
+    search.send_keys("0020,0013");
+    browser.wait_until("the instance number row", Duration::from_secs(5), || {
+        dialog
+            .find_all("[data-testid=metadata-row]")
+            .iter()
+            .any(|r| r.attr("data-tag").as_deref() == Some("00200013"))
+    });
+    let number_text = |b: &Browser| {
+        b.find("[data-testid=metadata-row][data-tag='00200013']")
+            .text()
+    };
+    let first = number_text(&browser);
+    browser.find("[data-testid=metadata-next]").click();
+    browser.wait_until("the next instance", Duration::from_secs(5), || {
+        number_text(&browser) != first
+    });
+    browser.screenshot("local-metadata-search");
+    browser
+        .find("[data-testid=metadata-search]")
+        .send_keys(keys::ESCAPE);
+
+    // Delete a study from the local store, with confirmation.
+    let study_row = browser.find(&format!(
+        "[data-testid=study][data-study-uid='{study_uid}']"
+    ));
+    study_row.find("[data-testid=menu-button]").click();
+    browser.find("[data-testid=action-delete]").click();
+    browser.find("[data-testid=confirm-ok]").click();
+    browser.wait_until("the study left the list", Duration::from_secs(20), || {
+        browser
+            .try_find(&format!("[data-testid=study][data-study-uid='{study_uid}']"))
+            .is_none()
+    });
+    assert_eq!(
+        lightbox.api("/api/studies?limit=1")["total"],
+        6,
+        "the store lost exactly one study"
+    );
+    browser.screenshot("local-after-delete");
+    assert_no_page_errors(&browser);
+}
+
+#[test]
+fn remote_nodes_query_preview_retrieve_and_send_against_orthanc() {
+    let Some(browser) = Browser::start_or_skip() else {
+        return;
+    };
+    let Some(orthanc) = support::start_orthanc() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // Orthanc holds one patient's study: two series, one large enough to watch it arrive.
+    support::synthetic_in_peer(
+        &orthanc.address,
+        &dir.path().join("remote"),
+        &SynthSpec {
+            patients: 1,
+            studies_per_patient: 1,
+            series_per_study: 2,
+            instances_per_series: 80,
+            rows: 512,
+            columns: 512,
+            seed: 7,
+            ..SynthSpec::default()
+        },
+    );
+    // Lightbox holds another study, to send.
+    let local = dir.path().join("local");
+    lightbox_core::synth::generate(
+        &SynthSpec {
+            patients: 1,
+            studies_per_patient: 1,
+            series_per_study: 1,
+            instances_per_series: 4,
+            rows: 64,
+            columns: 64,
+            seed: 8,
+            ..SynthSpec::default()
+        },
+        &local,
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    common::ok_json(&data, &["import", "--json", local.to_str().unwrap()]);
+    let lightbox = Lightbox::start(&data);
+    open(&browser, &lightbox);
+
+    // Add Orthanc as a node from the Nodes page, with a field error on the way, and verify it.
+    browser.find("[data-testid=tab-nodes]").click();
+    browser.find("[data-testid=node-add]").click();
+    browser.find("[data-testid=node-name]").send_keys("orthanc");
+    browser.find("[data-testid=node-ae-title]").send_keys("ORTHANC");
+    browser.find("[data-testid=node-host]").send_keys("127.0.0.1");
+    let port = browser.find("[data-testid=node-port]");
+    port.clear();
+    port.send_keys("70000");
+    browser.find("[data-testid=node-save]").click();
+    browser.wait_for_text("[data-testid=field-error][data-field=port]", "65535");
+    let port = browser.find("[data-testid=node-port]");
+    port.clear();
+    port.send_keys(&orthanc.address.port.to_string());
+    browser.find("[data-testid=node-save]").click();
+    let row = browser.find("[data-testid=node-row][data-node=orthanc]");
+    row.find("[data-testid=node-verify]").click();
+    let verdict = browser.wait_for_text("[data-testid=node-verify-result]", "✓");
+    assert!(verdict.text().contains("ms"), "{}", verdict.text());
+    browser.screenshot("nodes-verified");
+    let nodes = lightbox.api("/api/nodes");
+    assert_eq!(nodes[0]["port"], orthanc.address.port);
+
+    // Query Orthanc from the browser page with a filter: its study appears, remote.
+    browser.find("[data-testid=tab-browser]").click();
+    browser.refresh();
+    open(&browser, &lightbox);
+    browser.find("[data-testid=source-orthanc]").click();
+    let remote_study = {
+        let found = lightbox.post(
+            "/api/remote/studies",
+            json!({ "node": "orthanc", "filters": {} }),
+        );
+        found["studies"][0].clone()
+    };
+    let remote_uid = remote_study["StudyInstanceUID"].as_str().unwrap().to_string();
+    let name = remote_study["PatientName"].as_str().unwrap();
+    browser
+        .find("[data-testid=filter-patient-name]")
+        .send_keys(&name[..3].to_lowercase());
+    browser.find("[data-testid=search]").click();
+    let study_row = browser.find(&format!(
+        "[data-testid=study][data-study-uid='{remote_uid}']"
+    ));
+    // Expanded (it is the patient's first study): both series tiles, remote, then previews.
+    let remote_series = lightbox.post(
+        "/api/remote/series",
+        json!({ "node": "orthanc", "study": remote_uid }),
+    )["series"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(remote_series.len(), 2);
+    let uids: Vec<String> = remote_series
+        .iter()
+        .map(|s| s["SeriesInstanceUID"].as_str().unwrap().to_string())
+        .collect();
+    if study_row.try_find_tile(&uids[0]).is_none() {
+        study_row.find("[data-testid=study-toggle]").click();
+    }
+    for uid in &uids {
+        browser.wait_until(
+            &format!("series {uid}'s preview thumbnail"),
+            Duration::from_secs(60),
+            || thumbnail_loaded(&browser, uid),
+        );
+        let state = series_state(&browser, uid);
+        assert_eq!(state, "partial", "only the preview instance is local");
+    }
+    browser.screenshot("remote-previews");
+
+    // Retrieve the first series: progress shows, then it is local.
+    let first = &uids[0];
+    let tile = browser.find(&format!("[data-testid=series][data-series-uid='{first}']"));
+    tile.find("[data-testid=menu-button]").click();
+    browser.find("[data-testid=action-retrieve]").click();
+    let mut saw_progress = false;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let state = series_state(&browser, first);
+        if state == "retrieving" && !saw_progress {
+            if browser
+                .try_find(&format!(
+                    "[data-testid=series][data-series-uid='{first}'] [data-testid=series-progress]"
+                ))
+                .is_some()
+            {
+                saw_progress = true;
+                browser.screenshot("remote-retrieving");
+            }
+        }
+        if state == "local" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "series still {state}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(saw_progress, "a progress bar while retrieving");
+    let stored = lightbox.api(&format!("/api/series/{first}"));
+    assert_eq!(stored["NumberOfSeriesRelatedInstances"], 80);
+    browser.screenshot("remote-retrieved");
+
+    // Send the local study to Orthanc from its menu.
+    let local_study = lightbox.api("/api/studies?patient_id=&limit=50")["studies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["StudyInstanceUID"] != remote_uid.as_str())
+        .unwrap()
+        .clone();
+    let local_uid = local_study["StudyInstanceUID"].as_str().unwrap();
+    let row = browser.find(&format!(
+        "[data-testid=study][data-study-uid='{local_uid}']"
+    ));
+    row.find("[data-testid=menu-button]").click();
+    browser.find("[data-testid=action-send]").click();
+    browser.find("[data-testid=send-ok]").click();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let studies: Value = {
+            let mut response = agent()
+                .get(format!("http://127.0.0.1:{}/studies", orthanc.http_port))
+                .call()
+                .unwrap();
+            serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap()
+        };
+        if studies.as_array().unwrap().len() == 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "Orthanc never got the study");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_no_page_errors(&browser);
+}
+
+/// A tile inside a study row, if it is shown.
+trait TileLookup {
+    fn try_find_tile(&self, series_uid: &str) -> Option<common::browser::Element<'_>>;
+}
+
+impl TileLookup for common::browser::Element<'_> {
+    fn try_find_tile(&self, series_uid: &str) -> Option<common::browser::Element<'_>> {
+        self.find_all(&format!(
+            "[data-testid=series][data-series-uid='{series_uid}']"
+        ))
+        .into_iter()
+        .next()
+    }
+}
+
+#[test]
+fn jobs_panel_cancels_and_retries_and_import_uploads_files() {
+    let Some(browser) = Browser::start_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let lightbox = Lightbox::start(&data);
+    open(&browser, &lightbox);
+    // An empty store says how to fill it.
+    browser.find("[data-testid=empty-store]");
+    browser.screenshot("empty-store");
+
+    // A node nobody listens on: its retrieval keeps failing and waits to retry.
+    let closed_port = support::free_port();
+    let mut response = agent()
+        .put(format!("{}/api/nodes/gone", lightbox.url))
+        .header("content-type", "application/json")
+        .send(
+            json!({ "name": "gone", "ae_title": "GONE", "host": "127.0.0.1", "port": closed_port })
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200, "{}", response.body_mut().read_to_string().unwrap());
+    let job = lightbox.post(
+        "/api/jobs",
+        json!({ "spec": { "kind": "retrieve", "node": "gone", "study_uid": "1.2.3" } }),
+    );
+    let id = job["id"].as_i64().unwrap();
+    browser.find("[data-testid=tab-jobs]").click();
+    let row_selector = format!("[data-testid=job-row][data-job-id='{id}']");
+    browser.wait_until("the job waits to retry", Duration::from_secs(20), || {
+        browser
+            .try_find(&row_selector)
+            .and_then(|r| r.attr("data-state"))
+            .as_deref()
+            == Some("waiting_retry")
+    });
+    browser.find(&row_selector).find("[data-testid=job-cancel]").click();
+    browser.wait_until("the job is canceled", Duration::from_secs(10), || {
+        browser.find(&row_selector).attr("data-state").as_deref() == Some("canceled")
+    });
+    browser.screenshot("jobs-canceled");
+    browser.find(&row_selector).find("[data-testid=job-retry]").click();
+    browser.wait_until("the job runs again and fails", Duration::from_secs(30), || {
+        matches!(
+            browser.find(&row_selector).attr("data-state").as_deref(),
+            Some("waiting_retry" | "failed" | "running" | "queued")
+        )
+    });
+    browser.find(&row_selector).find("[data-testid=job-details]").click();
+    browser.wait_for_text("body", "connection refused");
+    browser.screenshot("jobs-details");
+    let record = lightbox.api(&format!("/api/jobs/{id}"));
+    assert!(record["attempts"].as_u64().unwrap() >= 2, "{record}");
+
+    // Upload files from the import page: the store fills, the summary says so.
+    let source = dir.path().join("upload");
+    lightbox_core::synth::generate(
+        &SynthSpec {
+            patients: 1,
+            studies_per_patient: 1,
+            series_per_study: 1,
+            instances_per_series: 3,
+            rows: 32,
+            columns: 32,
+            ..SynthSpec::default()
+        },
+        &source,
+    )
+    .unwrap();
+    let files: Vec<String> = walkdir::WalkDir::new(&source)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.path().display().to_string())
+        .collect();
+    browser.find("[data-testid=tab-import]").click();
+    browser
+        .find("[data-testid=import-files]")
+        .send_keys(&files.join("\n"));
+    browser.wait_for_text("[data-testid=import-summary]", "3");
+    browser.screenshot("import-uploaded");
+    assert_eq!(lightbox.api("/api/status")["store"]["instances"], 3);
+
+    // The dark theme renders, and the browser page shows the upload.
+    browser.find("[data-testid=tab-browser]").click();
+    browser.find("[data-testid=theme-toggle]").click();
+    browser.wait_until("one study listed", Duration::from_secs(10), || {
+        browser.find_all("[data-testid=study]").len() == 1
+    });
+    browser.screenshot("browser-dark");
+    assert_no_page_errors(&browser);
+}
