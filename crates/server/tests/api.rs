@@ -313,6 +313,38 @@ fn metadata_thumbnails_downloads_and_uploads() {
     assert_eq!(image::load_from_memory(&png).unwrap().width(), 32);
     assert_eq!(get(&format!("{url}/api/series/1.2.3/thumbnail")).0, 404);
 
+    // A window chosen by the viewer: everything above it white, below it black.
+    let grey_levels = |path: &str| -> Vec<u8> {
+        let mut response = agent()
+            .get(format!("{url}{path}"))
+            .header("accept", "image/png")
+            .call()
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{path}");
+        let png = response.body_mut().read_to_vec().unwrap();
+        let image = image::load_from_memory(&png).unwrap().to_luma8();
+        let mut levels: Vec<u8> = image.into_raw();
+        levels.sort();
+        levels.dedup();
+        levels
+    };
+    let rendered =
+        format!("/dicom-web/studies/{study_uid}/series/{series_uid}/instances/{sop}/rendered");
+    assert_eq!(grey_levels(&format!("{rendered}?window=-100000,1")), [255]);
+    assert_eq!(
+        grey_levels(&format!("{rendered}?window=100000,1,linear-exact")),
+        [0]
+    );
+    assert!(
+        grey_levels(&rendered).len() > 2,
+        "the default window shows detail"
+    );
+    assert_eq!(
+        grey_levels(&format!("/api/instances/{sop}/rendered?window=-100000,1")),
+        [255]
+    );
+    assert_eq!(get(&format!("{url}{rendered}?window=40")).0, 400);
+
     // A study as a zip: every file, byte for byte.
     let (status, content_type, zipped) =
         get_bytes(&format!("{url}/api/download?study={study_uid}"));

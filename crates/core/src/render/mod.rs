@@ -15,6 +15,7 @@ pub mod thumbnail;
 use crate::dicom::{self, ParseError};
 use std::path::Path;
 
+pub use pipeline::{VoiFunction, Window};
 pub use thumbnail::{series_thumbnail, ThumbnailError};
 
 /// An 8-bit image: `channels` is 1 (grey) or 3 (RGB), rows of `width * channels` bytes.
@@ -53,7 +54,16 @@ pub enum RenderError {
 
 /// Renders one frame of the DICOM file at `path` to 8 bits at full resolution.
 pub fn render_file(path: &Path, choice: FrameChoice) -> Result<Image8, RenderError> {
+    render_file_windowed(path, choice, None)
+}
+
+/// Like [`render_file`], greyscale images windowed with `window` when given.
+pub fn render_file_windowed(
+    path: &Path,
+    choice: FrameChoice,
+    window: Option<Window>,
+) -> Result<Image8, RenderError> {
     let file = dicom::read_file(path, dicom::ReadMode::Header)?;
     let raw = frame::read_frame(&file, path, choice)?;
-    pipeline::to_8bit(&file.dataset, raw)
+    pipeline::to_8bit_windowed(&file.dataset, raw, window)
 }

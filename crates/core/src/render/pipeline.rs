@@ -310,7 +310,60 @@ fn to_byte(v: f64) -> u8 {
     (v + 0.5).clamp(0.0, 255.0) as u8
 }
 
-pub fn to_8bit(ds: &DataSet, raw: RawFrame) -> Result<Image8, RenderError> {
+/// A VOI window chosen by the viewer (DICOMweb's `window=center,width,function`), used instead
+/// of the instance's own VOI LUT or window.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Window {
+    pub center: f64,
+    pub width: f64,
+    pub function: VoiFunction,
+}
+
+impl Window {
+    /// `center,width[,linear|linear-exact|sigmoid]`, with the widths PS3.3 C.11.2.1.2 allows.
+    pub fn parse(text: &str) -> Result<Window, String> {
+        let mut parts = text.split(',').map(str::trim);
+        let number = |p: Option<&str>| {
+            p.and_then(|v| v.parse::<f64>().ok())
+                .filter(|v| v.is_finite())
+        };
+        let (Some(center), Some(width)) = (number(parts.next()), number(parts.next())) else {
+            return Err(format!("window {text:?}: expected center,width[,function]"));
+        };
+        let function = match parts.next().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("linear") => VoiFunction::Linear,
+            Some("linear-exact") | Some("linear_exact") => VoiFunction::LinearExact,
+            Some("sigmoid") => VoiFunction::Sigmoid,
+            Some(other) => {
+                return Err(format!(
+                    "window function {other:?}: linear, linear-exact or sigmoid"
+                ))
+            }
+        };
+        let wide_enough = if function == VoiFunction::Linear {
+            width >= 1.0
+        } else {
+            width > 0.0
+        };
+        if !wide_enough || parts.next().is_some() {
+            return Err(format!(
+                "window {text:?}: a width of at least 1 (above 0 for linear-exact and sigmoid)"
+            ));
+        }
+        Ok(Window {
+            center,
+            width,
+            function,
+        })
+    }
+}
+
+/// The frame in 8 bits; greyscale through `window` (when given) in place of the instance's VOI.
+pub fn to_8bit_windowed(
+    ds: &DataSet,
+    raw: RawFrame,
+    window: Option<Window>,
+) -> Result<Image8, RenderError> {
     let (width, height) = (raw.info.columns as u32, raw.info.rows as u32);
     let photometric = raw.info.photometric.clone();
     if raw.info.samples == 1 {
@@ -323,7 +376,7 @@ pub fn to_8bit(ds: &DataSet, raw: RawFrame) -> Result<Image8, RenderError> {
         if photometric == "PALETTE COLOR" {
             return palette(ds, &raw, values, width, height);
         }
-        let data = grey(ds, &raw, values);
+        let data = grey(ds, &raw, values, window);
         return Ok(Image8 {
             width,
             height,
@@ -383,18 +436,22 @@ impl Modality {
     }
 }
 
-fn grey(ds: &DataSet, raw: &RawFrame, values: &[f32]) -> Vec<u8> {
+fn grey(ds: &DataSet, raw: &RawFrame, values: &[f32], chosen: Option<Window>) -> Vec<u8> {
     let signed = raw.info.signed;
     let modality = Modality::read(ds, signed);
-    let voi_lut = ds.items(tag::VOI_LUT_SEQUENCE).first().and_then(|item| {
-        // After a modality transform the input is signed only if the LUT input was.
-        Lut::read(
-            item,
-            tag::LUT_DESCRIPTOR,
-            tag::LUT_DATA,
-            signed && !matches!(modality, Modality::Lut(_)),
-        )
-    });
+    let voi_lut = chosen
+        .is_none()
+        .then_some(())
+        .and_then(|()| ds.items(tag::VOI_LUT_SEQUENCE).first())
+        .and_then(|item| {
+            // After a modality transform the input is signed only if the LUT input was.
+            Lut::read(
+                item,
+                tag::LUT_DESCRIPTOR,
+                tag::LUT_DATA,
+                signed && !matches!(modality, Modality::Lut(_)),
+            )
+        });
     let m = |v: f32| modality.apply(v);
     let mut out: Vec<u8> = if let Some(lut) = voi_lut {
         let scale = 255.0 / lut.max_output();
@@ -402,7 +459,10 @@ fn grey(ds: &DataSet, raw: &RawFrame, values: &[f32]) -> Vec<u8> {
             .iter()
             .map(|&v| to_byte(lut.apply(m(v)) * scale))
             .collect()
-    } else if let Some((function, center, width)) = window(ds) {
+    } else if let Some((function, center, width)) = chosen
+        .map(|w| (w.function, w.center, w.width))
+        .or_else(|| window(ds))
+    {
         match function {
             VoiFunction::Sigmoid => values
                 .iter()
@@ -461,8 +521,8 @@ fn linear_window(
         .collect()
 }
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum VoiFunction {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VoiFunction {
     Linear,
     LinearExact,
     Sigmoid,
@@ -690,6 +750,31 @@ mod tests {
     }
 
     /// Expected values are pydicom 3.0.2's `_expand_segmented_lut` on the same input.
+    #[test]
+    fn windows_parse_as_dicomweb_writes_them() {
+        let w = Window::parse("40,400").unwrap();
+        assert_eq!(
+            (w.center, w.width, w.function),
+            (40.0, 400.0, VoiFunction::Linear)
+        );
+        let w = Window::parse("-600, 1500, SIGMOID").unwrap();
+        assert_eq!((w.center, w.function), (-600.0, VoiFunction::Sigmoid));
+        assert_eq!(
+            Window::parse("0,0.5,linear-exact").unwrap().function,
+            VoiFunction::LinearExact
+        );
+        for bad in [
+            "40",
+            "40,0",
+            "a,b",
+            "40,400,cubic",
+            "40,400,linear,1",
+            "NaN,1",
+        ] {
+            assert!(Window::parse(bad).is_err(), "{bad}");
+        }
+    }
+
     #[test]
     fn segmented_luts_expand_as_pydicom() {
         let words = [0, 3, 10, 20, 30, 1, 4, 50, 2, 2, 0, 0, 1, 3, 0];

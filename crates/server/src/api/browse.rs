@@ -236,6 +236,7 @@ pub async fn rendered(
             };
         }
     }
+    let window = crate::dicomweb::window_param(raw.as_deref())?;
     let store = state.store.clone();
     blocking("rendering", move || {
         let instance = store
@@ -243,9 +244,10 @@ pub async fn rendered(
             .instance(&sop)
             .map_err(index_error)?
             .ok_or_else(|| ApiError::not_found("no such instance in the store"))?;
-        let image = render::render_file(
+        let image = render::render_file_windowed(
             &store.resolve(&instance.file_path),
             FrameChoice::Index(frame),
+            window,
         )
         .map_err(|e| match e {
             render::RenderError::NoPixelData => ApiError::new(

@@ -7,6 +7,8 @@ mod rendered;
 mod stow;
 mod wado;
 
+pub(crate) use rendered::window_param;
+
 use crate::AppState;
 use axum::routing::get;
 use axum::Router;

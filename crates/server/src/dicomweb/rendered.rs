@@ -166,6 +166,18 @@ fn viewport(query: &Option<String>) -> Result<Option<u32>, ApiError> {
     Ok(None)
 }
 
+/// `window=center,width[,function]`: the VOI window to render greyscale images with.
+pub(crate) fn window_param(query: Option<&str>) -> Result<Option<render::Window>, ApiError> {
+    for (key, value) in crate::query::pairs(query)? {
+        if key == "window" {
+            return render::Window::parse(&value)
+                .map(Some)
+                .map_err(ApiError::bad_request);
+        }
+    }
+    Ok(None)
+}
+
 async fn rendered(
     state: AppState,
     headers: HeaderMap,
@@ -175,12 +187,14 @@ async fn rendered(
     default_size: Option<u32>,
 ) -> Result<Response, ApiError> {
     let size = viewport(&query)?.or(default_size);
+    let window = window_param(query.as_deref())?;
     let summary = instance(&state, &study, &series, &uid)?;
     let path = state.store.resolve(&summary.file_path);
-    let image = tokio::task::spawn_blocking(move || render::render_file(&path, choice))
-        .await
-        .map_err(|e| ApiError::internal("render task", e))?
-        .map_err(render_error)?;
+    let image =
+        tokio::task::spawn_blocking(move || render::render_file_windowed(&path, choice, window))
+            .await
+            .map_err(|e| ApiError::internal("render task", e))?
+            .map_err(render_error)?;
     let image = match size {
         Some(max) => thumbnail::fit(&image, max),
         None => image,
