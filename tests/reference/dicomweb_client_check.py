@@ -102,6 +102,46 @@ for w in wanted:
         }
     )
 out["frames"] = frames
+
+# Compressed frames as stored: asked for by their media type (and by transfer-syntax=*), they
+# equal the codestream pydicom finds in the file.
+from pydicom.encaps import generate_frames
+
+MEDIA = {
+    "1.2.840.10008.1.2.5": "image/dicom-rle",
+    "1.2.840.10008.1.2.4.50": "image/jpeg",
+    "1.2.840.10008.1.2.4.70": "image/jpeg",
+    "1.2.840.10008.1.2.4.80": "image/jls",
+    "1.2.840.10008.1.2.4.90": "image/jp2",
+    "1.2.840.10008.1.2.4.91": "image/jp2",
+}
+as_stored = []
+for w in wanted:
+    source = pydicom.dcmread(w["path"])
+    syntax = str(source.file_meta.TransferSyntaxUID)
+    if syntax not in MEDIA:
+        continue
+    count = int(getattr(source, "NumberOfFrames", 1) or 1)
+    expected = next(generate_frames(source.PixelData, number_of_frames=count))
+    got = client.retrieve_instance_frames(
+        w["study"], w["series"], w["sop"], frame_numbers=[1],
+        media_types=((MEDIA[syntax], syntax),),
+    )
+    url = f"{base}/studies/{w['study']}/series/{w['series']}/instances/{w['sop']}/frames/1"
+    raw = requests.get(
+        url,
+        headers={"Accept": 'multipart/related; type="application/octet-stream"; transfer-syntax=*'},
+    )
+    as_stored.append(
+        {
+            "sop": w["sop"],
+            "syntax": syntax,
+            "equal": bytes(got[0]) == bytes(expected),
+            "any_syntax_content_type": raw.headers.get("Content-Type", ""),
+            "any_syntax_contains_frame": bytes(expected) in raw.content,
+        }
+    )
+out["frames_as_stored"] = as_stored
 png = client.retrieve_instance_rendered(
     first["study"], first["series"], first["sop"], media_types=("image/png",)
 )

@@ -174,6 +174,20 @@ fn dicomweb_client_searches_retrieves_and_follows_bulk_data() {
     for frame in out["frames"].as_array().unwrap() {
         assert_eq!(frame["equal"], true, "{frame}");
     }
+    // Compressed frames as stored, when asked for by media type or with any transfer syntax.
+    let as_stored = out["frames_as_stored"].as_array().unwrap();
+    assert_eq!(as_stored.len(), 3, "{as_stored:?}");
+    for frame in as_stored {
+        assert_eq!(frame["equal"], true, "{frame}");
+        assert_eq!(frame["any_syntax_contains_frame"], true, "{frame}");
+        assert!(
+            frame["any_syntax_content_type"]
+                .as_str()
+                .unwrap()
+                .contains("application/octet-stream"),
+            "{frame}"
+        );
+    }
     // Rendered at full size as PNG; JPEG within a viewport; the series thumbnail (256 px).
     let size = &out["source_size"];
     assert_eq!(

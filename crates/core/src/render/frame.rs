@@ -192,6 +192,33 @@ pub fn read_frame(
     }
 }
 
+/// The compressed bytes of one frame (0-based) of encapsulated pixel data, as stored: its
+/// fragments joined. `None` when the pixel data is native.
+pub fn compressed_frame(
+    file: &DicomFile,
+    path: &Path,
+    index: u32,
+) -> Result<Option<Vec<u8>>, RenderError> {
+    let ds = &file.dataset;
+    let Some(element) = ds.get(tag::PIXEL_DATA) else {
+        return Err(RenderError::NoPixelData);
+    };
+    let Value::Deferred(span) = &element.value else {
+        return Ok(None);
+    };
+    let encoding = transfer_syntax::pixel_encoding(&file.transfer_syntax);
+    if span.length != u64::MAX || matches!(encoding, PixelEncoding::Native) {
+        return Ok(None);
+    }
+    let info = ImageInfo::read(ds, false)?;
+    let mut src = FileSource::open(path)?;
+    let end = src.len();
+    let (offset_table, fragments, _) =
+        locate_fragments(&mut src, span.offset, end, file.dataset.big_endian)?;
+    let mut frames = EncapsulatedFrames::new(src, info, encoding, offset_table, fragments)?;
+    frames.frame_data(index as usize).map(Some)
+}
+
 fn short_pixel_data(have: u64, index: usize, frame_len: usize) -> RenderError {
     RenderError::Invalid(format!(
         "pixel data holds {have} bytes; frame {index} needs {frame_len} bytes from byte {}",

@@ -45,6 +45,92 @@ fn render_error(e: render::RenderError) -> ApiError {
     }
 }
 
+/// How frames leave: decoded to native little endian samples, or as stored (the compressed
+/// codestream) under a media type.
+enum FrameForm {
+    Decoded,
+    AsStored { content_type: String },
+}
+
+/// The media types of a compressed transfer syntax's frames (PS3.18 table 8.7.3-2), the
+/// standard's first.
+fn frame_media_types(transfer_syntax: &str) -> &'static [&'static str] {
+    match transfer_syntax {
+        "1.2.840.10008.1.2.4.50"
+        | "1.2.840.10008.1.2.4.51"
+        | "1.2.840.10008.1.2.4.57"
+        | "1.2.840.10008.1.2.4.70" => &["image/jpeg"],
+        "1.2.840.10008.1.2.4.80" | "1.2.840.10008.1.2.4.81" => &["image/jls", "image/x-jls"],
+        "1.2.840.10008.1.2.4.90" | "1.2.840.10008.1.2.4.91" => &["image/jp2"],
+        "1.2.840.10008.1.2.4.92" | "1.2.840.10008.1.2.4.93" => &["image/jpx"],
+        "1.2.840.10008.1.2.4.201" | "1.2.840.10008.1.2.4.202" | "1.2.840.10008.1.2.4.203" => {
+            &["image/jphc"]
+        }
+        "1.2.840.10008.1.2.5" => &["image/dicom-rle", "image/x-dicom-rle"],
+        _ => &[],
+    }
+}
+
+/// Chooses the form from the Accept header, in the client's order: a compressed frame goes as
+/// stored when the client names its media type, or takes any syntax (`transfer-syntax=*`);
+/// otherwise it is decoded to `application/octet-stream` (Explicit VR Little Endian samples).
+fn frame_form(accept: &str, stored_syntax: &str, compressed: bool) -> Result<FrameForm, ApiError> {
+    let stored_types = frame_media_types(stored_syntax);
+    for entry in accept.split(',') {
+        let mut parts = entry.split(';').map(str::trim);
+        let base = parts.next().unwrap_or("").to_ascii_lowercase();
+        let mut media = base.clone();
+        let mut syntax: Option<String> = None;
+        for param in parts {
+            let Some((key, value)) = param.split_once('=') else {
+                continue;
+            };
+            let value = value.trim().trim_matches('"').to_string();
+            match key.trim().to_ascii_lowercase().as_str() {
+                "type" if base == "multipart/related" => media = value.to_ascii_lowercase(),
+                "transfer-syntax" => syntax = Some(value),
+                _ => {}
+            }
+        }
+        let any_syntax = syntax.as_deref() == Some("*");
+        let stored_syntax_named = syntax.as_deref() == Some(stored_syntax);
+        match media.as_str() {
+            "application/octet-stream" | "*/*" | "multipart/related" | "multipart/*" => {
+                if compressed && (any_syntax || stored_syntax_named) {
+                    return Ok(FrameForm::AsStored {
+                        content_type: format!(
+                            "application/octet-stream; transfer-syntax={stored_syntax}"
+                        ),
+                    });
+                }
+                let native = matches!(
+                    syntax.as_deref(),
+                    None | Some("*") | Some("1.2.840.10008.1.2.1")
+                );
+                if native {
+                    return Ok(FrameForm::Decoded);
+                }
+            }
+            image if compressed && stored_types.contains(&image) => {
+                if syntax.is_none() || any_syntax || stored_syntax_named {
+                    return Ok(FrameForm::AsStored {
+                        content_type: format!("{image}; transfer-syntax={stored_syntax}"),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    Err(ApiError::not_acceptable(if compressed {
+        format!(
+            "frames of this instance are served decoded (application/octet-stream) or as stored ({})",
+            stored_types.first().copied().unwrap_or("application/octet-stream; transfer-syntax=*")
+        )
+    } else {
+        "frames of this instance are served as application/octet-stream".to_string()
+    }))
+}
+
 pub async fn frames(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -54,40 +140,60 @@ pub async fn frames(
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("*/*")
-        .to_ascii_lowercase();
-    if !(accept.contains("application/octet-stream")
-        || accept.contains("*/*")
-        || accept.contains("multipart/*"))
-    {
-        return Err(ApiError::not_acceptable(
-            "frames are served decoded, as multipart/related; type=\"application/octet-stream\"",
-        ));
-    }
+        .to_string();
     let indexes = frame_list(&list)?;
     let summary = instance(&state, &study, &series, &uid)?;
     let path = state.store.resolve(&summary.file_path);
-    let frames = tokio::task::spawn_blocking(move || -> Result<Vec<Vec<u8>>, ApiError> {
-        let file = read_file(&path, ReadMode::Header)
-            .map_err(|e| ApiError::internal("reading a stored instance", e))?;
-        indexes
-            .into_iter()
-            .map(|i| {
-                let raw =
-                    frame::read_frame(&file, &path, FrameChoice::Index(i)).map_err(render_error)?;
-                Ok(little_endian(raw))
-            })
-            .collect()
-    })
-    .await
-    .map_err(|e| ApiError::internal("frames task", e))??;
+    let stored_syntax = summary.transfer_syntax.clone();
+    let (frames, content_type) =
+        tokio::task::spawn_blocking(move || -> Result<(Vec<Vec<u8>>, String), ApiError> {
+            let file = read_file(&path, ReadMode::Header)
+                .map_err(|e| ApiError::internal("reading a stored instance", e))?;
+            let first = *indexes.first().unwrap_or(&0);
+            let compressed = frame::compressed_frame(&file, &path, first)
+                .map_err(render_error)?
+                .is_some();
+            match frame_form(&accept, &stored_syntax, compressed)? {
+                FrameForm::Decoded => {
+                    let frames = indexes
+                        .into_iter()
+                        .map(|i| {
+                            let raw = frame::read_frame(&file, &path, FrameChoice::Index(i))
+                                .map_err(render_error)?;
+                            Ok(little_endian(raw))
+                        })
+                        .collect::<Result<_, ApiError>>()?;
+                    Ok((
+                        frames,
+                        "application/octet-stream; transfer-syntax=1.2.840.10008.1.2.1".into(),
+                    ))
+                }
+                FrameForm::AsStored { content_type } => {
+                    let frames = indexes
+                        .into_iter()
+                        .map(|i| {
+                            frame::compressed_frame(&file, &path, i)
+                                .map_err(render_error)?
+                                .ok_or_else(|| ApiError::internal("frames", "not encapsulated"))
+                        })
+                        .collect::<Result<_, ApiError>>()?;
+                    Ok((frames, content_type))
+                }
+            }
+        })
+        .await
+        .map_err(|e| ApiError::internal("frames task", e))??;
     let boundary = multipart::boundary();
-    let content_type =
-        format!("multipart/related; type=\"application/octet-stream\"; boundary={boundary}");
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or("application/octet-stream")
+        .to_string();
+    let response_type = format!("multipart/related; type=\"{media}\"; boundary={boundary}");
     let body = multipart::body(boundary, move |tx| async move {
         for bytes in frames {
             let part = Part::Bytes {
-                content_type: "application/octet-stream; transfer-syntax=1.2.840.10008.1.2.1"
-                    .into(),
+                content_type: content_type.clone(),
                 bytes,
             };
             if tx.send(part).await.is_err() {
@@ -95,7 +201,12 @@ pub async fn frames(
             }
         }
     });
-    Ok((StatusCode::OK, [(header::CONTENT_TYPE, content_type)], body).into_response())
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, response_type)],
+        body,
+    )
+        .into_response())
 }
 
 /// A decoded frame's samples in little endian, as native pixel data holds them.
@@ -307,4 +418,58 @@ pub async fn study_thumbnail(
         .next()
         .ok_or_else(|| ApiError::not_found("no such study"))?;
     series_thumbnail(State(state), headers, q, Path((study, first.series_uid))).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JLS: &str = "1.2.840.10008.1.2.4.80";
+
+    fn form(accept: &str, syntax: &str, compressed: bool) -> Option<String> {
+        match frame_form(accept, syntax, compressed) {
+            Ok(FrameForm::Decoded) => Some("decoded".into()),
+            Ok(FrameForm::AsStored { content_type }) => Some(content_type),
+            Err(_) => None,
+        }
+    }
+
+    #[test]
+    fn frames_are_decoded_unless_the_client_takes_them_as_stored() {
+        let octet = "multipart/related; type=\"application/octet-stream\"";
+        assert_eq!(form(octet, JLS, true).as_deref(), Some("decoded"));
+        assert_eq!(
+            form(&format!("{octet}; transfer-syntax=*"), JLS, true).as_deref(),
+            Some("application/octet-stream; transfer-syntax=1.2.840.10008.1.2.4.80")
+        );
+        assert_eq!(
+            form("multipart/related; type=\"image/jls\"", JLS, true).as_deref(),
+            Some("image/jls; transfer-syntax=1.2.840.10008.1.2.4.80")
+        );
+        // A codec we would have to encode to is refused; the next choice is taken.
+        assert_eq!(
+            form("multipart/related; type=\"image/jp2\"", JLS, true),
+            None
+        );
+        assert_eq!(
+            form(
+                &format!("multipart/related; type=\"image/jp2\", {octet}"),
+                JLS,
+                true
+            )
+            .as_deref(),
+            Some("decoded")
+        );
+        // Native data is always decoded, whatever syntax is allowed.
+        assert_eq!(
+            form(
+                &format!("{octet}; transfer-syntax=*"),
+                "1.2.840.10008.1.2",
+                false
+            )
+            .as_deref(),
+            Some("decoded")
+        );
+        assert_eq!(form("*/*", JLS, true).as_deref(), Some("decoded"));
+    }
 }
