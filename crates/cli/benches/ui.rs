@@ -61,7 +61,11 @@ fn main() {
         ],
     );
     lightbox(&data, &["import", "--link", source.to_str().unwrap()]);
-    eprintln!("store of {} studies ready in {:?}", PATIENTS * STUDIES_PER_PATIENT, started.elapsed());
+    eprintln!(
+        "store of {} studies ready in {:?}",
+        PATIENTS * STUDIES_PER_PATIENT,
+        started.elapsed()
+    );
 
     let mut serve = Command::new(env!("CARGO_BIN_EXE_lightbox"))
         .arg("--data-dir")
@@ -73,7 +77,10 @@ fn main() {
     let stderr = serve.stderr.take().unwrap();
     let (url_tx, url_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
             if let Some(url) = line.strip_prefix("Lightbox is ready at ") {
                 let _ = url_tx.send(url.to_string());
             }

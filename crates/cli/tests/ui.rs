@@ -42,7 +42,10 @@ impl Lightbox {
         let (url_tx, url_rx) = std::sync::mpsc::channel();
         let stderr = child.stderr.take().unwrap();
         std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
                 if let Some(url) = line.strip_prefix("Lightbox is ready at ") {
                     let _ = url_tx.send(url.trim_end_matches('/').to_string());
                 }
@@ -122,7 +125,9 @@ fn open(browser: &Browser, lightbox: &Lightbox) {
 
 fn series_state(browser: &Browser, series_uid: &str) -> String {
     browser
-        .try_find(&format!("[data-testid=series][data-series-uid='{series_uid}']"))
+        .try_find(&format!(
+            "[data-testid=series][data-series-uid='{series_uid}']"
+        ))
         .and_then(|tile| tile.attr("data-state"))
         .unwrap_or_default()
 }
@@ -175,15 +180,21 @@ fn local_studies_show_markup_as_text_and_metadata_is_searchable() {
     browser.screenshot("local-markup-as-text");
 
     // Filters: a patient name narrows the list, live.
-    let total = lightbox.api("/api/studies?limit=1")["total"].as_u64().unwrap();
+    let total = lightbox.api("/api/studies?limit=1")["total"]
+        .as_u64()
+        .unwrap();
     assert_eq!(total, 7);
     browser
         .find("[data-testid=filter-patient-name]")
         .send_keys("xss");
-    browser.find("[data-testid=filter-patient-id]").send_keys("XSS");
-    browser.wait_until("the list narrowed to one study", Duration::from_secs(10), || {
-        browser.find_all("[data-testid=study]").len() == 1
-    });
+    browser
+        .find("[data-testid=filter-patient-id]")
+        .send_keys("XSS");
+    browser.wait_until(
+        "the list narrowed to one study",
+        Duration::from_secs(10),
+        || browser.find_all("[data-testid=study]").len() == 1,
+    );
     browser.find("[data-testid=filter-patient-name]").clear();
     browser.find("[data-testid=filter-patient-id]").clear();
     browser
@@ -213,15 +224,21 @@ fn local_studies_show_markup_as_text_and_metadata_is_searchable() {
     });
     let search = browser.find("[data-testid=metadata-search]");
     search.send_keys("PatientName");
-    browser.wait_until("rows filtered to the patient's name", Duration::from_secs(5), || {
-        let rows = dialog.find_all("[data-testid=metadata-row]");
-        !rows.is_empty()
-            && rows
-                .iter()
-                .all(|r| r.attr("data-tag").as_deref() == Some("00100010"))
-    });
+    browser.wait_until(
+        "rows filtered to the patient's name",
+        Duration::from_secs(5),
+        || {
+            let rows = dialog.find_all("[data-testid=metadata-row]");
+            !rows.is_empty()
+                && rows
+                    .iter()
+                    .all(|r| r.attr("data-tag").as_deref() == Some("00100010"))
+        },
+    );
     let name_row = dialog.find("[data-testid=metadata-row][data-tag='00100010']");
-    assert!(name_row.text().contains(study["PatientName"].as_str().unwrap()));
+    assert!(name_row
+        .text()
+        .contains(study["PatientName"].as_str().unwrap()));
     search.clear();
     search.send_keys("0020,0013");
     browser.wait_until("the instance number row", Duration::from_secs(5), || {
@@ -253,7 +270,9 @@ fn local_studies_show_markup_as_text_and_metadata_is_searchable() {
     browser.find("[data-testid=confirm-ok]").click();
     browser.wait_until("the study left the list", Duration::from_secs(20), || {
         browser
-            .try_find(&format!("[data-testid=study][data-study-uid='{study_uid}']"))
+            .try_find(&format!(
+                "[data-testid=study][data-study-uid='{study_uid}']"
+            ))
             .is_none()
     });
     assert_eq!(
@@ -314,8 +333,12 @@ fn remote_nodes_query_preview_retrieve_and_send_against_orthanc() {
     browser.find("[data-testid=tab-nodes]").click();
     browser.find("[data-testid=node-add]").click();
     browser.find("[data-testid=node-name]").send_keys("orthanc");
-    browser.find("[data-testid=node-ae-title]").send_keys("ORTHANC");
-    browser.find("[data-testid=node-host]").send_keys("127.0.0.1");
+    browser
+        .find("[data-testid=node-ae-title]")
+        .send_keys("ORTHANC");
+    browser
+        .find("[data-testid=node-host]")
+        .send_keys("127.0.0.1");
     let port = browser.find("[data-testid=node-port]");
     port.clear();
     port.send_keys("70000");
@@ -345,7 +368,10 @@ fn remote_nodes_query_preview_retrieve_and_send_against_orthanc() {
         );
         found["studies"][0].clone()
     };
-    let remote_uid = remote_study["StudyInstanceUID"].as_str().unwrap().to_string();
+    let remote_uid = remote_study["StudyInstanceUID"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let name = remote_study["PatientName"].as_str().unwrap();
     browser
         .find("[data-testid=filter-patient-name]")
@@ -484,7 +510,12 @@ fn jobs_panel_cancels_and_retries_and_import_uploads_files() {
                 .as_bytes(),
         )
         .unwrap();
-    assert_eq!(response.status().as_u16(), 200, "{}", response.body_mut().read_to_string().unwrap());
+    assert_eq!(
+        response.status().as_u16(),
+        200,
+        "{}",
+        response.body_mut().read_to_string().unwrap()
+    );
     let job = lightbox.post(
         "/api/jobs",
         json!({ "spec": { "kind": "retrieve", "node": "gone", "study_uid": "1.2.3" } }),
@@ -499,19 +530,32 @@ fn jobs_panel_cancels_and_retries_and_import_uploads_files() {
             .as_deref()
             == Some("waiting_retry")
     });
-    browser.find(&row_selector).find("[data-testid=job-cancel]").click();
+    browser
+        .find(&row_selector)
+        .find("[data-testid=job-cancel]")
+        .click();
     browser.wait_until("the job is canceled", Duration::from_secs(10), || {
         browser.find(&row_selector).attr("data-state").as_deref() == Some("canceled")
     });
     browser.screenshot("jobs-canceled");
-    browser.find(&row_selector).find("[data-testid=job-retry]").click();
-    browser.wait_until("the job runs again and fails", Duration::from_secs(30), || {
-        matches!(
-            browser.find(&row_selector).attr("data-state").as_deref(),
-            Some("waiting_retry" | "failed" | "running" | "queued")
-        )
-    });
-    browser.find(&row_selector).find("[data-testid=job-details]").click();
+    browser
+        .find(&row_selector)
+        .find("[data-testid=job-retry]")
+        .click();
+    browser.wait_until(
+        "the job runs again and fails",
+        Duration::from_secs(30),
+        || {
+            matches!(
+                browser.find(&row_selector).attr("data-state").as_deref(),
+                Some("waiting_retry" | "failed" | "running" | "queued")
+            )
+        },
+    );
+    browser
+        .find(&row_selector)
+        .find("[data-testid=job-details]")
+        .click();
     browser.wait_for_text("body", "connection refused");
     browser.screenshot("jobs-details");
     let record = lightbox.api(&format!("/api/jobs/{id}"));

@@ -375,6 +375,7 @@
         scheduleListRefresh();
       } catch (err) { recordError(err, 'store event'); }
     });
+    es.addEventListener('resync', () => { seedJobs(); if (JP.loaded) JP.load(); });
     es.addEventListener('error', () => {
       esFailures++;
       if (es.readyState === EventSource.CLOSED) setTimeout(connectEvents, Math.min(30000, 2000 * esFailures));
@@ -649,9 +650,15 @@
     liveRefresh();
   });
   for (const id of ['#f-date-from', '#f-date-to']) $(id).addEventListener('change', liveRefresh);
-  const liveRefreshDebounced = debounce(() => resetList(), 150);
+  const liveRefreshDebounced = debounce(() => {
+    if (B.list && JSON.stringify(readFilters()) === JSON.stringify(B.list.filters) && !B.list.error) return;
+    resetList();
+  }, 150);
   function liveRefresh() { liveRefreshDebounced(); }
-  for (const [, sel] of TEXT_FILTERS) $(sel).addEventListener('input', liveRefresh);
+  for (const [, sel] of TEXT_FILTERS) {
+    $(sel).addEventListener('input', liveRefresh);
+    $(sel).addEventListener('change', liveRefresh);
+  }
   $('#filter-form').addEventListener('submit', (e) => {
     e.preventDefault();
     runSearch();
@@ -679,16 +686,16 @@
   });
 
   function renderSources() {
-    const off = new Set(settings.get('sourcesOff', []));
+    const on = new Set(settings.get('sourcesOn', []));
     const box = $('#source-nodes');
     const prev = new Map($$('input', box).map((c) => [c.dataset.node, c.checked]));
     setChildren(box, B.nodes.filter((n) => n.query_retrieve).map((n) => h('label', { class: 'check' },
       h('input', { type: 'checkbox', testid: 'source-' + n.name, 'data-node': n.name,
-        checked: prev.has(n.name) ? prev.get(n.name) : !off.has(n.name),
+        checked: prev.has(n.name) ? prev.get(n.name) : on.has(n.name),
         onchange: (e) => {
-          const s = new Set(settings.get('sourcesOff', []));
-          if (e.target.checked) s.delete(n.name); else s.add(n.name);
-          settings.set('sourcesOff', [...s]);
+          const s = new Set(settings.get('sourcesOn', []));
+          if (e.target.checked) s.add(n.name); else s.delete(n.name);
+          settings.set('sourcesOn', [...s]);
         } }), ' ' + n.name)));
     const hint = $('#nodes-hint');
     if (!B.nodes.length) {
@@ -1325,6 +1332,9 @@
     if (!e) return;
     let r;
     try {
+      B.knownLocal.delete(uid);
+      const checked = await checkLocal([uid]);
+      if (checked && !B.knownLocal.has(uid)) throw new ApiError('gone', 404);
       r = await api(`/api/studies/${enc(uid)}`);
     } catch (err) {
       if (err.status !== 404) { recordError(err, 'refreshing a study'); return; }
@@ -1465,19 +1475,22 @@
   /** Which of these studies are in the local store, through QIDO-RS with a UID list. */
   async function checkLocal(uids) {
     const todo = uids.filter((u) => !B.knownLocal.has(u));
+    let ok = true;
     for (let i = 0; i < todo.length; i += 40) {
       const chunk = todo.slice(i, i + 40);
       try {
         const res = await fetch(`/dicom-web/studies?StudyInstanceUID=${enc(chunk.join('\\'))}&limit=${chunk.length}`,
           { headers: { Accept: 'application/dicom+json' } });
-        if (!res.ok || res.status === 204) continue;
+        if (!res.ok) { ok = false; continue; }
+        if (res.status === 204) continue;
         const arr = await res.json();
         for (const ds of Array.isArray(arr) ? arr : []) {
           const v = ds && ds['0020000D'] && ds['0020000D'].Value;
           if (v && v[0]) B.knownLocal.add(v[0]);
         }
-      } catch (_) { /* unknown: treated as not local */ }
+      } catch (_) { ok = false; /* unknown: treated as not local */ }
     }
+    return ok;
   }
   async function renderRemote(gen) {
     const uids = [...B.remoteIndex.keys()];
@@ -1779,14 +1792,21 @@
       };
       build(elements, 0, null);
       this.nodes = nodes;
+      this.apply();
+    },
+    /** Puts the rows to show (and only those) in the tree. */
+    place(visible) {
       const tree = $('#metadata-tree');
-      const head = h('div', { class: 'md-row md-head', 'aria-hidden': 'true' }, h('span', null, 'Tag'), h('span', null, 'Keyword'), h('span', null, 'VR'), h('span', null, 'Value'));
+      const keepScroll = tree.scrollTop;
       const frag = document.createDocumentFragment();
-      frag.appendChild(head);
-      for (const nd of nodes) frag.appendChild(nd.row);
+      frag.appendChild(h('div', { class: 'md-row md-head', 'aria-hidden': 'true' },
+        h('span', null, 'Tag'), h('span', null, 'Keyword'), h('span', null, 'VR'), h('span', null, 'Value')));
+      let n = 0;
+      for (const nd of this.nodes) if (visible(nd)) { frag.appendChild(nd.row); n++; }
+      if (!n) frag.appendChild(h('div', { class: 'muted empty' }, this.nodes.length ? 'No element matches.' : 'No elements.'));
       clear(tree);
       tree.appendChild(frag);
-      this.apply();
+      tree.scrollTop = keepScroll;
     },
     makeRow(node) {
       const indent = (node.level * 2 + (node.isItem ? 1 : 0)) * 14;
@@ -1820,16 +1840,20 @@
       const tagLike = /^[0-9A-F]{2,8}$/.test(tagQ) && /^[\s(),0-9a-fA-F]+$/.test(raw);
       if (!q) {
         for (const nd of this.nodes) {
-          let vis = true;
-          for (let p = nd.parent; p; p = p.parent) if (p.isSeq && !p.expanded) { vis = false; break; }
-          nd.row.hidden = !vis;
           nd.row.classList.remove('match');
           if (nd.fold) {
             nd.fold.textContent = nd.expanded ? '▾' : '▸';
+            nd.fold.disabled = false;
             nd.fold.setAttribute('aria-expanded', String(nd.expanded));
+            nd.fold.setAttribute('aria-label', `${nd.expanded ? 'Collapse' : 'Expand'} ${nd.el.keyword || nd.tag}`);
             nd.row.setAttribute('aria-expanded', String(nd.expanded));
           }
         }
+        this.place((nd) => {
+          for (let p = nd.parent; p; p = p.parent) if (p.isSeq && !p.expanded) return false;
+          return true;
+        });
+        delete $('#metadata-sop').dataset.matches;
         return;
       }
       const show = new Set();
@@ -1841,9 +1865,9 @@
         if (m) { matches++; for (let p = nd; p; p = p.parent) show.add(p); }
       }
       for (const nd of this.nodes) {
-        nd.row.hidden = !show.has(nd);
-        if (nd.fold) { nd.fold.textContent = '▾'; nd.fold.setAttribute('aria-expanded', 'true'); }
+        if (nd.fold) { nd.fold.textContent = '▾'; nd.fold.disabled = true; nd.fold.setAttribute('aria-expanded', 'true'); }
       }
+      this.place((nd) => show.has(nd));
       $('#metadata-sop').dataset.matches = String(matches);
     },
     setAll(on) {
@@ -1852,6 +1876,10 @@
     },
   };
   $('#metadata-search').addEventListener('input', debounce(() => MD.apply(), 80));
+  // Escape closes the explorer even from the search box (where it would only clear the text).
+  $('#metadata-search').addEventListener('keydown', (e) => {
+    if (e.key === 'Escape') { e.preventDefault(); MD.dlg.close(); }
+  });
   $('#metadata-prev').addEventListener('click', () => MD.show(MD.index - 1));
   $('#metadata-next').addEventListener('click', () => MD.show(MD.index + 1));
   $('#metadata-index').addEventListener('change', () => MD.show(Number($('#metadata-index').value || 1) - 1));

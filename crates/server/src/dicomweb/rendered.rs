@@ -111,12 +111,14 @@ fn frame_form(accept: &str, stored_syntax: &str, compressed: bool) -> Result<Fra
                     return Ok(FrameForm::Decoded);
                 }
             }
-            image if compressed && stored_types.contains(&image) => {
-                if syntax.is_none() || any_syntax || stored_syntax_named {
-                    return Ok(FrameForm::AsStored {
-                        content_type: format!("{image}; transfer-syntax={stored_syntax}"),
-                    });
-                }
+            image
+                if compressed
+                    && stored_types.contains(&image)
+                    && (syntax.is_none() || any_syntax || stored_syntax_named) =>
+            {
+                return Ok(FrameForm::AsStored {
+                    content_type: format!("{image}; transfer-syntax={stored_syntax}"),
+                });
             }
             _ => {}
         }
