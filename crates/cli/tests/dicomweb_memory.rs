@@ -1,0 +1,214 @@
+//! DICOMweb streams both ways in bounded memory: `lightbox serve` sends a 300 MB series over
+//! WADO-RS and takes a 300 MB STOW-RS upload while its peak resident memory (VmHWM) grows by
+//! far less than the data.
+
+mod common;
+
+use std::io::{BufRead, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// Peak growth allowed while 300 MB pass through.
+const MAX_GROWTH_KB: u64 = 64 * 1024;
+
+struct Serve {
+    child: Child,
+    url: String,
+}
+
+impl Serve {
+    fn start(data: &Path) -> Serve {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lightbox"))
+            .arg("--data-dir")
+            .arg(data)
+            .args(["serve", "--port", "0", "--http-port", "0", "--no-browser"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Some(url) = line.strip_prefix("Lightbox is ready at ") {
+                    let _ = tx.send(url.trim_end_matches('/').to_string());
+                }
+            }
+        });
+        let url = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+        Serve { child, url }
+    }
+
+    /// Peak resident set size so far, in KiB.
+    fn peak_kb(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn generate(dir: &Path, seed: u64) -> Vec<PathBuf> {
+    lightbox_core::synth::generate(
+        &lightbox_core::synth::SynthSpec {
+            patients: 1,
+            studies_per_patient: 1,
+            series_per_study: 1,
+            instances_per_series: 600,
+            rows: 512,
+            columns: 512,
+            seed,
+            modality: Some("CT".into()),
+        },
+        dir,
+    )
+    .unwrap();
+    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect();
+    files.sort();
+    files
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(300)))
+        .build()
+        .into()
+}
+
+#[test]
+fn wado_and_stow_of_300_mb_stay_in_bounded_memory() {
+    if !cfg!(target_os = "linux") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let stored = generate(&dir.path().join("stored"), 1);
+    let out = common::lightbox(
+        &data,
+        &[
+            "import",
+            "--link",
+            dir.path().join("stored").to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success());
+    let serve = Serve::start(&data);
+    let studies: serde_json::Value = serde_json::from_str(
+        &agent()
+            .get(format!("{}/api/studies", serve.url))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap(),
+    )
+    .unwrap();
+    let study = studies["studies"][0]["StudyInstanceUID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let total: u64 = stored.iter().map(|f| f.metadata().unwrap().len()).sum();
+    assert!(total > 300_000_000, "{total}");
+
+    // WADO-RS of the whole study, read and counted as it streams.
+    let before = serve.peak_kb();
+    let mut response = agent()
+        .get(format!("{}/dicom-web/studies/{study}", serve.url))
+        .header(
+            "accept",
+            "multipart/related; type=\"application/dicom\"; transfer-syntax=*",
+        )
+        .call()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let mut reader = response.body_mut().with_config().limit(u64::MAX).reader();
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut received = 0u64;
+    loop {
+        let n = reader.read(&mut buffer).unwrap();
+        if n == 0 {
+            break;
+        }
+        received += n as u64;
+    }
+    assert!(
+        received > total,
+        "{received} bytes for {total} bytes of files"
+    );
+    let growth = serve.peak_kb().saturating_sub(before);
+    eprintln!("WADO-RS of {total} bytes: peak RSS grew by {growth} KiB");
+    assert!(
+        growth < MAX_GROWTH_KB,
+        "WADO-RS grew the peak RSS by {growth} KiB"
+    );
+
+    // STOW-RS of another 300 MB series, one request, streamed from a file.
+    let upload = generate(&dir.path().join("upload"), 2);
+    let body_path = dir.path().join("body");
+    let boundary = "lightbox-memory-test-boundary";
+    {
+        let mut body = std::io::BufWriter::new(std::fs::File::create(&body_path).unwrap());
+        for file in &upload {
+            write!(
+                body,
+                "--{boundary}\r\nContent-Type: application/dicom\r\n\r\n"
+            )
+            .unwrap();
+            body.write_all(&std::fs::read(file).unwrap()).unwrap();
+            body.write_all(b"\r\n").unwrap();
+        }
+        write!(body, "--{boundary}--\r\n").unwrap();
+    }
+    let before = serve.peak_kb();
+    let mut response = agent()
+        .post(format!("{}/dicom-web/studies", serve.url))
+        .header(
+            "content-type",
+            format!("multipart/related; type=\"application/dicom\"; boundary={boundary}"),
+        )
+        .send(ureq::SendBody::from_reader(
+            &mut std::fs::File::open(&body_path).unwrap(),
+        ))
+        .unwrap();
+    assert_eq!(
+        response.status().as_u16(),
+        200,
+        "{}",
+        response.body_mut().read_to_string().unwrap()
+    );
+    let growth = serve.peak_kb().saturating_sub(before);
+    eprintln!("STOW-RS of 600 instances: peak RSS grew by {growth} KiB");
+    assert!(
+        growth < MAX_GROWTH_KB,
+        "STOW-RS grew the peak RSS by {growth} KiB"
+    );
+    let status: serde_json::Value = serde_json::from_str(
+        &agent()
+            .get(format!("{}/api/status", serve.url))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(status["store"]["instances"], 1200);
+}
