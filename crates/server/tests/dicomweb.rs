@@ -66,11 +66,16 @@ impl Drop for Server {
     }
 }
 
-#[test]
-fn dicomweb_client_searches_retrieves_and_follows_bulk_data() {
-    let (Some(data), Some(python)) = (support::pydicom_data(), support::python()) else {
-        return;
-    };
+/// A store holding pydicom test files (native, RLE, JPEG 2000, JPEG baseline), and the JSON file
+/// listing them for the reference scripts.
+fn pydicom_store(
+    data: &std::path::Path,
+) -> (
+    tempfile::TempDir,
+    Arc<Store>,
+    Vec<Value>,
+    std::path::PathBuf,
+) {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(dir.path()).unwrap());
     // A native file and lossless compressed ones (RLE, JPEG 2000, JPEG lossless), each a
@@ -109,6 +114,15 @@ fn dicomweb_client_searches_retrieves_and_follows_bulk_data() {
     let wanted_file = dir.path().join("wanted.json");
     std::fs::write(&wanted_file, serde_json::to_vec(&wanted).unwrap()).unwrap();
 
+    (dir, store, wanted, wanted_file)
+}
+
+#[test]
+fn dicomweb_client_searches_retrieves_and_follows_bulk_data() {
+    let (Some(data), Some(python)) = (support::pydicom_data(), support::python()) else {
+        return;
+    };
+    let (_dir, store, wanted, wanted_file) = pydicom_store(&data);
     let server = Server::start(store.clone(), None);
     let out: Value = serde_json::from_str(&support::run_reference_script(
         &python,
@@ -209,6 +223,73 @@ fn dicomweb_client_searches_retrieves_and_follows_bulk_data() {
     assert!(out["metadata_patient_id"].is_string());
     assert_eq!(out["pixel_bulk_uri"], true);
     assert_eq!(out["bulk_equal"], true);
+}
+
+#[test]
+fn ohif_request_sequence_is_answered() {
+    let (Some(data), Some(python)) = (support::pydicom_data(), support::python()) else {
+        return;
+    };
+    let (_dir, store, wanted, wanted_file) = pydicom_store(&data);
+    let server = Server::start(store.clone(), None);
+    let out: Value = serde_json::from_str(&support::run_reference_script(
+        &python,
+        "ohif_requests.py",
+        &[server.url.as_ref(), wanted_file.as_os_str()],
+    ))
+    .unwrap();
+    let studies = store.index().stats().unwrap().studies;
+    assert_eq!(out["worklist_status"], 200);
+    assert_eq!(out["worklist_count"], studies);
+    // Modalities in Study, as the index knows them (a file without Modality gives none).
+    let mut got: Vec<Vec<String>> =
+        serde_json::from_value(out["worklist_modalities"].clone()).unwrap();
+    let mut expected: Vec<Vec<String>> = store
+        .index()
+        .search_studies(&StudyQuery::default())
+        .unwrap()
+        .studies
+        .into_iter()
+        .map(|s| s.modalities)
+        .collect();
+    got.sort();
+    expected.sort();
+    assert_eq!(got, expected);
+    assert_eq!(out["filtered_status"], 200);
+    assert!(out["filtered_uids"]
+        .as_array()
+        .unwrap()
+        .contains(&wanted[0]["study"]));
+    assert_eq!(out["study_lookup"], serde_json::json!([wanted[0]["study"]]));
+    assert_eq!(out["series_status"], 200);
+    assert_eq!(out["metadata_status"], 200);
+    assert!(out["metadata_content_type"]
+        .as_str()
+        .unwrap()
+        .starts_with("application/dicom+json"));
+    assert_eq!(out["metadata_pixel_bulk"], true);
+    assert_eq!(out["metadata_has_rows"], true);
+    let frames = out["frames"].as_array().unwrap();
+    assert_eq!(frames.len(), wanted.len());
+    for frame in frames {
+        assert_eq!(frame["status"], 200, "{frame}");
+        assert_eq!(frame["equal"], true, "{frame}");
+        // Compressed frames come as stored and say in which syntax; native ones decoded.
+        let part_type = frame["part_type"].as_str().unwrap();
+        assert!(
+            part_type.contains(frame["syntax"].as_str().unwrap())
+                || part_type.contains("1.2.840.10008.1.2.1"),
+            "{frame}"
+        );
+    }
+    assert_eq!(
+        out["thumbnail"],
+        serde_json::json!([200, "image/jpeg", true])
+    );
+    assert_eq!(
+        out["rendered"],
+        serde_json::json!([200, "image/jpeg", true])
+    );
 }
 
 #[test]

@@ -393,15 +393,41 @@ pub async fn series_thumbnail(
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !accept.is_empty()
-        && !accept.contains("image/png")
-        && !accept.contains("*/*")
-        && !accept.contains("image/*")
-    {
-        return Err(ApiError::not_acceptable("series thumbnails are image/png"));
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let wants_png = accept.is_empty()
+        || accept.contains("image/png")
+            && accept.find("image/png") < accept.find("image/jpeg").or(Some(usize::MAX))
+        || !accept.contains("image/jpeg") && (accept.contains("*/*") || accept.contains("image/*"));
+    if wants_png {
+        return Ok((StatusCode::OK, [(header::CONTENT_TYPE, "image/png")], png).into_response());
     }
-    Ok((StatusCode::OK, [(header::CONTENT_TYPE, "image/png")], png).into_response())
+    // The cache holds PNG; a client that takes only JPEG (OHIF's study panel) gets it re-encoded.
+    let decoded = image::load_from_memory(&png).map_err(|e| ApiError::internal("thumbnail", e))?;
+    let image = if decoded.color().has_color() {
+        let rgb = decoded.to_rgb8();
+        Image8 {
+            width: rgb.width(),
+            height: rgb.height(),
+            channels: 3,
+            data: rgb.into_raw(),
+        }
+    } else {
+        let grey = decoded.to_luma8();
+        Image8 {
+            width: grey.width(),
+            height: grey.height(),
+            channels: 1,
+            data: grey.into_raw(),
+        }
+    };
+    let (bytes, content_type) = encode(&image, &headers, true)?;
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, content_type)],
+        bytes,
+    )
+        .into_response())
 }
 
 /// A study's thumbnail: that of its first series.
