@@ -82,6 +82,58 @@ fn query_retrieve_and_send_through_orthanc_dicomweb() {
     assert_eq!(series.as_array().unwrap().len(), 2, "{series}");
     assert!(series[0]["SeriesInstanceUID"].is_string());
 
+    // A preview of the first series: its middle instance (found with QIDO-RS), then a thumbnail,
+    // and nothing more.
+    let first_series = series[0]["SeriesInstanceUID"].as_str().unwrap().to_string();
+    let retrieve = |series_uid: Option<String>, preview: bool| JobSpec::Retrieve {
+        node: "web".into(),
+        study_uid: study.clone(),
+        series_uid,
+        sop_instance_uid: None,
+        preview_first: preview,
+        preview_only: preview,
+        association: AssociationSettings::default(),
+    };
+    let plan = run(&engine, retrieve(Some(first_series.clone()), true));
+    assert_eq!(plan.output.as_ref().unwrap()["instances"], 5);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let thumbnails_done = || {
+        let filter = lightbox_core::jobs::JobFilter {
+            kind: Some(lightbox_core::jobs::JobKind::Thumbnail),
+            states: vec![JobState::Completed],
+            ..Default::default()
+        };
+        engine.list(&filter).unwrap().1
+    };
+    while thumbnails_done() == 0 {
+        assert!(std::time::Instant::now() < deadline, "no preview thumbnail");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(store.index().stats().unwrap().instances, 1);
+    let middle = plan.output.as_ref().unwrap()["middle_instance"].clone();
+    assert!(store
+        .index()
+        .instance(middle.as_str().unwrap())
+        .unwrap()
+        .is_some());
+
+    // The whole study now: only the nine missing instances travel.
+    let resumed = run(&engine, retrieve(None, false));
+    let report = resumed.output.unwrap();
+    assert_eq!(
+        (report["stored"].as_u64(), report["duplicates"].as_u64()),
+        (Some(9), Some(1)),
+        "{report}"
+    );
+    assert_eq!(report["expected"], 10, "{report}");
+    assert_eq!(store.index().stats().unwrap().instances, 10);
+    run(
+        &engine,
+        JobSpec::Delete {
+            target: lightbox_core::jobs::DeleteTarget::Study(study.clone()),
+        },
+    );
+
     // WADO-RS of the whole study into the store, with thumbnails queued for its series.
     let retrieved = run(
         &engine,

@@ -585,34 +585,7 @@ impl LocalRunner {
     ) -> Outcome {
         let node = self.query_retrieve_node(node)?;
         if let Some(client) = self.web(&node, ctx) {
-            let mut on_instance = |done: u64, bytes: u64| {
-                ctx.progress(Progress {
-                    items_done: done,
-                    bytes_done: bytes,
-                    ..Progress::default()
-                })
-            };
-            let report = client
-                .retrieve(
-                    &target.study_uid,
-                    target.series_uid.as_deref(),
-                    target.sop_instance_uid.as_deref(),
-                    &self.store,
-                    &mut on_instance,
-                )
-                .map_err(web_failure)?;
-            if report.stored > 0 {
-                queue_thumbnails(ctx, self.series_of(&target));
-            }
-            let output = to_json(&report);
-            if report.failed > 0 {
-                return Err(JobFailure::new(
-                    FailureCategory::Partial,
-                    format!("{} instance(s) could not be stored", report.failed),
-                )
-                .with_output(output));
-            }
-            return Ok(Some(output));
+            return self.retrieve_web(&client, &target, ctx);
         }
         let options = self.options(&node, settings, ctx);
         let mut total = RetrieveReport::default();
@@ -709,6 +682,124 @@ impl LocalRunner {
                 .map(|all| all.into_iter().map(|s| s.series_uid).collect())
                 .unwrap_or_default(),
         }
+    }
+
+    /// WADO-RS into the store. When some of the target is stored already (a preview instance, an
+    /// interrupted retrieval), QIDO-RS lists the instances and only the missing ones are fetched:
+    /// whole series where none is stored, single instances otherwise.
+    fn retrieve_web(
+        &self,
+        client: &DicomWebClient,
+        target: &RetrieveTarget,
+        ctx: &JobContext,
+    ) -> Outcome {
+        let index = self.store.index();
+        let anything_local = match (&target.series_uid, &target.sop_instance_uid) {
+            (_, Some(uid)) => index.instance(uid).map_err(storage)?.is_some(),
+            (Some(series), None) => index.series(series).map_err(storage)?.is_some(),
+            (None, None) => index.study(&target.study_uid).map_err(storage)?.is_some(),
+        };
+        let mut total = RetrieveReport::default();
+        let requests: Vec<(Option<String>, Option<String>)> = if !anything_local {
+            vec![(target.series_uid.clone(), target.sop_instance_uid.clone())]
+        } else if target.sop_instance_uid.is_some() {
+            total.expected = 1;
+            total.duplicates = 1;
+            Vec::new()
+        } else {
+            let rows = client
+                .search(&QuerySpec {
+                    level: "instance".into(),
+                    study_uid: Some(target.study_uid.clone()),
+                    series_uid: target.series_uid.clone(),
+                    ..QuerySpec::default()
+                })
+                .map_err(web_failure)?;
+            let text = |row: &serde_json::Map<String, Value>, key: &str| {
+                row.get(key).and_then(Value::as_str).map(str::to_string)
+            };
+            let mut by_series: BTreeMap<String, (u64, Vec<String>)> = BTreeMap::new();
+            for row in &rows {
+                let (Some(series), Some(sop)) = (
+                    text(row, "SeriesInstanceUID").or(target.series_uid.clone()),
+                    text(row, "SOPInstanceUID"),
+                ) else {
+                    continue;
+                };
+                let entry = by_series.entry(series).or_default();
+                if index.instance_path(&sop).map_err(storage)?.is_some() {
+                    entry.0 += 1;
+                } else {
+                    entry.1.push(sop);
+                }
+            }
+            total.expected = rows.len() as u64;
+            total.duplicates = by_series.values().map(|(present, _)| present).sum();
+            ctx.log(format!(
+                "{} of {} instance(s) already stored; retrieving the rest",
+                total.duplicates, total.expected
+            ));
+            by_series
+                .into_iter()
+                .flat_map(|(series, (present, missing))| {
+                    if present == 0 {
+                        vec![(Some(series), None)]
+                    } else {
+                        missing
+                            .into_iter()
+                            .map(|sop| (Some(series.clone()), Some(sop)))
+                            .collect()
+                    }
+                })
+                .collect()
+        };
+        let mut bytes_before = 0u64;
+        for (series, instance) in &requests {
+            if ctx.is_canceled() {
+                return Err(JobFailure::canceled().with_output(to_json(&total)));
+            }
+            let done_before = total.duplicates + total.stored + total.failed;
+            let expected = total.expected;
+            let mut bytes_now = 0u64;
+            let mut on_instance = |done: u64, bytes: u64| {
+                bytes_now = bytes;
+                ctx.progress(Progress {
+                    items_done: done_before + done,
+                    items_total: expected.max(done_before + done),
+                    bytes_done: bytes_before + bytes,
+                    bytes_total: 0,
+                })
+            };
+            let report = client
+                .retrieve(
+                    &target.study_uid,
+                    series.as_deref(),
+                    instance.as_deref(),
+                    &self.store,
+                    &mut on_instance,
+                )
+                .map_err(web_failure)?;
+            bytes_before += bytes_now;
+            total.stored += report.stored;
+            total.duplicates += report.duplicates;
+            total.failed += report.failed;
+            total.errors.extend(report.errors);
+        }
+        total.expected = total
+            .expected
+            .max(total.stored + total.duplicates + total.failed);
+        if total.stored > 0 {
+            queue_thumbnails(ctx, self.series_of(target));
+        }
+        let output = to_json(&total);
+        if total.failed > 0 {
+            return Err(JobFailure::new(
+                FailureCategory::Partial,
+                format!("{} instance(s) could not be stored", total.failed),
+            )
+            .with_output(output));
+        }
+        Ok(Some(output))
     }
 
     fn retrieve_once(
