@@ -124,14 +124,17 @@
     s = String(s);
     return /^\d{8}$/.test(s) ? `${s.slice(0, 4)}-${s.slice(4, 6)}-${s.slice(6, 8)}` : s;
   }
+  /** A person name for display: each component group "Family, Given Middle"; nothing else changes. */
   function fmtPN(s) {
     if (!s) return '';
-    const first = String(s).split('=')[0];
-    const [family = '', given = '', middle = '', prefix = '', suffix = ''] = first.split('^');
-    const rest = [prefix, given, middle].filter(Boolean).join(' ');
-    let out = [family, rest].filter(Boolean).join(', ');
-    if (suffix) out += ' ' + suffix;
-    return out || String(s);
+    return String(s).split('=').map((group) => {
+      if (!group.includes('^')) return group;
+      const [family = '', given = '', middle = '', prefix = '', suffix = ''] = group.split('^');
+      const rest = [prefix, given, middle].filter(Boolean).join(' ');
+      let out = [family, rest].filter(Boolean).join(', ');
+      if (suffix) out += ' ' + suffix;
+      return out;
+    }).join('=');
   }
   function ymd(d) {
     return `${d.getFullYear()}${String(d.getMonth() + 1).padStart(2, '0')}${String(d.getDate()).padStart(2, '0')}`;
@@ -205,7 +208,8 @@
     }
     if (push && location.hash !== '#/' + name) history.replaceState(null, '', '#/' + name);
     if (name === 'jobs' && !JP.loaded) JP.load();
-    if (name === 'nodes') NP.render();
+    if (name === 'nodes') NP.load();
+    if (JD.dlg.open && name !== 'jobs') JD.dlg.close();
     if (name === 'browser') maybeLoadMore();
     Menu.close(false);
   }
@@ -650,10 +654,12 @@
     liveRefresh();
   });
   for (const id of ['#f-date-from', '#f-date-to']) $(id).addEventListener('change', liveRefresh);
+  const FILTER_DELAY = 150;
+  window.lightboxFilterDelay = FILTER_DELAY;
   const liveRefreshDebounced = debounce(() => {
     if (B.list && JSON.stringify(readFilters()) === JSON.stringify(B.list.filters) && !B.list.error) return;
     resetList();
-  }, 150);
+  }, FILTER_DELAY);
   function liveRefresh() { liveRefreshDebounced(); }
   for (const [, sel] of TEXT_FILTERS) {
     $(sel).addEventListener('input', liveRefresh);
@@ -744,6 +750,8 @@
       if (L.total === 0) renderEmptyList(L);
       updateResultCount();
       $('#list-status').textContent = L.done && L.count > PAGE_SIZE ? 'End of the list.' : '';
+      markReady();
+      resultsRendered();
     } catch (err) {
       if (gen !== L.gen) return;
       L.done = true;
@@ -759,7 +767,13 @@
       }
     }
   }
-  function markReady() { if (document.body.dataset.ready !== '1') document.body.dataset.ready = '1'; }
+  function markReady() {
+    if (document.body.dataset.ready === '1') return;
+    document.body.dataset.ready = '1';
+    try { performance.mark('lightbox-ready'); } catch (_) { /* old browsers */ }
+  }
+  /** Tells tests and benchmarks that a page of results is in the DOM. */
+  const resultsRendered = () => document.dispatchEvent(new CustomEvent('lightbox:results'));
   function maybeLoadMore() {
     const L = B.list;
     if (!L || L.done || L.loading || currentPage !== 'browser') return;
@@ -1415,6 +1429,7 @@
     if (L.total === 0) renderEmptyList(L);
     realResults.appendChild(frag);
     updateResultCount();
+    resultsRendered();
     maybeLoadMore();
   }
 
@@ -1983,9 +1998,9 @@
         this.loaded = true;
         for (const rec of (r && r.jobs) || []) {
           const full = mergeJob(rec, { silent: true, fetchedAt: performance.now() });
-          this.insert(full);
+          if (!this.rows.has(full.id)) this.insert(full);
         }
-        $('#jobs-count').textContent = r && r.total != null ? `${fmtNum(r.total)} jobs` : '';
+        $('#jobs-count').textContent = r && r.total != null ? plural(r.total, 'job') : '';
         this.filterText();
       } catch (e) {
         reportError(e, 'Loading jobs');
@@ -1996,6 +2011,8 @@
       return (!st || j.state === st) && (!kd || j.kind === kd);
     },
     insert(j) {
+      const old = this.rows.get(j.id);
+      if (old) old.remove();
       const tr = this.renderRow(j);
       let before = null;
       for (const row of this.body.children) if (Number(row.dataset.jobId) < j.id) { before = row; break; }
@@ -2080,7 +2097,8 @@
       this.id = id;
       $('#job-dialog-title').textContent = `Job ${id}`;
       setChildren($('#job-dialog-body'), h('p', { class: 'muted' }, 'Loading…'));
-      if (!this.dlg.open) this.dlg.showModal();
+      if (!this.dlg.open) this.dlg.show();
+      $('.close-dialog', this.dlg).focus();
       await this.load();
     },
     async load() {
@@ -2130,6 +2148,8 @@
       this.timer = setTimeout(() => { this.timer = 0; this.load(); }, 700);
     },
   };
+
+  JD.dlg.addEventListener('keydown', (e) => { if (e.key === 'Escape') { e.preventDefault(); JD.dlg.close(); } });
 
   // ------------------------------------------------------------------ nodes page
 
@@ -2453,9 +2473,14 @@
     },
     renderBatch(b) {
       const finished = b.done >= b.files;
+      b.card.dataset.done = String(finished);
+      if (!finished) {
+        // Counts appear once the batch is done (the overall bar above shows the progress).
+        setChildren(b.card, h('div', null, h('b', null, 'Uploading…'), ' ', h('span', { class: 'muted' }, 'results appear when every file is stored')));
+        return;
+      }
       setChildren(b.card,
-        h('div', null, h('b', null, `Batch ${b.id}`), ` — ${plural(b.files, 'file')} (${fmtBytes(b.bytes)}) `,
-          h('span', { class: 'muted' }, finished ? 'done' : `${b.done} / ${b.files} uploaded…`)),
+        h('div', null, h('b', null, 'Upload finished'), ` — ${plural(b.files, 'file')} (${fmtBytes(b.bytes)}), ${new Date().toLocaleTimeString()}`),
         h('div', { class: 'counts' },
           h('span', { testid: 'import-stored' }, `${fmtNum(b.stored)} stored`),
           h('span', { testid: 'import-duplicates' }, `${fmtNum(b.duplicates)} duplicates`),
