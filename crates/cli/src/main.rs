@@ -638,6 +638,7 @@ fn study_query(f: StudyFilters) -> Result<StudyQuery> {
         limit: Some(f.limit),
         offset: f.offset,
         order: StudyOrder::Date,
+        ids_ignore_case: false,
     })
 }
 

@@ -1487,21 +1487,19 @@
       await renderRemote(gen);
     }));
   }
-  /** Which of these studies are in the local store, through QIDO-RS with a UID list. */
+  /** Which of these studies are in the local store (the API's exact UID list filter). */
   async function checkLocal(uids) {
     const todo = uids.filter((u) => !B.knownLocal.has(u));
     let ok = true;
     for (let i = 0; i < todo.length; i += 40) {
       const chunk = todo.slice(i, i + 40);
       try {
-        const res = await fetch(`/dicom-web/studies?StudyInstanceUID=${enc(chunk.join('\\'))}&limit=${chunk.length}`,
-          { headers: { Accept: 'application/dicom+json' } });
+        const query = chunk.map((u) => `study_uid=${enc(u)}`).join('&');
+        const res = await fetch(`/api/studies?${query}&limit=${chunk.length}`);
         if (!res.ok) { ok = false; continue; }
-        if (res.status === 204) continue;
-        const arr = await res.json();
-        for (const ds of Array.isArray(arr) ? arr : []) {
-          const v = ds && ds['0020000D'] && ds['0020000D'].Value;
-          if (v && v[0]) B.knownLocal.add(v[0]);
+        const page = await res.json();
+        for (const s of page.studies || []) {
+          if (s && s.StudyInstanceUID) B.knownLocal.add(s.StudyInstanceUID);
         }
       } catch (_) { ok = false; /* unknown: treated as not local */ }
     }

@@ -127,6 +127,9 @@ pub struct StudyQuery {
     pub limit: Option<u64>,
     pub offset: u64,
     pub order: StudyOrder,
+    /// Match Patient ID and Accession Number ignoring case too (as a browser's "contains" filter
+    /// does); DICOM matching of those is case-sensitive, so this is off by default.
+    pub ids_ignore_case: bool,
 }
 
 /// How a page of studies is sorted.

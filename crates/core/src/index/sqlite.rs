@@ -302,15 +302,21 @@ fn study_filter(q: &StudyQuery) -> (String, Vec<SqlValue>, bool) {
         text("p.patient_name_norm", p, true, &mut args);
         needs_patient = true;
     }
+    // upper() folds ASCII only, which is what IDs are made of.
+    let (patient_id, accession) = if q.ids_ignore_case {
+        ("upper(p.patient_id)", "upper(s.accession)")
+    } else {
+        ("p.patient_id", "s.accession")
+    };
     if let Some(p) = &q.patient_id {
-        text("p.patient_id", p, false, &mut args);
+        text(patient_id, p, q.ids_ignore_case, &mut args);
         needs_patient = true;
     }
     if let Some(p) = &q.study_description {
         text("s.description_norm", p, true, &mut args);
     }
     if let Some(p) = &q.accession_number {
-        text("s.accession", p, false, &mut args);
+        text(accession, p, q.ids_ignore_case, &mut args);
     }
     if let Some(p) = &q.series_description {
         // upper() folds ASCII only, like the pattern's own fold for the usual descriptions.

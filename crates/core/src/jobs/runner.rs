@@ -106,7 +106,7 @@ impl LocalRunner {
                     sop_instance_uid: sop_instance_uid.clone(),
                 };
                 match (&target.series_uid, &target.sop_instance_uid) {
-                    (Some(series), None) if *preview_first => self.plan_preview(
+                    (Some(series), None) if *preview_first || *preview_only => self.plan_preview(
                         node,
                         &target.study_uid,
                         series,

@@ -127,7 +127,8 @@ pub enum JobSpec {
         /// then fetch the rest — three jobs, each waiting for the one before.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         preview_first: bool,
-        /// With `preview_first`: stop after the thumbnail (the rest when the user asks).
+        /// Fetch the middle instance and make the thumbnail, and stop there (the rest when the
+        /// user asks); implies `preview_first`.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         preview_only: bool,
         #[serde(default, skip_serializing_if = "AssociationSettings::is_default")]

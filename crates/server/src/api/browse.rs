@@ -32,6 +32,7 @@ fn contains(text: &str) -> Option<TextPattern> {
 pub(super) fn study_query(raw: Option<&str>) -> Result<StudyQuery, ApiError> {
     let mut query = StudyQuery {
         limit: Some(DEFAULT_PAGE),
+        ids_ignore_case: true,
         ..StudyQuery::default()
     };
     for (key, value) in pairs(raw)? {
@@ -41,6 +42,9 @@ pub(super) fn study_query(raw: Option<&str>) -> Result<StudyQuery, ApiError> {
             "study_description" => query.study_description = contains(&value),
             "series_description" => query.series_description = contains(&value),
             "accession" => query.accession_number = contains(&value),
+            "study_uid" if !value.trim().is_empty() => {
+                query.study_uids.push(value.trim().to_string())
+            }
             "date" if value.trim().is_empty() => query.study_date = None,
             "date" => {
                 query.study_date = Some(
