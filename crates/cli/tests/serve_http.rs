@@ -102,3 +102,59 @@ fn a_non_loopback_bind_generates_credentials_and_requires_them() {
     let (_server, _, again) = start();
     assert_eq!(again, password);
 }
+
+#[test]
+fn demo_fills_an_empty_store_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lightbox"))
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args([
+                "serve",
+                "--port",
+                "0",
+                "--http-port",
+                "0",
+                "--no-browser",
+                "--demo",
+            ])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Some(url) = line.strip_prefix("Lightbox is ready at ") {
+                    let _ = tx.send(url.trim_end_matches('/').to_string());
+                }
+            }
+        });
+        let url = rx.recv_timeout(Duration::from_secs(60)).unwrap();
+        (support::Peer(child), url)
+    };
+    let studies = |url: &str| -> u64 {
+        let mut response = ureq::get(format!("{url}/api/status")).call().unwrap();
+        let status: serde_json::Value =
+            serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap();
+        status["store"]["studies"].as_u64().unwrap()
+    };
+    let (server, url) = start();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while studies(&url) < 12 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the demo data never arrived"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(server);
+    // A store with studies gets nothing more.
+    let (_server, url) = start();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(studies(&url), 12);
+}
