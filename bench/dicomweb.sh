@@ -2,7 +2,8 @@
 # DICOMweb benchmarks, side by side in one run, Lightbox vs Orthanc 1.10 with its DICOMweb
 # plugin, on loopback inside a private network namespace; the same python `requests` client
 # times both:
-#   1. WADO-RS retrieval of a 200-instance series (512×512 CT, as stored), median of 3;
+#   1. WADO-RS retrieval of a 200-instance series (512×512 CT, as stored), median of 7, timed by
+#      python requests and by curl;
 #   2. STOW-RS of 1,000 such instances in one request, each server starting empty (median of 3);
 #   3. QIDO-RS `/studies?limit=100` with 100,000 studies in Lightbox: p50 / p95 of 200 requests.
 # Usage: bash bench/dicomweb.sh   (needs orthanc, orthanc-dicomweb, iproute2; root for the namespace)
@@ -64,19 +65,24 @@ printf '| Lightbox | %.2f |\n| Orthanc | %.2f |\n' "$s_lb" "$s_or"
 printf '\nLightbox %.2fx faster (target ≥ 3x); rounds: Lightbox %s, Orthanc %s\n' "$(echo "$s_or/$s_lb" | bc -l)" "${S_LB[*]}" "${S_OR[*]}"
 
 echo
-echo "| 1. WADO-RS of a 200-instance series, as stored (median of 3) | seconds | MB |"
-echo "|---|---:|---:|"
+echo "| 1. WADO-RS of a 200-instance series, as stored (median of 7, alternating servers) | client | seconds | MB |"
+echo "|---|---|---:|---:|"
 ACCEPT='multipart/related; type="application/dicom"; transfer-syntax=*'
-declare -a W_LB W_OR
-for round in 1 2 3; do
+declare -a W_LB W_OR C_LB C_OR
+for round in 1 2 3 4 5 6 7; do
   W_LB+=("$("$PY" "$CLIENT" wado "http://127.0.0.1:18301/dicom-web/studies/$STUDY/series/$SERIES" "$ACCEPT")")
   W_OR+=("$("$PY" "$CLIENT" wado "http://127.0.0.1:18302/dicom-web/studies/$STUDY/series/$SERIES" "$ACCEPT")")
+  C_LB+=("$(curl -s -o /dev/null -H "Accept: $ACCEPT" -w '%{time_total} %{size_download}' "http://127.0.0.1:18301/dicom-web/studies/$STUDY/series/$SERIES")")
+  C_OR+=("$(curl -s -o /dev/null -H "Accept: $ACCEPT" -w '%{time_total} %{size_download}' "http://127.0.0.1:18302/dicom-web/studies/$STUDY/series/$SERIES")")
 done
-w_lb=$(median "$(printf '%s\n' "${W_LB[@]}" | cut -d' ' -f1)"); w_or=$(median "$(printf '%s\n' "${W_OR[@]}" | cut -d' ' -f1)")
-w_lb=$(printf '%s\n' "${W_LB[@]}" | cut -d' ' -f1 | sort -g | sed -n 2p); w_or=$(printf '%s\n' "${W_OR[@]}" | cut -d' ' -f1 | sort -g | sed -n 2p)
+median7() { printf '%s\n' "$@" | cut -d' ' -f1 | sort -g | sed -n 4p; }
+w_lb=$(median7 "${W_LB[@]}"); w_or=$(median7 "${W_OR[@]}"); c_lb=$(median7 "${C_LB[@]}"); c_or=$(median7 "${C_OR[@]}")
 mb_lb=$(echo "${W_LB[0]}" | cut -d' ' -f2); mb_or=$(echo "${W_OR[0]}" | cut -d' ' -f2)
-printf '| Lightbox | %.3f | %.0f |\n| Orthanc | %.3f | %.0f |\n' "$w_lb" "$(echo "$mb_lb/1000000" | bc -l)" "$w_or" "$(echo "$mb_or/1000000" | bc -l)"
-printf '\nLightbox %.2fx faster (target ≥ 1.5x); rounds: Lightbox %s; Orthanc %s\n' "$(echo "$w_or/$w_lb" | bc -l)" "$(printf '%s ' "${W_LB[@]}")" "$(printf '%s ' "${W_OR[@]}")"
+printf '| Lightbox | python requests | %.3f | %.0f |\n| Orthanc | python requests | %.3f | %.0f |\n' "$w_lb" "$(echo "$mb_lb/1000000" | bc -l)" "$w_or" "$(echo "$mb_or/1000000" | bc -l)"
+printf '| Lightbox | curl | %.3f | %.0f |\n| Orthanc | curl | %.3f | %.0f |\n' "$c_lb" "$(echo "${C_LB[0]#* }/1000000" | bc -l)" "$c_or" "$(echo "${C_OR[0]#* }/1000000" | bc -l)"
+printf '\nLightbox %.2fx faster with python requests, %.2fx with curl (target ≥ 1.5x)\n' "$(echo "$w_or/$w_lb" | bc -l)" "$(echo "$c_or/$c_lb" | bc -l)"
+printf 'rounds (s): requests Lightbox %s; Orthanc %s\n' "$(printf '%s ' "${W_LB[@]}" | sed 's/ [0-9]* / /g')" "$(printf '%s ' "${W_OR[@]}" | sed 's/ [0-9]* / /g')"
+printf 'rounds (s): curl Lightbox %s; Orthanc %s\n' "$(printf '%s ' "${C_LB[@]}" | sed 's/ [0-9]* / /g')" "$(printf '%s ' "${C_OR[@]}" | sed 's/ [0-9]* / /g')"
 
 echo
 echo "| 3. QIDO-RS /studies?limit=100, 100,000 studies in Lightbox (200 requests) | p50 ms | p95 ms | matches |"

@@ -280,6 +280,45 @@ fn local_studies_show_markup_as_text_and_metadata_is_searchable() {
         .find("[data-testid=metadata-search]")
         .send_keys(keys::ESCAPE);
 
+    // The series preview steps with the keyboard; Escape closes it.
+    browser
+        .find(&format!(
+            "[data-testid=series][data-series-uid='{series_uid}'] [data-testid=menu-button]"
+        ))
+        .click();
+    browser.find("[data-testid=action-preview]").click();
+    let preview_src = || attr_of(&browser, "[data-testid=preview-image]", "src");
+    browser.wait_until("the first image", Duration::from_secs(10), || {
+        preview_src().is_some_and(|s| !s.is_empty())
+    });
+    let first_image = preview_src();
+    browser.find("[data-testid=preview]").send_keys(keys::RIGHT);
+    browser.wait_until("the next image", Duration::from_secs(10), || {
+        preview_src() != first_image
+            && browser.execute(
+                "const i = document.querySelector('[data-testid=preview-image]'); return i.complete && i.naturalWidth > 0;",
+                &[],
+            ) == json!(true)
+    });
+    browser.screenshot("local-preview");
+    browser
+        .find("[data-testid=preview]")
+        .send_keys(keys::ESCAPE);
+    browser.wait_until("the preview closed", Duration::from_secs(5), || {
+        !browser.find("[data-testid=preview]").is_displayed()
+    });
+
+    // Keyboard: Tab moves from one filter to the next.
+    browser.execute("window.scrollTo(0, 0)", &[]);
+    browser.find("[data-testid=filter-patient-name]").click();
+    browser
+        .find("[data-testid=filter-patient-name]")
+        .send_keys(keys::TAB);
+    assert_eq!(
+        browser.execute("return document.activeElement.dataset.testid", &[]),
+        json!("filter-patient-id")
+    );
+
     // Delete a study from the local store, with confirmation.
     let study_row = browser.find(&format!(
         "[data-testid=study][data-study-uid='{study_uid}']"
