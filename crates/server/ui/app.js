@@ -654,7 +654,7 @@
     liveRefresh();
   });
   for (const id of ['#f-date-from', '#f-date-to']) $(id).addEventListener('change', liveRefresh);
-  const FILTER_DELAY = 150;
+  const FILTER_DELAY = 80;
   window.lightboxFilterDelay = FILTER_DELAY;
   const liveRefreshDebounced = debounce(() => {
     if (B.list && JSON.stringify(readFilters()) === JSON.stringify(B.list.filters) && !B.list.error) return;

@@ -21,6 +21,8 @@ use serde_json::{json, Value};
 const PROCESSING_FAILURE: u16 = 0x0110;
 const CANNOT_UNDERSTAND: u16 = 0xC000;
 const STUDY_MISMATCH: u16 = 0xA900;
+/// Parts being stored while the body is read on.
+const PARTS_IN_FLIGHT: usize = 8;
 
 pub async fn store_any(
     State(state): State<AppState>,
@@ -150,24 +152,29 @@ async fn store(
     let mut parts = Splitter::new(&boundary, state.store.tmp_dir());
     let mut stream = body.into_data_stream();
     let mut outcomes = Vec::new();
+    // Parts are stored on the blocking pool while the body goes on arriving; a few at a time,
+    // in order, so that neither memory nor scratch space grows with the request.
+    let mut storing = std::collections::VecDeque::new();
     while let Some(chunk) = stream.next().await {
         let chunk =
             chunk.map_err(|e| ApiError::bad_request(format!("reading the request: {e}")))?;
         parts
             .feed(&chunk)
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
-        // Store each part as soon as it is complete.
         for (file, content_type) in parts.take_finished() {
             let indexer = state.indexer.clone();
             let study = study.clone();
-            outcomes.push(
-                tokio::task::spawn_blocking(move || {
-                    ingest_part(&indexer, file, &content_type, study.as_deref(), "STOW-RS")
-                })
-                .await
-                .map_err(|e| ApiError::internal("storing a part", e))?,
-            );
+            storing.push_back(tokio::task::spawn_blocking(move || {
+                ingest_part(&indexer, file, &content_type, study.as_deref(), "STOW-RS")
+            }));
         }
+        while storing.len() > PARTS_IN_FLIGHT {
+            let oldest = storing.pop_front().expect("not empty");
+            outcomes.push(oldest.await.map_err(|e| ApiError::internal("storing a part", e))?);
+        }
+    }
+    for part in storing {
+        outcomes.push(part.await.map_err(|e| ApiError::internal("storing a part", e))?);
     }
     // Everything stored is indexed before the answer goes out.
     let indexer = state.indexer.clone();
