@@ -6,10 +6,12 @@
 
 #[path = "../tests/common/browser.rs"]
 mod browser;
+#[path = "../tests/common/serve.rs"]
+mod serve;
 
 use browser::Browser;
 use serde_json::json;
-use std::io::BufRead;
+use serve::Serve;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -67,26 +69,8 @@ fn main() {
         started.elapsed()
     );
 
-    let mut serve = Command::new(env!("CARGO_BIN_EXE_lightbox"))
-        .arg("--data-dir")
-        .arg(&data)
-        .args(["serve", "--port", "0", "--http-port", "0", "--no-browser"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = serve.stderr.take().unwrap();
-    let (url_tx, url_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if let Some(url) = line.strip_prefix("Lightbox is ready at ") {
-                let _ = url_tx.send(url.to_string());
-            }
-        }
-    });
-    let url: String = url_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    let serve = Serve::start(&data, &[]);
+    let url = format!("{}/", serve.url);
     let browser = Browser::start();
     browser.set_window_size(1600, 1000);
 
@@ -148,8 +132,7 @@ fn main() {
     }
     let console = browser.console_errors();
     drop(browser);
-    let _ = serve.kill();
-    let _ = serve.wait();
+    drop(serve);
 
     println!(
         "| Chromium, {} studies in the store ({ROUNDS} rounds) | median ms | p95 ms |",

@@ -4,60 +4,22 @@
 
 mod common;
 
-use std::io::{BufRead, Read, Write};
+use common::serve::Serve;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// Peak growth allowed while 300 MB pass through.
 const MAX_GROWTH_KB: u64 = 64 * 1024;
 
-struct Serve {
-    child: Child,
-    url: String,
-}
-
-impl Serve {
-    fn start(data: &Path) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lightbox"))
-            .arg("--data-dir")
-            .arg(data)
-            .args(["serve", "--port", "0", "--http-port", "0", "--no-browser"])
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-            {
-                if let Some(url) = line.strip_prefix("Lightbox is ready at ") {
-                    let _ = tx.send(url.trim_end_matches('/').to_string());
-                }
-            }
-        });
-        let url = rx.recv_timeout(Duration::from_secs(20)).unwrap();
-        Serve { child, url }
-    }
-
-    /// Peak resident set size so far, in KiB.
-    fn peak_kb(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap()
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Peak resident set size of a process so far, in KiB.
+fn peak_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
 }
 
 fn generate(dir: &Path, seed: u64) -> Vec<PathBuf> {
@@ -110,7 +72,7 @@ fn wado_and_stow_of_300_mb_stay_in_bounded_memory() {
         ],
     );
     assert!(out.status.success());
-    let serve = Serve::start(&data);
+    let serve = Serve::start(&data, &[]);
     let studies: serde_json::Value = serde_json::from_str(
         &agent()
             .get(format!("{}/api/studies", serve.url))
@@ -129,7 +91,7 @@ fn wado_and_stow_of_300_mb_stay_in_bounded_memory() {
     assert!(total > 300_000_000, "{total}");
 
     // WADO-RS of the whole study, read and counted as it streams.
-    let before = serve.peak_kb();
+    let before = peak_kb(serve.pid());
     let mut response = agent()
         .get(format!("{}/dicom-web/studies/{study}", serve.url))
         .header(
@@ -153,7 +115,7 @@ fn wado_and_stow_of_300_mb_stay_in_bounded_memory() {
         received > total,
         "{received} bytes for {total} bytes of files"
     );
-    let growth = serve.peak_kb().saturating_sub(before);
+    let growth = peak_kb(serve.pid()).saturating_sub(before);
     eprintln!("WADO-RS of {total} bytes: peak RSS grew by {growth} KiB");
     assert!(
         growth < MAX_GROWTH_KB,
@@ -177,7 +139,7 @@ fn wado_and_stow_of_300_mb_stay_in_bounded_memory() {
         }
         write!(body, "--{boundary}--\r\n").unwrap();
     }
-    let before = serve.peak_kb();
+    let before = peak_kb(serve.pid());
     let mut response = agent()
         .post(format!("{}/dicom-web/studies", serve.url))
         .header(
@@ -194,7 +156,7 @@ fn wado_and_stow_of_300_mb_stay_in_bounded_memory() {
         "{}",
         response.body_mut().read_to_string().unwrap()
     );
-    let growth = serve.peak_kb().saturating_sub(before);
+    let growth = peak_kb(serve.pid()).saturating_sub(before);
     eprintln!("STOW-RS of 600 instances: peak RSS grew by {growth} KiB");
     assert!(
         growth < MAX_GROWTH_KB,

@@ -1,14 +1,21 @@
-//! `lightbox serve` outside loopback: credentials are generated at the first start, kept in the
-//! data directory, printed, and required on every request. Run inside the test's own network
-//! namespace, where "every interface" is only loopback.
+//! `lightbox serve`'s HTTP side as a newcomer meets it: outside loopback, credentials generated at
+//! the first start, kept in the data directory, printed, and required on every request (run inside
+//! the test's own network namespace, where "every interface" is only loopback); `--demo` filling
+//! an empty store.
 
 mod common;
 #[path = "../../core/tests/support/mod.rs"]
 mod support;
 
-use std::io::BufRead;
-use std::process::{Command, Stdio};
+use common::serve::Serve;
 use std::time::Duration;
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
 
 #[test]
 fn a_non_loopback_bind_generates_credentials_and_requires_them() {
@@ -17,54 +24,22 @@ fn a_non_loopback_bind_generates_credentials_and_requires_them() {
     }
     let dir = tempfile::tempdir().unwrap();
     let start = || {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lightbox"))
-            .arg("--data-dir")
-            .arg(dir.path())
-            .args([
-                "serve",
-                "--port",
-                "0",
-                "--http-bind",
-                "0.0.0.0",
-                "--http-port",
-                "0",
-            ])
-            .arg("--no-browser")
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            let mut password = None;
-            for line in std::io::BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-            {
-                if let Some((_, p)) = line.split_once(" password ") {
-                    password = Some(p.trim().to_string());
-                }
-                if let Some(url) = line.strip_prefix("Lightbox is ready at ") {
-                    let _ = tx.send((url.trim_end_matches('/').to_string(), password.clone()));
-                }
-            }
-        });
-        let (url, password) = rx.recv_timeout(Duration::from_secs(20)).unwrap();
-        (
-            support::Peer(child),
-            url,
-            password.expect("the password was printed"),
-        )
+        let serve = Serve::start(dir.path(), &["--http-bind", "0.0.0.0"]);
+        let password = serve
+            .printed()
+            .iter()
+            .find_map(|line| {
+                line.split_once(" password ")
+                    .map(|(_, p)| p.trim().to_string())
+            })
+            .expect("the password was printed");
+        (serve, password)
     };
-    let (server, url, password) = start();
-    let port = url.rsplit(':').next().unwrap();
+    let (server, password) = start();
+    let port = server.url.rsplit(':').next().unwrap().to_string();
     let status_url = format!("http://127.0.0.1:{port}/api/status");
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
     assert_eq!(
-        agent.get(&status_url).call().unwrap().status().as_u16(),
+        agent().get(&status_url).call().unwrap().status().as_u16(),
         401
     );
     use base64::Engine;
@@ -74,18 +49,17 @@ fn a_non_loopback_bind_generates_credentials_and_requires_them() {
             base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
         )
     };
-    let wrong = agent
-        .get(&status_url)
-        .header("authorization", basic("lightbox", "not-the-password"))
-        .call()
-        .unwrap();
-    assert_eq!(wrong.status().as_u16(), 401);
-    let right = agent
-        .get(&status_url)
-        .header("authorization", basic("lightbox", &password))
-        .call()
-        .unwrap();
-    assert_eq!(right.status().as_u16(), 200);
+    let status_with = |authorization: String| {
+        agent()
+            .get(&status_url)
+            .header("authorization", authorization)
+            .call()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(status_with(basic("lightbox", "not-the-password")), 401);
+    assert_eq!(status_with(basic("lightbox", &password)), 200);
     let kept = std::fs::read_to_string(dir.path().join("http-credentials")).unwrap();
     assert_eq!(kept.trim(), format!("lightbox:{password}"));
     #[cfg(unix)]
@@ -99,53 +73,22 @@ fn a_non_loopback_bind_generates_credentials_and_requires_them() {
     }
     drop(server);
     // The next start keeps the same password.
-    let (_server, _, again) = start();
+    let (_server, again) = start();
     assert_eq!(again, password);
 }
 
 #[test]
 fn demo_fills_an_empty_store_once() {
     let dir = tempfile::tempdir().unwrap();
-    let start = || {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lightbox"))
-            .arg("--data-dir")
-            .arg(dir.path())
-            .args([
-                "serve",
-                "--port",
-                "0",
-                "--http-port",
-                "0",
-                "--no-browser",
-                "--demo",
-            ])
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-            {
-                if let Some(url) = line.strip_prefix("Lightbox is ready at ") {
-                    let _ = tx.send(url.trim_end_matches('/').to_string());
-                }
-            }
-        });
-        let url = rx.recv_timeout(Duration::from_secs(60)).unwrap();
-        (support::Peer(child), url)
-    };
     let studies = |url: &str| -> u64 {
-        let mut response = ureq::get(format!("{url}/api/status")).call().unwrap();
+        let mut response = agent().get(format!("{url}/api/status")).call().unwrap();
         let status: serde_json::Value =
             serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap();
         status["store"]["studies"].as_u64().unwrap()
     };
-    let (server, url) = start();
+    let server = Serve::start(dir.path(), &["--demo"]);
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while studies(&url) < 12 {
+    while studies(&server.url) < 12 {
         assert!(
             std::time::Instant::now() < deadline,
             "the demo data never arrived"
@@ -154,7 +97,7 @@ fn demo_fills_an_empty_store_once() {
     }
     drop(server);
     // A store with studies gets nothing more.
-    let (_server, url) = start();
+    let server = Serve::start(dir.path(), &["--demo"]);
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(studies(&url), 12);
+    assert_eq!(studies(&server.url), 12);
 }

@@ -7,55 +7,29 @@ mod common;
 mod support;
 
 use common::browser::{keys, Browser};
+use common::serve::Serve;
 use lightbox_core::dicom::meta::part10_header;
 use lightbox_core::dicom::transfer_syntax::Encoding;
 use lightbox_core::dicom::{tag, write::DataSetBuilder};
 use lightbox_core::synth::SynthSpec;
 use serde_json::{json, Value};
-use std::io::BufRead;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const XSS_NAME: &str = "<img src=x onerror=alert(1)>";
 const XSS_DESCRIPTION: &str = "<script>alert(2)</script>";
 
-/// `lightbox serve` with its HTTP server on a free loopback port; killed when dropped.
+/// `lightbox serve`, and its JSON API.
 struct Lightbox {
-    child: Child,
+    _serve: Serve,
     url: String,
 }
 
 impl Lightbox {
     fn start(data_dir: &Path) -> Lightbox {
-        let dimse_port = support::free_port();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lightbox"))
-            .arg("--data-dir")
-            .arg(data_dir)
-            .args(["serve", "--port", &dimse_port.to_string()])
-            .args(["--http-port", "0", "--no-browser", "--job-retries", "1"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // The URL comes on stderr; the rest of stderr is drained (and shown) by a thread.
-        let (url_tx, url_rx) = std::sync::mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-            {
-                if let Some(url) = line.strip_prefix("Lightbox is ready at ") {
-                    let _ = url_tx.send(url.trim_end_matches('/').to_string());
-                }
-                eprintln!("serve: {line}");
-            }
-        });
-        let url = url_rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("lightbox serve printed its URL");
-        Lightbox { child, url }
+        let serve = Serve::start(data_dir, &["--job-retries", "1"]);
+        let url = serve.url.clone();
+        Lightbox { _serve: serve, url }
     }
 
     fn api(&self, path: &str) -> Value {
@@ -70,13 +44,6 @@ impl Lightbox {
             .send(body.to_string().as_bytes())
             .unwrap();
         serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap()
-    }
-}
-
-impl Drop for Lightbox {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

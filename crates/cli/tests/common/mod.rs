@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 pub mod browser;
+pub mod serve;
 
 pub fn lightbox(data_dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_lightbox"))

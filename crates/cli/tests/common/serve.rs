@@ -1,0 +1,76 @@
+//! `lightbox serve` as a child process, for tests and benchmarks: ports it picks itself, its URL
+//! taken from what it prints, killed when dropped (a panicking test included).
+#![allow(dead_code)]
+
+use std::io::BufRead;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub struct Serve {
+    child: Child,
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub url: String,
+    printed: Arc<Mutex<Vec<String>>>,
+}
+
+impl Serve {
+    /// `lightbox --data-dir DATA serve --port 0 --http-port 0 --no-browser EXTRA...`, once it has
+    /// said it is ready.
+    pub fn start(data_dir: &Path, extra: &[&str]) -> Serve {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lightbox"))
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["serve", "--port", "0", "--http-port", "0", "--no-browser"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start lightbox serve");
+        let printed = Arc::new(Mutex::new(Vec::new()));
+        let (url_tx, url_rx) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().expect("piped stderr");
+        let lines = printed.clone();
+        // Drained to the end, so that serve never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Some(url) = line.strip_prefix("Lightbox is ready at ") {
+                    let _ = url_tx.send(url.trim_end_matches('/').to_string());
+                }
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let url = match url_rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(url) => url,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("serve never got ready: {:?}", printed.lock().unwrap());
+            }
+        };
+        Serve {
+            child,
+            url,
+            printed,
+        }
+    }
+
+    /// What serve printed so far, line by line.
+    pub fn printed(&self) -> Vec<String> {
+        self.printed.lock().unwrap().clone()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
