@@ -2,6 +2,9 @@
 //! paging, the metadata tree, thumbnails, uploads, zip downloads, nodes, jobs, server-sent
 //! events, and the refusals (oversized bodies, traversal, bad JSON, missing credentials).
 
+mod common;
+
+use common::Server;
 use lightbox_core::import::{self, ImportOptions, ImportProgress};
 use lightbox_core::jobs::runner::{LocalRunner, MoveListener};
 use lightbox_core::jobs::{Engine, EngineConfig};
@@ -14,68 +17,16 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-struct Server {
-    url: String,
-    engine: Arc<Engine>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Server {
-    fn start(data: &Path, credentials: Option<lightbox_server::Credentials>) -> Server {
-        let store = Arc::new(Store::open(data).unwrap());
-        let runner = LocalRunner {
-            store: store.clone(),
-            nodes: Nodes::new(data),
-            move_listener: MoveListener::Temporary("127.0.0.1:0".into()),
-        };
-        let engine =
-            Arc::new(Engine::start(data, Arc::new(runner), EngineConfig::default()).unwrap());
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let router = lightbox_server::router(lightbox_server::ServerConfig {
-            store,
-            nodes: Nodes::new(data),
-            engine: Some(engine.clone()),
-            credentials,
-            origin: url.clone(),
-            listener: None,
-        })
-        .unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            runtime
-                .block_on(lightbox_server::serve(listener, router, async {
-                    let _ = stopped.await;
-                }))
-                .unwrap()
-        });
-        Server {
-            url,
-            engine,
-            stop: Some(stop),
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-        self.engine.shutdown();
-    }
+/// The server with a job engine over the store in `data`.
+fn start(data: &Path, credentials: Option<lightbox_server::Credentials>) -> Server {
+    let store = Arc::new(Store::open(data).unwrap());
+    let runner = LocalRunner {
+        store: store.clone(),
+        nodes: Nodes::new(data),
+        move_listener: MoveListener::Temporary("127.0.0.1:0".into()),
+    };
+    let engine = Arc::new(Engine::start(data, Arc::new(runner), EngineConfig::default()).unwrap());
+    Server::start(store, Some(engine), credentials)
 }
 
 fn agent() -> ureq::Agent {
@@ -181,8 +132,8 @@ fn wait_for_job(url: &str, id: i64) -> Value {
 fn studies_filter_page_and_group_by_patient() {
     let dir = tempfile::tempdir().unwrap();
     populated(dir.path());
-    let server = Server::start(&dir.path().join("data"), None);
-    let url = &server.url;
+    let server = start(&dir.path().join("data"), None);
+    let url = &server.origin;
 
     let (status, all) = get(&format!("{url}/api/studies?order=patient&limit=4"));
     assert_eq!(status, 200);
@@ -276,8 +227,8 @@ fn metadata_thumbnails_downloads_and_uploads() {
     let dir = tempfile::tempdir().unwrap();
     let source = populated(dir.path());
     let data = dir.path().join("data");
-    let server = Server::start(&data, None);
-    let url = &server.url;
+    let server = start(&data, None);
+    let url = &server.origin;
     let (_, page) = get(&format!("{url}/api/studies?limit=1"));
     let study = &page["studies"][0];
     let study_uid = study["StudyInstanceUID"].as_str().unwrap();
@@ -447,8 +398,8 @@ fn raw_request(url: &str, request: &str) -> String {
 fn refusals_are_clear_and_safe() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = Server::start(&data, None);
-    let url = &server.url;
+    let server = start(&data, None);
+    let url = &server.origin;
 
     // The page is served with a policy that allows no inline script.
     let (status, content_type, html) = get_bytes(&format!("{url}/"));
@@ -513,20 +464,20 @@ fn refusals_are_clear_and_safe() {
 
     // With credentials, nothing answers without them.
     let guarded_dir = tempfile::tempdir().unwrap();
-    let guarded = Server::start(
+    let guarded = start(
         guarded_dir.path(),
         Some("admin:correct-horse".parse().unwrap()),
     );
-    assert_eq!(get(&format!("{}/api/status", guarded.url)).0, 401);
-    assert_eq!(get(&format!("{}/", guarded.url)).0, 401);
+    assert_eq!(get(&format!("{}/api/status", guarded.origin)).0, 401);
+    assert_eq!(get(&format!("{}/", guarded.origin)).0, 401);
 }
 
 #[test]
 fn nodes_are_validated_and_keep_their_secrets() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = Server::start(&data, None);
-    let url = &server.url;
+    let server = start(&data, None);
+    let url = &server.origin;
     let nodes = format!("{url}/api/nodes");
 
     let (status, error) = send(
@@ -581,8 +532,8 @@ fn jobs_run_from_the_api_and_their_events_stream() {
     let dir = tempfile::tempdir().unwrap();
     populated(dir.path());
     let data = dir.path().join("data");
-    let server = Server::start(&data, None);
-    let url = server.url.clone();
+    let server = start(&data, None);
+    let url = server.origin.clone();
 
     // Listen to the events before submitting.
     let (events_tx, events_rx) = std::sync::mpsc::channel::<String>();

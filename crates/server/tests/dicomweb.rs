@@ -1,8 +1,11 @@
 //! DICOMweb against a real client: python dicomweb-client searches, retrieves (as stored and
 //! decoded to the default Explicit VR Little Endian), reads metadata and follows bulk data URIs.
 
+mod common;
 #[path = "../../core/tests/support/mod.rs"]
 mod support;
+
+use common::Server;
 
 use lightbox_core::import::{self, ImportOptions, ImportProgress};
 use lightbox_core::index::StudyQuery;
@@ -10,60 +13,14 @@ use lightbox_core::store::Store;
 use serde_json::Value;
 use std::sync::Arc;
 
-/// The server on 127.0.0.1:0 in its own runtime; stopped when the guard drops.
-struct Server {
-    url: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Server {
-    fn start(store: Arc<Store>, credentials: Option<lightbox_server::Credentials>) -> Server {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let origin = format!("http://{}", listener.local_addr().unwrap());
-        let url = format!("{origin}/dicom-web");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let nodes = lightbox_core::nodes::Nodes::new(store.root());
-        let router = lightbox_server::router(lightbox_server::ServerConfig {
-            store,
-            nodes,
-            engine: None,
-            credentials,
-            origin: origin.clone(),
-            listener: None,
-        })
-        .unwrap();
-        let thread = std::thread::spawn(move || {
-            runtime
-                .block_on(lightbox_server::serve(listener, router, async {
-                    let _ = stopped.await;
-                }))
-                .unwrap()
-        });
-        Server {
-            url,
-            stop: Some(stop),
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
+/// The DICOMweb server over `store`, at `url` (`…/dicom-web`).
+fn dicomweb(
+    store: Arc<Store>,
+    credentials: Option<lightbox_server::Credentials>,
+) -> (Server, String) {
+    let server = Server::start(store, None, credentials);
+    let url = format!("{}/dicom-web", server.origin);
+    (server, url)
 }
 
 /// A store holding pydicom test files (native, RLE, JPEG 2000, JPEG baseline), and the JSON file
@@ -123,11 +80,11 @@ fn dicomweb_client_searches_retrieves_and_follows_bulk_data() {
         return;
     };
     let (_dir, store, wanted, wanted_file) = pydicom_store(&data);
-    let server = Server::start(store.clone(), None);
+    let (_server, url) = dicomweb(store.clone(), None);
     let out: Value = serde_json::from_str(&support::run_reference_script(
         &python,
         "dicomweb_client_check.py",
-        &[server.url.as_ref(), wanted_file.as_os_str()],
+        &[url.as_ref(), wanted_file.as_os_str()],
     ))
     .unwrap();
 
@@ -231,11 +188,11 @@ fn ohif_request_sequence_is_answered() {
         return;
     };
     let (_dir, store, wanted, wanted_file) = pydicom_store(&data);
-    let server = Server::start(store.clone(), None);
+    let (_server, url) = dicomweb(store.clone(), None);
     let out: Value = serde_json::from_str(&support::run_reference_script(
         &python,
         "ohif_requests.py",
-        &[server.url.as_ref(), wanted_file.as_os_str()],
+        &[url.as_ref(), wanted_file.as_os_str()],
     ))
     .unwrap();
     let studies = store.index().stats().unwrap().studies;
@@ -301,10 +258,9 @@ fn searches_refuse_unknown_attributes_and_credentials_guard_every_request() {
     let public: std::net::SocketAddr = "0.0.0.0:8080".parse().unwrap();
     assert!(lightbox_server::check_bind(&public, None).is_err());
     assert!(lightbox_server::check_bind(&public, Some(&credentials)).is_ok());
-    let server = Server::start(store, Some(credentials));
+    let (_server, url) = dicomweb(store, Some(credentials));
     // A raw HTTP/1.1 exchange, so nothing adds credentials on its own.
-    let address = server
-        .url
+    let address = url
         .trim_start_matches("http://")
         .split('/')
         .next()
@@ -343,13 +299,13 @@ fn dicomweb_client_stores_through_stow_rs() {
     };
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(dir.path()).unwrap());
-    let server = Server::start(store.clone(), None);
+    let (_server, url) = dicomweb(store.clone(), None);
     let names = ["CT_small.dcm", "MR_small_RLE.dcm", "SC_rgb_jpeg_gdcm.dcm"];
     let paths: Vec<_> = names
         .iter()
         .map(|n| data.join("test_files").join(n))
         .collect();
-    let mut args: Vec<&std::ffi::OsStr> = vec![server.url.as_ref()];
+    let mut args: Vec<&std::ffi::OsStr> = vec![url.as_ref()];
     args.extend(paths.iter().map(|p| p.as_os_str()));
     let out: Value = serde_json::from_str(&support::run_reference_script(
         &python,
@@ -381,8 +337,11 @@ fn dicomweb_client_stores_through_stow_rs() {
     assert_eq!(referenced, expected);
     assert_eq!(out["failed"], 0);
     // Each RetrieveURL resolves to the instance it names.
-    for url in out["retrieve_urls"].as_array().unwrap() {
-        assert!(url.as_str().unwrap().starts_with(&server.url), "{url}");
+    for retrieve_url in out["retrieve_urls"].as_array().unwrap() {
+        assert!(
+            retrieve_url.as_str().unwrap().starts_with(&url),
+            "{retrieve_url}"
+        );
     }
     assert_eq!(store.index().stats().unwrap().instances, 3);
     // Into a study it does not belong to: refused, with the reason.

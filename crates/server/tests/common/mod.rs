@@ -1,0 +1,71 @@
+//! The HTTP server in the test's own runtime on 127.0.0.1:0, stopped when the guard drops.
+#![allow(dead_code)]
+
+use lightbox_core::jobs::Engine;
+use lightbox_core::nodes::Nodes;
+use lightbox_core::store::Store;
+use std::sync::Arc;
+
+pub struct Server {
+    /// `http://127.0.0.1:PORT`.
+    pub origin: String,
+    engine: Option<Arc<Engine>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    /// Serves `store` (with `engine` for the jobs API, when given), requiring `credentials`.
+    pub fn start(
+        store: Arc<Store>,
+        engine: Option<Arc<Engine>>,
+        credentials: Option<lightbox_server::Credentials>,
+    ) -> Server {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        let router = lightbox_server::router(lightbox_server::ServerConfig {
+            nodes: Nodes::new(store.root()),
+            store,
+            engine: engine.clone(),
+            credentials,
+            origin: origin.clone(),
+            listener: None,
+        })
+        .unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            runtime
+                .block_on(lightbox_server::serve(listener, router, async {
+                    let _ = stopped.await;
+                }))
+                .unwrap()
+        });
+        Server {
+            origin,
+            engine,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        if let Some(engine) = &self.engine {
+            engine.shutdown();
+        }
+    }
+}
