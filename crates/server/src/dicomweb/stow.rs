@@ -170,11 +170,18 @@ async fn store(
         }
         while storing.len() > PARTS_IN_FLIGHT {
             let oldest = storing.pop_front().expect("not empty");
-            outcomes.push(oldest.await.map_err(|e| ApiError::internal("storing a part", e))?);
+            outcomes.push(
+                oldest
+                    .await
+                    .map_err(|e| ApiError::internal("storing a part", e))?,
+            );
         }
     }
     for part in storing {
-        outcomes.push(part.await.map_err(|e| ApiError::internal("storing a part", e))?);
+        outcomes.push(
+            part.await
+                .map_err(|e| ApiError::internal("storing a part", e))?,
+        );
     }
     // Everything stored is indexed before the answer goes out.
     let indexer = state.indexer.clone();
