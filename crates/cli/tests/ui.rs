@@ -492,6 +492,49 @@ fn remote_nodes_query_preview_retrieve_and_send_against_orthanc() {
         assert!(Instant::now() < deadline, "Orthanc never got the study");
         std::thread::sleep(Duration::from_millis(200));
     }
+
+    // Orthanc goes away: retrieving the second series fails (after its one retry), the tile says
+    // why, and its Retry queues the job again.
+    drop(orthanc);
+    let second = &uids[1];
+    let tile = format!("[data-testid=series][data-series-uid='{second}']");
+    browser.execute(
+        "document.querySelector(arguments[0]).scrollIntoView({block: 'center'})",
+        &[json!(tile)],
+    );
+    browser
+        .find(&format!("{tile} [data-testid=menu-button]"))
+        .click();
+    browser.find("[data-testid=action-retrieve]").click();
+    browser.wait_until("the retrieval failed", Duration::from_secs(60), || {
+        series_state(&browser, second) == "failed"
+    });
+    let reason = attr_of(
+        &browser,
+        &format!("{tile} [data-testid=series-error]"),
+        "title",
+    )
+    .unwrap_or_default();
+    assert!(reason.contains("connect"), "{reason}");
+    browser.screenshot("remote-failed");
+    let failed = lightbox.api("/api/jobs?kind=retrieve&state=failed")["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["spec"]["series_uid"] == second.as_str())
+        .expect("the failed retrieval")["id"]
+        .as_i64()
+        .unwrap();
+    browser
+        .find(&format!("{tile} [data-testid=series-retry]"))
+        .click();
+    browser.wait_until("the job queued again", Duration::from_secs(10), || {
+        lightbox.api(&format!("/api/jobs/{failed}"))["log"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["message"].as_str().unwrap().contains("queued again"))
+    });
     assert_no_page_errors(&browser);
 }
 
