@@ -1,6 +1,7 @@
 //! Files in and out: uploads from the page (DICOM files and zip archives, streamed to disk),
 //! import jobs of paths on the server, and zip downloads of a patient, study or series.
 
+use super::zipstream::ZipStream;
 use super::{blocking, Body};
 use crate::query::pairs;
 use crate::{ApiError, AppState};
@@ -19,7 +20,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::io::Write;
 use std::path::PathBuf;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 /// The largest upload taken, per file.
 pub const UPLOAD_LIMIT: usize = 2 << 30;
@@ -286,65 +287,83 @@ fn download_entries(
     Ok((archive, entries))
 }
 
-/// A zip of the files (stored as they are: DICOM files rarely shrink much), written to a
-/// scratch file and streamed from there.
+/// Hands what the zip writer produces to the response body, in pieces; fails once the client
+/// has gone, which stops the writer.
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
+    pending: Vec<u8>,
+}
+
+const PIECE: usize = 256 << 10;
+
+impl ChannelWriter {
+    fn send_pending(&mut self) -> std::io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let piece = std::mem::replace(&mut self.pending, Vec::with_capacity(PIECE));
+        self.tx
+            .blocking_send(Ok(Bytes::from(piece)))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client left"))
+    }
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        if self.pending.len() >= PIECE {
+            self.send_pending()?;
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.send_pending()
+    }
+}
+
+/// A zip of the files, streamed as it is written (stored as they are: DICOM files rarely
+/// shrink much). A file that cannot be read mid-way ends the stream with an error, so the client
+/// sees a broken download rather than a short archive that looks whole.
 pub async fn download(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let store = state.store.clone();
-    let (archive, tmp) = blocking("making a zip", move || {
-        let (archive, entries) = download_entries(&store, raw.as_deref())?;
-        let tmp = tempfile::NamedTempFile::new_in(store.tmp_dir())
-            .map_err(|e| ApiError::internal("zip scratch", e))?;
-        let failed = |e: &dyn std::fmt::Display| ApiError::internal("writing a zip", e.to_string());
-        let mut zip = zip::ZipWriter::new(tmp.reopen().map_err(|e| failed(&e))?);
-        for (name, instance) in entries {
-            let mut source =
-                std::fs::File::open(store.resolve(&instance.file_path)).map_err(|e| failed(&e))?;
-            let options = zip::write::SimpleFileOptions::default()
-                .compression_method(zip::CompressionMethod::Stored)
-                .large_file(instance.file_size >= u32::MAX as i64);
-            zip.start_file(name, options).map_err(|e| failed(&e))?;
-            std::io::copy(&mut source, &mut zip).map_err(|e| failed(&e))?;
-        }
-        zip.finish()
-            .map_err(|e| failed(&e))?
-            .flush()
-            .map_err(|e| failed(&e))?;
-        Ok((archive, tmp))
-    })
-    .await?;
-    let file = tokio::fs::File::from_std(
-        tmp.reopen()
-            .map_err(|e| ApiError::internal("reading a zip", e))?,
-    );
-    let length = file
-        .metadata()
-        .await
-        .map_err(|e| ApiError::internal("reading a zip", e))?
-        .len();
-    // The scratch file goes when the last chunk has been read (`tmp` lives in the stream).
-    let chunks = futures_util::stream::unfold(Some((file, tmp)), |open| async move {
-        let (mut file, tmp) = open?;
-        let mut buffer = vec![0u8; 256 << 10];
-        match file.read(&mut buffer).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buffer.truncate(n);
-                Some((
-                    Ok::<_, std::io::Error>(Bytes::from(buffer)),
-                    Some((file, tmp)),
-                ))
+    let (archive, entries) = {
+        let store = store.clone();
+        blocking("listing a download", move || {
+            download_entries(&store, raw.as_deref())
+        })
+        .await?
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
+    tokio::task::spawn_blocking(move || {
+        let errors = tx.clone();
+        let write = || -> std::io::Result<()> {
+            let mut zip = ZipStream::new(ChannelWriter {
+                tx,
+                pending: Vec::with_capacity(PIECE),
+            });
+            for (name, instance) in entries {
+                let mut file = std::fs::File::open(store.resolve(&instance.file_path))?;
+                zip.add(&name, instance.file_size.max(0) as u64, &mut file)?;
             }
-            Err(e) => Some((Err(e), None)),
+            zip.finish()?.flush()
+        };
+        if let Err(e) = write() {
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                eprintln!("http: zip download: {e}");
+                let _ = errors.blocking_send(Err(e));
+            }
         }
+    });
+    let chunks = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
     });
     Ok((
         StatusCode::OK,
         [
             (header::CONTENT_TYPE, "application/zip".to_string()),
-            (header::CONTENT_LENGTH, length.to_string()),
             (
                 header::CONTENT_DISPOSITION,
                 format!("attachment; filename=\"{archive}.zip\""),
