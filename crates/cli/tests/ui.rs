@@ -495,9 +495,15 @@ fn remote_nodes_query_preview_retrieve_and_send_against_orthanc() {
 
     // Orthanc goes away: retrieving the second series fails (after its one retry), the tile says
     // why, and its Retry queues the job again.
-    drop(orthanc);
     let second = &uids[1];
     let tile = format!("[data-testid=series][data-series-uid='{second}']");
+    // The list was redrawn by the last search: wait until the tile knows Orthanc's count again.
+    browser.wait_until(
+        "the preview series partial again",
+        Duration::from_secs(60),
+        || series_state(&browser, second) == "partial",
+    );
+    drop(orthanc);
     browser.execute(
         "document.querySelector(arguments[0]).scrollIntoView({block: 'center'})",
         &[json!(tile)],

@@ -1124,7 +1124,8 @@
     const active = jobs.find((j) => ACTIVE.has(j.state) && !isPreviewSpec(j.spec));
     const previewActive = jobs.some((j) => ACTIVE.has(j.state) && isPreviewSpec(j.spec));
     const latest = jobs[0];
-    const complete = localCount > 0 && (remoteCount == null || localCount >= remoteCount);
+    // Known to be complete only against a remote count: without one, a failed retrieval stays shown.
+    const complete = localCount > 0 && remoteCount != null && localCount >= remoteCount;
     let state;
     if (active) state = 'retrieving';
     else if (latest && latest.state === 'failed' && !complete) state = 'failed';
@@ -1520,7 +1521,8 @@
         e.remote = new Map(m);
         if (added) {
           updateStudyRow(e);
-          if (e.seriesLoaded) { e.seriesLoaded = false; if (e.expanded) loadSeries(e, { force: true }); }
+          // A load under way started before this node was known: start again, with it.
+          if (e.seriesLoaded || e.seriesLoading) { e.seriesLoaded = false; if (e.expanded) loadSeries(e, { force: true }); }
         }
         continue;
       }
