@@ -88,7 +88,9 @@ pub fn serve(
         .with_context(|| format!("listening on {http_address} (HTTP)"))?;
     let http_local = http_listener.local_addr()?;
     let url = format!("http://{http_local}");
+    let (stop_streams, stopping) = tokio::sync::watch::channel(false);
     let router = lightbox_server::router(lightbox_server::ServerConfig {
+        stopping,
         store: store.clone(),
         nodes: Nodes::new(data_dir),
         engine: Some(engine.clone()),
@@ -106,6 +108,8 @@ pub fn serve(
                 while !stop.load(Ordering::SeqCst) {
                     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 }
+                // Open pages' event streams end, so the graceful shutdown can finish.
+                let _ = stop_streams.send(true);
             }))
         })
     };

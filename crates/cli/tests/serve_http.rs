@@ -101,3 +101,26 @@ fn demo_fills_an_empty_store_once() {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(studies(&server.url), 12);
 }
+
+#[test]
+fn sigterm_stops_serve_while_a_page_listens_to_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Serve::start(dir.path(), &[]);
+    // A page's event stream, open and read from.
+    let events_url = format!("{}/api/events", server.url);
+    let (opened_tx, opened_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut response = agent().get(&events_url).call().unwrap();
+        let _ = opened_tx.send(response.status().as_u16());
+        let mut sink = Vec::new();
+        // Returns when serve ends the stream.
+        let _ = std::io::Read::read_to_end(&mut response.body_mut().as_reader(), &mut sink);
+    });
+    assert_eq!(
+        opened_rx.recv_timeout(Duration::from_secs(10)).unwrap(),
+        200
+    );
+    let status = server.terminate(Duration::from_secs(10));
+    assert!(status.success(), "{status:?}");
+    assert!(server.printed().iter().any(|l| l == "stopped"));
+}

@@ -40,6 +40,9 @@ pub struct AppState {
     /// Node edits are read-modify-write of one file: one at a time.
     nodes_lock: Arc<tokio::sync::Mutex<()>>,
     listener: Option<Arc<ListenerStatus>>,
+    /// Turns true when the server stops: long-lived answers (server-sent events) end then, so a
+    /// graceful shutdown does not wait on an open page.
+    stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 /// The storage listener `serve` runs beside the HTTP server, for the status page.
@@ -59,6 +62,8 @@ pub struct ServerConfig {
     /// `http://host:port` the server is reachable at.
     pub origin: String,
     pub listener: Option<ListenerStatus>,
+    /// Send `true` on its sender (or drop it) when the server stops.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 /// HTTP Basic credentials the server requires.
@@ -109,6 +114,7 @@ pub fn router(config: ServerConfig) -> std::io::Result<Router> {
         nodes: Arc::new(config.nodes),
         nodes_lock: Arc::default(),
         listener: config.listener.map(Arc::new),
+        stopping: config.stopping,
     };
     Ok(Router::new()
         .nest("/dicom-web", dicomweb::routes())

@@ -66,6 +66,26 @@ impl Serve {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// SIGTERM, then its exit status; panics if it is still running after `within`.
+    pub fn terminate(&mut self, within: Duration) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "serve still runs {within:?} after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 }
 
 impl Drop for Serve {

@@ -19,6 +19,7 @@ struct Feed {
     jobs: Option<broadcast::Receiver<JobEvent>>,
     ticker: tokio::time::Interval,
     last_store: Option<IndexStats>,
+    stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 pub async fn stream(
@@ -27,6 +28,7 @@ pub async fn stream(
     let mut ticker = tokio::time::interval(STORE_CHECK);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let feed = Feed {
+        stopping: state.stopping.clone(),
         jobs: state.engine.as_ref().map(|e| e.subscribe()),
         state,
         ticker,
@@ -34,17 +36,23 @@ pub async fn stream(
     };
     let events = stream::unfold(feed, |mut feed| async move {
         loop {
+            if *feed.stopping.borrow() {
+                return None;
+            }
             let next = match feed.jobs.as_mut() {
                 Some(jobs) => tokio::select! {
                     received = jobs.recv() => Next::Job(received),
                     _ = feed.ticker.tick() => Next::Tick,
+                    _ = feed.stopping.changed() => Next::Stop,
                 },
-                None => {
-                    feed.ticker.tick().await;
-                    Next::Tick
-                }
+                None => tokio::select! {
+                    _ = feed.ticker.tick() => Next::Tick,
+                    _ = feed.stopping.changed() => Next::Stop,
+                },
             };
             match next {
+                // The server stops (or its stop signal is gone): the stream ends.
+                Next::Stop => return None,
                 Next::Job(Ok(event)) => {
                     let data = serde_json::to_string(&event).unwrap_or_default();
                     return Some((Ok(Event::default().event("job").data(data)), feed));
@@ -83,4 +91,5 @@ pub async fn stream(
 enum Next {
     Job(Result<JobEvent, RecvError>),
     Tick,
+    Stop,
 }

@@ -13,6 +13,8 @@ mod zipstream;
 use crate::{ApiError, AppState};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use lightbox_core::jobs::Engine;
@@ -47,12 +49,34 @@ pub fn routes() -> Router<AppState> {
         .route("/import", post(transfer::import))
         .route("/events", get(events::stream))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(axum::middleware::from_fn(refuse_declared_oversize))
         // After the general limit, so that this route's own limit is the one that applies.
         .route(
             "/upload",
             post(transfer::upload).layer(DefaultBodyLimit::max(transfer::UPLOAD_LIMIT)),
         )
         .fallback(|| async { ApiError::not_found("no such API endpoint") })
+}
+
+/// A body declared larger than the limit is refused before a byte of it is read (the limit
+/// itself stops bodies that do not say their length).
+async fn refuse_declared_oversize(request: Request, next: axum::middleware::Next) -> Response {
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > JSON_BODY_LIMIT as u64) {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "request bodies are limited to {} KiB here",
+                JSON_BODY_LIMIT >> 10
+            ),
+        )
+        .into_response();
+    }
+    next.run(request).await
 }
 
 /// A JSON body whose rejections (bad JSON, wrong content type, too large) are API errors.
@@ -77,7 +101,7 @@ impl AppState {
     fn engine(&self) -> Result<&Arc<Engine>, ApiError> {
         self.engine.as_ref().ok_or_else(|| {
             ApiError::new(
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                StatusCode::SERVICE_UNAVAILABLE,
                 "no job engine runs in this server",
             )
         })

@@ -30,6 +30,7 @@ impl Server {
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .unwrap();
         let origin = format!("http://{}", listener.local_addr().unwrap());
+        let (stop_streams, stopping) = tokio::sync::watch::channel(false);
         let router = lightbox_server::router(lightbox_server::ServerConfig {
             nodes: Nodes::new(store.root()),
             store,
@@ -37,13 +38,15 @@ impl Server {
             credentials,
             origin: origin.clone(),
             listener: None,
+            stopping,
         })
         .unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
             runtime
-                .block_on(lightbox_server::serve(listener, router, async {
+                .block_on(lightbox_server::serve(listener, router, async move {
                     let _ = stopped.await;
+                    let _ = stop_streams.send(true);
                 }))
                 .unwrap()
         });
