@@ -102,6 +102,27 @@ fn attr_of(browser: &Browser, css: &str, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// The text of the first element matching `css`, read in one step.
+fn text_of(browser: &Browser, css: &str) -> String {
+    browser
+        .execute(
+            "const e = document.querySelector(arguments[0]); return e ? e.innerText : '';",
+            &[json!(css)],
+        )
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The tags of the metadata rows shown now.
+fn metadata_tags(browser: &Browser) -> Vec<String> {
+    serde_json::from_value(browser.execute(
+        "return [...document.querySelectorAll('[data-testid=metadata-row]')].map(r => r.dataset.tag);",
+        &[],
+    ))
+    .unwrap_or_default()
+}
+
 fn series_state(browser: &Browser, series_uid: &str) -> String {
     attr_of(
         browser,
@@ -147,8 +168,7 @@ fn local_studies_show_markup_as_text_and_metadata_is_searchable() {
     open(&browser, &lightbox);
 
     // The markup patient: its name is text on the page, and nothing ran.
-    let patient = browser.wait_for_text("[data-testid=patient]", XSS_NAME);
-    assert!(patient.text().contains(XSS_NAME));
+    browser.wait_for_text("[data-testid=patient]", XSS_NAME);
     browser.wait_for_text("[data-testid=study]", XSS_DESCRIPTION);
     assert_eq!(browser.alert_text(), None, "an alert opened");
     let injected = browser.execute(
@@ -191,22 +211,23 @@ fn local_studies_show_markup_as_text_and_metadata_is_searchable() {
     let study_uid = study["StudyInstanceUID"].as_str().unwrap();
     let series = lightbox.api(&format!("/api/studies/{study_uid}"))["series"][0].clone();
     let series_uid = series["SeriesInstanceUID"].as_str().unwrap();
-    let tile = browser.find(&format!(
-        "[data-testid=series][data-series-uid='{series_uid}']"
-    ));
-    assert_eq!(tile.attr("data-state").as_deref(), Some("local"));
+    let tile = format!("[data-testid=series][data-series-uid='{series_uid}']");
+    browser.find(&tile);
+    assert_eq!(series_state(&browser, series_uid), "local");
     browser.execute(
-        "arguments[0].scrollIntoView({block: 'center'})",
-        &[tile.json()],
+        "document.querySelector(arguments[0]).scrollIntoView({block: 'center'})",
+        &[json!(tile)],
     );
     browser.wait_until("the thumbnail loaded", Duration::from_secs(10), || {
         thumbnail_loaded(&browser, series_uid)
     });
-    tile.find("[data-testid=menu-button]").click();
+    browser
+        .find(&format!("{tile} [data-testid=menu-button]"))
+        .click();
     browser.find("[data-testid=action-metadata]").click();
-    let dialog = browser.find("[data-testid=metadata]");
+    browser.find("[data-testid=metadata]");
     browser.wait_until("metadata rows", Duration::from_secs(10), || {
-        dialog.find_all("[data-testid=metadata-row]").len() > 20
+        metadata_tags(&browser).len() > 20
     });
     let search = browser.find("[data-testid=metadata-search]");
     search.send_keys("PatientName");
@@ -214,33 +235,26 @@ fn local_studies_show_markup_as_text_and_metadata_is_searchable() {
         "rows filtered to the patient's name",
         Duration::from_secs(5),
         || {
-            let rows = dialog.find_all("[data-testid=metadata-row]");
-            !rows.is_empty()
-                && rows
-                    .iter()
-                    .all(|r| r.attr("data-tag").as_deref() == Some("00100010"))
+            let tags = metadata_tags(&browser);
+            !tags.is_empty() && tags.iter().all(|t| t == "00100010")
         },
     );
-    let name_row = dialog.find("[data-testid=metadata-row][data-tag='00100010']");
-    assert!(name_row
-        .text()
-        .contains(study["PatientName"].as_str().unwrap()));
+    let name_row = text_of(&browser, "[data-testid=metadata-row][data-tag='00100010']");
+    assert!(
+        name_row.contains(study["PatientName"].as_str().unwrap()),
+        "{name_row}"
+    );
     search.clear();
     search.send_keys("0020,0013");
     browser.wait_until("the instance number row", Duration::from_secs(5), || {
-        dialog
-            .find_all("[data-testid=metadata-row]")
-            .iter()
-            .any(|r| r.attr("data-tag").as_deref() == Some("00200013"))
+        metadata_tags(&browser).iter().any(|t| t == "00200013")
     });
-    let number_text = |b: &Browser| {
-        b.find("[data-testid=metadata-row][data-tag='00200013']")
-            .text()
-    };
-    let first = number_text(&browser);
+    let number_row = "[data-testid=metadata-row][data-tag='00200013']";
+    let first = text_of(&browser, number_row);
     browser.find("[data-testid=metadata-next]").click();
     browser.wait_until("the next instance", Duration::from_secs(5), || {
-        number_text(&browser) != first
+        let now = text_of(&browser, number_row);
+        !now.is_empty() && now != first
     });
     browser.screenshot("local-metadata-search");
     browser
@@ -287,10 +301,11 @@ fn local_studies_show_markup_as_text_and_metadata_is_searchable() {
     );
 
     // Delete a study from the local store, with confirmation.
-    let study_row = browser.find(&format!(
-        "[data-testid=study][data-study-uid='{study_uid}']"
-    ));
-    study_row.find("[data-testid=menu-button]").click();
+    browser
+        .find(&format!(
+            "[data-testid=study][data-study-uid='{study_uid}'] [data-testid=menu-button]"
+        ))
+        .click();
     browser.find("[data-testid=action-delete]").click();
     browser.find("[data-testid=confirm-ok]").click();
     browser.wait_until("the study left the list", Duration::from_secs(20), || {
@@ -373,10 +388,12 @@ fn remote_nodes_query_preview_retrieve_and_send_against_orthanc() {
     port.clear();
     port.send_keys(&orthanc.address.port.to_string());
     browser.find("[data-testid=node-save]").click();
-    let row = browser.find("[data-testid=node-row][data-node=orthanc]");
-    row.find("[data-testid=node-verify]").click();
-    let verdict = browser.wait_for_text("[data-testid=node-verify-result]", "✓");
-    assert!(verdict.text().contains("ms"), "{}", verdict.text());
+    browser
+        .find("[data-testid=node-row][data-node=orthanc] [data-testid=node-verify]")
+        .click();
+    browser.wait_for_text("[data-testid=node-verify-result]", "✓");
+    let verdict = text_of(&browser, "[data-testid=node-verify-result]");
+    assert!(verdict.contains("ms"), "{verdict}");
     browser.screenshot("nodes-verified");
     let nodes = lightbox.api("/api/nodes");
     assert_eq!(nodes[0]["port"], orthanc.address.port);
@@ -402,9 +419,8 @@ fn remote_nodes_query_preview_retrieve_and_send_against_orthanc() {
         .find("[data-testid=filter-patient-name]")
         .send_keys(&name[..3].to_lowercase());
     browser.find("[data-testid=search]").click();
-    let study_row = browser.find(&format!(
-        "[data-testid=study][data-study-uid='{remote_uid}']"
-    ));
+    let study_row = format!("[data-testid=study][data-study-uid='{remote_uid}']");
+    browser.find(&study_row);
     // Expanded (it is the patient's first study): both series tiles, remote, then previews.
     let remote_series = lightbox.post(
         "/api/remote/series",
@@ -418,8 +434,14 @@ fn remote_nodes_query_preview_retrieve_and_send_against_orthanc() {
         .iter()
         .map(|s| s["SeriesInstanceUID"].as_str().unwrap().to_string())
         .collect();
-    if study_row.try_find_tile(&uids[0]).is_none() {
-        study_row.find("[data-testid=study-toggle]").click();
+    let first_tile = format!(
+        "{study_row} [data-testid=series][data-series-uid='{}']",
+        uids[0]
+    );
+    if browser.try_find(&first_tile).is_none() {
+        browser
+            .find(&format!("{study_row} [data-testid=study-toggle]"))
+            .click();
     }
     for uid in &uids {
         browser.wait_until(
@@ -431,11 +453,28 @@ fn remote_nodes_query_preview_retrieve_and_send_against_orthanc() {
         assert_eq!(state, "partial", "only the preview instance is local");
     }
     browser.screenshot("remote-previews");
+    // With its previews stored, the study is local too: it moves to the local list.
+    browser.wait_until(
+        "the study in the local list",
+        Duration::from_secs(20),
+        || {
+            browser.execute(
+                "const uid = arguments[0];\
+             return !document.querySelector(`#remote-list [data-study-uid='${uid}']`)\
+                 && !!document.querySelector(`[data-testid=study][data-study-uid='${uid}']`);",
+                &[json!(remote_uid)],
+            ) == json!(true)
+        },
+    );
+    browser.screenshot("remote-previews-local");
 
     // Retrieve the first series: progress shows, then it is local.
     let first = &uids[0];
-    let tile = browser.find(&format!("[data-testid=series][data-series-uid='{first}']"));
-    tile.find("[data-testid=menu-button]").click();
+    browser
+        .find(&format!(
+            "[data-testid=series][data-series-uid='{first}'] [data-testid=menu-button]"
+        ))
+        .click();
     browser.find("[data-testid=action-retrieve]").click();
     let mut saw_progress = false;
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -471,10 +510,11 @@ fn remote_nodes_query_preview_retrieve_and_send_against_orthanc() {
         .unwrap()
         .clone();
     let local_uid = local_study["StudyInstanceUID"].as_str().unwrap();
-    let row = browser.find(&format!(
-        "[data-testid=study][data-study-uid='{local_uid}']"
-    ));
-    row.find("[data-testid=menu-button]").click();
+    browser
+        .find(&format!(
+            "[data-testid=study][data-study-uid='{local_uid}'] [data-testid=menu-button]"
+        ))
+        .click();
     browser.find("[data-testid=action-send]").click();
     browser.find("[data-testid=send-ok]").click();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -542,21 +582,6 @@ fn remote_nodes_query_preview_retrieve_and_send_against_orthanc() {
             .any(|l| l["message"].as_str().unwrap().contains("queued again"))
     });
     assert_no_page_errors(&browser);
-}
-
-/// A tile inside a study row, if it is shown.
-trait TileLookup {
-    fn try_find_tile(&self, series_uid: &str) -> Option<common::browser::Element<'_>>;
-}
-
-impl TileLookup for common::browser::Element<'_> {
-    fn try_find_tile(&self, series_uid: &str) -> Option<common::browser::Element<'_>> {
-        self.find_all(&format!(
-            "[data-testid=series][data-series-uid='{series_uid}']"
-        ))
-        .into_iter()
-        .next()
-    }
 }
 
 #[test]

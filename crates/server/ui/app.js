@@ -1398,6 +1398,8 @@
       const y = window.scrollY;
       resetListWithRows(r);
       window.scrollTo(0, y);
+      // Remote results that are local now (previews, retrievals) move to the local list.
+      if (B.remoteIndex.size) await renderRemote(B.remoteGen);
       return;
     }
     for (const row of known) {
