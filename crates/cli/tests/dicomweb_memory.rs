@@ -73,16 +73,7 @@ fn wado_and_stow_of_300_mb_stay_in_bounded_memory() {
     );
     assert!(out.status.success());
     let serve = Serve::start(&data, &[]);
-    let studies: serde_json::Value = serde_json::from_str(
-        &agent()
-            .get(format!("{}/api/studies", serve.url))
-            .call()
-            .unwrap()
-            .body_mut()
-            .read_to_string()
-            .unwrap(),
-    )
-    .unwrap();
+    let studies = common::get_json(&format!("{}/api/studies", serve.url));
     let study = studies["studies"][0]["StudyInstanceUID"]
         .as_str()
         .unwrap()
@@ -162,15 +153,6 @@ fn wado_and_stow_of_300_mb_stay_in_bounded_memory() {
         growth < MAX_GROWTH_KB,
         "STOW-RS grew the peak RSS by {growth} KiB"
     );
-    let status: serde_json::Value = serde_json::from_str(
-        &agent()
-            .get(format!("{}/api/status", serve.url))
-            .call()
-            .unwrap()
-            .body_mut()
-            .read_to_string()
-            .unwrap(),
-    )
-    .unwrap();
+    let status = common::get_json(&format!("{}/api/status", serve.url));
     assert_eq!(status["store"]["instances"], 1200);
 }

@@ -7,15 +7,9 @@ mod common;
 #[path = "../../core/tests/support/mod.rs"]
 mod support;
 
+use common::http as agent;
 use common::serve::Serve;
 use std::time::Duration;
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
 
 #[test]
 fn a_non_loopback_bind_generates_credentials_and_requires_them() {
@@ -81,10 +75,9 @@ fn a_non_loopback_bind_generates_credentials_and_requires_them() {
 fn demo_fills_an_empty_store_once() {
     let dir = tempfile::tempdir().unwrap();
     let studies = |url: &str| -> u64 {
-        let mut response = agent().get(format!("{url}/api/status")).call().unwrap();
-        let status: serde_json::Value =
-            serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap();
-        status["store"]["studies"].as_u64().unwrap()
+        common::get_json(&format!("{url}/api/status"))["store"]["studies"]
+            .as_u64()
+            .unwrap()
     };
     let server = Serve::start(dir.path(), &["--demo"]);
     let deadline = std::time::Instant::now() + Duration::from_secs(60);

@@ -7,6 +7,7 @@ mod common;
 mod support;
 
 use common::browser::{keys, Browser};
+use common::http as agent;
 use common::serve::Serve;
 use lightbox_core::dicom::meta::part10_header;
 use lightbox_core::dicom::transfer_syntax::Encoding;
@@ -33,8 +34,7 @@ impl Lightbox {
     }
 
     fn api(&self, path: &str) -> Value {
-        let mut response = agent().get(format!("{}{path}", self.url)).call().unwrap();
-        serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap()
+        common::get_json(&format!("{}{path}", self.url))
     }
 
     fn post(&self, path: &str, body: Value) -> Value {
@@ -45,14 +45,6 @@ impl Lightbox {
             .unwrap();
         serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap()
     }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .into()
 }
 
 /// A secondary capture whose patient name and study description are markup.
@@ -519,13 +511,7 @@ fn remote_nodes_query_preview_retrieve_and_send_against_orthanc() {
     browser.find("[data-testid=send-ok]").click();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let studies: Value = {
-            let mut response = agent()
-                .get(format!("http://127.0.0.1:{}/studies", orthanc.http_port))
-                .call()
-                .unwrap();
-            serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap()
-        };
+        let studies = common::get_json(&format!("http://127.0.0.1:{}/studies", orthanc.http_port));
         if studies.as_array().unwrap().len() == 2 {
             break;
         }

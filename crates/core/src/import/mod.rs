@@ -90,7 +90,8 @@ fn now_millis() -> i64 {
         .unwrap_or(0)
 }
 
-fn is_zip(path: &Path) -> bool {
+/// Whether the file starts like a zip archive.
+pub fn is_zip(path: &Path) -> bool {
     let mut magic = [0u8; 4];
     File::open(path)
         .and_then(|mut f| f.read_exact(&mut magic))

@@ -684,6 +684,16 @@ impl LocalRunner {
         }
     }
 
+    /// Whether any of the target (a study, a series or an instance) is stored already.
+    fn anything_local(&self, target: &RetrieveTarget) -> Result<bool, JobFailure> {
+        let index = self.store.index();
+        Ok(match (&target.series_uid, &target.sop_instance_uid) {
+            (_, Some(uid)) => index.instance(uid).map_err(storage)?.is_some(),
+            (Some(series), None) => index.series(series).map_err(storage)?.is_some(),
+            (None, None) => index.study(&target.study_uid).map_err(storage)?.is_some(),
+        })
+    }
+
     /// WADO-RS into the store. When some of the target is stored already (a preview instance, an
     /// interrupted retrieval), QIDO-RS lists the instances and only the missing ones are fetched:
     /// whole series where none is stored, single instances otherwise.
@@ -694,11 +704,7 @@ impl LocalRunner {
         ctx: &JobContext,
     ) -> Outcome {
         let index = self.store.index();
-        let anything_local = match (&target.series_uid, &target.sop_instance_uid) {
-            (_, Some(uid)) => index.instance(uid).map_err(storage)?.is_some(),
-            (Some(series), None) => index.series(series).map_err(storage)?.is_some(),
-            (None, None) => index.study(&target.study_uid).map_err(storage)?.is_some(),
-        };
+        let anything_local = self.anything_local(target)?;
         let mut total = RetrieveReport::default();
         let requests: Vec<(Option<String>, Option<String>)> = if !anything_local {
             vec![(target.series_uid.clone(), target.sop_instance_uid.clone())]
@@ -881,11 +887,7 @@ impl LocalRunner {
         target: &RetrieveTarget,
     ) -> Result<Missing, JobFailure> {
         let index = self.store.index();
-        let anything_local = match (&target.series_uid, &target.sop_instance_uid) {
-            (_, Some(uid)) => index.instance(uid).map_err(storage)?.is_some(),
-            (Some(series), None) => index.series(series).map_err(storage)?.is_some(),
-            (None, None) => index.study(&target.study_uid).map_err(storage)?.is_some(),
-        };
+        let anything_local = self.anything_local(target)?;
         if !anything_local {
             return Ok(Missing::Everything);
         }

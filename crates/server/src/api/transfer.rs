@@ -83,7 +83,7 @@ pub async fn upload(
     let indexer = state.indexer.clone();
     blocking("storing an upload", move || {
         let (mut stored, mut duplicates, mut skipped) = (0u64, 0u64, Vec::new());
-        if is_zip(&tmp) {
+        if import::is_zip(tmp.path()) {
             let report = import::import(
                 &store,
                 &[tmp.path().to_path_buf()],
@@ -113,15 +113,6 @@ pub async fn upload(
         })))
     })
     .await
-}
-
-fn is_zip(tmp: &tempfile::NamedTempFile) -> bool {
-    use std::io::Read;
-    let mut magic = [0u8; 4];
-    tmp.reopen()
-        .and_then(|mut f| f.read_exact(&mut magic))
-        .is_ok()
-        && &magic == b"PK\x03\x04"
 }
 
 #[derive(Deserialize)]
