@@ -7,15 +7,16 @@ mod verbs;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use lightbox_core::dicom::{self, ReadMode};
-use lightbox_core::dimse::scu::ScuOptions;
-use lightbox_core::dimse::{self, scp, scu, AeAddress};
 use lightbox_core::index::{DateRange, StudyOrder, StudyQuery, TextPattern};
 use lightbox_core::jobs::{AssociationSettings, DeleteTarget, QuerySpec};
 use lightbox_core::nodes::{DicomWebEndpoint, Node, Nodes, RetrieveMethod, WebAuth};
 use lightbox_core::render::thumbnail;
 use lightbox_core::store::Store;
-use lightbox_core::synth::{self, SynthSpec};
+use lightbox_dicom::{self as dicom, ReadMode};
+use lightbox_net::dimse::server::ServerConfig;
+use lightbox_net::dimse::{self, AeAddress};
+use lightbox_net::remote::MoveListener;
+use lightbox_synth::{self as synth, SynthSpec};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -289,24 +290,17 @@ impl ScuArgs {
     }
 }
 
-fn echo_node(node: &Node, options: &ScuOptions) -> Result<()> {
-    if let Some(web) = &node.dicomweb {
-        let client =
-            lightbox_core::dicomweb::client::DicomWebClient::new(web, node.timeout(), None);
-        let rtt = client.echo()?;
-        println!(
-            "DICOMweb {} ({}): answered in {:.1} ms",
-            node.name,
-            web.url,
-            rtt.as_secs_f64() * 1000.0
-        );
-        return Ok(());
-    }
-    let rtt = scu::echo(&node.address(), options)?;
+fn echo_node(node: &Node) -> Result<()> {
+    let remote = node.remote(None, None, &MoveListener::Running);
+    let rtt = remote.echo()?;
+    let (verb, outcome) = match node.dicomweb {
+        Some(_) => ("DICOMweb", "answered"),
+        None => ("C-ECHO", "success"),
+    };
     println!(
-        "C-ECHO {} ({}): success in {:.1} ms",
+        "{verb} {} ({}): {outcome} in {:.1} ms",
         node.name,
-        node.address(),
+        remote.address(),
         rtt.as_secs_f64() * 1000.0
     );
     Ok(())
@@ -584,12 +578,12 @@ fn run(cli: Cli) -> Result<()> {
             no_browser,
             demo,
         } => {
-            let config = scp::ScpConfig {
+            let config = ServerConfig {
                 ae_title,
                 require_called_ae_title: !any_called_ae_title,
                 allowed_calling_ae_titles: (!allow_calling.is_empty()).then_some(allow_calling),
                 known_nodes_only,
-                ..scp::ScpConfig::default()
+                ..ServerConfig::default()
             };
             let jobs = lightbox_core::jobs::EngineConfig {
                 workers: job_workers.max(1),
@@ -737,14 +731,7 @@ fn run_nodes(nodes: &Nodes, command: &NodesCommand) -> Result<()> {
         }
         NodesCommand::Verify { name } => {
             let node = nodes.resolve(name)?;
-            echo_node(
-                &node,
-                &ScuOptions {
-                    calling_ae_title: node.calling_ae_title().to_string(),
-                    timeout: node.timeout(),
-                    cancel: None,
-                },
-            )?;
+            echo_node(&node)?;
         }
     }
     Ok(())

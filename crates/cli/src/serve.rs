@@ -2,14 +2,15 @@
 //! operation of this data directory, until SIGINT or SIGTERM.
 
 use anyhow::{Context, Result};
-use lightbox_core::dimse::scp;
 use lightbox_core::import;
 use lightbox_core::jobs::engine::EngineError;
 use lightbox_core::jobs::received::thumbnails_of_received_series;
 use lightbox_core::jobs::runner::{LocalRunner, MoveListener};
 use lightbox_core::jobs::{Engine, EngineConfig};
 use lightbox_core::nodes::Nodes;
+use lightbox_core::scp;
 use lightbox_core::store::Store;
+use lightbox_net::dimse::server::ServerConfig;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -27,7 +28,7 @@ pub fn serve(
     data_dir: &Path,
     store: Arc<Store>,
     address: &str,
-    config: scp::ScpConfig,
+    config: ServerConfig,
     jobs: EngineConfig,
     http: HttpOptions,
 ) -> Result<()> {
@@ -75,9 +76,8 @@ pub fn serve(
         None => None,
     };
     lightbox_server::check_bind(&http_address, credentials.as_ref()).map_err(anyhow::Error::msg)?;
-    let listener = scp::StorageScp::bind(address, store.clone(), config.clone())
-        .with_context(|| format!("listening on {address}"))?
-        .on_stored(on_stored);
+    let listener = scp::listener(address, store.clone(), config.clone(), Some(on_stored))
+        .with_context(|| format!("listening on {address}"))?;
     let dimse_address = listener.local_addr()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -182,16 +182,16 @@ fn queue_demo_data(data_dir: &Path, store: &Store, engine: &Engine) -> Result<()
         return Ok(());
     }
     let folder = data_dir.join("demo-data");
-    let spec = lightbox_core::synth::SynthSpec {
+    let spec = lightbox_synth::SynthSpec {
         patients: 6,
         studies_per_patient: 2,
         series_per_study: 3,
         instances_per_series: 16,
         rows: 256,
         columns: 256,
-        ..lightbox_core::synth::SynthSpec::default()
+        ..lightbox_synth::SynthSpec::default()
     };
-    lightbox_core::synth::generate(&spec, &folder)
+    lightbox_synth::generate(&spec, &folder)
         .with_context(|| format!("writing {}", folder.display()))?;
     engine.submit(lightbox_core::jobs::NewJob::new(
         lightbox_core::jobs::JobSpec::Import {

@@ -3,9 +3,9 @@
 
 use crate::jobs::{execute, Runtime};
 use anyhow::{bail, Result};
-use lightbox_core::dimse::scu::{RetrieveReport, SendReport};
 use lightbox_core::import::ImportReport;
 use lightbox_core::jobs::{AssociationSettings, DeleteTarget, JobSpec, JobState, QuerySpec};
+use lightbox_net::report::{RetrieveReport, SendReport};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::time::Instant;

@@ -23,8 +23,8 @@ fn peak_kb(pid: u32) -> u64 {
 }
 
 fn generate(dir: &Path, seed: u64) -> Vec<PathBuf> {
-    lightbox_core::synth::generate(
-        &lightbox_core::synth::SynthSpec {
+    lightbox_synth::generate(
+        &lightbox_synth::SynthSpec {
             patients: 1,
             studies_per_patient: 1,
             series_per_study: 1,

@@ -174,9 +174,9 @@ fn kill_9_during_five_series_retrievals_then_restart_completes_them_without_dupl
     generate(&sample, 5, 80, 256);
     let files = dicom_files(&sample);
     assert_eq!(files.len(), 400);
-    let options = lightbox_core::dimse::scu::ScuOptions::default();
+    let options = lightbox_net::dimse::ScuOptions::default();
     let sent =
-        lightbox_core::dimse::scu::send_files(&orthanc.address, &options, &files, &mut |_| {})
+        lightbox_net::dimse::c_store::send_files(&orthanc.address, &options, &files, &mut |_| {})
             .unwrap();
     assert_eq!(sent.sent, 400);
     let remote = ok_json(

@@ -9,10 +9,10 @@ mod support;
 use common::browser::{keys, Browser};
 use common::http as agent;
 use common::serve::Serve;
-use lightbox_core::dicom::meta::part10_header;
-use lightbox_core::dicom::transfer_syntax::Encoding;
-use lightbox_core::dicom::{tag, write::DataSetBuilder};
-use lightbox_core::synth::SynthSpec;
+use lightbox_dicom::meta::part10_header;
+use lightbox_dicom::transfer_syntax::Encoding;
+use lightbox_dicom::{tag, write::DataSetBuilder};
+use lightbox_synth::SynthSpec;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -139,7 +139,7 @@ fn local_studies_show_markup_as_text_and_metadata_is_searchable() {
     };
     let dir = tempfile::tempdir().unwrap();
     let source = dir.path().join("source");
-    lightbox_core::synth::generate(
+    lightbox_synth::generate(
         &SynthSpec {
             patients: 3,
             studies_per_patient: 2,
@@ -342,7 +342,7 @@ fn remote_nodes_query_preview_retrieve_and_send_against_orthanc() {
     );
     // Lightbox holds another study, to send.
     let local = dir.path().join("local");
-    lightbox_core::synth::generate(
+    lightbox_synth::generate(
         &SynthSpec {
             patients: 1,
             studies_per_patient: 1,
@@ -657,7 +657,7 @@ fn jobs_panel_cancels_and_retries_and_import_uploads_files() {
 
     // Upload files from the import page: the store fills, the summary says so.
     let source = dir.path().join("upload");
-    lightbox_core::synth::generate(
+    lightbox_synth::generate(
         &SynthSpec {
             patients: 1,
             studies_per_patient: 1,

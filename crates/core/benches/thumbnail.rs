@@ -1,12 +1,12 @@
 //! Thumbnail of a 512×512 16-bit CT: render + fit to 256 + PNG, and the series thumbnail cold
 //! (cache miss) and warm (cache hit). `cargo bench -p lightbox-core --bench thumbnail`.
 
-use lightbox_core::dicom::{self, tag};
 use lightbox_core::import::{self, ImportOptions, ImportProgress};
 use lightbox_core::index::StudyQuery;
 use lightbox_core::render::{render_file, series_thumbnail, thumbnail, FrameChoice};
 use lightbox_core::store::Store;
-use lightbox_core::synth::{self, SynthSpec};
+use lightbox_dicom::{self as dicom, tag};
+use lightbox_synth::{self as synth, SynthSpec};
 use std::time::Instant;
 
 fn report(label: &str, mut times: Vec<f64>) {

@@ -3,7 +3,7 @@
 //! Listing types serialize with DICOM keywords as field names, so the CLI's `--json`, the web API
 //! and (later) remote query results share one shape.
 
-use crate::dicom::{tag, DicomFile};
+use lightbox_dicom::{tag, DicomFile};
 use serde::{Deserialize, Serialize};
 
 /// Everything the index stores about one instance, read from its header.

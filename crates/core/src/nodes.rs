@@ -1,6 +1,9 @@
-//! Remote DICOM nodes, persisted in the data directory (`nodes.json`, replaced atomically).
+//! Remote DICOM nodes, persisted in the data directory (`nodes.json`, replaced atomically), and
+//! each one's [`RemoteNode`] — DIMSE or DICOMweb — for the jobs that talk to it.
 
-use crate::dimse::{AeAddress, DEFAULT_AE_TITLE};
+pub use lightbox_net::dicomweb::{DicomWebEndpoint, WebAuth};
+use lightbox_net::dimse::{AeAddress, ScuOptions, DEFAULT_AE_TITLE};
+use lightbox_net::remote::{DicomWebNode, DimseNode, DimseRetrieval, MoveListener, RemoteNode};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -22,30 +25,6 @@ impl std::str::FromStr for RetrieveMethod {
             _ => Err(format!("{s:?}: expected get or move")),
         }
     }
-}
-
-/// How a DICOMweb node wants us to authenticate.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum WebAuth {
-    #[default]
-    None,
-    Basic {
-        user: String,
-        password: String,
-    },
-    Bearer {
-        token: String,
-    },
-}
-
-/// A DICOMweb service: its base URL (up to and including the prefix, e.g.
-/// `http://pacs:8042/dicom-web`) and authentication.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DicomWebEndpoint {
-    pub url: String,
-    #[serde(default)]
-    pub auth: WebAuth,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -129,6 +108,46 @@ impl Node {
 
     pub fn timeout(&self) -> Duration {
         Duration::from_secs(self.timeout_seconds.max(1))
+    }
+
+    /// The node as a [`RemoteNode`], calling it as `calling_ae_title` (this node's own unless
+    /// given) with `timeout` (the node's own unless given); a C-MOVE's instances arrive at
+    /// `move_listener`.
+    pub fn remote(
+        &self,
+        calling_ae_title: Option<&str>,
+        timeout: Option<Duration>,
+        move_listener: &MoveListener,
+    ) -> Box<dyn RemoteNode> {
+        let timeout = timeout.unwrap_or_else(|| self.timeout());
+        if let Some(endpoint) = &self.dicomweb {
+            return Box::new(DicomWebNode {
+                endpoint: endpoint.clone(),
+                timeout,
+            });
+        }
+        let calling_ae_title = calling_ae_title
+            .unwrap_or_else(|| self.calling_ae_title())
+            .to_string();
+        let retrieval = match self.retrieve_method {
+            RetrieveMethod::CGet => DimseRetrieval::Get,
+            RetrieveMethod::CMove => DimseRetrieval::Move {
+                destination_ae: self
+                    .move_destination
+                    .clone()
+                    .unwrap_or_else(|| calling_ae_title.clone()),
+                listener: move_listener.clone(),
+            },
+        };
+        Box::new(DimseNode {
+            address: self.address(),
+            options: ScuOptions {
+                calling_ae_title,
+                timeout,
+                cancel: None,
+            },
+            retrieval,
+        })
     }
 
     /// Checks what a user typed: clear messages, field by field.

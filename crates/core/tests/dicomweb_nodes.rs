@@ -26,7 +26,7 @@ fn query_retrieve_and_send_through_orthanc_dicomweb() {
     };
     // A study of two series, in Orthanc.
     let source = tempfile::tempdir().unwrap();
-    let spec = lightbox_core::synth::SynthSpec {
+    let spec = lightbox_synth::SynthSpec {
         patients: 1,
         studies_per_patient: 1,
         series_per_study: 2,
@@ -153,16 +153,15 @@ fn query_retrieve_and_send_through_orthanc_dicomweb() {
     assert!(retrieved.progress.bytes_done > 10 * 64 * 64 * 2);
     // The same instances as the originals, element for element.
     for file in &files {
-        let original =
-            lightbox_core::dicom::read_file(file, lightbox_core::dicom::ReadMode::Full).unwrap();
+        let original = lightbox_dicom::read_file(file, lightbox_dicom::ReadMode::Full).unwrap();
         let uid = original
             .dataset
-            .first_text(lightbox_core::dicom::tag::SOP_INSTANCE_UID)
+            .first_text(lightbox_dicom::tag::SOP_INSTANCE_UID)
             .unwrap();
         let stored = store.index().instance(&uid).unwrap().unwrap();
-        let copy = lightbox_core::dicom::read_file(
+        let copy = lightbox_dicom::read_file(
             &store.resolve(&stored.file_path),
-            lightbox_core::dicom::ReadMode::Full,
+            lightbox_dicom::ReadMode::Full,
         )
         .unwrap();
         assert_eq!(copy.dataset.elements.len(), original.dataset.elements.len());
@@ -170,13 +169,13 @@ fn query_retrieve_and_send_through_orthanc_dicomweb() {
 
     // STOW-RS: a new study from the local store to Orthanc.
     let other = tempfile::tempdir().unwrap();
-    let spec = lightbox_core::synth::SynthSpec {
+    let spec = lightbox_synth::SynthSpec {
         seed: 12,
         series_per_study: 1,
         instances_per_series: 3,
         ..spec
     };
-    lightbox_core::synth::generate(&spec, other.path()).unwrap();
+    lightbox_synth::generate(&spec, other.path()).unwrap();
     let imported = lightbox_core::import::import(
         &store,
         &[other.path().to_path_buf()],

@@ -4,11 +4,12 @@ mod support;
 
 use support::{start_orthanc, start_orthanc_knowing, wait_for_port, Peer};
 
-use lightbox_core::dimse::scp::{ScpConfig, StorageScp};
-use lightbox_core::dimse::scu::{self, ScuOptions};
-use lightbox_core::dimse::{AeAddress, DimseError};
 use lightbox_core::index::StudyQuery;
 use lightbox_core::store::Store;
+use lightbox_net::dimse::server::ServerConfig as ScpConfig;
+use lightbox_net::dimse::{c_echo, c_find, c_get, c_move, c_store};
+use lightbox_net::dimse::{AeAddress, DimseError, ScuOptions};
+use lightbox_net::report::SentInstance;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -29,7 +30,8 @@ impl Listener {
     fn start(config: ScpConfig) -> Listener {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open(dir.path()).unwrap());
-        let scp = StorageScp::bind("127.0.0.1:0", store.clone(), config.clone()).unwrap();
+        let scp = lightbox_core::scp::listener("127.0.0.1:0", store.clone(), config.clone(), None)
+            .unwrap();
         let port = scp.local_addr().unwrap().port();
         let shutdown = Arc::new(AtomicBool::new(false));
         let flag = shutdown.clone();
@@ -77,14 +79,10 @@ fn instance_files(data: &Path) -> Vec<(PathBuf, String, bool)> {
         .flatten()
     {
         let path = entry.path();
-        let Ok(file) =
-            lightbox_core::dicom::read_file(&path, lightbox_core::dicom::ReadMode::Header)
-        else {
+        let Ok(file) = lightbox_dicom::read_file(&path, lightbox_dicom::ReadMode::Header) else {
             continue;
         };
-        if file.encoding
-            != lightbox_core::dicom::transfer_syntax::Encoding::of(&file.transfer_syntax)
-        {
+        if file.encoding != lightbox_dicom::transfer_syntax::Encoding::of(&file.transfer_syntax) {
             continue;
         }
         if let Ok(record) = lightbox_core::model::InstanceRecord::from_file(&file) {
@@ -113,13 +111,13 @@ fn lightbox_scu_to_lightbox_scp_stores_every_instance() {
         return;
     };
     let listener = Listener::start(ScpConfig::default());
-    let rtt = scu::echo(&listener.address, &options()).unwrap();
+    let rtt = c_echo::echo(&listener.address, &options()).unwrap();
     assert!(rtt < Duration::from_secs(1));
 
     let files = instance_files(&data);
     assert!(files.len() > 50);
     let report =
-        scu::send_files(&listener.address, &options(), &paths(&files), &mut |_| {}).unwrap();
+        c_store::send_files(&listener.address, &options(), &paths(&files), &mut |_| {}).unwrap();
     assert_eq!(
         report.failed,
         0,
@@ -153,15 +151,15 @@ fn lightbox_scu_to_lightbox_scp_stores_every_instance() {
                 .instances_of_series(&series.series_uid)
                 .unwrap()
             {
-                let stored = lightbox_core::dicom::read_file(
+                let stored = lightbox_dicom::read_file(
                     &listener.store.resolve(&instance.file_path),
-                    lightbox_core::dicom::ReadMode::Header,
+                    lightbox_dicom::ReadMode::Header,
                 )
                 .unwrap();
                 assert_eq!(
                     stored
                         .meta
-                        .first_text(lightbox_core::dicom::tag::SOURCE_APPLICATION_ENTITY_TITLE)
+                        .first_text(lightbox_dicom::tag::SOURCE_APPLICATION_ENTITY_TITLE)
                         .as_deref(),
                     Some("TESTSCU")
                 );
@@ -169,7 +167,7 @@ fn lightbox_scu_to_lightbox_scp_stores_every_instance() {
         }
     }
     // Sending again: duplicates are acknowledged and nothing changes.
-    let again = scu::send_files(
+    let again = c_store::send_files(
         &listener.address,
         &options(),
         &paths(&files[..3]),
@@ -195,7 +193,7 @@ fn malformed_files_are_refused_with_a_reason() {
         data.join("test_files/README.txt"),
         data.join("test_files/CT_small.dcm"),
     ];
-    let report = scu::send_files(&listener.address, &options(), &files, &mut |_| {}).unwrap();
+    let report = c_store::send_files(&listener.address, &options(), &files, &mut |_| {}).unwrap();
     assert_eq!((report.sent, report.failed), (1, 2));
     assert!(report.instances.iter().any(|i| i
         .error
@@ -219,7 +217,7 @@ fn ae_title_policies_and_error_paths_give_clear_errors() {
         ae_title: "NOTLIGHTBOX".into(),
         ..listener.address.clone()
     };
-    let err = scu::echo(
+    let err = c_echo::echo(
         &wrong,
         &ScuOptions {
             calling_ae_title: "FRIEND".into(),
@@ -229,7 +227,7 @@ fn ae_title_policies_and_error_paths_give_clear_errors() {
     .unwrap_err();
     assert!(matches!(err, DimseError::Rejected { .. }), "{err}");
     // Calling AE not on the allow-list.
-    let err = scu::echo(
+    let err = c_echo::echo(
         &listener.address,
         &ScuOptions {
             calling_ae_title: "STRANGER".into(),
@@ -238,7 +236,7 @@ fn ae_title_policies_and_error_paths_give_clear_errors() {
     )
     .unwrap_err();
     assert!(matches!(err, DimseError::Rejected { .. }), "{err}");
-    assert!(scu::echo(
+    assert!(c_echo::echo(
         &listener.address,
         &ScuOptions {
             calling_ae_title: "FRIEND".into(),
@@ -257,7 +255,7 @@ fn ae_title_policies_and_error_paths_give_clear_errors() {
         ..options()
     };
     assert!(matches!(
-        scu::echo(&known.address, &stranger),
+        c_echo::echo(&known.address, &stranger),
         Err(DimseError::Rejected { .. })
     ));
     lightbox_core::nodes::Nodes::new(known.store.root())
@@ -266,7 +264,7 @@ fn ae_title_policies_and_error_paths_give_clear_errors() {
             &"PACS1@127.0.0.1:104".parse().unwrap(),
         ))
         .unwrap();
-    assert!(scu::echo(&known.address, &stranger).is_ok());
+    assert!(c_echo::echo(&known.address, &stranger).is_ok());
 
     // Nobody listening: refused at once, and it counts as transient (worth a retry).
     let closed = AeAddress {
@@ -274,14 +272,14 @@ fn ae_title_policies_and_error_paths_give_clear_errors() {
         host: "127.0.0.1".into(),
         port: support::free_port(),
     };
-    let err = scu::echo(&closed, &options()).unwrap_err();
+    let err = c_echo::echo(&closed, &options()).unwrap_err();
     assert!(err.is_transient(), "{err}");
 
     // A peer that accepts the connection but never answers: a timeout, not a hang.
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = silent.local_addr().unwrap().port();
     let started = Instant::now();
-    let err = scu::echo(
+    let err = c_echo::echo(
         &AeAddress {
             ae_title: "X".into(),
             host: "127.0.0.1".into(),
@@ -422,9 +420,9 @@ fn lightbox_sends_to_dcmtk_storescp() {
         host: "127.0.0.1".into(),
         port,
     };
-    scu::echo(&target, &options()).unwrap();
+    c_echo::echo(&target, &options()).unwrap();
     let files = instance_files(&data);
-    let report = scu::send_files(&target, &options(), &paths(&files), &mut |_| {}).unwrap();
+    let report = c_store::send_files(&target, &options(), &paths(&files), &mut |_| {}).unwrap();
     let received = std::fs::read_dir(out.path()).unwrap().count();
     eprintln!(
         "sent {} failed {}; storescp wrote {received} files",
@@ -446,12 +444,9 @@ fn lightbox_sends_to_dcmtk_storescp() {
     assert_eq!(report.transcoded, 2);
     for i in &report.instances {
         let sent = i.transfer_syntax.as_deref().unwrap();
-        let own = lightbox_core::dicom::read_file(
-            Path::new(&i.path),
-            lightbox_core::dicom::ReadMode::Header,
-        )
-        .unwrap()
-        .transfer_syntax;
+        let own = lightbox_dicom::read_file(Path::new(&i.path), lightbox_dicom::ReadMode::Header)
+            .unwrap()
+            .transfer_syntax;
         if i.transcoded {
             assert!(UNCOMPRESSED.contains(&sent), "{}: sent in {sent}", i.path);
         } else {
@@ -504,12 +499,12 @@ fn send_one_by_one(
     out: &Path,
     keep: &Path,
     files: &[PathBuf],
-) -> Vec<(scu::SentInstance, Option<PathBuf>)> {
+) -> Vec<(SentInstance, Option<PathBuf>)> {
     files
         .iter()
         .map(|file| {
             let report =
-                scu::send_files(target, &options(), std::slice::from_ref(file), &mut |_| {})
+                c_store::send_files(target, &options(), std::slice::from_ref(file), &mut |_| {})
                     .unwrap();
             let written: Vec<PathBuf> = std::fs::read_dir(out)
                 .unwrap()
@@ -541,7 +536,7 @@ const SAME_IMAGE: &[(&str, &str)] = &[
 /// (`tests/reference/transcode_reference.py pixels`), one JSON object per stored instance.
 fn compare_pixels(
     python: &PathBuf,
-    sent: &[(scu::SentInstance, Option<PathBuf>)],
+    sent: &[(SentInstance, Option<PathBuf>)],
 ) -> Vec<serde_json::Value> {
     let mut args: Vec<std::ffi::OsString> = vec!["pixels".into()];
     for (instance, stored) in sent {
@@ -581,11 +576,11 @@ fn lightbox_decodes_for_a_peer_that_takes_only_uncompressed() {
     let compressed: Vec<(PathBuf, String)> = instance_files(&data)
         .into_iter()
         .filter_map(|(path, ..)| {
-            let ts = lightbox_core::dicom::read_file(&path, lightbox_core::dicom::ReadMode::Header)
+            let ts = lightbox_dicom::read_file(&path, lightbox_dicom::ReadMode::Header)
                 .unwrap()
                 .transfer_syntax;
-            let encoding = lightbox_core::dicom::transfer_syntax::pixel_encoding(&ts);
-            (encoding != lightbox_core::dicom::transfer_syntax::PixelEncoding::Native)
+            let encoding = lightbox_dicom::transfer_syntax::pixel_encoding(&ts);
+            (encoding != lightbox_dicom::transfer_syntax::PixelEncoding::Native)
                 .then_some((path, ts))
         })
         .collect();
@@ -704,16 +699,15 @@ fn lightbox_decodes_for_a_peer_that_takes_only_uncompressed() {
         // A syntax nothing decodes: that instance is reported, the others on the association go on.
         let unknown = out.path().join("mpeg2.dcm");
         let source = data.join("test_files/MR_small_RLE.dcm");
-        let file = lightbox_core::dicom::read_file(&source, lightbox_core::dicom::ReadMode::Header)
-            .unwrap();
-        let mut bytes = lightbox_core::dicom::meta::part10_header(
+        let file = lightbox_dicom::read_file(&source, lightbox_dicom::ReadMode::Header).unwrap();
+        let mut bytes = lightbox_dicom::meta::part10_header(
             &file
                 .dataset
-                .first_text(lightbox_core::dicom::tag::SOP_CLASS_UID)
+                .first_text(lightbox_dicom::tag::SOP_CLASS_UID)
                 .unwrap(),
             &file
                 .dataset
-                .first_text(lightbox_core::dicom::tag::SOP_INSTANCE_UID)
+                .first_text(lightbox_dicom::tag::SOP_INSTANCE_UID)
                 .unwrap(),
             "1.2.840.10008.1.2.4.100",
             None,
@@ -725,7 +719,7 @@ fn lightbox_decodes_for_a_peer_that_takes_only_uncompressed() {
             unknown.clone(),
             data.join("test_files/examples_jpeg2k.dcm"),
         ];
-        let report = scu::send_files(&target, &options(), &batch, &mut |_| {}).unwrap();
+        let report = c_store::send_files(&target, &options(), &batch, &mut |_| {}).unwrap();
         assert_eq!((report.sent, report.failed, report.transcoded), (2, 1, 2));
         let error = report.instances[1].error.as_deref().unwrap();
         assert!(
@@ -739,7 +733,7 @@ fn lightbox_decodes_for_a_peer_that_takes_only_uncompressed() {
 fn synthetic_listener() -> Listener {
     let listener = Listener::start(ScpConfig::default());
     let data = tempfile::tempdir().unwrap();
-    let spec = lightbox_core::synth::SynthSpec {
+    let spec = lightbox_synth::SynthSpec {
         patients: 6,
         studies_per_patient: 2,
         series_per_study: 2,
@@ -749,7 +743,7 @@ fn synthetic_listener() -> Listener {
         seed: 11,
         modality: None,
     };
-    lightbox_core::synth::generate(&spec, data.path()).unwrap();
+    lightbox_synth::generate(&spec, data.path()).unwrap();
     let report = lightbox_core::import::import(
         &listener.store,
         &[data.path().to_path_buf()],
@@ -763,13 +757,13 @@ fn synthetic_listener() -> Listener {
 
 fn query(
     level: &str,
-    keys: &[(lightbox_core::dicom::Tag, &str)],
-) -> lightbox_core::dicom::write::DataSetBuilder {
-    use lightbox_core::dimse::qr::{self, Level};
-    let mut b = lightbox_core::dicom::write::DataSetBuilder::default();
+    keys: &[(lightbox_dicom::Tag, &str)],
+) -> lightbox_dicom::write::DataSetBuilder {
+    use lightbox_net::query::Level;
+    let mut b = lightbox_dicom::write::DataSetBuilder::default();
     let level = Level::parse(level).unwrap();
-    b.text(qr::QUERY_RETRIEVE_LEVEL, level.as_str());
-    for key in qr::default_return_keys(level) {
+    b.text(lightbox_net::query::QUERY_RETRIEVE_LEVEL, level.as_str());
+    for key in lightbox_net::query::default_return_keys(level) {
         b.text(*key, "");
     }
     for (tag, value) in keys {
@@ -780,18 +774,18 @@ fn query(
 
 #[test]
 fn c_find_at_every_level_answers_what_the_index_holds() {
-    use lightbox_core::dicom::tag;
-    use lightbox_core::dimse::scu::QueryModel;
+    use lightbox_dicom::tag;
+    use lightbox_net::query::QueryModel;
     let listener = synthetic_listener();
     let index = listener.store.index();
     let all = index
         .search_studies(&StudyQuery::default())
         .unwrap()
         .studies;
-    let uid = |ds: &lightbox_core::dicom::DataSet, t| ds.text(t).unwrap_or_default();
+    let uid = |ds: &lightbox_dicom::DataSet, t| ds.text(t).unwrap_or_default();
 
     // Study level, universal: every study, with counts and modalities.
-    let studies = scu::find(
+    let studies = c_find::find(
         &listener.address,
         &options(),
         QueryModel::StudyRoot,
@@ -805,9 +799,7 @@ fn c_find_at_every_level_answers_what_the_index_holds() {
         .unwrap();
     assert_eq!(first.text(tag::PATIENT_NAME).unwrap(), all[0].patient_name);
     assert_eq!(
-        first
-            .text(lightbox_core::dicom::Tag(0x0020, 0x1208))
-            .unwrap(),
+        first.text(lightbox_dicom::Tag(0x0020, 0x1208)).unwrap(),
         all[0].instance_count.to_string()
     );
     // SOP Classes in Study, as the instances hold them; and matching on it.
@@ -821,7 +813,7 @@ fn c_find_at_every_level_answers_what_the_index_holds() {
             .collect();
         expected.sort();
         expected.dedup();
-        let found = scu::find(
+        let found = c_find::find(
             &listener.address,
             &options(),
             QueryModel::StudyRoot,
@@ -829,25 +821,22 @@ fn c_find_at_every_level_answers_what_the_index_holds() {
                 "STUDY",
                 &[
                     (tag::STUDY_INSTANCE_UID, &study.study_uid),
-                    (lightbox_core::dimse::qr::SOP_CLASSES_IN_STUDY, ""),
+                    (lightbox_net::query::SOP_CLASSES_IN_STUDY, ""),
                 ],
             ),
         )
         .unwrap();
         assert_eq!(found.len(), 1);
-        let mut classes = found[0].texts(lightbox_core::dimse::qr::SOP_CLASSES_IN_STUDY);
+        let mut classes = found[0].texts(lightbox_net::query::SOP_CLASSES_IN_STUDY);
         classes.sort();
         assert_eq!(classes, expected);
     }
     let ct = "1.2.840.10008.5.1.4.1.1.2";
-    let with_ct = scu::find(
+    let with_ct = c_find::find(
         &listener.address,
         &options(),
         QueryModel::StudyRoot,
-        &query(
-            "STUDY",
-            &[(lightbox_core::dimse::qr::SOP_CLASSES_IN_STUDY, ct)],
-        ),
+        &query("STUDY", &[(lightbox_net::query::SOP_CLASSES_IN_STUDY, ct)]),
     )
     .unwrap();
     let expected_ct = all
@@ -873,7 +862,7 @@ fn c_find_at_every_level_answers_what_the_index_holds() {
         .next()
         .unwrap()
         .to_lowercase();
-    let by_name = scu::find(
+    let by_name = c_find::find(
         &listener.address,
         &options(),
         QueryModel::StudyRoot,
@@ -886,7 +875,7 @@ fn c_find_at_every_level_answers_what_the_index_holds() {
         .count();
     assert_eq!(by_name.len(), expected);
     let date = all[3].study_date.clone().unwrap();
-    let by_date = scu::find(
+    let by_date = c_find::find(
         &listener.address,
         &options(),
         QueryModel::StudyRoot,
@@ -900,7 +889,7 @@ fn c_find_at_every_level_answers_what_the_index_holds() {
             .count()
     );
     let list = format!("{}\\{}", all[1].study_uid, all[2].study_uid);
-    let by_uids = scu::find(
+    let by_uids = c_find::find(
         &listener.address,
         &options(),
         QueryModel::StudyRoot,
@@ -910,7 +899,7 @@ fn c_find_at_every_level_answers_what_the_index_holds() {
     assert_eq!(by_uids.len(), 2);
 
     // Patient level, patient root: one per patient with a study count.
-    let patients = scu::find(
+    let patients = c_find::find(
         &listener.address,
         &options(),
         QueryModel::PatientRoot,
@@ -920,10 +909,10 @@ fn c_find_at_every_level_answers_what_the_index_holds() {
     assert_eq!(patients.len(), 6);
     assert!(patients
         .iter()
-        .all(|p| p.text(lightbox_core::dicom::Tag(0x0020, 0x1200)).as_deref() == Some("2")));
+        .all(|p| p.text(lightbox_dicom::Tag(0x0020, 0x1200)).as_deref() == Some("2")));
 
     // Series of one study; instances of one series.
-    let series = scu::find(
+    let series = c_find::find(
         &listener.address,
         &options(),
         QueryModel::StudyRoot,
@@ -932,7 +921,7 @@ fn c_find_at_every_level_answers_what_the_index_holds() {
     .unwrap();
     assert_eq!(series.len(), 2);
     let series_uid = uid(&series[0], tag::SERIES_INSTANCE_UID);
-    let instances = scu::find(
+    let instances = c_find::find(
         &listener.address,
         &options(),
         QueryModel::StudyRoot,
@@ -961,9 +950,9 @@ fn c_find_at_every_level_answers_what_the_index_holds() {
     local_sorted.sort();
     assert_eq!(remote, local_sorted);
     // A query without a level is refused with a clear error.
-    let mut no_level = lightbox_core::dicom::write::DataSetBuilder::default();
+    let mut no_level = lightbox_dicom::write::DataSetBuilder::default();
     no_level.text(tag::PATIENT_NAME, "");
-    let err = scu::find(
+    let err = c_find::find(
         &listener.address,
         &options(),
         QueryModel::StudyRoot,
@@ -1012,17 +1001,13 @@ fn dcmtk_findscu_queries_lightbox() {
         .unwrap()
         .flatten()
         .map(|e| {
-            let f =
-                lightbox_core::dicom::read_file(&e.path(), lightbox_core::dicom::ReadMode::Full)
-                    .unwrap();
+            let f = lightbox_dicom::read_file(&e.path(), lightbox_dicom::ReadMode::Full).unwrap();
             assert_eq!(
-                f.dataset
-                    .text(lightbox_core::dicom::tag::PATIENT_NAME)
-                    .unwrap(),
+                f.dataset.text(lightbox_dicom::tag::PATIENT_NAME).unwrap(),
                 all[0].patient_name
             );
             f.dataset
-                .text(lightbox_core::dicom::tag::STUDY_INSTANCE_UID)
+                .text(lightbox_dicom::tag::STUDY_INSTANCE_UID)
                 .unwrap()
         })
         .collect();
@@ -1071,10 +1056,10 @@ fn dcmtk_getscu_retrieves_from_lightbox() {
         .unwrap()
         .flatten()
         .map(|e| {
-            lightbox_core::dicom::read_file(&e.path(), lightbox_core::dicom::ReadMode::Header)
+            lightbox_dicom::read_file(&e.path(), lightbox_dicom::ReadMode::Header)
                 .unwrap()
                 .dataset
-                .text(lightbox_core::dicom::tag::SOP_INSTANCE_UID)
+                .text(lightbox_dicom::tag::SOP_INSTANCE_UID)
                 .unwrap()
         })
         .collect();
@@ -1103,7 +1088,7 @@ fn dcmtk_getscu_retrieves_from_lightbox() {
 
 #[test]
 fn c_get_retrieves_a_study_and_a_series_into_the_store() {
-    use lightbox_core::dimse::scu::RetrieveTarget;
+    use lightbox_net::report::RetrieveTarget;
     let source = synthetic_listener();
     let all = source
         .store
@@ -1116,10 +1101,10 @@ fn c_get_retrieves_a_study_and_a_series_into_the_store() {
     let target = RetrieveTarget {
         study_uid: all[0].study_uid.clone(),
         series_uid: None,
-        sop_instance_uid: None,
+        instances: Vec::new(),
     };
     let mut progress = Vec::new();
-    let report = scu::get(&source.address, &options(), &target, &local, &mut |p| {
+    let report = c_get::get(&source.address, &options(), &target, &local, &mut |p| {
         progress.push((p.done, p.expected))
     })
     .unwrap();
@@ -1139,7 +1124,7 @@ fn c_get_retrieves_a_study_and_a_series_into_the_store() {
         6
     );
     // Again: nothing new, every instance reported as a duplicate.
-    let again = scu::get(&source.address, &options(), &target, &local, &mut |_| {}).unwrap();
+    let again = c_get::get(&source.address, &options(), &target, &local, &mut |_| {}).unwrap();
     assert_eq!((again.stored, again.duplicates), (0, 6));
     // One series of another study.
     let series = source
@@ -1150,9 +1135,9 @@ fn c_get_retrieves_a_study_and_a_series_into_the_store() {
     let one = RetrieveTarget {
         study_uid: all[1].study_uid.clone(),
         series_uid: Some(series[1].series_uid.clone()),
-        sop_instance_uid: None,
+        instances: Vec::new(),
     };
-    let report = scu::get(&source.address, &options(), &one, &local, &mut |_| {}).unwrap();
+    let report = c_get::get(&source.address, &options(), &one, &local, &mut |_| {}).unwrap();
     assert_eq!(report.stored, 3);
     assert_eq!(
         local
@@ -1166,10 +1151,10 @@ fn c_get_retrieves_a_study_and_a_series_into_the_store() {
     let none = RetrieveTarget {
         study_uid: "1.2.3.4".into(),
         series_uid: None,
-        sop_instance_uid: None,
+        instances: Vec::new(),
     };
     assert_eq!(
-        scu::get(&source.address, &options(), &none, &local, &mut |_| {})
+        c_get::get(&source.address, &options(), &none, &local, &mut |_| {})
             .unwrap()
             .expected,
         0
@@ -1178,8 +1163,9 @@ fn c_get_retrieves_a_study_and_a_series_into_the_store() {
 
 #[test]
 fn orthanc_send_find_and_get() {
-    use lightbox_core::dicom::tag;
-    use lightbox_core::dimse::scu::{QueryModel, RetrieveTarget};
+    use lightbox_dicom::tag;
+    use lightbox_net::query::QueryModel;
+    use lightbox_net::report::RetrieveTarget;
     let Some(orthanc) = start_orthanc() else {
         return;
     };
@@ -1211,11 +1197,11 @@ fn orthanc_send_find_and_get() {
             );
         }
     }
-    scu::echo(&orthanc.address, &options()).unwrap();
-    let sent = scu::send_files(&orthanc.address, &options(), &files, &mut |_| {}).unwrap();
+    c_echo::echo(&orthanc.address, &options()).unwrap();
+    let sent = c_store::send_files(&orthanc.address, &options(), &files, &mut |_| {}).unwrap();
     assert_eq!((sent.sent, sent.failed), (18, 0));
 
-    let studies = scu::find(
+    let studies = c_find::find(
         &orthanc.address,
         &options(),
         QueryModel::StudyRoot,
@@ -1230,7 +1216,7 @@ fn orthanc_send_find_and_get() {
         local_study.patient_name,
         "Orthanc's padded values are trimmed"
     );
-    let series = scu::find(
+    let series = c_find::find(
         &orthanc.address,
         &options(),
         QueryModel::StudyRoot,
@@ -1238,7 +1224,7 @@ fn orthanc_send_find_and_get() {
     )
     .unwrap();
     assert_eq!(series.len(), 2);
-    let patients = scu::find(
+    let patients = c_find::find(
         &orthanc.address,
         &options(),
         QueryModel::PatientRoot,
@@ -1249,13 +1235,13 @@ fn orthanc_send_find_and_get() {
 
     let dir = tempfile::tempdir().unwrap();
     let local = Store::open(dir.path()).unwrap();
-    let report = scu::get(
+    let report = c_get::get(
         &orthanc.address,
         &options(),
         &RetrieveTarget {
             study_uid: study_uid.clone(),
             series_uid: None,
-            sop_instance_uid: None,
+            instances: Vec::new(),
         },
         &local,
         &mut |_| {},
@@ -1267,7 +1253,7 @@ fn orthanc_send_find_and_get() {
         "{report:?}"
     );
     let other = studies[1].text(tag::STUDY_INSTANCE_UID).unwrap();
-    let other_series = scu::find(
+    let other_series = c_find::find(
         &orthanc.address,
         &options(),
         QueryModel::StudyRoot,
@@ -1277,17 +1263,17 @@ fn orthanc_send_find_and_get() {
     let one = RetrieveTarget {
         study_uid: other.clone(),
         series_uid: Some(other_series[0].text(tag::SERIES_INSTANCE_UID).unwrap()),
-        sop_instance_uid: None,
+        instances: Vec::new(),
     };
-    let report = scu::get(&orthanc.address, &options(), &one, &local, &mut |_| {}).unwrap();
+    let report = c_get::get(&orthanc.address, &options(), &one, &local, &mut |_| {}).unwrap();
     assert_eq!(report.stored, 3, "{report:?}");
     assert_eq!(local.index().stats().unwrap().instances, 9);
 }
 
 #[test]
 fn c_move_sends_to_known_nodes_only() {
-    use lightbox_core::dimse::scu::RetrieveTarget;
     use lightbox_core::nodes::{Node, Nodes};
+    use lightbox_net::report::RetrieveTarget;
     let source = synthetic_listener();
     let destination = Listener::start(ScpConfig {
         ae_title: "DEST".into(),
@@ -1315,11 +1301,11 @@ fn c_move_sends_to_known_nodes_only() {
     let target = RetrieveTarget {
         study_uid: all[0].study_uid.clone(),
         series_uid: None,
-        sop_instance_uid: None,
+        instances: Vec::new(),
     };
 
     let mut progress = Vec::new();
-    let report = scu::move_to(&source.address, &options(), &target, "DEST", &mut |p| {
+    let report = c_move::move_to(&source.address, &options(), &target, "DEST", &mut |p| {
         progress.push(p.done)
     })
     .unwrap();
@@ -1331,7 +1317,7 @@ fn c_move_sends_to_known_nodes_only() {
     assert_eq!(progress, [1, 2, 3, 4, 5]);
     assert_eq!(destination.store.index().stats().unwrap().instances, 6);
 
-    let unknown = scu::move_to(
+    let unknown = c_move::move_to(
         &source.address,
         &options(),
         &target,
@@ -1347,7 +1333,7 @@ fn c_move_sends_to_known_nodes_only() {
     );
 
     let unreachable =
-        scu::move_to(&source.address, &options(), &target, "DOWN", &mut |_| {}).unwrap();
+        c_move::move_to(&source.address, &options(), &target, "DOWN", &mut |_| {}).unwrap();
     assert_eq!(
         (unreachable.status, unreachable.failed),
         (0xA702, 6),
@@ -1357,9 +1343,10 @@ fn c_move_sends_to_known_nodes_only() {
 
 #[test]
 fn c_move_with_orthanc_both_ways() {
-    use lightbox_core::dicom::tag;
-    use lightbox_core::dimse::scu::{QueryModel, RetrieveTarget};
     use lightbox_core::nodes::{Node, Nodes};
+    use lightbox_dicom::tag;
+    use lightbox_net::query::QueryModel;
+    use lightbox_net::report::RetrieveTarget;
     let Some(curl) = support::peer_tool("curl") else {
         return;
     };
@@ -1400,7 +1387,7 @@ fn c_move_with_orthanc_both_ways() {
         "Orthanc's C-MOVE from Lightbox failed: {}",
         String::from_utf8_lossy(&out.stdout)
     );
-    let in_orthanc = scu::find(
+    let in_orthanc = c_find::find(
         &orthanc.address,
         &options(),
         QueryModel::StudyRoot,
@@ -1437,7 +1424,7 @@ fn c_move_with_orthanc_both_ways() {
         .map(|i| lightbox.store.resolve(&i.file_path))
         .collect();
     assert_eq!(
-        scu::send_files(&orthanc.address, &options(), &files, &mut |_| {})
+        c_store::send_files(&orthanc.address, &options(), &files, &mut |_| {})
             .unwrap()
             .sent,
         6
@@ -1445,9 +1432,9 @@ fn c_move_with_orthanc_both_ways() {
     let target = RetrieveTarget {
         study_uid: all[0].study_uid.clone(),
         series_uid: None,
-        sop_instance_uid: None,
+        instances: Vec::new(),
     };
-    let report = scu::move_to(
+    let report = c_move::move_to(
         &orthanc.address,
         &options(),
         &target,
@@ -1462,7 +1449,7 @@ fn c_move_with_orthanc_both_ways() {
     );
     assert_eq!(receiver.store.index().stats().unwrap().instances, 6);
     // Orthanc answers an unknown destination with a refusal, reported as an error.
-    let refused = scu::move_to(
+    let refused = c_move::move_to(
         &orthanc.address,
         &options(),
         &target,
@@ -1511,7 +1498,7 @@ fn cutting_relay(upstream: u16, limit: usize) -> u16 {
 fn a_peer_vanishing_mid_transfer_gives_a_clear_error_and_no_partial_instance() {
     let listener = Listener::start(ScpConfig::default());
     let data = tempfile::tempdir().unwrap();
-    let spec = lightbox_core::synth::SynthSpec {
+    let spec = lightbox_synth::SynthSpec {
         patients: 1,
         studies_per_patient: 1,
         series_per_study: 1,
@@ -1519,7 +1506,7 @@ fn a_peer_vanishing_mid_transfer_gives_a_clear_error_and_no_partial_instance() {
         modality: Some("CT".into()),
         ..Default::default()
     };
-    lightbox_core::synth::generate(&spec, data.path()).unwrap();
+    lightbox_synth::generate(&spec, data.path()).unwrap();
     let files: Vec<PathBuf> = walkdir::WalkDir::new(data.path())
         .into_iter()
         .flatten()
@@ -1533,7 +1520,7 @@ fn a_peer_vanishing_mid_transfer_gives_a_clear_error_and_no_partial_instance() {
         ..listener.address.clone()
     };
     let started = Instant::now();
-    let err = scu::send_files(
+    let err = c_store::send_files(
         &target,
         &ScuOptions {
             timeout: Duration::from_secs(5),
@@ -1548,7 +1535,7 @@ fn a_peer_vanishing_mid_transfer_gives_a_clear_error_and_no_partial_instance() {
         "took {:?}",
         started.elapsed()
     );
-    assert!(matches!(err, DimseError::ConnectionLost(_)), "{err}");
+    assert!(matches!(err, DimseError::ConnectionLost { .. }), "{err}");
     assert!(err.is_transient());
     // The SCP notices the broken association: nothing half-received is stored or left behind.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -1647,8 +1634,9 @@ fn dcmtk_movescu_moves_from_lightbox() {
 
 #[test]
 fn lightbox_queries_and_retrieves_from_dcmtk_dcmqrscp() {
-    use lightbox_core::dicom::tag;
-    use lightbox_core::dimse::scu::{QueryModel, RetrieveTarget};
+    use lightbox_dicom::tag;
+    use lightbox_net::query::QueryModel;
+    use lightbox_net::report::RetrieveTarget;
     let Some(dcmqrscp) = support::peer_tool("dcmqrscp") else {
         return;
     };
@@ -1707,10 +1695,10 @@ fn lightbox_queries_and_retrieves_from_dcmtk_dcmqrscp() {
         })
         .map(|i| source.store.resolve(&i.file_path))
         .collect();
-    let sent = scu::send_files(&qr, &options(), &files, &mut |_| {}).unwrap();
+    let sent = c_store::send_files(&qr, &options(), &files, &mut |_| {}).unwrap();
     assert_eq!((sent.sent, sent.failed), (12, 0));
 
-    let studies = scu::find(
+    let studies = c_find::find(
         &qr,
         &options(),
         QueryModel::StudyRoot,
@@ -1718,7 +1706,7 @@ fn lightbox_queries_and_retrieves_from_dcmtk_dcmqrscp() {
     )
     .unwrap();
     assert_eq!(studies.len(), 2);
-    let patients = scu::find(
+    let patients = c_find::find(
         &qr,
         &options(),
         QueryModel::PatientRoot,
@@ -1732,12 +1720,12 @@ fn lightbox_queries_and_retrieves_from_dcmtk_dcmqrscp() {
     let target = RetrieveTarget {
         study_uid: all[0].study_uid.clone(),
         series_uid: None,
-        sop_instance_uid: None,
+        instances: Vec::new(),
     };
-    let got = scu::get(&qr, &options(), &target, &local, &mut |_| {}).unwrap();
+    let got = c_get::get(&qr, &options(), &target, &local, &mut |_| {}).unwrap();
     assert_eq!((got.expected, got.stored, got.failed), (6, 6, 0), "{got:?}");
 
-    let moved = scu::move_to(
+    let moved = c_move::move_to(
         &qr,
         &options(),
         &RetrieveTarget {
@@ -1758,11 +1746,11 @@ fn lightbox_queries_and_retrieves_from_dcmtk_dcmqrscp() {
 
 #[test]
 fn c_get_and_c_move_can_be_canceled_midway() {
-    use lightbox_core::dimse::scu::RetrieveTarget;
     use lightbox_core::nodes::{Node, Nodes};
+    use lightbox_net::report::RetrieveTarget;
     let source = Listener::start(ScpConfig::default());
     let data = tempfile::tempdir().unwrap();
-    let spec = lightbox_core::synth::SynthSpec {
+    let spec = lightbox_synth::SynthSpec {
         patients: 1,
         studies_per_patient: 1,
         series_per_study: 1,
@@ -1772,7 +1760,7 @@ fn c_get_and_c_move_can_be_canceled_midway() {
         seed: 5,
         modality: Some("CT".into()),
     };
-    lightbox_core::synth::generate(&spec, data.path()).unwrap();
+    lightbox_synth::generate(&spec, data.path()).unwrap();
     lightbox_core::import::import(
         &source.store,
         &[data.path().to_path_buf()],
@@ -1790,7 +1778,7 @@ fn c_get_and_c_move_can_be_canceled_midway() {
     let target = RetrieveTarget {
         study_uid: study.study_uid.clone(),
         series_uid: None,
-        sop_instance_uid: None,
+        instances: Vec::new(),
     };
 
     // C-GET: cancel after the third instance has arrived.
@@ -1802,7 +1790,7 @@ fn c_get_and_c_move_can_be_canceled_midway() {
     let dir = tempfile::tempdir().unwrap();
     let local = Store::open(dir.path()).unwrap();
     let started = Instant::now();
-    let report = scu::get(&source.address, &canceling, &target, &local, &mut |p| {
+    let report = c_get::get(&source.address, &canceling, &target, &local, &mut |p| {
         if p.done >= 3 {
             flag.store(true, Ordering::SeqCst);
         }
@@ -1830,7 +1818,7 @@ fn c_get_and_c_move_can_be_canceled_midway() {
         cancel: Some(flag.clone()),
         ..options()
     };
-    let report = scu::move_to(&source.address, &canceling, &target, "DEST", &mut |p| {
+    let report = c_move::move_to(&source.address, &canceling, &target, "DEST", &mut |p| {
         if p.done >= 3 {
             flag.store(true, Ordering::SeqCst);
         }

@@ -370,7 +370,7 @@ fn reconcile_indexes_files_placed_before_a_crash() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let data = tempfile::tempdir().unwrap();
-    let spec = lightbox_core::synth::SynthSpec {
+    let spec = lightbox_synth::SynthSpec {
         patients: 1,
         studies_per_patient: 1,
         series_per_study: 1,
@@ -379,12 +379,12 @@ fn reconcile_indexes_files_placed_before_a_crash() {
         columns: 8,
         ..Default::default()
     };
-    lightbox_core::synth::generate(&spec, data.path()).unwrap();
+    lightbox_synth::generate(&spec, data.path()).unwrap();
     let report = import_paths(&store, &[data.path().to_path_buf()], false);
     assert_eq!(report.imported, 3);
     // A crash between the rename into place and the index commit: the file is there, unindexed.
-    let bytes = lightbox_core::synth::instance_bytes(
-        &lightbox_core::synth::SynthSpec {
+    let bytes = lightbox_synth::instance_bytes(
+        &lightbox_synth::SynthSpec {
             seed: 99,
             ..spec.clone()
         },
@@ -393,8 +393,7 @@ fn reconcile_indexes_files_placed_before_a_crash() {
         0,
         0,
     );
-    let file =
-        lightbox_core::dicom::read_bytes(&bytes, lightbox_core::dicom::ReadMode::Header).unwrap();
+    let file = lightbox_dicom::read_bytes(&bytes, lightbox_dicom::ReadMode::Header).unwrap();
     let sop = lightbox_core::model::InstanceRecord::from_file(&file)
         .unwrap()
         .sop_instance_uid;

@@ -36,7 +36,7 @@ fn a_running_c_get_from_orthanc_cancels_within_a_second_and_resumes_without_refe
     };
     // One series of 400 small CT instances, sent to Orthanc.
     let source = tempfile::tempdir().unwrap();
-    let spec = lightbox_core::synth::SynthSpec {
+    let spec = lightbox_synth::SynthSpec {
         patients: 1,
         studies_per_patient: 1,
         series_per_study: 1,
@@ -47,15 +47,14 @@ fn a_running_c_get_from_orthanc_cancels_within_a_second_and_resumes_without_refe
         modality: Some("CT".into()),
     };
     let files = support::synthetic_in_peer(&orthanc.address, source.path(), &spec);
-    let first =
-        lightbox_core::dicom::read_file(&files[0], lightbox_core::dicom::ReadMode::Header).unwrap();
+    let first = lightbox_dicom::read_file(&files[0], lightbox_dicom::ReadMode::Header).unwrap();
     let study_uid = first
         .dataset
-        .first_text(lightbox_core::dicom::tag::STUDY_INSTANCE_UID)
+        .first_text(lightbox_dicom::tag::STUDY_INSTANCE_UID)
         .unwrap();
     let series_uid = first
         .dataset
-        .first_text(lightbox_core::dicom::tag::SERIES_INSTANCE_UID)
+        .first_text(lightbox_dicom::tag::SERIES_INSTANCE_UID)
         .unwrap();
 
     let dir = tempfile::tempdir().unwrap();
@@ -102,7 +101,7 @@ fn a_running_c_get_from_orthanc_cancels_within_a_second_and_resumes_without_refe
     assert!(engine.retry(job).unwrap());
     let record = engine.wait(job, Duration::from_secs(60)).unwrap().unwrap();
     assert_eq!(record.state, JobState::Completed, "{record:?}");
-    let report: lightbox_core::dimse::scu::RetrieveReport =
+    let report: lightbox_net::report::RetrieveReport =
         serde_json::from_value(record.output.unwrap()).unwrap();
     assert_eq!(report.expected, 400);
     // Progress in items and in bytes (each instance is about 130 KB).

@@ -5,7 +5,7 @@ use lightbox_core::import::{self, ImportOptions, ImportProgress};
 use lightbox_core::index::{DateRange, StudyQuery, TextPattern};
 use lightbox_core::model::StudySummary;
 use lightbox_core::store::Store;
-use lightbox_core::synth::{self, SynthSpec};
+use lightbox_synth::{self as synth, SynthSpec};
 
 /// DICOM wildcard matching (`*` any run, `?` one character) over characters.
 fn wildcard(pattern: &[char], text: &[char]) -> bool {

@@ -7,7 +7,7 @@
 
 mod support;
 
-use lightbox_core::render::{render_file, FrameChoice, Image8, RenderError};
+use lightbox_core::render::{render_file, FrameChoice, Image8, PixelError};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -109,7 +109,7 @@ fn mean_abs_diff(a: &[u8], b: &[u8]) -> f64 {
         / b.len().max(1) as f64
 }
 
-fn render(path: &Path) -> Result<Image8, RenderError> {
+fn render(path: &Path) -> Result<Image8, PixelError> {
     render_file(path, FrameChoice::Middle)
 }
 

@@ -7,7 +7,7 @@ use lightbox_core::import::{self, ImportOptions, ImportProgress};
 use lightbox_core::index::StudyQuery;
 use lightbox_core::render::thumbnail::{self, series_thumbnail};
 use lightbox_core::store::Store;
-use lightbox_core::synth::{self, SynthSpec};
+use lightbox_synth::{self as synth, SynthSpec};
 use std::path::PathBuf;
 
 fn import_all(store: &Store, paths: &[PathBuf]) {

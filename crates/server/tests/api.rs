@@ -10,7 +10,7 @@ use lightbox_core::jobs::runner::{LocalRunner, MoveListener};
 use lightbox_core::jobs::{Engine, EngineConfig};
 use lightbox_core::nodes::Nodes;
 use lightbox_core::store::Store;
-use lightbox_core::synth::{self, SynthSpec};
+use lightbox_synth::{self as synth, SynthSpec};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::path::Path;
@@ -311,11 +311,10 @@ fn metadata_thumbnails_downloads_and_uploads() {
         assert!(!entry.name().contains(".."), "{}", entry.name());
         let mut bytes = Vec::new();
         entry.read_to_end(&mut bytes).unwrap();
-        let file = lightbox_core::dicom::read_bytes(&bytes, lightbox_core::dicom::ReadMode::Header)
-            .unwrap();
+        let file = lightbox_dicom::read_bytes(&bytes, lightbox_dicom::ReadMode::Header).unwrap();
         let uid = file
             .dataset
-            .first_text(lightbox_core::dicom::tag::SOP_INSTANCE_UID)
+            .first_text(lightbox_dicom::tag::SOP_INSTANCE_UID)
             .unwrap();
         let stored = store.index().instance_path(&uid).unwrap().unwrap();
         assert_eq!(std::fs::read(store.resolve(&stored)).unwrap(), bytes);

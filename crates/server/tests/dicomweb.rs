@@ -57,10 +57,9 @@ fn pydicom_store(
     assert_eq!(report.imported as usize, names.len(), "{report:?}");
     let mut wanted = Vec::new();
     for path in &paths {
-        let file =
-            lightbox_core::dicom::read_file(path, lightbox_core::dicom::ReadMode::Header).unwrap();
+        let file = lightbox_dicom::read_file(path, lightbox_dicom::ReadMode::Header).unwrap();
         let text = |t| file.dataset.first_text(t).unwrap();
-        use lightbox_core::dicom::tag;
+        use lightbox_dicom::tag;
         wanted.push(serde_json::json!({
             "study": text(tag::STUDY_INSTANCE_UID),
             "series": text(tag::SERIES_INSTANCE_UID),
@@ -315,19 +314,17 @@ fn dicomweb_client_stores_through_stow_rs() {
     .unwrap();
     let mut expected = Vec::new();
     for path in &paths {
-        let file =
-            lightbox_core::dicom::read_file(path, lightbox_core::dicom::ReadMode::Header).unwrap();
+        let file = lightbox_dicom::read_file(path, lightbox_dicom::ReadMode::Header).unwrap();
         let uid = file
             .dataset
-            .first_text(lightbox_core::dicom::tag::SOP_INSTANCE_UID)
+            .first_text(lightbox_dicom::tag::SOP_INSTANCE_UID)
             .unwrap();
         // Stored, indexed, and byte for byte the data set that was sent.
         let stored = store.index().instance(&uid).unwrap().expect("indexed");
-        let original =
-            lightbox_core::dicom::read_file(path, lightbox_core::dicom::ReadMode::Full).unwrap();
-        let copy = lightbox_core::dicom::read_file(
+        let original = lightbox_dicom::read_file(path, lightbox_dicom::ReadMode::Full).unwrap();
+        let copy = lightbox_dicom::read_file(
             &store.resolve(&stored.file_path),
-            lightbox_core::dicom::ReadMode::Full,
+            lightbox_dicom::ReadMode::Full,
         )
         .unwrap();
         assert_eq!(copy.dataset.elements.len(), original.dataset.elements.len());

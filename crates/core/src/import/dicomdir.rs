@@ -1,6 +1,6 @@
 //! DICOMDIR media: the files a media directory references.
 
-use crate::dicom::{self, tag, ReadMode, Value};
+use lightbox_dicom::{self as dicom, tag, ReadMode, Value};
 use std::path::{Path, PathBuf};
 
 pub const MEDIA_STORAGE_DIRECTORY: &str = "1.2.840.10008.1.3.10";

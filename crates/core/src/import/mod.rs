@@ -9,11 +9,12 @@ mod background;
 mod dicomdir;
 
 pub use background::{BackgroundIndexer, Placed};
+mod sink;
 
-use crate::dicom::{self, ReadMode};
 use crate::index::InsertOutcome;
 use crate::model::InstanceRecord;
 use crate::store::Store;
+use lightbox_dicom::{self as dicom, ReadMode};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::HashSet;

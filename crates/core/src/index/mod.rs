@@ -5,7 +5,8 @@ mod migrations;
 mod query;
 pub mod sqlite;
 
-pub use query::{DateRange, QueryError, StudyOrder, StudyQuery, TextPattern};
+pub use lightbox_dicom::matching::DateRangeError;
+pub use query::{DateRange, StudyOrder, StudyQuery, TextPattern};
 pub use sqlite::SqliteIndex;
 
 use crate::model::{InstanceRecord, InstanceSummary, SeriesSummary, StudySummary};

@@ -1,5 +1,7 @@
 //! Study search filters, parsed and validated before they reach a backend.
 
+pub use lightbox_dicom::matching::DateRange;
+
 /// A DICOM-style text match: exact unless it holds the wildcards `*` (any run) or `?` (one char).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TextPattern(String);
@@ -39,72 +41,6 @@ impl TextPattern {
             }
         }
         glob
-    }
-}
-
-/// An inclusive date range over `YYYYMMDD` values; either end may be open.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DateRange {
-    pub from: Option<String>,
-    pub to: Option<String>,
-}
-
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum QueryError {
-    #[error("invalid date {0:?}: expected YYYYMMDD (or YYYY-MM-DD)")]
-    InvalidDate(String),
-    #[error("invalid date range {0:?}: expected DATE, DATE-DATE, DATE- or -DATE")]
-    InvalidRange(String),
-}
-
-fn normalize_date(text: &str) -> Result<String, QueryError> {
-    let digits: String = text.chars().filter(|c| *c != '-' && *c != '.').collect();
-    let valid = digits.len() == 8
-        && digits.chars().all(|c| c.is_ascii_digit())
-        && (1..=12).contains(&digits[4..6].parse::<u32>().unwrap_or(0))
-        && (1..=31).contains(&digits[6..8].parse::<u32>().unwrap_or(0));
-    if valid {
-        Ok(digits)
-    } else {
-        Err(QueryError::InvalidDate(text.to_string()))
-    }
-}
-
-impl DateRange {
-    /// Parses `A-B`, `A-`, `-B` or `A` (DICOM range matching), dates as `YYYYMMDD`.
-    /// ISO dates (`2024-01-31`) are accepted for single dates only, since their dashes would be
-    /// ambiguous with the range separator.
-    pub fn parse(text: &str) -> Result<DateRange, QueryError> {
-        let text = text.trim();
-        if text.len() == 10 && text.matches('-').count() == 2 {
-            let d = normalize_date(text)?;
-            return Ok(DateRange {
-                from: Some(d.clone()),
-                to: Some(d),
-            });
-        }
-        let parts: Vec<&str> = text.split('-').collect();
-        let date = |s: &str| -> Result<Option<String>, QueryError> {
-            if s.is_empty() {
-                Ok(None)
-            } else {
-                normalize_date(s).map(Some)
-            }
-        };
-        match parts.as_slice() {
-            [single] if !single.is_empty() => {
-                let d = normalize_date(single)?;
-                Ok(DateRange {
-                    from: Some(d.clone()),
-                    to: Some(d),
-                })
-            }
-            [from, to] if !(from.is_empty() && to.is_empty()) => Ok(DateRange {
-                from: date(from)?,
-                to: date(to)?,
-            }),
-            _ => Err(QueryError::InvalidRange(text.to_string())),
-        }
     }
 }
 

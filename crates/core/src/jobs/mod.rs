@@ -7,10 +7,13 @@
 //! - [`engine`]: the scheduler — priorities, global / per-kind / per-node caps that never hold
 //!   back other kinds or nodes, dependencies, retries with exponential backoff, cancellation —
 //!   and the event stream;
-//! - [`runner`]: how each kind of job is carried out against the store, the index and the nodes;
+//! - [`runner`]: hands each job to its kind's module, against the store, the index and the nodes;
+//! - [`kinds`]: one module per kind of job (import, query, retrieve, send, thumbnail, echo,
+//!   delete), each with its typed output;
 //! - [`received`]: follow-up jobs for data received over the network (thumbnails).
 
 pub mod engine;
+pub mod kinds;
 pub mod queue;
 pub mod received;
 pub mod runner;
@@ -192,17 +195,6 @@ impl JobFailure {
     pub fn with_output(mut self, output: serde_json::Value) -> JobFailure {
         self.output = Some(output);
         self
-    }
-}
-
-impl From<crate::dimse::DimseError> for JobFailure {
-    fn from(e: crate::dimse::DimseError) -> JobFailure {
-        let category = if e.is_transient() {
-            FailureCategory::Network
-        } else {
-            FailureCategory::Peer
-        };
-        JobFailure::new(category, e.to_string())
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::runner::THUMBNAIL_SIZE;
 use super::{Engine, JobSpec, NewJob, Priority};
-use crate::dimse::scp::OnStored;
+use crate::scp::OnStored;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

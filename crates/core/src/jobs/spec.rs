@@ -45,35 +45,7 @@ impl JobKind {
     }
 }
 
-/// A C-FIND: the level, the model and the filters of `lightbox studies`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct QuerySpec {
-    /// patient, study, series or instance.
-    pub level: String,
-    #[serde(default)]
-    pub patient_root: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub patient_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub patient_id: Option<String>,
-    /// A DICOM date or range (`20240101-20240131`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub study_date: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub modalities: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub study_description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub accession_number: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub study_uid: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub series_uid: Option<String>,
-    /// Also query the level below for each match, as follow-up jobs: patients → their studies
-    /// → their series.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub cascade: bool,
-}
+pub use lightbox_net::query::QuerySpec;
 
 /// Overrides of a node's own association settings, for one job.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

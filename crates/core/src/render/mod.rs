@@ -6,14 +6,14 @@
 //! (RGB, YBR, PALETTE COLOR) are converted to true-colour RGB. Only the chosen frame is read from
 //! the file, so a large multi-frame costs one frame of memory.
 
-pub mod codec;
 mod font;
-pub mod frame;
 mod pipeline;
 pub mod thumbnail;
 
-use crate::dicom::{self, ParseError};
+use lightbox_dicom::pixel::frame;
 use std::path::Path;
+
+pub use lightbox_dicom::pixel::{FrameChoice, PixelError};
 
 pub use pipeline::{VoiFunction, Window};
 pub use thumbnail::{series_thumbnail, ThumbnailError};
@@ -27,33 +27,8 @@ pub struct Image8 {
     pub data: Vec<u8>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FrameChoice {
-    /// The middle frame of a multi-frame (the only frame otherwise).
-    Middle,
-    /// A 0-based frame index.
-    Index(u32),
-}
-
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum RenderError {
-    #[error(transparent)]
-    Parse(#[from] ParseError),
-    #[error("the instance has no pixel data")]
-    NoPixelData,
-    #[error("invalid image attributes: {0}")]
-    Invalid(String),
-    #[error("unsupported pixel data: {0}")]
-    Unsupported(String),
-    #[error("cannot decode the pixel data: {0}")]
-    Codec(#[from] codec::CodecError),
-    #[error("reading pixel data: {0}")]
-    Io(#[from] std::io::Error),
-}
-
 /// Renders one frame of the DICOM file at `path` to 8 bits at full resolution.
-pub fn render_file(path: &Path, choice: FrameChoice) -> Result<Image8, RenderError> {
+pub fn render_file(path: &Path, choice: FrameChoice) -> Result<Image8, PixelError> {
     render_file_windowed(path, choice, None)
 }
 
@@ -62,8 +37,8 @@ pub fn render_file_windowed(
     path: &Path,
     choice: FrameChoice,
     window: Option<Window>,
-) -> Result<Image8, RenderError> {
-    let file = dicom::read_file(path, dicom::ReadMode::Header)?;
+) -> Result<Image8, PixelError> {
+    let file = lightbox_dicom::read_file(path, lightbox_dicom::ReadMode::Header)?;
     let raw = frame::read_frame(&file, path, choice)?;
     pipeline::to_8bit_windowed(&file.dataset, raw, window)
 }

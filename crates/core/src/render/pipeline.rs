@@ -1,11 +1,11 @@
 //! From decoded samples to 8 bits: Modality LUT, VOI, inversion, colour conversion.
 
-use super::frame::RawFrame;
-use super::{Image8, RenderError};
-use crate::dicom::{tag, DataSet};
+use super::{Image8, PixelError};
+use lightbox_dicom::pixel::RawFrame;
+use lightbox_dicom::{tag, DataSet};
 
 /// Stored sample values as numbers: masked to Bits Stored and sign-extended when signed.
-fn sample_values(raw: &RawFrame) -> Result<Vec<f32>, RenderError> {
+fn sample_values(raw: &RawFrame) -> Result<Vec<f32>, PixelError> {
     let info = &raw.info;
     let bps = raw.bytes_per_sample;
     let be = raw.big_endian;
@@ -39,7 +39,7 @@ fn sample_values(raw: &RawFrame) -> Result<Vec<f32>, RenderError> {
             (2, true) => u16::from_be_bytes([c[0], c[1]]) as u64,
             (4, false) => u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as u64,
             (4, true) => u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as u64,
-            _ => return Err(RenderError::Unsupported(format!("{bps}-byte samples"))),
+            _ => return Err(PixelError::Unsupported(format!("{bps}-byte samples"))),
         } & mask;
         let value = if info.signed && v & sign_bit != 0 {
             v as i64 - (1i64 << bits)
@@ -61,8 +61,8 @@ struct Lut {
 impl Lut {
     fn read(
         item: &DataSet,
-        descriptor_tag: crate::dicom::Tag,
-        data_tag: crate::dicom::Tag,
+        descriptor_tag: lightbox_dicom::Tag,
+        data_tag: lightbox_dicom::Tag,
         signed_input: bool,
     ) -> Option<Lut> {
         let descriptor = item.ints(descriptor_tag);
@@ -103,8 +103,8 @@ impl Lut {
     /// segments, the expansion cut at the descriptor's entry count.
     fn segmented(
         ds: &DataSet,
-        descriptor_tag: crate::dicom::Tag,
-        data_tag: crate::dicom::Tag,
+        descriptor_tag: lightbox_dicom::Tag,
+        data_tag: lightbox_dicom::Tag,
         signed_input: bool,
     ) -> Result<Lut, String> {
         let descriptor = ds.ints(descriptor_tag);
@@ -363,14 +363,14 @@ pub fn to_8bit_windowed(
     ds: &DataSet,
     raw: RawFrame,
     window: Option<Window>,
-) -> Result<Image8, RenderError> {
+) -> Result<Image8, PixelError> {
     let (width, height) = (raw.info.columns as u32, raw.info.rows as u32);
     let photometric = raw.info.photometric.clone();
     if raw.info.samples == 1 {
         let values = sample_values(&raw)?;
         let pixels = raw.info.pixels();
         if values.len() < pixels {
-            return Err(RenderError::Invalid("fewer samples than pixels".into()));
+            return Err(PixelError::Invalid("fewer samples than pixels".into()));
         }
         let values = &values[..pixels];
         if photometric == "PALETTE COLOR" {
@@ -385,7 +385,7 @@ pub fn to_8bit_windowed(
         });
     }
     if raw.info.samples != 3 {
-        return Err(RenderError::Unsupported(format!(
+        return Err(PixelError::Unsupported(format!(
             "{} samples per pixel",
             raw.info.samples
         )));
@@ -632,16 +632,16 @@ fn palette(
     values: &[f32],
     width: u32,
     height: u32,
-) -> Result<Image8, RenderError> {
+) -> Result<Image8, PixelError> {
     let signed = raw.info.signed;
-    let read = |descriptor, data, segmented| -> Result<Lut, RenderError> {
+    let read = |descriptor, data, segmented| -> Result<Lut, PixelError> {
         if let Some(lut) = Lut::read(ds, descriptor, data, signed) {
             return Ok(lut);
         }
         if ds.get(segmented).is_some() {
-            return Lut::segmented(ds, descriptor, segmented, signed).map_err(RenderError::Invalid);
+            return Lut::segmented(ds, descriptor, segmented, signed).map_err(PixelError::Invalid);
         }
-        Err(RenderError::Invalid(
+        Err(PixelError::Invalid(
             "PALETTE COLOR without usable lookup tables".into(),
         ))
     };
@@ -675,7 +675,7 @@ fn palette(
     })
 }
 
-fn colour(raw: &RawFrame, width: u32, height: u32) -> Result<Image8, RenderError> {
+fn colour(raw: &RawFrame, width: u32, height: u32) -> Result<Image8, PixelError> {
     let pixels = raw.info.pixels();
     let values = if raw.subsampled_422 {
         expand_422(&raw.bytes, pixels)
@@ -683,7 +683,7 @@ fn colour(raw: &RawFrame, width: u32, height: u32) -> Result<Image8, RenderError
         sample_values(raw)?
     };
     if values.len() < pixels * 3 {
-        return Err(RenderError::Invalid("fewer samples than pixels".into()));
+        return Err(PixelError::Invalid("fewer samples than pixels".into()));
     }
     let at = |p: usize, c: usize| -> f32 {
         if raw.interleaved {

@@ -1,7 +1,7 @@
 //! Series thumbnails: the middle instance (by Instance Number), its middle frame, at most N pixels
 //! on the long side, cached on disk per series revision; typed placeholders for non-image series.
 
-use super::{font, render_file, FrameChoice, Image8, RenderError};
+use super::{font, render_file, FrameChoice, Image8, PixelError};
 use crate::index::IndexError;
 use crate::store::Store;
 use sha2::{Digest, Sha256};
@@ -19,7 +19,7 @@ pub enum ThumbnailError {
     #[error("series {0} has no instances")]
     EmptySeries(String),
     #[error("rendering {path}: {source}")]
-    Render { path: String, source: RenderError },
+    Render { path: String, source: PixelError },
     #[error(transparent)]
     Index(#[from] IndexError),
     #[error("thumbnail cache: {0}")]
@@ -167,7 +167,7 @@ pub fn series_thumbnail(
         Some(label) => placeholder(label, size),
         None => match render_file(&store.resolve(&middle.file_path), FrameChoice::Middle) {
             Ok(image) => fit(&image, size),
-            Err(RenderError::NoPixelData) => {
+            Err(PixelError::NoPixelData) => {
                 placeholder(series.modality.as_deref().unwrap_or("DOC"), size)
             }
             Err(source) => {

@@ -1,75 +1,16 @@
-//! Shared test set-up: where pydicom's test files and the reference Python live.
-//!
-//! Both come from `scripts/test-setup.sh`. Outside CI a missing prerequisite skips the test with a
-//! message; with `CI=true` it fails, so a broken set-up can never pass silently.
+//! Shared test set-up of the core and the crates above it: the test data (from the DICOM-data
+//! crate's support), and the networking peers (DCMTK, Orthanc) started on loopback.
 #![allow(dead_code)]
 
-use lightbox_core::dimse::AeAddress;
+#[path = "../../../dicom/tests/support/mod.rs"]
+mod data;
+
+pub use data::*;
+
+use lightbox_net::dimse::AeAddress;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
-
-pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn missing(what: &str) {
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{what} is missing; run scripts/test-setup.sh");
-    }
-    eprintln!("skipping: {what} is missing; run scripts/test-setup.sh");
-}
-
-/// pydicom's `data` folder (`test_files`, `charset_files`, `palettes`).
-pub fn pydicom_data() -> Option<PathBuf> {
-    let dir = std::env::var_os("LIGHTBOX_PYDICOM_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("test-data/pydicom"));
-    if dir.join("test_files").is_dir() {
-        Some(dir)
-    } else {
-        missing("pydicom's test files (test-data/pydicom)");
-        None
-    }
-}
-
-/// A Python interpreter with pydicom, numpy and pydicom's decoder plugins.
-pub fn python() -> Option<PathBuf> {
-    let python = std::env::var_os("LIGHTBOX_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join(".venv/bin/python"));
-    let ok = Command::new(&python)
-        .args(["-c", "import pydicom, numpy"])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if ok {
-        Some(python)
-    } else {
-        missing("the test Python environment (.venv with pydicom)");
-        None
-    }
-}
-
-/// Runs a reference script from `tests/reference/` with the test Python and returns its stdout.
-pub fn run_reference_script(python: &PathBuf, script: &str, args: &[&std::ffi::OsStr]) -> String {
-    let path = workspace_root().join("tests/reference").join(script);
-    let out = Command::new(python)
-        .arg(&path)
-        .args(args)
-        .output()
-        .expect("run python");
-    assert!(
-        out.status.success(),
-        "{} failed: {}",
-        path.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8 output")
-}
 
 /// A peer program (DCMTK, Orthanc) from the system, or `None` (and a CI failure) when missing.
 pub fn peer_tool(name: &str) -> Option<PathBuf> {
@@ -222,9 +163,9 @@ pub fn start_orthanc_configured(extra: serde_json::Value) -> Option<Orthanc> {
 pub fn synthetic_in_peer(
     peer: &AeAddress,
     dir: &Path,
-    spec: &lightbox_core::synth::SynthSpec,
+    spec: &lightbox_synth::SynthSpec,
 ) -> Vec<PathBuf> {
-    lightbox_core::synth::generate(spec, dir).unwrap();
+    lightbox_synth::generate(spec, dir).unwrap();
     let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
         .into_iter()
         .flatten()
@@ -232,8 +173,9 @@ pub fn synthetic_in_peer(
         .map(|e| e.into_path())
         .collect();
     files.sort();
-    let options = lightbox_core::dimse::scu::ScuOptions::default();
-    let sent = lightbox_core::dimse::scu::send_files(peer, &options, &files, &mut |_| {}).unwrap();
+    let options = lightbox_net::dimse::ScuOptions::default();
+    let sent =
+        lightbox_net::dimse::c_store::send_files(peer, &options, &files, &mut |_| {}).unwrap();
     assert_eq!(sent.sent as usize, files.len(), "{sent:?}");
     files
 }

@@ -8,9 +8,9 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use lightbox_core::dicom::{dump, read_file, ReadMode};
 use lightbox_core::index::{DateRange, StudyOrder, StudyQuery, TextPattern};
 use lightbox_core::render::{self, thumbnail, FrameChoice, ThumbnailError};
+use lightbox_dicom::{dump, read_file, ReadMode};
 use serde_json::{json, Value};
 
 const DEFAULT_PAGE: u64 = 50;
@@ -254,7 +254,7 @@ pub async fn rendered(
             window,
         )
         .map_err(|e| match e {
-            render::RenderError::NoPixelData => ApiError::new(
+            render::PixelError::NoPixelData => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "no image in this instance",
             ),

@@ -6,10 +6,11 @@ use crate::{ApiError, AppState};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use lightbox_core::dicom::transfer_syntax::Encoding;
-use lightbox_core::dicom::write::DataSetBuilder;
-use lightbox_core::dicom::{dictionary, json, parse::read_dataset, tag, Tag, Vr};
-use lightbox_core::dimse::qr::{self, Level};
+use lightbox_core::scp::find as qr;
+use lightbox_dicom::transfer_syntax::Encoding;
+use lightbox_dicom::write::DataSetBuilder;
+use lightbox_dicom::{dictionary, json, parse::read_dataset, tag, Tag, Vr};
+use lightbox_net::query::{self, Level};
 use std::collections::BTreeMap;
 
 /// Matches returned when the client gives no limit; more are announced with a Warning.
@@ -78,7 +79,7 @@ fn attribute(name: &str) -> Option<Tag> {
 }
 
 fn parse(level: Level, fixed: &[(Tag, String)], query: Option<String>) -> Result<Search, ApiError> {
-    let mut keys: BTreeMap<Tag, String> = qr::default_return_keys(level)
+    let mut keys: BTreeMap<Tag, String> = query::default_return_keys(level)
         .iter()
         .map(|t| (*t, String::new()))
         .collect();
@@ -120,7 +121,7 @@ fn parse(level: Level, fixed: &[(Tag, String)], query: Option<String>) -> Result
                 for field in value.split(',').map(str::trim).filter(|f| !f.is_empty()) {
                     if field == "all" {
                         for level in [Level::Patient, Level::Study, Level::Series, Level::Image] {
-                            for t in qr::default_return_keys(level) {
+                            for t in query::default_return_keys(level) {
                                 search.keys.entry(*t).or_default();
                             }
                         }
@@ -166,12 +167,11 @@ async fn search(
     let (offset, limit) = (search.offset, search.limit.unwrap_or(DEFAULT_LIMIT));
     let (matches, total) = tokio::task::spawn_blocking(move || {
         let mut identifier = DataSetBuilder::default();
-        identifier.text(qr::QUERY_RETRIEVE_LEVEL, level.as_str());
+        identifier.text(query::QUERY_RETRIEVE_LEVEL, level.as_str());
         for (t, value) in &keys {
             identifier.text(*t, value);
         }
-        let encoding =
-            Encoding::of(lightbox_core::dicom::transfer_syntax::EXPLICIT_VR_LITTLE_ENDIAN);
+        let encoding = Encoding::of(lightbox_dicom::transfer_syntax::EXPLICIT_VR_LITTLE_ENDIAN);
         let ds = read_dataset(&identifier.encode(encoding), encoding)
             .map_err(|e| ApiError::internal("encoding a query", e))?;
         qr::find_page(store.index().as_ref(), &ds, offset, limit).map_err(|e| match e {
@@ -183,14 +183,15 @@ async fn search(
     })
     .await
     .map_err(|e| ApiError::internal("search task", e))??;
-    let encoding = Encoding::of(lightbox_core::dicom::transfer_syntax::EXPLICIT_VR_LITTLE_ENDIAN);
+    let encoding = Encoding::of(lightbox_dicom::transfer_syntax::EXPLICIT_VR_LITTLE_ENDIAN);
     let mut body = Vec::new();
     for m in matches {
         let mut ds = read_dataset(&m.encode(encoding), encoding)
             .map_err(|e| ApiError::internal("encoding a match", e))?;
         // The query level and the character set are C-FIND's; JSON is UTF-8.
-        ds.elements
-            .retain(|e| e.tag != qr::QUERY_RETRIEVE_LEVEL && e.tag != tag::SPECIFIC_CHARACTER_SET);
+        ds.elements.retain(|e| {
+            e.tag != query::QUERY_RETRIEVE_LEVEL && e.tag != tag::SPECIFIC_CHARACTER_SET
+        });
         body.push(json::dataset_to_json(&ds, &|_| String::new()));
     }
     let mut response = (

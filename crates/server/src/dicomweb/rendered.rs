@@ -6,9 +6,10 @@ use crate::{ApiError, AppState};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use lightbox_core::dicom::{read_file, ReadMode};
 use lightbox_core::model::InstanceSummary;
-use lightbox_core::render::{self, frame, thumbnail, FrameChoice, Image8};
+use lightbox_core::render::{self, thumbnail, FrameChoice, Image8, PixelError};
+use lightbox_dicom::pixel::frame;
+use lightbox_dicom::{read_file, ReadMode};
 
 fn instance(
     state: &AppState,
@@ -37,10 +38,10 @@ fn frame_list(list: &str) -> Result<Vec<u32>, ApiError> {
         .collect()
 }
 
-fn render_error(e: render::RenderError) -> ApiError {
+fn render_error(e: PixelError) -> ApiError {
     match e {
-        render::RenderError::NoPixelData => ApiError::not_found("the instance has no pixel data"),
-        render::RenderError::Invalid(m) if m.starts_with("frame ") => ApiError::not_found(m),
+        PixelError::NoPixelData => ApiError::not_found("the instance has no pixel data"),
+        e @ PixelError::NoSuchFrame { .. } => ApiError::not_found(e.to_string()),
         other => ApiError::internal("rendering", other),
     }
 }

@@ -12,9 +12,9 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
-use lightbox_core::dicom::{read_file, tag, ReadMode};
-use lightbox_core::dicomweb::multipart::{boundary_of, Splitter};
 use lightbox_core::import::{BackgroundIndexer, Ingested};
+use lightbox_dicom::{read_file, tag, ReadMode};
+use lightbox_net::dicomweb::multipart::{boundary_of, Splitter};
 use serde_json::{json, Value};
 
 /// Failure reasons (PS3.4 C.4.2.1.4 and PS3.18 Table 10.5.3-1).

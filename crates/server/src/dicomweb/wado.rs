@@ -7,10 +7,10 @@ use crate::{ApiError, AppState};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use lightbox_core::dicom::meta::part10_header;
-use lightbox_core::dicom::transfer_syntax::{EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN};
-use lightbox_core::dicom::{json, read_file, transcode, DataSet, ReadMode, Tag, Value};
 use lightbox_core::model::InstanceSummary;
+use lightbox_dicom::meta::part10_header;
+use lightbox_dicom::transfer_syntax::{EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN};
+use lightbox_dicom::{json, read_file, transcode, DataSet, ReadMode, Tag, Value};
 use std::io::{Read, Seek, SeekFrom};
 
 /// The transfer syntax a client asked for.

@@ -1,0 +1,333 @@
+//! Decoders for encapsulated pixel data. Each returns samples in native layout: little endian,
+//! sample-interleaved, the photometric interpretation unchanged unless stated.
+
+pub mod jpeg_dct;
+pub mod rle;
+
+use crate::transfer_syntax::PixelEncoding;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct CodecError(String);
+
+impl CodecError {
+    pub fn new(message: impl Into<String>) -> CodecError {
+        CodecError(message.into())
+    }
+}
+
+/// A decoded frame as bytes plus what the codec says about it.
+pub struct DecodedFrame {
+    pub bytes: Vec<u8>,
+    pub bytes_per_sample: usize,
+    /// The codec already turned YCbCr into RGB.
+    pub converted_to_rgb: bool,
+    /// Per-sample signedness the codec reports (J2K), when it knows.
+    pub signed: Option<bool>,
+}
+
+pub struct FrameGeometry {
+    pub rows: usize,
+    pub columns: usize,
+    pub samples: usize,
+    pub bits_allocated: usize,
+    pub photometric: String,
+}
+
+pub fn decode(
+    encoding: PixelEncoding,
+    data: &[u8],
+    g: &FrameGeometry,
+) -> Result<DecodedFrame, CodecError> {
+    let pixels = g.rows * g.columns;
+    match encoding {
+        PixelEncoding::Rle => {
+            let bps = g.bits_allocated.div_ceil(8).max(1);
+            let bytes = rle::decode(data, pixels, g.samples, bps)?;
+            Ok(DecodedFrame {
+                bytes,
+                bytes_per_sample: bps,
+                converted_to_rgb: false,
+                signed: None,
+            })
+        }
+        PixelEncoding::JpegDct | PixelEncoding::JpegLossless => decode_jpeg(data, g),
+        PixelEncoding::JpegLs => decode_jpeg_ls(data),
+        PixelEncoding::Jpeg2000 => {
+            check_j2k_size(data, g)?;
+            decode_j2k(data)
+        }
+        PixelEncoding::Native | PixelEncoding::Unsupported => {
+            Err(CodecError::new("no decoder for this transfer syntax"))
+        }
+    }
+}
+
+/// Whether a JPEG stream carries a complete JFIF (APP0) or Adobe (APP14) marker before its first
+/// frame. A truncated APP14 without its transform byte is ignored, as libjpeg ignores it.
+fn has_colour_marker(data: &[u8]) -> bool {
+    let mut i = 2;
+    while i + 4 <= data.len() && data[i] == 0xFF {
+        let marker = data[i + 1];
+        let len = u16::from_be_bytes([data[i + 2], data[i + 3]]) as usize;
+        let body = data
+            .get(i + 4..(i + 2 + len).min(data.len()))
+            .unwrap_or(&[]);
+        if marker == 0xE0 && body.starts_with(b"JFIF\0") {
+            return true;
+        }
+        if marker == 0xEE && body.starts_with(b"Adobe") && len >= 14 {
+            return true;
+        }
+        if (0xC0..=0xCF).contains(&marker) && marker != 0xC4 && marker != 0xCC {
+            return false;
+        }
+        i += 2 + len;
+    }
+    false
+}
+
+fn decode_jpeg(data: &[u8], g: &FrameGeometry) -> Result<DecodedFrame, CodecError> {
+    let mut decoder = jpeg_decoder::Decoder::new(data);
+    // Without JFIF/Adobe markers the stream's colour space is what DICOM says: RGB means no transform.
+    let rgb_untransformed = g.photometric == "RGB" && !has_colour_marker(data);
+    if rgb_untransformed {
+        decoder.set_color_transform(jpeg_decoder::ColorTransform::RGB);
+    }
+    decoder.set_max_decoding_buffer_size(1 << 30);
+    match decoder.decode() {
+        Ok(bytes) => {
+            let info = decoder
+                .info()
+                .ok_or_else(|| CodecError::new("JPEG without a frame header"))?;
+            let (bps, rgb) = match info.pixel_format {
+                jpeg_decoder::PixelFormat::L8 => (1, false),
+                jpeg_decoder::PixelFormat::L16 => (2, false),
+                jpeg_decoder::PixelFormat::RGB24 => (1, true),
+                jpeg_decoder::PixelFormat::CMYK32 => {
+                    return Err(CodecError::new("CMYK JPEG is not a DICOM image"))
+                }
+            };
+            Ok(DecodedFrame {
+                bytes,
+                bytes_per_sample: bps,
+                converted_to_rgb: rgb && !rgb_untransformed,
+                signed: None,
+            })
+        }
+        // jpeg-decoder has no 12-bit DCT support: our own decoder covers the extended process.
+        Err(first) => {
+            let decoded = jpeg_dct::decode(data)
+                .map_err(|e| CodecError::new(format!("JPEG: {first}; 12-bit decoder: {e}")))?;
+            let bps = if decoded.precision > 8 { 2 } else { 1 };
+            let mut bytes = Vec::with_capacity(decoded.samples.len() * bps);
+            for s in &decoded.samples {
+                if bps == 2 {
+                    bytes.extend_from_slice(&s.to_le_bytes());
+                } else {
+                    bytes.push(*s as u8);
+                }
+            }
+            if decoded.components == 3 && decoded.ycbcr && !rgb_untransformed {
+                ycbcr_to_rgb_in_place(&mut bytes, bps, (1u32 << decoded.precision) - 1);
+                return Ok(DecodedFrame {
+                    bytes,
+                    bytes_per_sample: bps,
+                    converted_to_rgb: true,
+                    signed: None,
+                });
+            }
+            Ok(DecodedFrame {
+                bytes,
+                bytes_per_sample: bps,
+                converted_to_rgb: false,
+                signed: None,
+            })
+        }
+    }
+}
+
+/// JFIF full-range YCbCr → RGB on interleaved samples.
+fn ycbcr_to_rgb_in_place(bytes: &mut [u8], bps: usize, max: u32) {
+    let half = (max + 1) as f32 / 2.0;
+    let read = |b: &[u8], i: usize| -> f32 {
+        if bps == 2 {
+            u16::from_le_bytes([b[2 * i], b[2 * i + 1]]) as f32
+        } else {
+            b[i] as f32
+        }
+    };
+    let pixels = bytes.len() / bps / 3;
+    for p in 0..pixels {
+        let (y, cb, cr) = (
+            read(bytes, 3 * p),
+            read(bytes, 3 * p + 1) - half,
+            read(bytes, 3 * p + 2) - half,
+        );
+        let rgb = [
+            y + 1.402 * cr,
+            y - 0.344136 * cb - 0.714136 * cr,
+            y + 1.772 * cb,
+        ];
+        for (c, v) in rgb.iter().enumerate() {
+            let v = v.round().clamp(0.0, max as f32) as u32;
+            let i = 3 * p + c;
+            if bps == 2 {
+                bytes[2 * i..2 * i + 2].copy_from_slice(&(v as u16).to_le_bytes());
+            } else {
+                bytes[i] = v as u8;
+            }
+        }
+    }
+}
+
+/// The interleave mode of a JPEG-LS scan: one component per scan means planar output.
+fn jpeg_ls_is_planar(data: &[u8], components: usize) -> bool {
+    let mut i = 2;
+    while i + 5 <= data.len() {
+        if data[i] == 0xFF && data[i + 1] == 0xDA {
+            return components > 1 && data[i + 4] == 1;
+        }
+        i += 1;
+    }
+    false
+}
+
+fn decode_jpeg_ls(data: &[u8]) -> Result<DecodedFrame, CodecError> {
+    // One CharLS decoder reads one stream once: the header probe and the decode each get their own.
+    let info = charls::CharLS::default()
+        .get_frame_info(data)
+        .map_err(|e| CodecError::new(format!("JPEG-LS header: {e:?}")))?;
+    let samples = (info.width as u64) * (info.height as u64) * (info.component_count.max(1) as u64);
+    if samples > 1 << 28 {
+        return Err(CodecError::new(
+            "JPEG-LS frame dimensions are implausibly large",
+        ));
+    }
+    let mut bytes = charls::CharLS::default()
+        .decode(data)
+        .map_err(|e| CodecError::new(format!("JPEG-LS: {e:?}")))?;
+    let bps = if info.bits_per_sample > 8 { 2 } else { 1 };
+    let components = info.component_count.max(1) as usize;
+    if jpeg_ls_is_planar(data, components) {
+        bytes = interleave_planes(&bytes, components, bps);
+    }
+    Ok(DecodedFrame {
+        bytes,
+        bytes_per_sample: bps,
+        converted_to_rgb: false,
+        signed: None,
+    })
+}
+
+pub fn interleave_planes(planar: &[u8], samples: usize, bps: usize) -> Vec<u8> {
+    let plane = planar.len() / samples;
+    let pixels = plane / bps;
+    let mut out = vec![0u8; planar.len()];
+    for p in 0..pixels {
+        for s in 0..samples {
+            let src = s * plane + p * bps;
+            let dst = (p * samples + s) * bps;
+            out[dst..dst + bps].copy_from_slice(&planar[src..src + bps]);
+        }
+    }
+    out
+}
+
+/// The image size a JPEG 2000 codestream's SIZ marker declares (Xsiz - XOsiz, Ysiz - YOsiz),
+/// found after the SOC marker at the start of the data or inside a JP2 file's first bytes.
+fn j2k_size(data: &[u8]) -> Option<(u64, u64)> {
+    let head = &data[..data.len().min(1 << 16)];
+    let at = head
+        .windows(4)
+        .position(|w| w == [0xFF, 0x4F, 0xFF, 0x51])?
+        + 4;
+    let siz = data.get(at..at + 22)?;
+    let word = |i: usize| u32::from_be_bytes([siz[i], siz[i + 1], siz[i + 2], siz[i + 3]]) as u64;
+    let (x, y, x0, y0) = (word(4), word(8), word(12), word(16));
+    Some((x.checked_sub(x0)?, y.checked_sub(y0)?))
+}
+
+/// Refuses a codestream whose declared size is not the data set's before OpenJPEG allocates
+/// for it: a corrupt or hostile SIZ marker gets a clear error instead of a huge allocation.
+fn check_j2k_size(data: &[u8], g: &FrameGeometry) -> Result<(), CodecError> {
+    match j2k_size(data) {
+        Some((w, h)) if (w, h) != (g.columns as u64, g.rows as u64) => {
+            Err(CodecError::new(format!(
+                "JPEG 2000 codestream declares {w}×{h} pixels, the data set {}×{}",
+                g.columns, g.rows
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn decode_j2k(data: &[u8]) -> Result<DecodedFrame, CodecError> {
+    let image =
+        jpeg2k::Image::from_bytes(data).map_err(|e| CodecError::new(format!("JPEG 2000: {e}")))?;
+    let components = image.components();
+    if components.is_empty() {
+        return Err(CodecError::new("JPEG 2000 image without components"));
+    }
+    let precision = components[0].precision();
+    let signed = components[0].is_signed();
+    let bps = if precision > 8 { 2 } else { 1 };
+    let pixels = components[0].data().len();
+    let mut bytes = vec![0u8; pixels * components.len() * bps];
+    for (c, component) in components.iter().enumerate() {
+        for (p, &v) in component.data().iter().enumerate().take(pixels) {
+            let i = (p * components.len() + c) * bps;
+            if bps == 2 {
+                bytes[i..i + 2].copy_from_slice(&(v as u16).to_le_bytes());
+            } else {
+                bytes[i] = v as u8;
+            }
+        }
+    }
+    // OpenJPEG undoes the codestream's multiple component transform (YBR_ICT/YBR_RCT), so those
+    // come out as RGB; without one, the components are returned as coded.
+    let mct = j2k_coding_style(data).is_some_and(|style| style.mct);
+    Ok(DecodedFrame {
+        bytes,
+        bytes_per_sample: bps,
+        converted_to_rgb: components.len() == 3 && mct,
+        signed: Some(signed),
+    })
+}
+
+/// What a JPEG 2000 codestream's default coding style (COD marker) says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct J2kCodingStyle {
+    /// A multiple component transform (ICT or RCT) applies to the first three components.
+    pub mct: bool,
+    /// The reversible 5-3 wavelet (else the irreversible 9-7 one, which is always lossy).
+    pub reversible: bool,
+}
+
+/// Reads the COD marker of the main header (raw codestream, or inside a JP2 file's first bytes).
+pub fn j2k_coding_style(data: &[u8]) -> Option<J2kCodingStyle> {
+    let head = &data[..data.len().min(1 << 16)];
+    let soc = head
+        .windows(4)
+        .position(|w| w == [0xFF, 0x4F, 0xFF, 0x51])?;
+    // Main header marker segments follow SOC back to back: walk them to COD (FF52).
+    let mut i = soc + 2;
+    while i + 4 <= head.len() && head[i] == 0xFF {
+        let marker = head[i + 1];
+        let len = u16::from_be_bytes([head[i + 2], head[i + 3]]) as usize;
+        if marker == 0x52 {
+            // Lcod, Scod, SGcod (progression order, 2-byte layers, MCT), SPcod (levels,
+            // code-block width, height, style, transform).
+            let cod = head.get(i + 4..i + 2 + len)?;
+            return Some(J2kCodingStyle {
+                mct: *cod.get(4)? != 0,
+                reversible: *cod.get(9)? == 1,
+            });
+        }
+        if marker == 0x90 || len < 2 {
+            return None; // SOT: the main header ended without a COD
+        }
+        i += 2 + len;
+    }
+    None
+}

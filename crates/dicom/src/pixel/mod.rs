@@ -1,0 +1,37 @@
+//! Pixel data: locating one frame in a file (native or encapsulated), reading only that frame,
+//! and decoding it with the codecs (RLE, JPEG baseline/extended/lossless, JPEG-LS, JPEG 2000).
+//! Rendering builds on this; so does transcoding, which is why the codecs live here.
+
+pub mod codec;
+pub mod frame;
+
+pub use frame::{read_frame, ImageInfo, RawFrame};
+
+use crate::ParseError;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameChoice {
+    /// The middle frame of a multi-frame (the only frame otherwise).
+    Middle,
+    /// A 0-based frame index.
+    Index(u32),
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PixelError {
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    #[error("the instance has no pixel data")]
+    NoPixelData,
+    #[error("frame {index} of {frames}: no such frame")]
+    NoSuchFrame { index: usize, frames: usize },
+    #[error("invalid image attributes: {0}")]
+    Invalid(String),
+    #[error("unsupported pixel data: {0}")]
+    Unsupported(String),
+    #[error("cannot decode the pixel data: {0}")]
+    Codec(#[from] codec::CodecError),
+    #[error("reading pixel data: {0}")]
+    Io(#[from] std::io::Error),
+}
