@@ -609,18 +609,7 @@ fn lossy_method(transfer_syntax: &str, data: &[u8]) -> Option<&'static str> {
 
 /// The NEAR parameter of a JPEG-LS stream's first scan (0: lossless).
 fn jpeg_ls_near(data: &[u8]) -> Option<u8> {
-    let mut i = 2;
-    while i + 4 <= data.len() && data[i] == 0xFF {
-        let marker = data[i + 1];
-        let len = u16::from_be_bytes([data[i + 2], data[i + 3]]) as usize;
-        if marker == 0xDA {
-            // Ls, Ns, Ns × (component id, mapping table), NEAR, ILV, point transform.
-            let components = *data.get(i + 4)? as usize;
-            return data.get(i + 5 + 2 * components).copied();
-        }
-        i += 2 + len;
-    }
-    None
+    codec::jpeg_ls::read_header(data).ok().map(|info| info.near)
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! sample-interleaved, the photometric interpretation unchanged unless stated.
 
 pub mod jpeg_dct;
+pub mod jpeg_ls;
 pub mod rle;
 
 use crate::transfer_syntax::PixelEncoding;
@@ -181,57 +182,20 @@ fn ycbcr_to_rgb_in_place(bytes: &mut [u8], bps: usize, max: u32) {
     }
 }
 
-/// The interleave mode of a JPEG-LS scan: one component per scan means planar output.
-fn jpeg_ls_is_planar(data: &[u8], components: usize) -> bool {
-    let mut i = 2;
-    while i + 5 <= data.len() {
-        if data[i] == 0xFF && data[i + 1] == 0xDA {
-            return components > 1 && data[i + 4] == 1;
-        }
-        i += 1;
-    }
-    false
-}
+/// Decoded frames larger than this are refused before anything is allocated (2^28 samples of
+/// two bytes: the bound the frame geometry check applies to every codec).
+const MAX_DECODED_BYTES: usize = 1 << 29;
 
 fn decode_jpeg_ls(data: &[u8]) -> Result<DecodedFrame, CodecError> {
-    // One CharLS decoder reads one stream once: the header probe and the decode each get their own.
-    let info = charls::CharLS::default()
-        .get_frame_info(data)
-        .map_err(|e| CodecError::new(format!("JPEG-LS header: {e:?}")))?;
-    let samples = (info.width as u64) * (info.height as u64) * (info.component_count.max(1) as u64);
-    if samples > 1 << 28 {
-        return Err(CodecError::new(
-            "JPEG-LS frame dimensions are implausibly large",
-        ));
-    }
-    let mut bytes = charls::CharLS::default()
-        .decode(data)
-        .map_err(|e| CodecError::new(format!("JPEG-LS: {e:?}")))?;
-    let bps = if info.bits_per_sample > 8 { 2 } else { 1 };
-    let components = info.component_count.max(1) as usize;
-    if jpeg_ls_is_planar(data, components) {
-        bytes = interleave_planes(&bytes, components, bps);
-    }
+    // The decoder interleaves planar (one scan per component) streams itself.
+    let (info, bytes) = jpeg_ls::decode(data, MAX_DECODED_BYTES)
+        .map_err(|e| CodecError::new(format!("JPEG-LS: {e}")))?;
     Ok(DecodedFrame {
         bytes,
-        bytes_per_sample: bps,
+        bytes_per_sample: if info.bits_per_sample > 8 { 2 } else { 1 },
         converted_to_rgb: false,
         signed: None,
     })
-}
-
-pub fn interleave_planes(planar: &[u8], samples: usize, bps: usize) -> Vec<u8> {
-    let plane = planar.len() / samples;
-    let pixels = plane / bps;
-    let mut out = vec![0u8; planar.len()];
-    for p in 0..pixels {
-        for s in 0..samples {
-            let src = s * plane + p * bps;
-            let dst = (p * samples + s) * bps;
-            out[dst..dst + bps].copy_from_slice(&planar[src..src + bps]);
-        }
-    }
-    out
 }
 
 /// The image size a JPEG 2000 codestream's SIZ marker declares (Xsiz - XOsiz, Ysiz - YOsiz),
