@@ -4,6 +4,8 @@
 # which listen on all interfaces (DCMTK, Orthanc) can never be reached from outside.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The web UI's type check first (TypeScript's checker over its JSDoc-typed modules; nothing is built).
+npm ci --prefix crates/server/ui --no-audit --no-fund --loglevel=error && npx --prefix crates/server/ui tsc -p crates/server/ui
 bash scripts/test-setup.sh
 TESTS=(--workspace --lib --bins --tests)   # the crates have no doc tests
 cargo test "${TESTS[@]}" --no-run

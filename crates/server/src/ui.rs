@@ -1,16 +1,25 @@
-//! The web UI: three files embedded in the binary (no Node toolchain to build or run it),
-//! served with a Content-Security-Policy that allows only this origin's own script and styles,
-//! so that even a DICOM value that slipped into markup could not run.
+//! The web UI: the files under `ui/` (index.html, the stylesheet and the ES modules of the
+//! script), embedded in the binary by `build.rs` (no Node toolchain to build or run it; Node is
+//! only for the type check), served under `/ui/…` with a Content-Security-Policy that allows only
+//! this origin's own script and styles, so that even a DICOM value that slipped into markup could
+//! not run.
 
 use crate::AppState;
-use axum::http::header;
+use axum::extract::Path;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-const INDEX_HTML: &str = include_str!("../ui/index.html");
-const APP_JS: &str = include_str!("../ui/app.js");
-const APP_CSS: &str = include_str!("../ui/app.css");
+/// A file of the UI.
+pub struct Asset {
+    /// Its path under `/ui/` (`main.js`, `views/jobs.js`).
+    pub path: &'static str,
+    pub content_type: &'static str,
+    pub body: &'static [u8],
+}
+
+include!(concat!(env!("OUT_DIR"), "/ui_assets.rs"));
 
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
      img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
@@ -18,30 +27,190 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/", get(|| async { serve("index.html") }))
         .route(
-            "/",
-            get(|| async { asset(INDEX_HTML, "text/html; charset=utf-8") }),
-        )
-        .route(
-            "/ui/app.js",
-            get(|| async { asset(APP_JS, "text/javascript; charset=utf-8") }),
-        )
-        .route(
-            "/ui/app.css",
-            get(|| async { asset(APP_CSS, "text/css; charset=utf-8") }),
+            "/ui/{*path}",
+            get(|Path(path): Path<String>| async move { serve(&path) }),
         )
 }
 
-fn asset(body: &'static str, content_type: &'static str) -> Response {
+/// The asset at this path under `/ui/`, if there is one.
+pub fn asset(path: &str) -> Option<&'static Asset> {
+    ASSETS.iter().find(|a| a.path == path)
+}
+
+/// An asset with the page's security headers; 404 for a path that is none.
+fn serve(path: &str) -> Response {
+    let Some(asset) = asset(path) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
     (
         [
-            (header::CONTENT_TYPE, content_type),
+            (header::CONTENT_TYPE, asset.content_type),
             (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
             (header::REFERRER_POLICY, "no-referrer"),
             (header::CACHE_CONTROL, "no-cache"),
         ],
-        body,
+        asset.body,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn text(asset: &Asset) -> &'static str {
+        std::str::from_utf8(asset.body).expect("UTF-8")
+    }
+
+    /// The relative module specifiers a script imports (`import … from './x.js'`,
+    /// `import './x.js'`, and `import('./x.js')` in JSDoc types).
+    fn imports(source: &str) -> Vec<&str> {
+        let mut found = Vec::new();
+        for quote in ['\'', '"'] {
+            for (i, _) in source.match_indices(quote) {
+                let rest = &source[i + 1..];
+                let Some(end) = rest.find(quote) else {
+                    continue;
+                };
+                let spec = &rest[..end];
+                let before = source[..i].trim_end();
+                let is_import = before.ends_with("from")
+                    || before.ends_with("import")
+                    || before.ends_with("import(");
+                if is_import && (spec.starts_with("./") || spec.starts_with("../")) {
+                    found.push(spec);
+                }
+            }
+        }
+        found
+    }
+
+    /// A specifier resolved against the importing file's path under /ui/.
+    fn resolve(from: &str, spec: &str) -> String {
+        let mut parts: Vec<&str> = from.split('/').collect();
+        parts.pop();
+        for part in spec.split('/') {
+            match part {
+                "." => {}
+                ".." => {
+                    assert!(parts.pop().is_some(), "{from}: {spec} leaves ui/");
+                }
+                p => parts.push(p),
+            }
+        }
+        parts.join("/")
+    }
+
+    #[test]
+    fn every_file_of_the_ui_is_embedded_and_nothing_else() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui");
+        let mut on_disk = BTreeSet::new();
+        let mut stack = vec![root.clone()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                let name = path.file_name().unwrap().to_str().unwrap().to_string();
+                let tooling = [
+                    "node_modules",
+                    "package.json",
+                    "package-lock.json",
+                    "tsconfig.json",
+                ];
+                if name.starts_with('.')
+                    || name.ends_with(".d.ts")
+                    || tooling.contains(&name.as_str())
+                {
+                    continue;
+                }
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    let relative = path.strip_prefix(&root).unwrap().to_str().unwrap();
+                    on_disk.insert(relative.replace('\\', "/"));
+                }
+            }
+        }
+        let embedded: BTreeSet<String> = ASSETS.iter().map(|a| a.path.to_string()).collect();
+        assert_eq!(embedded, on_disk);
+        for a in ASSETS {
+            assert!(
+                !a.path.contains("node_modules") && !a.path.ends_with(".ts"),
+                "{}",
+                a.path
+            );
+        }
+    }
+
+    #[test]
+    fn the_page_its_modules_and_their_imports_are_all_served() {
+        let index = text(asset("index.html").expect("index.html"));
+        assert!(index.contains(r#"<script type="module" src="/ui/main.js"></script>"#));
+        assert!(index.contains(r#"href="/ui/app.css""#));
+        assert!(asset("app.css").is_some());
+        let mut seen = BTreeSet::new();
+        let mut todo = vec!["main.js".to_string()];
+        while let Some(path) = todo.pop() {
+            if !seen.insert(path.clone()) {
+                continue;
+            }
+            let module =
+                asset(&path).unwrap_or_else(|| panic!("{path} is imported but not served"));
+            let source = text(module);
+            assert!(
+                source.starts_with("// @ts-check"),
+                "{path} is not type-checked"
+            );
+            for spec in imports(source) {
+                todo.push(resolve(&path, spec));
+            }
+        }
+        // Every module is part of the page (none left over).
+        let modules: BTreeSet<String> = ASSETS
+            .iter()
+            .filter(|a| a.path.ends_with(".js"))
+            .map(|a| a.path.to_string())
+            .collect();
+        assert_eq!(modules, seen);
+        assert!(seen.len() > 20, "{seen:?}");
+    }
+
+    #[test]
+    fn assets_have_their_content_type_and_the_security_headers() {
+        for (path, content_type) in [
+            ("index.html", "text/html; charset=utf-8"),
+            ("main.js", "text/javascript; charset=utf-8"),
+            ("views/browser/tiles.js", "text/javascript; charset=utf-8"),
+            ("app.css", "text/css; charset=utf-8"),
+        ] {
+            let response = serve(path);
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
+            let headers = response.headers();
+            assert_eq!(headers[header::CONTENT_TYPE], content_type, "{path}");
+            let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+            assert!(
+                csp.contains("script-src 'self'") && !csp.contains("unsafe"),
+                "{csp}"
+            );
+            assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+            assert_eq!(headers[header::REFERRER_POLICY], "no-referrer");
+            assert_eq!(headers[header::CACHE_CONTROL], "no-cache");
+        }
+        for path in [
+            "app.js",
+            "missing.js",
+            "package.json",
+            "tsconfig.json",
+            "globals.d.ts",
+            "node_modules/typescript/package.json",
+            "../Cargo.toml",
+            "lib/../main.js",
+            "",
+        ] {
+            assert_eq!(serve(path).status(), StatusCode::NOT_FOUND, "{path}");
+        }
+    }
 }

@@ -1,0 +1,203 @@
+// @ts-check
+// THE API client: every request to /api goes through here (JSON in and out, failures thrown as
+// ApiError with the server's message; uploads with their progress), and so do the addresses the
+// page hands to the browser itself (images, downloads, the event stream).
+import { limiter } from './lib/util.js';
+
+/**
+ * A study as the API lists it (DICOM keywords; any may be missing).
+ * @typedef {{
+ *   StudyInstanceUID: string, PatientName?: string, PatientID?: string, PatientBirthDate?: string,
+ *   PatientSex?: string, StudyDate?: string, StudyTime?: string, StudyDescription?: string,
+ *   AccessionNumber?: string, ModalitiesInStudy?: string[] | string,
+ *   NumberOfStudyRelatedSeries?: number | string, NumberOfStudyRelatedInstances?: number | string,
+ *   [key: string]: unknown,
+ * }} StudyRow
+ */
+/**
+ * A series as the API lists it, local or remote (Rows and Columns only for local ones).
+ * @typedef {{
+ *   SeriesInstanceUID: string, SeriesNumber?: number | string, SeriesDescription?: string,
+ *   Modality?: string, NumberOfSeriesRelatedInstances?: number | string, SeriesSize?: number,
+ *   Rows?: number | null, Columns?: number | null, [key: string]: unknown,
+ * }} SeriesRow
+ */
+/** @typedef {{ studies?: StudyRow[], total?: number }} StudiesPage */
+/** @typedef {{ study?: StudyRow, series?: SeriesRow[] }} StudyDetail */
+/** @typedef {{ SOPInstanceUID: string, InstanceNumber?: number | string, NumberOfFrames?: number | string }} InstanceRow */
+/**
+ * One element of an instance's metadata; a sequence has items, each a list of elements.
+ * @typedef {{ tag?: string, keyword?: string, name?: string, vr?: string, value?: unknown, items?: MetadataElement[][] }} MetadataElement
+ */
+/** @typedef {{ patients: number, studies: number, series: number, instances: number, bytes: number }} StoreTotals */
+/**
+ * GET /api/status.
+ * @typedef {{ ae_title?: string, dimse?: { address?: string, running?: boolean }, store?: StoreTotals, http?: string, version?: string }} ServerStatus
+ */
+/** @typedef {'queued' | 'running' | 'waiting_retry' | 'failed' | 'canceled' | 'completed'} JobState */
+/** @typedef {'import' | 'query' | 'retrieve' | 'send' | 'thumbnail' | 'echo' | 'delete'} JobKind */
+/** @typedef {{ level: 'patient' | 'study' | 'series', uid: string }} DeleteTarget */
+/**
+ * What a job does (the fields its kind uses).
+ * @typedef {{
+ *   kind: JobKind | string, node?: string, study_uid?: string, series_uid?: string,
+ *   sop_instance_uid?: string, preview_first?: boolean, preview_only?: boolean,
+ *   target?: DeleteTarget, paths?: string[], link?: boolean,
+ * }} JobSpec
+ */
+/** @typedef {{ items_done?: number, items_total?: number, bytes_done?: number, bytes_total?: number }} JobProgress */
+/** @typedef {{ category?: string, message?: string }} JobError */
+/** @typedef {{ at?: number, message?: string }} JobLogLine */
+/**
+ * A job record as GET /api/jobs/{id} returns it (listings leave out the log).
+ * @typedef {{
+ *   id: number, kind?: JobKind, state?: JobState, title?: string, priority?: string, node?: string | null,
+ *   spec?: JobSpec, progress?: JobProgress | null, error?: JobError | null, attempts?: number,
+ *   max_retries?: number, created_at?: number, started_at?: number | null, finished_at?: number | null,
+ *   retry_at?: number | null, depends_on?: number[], output?: unknown, log?: JobLogLine[],
+ * }} Job
+ */
+/**
+ * An event of the job engine (the `job` server-sent event).
+ * @typedef {{
+ *   event: 'queued' | 'state' | 'progress' | 'log' | 'priority', id: number, kind?: JobKind, title?: string,
+ *   priority?: string, merged?: boolean, state?: JobState, attempts?: number, error?: JobError | null,
+ *   retry_at?: number | null, progress?: JobProgress, message?: string,
+ * }} JobEvent
+ */
+/** @typedef {{ kind: 'none' } | { kind: 'basic', user?: string, password?: string } | { kind: 'bearer', token?: string }} NodeAuth */
+/**
+ * A remote node (a DIMSE peer, or a DICOMweb server when `dicomweb` is set).
+ * @typedef {{
+ *   name: string, ae_title: string, host: string, port: number, calling_ae_title?: string | null,
+ *   retrieve_method?: 'c-get' | 'c-move' | string, move_destination?: string | null,
+ *   query_retrieve?: boolean, send_target?: boolean, timeout_seconds?: number,
+ *   dicomweb?: { url: string, auth?: NodeAuth },
+ * }} Node
+ */
+/** @typedef {{ ok?: boolean, round_trip_ms?: number, error?: string }} VerifyResult */
+/**
+ * Filters of a remote study search.
+ * @typedef {{ patient_name: string, patient_id: string, date: string, modality: string[], study_description: string, accession: string }} RemoteFilters
+ */
+
+export const enc = encodeURIComponent;
+
+/**
+ * The HTTP status of a thrown ApiError (undefined for anything else).
+ * @param {unknown} err
+ * @returns {number | undefined}
+ */
+export const statusOf = (err) => (err instanceof ApiError ? err.status : undefined);
+
+export class ApiError extends Error {
+  /**
+   * @param {string} message the server's message (or what went wrong)
+   * @param {number} status the HTTP status, 0 when the server could not be reached
+   * @param {string} [field] the request field the server refused
+   */
+  constructor(message, status, field) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.field = field;
+    /** @type {unknown} the error response's JSON body */
+    this.data = undefined;
+  }
+}
+
+/**
+ * A JSON request to the API; resolves to the answer's JSON (null when empty).
+ * @param {string} path
+ * @param {{ method?: string, body?: unknown, signal?: AbortSignal }} [opts]
+ * @returns {Promise<any>}
+ */
+export async function api(path, opts = {}) {
+  /** @type {Record<string, string>} */
+  const headers = { Accept: 'application/json' };
+  /** @type {RequestInit} */
+  const init = { method: opts.method || 'GET', headers, signal: opts.signal };
+  if (opts.body !== undefined) { headers['Content-Type'] = 'application/json'; init.body = JSON.stringify(opts.body); }
+  let res;
+  try { res = await fetch(path, init); } catch (e) {
+    if (e instanceof Error && e.name === 'AbortError') throw e;
+    throw new ApiError('the server cannot be reached', 0);
+  }
+  const text = res.status === 204 ? '' : await res.text();
+  let data = null;
+  if (text) { try { data = JSON.parse(text); } catch (_) { data = null; } }
+  if (!res.ok) {
+    const msg = (data && typeof data.error === 'string' && data.error) || `${res.status} ${res.statusText || 'error'}`;
+    const err = new ApiError(msg, res.status, data && data.field);
+    err.data = data;
+    throw err;
+  }
+  return data;
+}
+
+/**
+ * A JSON POST (an empty object when no body).
+ * @param {string} path
+ * @param {unknown} [body]
+ * @returns {Promise<any>}
+ */
+export const post = (path, body) => api(path, { method: 'POST', body: body === undefined ? {} : body });
+
+/** At most 4 series listings at once. */
+export const netLimit = limiter(4);
+/** At most 4 job submissions at once. */
+export const jobLimit = limiter(4);
+
+/**
+ * @typedef {{ outcome: 'load', status: number, data: any } | { outcome: 'error' | 'abort' }} UploadResult
+ */
+
+/**
+ * Uploads one file (POST /api/upload) with progress; XMLHttpRequest, for the upload's progress
+ * events that fetch does not give. `onDone` is called once, from the request's own event (so
+ * within abort() for an aborted upload).
+ * @param {string} name the file's name (or path inside a dropped folder)
+ * @param {Blob} file
+ * @param {{ onProgress: (loaded: number) => void, onDone: (result: UploadResult) => void }} on
+ * @returns {{ abort: () => void }}
+ */
+export function upload(name, file, on) {
+  const xhr = new XMLHttpRequest();
+  xhr.open('POST', `/api/upload?name=${enc(name)}`);
+  xhr.setRequestHeader('Content-Type', 'application/octet-stream');
+  xhr.upload.addEventListener('progress', (e) => on.onProgress(e.loaded));
+  xhr.addEventListener('load', () => {
+    let data = null;
+    try { data = JSON.parse(xhr.responseText); } catch (_) { data = null; }
+    on.onDone({ outcome: 'load', status: xhr.status, data });
+  });
+  xhr.addEventListener('error', () => on.onDone({ outcome: 'error' }));
+  xhr.addEventListener('abort', () => on.onDone({ outcome: 'abort' }));
+  xhr.send(file);
+  return { abort: () => xhr.abort() };
+}
+
+/** The server-sent events of jobs and the store. */
+export const EVENTS_URL = '/api/events';
+
+/**
+ * A series' thumbnail (`v` busts the cache after the series changed).
+ * @param {string} seriesUid
+ * @param {number} size
+ * @param {number} [v]
+ */
+export const thumbnailUrl = (seriesUid, size, v) => `/api/series/${enc(seriesUid)}/thumbnail?size=${size}${v ? '&v=' + v : ''}`;
+
+/**
+ * An instance (or one frame of it) rendered for the preview.
+ * @param {string} sop
+ * @param {number | null} frame
+ */
+export const renderedUrl = (sop, frame) => `/api/instances/${enc(sop)}/rendered?size=768${frame ? '&frame=' + frame : ''}`;
+
+/**
+ * The zip download of a patient, a study or a series.
+ * @param {'patient' | 'study' | 'series'} level
+ * @param {string} key PatientID, StudyInstanceUID or SeriesInstanceUID
+ */
+export const downloadUrl = (level, key) => `/api/download?${level}=${enc(key)}`;

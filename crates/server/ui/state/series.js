@@ -1,0 +1,167 @@
+// @ts-check
+// Series of a study: what is known of each (local, on which nodes, retrieving), and loading
+// them (the local store's and each node's, merged).
+import { api, enc, netLimit, post, statusOf } from '../api.js';
+import { recordError, reportError } from '../lib/errors.js';
+import { plural } from '../lib/format.js';
+import { browserChanges, currentList, mergeSeries, stripEmpty } from './browser.js';
+import { ACTIVE, isPreviewSpec, retrieveJobsFor } from './jobs.js';
+
+/** @typedef {import('./browser.js').StudyEntry} StudyEntry */
+/** @typedef {import('./browser.js').SeriesEntry} SeriesEntry */
+/** @typedef {import('./jobs.js').JobRecord} JobRecord */
+/** @typedef {import('../api.js').SeriesRow} SeriesRow */
+/**
+ * Where a series stands: 'local' (complete, as far as we know), 'remote' (nothing local),
+ * 'partial', 'retrieving', 'failed' (its last retrieval, and it is not complete).
+ * @typedef {{
+ *   state: 'local' | 'remote' | 'partial' | 'retrieving' | 'failed', localCount: number, remoteCount: number | null,
+ *   active: JobRecord | undefined, previewActive: boolean, failed: JobRecord | null,
+ * }} SeriesState
+ */
+
+/** Modalities without pixels: no thumbnail is asked for. */
+const NON_IMAGE = new Set(['SR', 'KO', 'PR', 'DOC', 'RTSTRUCT', 'RTPLAN', 'RTRECORD', 'ECG', 'AU', 'REG', 'FID', 'PLAN', 'HD', 'RESP', 'EPS', 'RWV']);
+
+/**
+ * The series' description, the local one first.
+ * @param {SeriesEntry} s
+ * @returns {string}
+ */
+export const seriesDesc = (s) => (s.local && s.local.SeriesDescription) || [...s.remote.values()].map((r) => r.SeriesDescription).find(Boolean) || '';
+
+/**
+ * A field of the series, the local row's first, else the first node's that has it.
+ * @param {SeriesEntry} s
+ * @param {string} k
+ * @returns {any}
+ */
+export function seriesField(s, k) {
+  if (s.local && s.local[k] != null && s.local[k] !== '') return s.local[k];
+  for (const r of s.remote.values()) if (r[k] != null && r[k] !== '') return r[k];
+  return null;
+}
+
+/**
+ * "#3 Axial T1" (number and description).
+ * @param {SeriesEntry} s
+ */
+export const seriesTitle = (s) => {
+  const n = seriesField(s, 'SeriesNumber');
+  return `${n != null ? '#' + n + ' ' : ''}${seriesDesc(s) || 'Unknown series'}`;
+};
+
+/**
+ * Whether a series description passes the list's series description filter (* and ? wildcards,
+ * else a substring; case-insensitive).
+ * @param {string} desc
+ */
+export function seriesFilterMatch(desc) {
+  const L = currentList();
+  const q = L ? L.filters.series_description : '';
+  if (!q) return true;
+  const d = String(desc || '').toLowerCase();
+  if (/[*?]/.test(q)) {
+    const re = new RegExp('^' + q.toLowerCase().replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$');
+    return re.test(d);
+  }
+  return d.includes(q.toLowerCase());
+}
+
+/**
+ * @param {SeriesEntry} s
+ * @returns {SeriesState}
+ */
+export function seriesState(s) {
+  const localCount = s.local ? Number(s.local.NumberOfSeriesRelatedInstances || 0) : 0;
+  /** @type {number | null} */
+  let remoteCount = null;
+  for (const r of s.remote.values()) {
+    const n = Number(r.NumberOfSeriesRelatedInstances);
+    if (Number.isFinite(n) && n > 0) remoteCount = Math.max(remoteCount || 0, n);
+  }
+  const jobs = retrieveJobsFor(s.uid, s.studyUid);
+  const active = jobs.find((j) => ACTIVE.has(j.state) && !isPreviewSpec(j.spec));
+  const previewActive = jobs.some((j) => ACTIVE.has(j.state) && isPreviewSpec(j.spec));
+  const latest = jobs[0];
+  // Known to be complete only against a remote count: without one, a failed retrieval stays shown.
+  const complete = localCount > 0 && remoteCount != null && localCount >= remoteCount;
+  /** @type {SeriesState['state']} */
+  let state;
+  if (active) state = 'retrieving';
+  else if (latest && latest.state === 'failed' && !complete) state = 'failed';
+  else if (localCount === 0) state = 'remote';
+  else if (remoteCount != null && localCount < remoteCount) state = 'partial';
+  else state = 'local';
+  return { state, localCount, remoteCount, active, previewActive, failed: state === 'failed' ? latest : null };
+}
+
+/**
+ * Whether the series has local instances with pixels (a thumbnail can be rendered).
+ * @param {SeriesEntry} s
+ */
+export function canThumb(s) {
+  if (!s.local || !(Number(s.local.NumberOfSeriesRelatedInstances) > 0)) return false;
+  const mod = seriesField(s, 'Modality');
+  if (mod && NON_IMAGE.has(String(mod).toUpperCase())) return false;
+  if ('Rows' in s.local && !s.local.Rows) return false;
+  return true;
+}
+
+/**
+ * Loads local series (GET /api/studies/{uid}) and remote series of each node the study was
+ * found on; tells the views 'series-loading' and 'series-loaded'.
+ * @param {StudyEntry} e
+ * @param {{ force?: boolean, localOnly?: boolean, bust?: boolean | string }} [opts]
+ * @returns {Promise<void>}
+ */
+export function loadSeries(e, opts = {}) {
+  if (e.seriesLoading && !opts.force) return e.seriesLoading;
+  const gen = ++e.seriesGen;
+  if (!e.seriesLoaded) browserChanges.notify({ type: 'series-loading', entry: e });
+  const loading = (async () => {
+    /** @type {string[]} */
+    const errors = [];
+    /** @type {SeriesRow[] | null} */
+    let localRows = null;
+    /** @type {Promise<void>[]} */
+    const tasks = [];
+    if (e.local) {
+      tasks.push(netLimit(() => api(`/api/studies/${enc(e.uid)}`)).then((r) => {
+        localRows = (r && r.series) || [];
+        if (r && r.study) e.data = Object.assign({}, e.data, stripEmpty(r.study));
+      }, (err) => {
+        if (statusOf(err) === 404) { e.local = false; localRows = []; } else errors.push(`local: ${err.message}`);
+      }));
+    }
+    if (!opts.localOnly) {
+      for (const node of e.remote.keys()) {
+        if (e.remoteSeries.has(node)) continue;
+        tasks.push(netLimit(() => post('/api/remote/series', { node, study: e.uid })).then((r) => {
+          e.remoteSeries.set(node, (r && r.series) || []);
+        }, (err) => { errors.push(`${node}: ${err.message}`); recordError(err, `series on ${node}`); }));
+      }
+    }
+    await Promise.all(tasks);
+    if (gen !== e.seriesGen) return;
+    mergeSeries(e, localRows, opts.bust);
+    e.seriesLoaded = true;
+    browserChanges.notify({ type: 'series-loaded', entry: e, errors });
+  })().catch((err) => reportError(err, 'Loading series')).finally(() => { if (gen === e.seriesGen) e.seriesLoading = null; });
+  e.seriesLoading = loading;
+  return loading;
+}
+
+/**
+ * The status line under a study's series, once they are loaded.
+ * @param {StudyEntry} e
+ * @param {string[]} errors
+ */
+export function seriesStatusText(e, errors) {
+  const hidden = [...e.series.values()].filter((s) => !seriesFilterMatch(seriesDesc(s))).length;
+  const msgs = [];
+  if (!e.series.size) msgs.push(errors.length ? '' : 'No series.');
+  if (hidden) msgs.push(`${plural(hidden, 'series', 'series')} hidden by the series description filter.`);
+  if (errors.length) msgs.push('Could not list series: ' + errors.join('; '));
+  return msgs.filter(Boolean).join(' ');
+}

@@ -1,0 +1,59 @@
+// @ts-check
+// What can be done with a target (a patient, a study or a series on the browser page).
+import { downloadUrl } from '../api.js';
+import { fmtDA, fmtPN, plural } from '../lib/format.js';
+import { seriesState, seriesTitle } from './series.js';
+
+/** @typedef {import('./browser.js').Target} Target */
+
+/**
+ * A target for a sentence ("study 2024-01-02 CT chest of Doe, John").
+ * @param {Target} t
+ */
+export function describe(t) {
+  if (t.level === 'patient') { const p = t.group.patient; return `patient ${fmtPN(p.PatientName) || '(no name)'} (ID ${p.PatientID || '—'})`; }
+  if (t.level === 'study') {
+    const d = t.entry.data;
+    return `study ${fmtDA(d.StudyDate) || ''} ${d.StudyDescription || '(no description)'} of ${fmtPN(d.PatientName) || d.PatientID || 'unknown patient'}`.replace(/\s+/g, ' ');
+  }
+  const s = t.series;
+  return `series ${seriesTitle(s)} (${plural(seriesState(s).localCount, 'local image')})`;
+}
+
+/**
+ * Whether the target has anything in the local store.
+ * @param {Target} t
+ * @returns {boolean}
+ */
+export function isLocalTarget(t) {
+  if (t.level === 'patient') return t.group.entries.some((e) => e.local);
+  if (t.level === 'study') return !!t.entry.local;
+  return !!(t.series.local && Number(t.series.local.NumberOfSeriesRelatedInstances) > 0);
+}
+
+/**
+ * Whether a node has anything of the target that is not local yet.
+ * @param {Target} t
+ * @returns {boolean}
+ */
+export function isRetrievable(t) {
+  if (t.level === 'patient') return t.group.entries.some((e) => isRetrievable({ level: 'study', entry: e }));
+  if (t.level === 'study') {
+    const e = t.entry;
+    if (!e.remote.size) return false;
+    if (!e.seriesLoaded) return true;
+    return [...e.series.values()].some((s) => isRetrievable({ level: 'series', series: s }));
+  }
+  const st = seriesState(t.series);
+  return t.series.remote.size > 0 && ['remote', 'partial', 'failed'].includes(st.state);
+}
+
+/**
+ * The zip download of a target.
+ * @param {Target} t
+ */
+export function targetDownloadUrl(t) {
+  if (t.level === 'patient') return downloadUrl('patient', t.group.patient.PatientID || '');
+  if (t.level === 'study') return downloadUrl('study', t.entry.uid);
+  return downloadUrl('series', t.series.uid);
+}

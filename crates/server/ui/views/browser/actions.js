@@ -1,0 +1,183 @@
+// @ts-check
+// What can be done with patients, studies and series: from their menus and from the
+// selection's toolbar.
+import { api, enc } from '../../api.js';
+import { h } from '../../lib/dom.js';
+import { plural } from '../../lib/format.js';
+import { toast } from '../../lib/toast.js';
+import { deselect } from '../../state/browser.js';
+import { submitJobs } from '../../state/jobs.js';
+import { loadSeries, seriesField, seriesTitle } from '../../state/series.js';
+import { describe, isLocalTarget, isRetrievable, targetDownloadUrl } from '../../state/targets.js';
+import { confirmDialog, sendDialog } from '../dialogs.js';
+import { openMetadata } from './metadata.js';
+import { openPreview } from './preview.js';
+
+/** @typedef {import('../../state/browser.js').Target} Target */
+/** @typedef {import('../../state/browser.js').StudyEntry} StudyEntry */
+/** @typedef {import('../../state/browser.js').SeriesEntry} SeriesEntry */
+/** @typedef {import('../../state/browser.js').Patient} Patient */
+/** @typedef {import('../../api.js').JobSpec} JobSpec */
+/** @typedef {import('../../api.js').StudyRow} StudyRow */
+/** @typedef {import('../menu.js').MenuItem} MenuItem */
+
+/**
+ * A target's menu.
+ * @param {Target} t
+ * @returns {MenuItem[]}
+ */
+export function menuItems(t) {
+  const local = isLocalTarget(t);
+  const why = 'Not in the local store';
+  return [
+    { label: 'Retrieve', testid: 'action-retrieve', disabled: !isRetrievable(t), why: 'Nothing to retrieve (already local, or not found on a node)', run: () => actRetrieve([t]) },
+    { label: 'Open preview', testid: 'action-preview', disabled: !local, why, run: () => actPreview(t) },
+    { label: 'View metadata', testid: 'action-metadata', disabled: !local, why, run: () => actMetadata(t) },
+    { label: 'Send to node…', testid: 'action-send', disabled: !local, why, run: () => actSend([t]) },
+    { label: 'Download as zip', testid: 'action-download', disabled: !local, why, href: targetDownloadUrl(t) },
+    { label: 'Delete from local store…', testid: 'action-delete', disabled: !local, why, danger: true, run: () => actDelete([t]) },
+  ];
+}
+
+/** @param {unknown} reason */
+const messageOf = (reason) => (reason instanceof Error ? reason.message : String(reason));
+
+/**
+ * @param {StudyEntry} e
+ * @param {JobSpec[]} specs
+ */
+function retrieveSpecsForStudy(e, specs) {
+  if (!e.remote.size) return;
+  const node = [...e.remote.keys()][0];
+  if (e.seriesLoaded && e.local) {
+    for (const s of e.series.values()) retrieveSpecsForSeries(s, specs);
+  } else specs.push({ kind: 'retrieve', node, study_uid: e.uid });
+}
+
+/**
+ * @param {SeriesEntry} s
+ * @param {JobSpec[]} specs
+ */
+function retrieveSpecsForSeries(s, specs) {
+  if (!isRetrievable({ level: 'series', series: s })) return;
+  specs.push({ kind: 'retrieve', node: [...s.remote.keys()][0], study_uid: s.studyUid, series_uid: s.uid });
+}
+
+/**
+ * Retrieves what is not local yet (of a study partly local: series by series).
+ * @param {Target[]} targets
+ */
+export async function actRetrieve(targets) {
+  /** @type {JobSpec[]} */
+  const specs = [];
+  for (const t of targets) {
+    if (t.level === 'series') retrieveSpecsForSeries(t.series, specs);
+    else if (t.level === 'study') retrieveSpecsForStudy(t.entry, specs);
+    else for (const e of t.group.entries) retrieveSpecsForStudy(e, specs);
+  }
+  const uniq = [...new Map(specs.map((s) => [JSON.stringify(s), s])).values()];
+  if (!uniq.length) { toast('Nothing to retrieve: already local, or not found on a searched node.'); return; }
+  const { ok, failed } = await submitJobs(uniq);
+  if (failed.length) toast(`Queued ${ok} retrieve job(s); ${failed.length} failed: ${messageOf(failed[0].reason)}`, 'error');
+  else toast(`Queued ${plural(ok, 'retrieve job')}.`, 'ok');
+}
+
+/**
+ * The patient's local studies (every one, not only those shown).
+ * @param {Patient} p
+ * @returns {Promise<StudyRow[]>}
+ */
+async function patientStudies(p) {
+  const r = await api(`/api/studies?order=patient&limit=500&patient_id=${enc(p.PatientID || '')}`);
+  return /** @type {StudyRow[]} */ ((r && r.studies) || []).filter((s) => (s.PatientID || '') === (p.PatientID || ''));
+}
+
+/**
+ * Sends local data to a node chosen in the send dialog.
+ * @param {Target[]} targets
+ */
+export async function actSend(targets) {
+  const local = targets.filter(isLocalTarget);
+  if (!local.length) { toast('Only local data can be sent.'); return; }
+  const node = await sendDialog(h('div', null, h('p', null, 'Send to a node:'), h('ul', null, local.map((t) => h('li', null, describe(t))))));
+  if (!node) return;
+  /** @type {JobSpec[]} */
+  const specs = [];
+  for (const t of local) {
+    if (t.level === 'series') specs.push({ kind: 'send', node, study_uid: t.series.studyUid, series_uid: t.series.uid });
+    else if (t.level === 'study') specs.push({ kind: 'send', node, study_uid: t.entry.uid });
+    else for (const s of await patientStudies(t.group.patient)) specs.push({ kind: 'send', node, study_uid: s.StudyInstanceUID });
+  }
+  const { ok, failed } = await submitJobs(specs);
+  if (failed.length) toast(`Queued ${ok} send job(s); ${failed.length} failed: ${messageOf(failed[0].reason)}`, 'error');
+  else toast(`Queued ${plural(ok, 'send job')} to ${node}.`, 'ok');
+}
+
+/**
+ * Deletes local data, once confirmed.
+ * @param {Target[]} targets
+ */
+export async function actDelete(targets) {
+  const local = targets.filter(isLocalTarget);
+  if (!local.length) { toast('Nothing local to delete.'); return; }
+  const body = h('div', null,
+    h('p', null, local.length === 1 ? 'This will delete from the local store:' : `This will delete ${local.length} items from the local store:`),
+    h('ul', null, local.map((t) => h('li', null, describe(t) + (t.level === 'patient' ? ': all of this patient\'s local studies' : '')))),
+    h('p', { class: 'muted' }, 'Files linked in place are only removed from the index. Remote copies are not affected.'));
+  const ok = await confirmDialog({ title: 'Delete from local store', body, ok: 'Delete' });
+  if (!ok) return;
+  /** @type {JobSpec[]} */
+  const specs = local.map((t) => ({ kind: 'delete', target: t.level === 'patient' ? { level: 'patient', uid: t.group.patient.PatientID || '' }
+    : t.level === 'study' ? { level: 'study', uid: t.entry.uid } : { level: 'series', uid: t.series.uid } }));
+  const r = await submitJobs(specs);
+  deselect(local);
+  if (r.failed.length) toast(`Delete failed: ${messageOf(r.failed[0].reason)}`, 'error');
+  else toast(`Deleting ${plural(r.ok, 'item')}…`, 'ok');
+}
+
+/**
+ * Downloads each local target's zip (one after the other).
+ * @param {Target[]} targets
+ */
+export function actDownload(targets) {
+  const local = targets.filter(isLocalTarget);
+  if (!local.length) { toast('Only local data can be downloaded.'); return; }
+  local.forEach((t, i) => setTimeout(() => {
+    const a = h('a', { href: targetDownloadUrl(t), download: '' });
+    a.hidden = true;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+  }, i * 400));
+}
+
+/**
+ * The first local series of a target (loading the study when needed).
+ * @param {Target} t
+ * @returns {Promise<SeriesEntry | null>}
+ */
+async function firstLocalSeries(t) {
+  if (t.level === 'series') return t.series;
+  const studies = t.level === 'study' ? [t.entry] : t.group.entries.filter((e) => e.local);
+  for (const e of studies) {
+    if (!e.seriesLoaded) await loadSeries(e);
+    const list = [...e.series.values()].filter((s) => s.local && Number(s.local.NumberOfSeriesRelatedInstances) > 0);
+    list.sort((a, b) => Number(seriesField(a, 'SeriesNumber') || 0) - Number(seriesField(b, 'SeriesNumber') || 0));
+    if (list.length) return list[0];
+  }
+  return null;
+}
+
+/** @param {Target} t */
+async function actMetadata(t) {
+  const s = await firstLocalSeries(t);
+  if (!s) { toast('No local series to show.'); return; }
+  openMetadata(s.uid, seriesTitle(s));
+}
+
+/** @param {Target} t */
+async function actPreview(t) {
+  const s = await firstLocalSeries(t);
+  if (!s) { toast('No local series to preview.'); return; }
+  openPreview(s.uid, seriesTitle(s));
+}

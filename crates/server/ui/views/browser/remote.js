@@ -1,0 +1,127 @@
+// @ts-check
+// The remote search: each node ticked under Sources is asked; studies also in the local store
+// get the node's badge in the local list, the others are shown in the remote block.
+import { post } from '../../api.js';
+import { $, clear, h } from '../../lib/dom.js';
+import { recordError } from '../../lib/errors.js';
+import { plural } from '../../lib/format.js';
+import { toast } from '../../lib/toast.js';
+import {
+  addRemoteRows, checkLocal, clearRemoteIndex, dropEntry, entries, knownLocal, mergeSeries, patientKey, remoteGen,
+  remoteIndex, setRemoteOnlyCount,
+} from '../../state/browser.js';
+import { loadSeries } from '../../state/series.js';
+import { remoteFilters, sourceLocal } from './form.js';
+import { updateResultCount } from './list.js';
+import { addStudyToGroup, detachEntry, entryFor, newGroup, updateStudyRow } from './studies.js';
+import { renderSeriesGrid } from './tiles.js';
+
+/** @typedef {import('../../api.js').StudyRow} StudyRow */
+/** @typedef {import('../../state/browser.js').Filters} Filters */
+/** @typedef {import('../../state/browser.js').Group} Group */
+
+/** Forgets the last remote search, and what it added to the page. */
+export function clearRemote() {
+  clearRemoteIndex();
+  for (const e of [...entries.values()]) {
+    if (e.where === 'remote') { detachEntry(e); continue; }
+    if (e.remote.size) { e.remote = new Map(); e.remoteSeries = new Map(); mergeSeries(e, null); updateStudyRow(e); if (e.seriesLoaded) renderSeriesGrid(e); }
+  }
+  clear($('#remote-list'));
+  $('#remote-block').hidden = true;
+  clear($('#remote-status'));
+  updateResultCount();
+}
+
+/**
+ * Searches these nodes with the filters (each answer shown as it comes).
+ * @param {string[]} nodes
+ * @param {Filters} f
+ */
+export async function runRemote(nodes, f) {
+  clearRemote();
+  const gen = remoteGen();
+  const statusEl = $('#remote-status');
+  /** @type {Map<string, HTMLElement>} */
+  const spans = new Map();
+  for (const n of nodes) {
+    const sp = h('span', { testid: 'remote-status-' + n }, `${n}: searching…`);
+    spans.set(n, sp);
+    statusEl.appendChild(sp);
+  }
+  await Promise.all(nodes.map(async (node) => {
+    const span = /** @type {HTMLElement} */ (spans.get(node));
+    try {
+      const r = await post('/api/remote/studies', { node, filters: remoteFilters(f) });
+      if (gen !== remoteGen()) return;
+      /** @type {StudyRow[]} */
+      const rows = (r && r.studies) || [];
+      addRemoteRows(node, rows);
+      span.textContent = `${node}: ${plural(rows.length, 'study', 'studies')}`;
+      span.className = '';
+    } catch (err) {
+      if (gen !== remoteGen()) return;
+      const message = err instanceof Error ? err.message : String(err);
+      recordError(err, `search on ${node}`);
+      span.textContent = `${node}: ✗ ${message}`;
+      span.className = 'err';
+      toast(`Search on ${node} failed: ${message}`, 'error');
+    }
+    await renderRemote(gen);
+  }));
+}
+
+/**
+ * Shows the remote search's studies: badges on local rows, the others in the remote block.
+ * @param {number} gen the search's generation
+ */
+export async function renderRemote(gen) {
+  const uids = [...remoteIndex.keys()];
+  await checkLocal(uids);
+  if (gen !== remoteGen()) return;
+  const showAll = !sourceLocal();
+  /** @type {{ row: StudyRow, local: boolean }[]} */
+  const rows = [];
+  for (const uid of uids) {
+    const m = /** @type {ReadonlyMap<string, StudyRow>} */ (remoteIndex.get(uid));
+    const e = entries.get(uid);
+    if (e && e.where === 'local') {
+      // Found locally and remotely: one row with both badges.
+      const added = [...m.keys()].some((n) => !e.remote.has(n));
+      e.remote = new Map(m);
+      if (added) {
+        updateStudyRow(e);
+        // A load under way started before this node was known: start again, with it.
+        if (e.seriesLoaded || e.seriesLoading) { e.seriesLoaded = false; if (e.expanded) loadSeries(e, { force: true }); }
+      }
+      continue;
+    }
+    const local = knownLocal.has(uid);
+    if (local && !showAll) continue; // in the local list (on a page not scrolled to yet)
+    /** @type {Record<string, unknown>} */
+    const merged = {};
+    for (const row of m.values()) for (const k of Object.keys(row)) if (merged[k] == null || merged[k] === '') merged[k] = row[k];
+    rows.push({ row: /** @type {StudyRow} */ (merged), local });
+  }
+  rows.sort((a, b) => String(a.row.PatientName || '').localeCompare(String(b.row.PatientName || ''))
+    || String(a.row.PatientID || '').localeCompare(String(b.row.PatientID || ''))
+    || String(b.row.StudyDate || '').localeCompare(String(a.row.StudyDate || '')));
+  const list = $('#remote-list');
+  for (const e of [...entries.values()]) if (e.where === 'remote') detachEntry(e, true);
+  clear(list);
+  /** @type {Group | null} */
+  let g = null;
+  for (const { row, local } of rows) {
+    const key = patientKey(row);
+    if (!g || g.key !== key) { g = newGroup(row, 'remote'); list.appendChild(g.el); }
+    const e = entryFor(row, 'remote');
+    e.local = local;
+    if (e.seriesLoaded && [...e.remote.keys()].some((n) => !e.remoteSeries.has(n))) e.seriesLoaded = false;
+    addStudyToGroup(g, e);
+  }
+  for (const e of [...entries.values()]) if (e.where === 'remote' && !e.group) dropEntry(e);
+  setRemoteOnlyCount(rows.filter((x) => !x.local).length);
+  $('#remote-block').hidden = rows.length === 0;
+  $('#remote-block-count').textContent = `(${plural(rows.length, 'study', 'studies')} not shown in the local list)`;
+  updateResultCount();
+}

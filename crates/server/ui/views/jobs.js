@@ -1,0 +1,181 @@
+// @ts-check
+// The Jobs page (the latest jobs, filtered, live) and the count of active jobs on its tab.
+import { $, $$, clear, h } from '../lib/dom.js';
+import { reportError } from '../lib/errors.js';
+import { fmtBytes, fmtNum, fullTime, plural, relTime } from '../lib/format.js';
+import { toast } from '../lib/toast.js';
+import { debounce } from '../lib/util.js';
+import {
+  ACTIVE, TERMINAL, allJobs, cancelJob, clearFinishedJobs, forgetJobs, jobsForgotten, listJobs, mergeJob, retryJob,
+} from '../state/jobs.js';
+import { openJobDetails } from './jobdetails.js';
+
+/** @typedef {import('../state/jobs.js').JobRecord} JobRecord */
+
+const MAX_ROWS = 300;
+const body = $('#jobs-body');
+/** @type {HTMLSelectElement} */
+const stateFilter = $('#jobs-state');
+/** @type {HTMLSelectElement} */
+const kindFilter = $('#jobs-kind');
+/** @type {HTMLInputElement} */
+const textFilter = $('#jobs-text');
+
+let loaded = false;
+let loading = false;
+/** Job id → its row. @type {Map<number, HTMLTableRowElement>} */
+const rows = new Map();
+
+/** Whether the page has been loaded once (it then follows every job change). */
+export const jobsLoaded = () => loaded;
+
+/** @param {JobRecord} j */
+const jobText = (j) => [j.id, j.kind, j.state, j.node, j.title, j.error && j.error.message].join(' ').toLowerCase();
+
+// ---------------------------------------------------------------- the tab's badge
+
+let badgeQueued = false;
+export function updateBadge() {
+  if (badgeQueued) return;
+  badgeQueued = true;
+  requestAnimationFrame(() => {
+    badgeQueued = false;
+    let n = 0;
+    for (const j of allJobs()) if (j.state === 'queued' || j.state === 'running') n++;
+    const b = $('#jobs-badge');
+    b.textContent = String(n);
+    b.hidden = n === 0;
+    b.setAttribute('aria-label', `${n} active jobs`);
+  });
+}
+
+// ---------------------------------------------------------------- the table
+
+/** Reads the latest jobs under the filters. */
+export async function loadJobs() {
+  if (loading) return;
+  loading = true;
+  try {
+    const r = await listJobs({ state: stateFilter.value, kind: kindFilter.value });
+    rows.clear();
+    clear(body);
+    loaded = true;
+    for (const rec of (r && r.jobs) || []) {
+      const full = mergeJob(rec, { silent: true, fetchedAt: performance.now() });
+      if (!rows.has(full.id)) insert(full);
+    }
+    $('#jobs-count').textContent = r && r.total != null ? plural(r.total, 'job') : '';
+    filterText();
+  } catch (e) {
+    reportError(e, 'Loading jobs');
+  } finally { loading = false; }
+}
+
+/** @param {JobRecord} j */
+function matches(j) {
+  const st = stateFilter.value, kd = kindFilter.value;
+  return (!st || j.state === st) && (!kd || j.kind === kd);
+}
+
+/**
+ * Puts a job's row in place (newest first).
+ * @param {JobRecord} j
+ */
+function insert(j) {
+  const old = rows.get(j.id);
+  if (old) old.remove();
+  const tr = renderRow(j);
+  /** @type {Element | null} */
+  let before = null;
+  for (const row of /** @type {HTMLCollectionOf<HTMLElement>} */ (body.children)) if (Number(row.dataset.jobId) < j.id) { before = row; break; }
+  body.insertBefore(tr, before);
+  rows.set(j.id, tr);
+  while (body.children.length > MAX_ROWS) {
+    const last = /** @type {HTMLElement} */ (body.lastElementChild);
+    rows.delete(Number(last.dataset.jobId));
+    last.remove();
+  }
+}
+
+/**
+ * A job changed: its row is drawn again (keeping the focus), or added when it matches.
+ * @param {JobRecord} j
+ */
+export function onJobChange(j) {
+  updateBadge();
+  if (!loaded) return;
+  const tr = rows.get(j.id);
+  if (tr) {
+    const active = /** @type {HTMLElement | null} */ (document.activeElement);
+    const focused = active && tr.contains(active) ? active.dataset.testid : null;
+    const nt = renderRow(j);
+    tr.replaceWith(nt);
+    rows.set(j.id, nt);
+    if (focused) { const f = /** @type {HTMLElement | null} */ (nt.querySelector(`[data-testid="${focused}"]`)); if (f) f.focus(); }
+    filterText();
+  } else if (matches(j) && j.kind) {
+    insert(j);
+    filterText();
+  }
+  $('#jobs-empty').hidden = rows.size > 0;
+}
+
+/** @param {JobRecord} j */
+function renderRow(j) {
+  const p = j.progress || {};
+  const done = Number(p.items_done || 0), tot = Number(p.items_total || 0);
+  const pct = j.state === 'completed' ? 100 : tot ? Math.min(100, (100 * done) / tot) : 0;
+  const bar = h('div', { class: 'bar' });
+  bar.style.width = pct + '%';
+  const bytes = p.bytes_done ? fmtBytes(p.bytes_done) + (p.bytes_total ? ' / ' + fmtBytes(p.bytes_total) : '') : '';
+  const active = ACTIVE.has(j.state);
+  /** @param {number | null | undefined} ms @param {string} label */
+  const time = (ms, label) => h('td', { class: 'time', title: ms ? fullTime(ms) : '', 'data-ms': ms || '', 'aria-label': ms ? `${label} ${fullTime(ms)}` : '' }, relTime(ms));
+  const err = j.error && j.error.message ? `${j.error.category ? j.error.category + ': ' : ''}${j.error.message}` : '';
+  return h('tr', { testid: 'job-row', 'data-job-id': String(j.id), 'data-state': j.state || '', 'data-kind': j.kind || '', 'data-text': jobText(j) },
+    h('td', { class: 'mono' }, String(j.id)),
+    h('td', null, j.kind || ''),
+    h('td', null, h('span', { class: 'state-pill state-' + (j.state || 'queued'), testid: 'job-state' }, (j.state || '').replace('_', ' ')),
+      j.state === 'waiting_retry' && j.retry_at ? h('div', { class: 'muted small-text' }, 'retry ' + relTime(j.retry_at)) : null),
+    h('td', null, h('div', { class: 'job-progress' },
+      (tot || done || active) ? h('div', { class: 'progress' + (active && !tot && j.state === 'running' ? ' indeterminate' : ''), role: 'progressbar',
+        'aria-label': 'Progress', 'aria-valuemin': '0', 'aria-valuemax': String(tot || 100), 'aria-valuenow': String(tot ? done : pct) }, bar) : null,
+      (tot || done) ? h('span', null, `${fmtNum(done)}${tot ? ' / ' + fmtNum(tot) : ''} items${bytes ? ' · ' + bytes : ''}`) : (bytes ? h('span', null, bytes) : null))),
+    h('td', null, j.node || (j.spec && j.spec.node) || ''),
+    h('td', null, h('div', { class: 'job-title', title: j.title || '' }, j.title || ''), err ? h('div', { class: 'error-text small-text', title: err }, err) : null),
+    time(j.created_at, 'Created'), time(j.started_at, 'Started'), time(j.finished_at, 'Finished'),
+    h('td', { class: 'actions' },
+      active ? h('button', { type: 'button', class: 'small', testid: 'job-cancel', 'aria-label': `Cancel job ${j.id}`,
+        onclick: () => cancelJob(j.id).catch((e) => reportError(e, 'Cancel')) }, 'Cancel') : null,
+      j.state === 'failed' || j.state === 'canceled' ? h('button', { type: 'button', class: 'small', testid: 'job-retry', 'aria-label': `Retry job ${j.id}`,
+        onclick: () => retryJob(j.id).catch((e) => reportError(e, 'Retry')) }, 'Retry') : null,
+      h('button', { type: 'button', class: 'small', testid: 'job-details', 'aria-label': `Details of job ${j.id}`, onclick: () => openJobDetails(j.id) }, 'Details')));
+}
+
+function filterText() {
+  const q = textFilter.value.trim().toLowerCase();
+  for (const tr of /** @type {HTMLCollectionOf<HTMLElement>} */ (body.children)) tr.hidden = !!q && !(tr.dataset.text || '').includes(q);
+  $('#jobs-empty').hidden = rows.size > 0;
+}
+
+function refreshTimes() {
+  for (const td of $$('td.time', body)) { const ms = Number(td.dataset.ms); if (ms) td.textContent = relTime(ms); }
+}
+
+async function clearFinished() {
+  try {
+    const r = await clearFinishedJobs();
+    toast(`Cleared ${plural((r && r.cleared) || 0, 'finished job')}.`, 'ok');
+    await loadJobs();
+    forgetJobs((j, id) => TERMINAL.has(j.state) && !rows.has(id));
+    jobsForgotten.notify();
+  } catch (e) { reportError(e, 'Clear finished'); }
+}
+
+export function initJobs() {
+  stateFilter.addEventListener('change', () => loadJobs());
+  kindFilter.addEventListener('change', () => loadJobs());
+  textFilter.addEventListener('input', debounce(() => filterText(), 100));
+  $('#jobs-clear').addEventListener('click', clearFinished);
+  setInterval(refreshTimes, 15000);
+}
