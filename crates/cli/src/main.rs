@@ -30,6 +30,10 @@ struct Cli {
     /// Data directory holding the index and the managed files [default: the platform's user data dir]
     #[arg(long, env = "LIGHTBOX_DATA_DIR", global = true)]
     data_dir: Option<PathBuf>,
+    /// What the log shows: error, warn, info, debug or trace, or per module as RUST_LOG takes it
+    /// (`lightbox_net=debug,info`) [default: RUST_LOG, else warn]
+    #[arg(long, global = true)]
+    log_level: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -355,9 +359,23 @@ fn default_data_dir() -> Result<PathBuf> {
     )
 }
 
+/// Log lines go to standard error, filtered by `--log-level`, else `RUST_LOG`, else warnings.
+fn start_logging(level: Option<&str>) -> Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let filter = match level {
+        Some(level) => EnvFilter::try_new(level).with_context(|| format!("--log-level {level}"))?,
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    Ok(())
+}
+
 fn main() {
     let cli = Cli::parse();
-    if let Err(e) = run(cli) {
+    if let Err(e) = start_logging(cli.log_level.as_deref()).and_then(|()| run(cli)) {
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }

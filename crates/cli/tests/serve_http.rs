@@ -117,3 +117,29 @@ fn sigterm_stops_serve_while_a_page_listens_to_events() {
     assert!(status.success(), "{status:?}");
     assert!(server.printed().iter().any(|l| l == "stopped"));
 }
+
+#[test]
+fn the_log_level_is_chosen_on_the_command_line() {
+    let ready = |serve: &Serve| {
+        serve
+            .printed()
+            .iter()
+            .any(|l| l.contains("DIMSE listener ready") && l.contains("INFO"))
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let chatty = Serve::start(dir.path(), &["--log-level", "lightbox_net=info"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !ready(&chatty) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no info line: {:?}",
+            chatty.printed()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(chatty);
+    // By default only warnings and errors are logged.
+    let quiet = Serve::start(dir.path(), &[]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!ready(&quiet), "{:?}", quiet.printed());
+}

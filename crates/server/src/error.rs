@@ -52,7 +52,7 @@ impl ApiError {
 
     /// Logged in full here; the client learns only that the server failed.
     pub fn internal(context: &str, error: impl std::fmt::Display) -> ApiError {
-        eprintln!("http: {context}: {error}");
+        tracing::error!(%context, %error, "internal error");
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
     }
 }

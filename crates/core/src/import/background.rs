@@ -145,16 +145,15 @@ fn write_batches(
                         .filter(|o| matches!(o, InsertOutcome::Duplicate { .. }))
                         .count();
                     if duplicates > 0 {
-                        eprintln!(
-                            "background index: {duplicates} instance(s) were already indexed"
-                        );
+                        tracing::info!(duplicates, "background index: instances already indexed");
                     }
                 }
                 // The files are in place: the next start-up after a crash, or a re-import,
                 // indexes them. Say so rather than lose the information.
-                Err(e) => eprintln!(
-                    "background index: indexing {} placed instance(s) failed: {e}",
-                    records.len()
+                Err(e) => tracing::error!(
+                    instances = records.len(),
+                    error = %e,
+                    "background index: indexing placed instances failed"
                 ),
             }
             let mut pending = pending.lock().unwrap_or_else(|e| e.into_inner());

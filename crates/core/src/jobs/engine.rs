@@ -688,7 +688,7 @@ impl Shared {
                     }
                     Err(e) => {
                         // Out of threads: back to the queue, tried again on the next pass.
-                        eprintln!("job {id}: cannot start a worker thread: {e}");
+                        tracing::error!(job = id, error = %e, "cannot start a worker thread");
                         self.release(&mut schedule, id);
                         schedule.make_ready(id);
                     }
@@ -722,7 +722,7 @@ impl Shared {
         match lock(&self.queue).clear_finished(Some(cutoff)) {
             Ok(0) => {}
             Ok(count) => self.emit(JobEvent::Cleared { count }),
-            Err(e) => eprintln!("job engine: pruning the history: {e}"),
+            Err(e) => tracing::warn!(error = %e, "job engine: pruning the history failed"),
         }
     }
 
@@ -731,7 +731,7 @@ impl Shared {
         let signals = match lock(&self.queue).take_signals(after) {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("job engine: reading signals: {e}");
+                tracing::warn!(error = %e, "job engine: reading signals failed");
                 return after;
             }
         };
@@ -757,7 +757,7 @@ impl Shared {
                 Ok(())
             };
             if let Err(e) = result {
-                eprintln!("job engine: job {id}: {e}");
+                tracing::error!(job = id, error = %e, "job engine");
             }
         }
         last
@@ -829,7 +829,7 @@ impl Shared {
                 });
         ctx.sink.flush(id);
         if let Err(e) = self.conclude(&record, attempt, result, &ctx) {
-            eprintln!("job engine: job {id}: {e}");
+            tracing::error!(job = id, error = %e, "job engine");
         }
     }
 

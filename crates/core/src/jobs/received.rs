@@ -55,7 +55,7 @@ pub fn thumbnails_of_received_series(
                     })
                     .priority(Priority::Low);
                     if let Err(e) = engine.submit(job) {
-                        eprintln!("queuing a thumbnail: {e}");
+                        tracing::warn!(error = %e, "queuing a thumbnail failed");
                     }
                 }
                 if stopping {

@@ -343,7 +343,7 @@ pub async fn download(
         };
         if let Err(e) = write() {
             if e.kind() != std::io::ErrorKind::BrokenPipe {
-                eprintln!("http: zip download: {e}");
+                tracing::warn!(error = %e, "zip download broke off");
                 let _ = errors.blocking_send(Err(e));
             }
         }

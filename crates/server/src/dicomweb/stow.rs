@@ -204,7 +204,7 @@ async fn store(
                 "00081190": { "vr": "UR", "Value": [format!("{base}/studies/{study}/series/{series}/instances/{instance}")] },
             })),
             Outcome::Failed { class, instance, reason, why } => {
-                eprintln!("http: STOW-RS: a part was not stored: {why}");
+                tracing::info!(reason = %why, "STOW-RS: a part was not stored");
                 let mut item = serde_json::Map::new();
                 if let Some(class) = class {
                     item.insert("00081150".into(), ui(class));

@@ -137,7 +137,7 @@ async fn retrieve(
                     }
                 }
                 // The status is sent already: the part is left out, and the server says why.
-                Err(reason) => eprintln!("http: WADO-RS: an instance was left out: {reason}"),
+                Err(reason) => tracing::warn!(%reason, "WADO-RS: an instance was left out"),
             }
         }
     });
