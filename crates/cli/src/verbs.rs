@@ -2,8 +2,11 @@
 //! specification, runs it through [`crate::jobs::execute`] and prints its report.
 
 use crate::jobs::{execute, Runtime};
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use lightbox_core::import::ImportReport;
+use lightbox_core::jobs::kinds::delete::DeleteOutput;
+use lightbox_core::jobs::kinds::echo::EchoOutput;
+use lightbox_core::jobs::kinds::query::QueryOutput;
 use lightbox_core::jobs::{AssociationSettings, DeleteTarget, JobSpec, JobState, QuerySpec};
 use lightbox_net::report::{RetrieveReport, SendReport};
 use serde_json::Value;
@@ -58,12 +61,12 @@ pub fn import(rt: &Runtime, paths: Vec<PathBuf>, link: bool, json: bool) -> Resu
 pub fn echo(rt: &Runtime, node: String, association: AssociationSettings) -> Result<()> {
     let finished = execute(rt, JobSpec::Echo { node, association }, true)?;
     finished.result()?;
-    let output = finished.output.unwrap_or(Value::Null);
+    let output: EchoOutput = finished
+        .output()
+        .context("the echo job gave no round trip")?;
     println!(
         "C-ECHO {} ({}): success in {:.1} ms",
-        output["node"].as_str().unwrap_or("?"),
-        output["address"].as_str().unwrap_or("?"),
-        output["round_trip_ms"].as_f64().unwrap_or(f64::NAN)
+        output.node, output.address, output.round_trip_ms
     );
     Ok(())
 }
@@ -84,17 +87,14 @@ pub fn find(
     };
     let finished = execute(rt, spec, true)?;
     finished.result()?;
-    let rows = finished.output.unwrap_or(Value::Array(Vec::new()));
+    let QueryOutput(rows) = finished.output().unwrap_or_default();
     if json {
         println!("{}", serde_json::to_string(&rows)?);
         return Ok(());
     }
-    let rows = rows.as_array().cloned().unwrap_or_default();
     for row in &rows {
         let fields: Vec<String> = row
-            .as_object()
-            .into_iter()
-            .flatten()
+            .iter()
             .filter(|(_, v)| !v.is_null())
             .map(|(k, v)| {
                 format!(
@@ -198,24 +198,15 @@ pub fn send(rt: &Runtime, args: SendArgs, json: bool) -> Result<()> {
 pub fn remove(rt: &Runtime, target: DeleteTarget) -> Result<()> {
     let finished = execute(rt, JobSpec::Delete { target }, true)?;
     finished.result()?;
-    let o = finished.output.unwrap_or(Value::Null);
-    for failure in o["files_not_deleted"].as_array().into_iter().flatten() {
-        eprintln!(
-            "warning: could not delete {}",
-            failure.as_str().unwrap_or("?")
-        );
+    let o: DeleteOutput = finished.output().context("the delete job gave no report")?;
+    for failure in &o.files_not_deleted {
+        eprintln!("warning: could not delete {failure}");
     }
-    let count = |key: &str| o[key].as_u64().unwrap_or(0);
     println!(
         "removed {} patient(s), {} study(ies), {} series, {} instance(s); deleted {} managed file(s), kept {} linked file(s)",
-        count("patients"),
-        count("studies"),
-        count("series"),
-        count("instances"),
-        count("files_deleted"),
-        count("linked_files_kept")
+        o.patients, o.studies, o.series, o.instances, o.files_deleted, o.linked_files_kept
     );
-    if count("instances") == 0 {
+    if o.instances == 0 {
         bail!("nothing was removed");
     }
     Ok(())

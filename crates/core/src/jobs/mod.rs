@@ -235,6 +235,16 @@ pub struct JobRecord {
     pub cancel_requested: bool,
 }
 
+impl JobRecord {
+    /// The output as its kind's type (see [`kinds`]): an import report, a query's matches, a
+    /// retrieval report...; `None` before the job produced one.
+    pub fn output_as<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+        self.output
+            .clone()
+            .and_then(|o| serde_json::from_value(o).ok())
+    }
+}
+
 /// One line of a job's log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogLine {

@@ -6,6 +6,7 @@ use crate::{ApiError, AppState};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use lightbox_core::jobs::kinds::echo::EchoOutput;
 use lightbox_core::jobs::{JobSpec, JobState, NewJob};
 use lightbox_core::nodes::{Node, NodesError, WebAuth};
 use serde_json::{json, Value};
@@ -136,7 +137,7 @@ pub async fn verify(
             Some(job) if job.state == JobState::Completed => json!({
                 "ok": true,
                 "job": job.id,
-                "round_trip_ms": job.output.as_ref().and_then(|o| o.get("round_trip_ms")).cloned(),
+                "round_trip_ms": job.output_as::<EchoOutput>().map(|o| o.round_trip_ms),
             }),
             Some(job) if job.state.is_finished() => json!({
                 "ok": false,

@@ -6,7 +6,9 @@ use crate::{ApiError, AppState};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use lightbox_core::jobs::kinds::query::QueryOutput;
 use lightbox_core::jobs::{JobRecord, JobSpec, JobState, NewJob, Priority, QuerySpec};
+use lightbox_net::query::Match;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -98,7 +100,7 @@ async fn run_query(
     state: &AppState,
     node_name: &str,
     query: QuerySpec,
-) -> Result<(i64, Value), ApiError> {
+) -> Result<(i64, Vec<Match>), ApiError> {
     let engine = state.engine()?.clone();
     let node = {
         let nodes = state.nodes.clone();
@@ -135,7 +137,10 @@ async fn run_query(
     })
     .await?;
     match job.state {
-        JobState::Completed => Ok((job.id, job.output.unwrap_or(Value::Array(Vec::new())))),
+        JobState::Completed => {
+            let QueryOutput(rows) = job.output_as().unwrap_or_default();
+            Ok((job.id, rows))
+        }
         state if state.is_finished() => {
             let reason = job
                 .error
