@@ -123,11 +123,11 @@ fn in_process(
     cancel: &Arc<AtomicBool>,
     bar: Option<indicatif::ProgressBar>,
 ) -> Result<Finished> {
-    let runner = LocalRunner {
-        store: rt.store.clone(),
-        nodes: Nodes::new(&rt.data_dir),
-        move_listener: MoveListener::Temporary(rt.listen.clone()),
-    };
+    let runner = LocalRunner::new(
+        rt.store.clone(),
+        Nodes::new(&rt.data_dir),
+        MoveListener::Temporary(rt.listen.clone()),
+    );
     let ctx = JobContext::standalone(Box::new(TerminalSink { bar }), cancel.clone());
     let result = runner.run_spec(&spec, &ctx);
     // Follow-ups (thumbnails of retrieved series) are quick: done here, before returning.

@@ -48,11 +48,7 @@ pub fn serve(
             );
         }
     }
-    let runner = LocalRunner {
-        store: store.clone(),
-        nodes: Nodes::new(data_dir),
-        move_listener: MoveListener::Running,
-    };
+    let runner = LocalRunner::new(store.clone(), Nodes::new(data_dir), MoveListener::Running);
     let engine = match Engine::start(data_dir, Arc::new(runner), jobs) {
         Ok(engine) => Arc::new(engine),
         Err(EngineError::AlreadyRunning) => anyhow::bail!(

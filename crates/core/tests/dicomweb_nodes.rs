@@ -47,11 +47,7 @@ fn query_retrieve_and_send_through_orthanc_dicomweb() {
     Nodes::new(dir.path())
         .add(Node::dicomweb("web", endpoint))
         .unwrap();
-    let runner = LocalRunner {
-        store: store.clone(),
-        nodes: Nodes::new(dir.path()),
-        move_listener: MoveListener::Running,
-    };
+    let runner = LocalRunner::new(store.clone(), Nodes::new(dir.path()), MoveListener::Running);
     let engine = Engine::start(dir.path(), Arc::new(runner), EngineConfig::default()).unwrap();
 
     // Echo, then QIDO-RS studies and the series of the study.

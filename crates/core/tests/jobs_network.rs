@@ -13,11 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn engine(dir: &std::path::Path, store: &Arc<Store>, config: EngineConfig) -> Engine {
-    let runner = LocalRunner {
-        store: store.clone(),
-        nodes: Nodes::new(dir),
-        move_listener: MoveListener::Running,
-    };
+    let runner = LocalRunner::new(store.clone(), Nodes::new(dir), MoveListener::Running);
     Engine::start(dir, Arc::new(runner), config).unwrap()
 }
 

@@ -50,11 +50,13 @@ impl<'a> Control<'a> {
         self.cancel.clone()
     }
 
-    fn progress(&mut self, progress: TransferProgress) {
+    /// Reports how far the operation has come (for implementations of [`RemoteNode`]).
+    pub fn progress(&mut self, progress: TransferProgress) {
         (self.on_event)(Event::Progress(progress));
     }
 
-    fn sent(&mut self, instance: &SentInstance) {
+    /// Reports one file of a send as done.
+    pub fn sent(&mut self, instance: &SentInstance) {
         (self.on_event)(Event::Sent(instance));
     }
 }

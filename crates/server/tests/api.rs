@@ -20,11 +20,11 @@ use std::time::{Duration, Instant};
 /// The server with a job engine over the store in `data`.
 fn start(data: &Path, credentials: Option<lightbox_server::Credentials>) -> Server {
     let store = Arc::new(Store::open(data).unwrap());
-    let runner = LocalRunner {
-        store: store.clone(),
-        nodes: Nodes::new(data),
-        move_listener: MoveListener::Temporary("127.0.0.1:0".into()),
-    };
+    let runner = LocalRunner::new(
+        store.clone(),
+        Nodes::new(data),
+        MoveListener::Temporary("127.0.0.1:0".into()),
+    );
     let engine = Arc::new(Engine::start(data, Arc::new(runner), EngineConfig::default()).unwrap());
     Server::start(store, Some(engine), credentials)
 }

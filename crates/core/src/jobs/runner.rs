@@ -20,6 +20,38 @@ pub struct LocalRunner {
     pub store: Arc<Store>,
     pub nodes: Nodes,
     pub move_listener: MoveListener,
+    pub connector: Arc<dyn Connector>,
+}
+
+/// How jobs reach a node: its own [`RemoteNode`] (DIMSE or DICOMweb, [`NodeConnector`]), or,
+/// in tests of the job kinds, a stand-in.
+pub trait Connector: Send + Sync {
+    fn connect(
+        &self,
+        node: &Node,
+        settings: &AssociationSettings,
+        move_listener: &MoveListener,
+    ) -> Box<dyn RemoteNode>;
+}
+
+/// Nodes as they are: [`Node::remote`] with the job's association settings.
+pub struct NodeConnector;
+
+impl Connector for NodeConnector {
+    fn connect(
+        &self,
+        node: &Node,
+        settings: &AssociationSettings,
+        move_listener: &MoveListener,
+    ) -> Box<dyn RemoteNode> {
+        node.remote(
+            settings.calling_ae_title.as_deref(),
+            settings
+                .timeout_seconds
+                .map(|t| Duration::from_secs(t.max(1))),
+            move_listener,
+        )
+    }
 }
 
 type Outcome = Result<Option<Value>, JobFailure>;
@@ -40,6 +72,16 @@ fn output<T: serde::Serialize>(result: Result<T, JobFailure>) -> Outcome {
 }
 
 impl LocalRunner {
+    /// A runner that reaches nodes as they are.
+    pub fn new(store: Arc<Store>, nodes: Nodes, move_listener: MoveListener) -> LocalRunner {
+        LocalRunner {
+            store,
+            nodes,
+            move_listener,
+            connector: Arc::new(NodeConnector),
+        }
+    }
+
     pub fn run_spec(&self, spec: &JobSpec, ctx: &JobContext) -> Outcome {
         match spec {
             JobSpec::Import { paths, link } => output(import::run(self, paths, *link, ctx)),
@@ -116,13 +158,7 @@ impl LocalRunner {
         node: &Node,
         settings: &AssociationSettings,
     ) -> Box<dyn RemoteNode> {
-        node.remote(
-            settings.calling_ae_title.as_deref(),
-            settings
-                .timeout_seconds
-                .map(|t| Duration::from_secs(t.max(1))),
-            &self.move_listener,
-        )
+        self.connector.connect(node, settings, &self.move_listener)
     }
 }
 
