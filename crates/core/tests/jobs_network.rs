@@ -123,7 +123,7 @@ fn a_running_c_get_from_orthanc_cancels_within_a_second_and_resumes_without_refe
     // Its follow-up made the series thumbnail.
     let thumbnail = JobSpec::Thumbnail {
         series_uid: series_uid.clone(),
-        size: lightbox_core::jobs::runner::THUMBNAIL_SIZE,
+        size: lightbox_core::jobs::kinds::thumbnail::THUMBNAIL_SIZE,
     };
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {

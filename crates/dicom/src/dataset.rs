@@ -2,7 +2,7 @@
 
 use super::charset::{SpecificCharacterSet, TextKind};
 use super::tag::Tag;
-use super::values::{binary_numbers, Number};
+use super::values::{self, Number};
 use super::vr::Vr;
 use std::sync::Arc;
 
@@ -34,6 +34,23 @@ pub struct Element {
 }
 
 impl Element {
+    /// The values of a US, SS, UL, SL, UV, SV, FL or FD element; `None` for other VRs and for
+    /// values left in the file.
+    pub fn numbers(&self, big_endian: bool) -> Option<Vec<Number>> {
+        match &self.value {
+            Value::Bytes(b) => values::binary_numbers(self.vr, b, big_endian),
+            _ => None,
+        }
+    }
+
+    /// The values of an AT element.
+    pub fn tags(&self, big_endian: bool) -> Vec<Tag> {
+        match &self.value {
+            Value::Bytes(b) => values::tags(b, big_endian),
+            _ => Vec::new(),
+        }
+    }
+
     /// The value's length in bytes as encoded (for listings).
     pub fn value_length(&self) -> u64 {
         match &self.value {
@@ -145,7 +162,7 @@ impl DataSet {
         let Some(element) = self.get(tag) else {
             return Vec::new();
         };
-        if let Some(numbers) = binary_numbers(element, self.big_endian) {
+        if let Some(numbers) = element.numbers(self.big_endian) {
             return numbers.into_iter().map(Number::as_i64).collect();
         }
         match (&element.value, element.vr) {
@@ -153,7 +170,7 @@ impl DataSet {
             // Some writers put US values under UN or OW (e.g. LUT descriptors).
             (Value::Bytes(b), Vr::UN | Vr::OW | Vr::OB) => b
                 .chunks_exact(2)
-                .map(|c| u16_of(c, self.big_endian) as i64)
+                .map(|c| values::u16_of(c, self.big_endian) as i64)
                 .collect(),
             _ => Vec::new(),
         }
@@ -168,7 +185,7 @@ impl DataSet {
         let Some(element) = self.get(tag) else {
             return Vec::new();
         };
-        if let Some(numbers) = binary_numbers(element, self.big_endian) {
+        if let Some(numbers) = element.numbers(self.big_endian) {
             return numbers.into_iter().map(Number::as_f64).collect();
         }
         match (&element.value, element.vr) {
@@ -189,33 +206,5 @@ impl DataSet {
             Some(Value::Sequence(items)) => items,
             _ => &[],
         }
-    }
-}
-
-pub(crate) fn u16_of(c: &[u8], big_endian: bool) -> u16 {
-    let b = [c[0], c[1]];
-    if big_endian {
-        u16::from_be_bytes(b)
-    } else {
-        u16::from_le_bytes(b)
-    }
-}
-
-pub(crate) fn u32_of(c: &[u8], big_endian: bool) -> u32 {
-    let b = [c[0], c[1], c[2], c[3]];
-    if big_endian {
-        u32::from_be_bytes(b)
-    } else {
-        u32::from_le_bytes(b)
-    }
-}
-
-pub(crate) fn u64_of(c: &[u8], big_endian: bool) -> u64 {
-    let mut b = [0u8; 8];
-    b.copy_from_slice(&c[..8]);
-    if big_endian {
-        u64::from_be_bytes(b)
-    } else {
-        u64::from_le_bytes(b)
     }
 }

@@ -3,7 +3,7 @@
 
 use super::dataset::{DataSet, Element, Value};
 use super::parse::DicomFile;
-use super::values::{binary_numbers, tags, Number};
+use super::values::Number;
 use super::vr::Vr;
 use super::{dictionary, transfer_syntax};
 use std::fmt::Write;
@@ -193,7 +193,7 @@ fn shown_value(ds: &DataSet, element: &Element, bytes: &[u8]) -> String {
 }
 
 fn displayed(ds: &DataSet, element: &Element, bytes: &[u8]) -> String {
-    if let Some(numbers) = binary_numbers(element, ds.big_endian) {
+    if let Some(numbers) = element.numbers(ds.big_endian) {
         return numbers
             .iter()
             .map(|n| match n {
@@ -205,7 +205,8 @@ fn displayed(ds: &DataSet, element: &Element, bytes: &[u8]) -> String {
             .join("\\");
     }
     if element.vr == Vr::AT {
-        return tags(element, ds.big_endian)
+        return element
+            .tags(ds.big_endian)
             .iter()
             .map(ToString::to_string)
             .collect::<Vec<_>>()

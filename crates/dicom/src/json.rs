@@ -18,7 +18,7 @@
 use super::dataset::{DataSet, Element, Value};
 use super::parse::DicomFile;
 use super::tag::Tag;
-use super::values::{base64, binary_numbers, tags, Number};
+use super::values::{base64, Number};
 use super::vr::Vr;
 use serde_json::{json, Map, Value as Json};
 
@@ -99,7 +99,7 @@ fn element_json(
 /// Values of a non-binary, non-sequence element; empty values are `null` (F.2.5), an empty
 /// attribute has no values. `None` when the values have no JSON form (NaN or infinity).
 fn plain_values(ds: &DataSet, element: &Element) -> Option<Vec<Json>> {
-    if let Some(numbers) = binary_numbers(element, ds.big_endian) {
+    if let Some(numbers) = element.numbers(ds.big_endian) {
         let single = element.vr == Vr::FL;
         return numbers
             .into_iter()
@@ -108,7 +108,8 @@ fn plain_values(ds: &DataSet, element: &Element) -> Option<Vec<Json>> {
     }
     if element.vr == Vr::AT {
         return Some(
-            tags(element, ds.big_endian)
+            element
+                .tags(ds.big_endian)
                 .into_iter()
                 .map(|t| json!(t.hex()))
                 .collect(),

@@ -7,10 +7,11 @@
 //! renderer read one frame of a large multi-frame.
 
 use super::charset::SpecificCharacterSet;
-use super::dataset::{u16_of, u32_of, DataSet, Element, Span, Value};
+use super::dataset::{DataSet, Element, Span, Value};
 use super::dictionary;
 use super::tag::{self, Tag};
 use super::transfer_syntax::{self, Encoding};
+use super::values::{u16_of, u32_of};
 use super::vr::Vr;
 use std::fs::File;
 use std::io::{self, Read};

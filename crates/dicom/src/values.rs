@@ -1,6 +1,6 @@
-//! Typed views of an element's loaded bytes, shared by the text dump and the JSON model.
+//! Typed views of a value's bytes (numbers, tags), shared by the data set, the text dump and
+//! the JSON model.
 
-use super::dataset::{u16_of, u32_of, u64_of, Element, Value};
 use super::tag::Tag;
 use super::vr::Vr;
 
@@ -40,13 +40,10 @@ impl std::fmt::Display for Number {
     }
 }
 
-/// Values of US, SS, UL, SL, UV, SV, FL, FD elements; `None` for other VRs.
-pub fn binary_numbers(element: &Element, big_endian: bool) -> Option<Vec<Number>> {
-    let Value::Bytes(b) = &element.value else {
-        return None;
-    };
+/// The values of a US, SS, UL, SL, UV, SV, FL or FD value; `None` for other VRs.
+pub fn binary_numbers(vr: Vr, b: &[u8], big_endian: bool) -> Option<Vec<Number>> {
     let be = big_endian;
-    Some(match element.vr {
+    Some(match vr {
         Vr::US => b
             .chunks_exact(2)
             .map(|c| Number::Unsigned(u16_of(c, be) as u64))
@@ -83,11 +80,8 @@ pub fn binary_numbers(element: &Element, big_endian: bool) -> Option<Vec<Number>
     })
 }
 
-/// Values of an AT element.
-pub fn tags(element: &Element, big_endian: bool) -> Vec<Tag> {
-    let Value::Bytes(b) = &element.value else {
-        return Vec::new();
-    };
+/// The values of an AT value.
+pub fn tags(b: &[u8], big_endian: bool) -> Vec<Tag> {
     b.chunks_exact(4)
         .map(|c| Tag(u16_of(&c[0..2], big_endian), u16_of(&c[2..4], big_endian)))
         .collect()
@@ -110,6 +104,34 @@ pub fn base64(bytes: &[u8]) -> String {
         }
     }
     out
+}
+
+pub(crate) fn u16_of(c: &[u8], big_endian: bool) -> u16 {
+    let b = [c[0], c[1]];
+    if big_endian {
+        u16::from_be_bytes(b)
+    } else {
+        u16::from_le_bytes(b)
+    }
+}
+
+pub(crate) fn u32_of(c: &[u8], big_endian: bool) -> u32 {
+    let b = [c[0], c[1], c[2], c[3]];
+    if big_endian {
+        u32::from_be_bytes(b)
+    } else {
+        u32::from_le_bytes(b)
+    }
+}
+
+pub(crate) fn u64_of(c: &[u8], big_endian: bool) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&c[..8]);
+    if big_endian {
+        u64::from_be_bytes(b)
+    } else {
+        u64::from_le_bytes(b)
+    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! thumbnail job once it has been quiet for a moment (a series arriving instance by instance
 //! would otherwise be rendered again and again).
 
-use super::runner::THUMBNAIL_SIZE;
+use super::kinds::thumbnail::THUMBNAIL_SIZE;
 use super::{Engine, JobSpec, NewJob, Priority};
 use crate::scp::OnStored;
 use std::collections::HashMap;

@@ -1,11 +1,10 @@
-//! The runner: the one place where a job specification meets the store, the index and the
-//! nodes. It hands each kind of job to its own module ([`kinds`](super::kinds)) and turns the
-//! typed output into the JSON the queue keeps. The engine runs it in `lightbox serve`; the CLI
-//! runs it in-process when no server is running.
+//! The runner: what every kind of job works with — the store, the nodes and how to reach them
+//! ([`Connector`]) — and the failures they share. The `kinds` module carries out each kind
+//! (its [`Runner`](super::Runner) implementation dispatches there). The engine runs it in
+//! `lightbox serve`; the CLI runs it in-process when no server is running.
 
-use super::kinds::{delete, echo, import, query, retrieve, send, thumbnail};
 use super::spec::AssociationSettings;
-use super::{FailureCategory, JobContext, JobFailure, JobRecord, JobSpec, Runner};
+use super::{FailureCategory, JobContext, JobFailure};
 use crate::nodes::{Node, Nodes};
 use crate::store::Store;
 use lightbox_net::remote::{Control, Event, RemoteError, RemoteNode};
@@ -13,7 +12,6 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use super::kinds::thumbnail::THUMBNAIL_SIZE;
 pub use lightbox_net::remote::MoveListener;
 
 pub struct LocalRunner {
@@ -54,21 +52,9 @@ impl Connector for NodeConnector {
     }
 }
 
-type Outcome = Result<Option<Value>, JobFailure>;
-
-impl Runner for LocalRunner {
-    fn run(&self, job: &JobRecord, ctx: &JobContext) -> Outcome {
-        self.run_spec(&job.spec, ctx)
-    }
-}
-
 /// A typed output as the JSON the queue keeps.
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
-}
-
-fn output<T: serde::Serialize>(result: Result<T, JobFailure>) -> Outcome {
-    result.map(|output| Some(to_json(&output)))
 }
 
 impl LocalRunner {
@@ -79,60 +65,6 @@ impl LocalRunner {
             nodes,
             move_listener,
             connector: Arc::new(NodeConnector),
-        }
-    }
-
-    pub fn run_spec(&self, spec: &JobSpec, ctx: &JobContext) -> Outcome {
-        match spec {
-            JobSpec::Import { paths, link } => output(import::run(self, paths, *link, ctx)),
-            JobSpec::Query {
-                node,
-                query,
-                association,
-            } => output(query::run(self, node, query, association, ctx)),
-            JobSpec::Retrieve {
-                node,
-                study_uid,
-                series_uid,
-                sop_instance_uid,
-                preview_first,
-                preview_only,
-                association,
-            } => output(retrieve::run(
-                self,
-                &retrieve::Request {
-                    node,
-                    study_uid,
-                    series_uid: series_uid.as_deref(),
-                    sop_instance_uid: sop_instance_uid.as_deref(),
-                    preview_first: *preview_first,
-                    preview_only: *preview_only,
-                    association,
-                },
-                ctx,
-            )),
-            JobSpec::Send {
-                node,
-                study_uid,
-                series_uid,
-                paths,
-                association,
-            } => output(send::run(
-                self,
-                node,
-                &send::What {
-                    study_uid: study_uid.as_deref(),
-                    series_uid: series_uid.as_deref(),
-                    paths,
-                },
-                association,
-                ctx,
-            )),
-            JobSpec::Thumbnail { series_uid, size } => {
-                output(thumbnail::run(self, series_uid, *size))
-            }
-            JobSpec::Echo { node, association } => output(echo::run(self, node, association)),
-            JobSpec::Delete { target } => output(delete::run(self, target)),
         }
     }
 

@@ -2,6 +2,10 @@
 //! and the CLI's verbs read as fields. Every kind that talks to a node does so through
 //! [`RemoteNode`](lightbox_net::remote::RemoteNode), never through a protocol of its own.
 
+use super::runner::{to_json, LocalRunner};
+use super::{JobContext, JobFailure, JobRecord, JobSpec, Runner};
+use serde_json::Value;
+
 pub mod delete;
 pub mod echo;
 pub mod import;
@@ -9,3 +13,73 @@ pub mod query;
 pub mod retrieve;
 pub mod send;
 pub mod thumbnail;
+
+type Outcome = Result<Option<Value>, JobFailure>;
+
+/// The typed output of a kind as the JSON the queue keeps.
+fn output<T: serde::Serialize>(result: Result<T, JobFailure>) -> Outcome {
+    result.map(|output| Some(to_json(&output)))
+}
+
+impl Runner for LocalRunner {
+    fn run(&self, job: &JobRecord, ctx: &JobContext) -> Outcome {
+        self.run_spec(&job.spec, ctx)
+    }
+}
+
+impl LocalRunner {
+    /// Carries out `spec` in its kind's module.
+    pub fn run_spec(&self, spec: &JobSpec, ctx: &JobContext) -> Outcome {
+        match spec {
+            JobSpec::Import { paths, link } => output(import::run(self, paths, *link, ctx)),
+            JobSpec::Query {
+                node,
+                query,
+                association,
+            } => output(query::run(self, node, query, association, ctx)),
+            JobSpec::Retrieve {
+                node,
+                study_uid,
+                series_uid,
+                sop_instance_uid,
+                preview_first,
+                preview_only,
+                association,
+            } => output(retrieve::run(
+                self,
+                &retrieve::Request {
+                    node,
+                    study_uid,
+                    series_uid: series_uid.as_deref(),
+                    sop_instance_uid: sop_instance_uid.as_deref(),
+                    preview_first: *preview_first,
+                    preview_only: *preview_only,
+                    association,
+                },
+                ctx,
+            )),
+            JobSpec::Send {
+                node,
+                study_uid,
+                series_uid,
+                paths,
+                association,
+            } => output(send::run(
+                self,
+                node,
+                &send::What {
+                    study_uid: study_uid.as_deref(),
+                    series_uid: series_uid.as_deref(),
+                    paths,
+                },
+                association,
+                ctx,
+            )),
+            JobSpec::Thumbnail { series_uid, size } => {
+                output(thumbnail::run(self, series_uid, *size))
+            }
+            JobSpec::Echo { node, association } => output(echo::run(self, node, association)),
+            JobSpec::Delete { target } => output(delete::run(self, target)),
+        }
+    }
+}
