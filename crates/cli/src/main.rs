@@ -198,6 +198,11 @@ enum Command {
         /// the data directory when a non-loopback address is given without them)
         #[arg(long, env = "LIGHTBOX_HTTP_CREDENTIALS")]
         http_credentials: Option<lightbox_server::Credentials>,
+        /// A name this server answers to over HTTP besides the loopback names and the bound
+        /// address (repeatable; the first one is used in links); requests for any other Host
+        /// are refused
+        #[arg(long = "http-host", value_name = "NAME")]
+        http_hosts: Vec<String>,
         /// Do not open the web UI in a browser
         #[arg(long)]
         no_browser: bool,
@@ -593,6 +598,7 @@ fn run(cli: Cli) -> Result<()> {
             http_bind,
             http_port,
             http_credentials,
+            http_hosts,
             no_browser,
             demo,
         } => {
@@ -612,6 +618,7 @@ fn run(cli: Cli) -> Result<()> {
             let http = serve::HttpOptions {
                 address: format!("{http_bind}:{http_port}"),
                 credentials: http_credentials,
+                host_names: http_hosts,
                 open_browser: !no_browser,
                 demo,
             };

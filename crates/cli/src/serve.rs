@@ -19,6 +19,8 @@ use std::sync::Arc;
 pub struct HttpOptions {
     pub address: String,
     pub credentials: Option<lightbox_server::Credentials>,
+    /// Names the server answers to besides loopback and its address (`--http-host`).
+    pub host_names: Vec<String>,
     pub open_browser: bool,
     /// Import a generated sample into an empty store.
     pub demo: bool,
@@ -91,7 +93,8 @@ pub fn serve(
         nodes: Nodes::new(data_dir),
         engine: Some(engine.clone()),
         credentials,
-        origin: url.clone(),
+        address: http_local,
+        host_names: http.host_names.clone(),
         listener: Some(lightbox_server::ListenerStatus {
             ae_title: config.ae_title.clone(),
             address: dimse_address.to_string(),

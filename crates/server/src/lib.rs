@@ -8,6 +8,7 @@
 mod api;
 mod dicomweb;
 mod error;
+mod guard;
 mod query;
 mod ui;
 
@@ -29,9 +30,10 @@ use std::sync::Arc;
 pub struct AppState {
     pub store: Arc<Store>,
     credentials: Option<Arc<Credentials>>,
-    /// `http://host:port` as the server was started; links (bulk data URIs) are built on it
-    /// unless the request's Host header names a port (some clients send the host alone).
-    origin: Arc<str>,
+    /// `http://host:port` that links (bulk data URIs) are built on: the first `--http-host`
+    /// name, else the bound address; `None` when bound to every address with no name given,
+    /// and then links follow the request's Host (which the host policy has checked).
+    origin: Option<Arc<str>>,
     /// STOW-RS and uploads index through it, in batches, as the storage listener does.
     indexer: Arc<lightbox_core::import::BackgroundIndexer>,
     /// Runs every long operation the API starts; absent when only DICOMweb is served.
@@ -59,8 +61,10 @@ pub struct ServerConfig {
     pub nodes: Nodes,
     pub engine: Option<Arc<Engine>>,
     pub credentials: Option<Credentials>,
-    /// `http://host:port` the server is reachable at.
-    pub origin: String,
+    /// The address the HTTP server is bound to.
+    pub address: SocketAddr,
+    /// Names this server answers to beyond the loopback names and the bound address (`--http-host`).
+    pub host_names: Vec<String>,
     pub listener: Option<ListenerStatus>,
     /// Send `true` on its sender (or drop it) when the server stops.
     pub stopping: tokio::sync::watch::Receiver<bool>,
@@ -105,11 +109,17 @@ pub fn router(config: ServerConfig) -> std::io::Result<Router> {
     let indexer = Arc::new(lightbox_core::import::BackgroundIndexer::start(
         config.store.clone(),
     )?);
+    let origin = match (config.host_names.first(), config.address.ip()) {
+        (Some(name), _) => Some(format!("http://{name}:{}", config.address.port())),
+        (None, ip) if ip.is_unspecified() => None,
+        (None, _) => Some(format!("http://{}", config.address)),
+    };
+    let host_policy = Arc::new(guard::HostPolicy::new(config.address, &config.host_names));
     let state = AppState {
         indexer,
         store: config.store,
         credentials: config.credentials.map(Arc::new),
-        origin: config.origin.trim_end_matches('/').into(),
+        origin: origin.map(Into::into),
         engine: config.engine,
         nodes: Arc::new(config.nodes),
         nodes_lock: Arc::default(),
@@ -124,7 +134,28 @@ pub fn router(config: ServerConfig) -> std::io::Result<Router> {
             state.clone(),
             require_credentials,
         ))
+        // Outermost: nothing else runs for a foreign Host or a cross-site write.
+        .layer(axum::middleware::from_fn_with_state(
+            host_policy,
+            guard::check,
+        ))
         .with_state(state))
+}
+
+impl AppState {
+    /// `http://host:port` for links in answers to a request with these headers.
+    pub(crate) fn origin(&self, headers: &axum::http::HeaderMap) -> String {
+        match &self.origin {
+            Some(origin) => origin.to_string(),
+            None => {
+                let host = headers
+                    .get(header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or("127.0.0.1");
+                format!("http://{host}")
+            }
+        }
+    }
 }
 
 async fn require_credentials(

@@ -6,9 +6,6 @@ mod common;
 
 use common::Server;
 use lightbox_core::import::{self, ImportOptions, ImportProgress};
-use lightbox_core::jobs::runner::{LocalRunner, MoveListener};
-use lightbox_core::jobs::{Engine, EngineConfig};
-use lightbox_core::nodes::Nodes;
 use lightbox_core::store::Store;
 use lightbox_synth::{self as synth, SynthSpec};
 use serde_json::{json, Value};
@@ -19,14 +16,7 @@ use std::time::{Duration, Instant};
 
 /// The server with a job engine over the store in `data`.
 fn start(data: &Path, credentials: Option<lightbox_server::Credentials>) -> Server {
-    let store = Arc::new(Store::open(data).unwrap());
-    let runner = LocalRunner::new(
-        store.clone(),
-        Nodes::new(data),
-        MoveListener::Temporary("127.0.0.1:0".into()),
-    );
-    let engine = Arc::new(Engine::start(data, Arc::new(runner), EngineConfig::default()).unwrap());
-    Server::start(store, Some(engine), credentials)
+    Server::with_engine(data, credentials)
 }
 
 fn agent() -> ureq::Agent {
@@ -419,7 +409,7 @@ fn refusals_are_clear_and_safe() {
     ] {
         let answer = raw_request(
             url,
-            &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+            &format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"),
         );
         assert!(!answer.contains("root:"), "{path}: {answer}");
         assert!(
@@ -432,12 +422,12 @@ fn refusals_are_clear_and_safe() {
     // (Raw, declared but not sent: a client still sending when the 413 comes gets a broken pipe.)
     let answer = raw_request(
         url,
-        "POST /api/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2097152\r\nConnection: close\r\n\r\n",
+        "POST /api/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2097152\r\nConnection: close\r\n\r\n",
     );
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     let answer = raw_request(
         url,
-        "POST /api/upload?name=big HTTP/1.1\r\nHost: x\r\nContent-Length: 3000000000\r\nConnection: close\r\n\r\n",
+        "POST /api/upload?name=big HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 3000000000\r\nConnection: close\r\n\r\n",
     );
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
 

@@ -118,7 +118,10 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::internal(what, e))?
 }
 
-async fn status(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn status(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let store = state.store.clone();
     let stats = blocking("store statistics", move || {
         store
@@ -134,7 +137,7 @@ async fn status(State(state): State<AppState>) -> Result<Json<serde_json::Value>
             "address": l.address,
             "running": true,
         })),
-        "http": &*state.origin,
+        "http": state.origin(&headers),
         "jobs": state.engine.is_some(),
         "store": stats,
     })))

@@ -193,7 +193,7 @@ async fn store(
             "the multipart body ended before its closing delimiter",
         ));
     }
-    let base = format!("{}/dicom-web", state.origin);
+    let base = format!("{}/dicom-web", state.origin(&headers));
     let mut referenced = Vec::new();
     let mut failed = Vec::new();
     for outcome in &outcomes {

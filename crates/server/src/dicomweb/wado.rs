@@ -210,13 +210,9 @@ pub async fn instance(
     retrieve(s, headers, study, Some(series), Some(instance)).await
 }
 
-/// `http://host:port/dicom-web` as the client reached us: the Host header when it names a port,
-/// else the address the server was started on (dicomweb-client sends the host alone).
+/// `http://host:port/dicom-web`, for bulk data URIs.
 fn base_url(state: &AppState, headers: &HeaderMap) -> String {
-    match headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
-        Some(host) if host.contains(':') => format!("http://{host}/dicom-web"),
-        _ => format!("{}/dicom-web", state.origin),
-    }
+    format!("{}/dicom-web", state.origin(headers))
 }
 
 async fn metadata(

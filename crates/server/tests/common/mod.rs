@@ -1,9 +1,11 @@
 //! The HTTP server in the test's own runtime on 127.0.0.1:0, stopped when the guard drops.
 #![allow(dead_code)]
 
-use lightbox_core::jobs::Engine;
+use lightbox_core::jobs::runner::{LocalRunner, MoveListener};
+use lightbox_core::jobs::{Engine, EngineConfig};
 use lightbox_core::nodes::Nodes;
 use lightbox_core::store::Store;
+use std::path::Path;
 use std::sync::Arc;
 
 pub struct Server {
@@ -15,6 +17,19 @@ pub struct Server {
 }
 
 impl Server {
+    /// The server with a job engine over the store in `data`.
+    pub fn with_engine(data: &Path, credentials: Option<lightbox_server::Credentials>) -> Server {
+        let store = Arc::new(Store::open(data).unwrap());
+        let runner = LocalRunner::new(
+            store.clone(),
+            Nodes::new(data),
+            MoveListener::Temporary("127.0.0.1:0".into()),
+        );
+        let engine =
+            Arc::new(Engine::start(data, Arc::new(runner), EngineConfig::default()).unwrap());
+        Server::start(store, Some(engine), credentials)
+    }
+
     /// Serves `store` (with `engine` for the jobs API, when given), requiring `credentials`.
     pub fn start(
         store: Arc<Store>,
@@ -36,7 +51,8 @@ impl Server {
             store,
             engine: engine.clone(),
             credentials,
-            origin: origin.clone(),
+            address: listener.local_addr().unwrap(),
+            host_names: Vec::new(),
             listener: None,
             stopping,
         })
