@@ -11,7 +11,6 @@ use lightbox_synth::{self as synth, SynthSpec};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The server with a job engine over the store in `data`.
