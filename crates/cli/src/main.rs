@@ -178,6 +178,10 @@ enum Command {
         /// Only accept the AE titles of known nodes (and --allow-calling ones)
         #[arg(long)]
         known_nodes_only: bool,
+        /// Associations served at once; beyond this, requests are rejected ("local limit
+        /// exceeded") until one ends
+        #[arg(long, default_value_t = lightbox_net::dimse::server::DEFAULT_MAX_ASSOCIATIONS)]
+        max_associations: usize,
         /// Jobs running at once (all kinds together)
         #[arg(long, default_value_t = 8)]
         job_workers: usize,
@@ -592,6 +596,7 @@ fn run(cli: Cli) -> Result<()> {
             any_called_ae_title,
             allow_calling,
             known_nodes_only,
+            max_associations,
             job_workers,
             job_retries,
             job_history_days,
@@ -607,6 +612,7 @@ fn run(cli: Cli) -> Result<()> {
                 require_called_ae_title: !any_called_ae_title,
                 allowed_calling_ae_titles: (!allow_calling.is_empty()).then_some(allow_calling),
                 known_nodes_only,
+                max_associations: max_associations.max(1),
                 ..ServerConfig::default()
             };
             let jobs = lightbox_core::jobs::EngineConfig {

@@ -95,7 +95,9 @@ impl RemoteError {
     pub fn is_canceled(&self) -> bool {
         matches!(
             self,
-            RemoteError::Canceled | RemoteError::DicomWeb(DicomWebError::Canceled)
+            RemoteError::Canceled
+                | RemoteError::DicomWeb(DicomWebError::Canceled)
+                | RemoteError::Dimse(DimseError::Canceled)
         )
     }
 
@@ -203,7 +205,14 @@ impl DimseNode {
                     shutdown.store(true, Ordering::SeqCst);
                     let _ = thread.join();
                 }
-                Ok(report?)
+                let report = report?;
+                // The last counts come with the final response, which reports no progress.
+                on_progress(&TransferProgress {
+                    done: report.stored + report.failed + report.warnings,
+                    expected: report.expected,
+                    bytes: 0,
+                });
+                Ok(report)
             }
         }
     }

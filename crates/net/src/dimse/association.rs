@@ -131,7 +131,7 @@ pub(crate) fn associate(
         .collect();
     tracing::debug!(peer = %peer, "association established");
     Ok(Opened {
-        messenger: Messenger::new(association),
+        messenger: Messenger::watched(association, options.timeout, options.cancel.clone())?,
         accepted,
     })
 }
@@ -200,9 +200,10 @@ impl Canceller {
         Ok(())
     }
 
-    /// After a cancel, a peer that does not confirm in time is cut off: the operation ends
-    /// canceled rather than waiting.
+    /// After a cancel, a peer that does not confirm in time is cut off (by the read timeout
+    /// set when the C-CANCEL went, or by the watchdog when the peer said nothing at all): the
+    /// operation ends canceled rather than failed.
     pub fn unconfirmed(&self, error: &DimseError) -> bool {
-        self.sent && matches!(error, DimseError::Timeout)
+        matches!(error, DimseError::Canceled) || self.sent && matches!(error, DimseError::Timeout)
     }
 }

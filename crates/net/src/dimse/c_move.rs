@@ -89,12 +89,12 @@ pub fn move_to(
         report.stored = completed;
         report.failed = failed;
         report.warnings = warnings;
-        on_progress(&TransferProgress {
-            bytes: 0,
-            done: completed + failed + warnings,
-            expected: report.expected,
-        });
         if status::category(code) == Category::Pending {
+            on_progress(&TransferProgress {
+                bytes: 0,
+                done: completed + failed + warnings,
+                expected: report.expected,
+            });
             continue;
         }
         report.status = code;

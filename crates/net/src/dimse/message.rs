@@ -4,6 +4,7 @@
 //! fragment to a `Write` as it arrives, so a large instance never has to be whole in memory.
 
 use super::command::Command;
+use super::watchdog::{Cut, Watch};
 use super::DimseError;
 use dicom_ul::pdu::{PDataValue, PDataValueType};
 use dicom_ul::{ClientAssociation, Pdu, ServerAssociation};
@@ -85,6 +86,8 @@ pub struct Messenger<L: Link> {
     /// Encoded PDUs of small messages waiting to go out in one write (see
     /// [`Messenger::send_batched`]).
     batch: Vec<u8>,
+    /// The watchdog's hold on the connection, and how long one PDU may take to arrive or leave.
+    watch: Option<(Watch, std::time::Duration)>,
 }
 
 /// PDV item length (4) + context id (1) + control header (1).
@@ -100,6 +103,39 @@ impl<L: Link> Messenger<L> {
             pending: VecDeque::new(),
             before_release: None,
             batch: Vec::new(),
+            watch: None,
+        }
+    }
+
+    /// A messenger whose every PDU must arrive or leave within `pdu_deadline` (a peer that
+    /// trickles is cut off), and whose operation ends within a second once `cancel` is set.
+    pub(crate) fn watched(
+        mut link: L,
+        pdu_deadline: std::time::Duration,
+        cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    ) -> Result<Messenger<L>, DimseError> {
+        let watch = Watch::new(link.socket(), cancel).map_err(DimseError::from_socket)?;
+        let mut messenger = Messenger::new(link);
+        messenger.watch = Some((watch, pdu_deadline));
+        Ok(messenger)
+    }
+
+    /// Runs one transfer on the link under the watchdog's deadline; a connection it cut off is
+    /// reported as what it was (a timeout, a cancel), not as a lost connection.
+    fn watched_io<T>(
+        &mut self,
+        io: impl FnOnce(&mut L) -> Result<T, DimseError>,
+    ) -> Result<T, DimseError> {
+        let Some((watch, within)) = &self.watch else {
+            return io(&mut self.link);
+        };
+        watch.arm(*within);
+        let result = io(&mut self.link);
+        watch.disarm();
+        match (result, watch.cut()) {
+            (Err(_), Some(Cut::Deadline)) => Err(DimseError::Timeout),
+            (Err(_), Some(Cut::Canceled)) => Err(DimseError::Canceled),
+            (result, _) => result,
         }
     }
 
@@ -147,7 +183,9 @@ impl<L: Link> Messenger<L> {
             return Ok(());
         }
         let batch = std::mem::take(&mut self.batch);
-        std::io::Write::write_all(self.link.socket(), &batch).map_err(DimseError::from_socket)
+        self.watched_io(|link| {
+            std::io::Write::write_all(link.socket(), &batch).map_err(DimseError::from_socket)
+        })
     }
 
     pub fn before_release(&mut self, hook: Box<dyn Fn() + Send>) {
@@ -177,7 +215,7 @@ impl<L: Link> Messenger<L> {
                 data,
             }],
         };
-        self.link.send_pdu(&pdu)
+        self.watched_io(|link| link.send_pdu(&pdu))
     }
 
     /// Sends a command and, if given, its data set read to the end.
@@ -229,13 +267,13 @@ impl<L: Link> Messenger<L> {
             if let Some(value) = self.pending.pop_front() {
                 return Ok(Some(value));
             }
-            match self.link.receive_pdu()? {
+            match self.watched_io(|link| link.receive_pdu())? {
                 Pdu::PData { data } => self.pending.extend(data),
                 Pdu::ReleaseRQ => {
                     if let Some(hook) = &self.before_release {
                         hook();
                     }
-                    self.link.send_pdu(&Pdu::ReleaseRP)?;
+                    self.watched_io(|link| link.send_pdu(&Pdu::ReleaseRP))?;
                     return Ok(None);
                 }
                 Pdu::AbortRQ { .. } => return Err(DimseError::Aborted),

@@ -19,6 +19,7 @@ pub mod instance;
 pub mod message;
 pub mod server;
 pub mod status;
+mod watchdog;
 
 pub use association::ScuOptions;
 
@@ -64,6 +65,9 @@ pub enum DimseError {
     },
     #[error("timed out waiting for the peer")]
     Timeout,
+    /// The caller canceled, and the peer did not end the operation in time: it was cut off.
+    #[error("canceled")]
+    Canceled,
     #[error("protocol error: {0}")]
     Protocol(String),
     /// The peer answered a request with a failure status.

@@ -9,6 +9,7 @@ use super::c_move::NodeDirectory;
 use super::command::field;
 use super::instance::respond;
 use super::message::{Incoming, Messenger};
+use super::watchdog::Watch;
 use super::{
     c_echo, c_find, c_get, c_move, c_store, DimseError, DEFAULT_AE_TITLE, DEFAULT_TIMEOUT, MAX_PDU,
     VERIFICATION,
@@ -24,6 +25,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Associations served at once unless configured otherwise.
+pub const DEFAULT_MAX_ASSOCIATIONS: usize = 64;
+/// Requests rejected at once beyond the limit: a flood beyond this is simply closed.
+const MAX_REJECTING: usize = 16;
+/// How long an accept error makes the listener wait before it tries again, at most.
+const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
+
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
     pub ae_title: String,
@@ -33,7 +41,11 @@ pub struct ServerConfig {
     pub allowed_calling_ae_titles: Option<Vec<String>>,
     /// Only the AE titles of known nodes (and the list above) may associate.
     pub known_nodes_only: bool,
+    /// How long the negotiation, and then each PDU, may take; an association with nothing to
+    /// say for this long is released.
     pub timeout: Duration,
+    /// Associations at once; beyond this, a request is rejected ("local limit exceeded").
+    pub max_associations: usize,
 }
 
 impl Default for ServerConfig {
@@ -44,6 +56,7 @@ impl Default for ServerConfig {
             allowed_calling_ae_titles: None,
             known_nodes_only: false,
             timeout: DEFAULT_TIMEOUT,
+            max_associations: DEFAULT_MAX_ASSOCIATIONS,
         }
     }
 }
@@ -109,6 +122,8 @@ impl dicom_ul::association::server::Negotiation for AcceptRoles {
 #[derive(Debug, Default)]
 pub struct ServerStats {
     pub associations: AtomicU64,
+    /// Requests rejected because the limit of associations at once was reached.
+    pub rejected_busy: AtomicU64,
     pub stored: AtomicU64,
     pub duplicates: AtomicU64,
     pub failed: AtomicU64,
@@ -160,30 +175,69 @@ impl DimseServer {
         });
         tracing::info!(address = %local, ae_title = %self.config.ae_title, "DIMSE listener ready");
         let this = Arc::new(self);
+        let active = Arc::new(AtomicU64::new(0));
+        let rejecting = Arc::new(AtomicU64::new(0));
         let mut workers = Vec::new();
+        let mut backoff = Duration::from_millis(10);
         loop {
             let accepted = this.listener.accept();
             if shutdown.load(Ordering::SeqCst) {
                 break;
             }
-            match accepted {
-                Ok((socket, peer)) => {
-                    let server = this.clone();
-                    workers.push(std::thread::spawn(move || server.handle(socket, peer)));
-                    workers.retain(|w| !w.is_finished());
+            let (socket, peer) = match accepted {
+                Ok(accepted) => {
+                    backoff = Duration::from_millis(10);
+                    accepted
                 }
-                // A connection that failed before we took it (reset by the peer): keep serving.
-                Err(e)
-                    if matches!(
+                // Out of descriptors, a connection reset before we took it, anything: the
+                // listener goes on (after a pause when the error may last).
+                Err(e) => {
+                    if !matches!(
                         e.kind(),
                         std::io::ErrorKind::ConnectionAborted
                             | std::io::ErrorKind::ConnectionReset
                             | std::io::ErrorKind::Interrupted
-                    ) => {}
+                    ) {
+                        tracing::warn!(error = %e, pause = ?backoff, "DIMSE listener: accept failed");
+                        std::thread::sleep(backoff);
+                        backoff = (backoff * 2).min(MAX_ACCEPT_BACKOFF);
+                    }
+                    continue;
+                }
+            };
+            workers.retain(|w: &std::thread::JoinHandle<()>| !w.is_finished());
+            if active.load(Ordering::SeqCst) as usize >= this.config.max_associations {
+                this.stats.rejected_busy.fetch_add(1, Ordering::Relaxed);
+                if (rejecting.load(Ordering::SeqCst) as usize) < MAX_REJECTING {
+                    rejecting.fetch_add(1, Ordering::SeqCst);
+                    let count = rejecting.clone();
+                    let spawned =
+                        std::thread::Builder::new()
+                            .name("dimse-busy".into())
+                            .spawn(move || {
+                                reject_busy(socket, peer);
+                                count.fetch_sub(1, Ordering::SeqCst);
+                            });
+                    if spawned.is_err() {
+                        rejecting.fetch_sub(1, Ordering::SeqCst);
+                    }
+                }
+                continue;
+            }
+            active.fetch_add(1, Ordering::SeqCst);
+            let server = this.clone();
+            let counter = active.clone();
+            let spawned = std::thread::Builder::new()
+                .name("dimse-association".into())
+                .spawn(move || {
+                    server.handle(socket, peer);
+                    counter.fetch_sub(1, Ordering::SeqCst);
+                });
+            match spawned {
+                Ok(worker) => workers.push(worker),
                 Err(e) => {
-                    shutdown.store(true, Ordering::SeqCst);
-                    let _ = watcher.join();
-                    return Err(e);
+                    active.fetch_sub(1, Ordering::SeqCst);
+                    tracing::warn!(error = %e, "DIMSE listener: no thread for an association");
                 }
             }
         }
@@ -228,7 +282,14 @@ impl DimseServer {
 
     fn handle(&self, socket: TcpStream, peer: SocketAddr) {
         let _ = socket.set_nodelay(true);
-        let association = match self.options().establish(socket) {
+        // The whole negotiation, not each read of it, has to fit in the timeout (ARTIM).
+        let Ok(negotiation) = Watch::new(&socket, None) else {
+            return;
+        };
+        negotiation.arm(self.config.timeout);
+        let established = self.options().establish(socket);
+        drop(negotiation);
+        let association = match established {
             Ok(a) => a,
             Err(e) => {
                 // Rejected or broken during negotiation: nothing was received.
@@ -247,7 +308,13 @@ impl DimseServer {
                 transfer_syntax: pc.transfer_syntax.clone(),
             })
             .collect();
-        let mut messenger = Messenger::new(association);
+        let mut messenger = match Messenger::watched(association, self.config.timeout, None) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(%peer, error = %e, "association dropped");
+                return;
+            }
+        };
         let storage = self.services.storage.clone();
         messenger.before_release(Box::new(move || storage.flush()));
         let source = format!("{calling}@{}", peer.ip());
@@ -352,6 +419,44 @@ impl DimseServer {
         }
     }
 }
+
+/// Answers an association request beyond the limit with A-ASSOCIATE-RJ, transient, "local limit
+/// exceeded" (PS3.8 9.3.4), so that the peer knows to try again later.
+fn reject_busy(mut socket: TcpStream, peer: SocketAddr) {
+    use dicom_ul::pdu::{
+        AssociationRJ, AssociationRJResult, AssociationRJServiceProviderPresentationReason,
+        AssociationRJSource, Pdu,
+    };
+    use std::io::Read;
+    let Ok(watch) = Watch::new(&socket, None) else {
+        return;
+    };
+    watch.arm(BUSY_REJECTION_DEADLINE);
+    // Read the request first: the rejection answers it. Its header gives its length.
+    let mut header = [0u8; 6];
+    let request_read = socket.read_exact(&mut header).is_ok() && header[0] == 0x01 && {
+        let length = u32::from_be_bytes([header[2], header[3], header[4], header[5]]) as u64;
+        length <= 1 << 16
+            && std::io::copy(&mut (&socket).take(length), &mut std::io::sink()).ok() == Some(length)
+    };
+    if request_read {
+        let rejection = Pdu::AssociationRJ(AssociationRJ {
+            result: AssociationRJResult::Transient,
+            source: AssociationRJSource::ServiceProviderPresentation(
+                AssociationRJServiceProviderPresentationReason::LocalLimitExceeded,
+            ),
+        });
+        let mut bytes = Vec::new();
+        if dicom_ul::pdu::write_pdu(&mut bytes, &rejection).is_ok() {
+            let _ = std::io::Write::write_all(&mut socket, &bytes);
+        }
+        tracing::info!(%peer, "association rejected: local limit exceeded");
+    }
+    let _ = socket.shutdown(std::net::Shutdown::Both);
+}
+
+/// How long a peer rejected for the limit may take to send its request.
+const BUSY_REJECTION_DEADLINE: Duration = Duration::from_secs(2);
 
 /// A server that knows no nodes: every C-MOVE destination is unknown.
 struct NoNodes;
