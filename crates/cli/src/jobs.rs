@@ -47,6 +47,14 @@ impl Finished {
             .and_then(|o| serde_json::from_value(o).ok())
     }
 
+    /// As [`output`](Self::output), taking the output rather than copying it (a query's
+    /// matches can be many).
+    pub fn take_output<T: serde::de::DeserializeOwned>(&mut self) -> Option<T> {
+        self.output
+            .take()
+            .and_then(|o| serde_json::from_value(o).ok())
+    }
+
     /// Success, or the job's failure as an error for the exit status.
     pub fn result(&self) -> Result<()> {
         let job = self.id.map(|id| format!("job {id}: ")).unwrap_or_default();

@@ -85,13 +85,17 @@ pub fn find(
         query,
         association,
     };
-    let finished = execute(rt, spec, true)?;
+    let mut finished = execute(rt, spec, true)?;
     finished.result()?;
-    let QueryOutput(rows) = finished.output().unwrap_or_default();
     if json {
-        println!("{}", serde_json::to_string(&rows)?);
+        // The matches as the job kept them: already the JSON to print.
+        println!(
+            "{}",
+            serde_json::to_string(finished.output.as_ref().unwrap_or(&Value::Array(Vec::new())))?
+        );
         return Ok(());
     }
+    let QueryOutput(rows) = finished.take_output().unwrap_or_default();
     for row in &rows {
         let fields: Vec<String> = row
             .iter()

@@ -243,6 +243,13 @@ impl JobRecord {
             .clone()
             .and_then(|o| serde_json::from_value(o).ok())
     }
+
+    /// As [`output_as`](Self::output_as), taking the output rather than copying it.
+    pub fn take_output_as<T: serde::de::DeserializeOwned>(&mut self) -> Option<T> {
+        self.output
+            .take()
+            .and_then(|o| serde_json::from_value(o).ok())
+    }
 }
 
 /// One line of a job's log.

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::net::{Shutdown, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -20,30 +20,51 @@ pub(crate) const CANCEL_GRACE: Duration = Duration::from_millis(500);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Cut {
     /// A PDU (or the negotiation) took longer than its deadline.
-    Deadline,
+    Deadline = 1,
     /// The caller canceled and the peer did not end the operation in time.
-    Canceled,
+    Canceled = 2,
+}
+
+/// What the watched side and the watchdog share: set and read without a lock, since it changes
+/// with every PDU.
+#[derive(Default)]
+struct Shared {
+    /// Milliseconds since the watchdog's epoch; 0 when disarmed.
+    deadline: AtomicU64,
+    /// 0: not cut off; 1: past a deadline; 2: canceled.
+    cut: AtomicU8,
 }
 
 struct Entry {
     socket: TcpStream,
-    deadline: Option<Instant>,
+    shared: Arc<Shared>,
     cancel: Option<Arc<AtomicBool>>,
     cancel_seen: Option<Instant>,
-    cut: Option<Cut>,
 }
 
-#[derive(Default)]
 struct Watchdog {
     entries: Mutex<HashMap<u64, Entry>>,
     work: Condvar,
     next_id: AtomicU64,
+    epoch: Instant,
+}
+
+impl Watchdog {
+    fn millis(&self, at: Instant) -> u64 {
+        // Never 0, which means disarmed.
+        at.duration_since(self.epoch).as_millis() as u64 + 1
+    }
 }
 
 fn watchdog() -> &'static Watchdog {
     static WATCHDOG: OnceLock<&'static Watchdog> = OnceLock::new();
     WATCHDOG.get_or_init(|| {
-        let dog: &'static Watchdog = Box::leak(Box::default());
+        let dog: &'static Watchdog = Box::leak(Box::new(Watchdog {
+            entries: Mutex::default(),
+            work: Condvar::new(),
+            next_id: AtomicU64::new(0),
+            epoch: Instant::now(),
+        }));
         std::thread::Builder::new()
             .name("dimse-watchdog".into())
             .spawn(move || dog.run())
@@ -60,7 +81,11 @@ impl Watchdog {
                 entries = self.work.wait(entries).unwrap_or_else(|e| e.into_inner());
             }
             let now = Instant::now();
-            for entry in entries.values_mut().filter(|e| e.cut.is_none()) {
+            let now_ms = self.millis(now);
+            for entry in entries
+                .values_mut()
+                .filter(|e| e.shared.cut.load(Ordering::SeqCst) == 0)
+            {
                 let canceled = entry
                     .cancel
                     .as_ref()
@@ -68,7 +93,8 @@ impl Watchdog {
                 if canceled && entry.cancel_seen.is_none() {
                     entry.cancel_seen = Some(now);
                 }
-                let cut = if entry.deadline.is_some_and(|d| now >= d) {
+                let deadline = entry.shared.deadline.load(Ordering::SeqCst);
+                let cut = if deadline != 0 && now_ms >= deadline {
                     Some(Cut::Deadline)
                 } else if entry
                     .cancel_seen
@@ -80,8 +106,8 @@ impl Watchdog {
                 };
                 if let Some(cut) = cut {
                     tracing::debug!(?cut, peer = ?entry.socket.peer_addr().ok(), "cutting off a connection");
+                    entry.shared.cut.store(cut as u8, Ordering::SeqCst);
                     let _ = entry.socket.shutdown(Shutdown::Both);
-                    entry.cut = Some(cut);
                 }
             }
             entries = self
@@ -96,6 +122,7 @@ impl Watchdog {
 /// A connection under watch, until this is dropped.
 pub(crate) struct Watch {
     id: u64,
+    shared: Arc<Shared>,
 }
 
 impl Watch {
@@ -104,38 +131,38 @@ impl Watch {
     pub fn new(socket: &TcpStream, cancel: Option<Arc<AtomicBool>>) -> std::io::Result<Watch> {
         let dog = watchdog();
         let id = dog.next_id.fetch_add(1, Ordering::Relaxed);
+        let shared = Arc::new(Shared::default());
         let entry = Entry {
             socket: socket.try_clone()?,
-            deadline: None,
+            shared: shared.clone(),
             cancel,
             cancel_seen: None,
-            cut: None,
         };
         dog.entries
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(id, entry);
         dog.work.notify_one();
-        Ok(Watch { id })
-    }
-
-    fn with<T>(&self, f: impl FnOnce(&mut Entry) -> T) -> Option<T> {
-        let mut entries = watchdog().entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.get_mut(&self.id).map(f)
+        Ok(Watch { id, shared })
     }
 
     /// What is to happen next (a PDU to arrive or leave) must be done within `within`.
     pub fn arm(&self, within: Duration) {
-        self.with(|e| e.deadline = Some(Instant::now() + within));
+        let deadline = watchdog().millis(Instant::now() + within);
+        self.shared.deadline.store(deadline, Ordering::SeqCst);
     }
 
     pub fn disarm(&self) {
-        self.with(|e| e.deadline = None);
+        self.shared.deadline.store(0, Ordering::SeqCst);
     }
 
     /// Whether, and why, the connection was cut off.
     pub fn cut(&self) -> Option<Cut> {
-        self.with(|e| e.cut).flatten()
+        match self.shared.cut.load(Ordering::SeqCst) {
+            1 => Some(Cut::Deadline),
+            2 => Some(Cut::Canceled),
+            _ => None,
+        }
     }
 }
 

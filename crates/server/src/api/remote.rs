@@ -126,7 +126,7 @@ async fn run_query(
         query,
         association: Default::default(),
     };
-    let job: JobRecord = blocking("remote query", move || {
+    let mut job: JobRecord = blocking("remote query", move || {
         let submitted = engine
             .submit(NewJob::new(spec).priority(Priority::High))
             .map_err(|e| ApiError::internal("job queue", e))?;
@@ -138,7 +138,7 @@ async fn run_query(
     .await?;
     match job.state {
         JobState::Completed => {
-            let QueryOutput(rows) = job.output_as().unwrap_or_default();
+            let QueryOutput(rows) = job.take_output_as().unwrap_or_default();
             Ok((job.id, rows))
         }
         state if state.is_finished() => {

@@ -36,7 +36,7 @@ impl LocalRunner {
                 node,
                 query,
                 association,
-            } => output(query::run(self, node, query, association, ctx)),
+            } => query::run(self, node, query, association, ctx).map(|o| Some(o.into_json())),
             JobSpec::Retrieve {
                 node,
                 study_uid,

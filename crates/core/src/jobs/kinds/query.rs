@@ -12,6 +12,14 @@ use serde::{Deserialize, Serialize};
 #[serde(transparent)]
 pub struct QueryOutput(pub Vec<Match>);
 
+impl QueryOutput {
+    /// The matches as the JSON the queue keeps, moved rather than serialised (there can be
+    /// tens of thousands).
+    pub fn into_json(self) -> serde_json::Value {
+        serde_json::Value::Array(self.0.into_iter().map(serde_json::Value::Object).collect())
+    }
+}
+
 pub(crate) fn run(
     runner: &LocalRunner,
     node: &str,
