@@ -207,6 +207,13 @@ enum Command {
         /// are refused
         #[arg(long = "http-host", value_name = "NAME")]
         http_hosts: Vec<String>,
+        /// HTTP connections at once (open pages' event streams included); beyond, 503
+        #[arg(long, default_value_t = 512)]
+        http_max_connections: usize,
+        /// Seconds a client may take to send a request's headers, keep an idle connection open,
+        /// or pause in the middle of a request body
+        #[arg(long, default_value_t = 30)]
+        http_timeout: u64,
         /// Do not open the web UI in a browser
         #[arg(long)]
         no_browser: bool,
@@ -604,6 +611,8 @@ fn run(cli: Cli) -> Result<()> {
             http_port,
             http_credentials,
             http_hosts,
+            http_max_connections,
+            http_timeout,
             no_browser,
             demo,
         } => {
@@ -625,6 +634,11 @@ fn run(cli: Cli) -> Result<()> {
                 address: format!("{http_bind}:{http_port}"),
                 credentials: http_credentials,
                 host_names: http_hosts,
+                limits: lightbox_server::HttpLimits {
+                    max_connections: http_max_connections.max(1),
+                    header_timeout: std::time::Duration::from_secs(http_timeout.max(1)),
+                    body_idle_timeout: std::time::Duration::from_secs(http_timeout.max(1)),
+                },
                 open_browser: !no_browser,
                 demo,
             };

@@ -21,6 +21,7 @@ pub struct HttpOptions {
     pub credentials: Option<lightbox_server::Credentials>,
     /// Names the server answers to besides loopback and its address (`--http-host`).
     pub host_names: Vec<String>,
+    pub limits: lightbox_server::HttpLimits,
     pub open_browser: bool,
     /// Import a generated sample into an empty store.
     pub demo: bool,
@@ -102,14 +103,20 @@ pub fn serve(
     })?;
     let http_thread = {
         let stop = shutdown.clone();
+        let limits = http.limits.clone();
         std::thread::spawn(move || {
-            runtime.block_on(lightbox_server::serve(http_listener, router, async move {
-                while !stop.load(Ordering::SeqCst) {
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                }
-                // Open pages' event streams end, so the graceful shutdown can finish.
-                let _ = stop_streams.send(true);
-            }))
+            runtime.block_on(lightbox_server::serve(
+                http_listener,
+                router,
+                limits,
+                async move {
+                    while !stop.load(Ordering::SeqCst) {
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                    // Open pages' event streams end, so the graceful shutdown can finish.
+                    let _ = stop_streams.send(true);
+                },
+            ))
         })
     };
     eprintln!(

@@ -91,7 +91,12 @@ pub fn find(
         // The matches as the job kept them: already the JSON to print.
         println!(
             "{}",
-            serde_json::to_string(finished.output.as_ref().unwrap_or(&Value::Array(Vec::new())))?
+            serde_json::to_string(
+                finished
+                    .output
+                    .as_ref()
+                    .unwrap_or(&Value::Array(Vec::new()))
+            )?
         );
         return Ok(());
     }

@@ -1828,3 +1828,29 @@ fn c_get_and_c_move_can_be_canceled_midway() {
     let moved = destination.store.index().stats().unwrap().instances;
     assert!((3..60).contains(&moved), "{moved} moved");
 }
+
+#[test]
+fn a_codestream_cut_short_is_refused_over_c_store() {
+    let Some(data) = support::pydicom_data() else {
+        return;
+    };
+    let listener = Listener::start(ScpConfig::default());
+    let dir = tempfile::tempdir().unwrap();
+    let cut_file = dir.path().join("cut_rle.dcm");
+    let rle = std::fs::read(data.join("test_files/MR_small_RLE.dcm")).unwrap();
+    std::fs::write(&cut_file, &rle[..2707]).unwrap();
+    let short = dir.path().join("short_jpeg.dcm");
+    support::with_truncated_codestream(&data.join("test_files/SC_rgb_jpeg_dcmtk.dcm"), &short, 200);
+    let report = c_store::send_files(
+        &listener.address,
+        &options(),
+        &[cut_file, short],
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!((report.sent, report.failed), (0, 2), "{report:?}");
+    for instance in &report.instances {
+        assert_eq!(instance.status, Some(0xC000), "{instance:?}");
+    }
+    assert_eq!(listener.store.index().stats().unwrap().instances, 0);
+}

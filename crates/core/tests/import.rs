@@ -435,3 +435,48 @@ fn reconcile_indexes_files_placed_before_a_crash() {
         import::Reconciled::default()
     );
 }
+
+#[test]
+fn compressed_pixel_data_cut_short_is_refused_with_a_reason() {
+    let Some(data) = support::pydicom_data() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // The file cut at byte 2707, in the middle of its RLE fragment.
+    let rle = std::fs::read(data.join("test_files/MR_small_RLE.dcm")).unwrap();
+    let cut_file = dir.path().join("cut_rle.dcm");
+    std::fs::write(&cut_file, &rle[..2707]).unwrap();
+    // Well-formed items around codestreams that stop early: JPEG, JPEG-LS, JPEG 2000, RLE.
+    let mut inputs = vec![cut_file];
+    for (name, cut) in [
+        ("SC_rgb_jpeg_dcmtk.dcm", 200),
+        ("MR_small_jpeg_ls_lossless.dcm", 300),
+        ("MR_small_jp2klossless.dcm", 300),
+        ("SC_rgb_rle.dcm", 200),
+    ] {
+        let target = dir.path().join(format!("short_{name}"));
+        support::with_truncated_codestream(&data.join("test_files").join(name), &target, cut);
+        inputs.push(target);
+    }
+    let store_dir = tempfile::tempdir().unwrap();
+    let store = Store::open(store_dir.path()).unwrap();
+    let report = import_paths(&store, &inputs, false);
+    assert_eq!(report.imported, 0, "{report:?}");
+    assert_eq!(report.skipped.len(), inputs.len(), "{report:?}");
+    for skipped in &report.skipped {
+        assert!(
+            skipped.reason.contains("pixel data") || skipped.reason.contains("truncated"),
+            "{skipped:?}"
+        );
+    }
+    // The intact files import.
+    let intact: Vec<PathBuf> = [
+        "MR_small_RLE.dcm",
+        "SC_rgb_jpeg_dcmtk.dcm",
+        "SC_rgb_rle.dcm",
+    ]
+    .iter()
+    .map(|n| data.join("test_files").join(n))
+    .collect();
+    assert_eq!(import_paths(&store, &intact, false).imported, 3);
+}

@@ -9,10 +9,12 @@ mod api;
 mod dicomweb;
 mod error;
 mod guard;
+mod listen;
 mod query;
 mod ui;
 
 pub use error::ApiError;
+pub use listen::HttpLimits;
 
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
@@ -193,13 +195,12 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Serves `router` on `listener` until `shutdown` completes.
+/// Serves `router` on `listener` until `shutdown` completes, every connection held to `limits`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
+    limits: HttpLimits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    listen::serve(listener, router, limits, shutdown).await
 }

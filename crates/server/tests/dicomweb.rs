@@ -345,3 +345,37 @@ fn dicomweb_client_stores_through_stow_rs() {
     assert_eq!(out["wrong_study_status"], 409);
     assert_eq!(out["wrong_study_reason"], 0xA900);
 }
+
+#[test]
+fn stow_refuses_a_codestream_cut_short_and_stores_nothing() {
+    let Some(data) = support::pydicom_data() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path()).unwrap());
+    let (_server, url) = dicomweb(store.clone(), None);
+    let short = dir.path().join("short.dcm");
+    support::with_truncated_codestream(&data.join("test_files/SC_rgb_jpeg_dcmtk.dcm"), &short, 200);
+    let mut body = b"--cut\r\nContent-Type: application/dicom\r\n\r\n".to_vec();
+    body.extend(std::fs::read(&short).unwrap());
+    body.extend_from_slice(b"\r\n--cut--\r\n");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut response = agent
+        .post(format!("{url}/studies"))
+        .header(
+            "Content-Type",
+            "multipart/related; type=\"application/dicom\"; boundary=cut",
+        )
+        .header("Accept", "application/dicom+json")
+        .send(&body[..])
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 409);
+    let answer: Value =
+        serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap();
+    let failed = &answer["00081198"]["Value"];
+    assert_eq!(failed.as_array().map(Vec::len), Some(1), "{answer}");
+    assert_eq!(store.index().stats().unwrap().instances, 0);
+}

@@ -19,9 +19,25 @@ impl Serve {
     /// `lightbox --data-dir DATA serve --port 0 --http-port 0 --no-browser EXTRA...`, once it has
     /// said it is ready.
     pub fn start(data_dir: &Path, extra: &[&str]) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lightbox"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_lightbox"));
+        command.arg("--data-dir").arg(data_dir);
+        Serve::spawn(command, extra)
+    }
+
+    /// As [`Serve::start`], with at most `files` open file descriptors (`ulimit -n`).
+    pub fn start_with_open_files(data_dir: &Path, extra: &[&str], files: u32) -> Serve {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("ulimit -n {files} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_lightbox"))
             .arg("--data-dir")
-            .arg(data_dir)
+            .arg(data_dir);
+        Serve::spawn(command, extra)
+    }
+
+    fn spawn(mut command: Command, extra: &[&str]) -> Serve {
+        let mut child = command
             .args(["serve", "--port", "0", "--http-port", "0", "--no-browser"])
             .args(extra)
             .stdout(Stdio::null())
@@ -56,6 +72,23 @@ impl Serve {
             url,
             printed,
         }
+    }
+
+    /// The storage listener's address, as serve printed it.
+    pub fn dimse_address(&self) -> String {
+        self.printed()
+            .iter()
+            .find_map(|l| {
+                let rest = l.strip_prefix("storage listener ")?;
+                let (_, after) = rest.split_once(" on ")?;
+                Some(after.split(',').next()?.trim().to_string())
+            })
+            .expect("serve printed its storage listener")
+    }
+
+    /// Whether the process still runs.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("wait").is_none()
     }
 
     /// What serve printed so far, line by line.

@@ -450,6 +450,10 @@ fn parse_and_place(
         Ok(r) => r,
         Err(e) => return Parsed::Skipped(skip(label, e.to_string())),
     };
+    // Compressed frames cut short are refused here, not stored as good and found broken later.
+    if let Err(e) = dicom::pixel::check_complete(&file, &path) {
+        return Parsed::Skipped(skip(label, format!("pixel data: {e}")));
+    }
     drop(file);
 
     let claimed = in_flight

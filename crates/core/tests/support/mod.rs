@@ -179,3 +179,30 @@ pub fn synthetic_in_peer(
     assert_eq!(sent.sent as usize, files.len(), "{sent:?}");
     files
 }
+
+/// A copy of `source` (encapsulated pixel data) whose last fragment loses `cut` bytes at its
+/// end while every item length stays consistent: a codestream cut short inside a well-formed
+/// file, as a faulty sender would produce.
+pub fn with_truncated_codestream(source: &Path, target: &Path, cut: u64) {
+    use lightbox_dicom::parse::{locate_fragments, ByteSource, FileSource};
+    let file = lightbox_dicom::read_file(source, lightbox_dicom::ReadMode::Header).unwrap();
+    let Some(lightbox_dicom::Value::Deferred(span)) = file
+        .dataset
+        .get(lightbox_dicom::tag::PIXEL_DATA)
+        .map(|e| e.value.clone())
+    else {
+        panic!("{}: no pixel data", source.display())
+    };
+    let mut src = FileSource::open(source).unwrap();
+    let len = src.len();
+    let (_, fragments, _) = locate_fragments(&mut src, span.offset, len, false).unwrap();
+    let last = *fragments.last().unwrap();
+    let bytes = std::fs::read(source).unwrap();
+    let kept = (last.length - cut) & !1;
+    let mut out = bytes[..(last.offset - 8) as usize].to_vec();
+    out.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0]);
+    out.extend_from_slice(&(kept as u32).to_le_bytes());
+    out.extend_from_slice(&bytes[last.offset as usize..(last.offset + kept) as usize]);
+    out.extend_from_slice(&[0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
+    std::fs::write(target, out).unwrap();
+}

@@ -443,6 +443,19 @@ impl EncapsulatedFrames {
         Ok(data)
     }
 
+    /// The last `n` bytes (at most) of frame `index`'s last fragment.
+    pub(crate) fn frame_tail(&mut self, index: usize, n: usize) -> Result<Vec<u8>, PixelError> {
+        let last = *self
+            .fragments_of(index)?
+            .last()
+            .ok_or_else(|| PixelError::Invalid(format!("frame {index} has no fragments")))?;
+        let take = (last.length as usize).min(n);
+        Ok(self
+            .src
+            .bytes(last.offset + last.length - take as u64, take)?
+            .to_vec())
+    }
+
     /// Decodes one frame's compressed bytes (from [`Self::frame_data`]).
     pub(crate) fn decode_data(&self, data: &[u8]) -> Result<RawFrame, PixelError> {
         let info = &self.info;

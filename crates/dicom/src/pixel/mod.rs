@@ -4,8 +4,10 @@
 
 pub mod codec;
 pub mod frame;
+mod integrity;
 
 pub use frame::{read_frame, ImageInfo, RawFrame};
+pub use integrity::check_complete;
 
 use crate::ParseError;
 
@@ -26,6 +28,13 @@ pub enum PixelError {
     NoPixelData,
     #[error("frame {index} of {frames}: no such frame")]
     NoSuchFrame { index: usize, frames: usize },
+    /// Encapsulated pixel data that stops short (frames are numbered from 1).
+    #[error("frame {frame} of {frames} is incomplete: {reason}")]
+    Incomplete {
+        frame: usize,
+        frames: usize,
+        reason: String,
+    },
     #[error("invalid image attributes: {0}")]
     Invalid(String),
     #[error("unsupported pixel data: {0}")]

@@ -36,6 +36,21 @@ impl Server {
         engine: Option<Arc<Engine>>,
         credentials: Option<lightbox_server::Credentials>,
     ) -> Server {
+        Server::start_limited(
+            store,
+            engine,
+            credentials,
+            lightbox_server::HttpLimits::default(),
+        )
+    }
+
+    /// As [`Server::start`], every connection held to `limits`.
+    pub fn start_limited(
+        store: Arc<Store>,
+        engine: Option<Arc<Engine>>,
+        credentials: Option<lightbox_server::Credentials>,
+        limits: lightbox_server::HttpLimits,
+    ) -> Server {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -60,10 +75,15 @@ impl Server {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
             runtime
-                .block_on(lightbox_server::serve(listener, router, async move {
-                    let _ = stopped.await;
-                    let _ = stop_streams.send(true);
-                }))
+                .block_on(lightbox_server::serve(
+                    listener,
+                    router,
+                    limits,
+                    async move {
+                        let _ = stopped.await;
+                        let _ = stop_streams.send(true);
+                    },
+                ))
                 .unwrap()
         });
         Server {
