@@ -178,6 +178,10 @@ enum Command {
         /// Only accept the AE titles of known nodes (and --allow-calling ones)
         #[arg(long)]
         known_nodes_only: bool,
+        /// Memory all decodes together may use, in MB (thumbnails, renders, transcodes for a
+        /// send): a frame that needs more is refused with the reason
+        #[arg(long, default_value_t = lightbox_dicom::pixel::DEFAULT_DECODE_BUDGET >> 20)]
+        decode_memory: u64,
         /// Associations served at once; beyond this, requests are rejected ("local limit
         /// exceeded") until one ends
         #[arg(long, default_value_t = lightbox_net::dimse::server::DEFAULT_MAX_ASSOCIATIONS)]
@@ -604,6 +608,7 @@ fn run(cli: Cli) -> Result<()> {
             allow_calling,
             known_nodes_only,
             max_associations,
+            decode_memory,
             job_workers,
             job_retries,
             job_history_days,
@@ -616,6 +621,7 @@ fn run(cli: Cli) -> Result<()> {
             no_browser,
             demo,
         } => {
+            lightbox_dicom::pixel::set_decode_budget(decode_memory << 20);
             let config = ServerConfig {
                 ae_title,
                 require_called_ae_title: !any_called_ae_title,

@@ -103,6 +103,19 @@ pub(crate) fn input(message: impl Into<String>) -> JobFailure {
     JobFailure::new(FailureCategory::Input, message)
 }
 
+/// An error and its causes, as one line: "cannot render instance 1.2.3: decoding this frame
+/// needs 1536 MB, more than …".
+pub(crate) fn explain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cause = e.source();
+    }
+    text
+}
+
 pub(crate) fn storage(message: impl std::fmt::Display) -> JobFailure {
     JobFailure::new(FailureCategory::Storage, message.to_string())
 }

@@ -13,7 +13,7 @@ pub mod thumbnail;
 use lightbox_dicom::pixel::frame;
 use std::path::Path;
 
-pub use lightbox_dicom::pixel::{FrameChoice, PixelError};
+pub use lightbox_dicom::pixel::{FrameChoice, PixelError, Resolution};
 
 pub use pipeline::{VoiFunction, Window};
 pub use thumbnail::{series_thumbnail, ThumbnailError};
@@ -38,7 +38,18 @@ pub fn render_file_windowed(
     choice: FrameChoice,
     window: Option<Window>,
 ) -> Result<Image8, PixelError> {
+    render_file_at(path, choice, window, Resolution::Full)
+}
+
+/// Like [`render_file_windowed`], decoded at `resolution` (smaller where the codec can: what a
+/// thumbnail or a scaled view needs), within the decode budget.
+pub fn render_file_at(
+    path: &Path,
+    choice: FrameChoice,
+    window: Option<Window>,
+    resolution: Resolution,
+) -> Result<Image8, PixelError> {
     let file = lightbox_dicom::read_file(path, lightbox_dicom::ReadMode::Header)?;
-    let raw = frame::read_frame(&file, path, choice)?;
+    let raw = frame::read_frame_at(&file, path, choice, resolution)?;
     pipeline::to_8bit_windowed(&file.dataset, raw, window)
 }

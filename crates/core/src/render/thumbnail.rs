@@ -1,7 +1,7 @@
 //! Series thumbnails: the middle instance (by Instance Number), its middle frame, at most N pixels
 //! on the long side, cached on disk per series revision; typed placeholders for non-image series.
 
-use super::{font, render_file, FrameChoice, Image8, PixelError};
+use super::{font, render_file_at, FrameChoice, Image8, PixelError, Resolution};
 use crate::index::IndexError;
 use crate::store::Store;
 use sha2::{Digest, Sha256};
@@ -18,8 +18,13 @@ pub enum ThumbnailError {
     UnknownSeries(String),
     #[error("series {0} has no instances")]
     EmptySeries(String),
-    #[error("rendering {path}: {source}")]
-    Render { path: String, source: PixelError },
+    /// The series' middle instance could not be rendered (named by its UID: where the store
+    /// keeps its file is no business of whoever asked).
+    #[error("cannot render instance {sop_instance_uid}")]
+    Render {
+        sop_instance_uid: String,
+        source: PixelError,
+    },
     #[error(transparent)]
     Index(#[from] IndexError),
     #[error("thumbnail cache: {0}")]
@@ -165,14 +170,19 @@ pub fn series_thumbnail(
     let label = non_image_label(middle.sop_class_uid.as_deref(), series.modality.as_deref());
     let image = match label {
         Some(label) => placeholder(label, size),
-        None => match render_file(&store.resolve(&middle.file_path), FrameChoice::Middle) {
+        None => match render_file_at(
+            &store.resolve(&middle.file_path),
+            FrameChoice::Middle,
+            None,
+            Resolution::AtLeast(size),
+        ) {
             Ok(image) => fit(&image, size),
             Err(PixelError::NoPixelData) => {
                 placeholder(series.modality.as_deref().unwrap_or("DOC"), size)
             }
             Err(source) => {
                 return Err(ThumbnailError::Render {
-                    path: middle.file_path.clone(),
+                    sop_instance_uid: middle.sop_instance_uid.clone(),
                     source,
                 })
             }

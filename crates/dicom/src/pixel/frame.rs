@@ -1,7 +1,8 @@
 //! Locating, reading and decoding one frame's samples.
 
+use super::budget::{reserve, Reservation};
 use super::codec::{self, FrameGeometry};
-use super::{FrameChoice, PixelError};
+use super::{FrameChoice, PixelError, Resolution};
 use crate::parse::{locate_fragments, ByteSource, FileSource};
 use crate::transfer_syntax::{self, PixelEncoding};
 use crate::{tag, DataSet, DicomFile, Span, Value};
@@ -108,6 +109,39 @@ pub struct RawFrame {
     /// Uncompressed YBR_FULL_422: two luma samples share one chroma pair.
     pub subsampled_422: bool,
     pub interleaved: bool,
+    /// The decode budget this frame holds until it is dropped (with what rendering it needs).
+    pub(crate) _memory: Reservation,
+}
+
+/// What rendering a decoded sample needs beside the sample itself: its value as `f32`, and the
+/// 8-bit output.
+const RENDER_BYTES_PER_SAMPLE: u64 = 5;
+
+/// What decoding `pixels × samples` samples of `bytes_per_sample` costs: the samples, the codec's
+/// own working memory per sample, and what rendering needs.
+fn reserve_for(
+    pixels: usize,
+    samples: usize,
+    bytes_per_sample: usize,
+    codec_bytes_per_sample: u64,
+) -> Result<Reservation, PixelError> {
+    let per_sample = bytes_per_sample as u64 + codec_bytes_per_sample + RENDER_BYTES_PER_SAMPLE;
+    reserve(
+        (pixels as u64)
+            .saturating_mul(samples as u64)
+            .saturating_mul(per_sample),
+    )
+}
+
+/// The codec's own working memory per decoded sample: OpenJPEG keeps each sample as an `i32`
+/// and copies the tiles; the JPEG decoders keep component planes.
+fn codec_bytes_per_sample(encoding: PixelEncoding) -> u64 {
+    match encoding {
+        PixelEncoding::Jpeg2000 => 8,
+        PixelEncoding::JpegDct | PixelEncoding::JpegLossless => 4,
+        PixelEncoding::JpegLs => 2,
+        PixelEncoding::Rle | PixelEncoding::Native | PixelEncoding::Unsupported => 0,
+    }
 }
 
 /// Reads `len` bytes at `offset` of the stream the spans refer to (the file, or an inflated body).
@@ -136,10 +170,22 @@ fn read_span(
     }
 }
 
+/// Reads and decodes one frame at full size.
 pub fn read_frame(
     file: &DicomFile,
     path: &Path,
     choice: FrameChoice,
+) -> Result<RawFrame, PixelError> {
+    read_frame_at(file, path, choice, Resolution::Full)
+}
+
+/// Reads and decodes one frame at `resolution` (smaller where the codec can), within the decode
+/// budget.
+pub fn read_frame_at(
+    file: &DicomFile,
+    path: &Path,
+    choice: FrameChoice,
+    resolution: Resolution,
 ) -> Result<RawFrame, PixelError> {
     let ds = &file.dataset;
     let (element, float) = match (ds.get(tag::PIXEL_DATA), ds.get(tag::FLOAT_PIXEL_DATA)) {
@@ -185,7 +231,9 @@ pub fn read_frame(
         (PixelEncoding::Native, true) => Err(PixelError::Invalid(
             "encapsulated pixel data in a native transfer syntax".into(),
         )),
-        (encoding, true) => encapsulated_frame(file, path, info, span.offset, index, encoding),
+        (encoding, true) => {
+            encapsulated_frame(file, path, info, span.offset, index, encoding, resolution)
+        }
         (_, false) => Err(PixelError::Invalid(
             "native pixel data in a compressed transfer syntax".into(),
         )),
@@ -243,6 +291,13 @@ fn native_frame(
     ow: bool,
 ) -> Result<RawFrame, PixelError> {
     let frame_len = native_frame_len(&info);
+    // Before reading anything: the frame as stored, plus what rendering it needs.
+    let memory = reserve_for(
+        info.pixels(),
+        info.samples,
+        (info.bits_allocated / 8).max(1),
+        0,
+    )?;
     if info.bits_allocated == 1 {
         // Single-bit frames are packed back to back, not byte aligned: read from the frame's byte.
         let first_bit = index * info.pixels() * info.samples;
@@ -267,6 +322,7 @@ fn native_frame(
             rgb: false,
             subsampled_422: false,
             interleaved: true,
+            _memory: memory,
         });
     }
     let start = (index * frame_len) as u64;
@@ -290,10 +346,10 @@ fn native_frame(
         unswap_words(&mut words);
         let from = (start - word_start) as usize;
         let bytes = words[from..from + frame_len].to_vec();
-        return Ok(native_raw(info, bytes, false));
+        return Ok(native_raw(info, bytes, false, memory));
     }
     let bytes = read_span(file, path, span.offset + start, frame_len)?;
-    Ok(native_raw(info, bytes, big_endian))
+    Ok(native_raw(info, bytes, big_endian, memory))
 }
 
 fn unswap_words(bytes: &mut [u8]) {
@@ -302,7 +358,7 @@ fn unswap_words(bytes: &mut [u8]) {
     }
 }
 
-fn native_raw(info: ImageInfo, bytes: Vec<u8>, big_endian: bool) -> RawFrame {
+fn native_raw(info: ImageInfo, bytes: Vec<u8>, big_endian: bool, memory: Reservation) -> RawFrame {
     let bps = (info.bits_allocated / 8).max(1);
     let subsampled_422 = info.photometric == "YBR_FULL_422" && info.bits_allocated == 8;
     let interleaved = !info.planar || info.samples == 1;
@@ -314,6 +370,7 @@ fn native_raw(info: ImageInfo, bytes: Vec<u8>, big_endian: bool) -> RawFrame {
         rgb: false,
         subsampled_422,
         interleaved,
+        _memory: memory,
     }
 }
 
@@ -324,12 +381,15 @@ fn encapsulated_frame(
     offset: u64,
     index: usize,
     encoding: PixelEncoding,
+    resolution: Resolution,
 ) -> Result<RawFrame, PixelError> {
     let mut src = FileSource::open(path)?;
     let end = src.len();
     let (offset_table, fragments, _) =
         locate_fragments(&mut src, offset, end, file.dataset.big_endian)?;
-    EncapsulatedFrames::new(src, info, encoding, offset_table, fragments)?.decode(index)
+    let mut frames = EncapsulatedFrames::new(src, info, encoding, offset_table, fragments)?;
+    frames.resolution = resolution;
+    frames.decode(index)
 }
 
 /// How the fragments of encapsulated pixel data group into frames.
@@ -351,6 +411,8 @@ pub(crate) struct EncapsulatedFrames {
     encoding: PixelEncoding,
     fragments: Vec<Span>,
     layout: FrameLayout,
+    /// How large decoded frames need to be.
+    pub(crate) resolution: Resolution,
 }
 
 impl EncapsulatedFrames {
@@ -392,6 +454,7 @@ impl EncapsulatedFrames {
             encoding,
             fragments,
             layout,
+            resolution: Resolution::Full,
         })
     }
 
@@ -456,7 +519,22 @@ impl EncapsulatedFrames {
             .to_vec())
     }
 
-    /// Decodes one frame's compressed bytes (from [`Self::frame_data`]).
+    /// How many times to halve the frame while decoding it: as often as the codec allows while
+    /// the longest side stays at least what the resolution asks for.
+    fn reduction(&self, data: &[u8], geometry: &FrameGeometry) -> u32 {
+        let Resolution::AtLeast(wanted) = self.resolution else {
+            return 0;
+        };
+        let longest = self.info.rows.max(self.info.columns);
+        let most = codec::max_reduction(self.encoding, data, geometry);
+        (0..=most)
+            .rev()
+            .find(|&r| (longest >> r) >= wanted as usize)
+            .unwrap_or(0)
+    }
+
+    /// Decodes one frame's compressed bytes (from [`Self::frame_data`]), within the decode
+    /// budget.
     pub(crate) fn decode_data(&self, data: &[u8]) -> Result<RawFrame, PixelError> {
         let info = &self.info;
         let geometry = FrameGeometry {
@@ -466,7 +544,23 @@ impl EncapsulatedFrames {
             bits_allocated: info.bits_allocated,
             photometric: info.photometric.clone(),
         };
-        let decoded = codec::decode(self.encoding, data, &geometry)?;
+        let reduction = self.reduction(data, &geometry);
+        let reduced = |n: usize| n.div_ceil(1 << reduction);
+        let memory = reserve_for(
+            reduced(info.rows) * reduced(info.columns),
+            info.samples,
+            info.bits_allocated.div_ceil(8).clamp(1, 2),
+            codec_bytes_per_sample(self.encoding),
+        )?;
+        let decoded = codec::decode(self.encoding, data, &geometry, reduction)?;
+        let mut info = info.clone();
+        if (decoded.rows, decoded.columns) != (info.rows, info.columns)
+            && decoded.rows <= info.rows
+            && decoded.columns <= info.columns
+        {
+            info.rows = decoded.rows;
+            info.columns = decoded.columns;
+        }
         let expected = info.pixels() * info.samples * decoded.bytes_per_sample;
         if decoded.bytes.len() < expected {
             return Err(PixelError::Invalid(format!(
@@ -477,7 +571,6 @@ impl EncapsulatedFrames {
                 info.samples
             )));
         }
-        let mut info = info.clone();
         if let Some(signed) = decoded.signed {
             // Trust Pixel Representation, as pydicom does, unless the codestream is signed and the
             // data set is not: then the samples are two's complement in the stored bits.
@@ -491,6 +584,7 @@ impl EncapsulatedFrames {
             rgb: decoded.converted_to_rgb,
             subsampled_422: false,
             interleaved: true,
+            _memory: memory,
         })
     }
 

@@ -248,10 +248,11 @@ pub async fn rendered(
             .instance(&sop)
             .map_err(index_error)?
             .ok_or_else(|| ApiError::not_found("no such instance in the store"))?;
-        let image = render::render_file_windowed(
+        let image = render::render_file_at(
             &store.resolve(&instance.file_path),
             FrameChoice::Index(frame),
             window,
+            render::Resolution::AtLeast(size),
         )
         .map_err(|e| match e {
             render::PixelError::NoPixelData => ApiError::new(

@@ -42,6 +42,12 @@ fn render_error(e: PixelError) -> ApiError {
     match e {
         PixelError::NoPixelData => ApiError::not_found("the instance has no pixel data"),
         e @ PixelError::NoSuchFrame { .. } => ApiError::not_found(e.to_string()),
+        e @ PixelError::OverBudget { .. } => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+        }
+        e @ PixelError::BudgetBusy { .. } => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+        }
         other => ApiError::internal("rendering", other),
     }
 }
@@ -304,11 +310,13 @@ async fn rendered(
     let window = window_param(query.as_deref())?;
     let summary = instance(&state, &study, &series, &uid)?;
     let path = state.store.resolve(&summary.file_path);
-    let image =
-        tokio::task::spawn_blocking(move || render::render_file_windowed(&path, choice, window))
-            .await
-            .map_err(|e| ApiError::internal("render task", e))?
-            .map_err(render_error)?;
+    let resolution = size.map_or(render::Resolution::Full, render::Resolution::AtLeast);
+    let image = tokio::task::spawn_blocking(move || {
+        render::render_file_at(&path, choice, window, resolution)
+    })
+    .await
+    .map_err(|e| ApiError::internal("render task", e))?
+    .map_err(render_error)?;
     let image = match size {
         Some(max) => thumbnail::fit(&image, max),
         None => image,

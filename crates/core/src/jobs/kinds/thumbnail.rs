@@ -1,8 +1,8 @@
 //! `thumbnail`: the cached thumbnail of a local series.
 
-use crate::jobs::runner::{storage, LocalRunner};
-use crate::jobs::JobFailure;
-use crate::render::thumbnail::series_thumbnail;
+use crate::jobs::runner::{explain, storage, LocalRunner};
+use crate::jobs::{FailureCategory, JobFailure};
+use crate::render::thumbnail::{series_thumbnail, ThumbnailError};
 use serde::{Deserialize, Serialize};
 
 /// The thumbnail size made for new series (the UI's medium tiles).
@@ -21,7 +21,11 @@ pub(crate) fn run(
     series_uid: &str,
     size: u32,
 ) -> Result<ThumbnailOutput, JobFailure> {
-    let png = series_thumbnail(&runner.store, series_uid, size).map_err(storage)?;
+    let png = series_thumbnail(&runner.store, series_uid, size).map_err(|e| match e {
+        // The instance itself cannot be shown (undecodable, beyond the decode budget).
+        e @ ThumbnailError::Render { .. } => JobFailure::new(FailureCategory::Input, explain(&e)),
+        other => storage(other),
+    })?;
     Ok(ThumbnailOutput {
         series_uid: series_uid.to_string(),
         size,

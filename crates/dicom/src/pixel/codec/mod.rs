@@ -25,6 +25,9 @@ pub struct DecodedFrame {
     pub converted_to_rgb: bool,
     /// Per-sample signedness the codec reports (J2K), when it knows.
     pub signed: Option<bool>,
+    /// The decoded size: the frame's, or less when it was decoded at a reduced resolution.
+    pub columns: usize,
+    pub rows: usize,
 }
 
 pub struct FrameGeometry {
@@ -35,28 +38,51 @@ pub struct FrameGeometry {
     pub photometric: String,
 }
 
+/// How many times a codec can halve a frame's size while decoding it: JPEG 2000 by its
+/// resolution levels, 8-bit JPEG by DCT scaling (to 1/8); 0 for the others.
+pub fn max_reduction(encoding: PixelEncoding, data: &[u8], g: &FrameGeometry) -> u32 {
+    match encoding {
+        PixelEncoding::Jpeg2000 => j2k_coding_style(data).map_or(0, |s| u32::from(s.levels)),
+        PixelEncoding::JpegDct if g.bits_allocated == 8 => 3,
+        _ => 0,
+    }
+}
+
+/// Decodes one frame, halved `reduction` times (at most [`max_reduction`]) where the codec can.
 pub fn decode(
     encoding: PixelEncoding,
     data: &[u8],
     g: &FrameGeometry,
+    reduction: u32,
 ) -> Result<DecodedFrame, CodecError> {
     let pixels = g.rows * g.columns;
+    let full = |bytes: Vec<u8>, bytes_per_sample: usize| DecodedFrame {
+        bytes,
+        bytes_per_sample,
+        converted_to_rgb: false,
+        signed: None,
+        columns: g.columns,
+        rows: g.rows,
+    };
     match encoding {
         PixelEncoding::Rle => {
             let bps = g.bits_allocated.div_ceil(8).max(1);
             let bytes = rle::decode(data, pixels, g.samples, bps)?;
-            Ok(DecodedFrame {
-                bytes,
-                bytes_per_sample: bps,
-                converted_to_rgb: false,
-                signed: None,
-            })
+            Ok(full(bytes, bps))
         }
-        PixelEncoding::JpegDct | PixelEncoding::JpegLossless => decode_jpeg(data, g),
-        PixelEncoding::JpegLs => decode_jpeg_ls(data),
+        PixelEncoding::JpegDct | PixelEncoding::JpegLossless => decode_jpeg(
+            data,
+            g,
+            if encoding == PixelEncoding::JpegDct {
+                reduction
+            } else {
+                0
+            },
+        ),
+        PixelEncoding::JpegLs => decode_jpeg_ls(data, g),
         PixelEncoding::Jpeg2000 => {
             check_j2k_size(data, g)?;
-            decode_j2k(data)
+            decode_j2k(data, reduction)
         }
         PixelEncoding::Native | PixelEncoding::Unsupported => {
             Err(CodecError::new("no decoder for this transfer syntax"))
@@ -88,7 +114,7 @@ fn has_colour_marker(data: &[u8]) -> bool {
     false
 }
 
-fn decode_jpeg(data: &[u8], g: &FrameGeometry) -> Result<DecodedFrame, CodecError> {
+fn decode_jpeg(data: &[u8], g: &FrameGeometry, reduction: u32) -> Result<DecodedFrame, CodecError> {
     let mut decoder = jpeg_decoder::Decoder::new(data);
     // Without JFIF/Adobe markers the stream's colour space is what DICOM says: RGB means no transform.
     let rgb_untransformed = g.photometric == "RGB" && !has_colour_marker(data);
@@ -96,6 +122,11 @@ fn decode_jpeg(data: &[u8], g: &FrameGeometry) -> Result<DecodedFrame, CodecErro
         decoder.set_color_transform(jpeg_decoder::ColorTransform::RGB);
     }
     decoder.set_max_decoding_buffer_size(1 << 30);
+    if reduction > 0 && decoder.read_info().is_ok() {
+        // DCT scaling: the decoder picks the smallest of 1/8, 1/4, 1/2 and 1 at least this size.
+        let side = |n: usize| ((n >> reduction.min(3)).max(1)).min(u16::MAX as usize) as u16;
+        let _ = decoder.scale(side(g.columns), side(g.rows));
+    }
     match decoder.decode() {
         Ok(bytes) => {
             let info = decoder
@@ -114,6 +145,8 @@ fn decode_jpeg(data: &[u8], g: &FrameGeometry) -> Result<DecodedFrame, CodecErro
                 bytes_per_sample: bps,
                 converted_to_rgb: rgb && !rgb_untransformed,
                 signed: None,
+                columns: info.width as usize,
+                rows: info.height as usize,
             })
         }
         // jpeg-decoder has no 12-bit DCT support: our own decoder covers the extended process.
@@ -136,6 +169,8 @@ fn decode_jpeg(data: &[u8], g: &FrameGeometry) -> Result<DecodedFrame, CodecErro
                     bytes_per_sample: bps,
                     converted_to_rgb: true,
                     signed: None,
+                    columns: decoded.width as usize,
+                    rows: decoded.height as usize,
                 });
             }
             Ok(DecodedFrame {
@@ -143,6 +178,8 @@ fn decode_jpeg(data: &[u8], g: &FrameGeometry) -> Result<DecodedFrame, CodecErro
                 bytes_per_sample: bps,
                 converted_to_rgb: false,
                 signed: None,
+                columns: decoded.width as usize,
+                rows: decoded.height as usize,
             })
         }
     }
@@ -186,7 +223,7 @@ fn ycbcr_to_rgb_in_place(bytes: &mut [u8], bps: usize, max: u32) {
 /// two bytes: the bound the frame geometry check applies to every codec).
 const MAX_DECODED_BYTES: usize = 1 << 29;
 
-fn decode_jpeg_ls(data: &[u8]) -> Result<DecodedFrame, CodecError> {
+fn decode_jpeg_ls(data: &[u8], g: &FrameGeometry) -> Result<DecodedFrame, CodecError> {
     // The decoder interleaves planar (one scan per component) streams itself.
     let (info, bytes) = jpeg_ls::decode(data, MAX_DECODED_BYTES)
         .map_err(|e| CodecError::new(format!("JPEG-LS: {e}")))?;
@@ -195,6 +232,8 @@ fn decode_jpeg_ls(data: &[u8]) -> Result<DecodedFrame, CodecError> {
         bytes_per_sample: if info.bits_per_sample > 8 { 2 } else { 1 },
         converted_to_rgb: false,
         signed: None,
+        columns: g.columns,
+        rows: g.rows,
     })
 }
 
@@ -226,9 +265,10 @@ fn check_j2k_size(data: &[u8], g: &FrameGeometry) -> Result<(), CodecError> {
     }
 }
 
-fn decode_j2k(data: &[u8]) -> Result<DecodedFrame, CodecError> {
-    let image =
-        jpeg2k::Image::from_bytes(data).map_err(|e| CodecError::new(format!("JPEG 2000: {e}")))?;
+fn decode_j2k(data: &[u8], reduction: u32) -> Result<DecodedFrame, CodecError> {
+    let parameters = jpeg2k::DecodeParameters::new().reduce(reduction);
+    let image = jpeg2k::Image::from_bytes_with(data, parameters)
+        .map_err(|e| CodecError::new(format!("JPEG 2000: {e}")))?;
     let components = image.components();
     if components.is_empty() {
         return Err(CodecError::new("JPEG 2000 image without components"));
@@ -256,6 +296,8 @@ fn decode_j2k(data: &[u8]) -> Result<DecodedFrame, CodecError> {
         bytes_per_sample: bps,
         converted_to_rgb: components.len() == 3 && mct,
         signed: Some(signed),
+        columns: components[0].width() as usize,
+        rows: components[0].height() as usize,
     })
 }
 
@@ -266,6 +308,8 @@ pub struct J2kCodingStyle {
     pub mct: bool,
     /// The reversible 5-3 wavelet (else the irreversible 9-7 one, which is always lossy).
     pub reversible: bool,
+    /// Decomposition levels: how many times the image can be halved when decoding.
+    pub levels: u8,
 }
 
 /// Reads the COD marker of the main header (raw codestream, or inside a JP2 file's first bytes).
@@ -286,6 +330,7 @@ pub fn j2k_coding_style(data: &[u8]) -> Option<J2kCodingStyle> {
             return Some(J2kCodingStyle {
                 mct: *cod.get(4)? != 0,
                 reversible: *cod.get(9)? == 1,
+                levels: *cod.get(5)?,
             });
         }
         if marker == 0x90 || len < 2 {
