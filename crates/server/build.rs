@@ -55,22 +55,64 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
     }
 }
 
+/// FNV-1a: a stable fingerprint of an asset, for its ETag.
+fn fingerprint(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// index.html with a `modulepreload` link for every module, where it says `<!-- modules -->`:
+/// the browser then fetches them all at once instead of import by import.
+fn index_with_preloads(index: &str, modules: &[String]) -> String {
+    let links: String = modules
+        .iter()
+        .map(|m| format!("<link rel=\"modulepreload\" href=\"/ui/{m}\">\n"))
+        .collect();
+    assert!(
+        index.contains("<!-- modules -->"),
+        "ui/index.html lacks the <!-- modules --> marker where the preloads go"
+    );
+    index.replace("<!-- modules -->\n", &links)
+}
+
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("ui");
     println!("cargo:rerun-if-changed=ui");
     println!("cargo:rerun-if-changed=build.rs");
     let mut files = Vec::new();
     walk(&root, &mut files);
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
+    let url_of = |file: &Path| -> String {
+        let relative = file.strip_prefix(&root).expect("under ui/");
+        let parts: Vec<&str> = relative
+            .components()
+            .map(|c| c.as_os_str().to_str().expect("UTF-8 file name"))
+            .collect();
+        parts.join("/")
+    };
+    let modules: Vec<String> = files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "js"))
+        .map(|f| url_of(f))
+        .collect();
     let mut table = String::from(
         "/// Every embedded asset: its path under /ui/, content type and bytes.\n\
          pub static ASSETS: &[Asset] = &[\n",
     );
     for file in &files {
-        let relative = file.strip_prefix(&root).expect("under ui/");
-        let url_path: Vec<&str> = relative
-            .components()
-            .map(|c| c.as_os_str().to_str().expect("UTF-8 file name"))
-            .collect();
+        let url_path = url_of(file);
+        // index.html is embedded with its preloads, from OUT_DIR; the others as they are.
+        let source = if url_path == "index.html" {
+            let index = std::fs::read_to_string(file).expect("ui/index.html");
+            let processed = out_dir.join("index.html");
+            std::fs::write(&processed, index_with_preloads(&index, &modules))
+                .expect("write index.html");
+            processed
+        } else {
+            file.clone()
+        };
+        let etag = fingerprint(&std::fs::read(&source).expect("read an asset"));
         let content_type = content_type(file).unwrap_or_else(|| {
             panic!(
                 "{}: no content type for this kind of file (add it to crates/server/build.rs, or keep it out of ui/)",
@@ -79,13 +121,13 @@ fn main() {
         });
         let _ = writeln!(
             table,
-            "    Asset {{ path: {:?}, content_type: {:?}, body: include_bytes!({:?}) }},",
-            url_path.join("/"),
+            "    Asset {{ path: {:?}, content_type: {:?}, etag: \"\\\"{etag:016x}\\\"\", body: include_bytes!({:?}) }},",
+            url_path,
             content_type,
-            file.display().to_string()
+            source.display().to_string()
         );
     }
     table.push_str("];\n");
-    let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR")).join("ui_assets.rs");
+    let out = out_dir.join("ui_assets.rs");
     std::fs::write(&out, table).unwrap_or_else(|e| panic!("write {}: {e}", out.display()));
 }

@@ -25,6 +25,8 @@ pub struct Accepted {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refused {
     pub reason: String,
+    /// The sink could not keep it (no room), rather than the instance being at fault.
+    pub out_of_resources: bool,
 }
 
 pub trait InstanceSink: Send + Sync {

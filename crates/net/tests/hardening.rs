@@ -22,6 +22,7 @@ impl InstanceSink for Nowhere {
     fn ingest(&self, _: tempfile::NamedTempFile, _: &Origin) -> Result<Accepted, Refused> {
         Err(Refused {
             reason: "not here".into(),
+            out_of_resources: false,
         })
     }
 }

@@ -52,10 +52,12 @@ impl InstanceSink for FolderSink {
         if let Some(reason) = &self.refuse {
             return Err(Refused {
                 reason: reason.clone(),
+                out_of_resources: false,
             });
         }
         let header = read_file(file.path(), ReadMode::Header).map_err(|e| Refused {
             reason: e.to_string(),
+            out_of_resources: false,
         })?;
         let uid = header.dataset.text(tag::SOP_INSTANCE_UID).unwrap();
         let mut kept = self.kept.lock().unwrap();

@@ -6,7 +6,7 @@
 
 use crate::AppState;
 use axum::extract::Path;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -16,6 +16,8 @@ pub struct Asset {
     /// Its path under `/ui/` (`main.js`, `views/jobs.js`).
     pub path: &'static str,
     pub content_type: &'static str,
+    /// A fingerprint of the body, so that a page load revalidates each file in a 304.
+    pub etag: &'static str,
     pub body: &'static [u8],
 }
 
@@ -27,10 +29,15 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(|| async { serve("index.html") }))
+        .route(
+            "/",
+            get(|headers: HeaderMap| async move { serve("index.html", &headers) }),
+        )
         .route(
             "/ui/{*path}",
-            get(|Path(path): Path<String>| async move { serve(&path) }),
+            get(|Path(path): Path<String>, headers: HeaderMap| async move {
+                serve(&path, &headers)
+            }),
         )
 }
 
@@ -39,22 +46,28 @@ pub fn asset(path: &str) -> Option<&'static Asset> {
     ASSETS.iter().find(|a| a.path == path)
 }
 
-/// An asset with the page's security headers; 404 for a path that is none.
-fn serve(path: &str) -> Response {
+/// An asset with the page's security headers (304 when the browser holds it already); 404 for a
+/// path that is none.
+fn serve(path: &str, request: &HeaderMap) -> Response {
     let Some(asset) = asset(path) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    (
-        [
-            (header::CONTENT_TYPE, asset.content_type),
-            (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            (header::REFERRER_POLICY, "no-referrer"),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        asset.body,
-    )
-        .into_response()
+    let headers = [
+        (header::CONTENT_TYPE, asset.content_type),
+        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::CACHE_CONTROL, "no-cache"),
+        (header::ETAG, asset.etag),
+    ];
+    let held = request
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|tags| tags.split(',').any(|t| t.trim() == asset.etag));
+    if held {
+        return (StatusCode::NOT_MODIFIED, headers).into_response();
+    }
+    (headers, asset.body).into_response()
 }
 
 #[cfg(test)]
@@ -186,7 +199,7 @@ mod tests {
             ("views/browser/tiles.js", "text/javascript; charset=utf-8"),
             ("app.css", "text/css; charset=utf-8"),
         ] {
-            let response = serve(path);
+            let response = serve(path, &HeaderMap::new());
             assert_eq!(response.status(), StatusCode::OK, "{path}");
             let headers = response.headers();
             assert_eq!(headers[header::CONTENT_TYPE], content_type, "{path}");
@@ -210,7 +223,30 @@ mod tests {
             "lib/../main.js",
             "",
         ] {
-            assert_eq!(serve(path).status(), StatusCode::NOT_FOUND, "{path}");
+            assert_eq!(
+                serve(path, &HeaderMap::new()).status(),
+                StatusCode::NOT_FOUND,
+                "{path}"
+            );
         }
+    }
+
+    #[test]
+    fn every_module_is_preloaded_and_a_held_file_is_not_sent_again() {
+        let index = text(asset("index.html").expect("index.html"));
+        for module in ASSETS.iter().filter(|a| a.path.ends_with(".js")) {
+            let link = format!(r#"<link rel="modulepreload" href="/ui/{}">"#, module.path);
+            assert!(index.contains(&link), "{} is not preloaded", module.path);
+        }
+        let first = serve("main.js", &HeaderMap::new());
+        let etag = first.headers()[header::ETAG].clone();
+        let mut again = HeaderMap::new();
+        again.insert(header::IF_NONE_MATCH, etag);
+        assert_eq!(serve("main.js", &again).status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(
+            serve("app.css", &again).status(),
+            StatusCode::OK,
+            "another file's tag"
+        );
     }
 }

@@ -80,6 +80,7 @@ impl BackgroundIndexer {
                     return Err(Skipped {
                         path: source.to_string(),
                         reason: "the index writer has stopped".into(),
+                        store_failed: true,
                     });
                 }
                 Ok(Placed {

@@ -37,6 +37,9 @@ pub struct ImportOptions {
 pub struct Skipped {
     pub path: String,
     pub reason: String,
+    /// The store failed (no room, an unwritable folder), not the file: a sender may try again.
+    #[serde(skip)]
+    pub store_failed: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -65,8 +68,24 @@ impl ImportProgress {
 
 const BATCH: usize = 512;
 const BATCH_WAIT: Duration = Duration::from_millis(200);
-/// Zip entries larger than this are refused rather than unpacked (a zip bomb guard).
-const MAX_ZIP_ENTRY: u64 = 4 << 30;
+/// What one zip archive may hold (zip bomb guards): beyond these, the archive or the rest of
+/// its entries are refused with the reason, before anything is unpacked or the archive's
+/// directory is read into memory.
+pub mod zip_limits {
+    /// Entries in the archive's central directory (the directory is held in memory while the
+    /// archive is unpacked: about a kilobyte an entry).
+    pub const ENTRIES: u64 = 100_000;
+    /// The central directory's size.
+    pub const DIRECTORY_BYTES: u64 = 64 << 20;
+    /// One entry, unpacked.
+    pub const ENTRY_BYTES: u64 = 4 << 30;
+    /// Every entry together, unpacked.
+    pub const TOTAL_BYTES: u64 = 64 << 30;
+    /// How much an entry may inflate beyond [`RATIO_FREE_BYTES`]: DICOM rarely compresses more
+    /// than tenfold; a bomb compresses a thousandfold.
+    pub const RATIO: u64 = 200;
+    pub const RATIO_FREE_BYTES: u64 = 16 << 20;
+}
 
 /// One unit of work for the parsers.
 enum Input {
@@ -295,6 +314,7 @@ fn skip(path: impl Into<String>, reason: impl Into<String>) -> Skipped {
     Skipped {
         path: path.into(),
         reason: reason.into(),
+        store_failed: false,
     }
 }
 
@@ -372,19 +392,72 @@ fn walk_input(
     }
 }
 
+/// The entry count and central directory size a zip archive's end record declares (its ZIP64
+/// record when there is one).
+fn zip_directory(path: &Path) -> io::Result<(u64, u64)> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = File::open(path)?;
+    let len = file.metadata()?.len();
+    // The end record (22 bytes) plus a comment of at most 64 KiB, and a ZIP64 locator before it.
+    let tail_len = len.min(22 + 65_535 + 20);
+    file.seek(SeekFrom::Start(len - tail_len))?;
+    let mut tail = vec![0u8; tail_len as usize];
+    file.read_exact(&mut tail)?;
+    let end = (0..tail.len().saturating_sub(21))
+        .rev()
+        .find(|&i| tail[i..i + 4] == [0x50, 0x4B, 0x05, 0x06])
+        .ok_or_else(|| io::Error::other("no end of central directory record"))?;
+    let u16_at = |i: usize| u16::from_le_bytes([tail[i], tail[i + 1]]) as u64;
+    let u32_at =
+        |i: usize| u32::from_le_bytes([tail[i], tail[i + 1], tail[i + 2], tail[i + 3]]) as u64;
+    let (entries, size) = (u16_at(end + 10), u32_at(end + 12));
+    if entries != 0xFFFF && size != 0xFFFF_FFFF {
+        return Ok((entries, size));
+    }
+    // ZIP64: the locator just before the end record points at the ZIP64 end record.
+    let locator = end
+        .checked_sub(20)
+        .filter(|&l| tail[l..l + 4] == [0x50, 0x4B, 0x06, 0x07])
+        .ok_or_else(|| io::Error::other("a ZIP64 archive without its locator"))?;
+    let record_at =
+        u64::from_le_bytes(tail[locator + 8..locator + 16].try_into().expect("8 bytes"));
+    file.seek(SeekFrom::Start(record_at))?;
+    let mut record = [0u8; 56];
+    file.read_exact(&mut record)?;
+    if record[..4] != [0x50, 0x4B, 0x06, 0x06] {
+        return Err(io::Error::other("no ZIP64 end of central directory record"));
+    }
+    let u64_at = |i: usize| u64::from_le_bytes(record[i..i + 8].try_into().expect("8 bytes"));
+    Ok((u64_at(32), u64_at(40)))
+}
+
 fn unpack_zip(store: &Store, path: &Path, send: &dyn Fn(Input), record_skip: &dyn Fn(Skipped)) {
+    let refuse = |reason: String| record_skip(skip(path.display().to_string(), reason));
+    match zip_directory(path) {
+        Err(e) => return refuse(format!("unreadable zip archive: {e}")),
+        Ok((entries, _)) if entries > zip_limits::ENTRIES => {
+            return refuse(format!(
+                "a zip archive of {entries} entries, more than the {} one archive may hold",
+                zip_limits::ENTRIES
+            ))
+        }
+        Ok((_, size)) if size > zip_limits::DIRECTORY_BYTES => {
+            return refuse(format!(
+                "a zip archive whose directory takes {} MB, more than {} MB",
+                size >> 20,
+                zip_limits::DIRECTORY_BYTES >> 20
+            ))
+        }
+        Ok(_) => {}
+    }
     let archive = File::open(path)
         .map_err(zip::result::ZipError::Io)
         .and_then(zip::ZipArchive::new);
     let mut archive = match archive {
         Ok(a) => a,
-        Err(e) => {
-            return record_skip(skip(
-                path.display().to_string(),
-                format!("unreadable zip archive: {e}"),
-            ))
-        }
+        Err(e) => return refuse(format!("unreadable zip archive: {e}")),
     };
+    let mut unpacked_total = 0u64;
     for i in 0..archive.len() {
         let mut entry = match archive.by_index(i) {
             Ok(e) => e,
@@ -400,24 +473,49 @@ fn unpack_zip(store: &Store, path: &Path, send: &dyn Fn(Input), record_skip: &dy
             continue;
         }
         let label = format!("{}!{}", path.display(), entry.name());
-        if entry.size() > MAX_ZIP_ENTRY {
+        if entry.size() > zip_limits::ENTRY_BYTES {
             record_skip(skip(
                 label,
-                format!("zip entry larger than {} GiB", MAX_ZIP_ENTRY >> 30),
+                format!(
+                    "zip entry larger than {} GiB",
+                    zip_limits::ENTRY_BYTES >> 30
+                ),
             ));
             continue;
         }
+        // Whatever the entry declares, it may inflate only so far: its own limit, its ratio to
+        // its compressed size, and what is left of the archive's total.
+        let by_ratio = entry
+            .compressed_size()
+            .saturating_mul(zip_limits::RATIO)
+            .max(zip_limits::RATIO_FREE_BYTES);
+        let left = zip_limits::TOTAL_BYTES.saturating_sub(unpacked_total);
+        let allowed = zip_limits::ENTRY_BYTES.min(by_ratio).min(left);
         // Unpack to the store's scratch space: the parsers then treat it like any other file,
         // and in copy mode it is simply renamed into place.
         let unpacked = tempfile::NamedTempFile::new_in(store.tmp_dir()).and_then(|mut tmp| {
-            let copied = io::copy(&mut (&mut entry).take(MAX_ZIP_ENTRY + 1), tmp.as_file_mut())?;
-            if copied > MAX_ZIP_ENTRY {
-                return Err(io::Error::other("zip entry inflates beyond its limit"));
-            }
-            Ok(tmp)
+            let copied = io::copy(&mut (&mut entry).take(allowed + 1), tmp.as_file_mut())?;
+            Ok((tmp, copied))
         });
         match unpacked {
-            Ok(tmp) => send(Input::Unpacked { tmp, label }),
+            Ok((_, copied)) if copied > allowed => {
+                let why = if allowed == left {
+                    format!(
+                        "the archive unpacks to more than {} GiB",
+                        zip_limits::TOTAL_BYTES >> 30
+                    )
+                } else {
+                    format!("zip entry inflates more than {}-fold", zip_limits::RATIO)
+                };
+                record_skip(skip(label, why));
+                if allowed == left {
+                    return;
+                }
+            }
+            Ok((tmp, copied)) => {
+                unpacked_total += copied;
+                send(Input::Unpacked { tmp, label })
+            }
             Err(e) => record_skip(skip(label, format!("cannot unpack zip entry: {e}"))),
         }
     }
@@ -511,7 +609,10 @@ fn parse_and_place(
         }
         Err(e) => {
             unclaim(&record.sop_instance_uid);
-            Parsed::Skipped(skip(label, format!("cannot store the file: {e}")))
+            Parsed::Skipped(Skipped {
+                store_failed: true,
+                ..skip(label, format!("cannot store the file: {e}"))
+            })
         }
     }
 }

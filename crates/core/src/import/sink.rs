@@ -20,6 +20,7 @@ impl From<Skipped> for Refused {
     fn from(skipped: Skipped) -> Refused {
         Refused {
             reason: skipped.reason,
+            out_of_resources: skipped.store_failed,
         }
     }
 }

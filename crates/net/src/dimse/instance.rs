@@ -130,7 +130,9 @@ pub(crate) fn receive_instance<L: Link>(
         // Duplicate policy: the first copy is kept and a repeat is acknowledged as a success.
         Ok(accepted) => (status::SUCCESS, None, Some(accepted)),
         Err(refused) => {
-            let status = if written == 0 {
+            let status = if refused.out_of_resources {
+                status::OUT_OF_RESOURCES
+            } else if written == 0 {
                 status::DATA_SET_DOES_NOT_MATCH_SOP_CLASS
             } else {
                 status::CANNOT_UNDERSTAND

@@ -128,7 +128,7 @@ fn ingest_part(
         Err(skipped) => Outcome::Failed {
             class,
             instance,
-            reason: if skipped.reason.starts_with("cannot store") {
+            reason: if skipped.store_failed {
                 PROCESSING_FAILURE
             } else {
                 CANNOT_UNDERSTAND
