@@ -78,10 +78,7 @@ pub fn serve(
     let listener = scp::listener(address, store.clone(), config.clone(), Some(on_stored))
         .with_context(|| format!("listening on {address}"))?;
     let dimse_address = listener.local_addr()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let runtime = lightbox_server::runtime()?;
     let http_listener = runtime
         .block_on(tokio::net::TcpListener::bind(http_address))
         .with_context(|| format!("listening on {http_address} (HTTP)"))?;

@@ -195,6 +195,19 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Blocking work (file reads, decoding, storing parts) runs on at most this many threads.
+pub const BLOCKING_THREADS: usize = 32;
+
+/// The runtime the HTTP server runs on: two workers (the machine's cores do the real work on the
+/// blocking pool), and a blocking pool that a flood of requests cannot grow without bound.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(BLOCKING_THREADS)
+        .enable_all()
+        .build()
+}
+
 /// Serves `router` on `listener` until `shutdown` completes, every connection held to `limits`.
 pub async fn serve(
     listener: tokio::net::TcpListener,

@@ -23,6 +23,15 @@ const CANNOT_UNDERSTAND: u16 = 0xC000;
 const STUDY_MISMATCH: u16 = 0xA900;
 /// Parts being stored while the body is read on.
 const PARTS_IN_FLIGHT: usize = 8;
+/// Parts one request may carry: what is stored of a request beyond this stays stored, and the
+/// request is refused.
+pub const MAX_PARTS: usize = 100_000;
+/// A DICOM file is at least its preamble, magic and file meta group.
+const MIN_PART_BYTES: u64 = 132;
+/// How much of the body the multipart splitter takes at once.
+const FEED_BYTES: usize = 4096;
+/// Bytes one request may carry.
+pub const MAX_BODY_BYTES: u64 = 64 << 30;
 
 pub async fn store_any(
     State(state): State<AppState>,
@@ -138,6 +147,10 @@ fn ingest_part(
     }
 }
 
+fn too_large(message: String) -> ApiError {
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, message)
+}
+
 fn ui(value: &str) -> Value {
     json!({ "vr": "UI", "Value": [value] })
 }
@@ -155,26 +168,62 @@ async fn store(
     // Parts are stored on the blocking pool while the body goes on arriving; a few at a time,
     // in order, so that neither memory nor scratch space grows with the request.
     let mut storing = std::collections::VecDeque::new();
+    let (mut parts_seen, mut bytes_seen) = (0usize, 0u64);
     while let Some(chunk) = stream.next().await {
         let chunk =
             chunk.map_err(|e| ApiError::bad_request(format!("reading the request: {e}")))?;
-        parts
-            .feed(&chunk)
-            .map_err(|e| ApiError::bad_request(e.to_string()))?;
-        for (file, content_type) in parts.take_finished() {
-            let indexer = state.indexer.clone();
-            let study = study.clone();
-            storing.push_back(tokio::task::spawn_blocking(move || {
-                ingest_part(&indexer, file, &content_type, study.as_deref(), "STOW-RS")
-            }));
+        bytes_seen += chunk.len() as u64;
+        if bytes_seen > MAX_BODY_BYTES {
+            return Err(too_large(format!(
+                "a STOW-RS request may carry {} GiB at most",
+                MAX_BODY_BYTES >> 30
+            )));
         }
-        while storing.len() > PARTS_IN_FLIGHT {
-            let oldest = storing.pop_front().expect("not empty");
-            outcomes.push(
-                oldest
-                    .await
-                    .map_err(|e| ApiError::internal("storing a part", e))?,
-            );
+        // Fed a few kilobytes at a time, so that however small the parts, only a few dozen of
+        // them wait as scratch files at once.
+        for piece in chunk.chunks(FEED_BYTES) {
+            parts
+                .feed(piece)
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            for (file, content_type) in parts.take_finished() {
+                parts_seen += 1;
+                if parts_seen > MAX_PARTS {
+                    return Err(too_large(format!(
+                        "a STOW-RS request may carry {MAX_PARTS} parts at most"
+                    )));
+                }
+                // A part too short to be a DICOM file fails here, without a trip to the
+                // blocking pool: a flood of empty parts costs little.
+                if file
+                    .as_file()
+                    .metadata()
+                    .map_or(true, |m| m.len() < MIN_PART_BYTES)
+                {
+                    outcomes.push(Outcome::Failed {
+                        class: None,
+                        instance: None,
+                        reason: CANNOT_UNDERSTAND,
+                        why: "a part too short to be a DICOM file".into(),
+                    });
+                    continue;
+                }
+                // Never more than a few parts on the blocking pool at once, however many one
+                // chunk of the body finished.
+                while storing.len() >= PARTS_IN_FLIGHT {
+                    let oldest: tokio::task::JoinHandle<Outcome> =
+                        storing.pop_front().expect("not empty");
+                    outcomes.push(
+                        oldest
+                            .await
+                            .map_err(|e| ApiError::internal("storing a part", e))?,
+                    );
+                }
+                let indexer = state.indexer.clone();
+                let study = study.clone();
+                storing.push_back(tokio::task::spawn_blocking(move || {
+                    ingest_part(&indexer, file, &content_type, study.as_deref(), "STOW-RS")
+                }));
+            }
         }
     }
     for part in storing {
@@ -204,7 +253,7 @@ async fn store(
                 "00081190": { "vr": "UR", "Value": [format!("{base}/studies/{study}/series/{series}/instances/{instance}")] },
             })),
             Outcome::Failed { class, instance, reason, why } => {
-                tracing::info!(reason = %why, "STOW-RS: a part was not stored");
+                tracing::debug!(reason = %why, "STOW-RS: a part was not stored");
                 let mut item = serde_json::Map::new();
                 if let Some(class) = class {
                     item.insert("00081150".into(), ui(class));
@@ -216,6 +265,19 @@ async fn store(
                 failed.push(Value::Object(item));
             }
         }
+    }
+    if !failed.is_empty() {
+        // One line for the request, however many parts failed.
+        let first = outcomes.iter().find_map(|o| match o {
+            Outcome::Failed { why, .. } => Some(why.as_str()),
+            Outcome::Stored { .. } => None,
+        });
+        tracing::info!(
+            failed = failed.len(),
+            stored = referenced.len(),
+            first_reason = first.unwrap_or_default(),
+            "STOW-RS: parts not stored"
+        );
     }
     let mut response = serde_json::Map::new();
     if let Some(study) = &study {

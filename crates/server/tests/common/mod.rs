@@ -51,11 +51,7 @@ impl Server {
         credentials: Option<lightbox_server::Credentials>,
         limits: lightbox_server::HttpLimits,
     ) -> Server {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let runtime = lightbox_server::runtime().unwrap();
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .unwrap();
