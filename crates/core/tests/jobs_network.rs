@@ -313,3 +313,143 @@ fn a_peer_that_is_down_is_retried_then_fails_with_a_clear_reason() {
     assert_eq!(record.error.unwrap().category, FailureCategory::Input);
     engine.shutdown();
 }
+
+#[test]
+fn a_peer_suspended_mid_retrieval_is_retried_and_the_job_completes_once_it_resumes() {
+    let Some(orthanc) = support::start_orthanc() else {
+        return;
+    };
+    let source = tempfile::tempdir().unwrap();
+    let spec = lightbox_synth::SynthSpec {
+        patients: 1,
+        studies_per_patient: 1,
+        series_per_study: 1,
+        instances_per_series: 300,
+        rows: 256,
+        columns: 256,
+        seed: 8,
+        modality: Some("CT".into()),
+    };
+    let files = support::synthetic_in_peer(&orthanc.address, source.path(), &spec);
+    let first = lightbox_dicom::read_file(&files[0], lightbox_dicom::ReadMode::Header).unwrap();
+    let text = |t| first.dataset.first_text(t).unwrap();
+    let (study_uid, series_uid) = (
+        text(lightbox_dicom::tag::STUDY_INSTANCE_UID),
+        text(lightbox_dicom::tag::SERIES_INSTANCE_UID),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path()).unwrap());
+    Nodes::new(dir.path())
+        .add(Node {
+            timeout_seconds: 2,
+            ..Node::new("orthanc", &orthanc.address)
+        })
+        .unwrap();
+    let engine = engine(
+        dir.path(),
+        &store,
+        EngineConfig {
+            max_retries: 5,
+            retry_base: Duration::from_millis(500),
+            ..EngineConfig::default()
+        },
+    );
+    let job = engine
+        .submit(NewJob::new(JobSpec::Retrieve {
+            node: "orthanc".into(),
+            study_uid,
+            series_uid: Some(series_uid),
+            sop_instance_uid: None,
+            preview_first: false,
+            preview_only: false,
+            association: AssociationSettings::default(),
+        }))
+        .unwrap()
+        .id;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while store.index().stats().unwrap().instances < 30 {
+        assert!(Instant::now() < deadline, "the retrieval did not start");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // The peer hangs mid-transfer for longer than its timeout, then comes back.
+    orthanc.signal("STOP");
+    std::thread::sleep(Duration::from_secs(5));
+    let during = engine.get(job).unwrap().unwrap();
+    orthanc.signal("CONT");
+    assert!(
+        matches!(during.state, JobState::WaitingRetry | JobState::Running),
+        "{during:?}"
+    );
+    let record = engine.wait(job, Duration::from_secs(60)).unwrap().unwrap();
+    assert_eq!(record.state, JobState::Completed, "{record:?}");
+    assert!(record.attempts >= 2, "it was retried: {record:?}");
+    assert_eq!(store.index().stats().unwrap().instances, 300);
+    assert_eq!(managed_files(&store), 300);
+    let report: lightbox_net::report::RetrieveReport =
+        serde_json::from_value(record.output.unwrap()).unwrap();
+    assert!(
+        report.duplicates >= 30,
+        "what arrived is not fetched again: {report:?}"
+    );
+}
+
+#[test]
+fn a_cancel_takes_effect_within_a_second_even_when_the_peer_hangs() {
+    let Some(orthanc) = support::start_orthanc() else {
+        return;
+    };
+    let source = tempfile::tempdir().unwrap();
+    let spec = lightbox_synth::SynthSpec {
+        patients: 1,
+        studies_per_patient: 1,
+        series_per_study: 1,
+        instances_per_series: 200,
+        rows: 256,
+        columns: 256,
+        seed: 9,
+        modality: Some("CT".into()),
+    };
+    let files = support::synthetic_in_peer(&orthanc.address, source.path(), &spec);
+    let first = lightbox_dicom::read_file(&files[0], lightbox_dicom::ReadMode::Header).unwrap();
+    let study_uid = first
+        .dataset
+        .first_text(lightbox_dicom::tag::STUDY_INSTANCE_UID)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path()).unwrap());
+    // The node's own timeout is long: only the cancel may end the wait.
+    Nodes::new(dir.path())
+        .add(Node {
+            timeout_seconds: 60,
+            ..Node::new("orthanc", &orthanc.address)
+        })
+        .unwrap();
+    let engine = engine(dir.path(), &store, EngineConfig::default());
+    let job = engine
+        .submit(NewJob::new(JobSpec::Retrieve {
+            node: "orthanc".into(),
+            study_uid,
+            series_uid: None,
+            sop_instance_uid: None,
+            preview_first: false,
+            preview_only: false,
+            association: AssociationSettings::default(),
+        }))
+        .unwrap()
+        .id;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while store.index().stats().unwrap().instances < 20 {
+        assert!(Instant::now() < deadline, "the retrieval did not start");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    orthanc.signal("STOP");
+    std::thread::sleep(Duration::from_millis(300));
+    let asked = Instant::now();
+    assert!(engine.cancel(job).unwrap());
+    let record = engine.wait(job, Duration::from_secs(10)).unwrap().unwrap();
+    let took = asked.elapsed();
+    orthanc.signal("CONT");
+    assert_eq!(record.state, JobState::Canceled, "{record:?}");
+    assert!(took < Duration::from_millis(1500), "cancel took {took:?}");
+    assert_eq!(std::fs::read_dir(store.tmp_dir()).unwrap().count(), 0);
+}

@@ -71,6 +71,17 @@ pub struct Orthanc {
     _dir: tempfile::TempDir,
 }
 
+impl Orthanc {
+    /// Stops (SIGSTOP) or resumes (SIGCONT) the server: a peer that hangs, then comes back.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self._peer.0.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -{signal}");
+    }
+}
+
 pub fn start_orthanc() -> Option<Orthanc> {
     start_orthanc_knowing(serde_json::json!({}))
 }
