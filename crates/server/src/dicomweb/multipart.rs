@@ -8,20 +8,29 @@ use std::path::PathBuf;
 const WHOLE_FILE: u64 = 16 << 20;
 const CHUNK: usize = 1 << 20;
 
-/// The piece of `path` at `offset`, and whether more follows.
-fn read_piece(path: &std::path::Path, offset: u64) -> std::io::Result<(Vec<u8>, bool)> {
+/// The piece of `path` at `offset` before `end` (the file's end when `None`), and whether more
+/// follows.
+fn read_piece(
+    path: &std::path::Path,
+    offset: u64,
+    end: Option<u64>,
+) -> std::io::Result<(Vec<u8>, bool)> {
     use std::io::{Read, Seek, SeekFrom};
     let mut file = std::fs::File::open(path)?;
-    let length = file.metadata()?.len();
-    if offset == 0 && length <= WHOLE_FILE {
-        let mut all = Vec::with_capacity(length as usize);
-        file.read_to_end(&mut all)?;
-        return Ok((all, false));
-    }
+    let end = match end {
+        Some(end) => end,
+        None => file.metadata()?.len(),
+    };
+    let whole = offset == 0 && end <= WHOLE_FILE;
+    let size = if whole {
+        end
+    } else {
+        (CHUNK as u64).min(end.saturating_sub(offset))
+    };
     file.seek(SeekFrom::Start(offset))?;
-    let mut piece = Vec::with_capacity(CHUNK);
-    file.take(CHUNK as u64).read_to_end(&mut piece)?;
-    let more = offset + (piece.len() as u64) < length && !piece.is_empty();
+    let mut piece = Vec::with_capacity(size as usize);
+    file.take(size).read_to_end(&mut piece)?;
+    let more = offset + (piece.len() as u64) < end && !piece.is_empty();
     Ok((piece, more))
 }
 
@@ -37,6 +46,47 @@ pub enum Part {
         content_type: String,
         bytes: Vec<u8>,
     },
+    /// `length` bytes of a file from `offset` (bulk data inside a stored instance), sent in
+    /// pieces as they are read.
+    Span {
+        path: PathBuf,
+        offset: u64,
+        length: u64,
+        content_type: String,
+    },
+}
+
+/// Sends `path` from `offset` to `end` (the file's end when `None`) on `chunks`: whole files up
+/// to WHOLE_FILE in one read (an instance is usually well under a megabyte), the rest in CHUNK
+/// pieces. Blocking reads on the blocking pool: tokio's file reads would hop threads for every
+/// small piece. False when the client went away or a read failed (the error was sent).
+async fn send_file(
+    chunks: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+    path: PathBuf,
+    mut offset: u64,
+    end: Option<u64>,
+) -> bool {
+    loop {
+        let file = path.clone();
+        let read = tokio::task::spawn_blocking(move || read_piece(&file, offset, end))
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
+        match read {
+            Ok((piece, more)) => {
+                offset += piece.len() as u64;
+                if !piece.is_empty() && chunks.send(Ok(Bytes::from(piece))).await.is_err() {
+                    return false;
+                }
+                if !more {
+                    return true;
+                }
+            }
+            Err(e) => {
+                let _ = chunks.send(Err(e)).await;
+                return false;
+            }
+        }
+    }
 }
 
 /// A boundary that does not occur in DICOM data by accident.
@@ -61,9 +111,9 @@ where
     tokio::spawn(async move {
         while let Some(part) = parts_rx.recv().await {
             let content_type = match &part {
-                Part::File { content_type, .. } | Part::Bytes { content_type, .. } => {
-                    content_type.clone()
-                }
+                Part::File { content_type, .. }
+                | Part::Bytes { content_type, .. }
+                | Part::Span { content_type, .. } => content_type.clone(),
             };
             let head = format!("--{boundary}\r\nContent-Type: {content_type}\r\n\r\n");
             if chunks_tx.send(Ok(Bytes::from(head))).await.is_err() {
@@ -76,32 +126,18 @@ where
                     }
                 }
                 Part::File { path, _keep, .. } => {
-                    // Whole files up to WHOLE_FILE in one read (an instance is usually well under
-                    // a megabyte); larger ones in CHUNK pieces. Blocking reads on the blocking
-                    // pool: tokio's file reads would hop threads for every small piece.
-                    let mut offset = 0u64;
-                    loop {
-                        let path = path.clone();
-                        let read = tokio::task::spawn_blocking(move || read_piece(&path, offset))
-                            .await
-                            .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
-                        match read {
-                            Ok((piece, more)) => {
-                                offset += piece.len() as u64;
-                                if !piece.is_empty()
-                                    && chunks_tx.send(Ok(Bytes::from(piece))).await.is_err()
-                                {
-                                    return;
-                                }
-                                if !more {
-                                    break;
-                                }
-                            }
-                            Err(e) => {
-                                let _ = chunks_tx.send(Err(e)).await;
-                                return;
-                            }
-                        }
+                    if !send_file(&chunks_tx, path, 0, None).await {
+                        return;
+                    }
+                }
+                Part::Span {
+                    path,
+                    offset,
+                    length,
+                    ..
+                } => {
+                    if !send_file(&chunks_tx, path, offset, Some(offset + length)).await {
+                        return;
                     }
                 }
             }

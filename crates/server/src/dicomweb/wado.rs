@@ -11,7 +11,6 @@ use lightbox_core::model::InstanceSummary;
 use lightbox_dicom::meta::part10_header;
 use lightbox_dicom::transfer_syntax::{EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN};
 use lightbox_dicom::{json, read_file, transcode, DataSet, ReadMode, Tag, Value};
-use std::io::{Read, Seek, SeekFrom};
 
 /// The transfer syntax a client asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -303,29 +302,35 @@ pub async fn bulk(
         .collect::<Result<Vec<Tag>, ApiError>>()?;
     let summary = instances(&state, &study, Some(&series), Some(&instance))?.remove(0);
     let file_path = state.store.resolve(&summary.file_path);
-    let bytes = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
+    // Large values stay in the file (the parser leaves them there) and leave it in pieces.
+    let part = tokio::task::spawn_blocking(move || -> Result<Part, ApiError> {
         let file = read_file(&file_path, ReadMode::Full)
             .map_err(|e| ApiError::internal("reading a stored instance", e))?;
+        let content_type = "application/octet-stream".to_string();
         match find(&file.dataset, &tags) {
-            Some(Value::Bytes(bytes)) => Ok(bytes.clone()),
-            Some(Value::Deferred(span)) => {
-                let (start, length) = (span.offset as usize, span.length as usize);
-                if let Some(inflated) = &file.inflated {
-                    return inflated
+            Some(Value::Bytes(bytes)) => Ok(Part::Bytes {
+                content_type,
+                bytes: bytes.clone(),
+            }),
+            Some(Value::Deferred(span)) => match &file.inflated {
+                // A deflated data set is whole in memory already.
+                Some(inflated) => {
+                    let (start, length) = (span.offset as usize, span.length as usize);
+                    inflated
                         .get(start..start + length)
-                        .map(<[u8]>::to_vec)
-                        .ok_or_else(|| ApiError::internal("bulk data", "span out of range"));
+                        .map(|bytes| Part::Bytes {
+                            content_type,
+                            bytes: bytes.to_vec(),
+                        })
+                        .ok_or_else(|| ApiError::internal("bulk data", "span out of range"))
                 }
-                let mut f = std::fs::File::open(&file_path)
-                    .map_err(|e| ApiError::internal("opening a stored instance", e))?;
-                f.seek(SeekFrom::Start(span.offset))
-                    .map_err(|e| ApiError::internal("reading bulk data", e))?;
-                let mut out = Vec::new();
-                f.take(span.length)
-                    .read_to_end(&mut out)
-                    .map_err(|e| ApiError::internal("reading bulk data", e))?;
-                Ok(out)
-            }
+                None => Ok(Part::Span {
+                    path: file_path,
+                    offset: span.offset,
+                    length: span.length,
+                    content_type,
+                }),
+            },
             Some(Value::Encapsulated { .. }) => Err(ApiError::not_acceptable(
                 "compressed pixel data: retrieve the instance or its frames",
             )),
@@ -338,12 +343,7 @@ pub async fn bulk(
     let content_type =
         format!("multipart/related; type=\"application/octet-stream\"; boundary={boundary}");
     let body = multipart::body(boundary, move |tx| async move {
-        let _ = tx
-            .send(Part::Bytes {
-                content_type: "application/octet-stream".into(),
-                bytes,
-            })
-            .await;
+        let _ = tx.send(part).await;
     });
     Ok((StatusCode::OK, [(header::CONTENT_TYPE, content_type)], body).into_response())
 }
