@@ -199,14 +199,38 @@ impl Node {
                 ));
             }
         }
-        if self.host.trim().is_empty() {
-            return Err(("host", "host: required".into()));
+        if !is_host(&self.host) {
+            return Err((
+                "host",
+                format!(
+                    "host {:?}: a host name (letters, digits, '-' and '.') or an IP address",
+                    self.host
+                ),
+            ));
         }
         if self.port == 0 {
             return Err(("port", "port: 1 to 65535".into()));
         }
         Ok(())
     }
+}
+
+/// A host name (RFC 1123 labels) or an IP address: nothing else can be connected to, and text
+/// of any other shape is a mistake or worse.
+fn is_host(host: &str) -> bool {
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    let name = host.strip_suffix('.').unwrap_or(host);
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -346,5 +370,30 @@ mod tests {
             .is_err());
         nodes.remove("pacs").unwrap();
         assert!(nodes.list().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_host_is_a_name_or_an_address() {
+        for ok in [
+            "pacs",
+            "pacs.example.org",
+            "10.0.0.5",
+            "::1",
+            "my-pacs.local.",
+        ] {
+            assert!(is_host(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            " ",
+            "pacs example",
+            "-pacs",
+            "pacs/../x",
+            "<script>",
+            "a..b",
+            "10.0.0.5:104",
+        ] {
+            assert!(!is_host(bad), "{bad}");
+        }
     }
 }

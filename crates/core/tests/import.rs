@@ -480,3 +480,55 @@ fn compressed_pixel_data_cut_short_is_refused_with_a_reason() {
     .collect();
     assert_eq!(import_paths(&store, &intact, false).imported, 3);
 }
+
+#[test]
+fn links_are_followed_to_files_and_what_is_not_a_file_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let generated = dir.path().join("generated");
+    lightbox_synth::generate(
+        &lightbox_synth::SynthSpec {
+            patients: 1,
+            studies_per_patient: 1,
+            series_per_study: 1,
+            instances_per_series: 2,
+            rows: 16,
+            columns: 16,
+            seed: 4,
+            modality: Some("MR".into()),
+        },
+        &generated,
+    )
+    .unwrap();
+    let files: Vec<PathBuf> = walkdir::WalkDir::new(&generated)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect();
+    let folder = dir.path().join("folder");
+    std::fs::create_dir(&folder).unwrap();
+    std::os::unix::fs::symlink(&files[0], folder.join("linked.dcm")).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("nowhere.dcm"), folder.join("broken.dcm")).unwrap();
+    std::os::unix::fs::symlink(&generated, folder.join("elsewhere")).unwrap();
+    let fifo = folder.join("pipe");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let store_dir = tempfile::tempdir().unwrap();
+    let store = Store::open(store_dir.path()).unwrap();
+    let report = import_paths(&store, &[folder], false);
+    assert_eq!(report.imported, 1, "the linked file: {report:?}");
+    let reason = |name: &str| {
+        report
+            .skipped
+            .iter()
+            .find(|s| s.path.ends_with(name))
+            .map(|s| s.reason.clone())
+            .unwrap_or_else(|| panic!("{name} not reported: {report:?}"))
+    };
+    assert!(reason("broken.dcm").contains("broken link"));
+    assert!(reason("elsewhere").contains("link to a folder"));
+    assert!(reason("pipe").contains("not a regular file"));
+}

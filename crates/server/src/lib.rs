@@ -47,7 +47,14 @@ pub struct AppState {
     /// Turns true when the server stops: long-lived answers (server-sent events) end then, so a
     /// graceful shutdown does not wait on an open page.
     stopping: tokio::sync::watch::Receiver<bool>,
+    /// Wrong credentials are answered a few at a time, each after a pause.
+    failed_logins: Arc<tokio::sync::Semaphore>,
 }
+
+/// Wrong credentials answered at once; beyond, 429.
+const FAILED_LOGINS_AT_ONCE: usize = 4;
+/// How long an answer to wrong credentials takes: guessing a password then takes ages.
+const FAILED_LOGIN_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The storage listener `serve` runs beside the HTTP server, for the status page.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -127,6 +134,7 @@ pub fn router(config: ServerConfig) -> std::io::Result<Router> {
         nodes_lock: Arc::default(),
         listener: config.listener.map(Arc::new),
         stopping: config.stopping,
+        failed_logins: Arc::new(tokio::sync::Semaphore::new(FAILED_LOGINS_AT_ONCE)),
     };
     Ok(Router::new()
         .nest("/dicom-web", dicomweb::routes())
@@ -168,26 +176,49 @@ async fn require_credentials(
     let Some(expected) = &state.credentials else {
         return next.run(request).await;
     };
-    let given = request
+    let header = request
         .headers()
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b64| {
+        .and_then(|v| v.to_str().ok());
+    let given = header
+        .and_then(|v| v.split_once(' '))
+        // The scheme is case-insensitive (RFC 9110 11.1).
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+        .and_then(|(_, b64)| {
             use base64::Engine;
-            base64::engine::general_purpose::STANDARD.decode(b64).ok()
+            base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .ok()
         })
         .and_then(|bytes| String::from_utf8(bytes).ok());
     let wanted = format!("{}:{}", expected.user, expected.password);
     if given.is_some_and(|g| constant_time_eq(g.as_bytes(), wanted.as_bytes())) {
-        next.run(request).await
-    } else {
+        return next.run(request).await;
+    }
+    let unauthorized = || {
         (
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, "Basic realm=\"lightbox\"")],
             "credentials required",
         )
             .into_response()
+    };
+    if header.is_none() {
+        // A browser's first request, before it asks for the password: no pause.
+        return unauthorized();
+    }
+    match state.failed_logins.clone().try_acquire_owned() {
+        Ok(permit) => {
+            tokio::time::sleep(FAILED_LOGIN_PAUSE).await;
+            drop(permit);
+            unauthorized()
+        }
+        Err(_) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, "1")],
+            "too many wrong credentials: try again in a moment",
+        )
+            .into_response(),
     }
 }
 

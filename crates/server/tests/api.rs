@@ -594,3 +594,29 @@ fn jobs_run_from_the_api_and_their_events_stream() {
     let (_, cleared) = send("POST", &format!("{url}/api/jobs/clear"), json!({}));
     assert!(cleared["cleared"].as_u64().unwrap() >= 1);
 }
+
+#[test]
+fn upload_reports_name_the_upload_never_a_server_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), None);
+    let url = &server.origin;
+    let mut zipped = Vec::new();
+    {
+        let mut writer = zip::ZipWriter::new(std::io::Cursor::new(&mut zipped));
+        writer
+            .start_file("notes.txt", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        writer.write_all(b"not DICOM").unwrap();
+        writer.finish().unwrap();
+    }
+    let (status, report) = upload(url, "mixed.zip", &zipped);
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(
+        report["skipped"][0]["name"], "mixed.zip: notes.txt",
+        "{report}"
+    );
+    let (_, report) = upload(url, "plain.txt", b"not DICOM either");
+    assert_eq!(report["skipped"][0]["name"], "plain.txt", "{report}");
+    let data_dir = dir.path().display().to_string();
+    assert!(!report.to_string().contains(&data_dir), "{report}");
+}

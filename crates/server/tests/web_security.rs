@@ -225,3 +225,66 @@ fn links_come_from_the_servers_own_address() {
         "not the Host header's name"
     );
 }
+
+#[test]
+fn credentials_any_scheme_case_and_wrong_guesses_slowed_down() {
+    use base64::Engine;
+    let data = tempfile::tempdir().unwrap();
+    let credentials: lightbox_server::Credentials = "admin:correct-horse".parse().unwrap();
+    let server = Server::with_engine(data.path(), Some(credentials));
+    let url = server.origin.clone();
+    let basic = |secret: &str| base64::engine::general_purpose::STANDARD.encode(secret);
+    let right = format!("bAsIc {}", basic("admin:correct-horse"));
+    let (status, _) = request(
+        &url,
+        "GET",
+        "/api/status",
+        &[("Authorization", &right)],
+        b"",
+    );
+    assert_eq!(status, 200, "the scheme is case-insensitive");
+
+    // Wrong guesses: each answered after a pause, only a few at a time.
+    let started = std::time::Instant::now();
+    let guesses: Vec<_> = (0..12)
+        .map(|i| {
+            let url = url.clone();
+            let wrong = format!("Basic {}", basic(&format!("admin:guess-{i}")));
+            std::thread::spawn(move || {
+                request(
+                    &url,
+                    "GET",
+                    "/api/status",
+                    &[("Authorization", &wrong)],
+                    b"",
+                )
+                .0
+            })
+        })
+        .collect();
+    // The right password is never held up by them.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let quick = std::time::Instant::now();
+    assert_eq!(
+        request(
+            &url,
+            "GET",
+            "/api/status",
+            &[("Authorization", &right)],
+            b""
+        )
+        .0,
+        200
+    );
+    assert!(quick.elapsed() < std::time::Duration::from_millis(500));
+    let statuses: Vec<u16> = guesses.into_iter().map(|g| g.join().unwrap()).collect();
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1));
+    let answered = statuses.iter().filter(|&&s| s == 401).count();
+    let refused = statuses.iter().filter(|&&s| s == 429).count();
+    assert_eq!(answered + refused, 12, "{statuses:?}");
+    assert!(answered <= 4 && refused >= 8, "{statuses:?}");
+    // Without credentials at all (a browser's first request): asked for them at once.
+    let first = std::time::Instant::now();
+    assert_eq!(request(&url, "GET", "/api/status", &[], b"").0, 401);
+    assert!(first.elapsed() < std::time::Duration::from_millis(500));
+}

@@ -380,7 +380,27 @@ fn walk_input(
                     send(Input::File(e.into_path()));
                 }
             }
-            Ok(_) => {}
+            Ok(e) if e.file_type().is_dir() => {}
+            // Links to files are followed; anything else is said, never passed over in silence.
+            Ok(e) if e.path_is_symlink() => match std::fs::metadata(e.path()) {
+                Ok(target) if target.is_file() => send(Input::File(e.into_path())),
+                Ok(target) if target.is_dir() => record_skip(skip(
+                    e.path().display().to_string(),
+                    "a link to a folder: not followed (import the folder itself)",
+                )),
+                Ok(_) => record_skip(skip(
+                    e.path().display().to_string(),
+                    "a link to something that is not a file",
+                )),
+                Err(why) => record_skip(skip(
+                    e.path().display().to_string(),
+                    format!("a broken link: {why}"),
+                )),
+            },
+            Ok(e) => record_skip(skip(
+                e.path().display().to_string(),
+                "not a regular file (a FIFO, socket or device)",
+            )),
             Err(e) => {
                 let where_ = e
                     .path()

@@ -84,6 +84,7 @@ pub async fn upload(
     blocking("storing an upload", move || {
         let (mut stored, mut duplicates, mut skipped) = (0u64, 0u64, Vec::new());
         if import::is_zip(tmp.path()) {
+            let scratch = tmp.path().display().to_string();
             let report = import::import(
                 &store,
                 &[tmp.path().to_path_buf()],
@@ -94,9 +95,14 @@ pub async fn upload(
             stored = report.imported;
             duplicates = report.duplicates;
             for s in report.skipped {
-                // The archive's temporary path means nothing to the user: name the upload.
-                let entry = s.path.rsplit_once(':').map(|(_, e)| e).unwrap_or(&s.path);
-                skipped.push(json!({ "name": format!("{name}: {entry}"), "reason": s.reason }));
+                // The archive's scratch path means nothing to the user (and is no business of
+                // theirs): name the upload, and the entry (`archive!entry`) when there is one.
+                let shown = match s.path.strip_prefix(&scratch) {
+                    Some(entry) if entry.starts_with('!') => format!("{name}: {}", &entry[1..]),
+                    Some(_) => name.clone(),
+                    None => format!("{name}: {}", s.path),
+                };
+                skipped.push(json!({ "name": shown, "reason": s.reason }));
             }
         } else {
             match indexer.ingest(tmp, &format!("upload {name}")) {

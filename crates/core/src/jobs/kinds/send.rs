@@ -41,8 +41,15 @@ pub(crate) fn run(
         ..Progress::default()
     };
     ctx.progress(progress);
+    // Files of the store are named by their instance, never by where the store keeps them.
+    let from_store = what.study_uid.is_some() || what.series_uid.is_some();
+    let name =
+        |sent: &lightbox_net::report::SentInstance| match (&sent.sop_instance_uid, from_store) {
+            (Some(uid), true) => uid.clone(),
+            _ => sent.path.clone(),
+        };
     let remote = runner.remote(&node, settings);
-    let report = remote.send(
+    let mut report = remote.send(
         &files,
         &mut control(ctx, |event| {
             if let Event::Sent(sent) = event {
@@ -50,7 +57,7 @@ pub(crate) fn run(
                 progress.bytes_done += std::fs::metadata(&sent.path).map(|m| m.len()).unwrap_or(0);
                 ctx.progress(progress);
                 if let Some(error) = &sent.error {
-                    ctx.log(format!("{}: {error}", sent.path));
+                    ctx.log(format!("{}: {error}", name(sent)));
                 }
             }
         }),
@@ -59,6 +66,11 @@ pub(crate) fn run(
         items_done: report.sent + report.failed,
         ..progress
     });
+    if from_store {
+        for instance in &mut report.instances {
+            instance.path.clear();
+        }
+    }
     let output = to_json(&report);
     if ctx.is_canceled() && (report.sent + report.failed) < files.len() as u64 {
         return Err(JobFailure::canceled().with_output(output));
