@@ -5,6 +5,7 @@
 #  - the networking peers: dcmtk, orthanc and orthanc-dicomweb (the tests start and stop their
 #    own Orthanc on loopback; the package's service is never started: it would listen on every
 #    interface);
+#  - openssl for the tests' TLS certificates, curl as an HTTPS client;
 #  - iproute2 and util-linux for the tests' private network namespace;
 #  - chromium and chromium-driver for the UI tests (headless, driven over WebDriver);
 #  - nodejs and npm for the UI's type check, when the machine has none.
@@ -16,7 +17,7 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
   trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 fi
-packages=(g++ ca-certificates dcmtk orthanc orthanc-dicomweb iproute2 util-linux chromium chromium-driver fonts-dejavu-core)
+packages=(g++ ca-certificates openssl curl dcmtk orthanc orthanc-dicomweb iproute2 util-linux chromium chromium-driver fonts-dejavu-core)
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 python3 -m venv --help >/dev/null 2>&1 || packages+=(python3 python3-venv python3-pip)
 apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null

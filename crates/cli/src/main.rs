@@ -315,7 +315,7 @@ impl ScuArgs {
 }
 
 fn echo_node(node: &Node) -> Result<()> {
-    let remote = node.remote(None, None, &MoveListener::Running);
+    let remote = node.remote(None, None, &MoveListener::Running)?;
     let rtt = remote.echo()?;
     let (verb, outcome) = match node.dicomweb {
         Some(_) => ("DICOMweb", "answered"),

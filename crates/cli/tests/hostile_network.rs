@@ -29,6 +29,7 @@ fn running_out_of_descriptors_leaves_the_server_alive_and_answering() {
         calling_ae_title: "FLOODTEST".into(),
         timeout: Duration::from_secs(5),
         cancel: None,
+        tls: None,
     };
     assert!(c_echo::echo(&peer, &options).is_ok());
 

@@ -4,6 +4,7 @@
 pub use lightbox_net::dicomweb::{DicomWebEndpoint, WebAuth};
 use lightbox_net::dimse::{AeAddress, ScuOptions, DEFAULT_AE_TITLE};
 use lightbox_net::remote::{DicomWebNode, DimseNode, DimseRetrieval, MoveListener, RemoteNode};
+pub use lightbox_net::tls::ClientTls;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -48,6 +49,9 @@ pub struct Node {
     pub send_target: bool,
     #[serde(default = "default_timeout")]
     pub timeout_seconds: u64,
+    /// Set when the node takes associations over TLS only (its DICOM TLS port).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<ClientTls>,
     /// Set for a DICOMweb node: it is queried, retrieved from and sent to over HTTP, and the
     /// DIMSE fields are unused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -75,6 +79,7 @@ impl Node {
             query_retrieve: true,
             send_target: true,
             timeout_seconds: default_timeout(),
+            tls: None,
             dicomweb: None,
         }
     }
@@ -118,14 +123,23 @@ impl Node {
         calling_ae_title: Option<&str>,
         timeout: Option<Duration>,
         move_listener: &MoveListener,
-    ) -> Box<dyn RemoteNode> {
+    ) -> Result<Box<dyn RemoteNode>, NodesError> {
         let timeout = timeout.unwrap_or_else(|| self.timeout());
         if let Some(endpoint) = &self.dicomweb {
-            return Box::new(DicomWebNode {
+            return Ok(Box::new(DicomWebNode {
                 endpoint: endpoint.clone(),
                 timeout,
-            });
+            }));
         }
+        let tls = self
+            .tls
+            .as_ref()
+            .map(|tls| tls.config())
+            .transpose()
+            .map_err(|e| NodesError::Tls {
+                node: self.name.clone(),
+                source: e,
+            })?;
         let calling_ae_title = calling_ae_title
             .unwrap_or_else(|| self.calling_ae_title())
             .to_string();
@@ -139,15 +153,16 @@ impl Node {
                 listener: move_listener.clone(),
             },
         };
-        Box::new(DimseNode {
+        Ok(Box::new(DimseNode {
             address: self.address(),
             options: ScuOptions {
                 calling_ae_title,
                 timeout,
                 cancel: None,
+                tls,
             },
             retrieval,
-        })
+        }))
     }
 
     /// Checks what a user typed: clear messages, field by field.
@@ -248,6 +263,12 @@ pub enum NodesError {
     Unknown(String),
     #[error("a node named {0:?} exists already")]
     Exists(String),
+    #[error("TLS of node {node}: {source}")]
+    Tls {
+        node: String,
+        #[source]
+        source: lightbox_net::tls::TlsError,
+    },
 }
 
 pub struct Nodes {

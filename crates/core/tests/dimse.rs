@@ -65,6 +65,7 @@ fn options() -> ScuOptions {
         calling_ae_title: "TESTSCU".into(),
         timeout: Duration::from_secs(10),
         cancel: None,
+        tls: None,
     }
 }
 

@@ -197,8 +197,13 @@ impl RemoteNode for Shared {
 struct ToArchive(Arc<Archive>);
 
 impl Connector for ToArchive {
-    fn connect(&self, _: &Node, _: &AssociationSettings, _: &MoveListener) -> Box<dyn RemoteNode> {
-        Box::new(Shared(self.0.clone()))
+    fn connect(
+        &self,
+        _: &Node,
+        _: &AssociationSettings,
+        _: &MoveListener,
+    ) -> Result<Box<dyn RemoteNode>, lightbox_core::nodes::NodesError> {
+        Ok(Box::new(Shared(self.0.clone())))
     }
 }
 

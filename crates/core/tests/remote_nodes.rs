@@ -141,6 +141,7 @@ fn echo_find_retrieve_and_send_the_same_way_over_dimse_and_dicomweb() {
         calling_ae_title: "REMOTETEST".into(),
         timeout: Duration::from_secs(10),
         cancel: None,
+        tls: None,
     };
     let nodes: Vec<(&str, Box<dyn RemoteNode>)> = vec![
         (

@@ -77,6 +77,7 @@ fn options() -> ScuOptions {
         calling_ae_title: "TESTSCU".into(),
         timeout: Duration::from_secs(5),
         cancel: None,
+        tls: None,
     }
 }
 

@@ -7,7 +7,7 @@ use lightbox_dicom::write::DataSetBuilder;
 use lightbox_dicom::{read_file, tag, DataSet, ReadMode};
 use lightbox_net::dimse::c_find::FindHandler;
 use lightbox_net::dimse::c_get::{RetrieveHandler, StoredInstance};
-use lightbox_net::dimse::c_move::NodeDirectory;
+use lightbox_net::dimse::c_move::{Destination, NodeDirectory};
 use lightbox_net::dimse::server::{DimseServer, ServerConfig, Services};
 use lightbox_net::dimse::{
     c_echo, c_find, c_get, c_move, c_store, status, AeAddress, DimseError, ScuOptions,
@@ -168,8 +168,12 @@ impl RetrieveHandler for Catalog {
 struct OneNode(AeAddress);
 
 impl NodeDirectory for OneNode {
-    fn destination(&self, ae_title: &str) -> Option<(AeAddress, Duration)> {
-        (ae_title == self.0.ae_title).then(|| (self.0.clone(), Duration::from_secs(5)))
+    fn destination(&self, ae_title: &str) -> Option<Destination> {
+        (ae_title == self.0.ae_title).then(|| Destination {
+            address: self.0.clone(),
+            timeout: Duration::from_secs(5),
+            tls: None,
+        })
     }
     fn known_ae_titles(&self) -> Vec<String> {
         vec![self.0.ae_title.clone()]
@@ -229,6 +233,7 @@ fn options() -> ScuOptions {
         calling_ae_title: "TESTSCU".into(),
         timeout: Duration::from_secs(5),
         cancel: None,
+        tls: None,
     }
 }
 

@@ -5,7 +5,7 @@
 
 use super::spec::AssociationSettings;
 use super::{FailureCategory, JobContext, JobFailure};
-use crate::nodes::{Node, Nodes};
+use crate::nodes::{Node, Nodes, NodesError};
 use crate::store::Store;
 use lightbox_net::remote::{Control, Event, RemoteError, RemoteNode};
 use serde_json::Value;
@@ -29,7 +29,7 @@ pub trait Connector: Send + Sync {
         node: &Node,
         settings: &AssociationSettings,
         move_listener: &MoveListener,
-    ) -> Box<dyn RemoteNode>;
+    ) -> Result<Box<dyn RemoteNode>, NodesError>;
 }
 
 /// Nodes as they are: [`Node::remote`] with the job's association settings.
@@ -41,7 +41,7 @@ impl Connector for NodeConnector {
         node: &Node,
         settings: &AssociationSettings,
         move_listener: &MoveListener,
-    ) -> Box<dyn RemoteNode> {
+    ) -> Result<Box<dyn RemoteNode>, NodesError> {
         node.remote(
             settings.calling_ae_title.as_deref(),
             settings
@@ -89,8 +89,10 @@ impl LocalRunner {
         &self,
         node: &Node,
         settings: &AssociationSettings,
-    ) -> Box<dyn RemoteNode> {
-        self.connector.connect(node, settings, &self.move_listener)
+    ) -> Result<Box<dyn RemoteNode>, JobFailure> {
+        self.connector
+            .connect(node, settings, &self.move_listener)
+            .map_err(|e| input(explain(&e)))
     }
 }
 

@@ -11,11 +11,9 @@ use lightbox_dicom::transfer_syntax::Encoding;
 use lightbox_dicom::write::DataSetBuilder;
 use lightbox_dicom::DataSet;
 use lightbox_net::dimse::c_get::{RetrieveHandler, StoredInstance};
-use lightbox_net::dimse::c_move::NodeDirectory;
-use lightbox_net::dimse::AeAddress;
+use lightbox_net::dimse::c_move::{Destination, NodeDirectory};
 use lightbox_net::query::{Level, QUERY_RETRIEVE_LEVEL};
 use std::sync::Arc;
-use std::time::Duration;
 
 pub struct StoredInstances(pub Arc<Store>);
 
@@ -73,13 +71,25 @@ impl RetrieveHandler for StoredInstances {
 pub struct KnownNodes(pub Nodes);
 
 impl NodeDirectory for KnownNodes {
-    fn destination(&self, ae_title: &str) -> Option<(AeAddress, Duration)> {
-        self.0
+    fn destination(&self, ae_title: &str) -> Option<Destination> {
+        let node = self
+            .0
             .list()
             .unwrap_or_default()
             .into_iter()
-            .find(|n| n.dicomweb.is_none() && n.ae_title.trim() == ae_title.trim())
-            .map(|n| (n.address(), n.timeout()))
+            .find(|n| n.dicomweb.is_none() && n.ae_title.trim() == ae_title.trim())?;
+        let tls = match node.tls.as_ref().map(|tls| tls.config()).transpose() {
+            Ok(tls) => tls,
+            Err(e) => {
+                tracing::warn!(node = %node.name, error = %e, "C-MOVE destination's TLS is unusable");
+                return None;
+            }
+        };
+        Some(Destination {
+            address: node.address(),
+            timeout: node.timeout(),
+            tls,
+        })
     }
 
     fn known_ae_titles(&self) -> Vec<String> {

@@ -7,6 +7,8 @@ mod data;
 
 pub use data::*;
 
+pub mod certificates;
+
 use lightbox_net::dimse::AeAddress;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};

@@ -19,6 +19,9 @@ pub struct ScuOptions {
     /// Set by the caller to cancel an operation in progress (C-CANCEL, or the next instance
     /// not sent).
     pub cancel: Option<Arc<AtomicBool>>,
+    /// Associate over TLS (PS3.15 B.1), the peer's certificate checked against this
+    /// configuration's roots and its host name.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Default for ScuOptions {
@@ -27,6 +30,7 @@ impl Default for ScuOptions {
             calling_ae_title: DEFAULT_AE_TITLE.into(),
             timeout: DEFAULT_TIMEOUT,
             cancel: None,
+            tls: None,
         }
     }
 }
@@ -68,7 +72,7 @@ impl Proposal {
     }
 }
 
-/// An open association and the contexts the peer accepted.
+/// An open association (plain or TLS) and the contexts the peer accepted.
 pub(crate) struct Opened {
     pub messenger: Messenger<ClientAssociation<TcpStream>>,
     pub accepted: Vec<AcceptedContext>,
@@ -111,9 +115,23 @@ pub(crate) fn associate(
         builder = builder.with_role_selection(class.clone(), false, true);
     }
     let address = format!("{}:{}", peer.host, peer.port);
-    let mut association = builder
-        .establish(address.as_str())
-        .map_err(|e| DimseError::from_establish(e, peer))?;
+    // Over TLS, the association runs on a loopback connection whose other end is encrypted
+    // to the peer (see `tls::bridge`).
+    let (target, tls_failure) = match &options.tls {
+        None => (address, None),
+        Some(tls) => {
+            let (local, failure) =
+                crate::tls::bridge::connect(&address, &peer.host, tls.clone(), options.timeout)
+                    .map_err(|e| DimseError::from_tls(e, peer))?;
+            (local.to_string(), Some(failure))
+        }
+    };
+    let mut association = builder.establish(target.as_str()).map_err(|e| {
+        match tls_failure.as_ref().and_then(|failure| failure.take()) {
+            Some(tls) => DimseError::from_tls(tls, peer),
+            None => DimseError::from_establish(e, peer),
+        }
+    })?;
     // Without TCP_NODELAY every request/response exchange can stall ~40 ms in Nagle's algorithm.
     association
         .inner_stream()

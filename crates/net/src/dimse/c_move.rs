@@ -22,10 +22,19 @@ use lightbox_dicom::transfer_syntax::{
 };
 use std::path::PathBuf;
 
+/// Where a C-MOVE sends instances: a known node's address, how long to wait for it, and its
+/// TLS when it requires TLS.
+#[derive(Clone, Debug)]
+pub struct Destination {
+    pub address: AeAddress,
+    pub timeout: std::time::Duration,
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+}
+
 /// The nodes a server knows: where a C-MOVE may send instances, and who may call.
 pub trait NodeDirectory: Send + Sync {
-    /// The address of the node with this AE title, and how long to wait for it.
-    fn destination(&self, ae_title: &str) -> Option<(AeAddress, std::time::Duration)>;
+    /// The node with this AE title.
+    fn destination(&self, ae_title: &str) -> Option<Destination>;
     /// The AE titles of every known node (for servers that accept known callers only).
     fn known_ae_titles(&self) -> Vec<String>;
 }
@@ -123,7 +132,12 @@ pub(crate) fn serve<L: Link>(
 ) -> Result<(), DimseError> {
     let destination_ae = command.str(element::MOVE_DESTINATION).unwrap_or_default();
     let destination = nodes.destination(destination_ae.trim());
-    let Some((address, timeout)) = destination else {
+    let Some(Destination {
+        address,
+        timeout,
+        tls,
+    }) = destination
+    else {
         receive_bounded(messenger, MAX_IDENTIFIER)?;
         return respond(
             messenger,
@@ -152,6 +166,7 @@ pub(crate) fn serve<L: Link>(
         calling_ae_title: our_ae_title.to_string(),
         timeout,
         cancel: None,
+        tls,
     };
     let mut pending_error = None;
     let mut canceled = false;

@@ -82,6 +82,13 @@ pub enum DimseError {
     Io(io::Error),
     #[error("the peer accepted no presentation context for {0}")]
     NoPresentationContext(String),
+    /// The TLS handshake failed: the peer's certificate was not trusted, or it refused ours.
+    #[error("TLS with {peer}: {source}")]
+    Tls {
+        peer: String,
+        #[source]
+        source: io::Error,
+    },
 }
 
 impl DimseError {
@@ -108,7 +115,8 @@ impl DimseError {
         }
     }
 
-    /// As [`from_ul`](Self::from_ul) for a failure while establishing an association with `peer`.
+    /// As [`from_ul`](Self::from_ul) for a failure while establishing an association with
+    /// `peer`.
     pub(crate) fn from_establish(e: dicom_ul::association::Error, peer: &AeAddress) -> DimseError {
         use dicom_ul::association::Error as Ul;
         let address = format!("{}:{}", peer.host, peer.port);
@@ -126,6 +134,24 @@ impl DimseError {
                     source,
                 },
                 classified => classified,
+            },
+        }
+    }
+
+    /// A failure reaching `peer` over TLS: the connection, or the handshake.
+    pub(crate) fn from_tls(e: io::Error, peer: &AeAddress) -> DimseError {
+        match e.kind() {
+            io::ErrorKind::TimedOut => DimseError::Timeout,
+            kind if is_connection_loss(kind) => DimseError::ConnectionLost {
+                source: Box::new(e),
+            },
+            io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput => DimseError::Tls {
+                peer: peer.to_string(),
+                source: e,
+            },
+            _ => DimseError::Connect {
+                address: format!("{}:{}", peer.host, peer.port),
+                source: e,
             },
         }
     }

@@ -15,6 +15,7 @@ use super::{
     VERIFICATION,
 };
 use crate::sink::{InstanceSink, Origin};
+use crate::tls;
 use dicom_ul::association::server::AccessControl;
 use dicom_ul::association::Association;
 use dicom_ul::pdu::{AssociationRJServiceUserReason, UserIdentity};
@@ -46,6 +47,9 @@ pub struct ServerConfig {
     pub timeout: Duration,
     /// Associations at once; beyond this, a request is rejected ("local limit exceeded").
     pub max_associations: usize,
+    /// Accept associations over TLS only, with this configuration (PS3.15 B.1: the port of a
+    /// listener with TLS is not that of the plain one).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Default for ServerConfig {
@@ -57,6 +61,7 @@ impl Default for ServerConfig {
             known_nodes_only: false,
             timeout: DEFAULT_TIMEOUT,
             max_associations: DEFAULT_MAX_ASSOCIATIONS,
+            tls: None,
         }
     }
 }
@@ -282,6 +287,18 @@ impl DimseServer {
 
     fn handle(&self, socket: TcpStream, peer: SocketAddr) {
         let _ = socket.set_nodelay(true);
+        // Over TLS the association runs on the plaintext end of a loopback connection; the
+        // handshake has the same time limit as the negotiation that follows it.
+        let socket = match &self.config.tls {
+            None => socket,
+            Some(tls) => match tls::bridge::accept(socket, tls.clone(), self.config.timeout) {
+                Ok(plain) => plain,
+                Err(e) => {
+                    tracing::info!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+            },
+        };
         // The whole negotiation, not each read of it, has to fit in the timeout (ARTIM).
         let Ok(negotiation) = Watch::new(&socket, None) else {
             return;
@@ -462,7 +479,7 @@ const BUSY_REJECTION_DEADLINE: Duration = Duration::from_secs(2);
 struct NoNodes;
 
 impl NodeDirectory for NoNodes {
-    fn destination(&self, _ae_title: &str) -> Option<(super::AeAddress, Duration)> {
+    fn destination(&self, _ae_title: &str) -> Option<super::c_move::Destination> {
         None
     }
     fn known_ae_titles(&self) -> Vec<String> {

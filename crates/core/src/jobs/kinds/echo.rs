@@ -19,7 +19,7 @@ pub(crate) fn run(
     settings: &AssociationSettings,
 ) -> Result<EchoOutput, JobFailure> {
     let node = runner.node(node)?;
-    let remote = runner.remote(&node, settings);
+    let remote = runner.remote(&node, settings)?;
     let started = std::time::Instant::now();
     remote.echo()?;
     Ok(EchoOutput {

@@ -28,7 +28,7 @@ pub(crate) fn run(
     ctx: &JobContext,
 ) -> Result<QueryOutput, JobFailure> {
     let node = runner.query_retrieve_node(node)?;
-    let remote = runner.remote(&node, settings);
+    let remote = runner.remote(&node, settings)?;
     let rows = remote.find(query, &mut control(ctx, |_| {}))?;
     if query.cascade {
         cascade(&node.name, query, settings, &rows, ctx);

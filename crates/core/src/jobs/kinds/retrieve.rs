@@ -48,7 +48,7 @@ pub(crate) fn run(
     ctx: &JobContext,
 ) -> Result<RetrieveOutput, JobFailure> {
     let node = runner.query_retrieve_node(request.node)?;
-    let remote = runner.remote(&node, request.association);
+    let remote = runner.remote(&node, request.association)?;
     match (request.series_uid, request.sop_instance_uid) {
         (Some(series), None) if request.preview_first || request.preview_only => {
             plan_preview(&node, remote.as_ref(), request, series, ctx)

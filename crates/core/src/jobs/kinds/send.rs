@@ -48,7 +48,7 @@ pub(crate) fn run(
             (Some(uid), true) => uid.clone(),
             _ => sent.path.clone(),
         };
-    let remote = runner.remote(&node, settings);
+    let remote = runner.remote(&node, settings)?;
     let mut report = remote.send(
         &files,
         &mut control(ctx, |event| {
