@@ -218,6 +218,19 @@ enum Command {
         /// or pause in the middle of a request body
         #[arg(long, default_value_t = 30)]
         http_timeout: u64,
+        /// Certificate chain (PEM, this server's first) for TLS: with --tls-key, the HTTP server
+        /// speaks HTTPS only and a DICOM TLS listener runs on --tls-port beside the plain one
+        #[arg(long, requires = "tls_key", value_name = "PEM")]
+        tls_cert: Option<PathBuf>,
+        /// Private key (PEM) of --tls-cert
+        #[arg(long, requires = "tls_cert", value_name = "PEM")]
+        tls_key: Option<PathBuf>,
+        /// Require a client certificate issued by these CAs (PEM) over DICOM TLS and HTTPS
+        #[arg(long, requires = "tls_cert", value_name = "PEM")]
+        tls_client_ca: Option<PathBuf>,
+        /// Port of the DICOM TLS listener (PS3.15 Annex B; 2762 is registered for it)
+        #[arg(long, default_value_t = 2762)]
+        tls_port: u16,
         /// Do not open the web UI in a browser
         #[arg(long)]
         no_browser: bool,
@@ -251,37 +264,7 @@ enum Command {
 #[derive(Subcommand)]
 enum NodesCommand {
     /// Add a node: NAME AET@host:port (DIMSE), or NAME --dicomweb URL
-    Add {
-        name: String,
-        #[arg(required_unless_present = "dicomweb")]
-        address: Option<AeAddress>,
-        /// A DICOMweb node: its base URL (e.g. http://pacs:8042/dicom-web)
-        #[arg(long, conflicts_with = "address")]
-        dicomweb: Option<String>,
-        /// HTTP Basic credentials for a DICOMweb node: USER:PASSWORD
-        #[arg(long, requires = "dicomweb", conflicts_with = "auth_bearer")]
-        auth_basic: Option<String>,
-        /// A bearer token for a DICOMweb node
-        #[arg(long, requires = "dicomweb")]
-        auth_bearer: Option<String>,
-        /// Our AE title towards this node [default: LIGHTBOX]
-        #[arg(long)]
-        calling_ae_title: Option<String>,
-        /// How to retrieve from it: get (C-GET) or move (C-MOVE)
-        #[arg(long, default_value = "get")]
-        retrieve: RetrieveMethod,
-        /// C-MOVE destination AE title [default: our storage listener's]
-        #[arg(long)]
-        move_destination: Option<String>,
-        /// Do not use it for query/retrieve
-        #[arg(long)]
-        no_query: bool,
-        /// Do not offer it as a send target
-        #[arg(long)]
-        no_send: bool,
-        #[arg(long, default_value_t = 30)]
-        timeout: u64,
-    },
+    Add(Box<AddNode>),
     List {
         #[arg(long)]
         json: bool,
@@ -293,6 +276,49 @@ enum NodesCommand {
     Verify {
         name: String,
     },
+}
+
+#[derive(clap::Args)]
+struct AddNode {
+    name: String,
+    #[arg(required_unless_present = "dicomweb")]
+    address: Option<AeAddress>,
+    /// A DICOMweb node: its base URL (e.g. http://pacs:8042/dicom-web)
+    #[arg(long, conflicts_with = "address")]
+    dicomweb: Option<String>,
+    /// HTTP Basic credentials for a DICOMweb node: USER:PASSWORD
+    #[arg(long, requires = "dicomweb", conflicts_with = "auth_bearer")]
+    auth_basic: Option<String>,
+    /// A bearer token for a DICOMweb node
+    #[arg(long, requires = "dicomweb")]
+    auth_bearer: Option<String>,
+    /// Our AE title towards this node [default: LIGHTBOX]
+    #[arg(long)]
+    calling_ae_title: Option<String>,
+    /// How to retrieve from it: get (C-GET) or move (C-MOVE)
+    #[arg(long, default_value = "get")]
+    retrieve: RetrieveMethod,
+    /// C-MOVE destination AE title [default: our storage listener's]
+    #[arg(long)]
+    move_destination: Option<String>,
+    /// Do not use it for query/retrieve
+    #[arg(long)]
+    no_query: bool,
+    /// Do not offer it as a send target
+    #[arg(long)]
+    no_send: bool,
+    #[arg(long, default_value_t = 30)]
+    timeout: u64,
+    /// The node takes associations over TLS only: the certificates (PEM) that vouch for it
+    /// (its own when self-signed, or its CA)
+    #[arg(long, conflicts_with = "dicomweb", value_name = "PEM")]
+    tls_ca: Option<PathBuf>,
+    /// Our client certificate (PEM), for a TLS node that checks its clients
+    #[arg(long, requires = "tls_ca", requires = "tls_key", value_name = "PEM")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert
+    #[arg(long, requires = "tls_cert", value_name = "PEM")]
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -618,9 +644,24 @@ fn run(cli: Cli) -> Result<()> {
             http_hosts,
             http_max_connections,
             http_timeout,
+            tls_cert,
+            tls_key,
+            tls_client_ca,
+            tls_port,
             no_browser,
             demo,
         } => {
+            let tls = match (tls_cert, tls_key) {
+                (Some(certificate), Some(private_key)) => Some(serve::TlsOptions {
+                    identity: lightbox_net::tls::ServerTls {
+                        certificate,
+                        private_key,
+                        client_ca: tls_client_ca,
+                    },
+                    dimse_address: format!("{bind}:{tls_port}"),
+                }),
+                _ => None,
+            };
             lightbox_dicom::pixel::set_decode_budget(decode_memory << 20);
             let config = ServerConfig {
                 ae_title,
@@ -655,6 +696,7 @@ fn run(cli: Cli) -> Result<()> {
                 config,
                 jobs,
                 http,
+                tls,
             )
         }
         Command::Generate { .. } | Command::Nodes(_) | Command::Jobs(_) => {
@@ -689,19 +731,35 @@ fn study_query(f: StudyFilters) -> Result<StudyQuery> {
 
 fn run_nodes(nodes: &Nodes, command: &NodesCommand) -> Result<()> {
     match command {
-        NodesCommand::Add {
-            name,
-            address,
-            dicomweb,
-            auth_basic,
-            auth_bearer,
-            calling_ae_title,
-            retrieve,
-            move_destination,
-            no_query,
-            no_send,
-            timeout,
-        } => {
+        NodesCommand::Add(add) => {
+            let AddNode {
+                name,
+                address,
+                dicomweb,
+                auth_basic,
+                auth_bearer,
+                calling_ae_title,
+                retrieve,
+                move_destination,
+                no_query,
+                no_send,
+                timeout,
+                tls_ca,
+                tls_cert,
+                tls_key,
+            } = &**add;
+            // Kept absolute: `serve` may run from another directory.
+            let absolute = |path: &PathBuf| {
+                std::path::absolute(path).with_context(|| format!("{}", path.display()))
+            };
+            let tls = match tls_ca {
+                Some(ca) => Some(lightbox_core::nodes::ClientTls {
+                    ca: absolute(ca)?,
+                    certificate: tls_cert.as_ref().map(absolute).transpose()?,
+                    private_key: tls_key.as_ref().map(absolute).transpose()?,
+                }),
+                None => None,
+            };
             let base = match (address, dicomweb) {
                 (Some(address), _) => Node::new(name, address),
                 (None, Some(url)) => {
@@ -737,6 +795,7 @@ fn run_nodes(nodes: &Nodes, command: &NodesCommand) -> Result<()> {
                 query_retrieve: !no_query,
                 send_target: !no_send,
                 timeout_seconds: *timeout,
+                tls,
                 ..base
             };
             let shown = match &node.dicomweb {
@@ -762,6 +821,7 @@ fn run_nodes(nodes: &Nodes, command: &NodesCommand) -> Result<()> {
                     };
                     let (address, retrieve) = match &n.dicomweb {
                         Some(web) => (web.url.clone(), "WADO-RS"),
+                        None if n.tls.is_some() => (format!("{} (TLS)", n.address()), retrieve),
                         None => (n.address().to_string(), retrieve),
                     };
                     println!(

@@ -10,7 +10,8 @@ use lightbox_core::jobs::{Engine, EngineConfig};
 use lightbox_core::nodes::Nodes;
 use lightbox_core::scp;
 use lightbox_core::store::Store;
-use lightbox_net::dimse::server::ServerConfig;
+use lightbox_net::dimse::server::{DimseServer, ServerConfig};
+use lightbox_net::tls::ServerTls;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -27,6 +28,13 @@ pub struct HttpOptions {
     pub demo: bool,
 }
 
+/// `--tls-cert`/`--tls-key`: the identity both the HTTPS server and the DICOM TLS listener
+/// present, and where the latter listens.
+pub struct TlsOptions {
+    pub identity: ServerTls,
+    pub dimse_address: String,
+}
+
 pub fn serve(
     data_dir: &Path,
     store: Arc<Store>,
@@ -34,7 +42,16 @@ pub fn serve(
     config: ServerConfig,
     jobs: EngineConfig,
     http: HttpOptions,
+    tls: Option<TlsOptions>,
 ) -> Result<()> {
+    // Certificates are read before anything starts: a wrong path is said at once.
+    let (https, dimse_tls) = match &tls {
+        Some(tls) => (
+            Some(tls.identity.config(&[b"http/1.1"])?),
+            Some(tls.identity.config(&[])?),
+        ),
+        None => (None, None),
+    };
     // A clean stop leaves this marker; without it the last run crashed (or this is the first),
     // and the index catches up with the files before anything is accepted.
     let clean_marker = data_dir.join(".clean-shutdown");
@@ -75,15 +92,30 @@ pub fn serve(
         None => None,
     };
     lightbox_server::check_bind(&http_address, credentials.as_ref()).map_err(anyhow::Error::msg)?;
-    let listener = scp::listener(address, store.clone(), config.clone(), Some(on_stored))
+    let services = scp::services(store.clone(), Some(on_stored))?;
+    let listener = DimseServer::bind(address, config.clone(), services.clone())
         .with_context(|| format!("listening on {address}"))?;
     let dimse_address = listener.local_addr()?;
+    let secure_listener = match (&tls, dimse_tls) {
+        (Some(tls), Some(dimse_tls)) => {
+            let address = &tls.dimse_address;
+            let secure_config = ServerConfig {
+                tls: Some(dimse_tls),
+                ..config.clone()
+            };
+            let listener = DimseServer::bind(address, secure_config, services)
+                .with_context(|| format!("listening on {address} (DICOM TLS)"))?;
+            Some(listener)
+        }
+        _ => None,
+    };
     let runtime = lightbox_server::runtime()?;
     let http_listener = runtime
         .block_on(tokio::net::TcpListener::bind(http_address))
         .with_context(|| format!("listening on {http_address} (HTTP)"))?;
     let http_local = http_listener.local_addr()?;
-    let url = format!("http://{http_local}");
+    let scheme = if https.is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://{http_local}");
     let (stop_streams, stopping) = tokio::sync::watch::channel(false);
     let router = lightbox_server::router(lightbox_server::ServerConfig {
         stopping,
@@ -93,6 +125,7 @@ pub fn serve(
         credentials,
         address: http_local,
         host_names: http.host_names.clone(),
+        https: https.is_some(),
         listener: Some(lightbox_server::ListenerStatus {
             ae_title: config.ae_title.clone(),
             address: dimse_address.to_string(),
@@ -106,6 +139,7 @@ pub fn serve(
                 http_listener,
                 router,
                 limits,
+                https,
                 async move {
                     while !stop.load(Ordering::SeqCst) {
                         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -121,6 +155,18 @@ pub fn serve(
         config.ae_title,
         data_dir.display()
     );
+    let secure_thread = match secure_listener {
+        Some(listener) => {
+            eprintln!(
+                "DICOM TLS listener {} on {}",
+                config.ae_title,
+                listener.local_addr()?
+            );
+            let stop = shutdown.clone();
+            Some(std::thread::spawn(move || listener.serve(stop)))
+        }
+        None => None,
+    };
     eprintln!("DICOMweb on {url}/dicom-web");
     if http.demo {
         queue_demo_data(data_dir, &store, &engine)?;
@@ -132,6 +178,7 @@ pub fn serve(
     }
     let served = listener.serve(shutdown.clone());
     shutdown.store(true, Ordering::SeqCst);
+    let secure_served = secure_thread.map(|thread| thread.join());
     let _ = follow_ups.join();
     if let Ok(Err(e)) = http_thread.join() {
         eprintln!("HTTP server: {e}");
@@ -139,6 +186,11 @@ pub fn serve(
     // Running jobs are interrupted and resume at the next start.
     engine.shutdown();
     served?;
+    match secure_served {
+        Some(Ok(served)) => served.context("DICOM TLS listener")?,
+        Some(Err(_)) => anyhow::bail!("the DICOM TLS listener panicked"),
+        None => {}
+    }
     std::fs::write(&clean_marker, b"")?;
     eprintln!("stopped");
     Ok(())

@@ -226,6 +226,19 @@ impl Node {
         if self.port == 0 {
             return Err(("port", "port: 1 to 65535".into()));
         }
+        if let Some(tls) = &self.tls {
+            if tls.certificate.is_some() != tls.private_key.is_some() {
+                return Err((
+                    "tls",
+                    "TLS: a client certificate and its private key go together".into(),
+                ));
+            }
+            // The files are read now, so a wrong path or a key that does not match is said
+            // when the node is saved rather than at its first association.
+            if let Err(e) = tls.config() {
+                return Err(("tls", format!("TLS: {e}")));
+            }
+        }
         Ok(())
     }
 }

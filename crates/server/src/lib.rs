@@ -32,10 +32,11 @@ use std::sync::Arc;
 pub struct AppState {
     pub store: Arc<Store>,
     credentials: Option<Arc<Credentials>>,
-    /// `http://host:port` that links (bulk data URIs) are built on: the first `--http-host`
+    /// `http(s)://host:port` that links (bulk data URIs) are built on: the first `--http-host`
     /// name, else the bound address; `None` when bound to every address with no name given,
     /// and then links follow the request's Host (which the host policy has checked).
     origin: Option<Arc<str>>,
+    scheme: &'static str,
     /// STOW-RS and uploads index through it, in batches, as the storage listener does.
     indexer: Arc<lightbox_core::import::BackgroundIndexer>,
     /// Runs every long operation the API starts; absent when only DICOMweb is served.
@@ -74,6 +75,8 @@ pub struct ServerConfig {
     pub address: SocketAddr,
     /// Names this server answers to beyond the loopback names and the bound address (`--http-host`).
     pub host_names: Vec<String>,
+    /// Served over TLS: links are `https://`.
+    pub https: bool,
     pub listener: Option<ListenerStatus>,
     /// Send `true` on its sender (or drop it) when the server stops.
     pub stopping: tokio::sync::watch::Receiver<bool>,
@@ -118,10 +121,11 @@ pub fn router(config: ServerConfig) -> std::io::Result<Router> {
     let indexer = Arc::new(lightbox_core::import::BackgroundIndexer::start(
         config.store.clone(),
     )?);
+    let scheme = if config.https { "https" } else { "http" };
     let origin = match (config.host_names.first(), config.address.ip()) {
-        (Some(name), _) => Some(format!("http://{name}:{}", config.address.port())),
+        (Some(name), _) => Some(format!("{scheme}://{name}:{}", config.address.port())),
         (None, ip) if ip.is_unspecified() => None,
-        (None, _) => Some(format!("http://{}", config.address)),
+        (None, _) => Some(format!("{scheme}://{}", config.address)),
     };
     let host_policy = Arc::new(guard::HostPolicy::new(config.address, &config.host_names));
     let state = AppState {
@@ -129,6 +133,7 @@ pub fn router(config: ServerConfig) -> std::io::Result<Router> {
         store: config.store,
         credentials: config.credentials.map(Arc::new),
         origin: origin.map(Into::into),
+        scheme,
         engine: config.engine,
         nodes: Arc::new(config.nodes),
         nodes_lock: Arc::default(),
@@ -162,7 +167,7 @@ impl AppState {
                     .get(header::HOST)
                     .and_then(|h| h.to_str().ok())
                     .unwrap_or("127.0.0.1");
-                format!("http://{host}")
+                format!("{}://{host}", self.scheme)
             }
         }
     }
@@ -239,12 +244,14 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
-/// Serves `router` on `listener` until `shutdown` completes, every connection held to `limits`.
+/// Serves `router` on `listener` until `shutdown` completes, every connection held to `limits`;
+/// over TLS (HTTPS) when `tls` is given (see [`lightbox_net::tls::ServerTls`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     limits: HttpLimits,
+    tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    listen::serve(listener, router, limits, shutdown).await
+    listen::serve(listener, router, limits, tls, shutdown).await
 }

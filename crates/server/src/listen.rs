@@ -2,7 +2,8 @@
 //! headers (which is also how long an idle keep-alive connection stays open) and for each
 //! stretch of a request body with no data; beyond a number of connections at once a new one is
 //! answered 503 and closed; and an accept error (out of file descriptors included) pauses the
-//! loop instead of ending it.
+//! loop instead of ending it. With a TLS configuration every connection is HTTPS, its handshake
+//! held to the header deadline.
 
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -10,8 +11,8 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
@@ -39,16 +40,20 @@ impl Default for HttpLimits {
 
 /// Connections beyond the limit that are being told so at once; a flood beyond this is closed.
 const MAX_REFUSING: usize = 64;
+/// How long telling a connection beyond the limit may take (its TLS handshake included).
+const REFUSAL_TIME: Duration = Duration::from_secs(2);
 const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
 
-/// Serves `router` on `listener` until `shutdown` completes, then waits for the connections in
-/// progress to end.
+/// Serves `router` on `listener` (over TLS when `tls` is given) until `shutdown` completes, then
+/// waits for the connections in progress to end.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: HttpLimits,
+    tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let tls = tls.map(tokio_rustls::TlsAcceptor::from);
     let router = router.layer(RequestBodyTimeoutLayer::new(limits.body_idle_timeout));
     let connections = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
@@ -85,8 +90,18 @@ pub async fn serve(
         };
         let Ok(permit) = connections.clone().try_acquire_owned() else {
             if let Ok(refusal) = refusing.clone().try_acquire_owned() {
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    refuse_busy(stream).await;
+                    match tls {
+                        None => refuse_busy(stream).await,
+                        Some(acceptor) => {
+                            let handshake =
+                                tokio::time::timeout(REFUSAL_TIME, acceptor.accept(stream));
+                            if let Ok(Ok(stream)) = handshake.await {
+                                refuse_busy(stream).await;
+                            }
+                        }
+                    }
                     drop(refusal);
                 });
             }
@@ -94,9 +109,38 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(router.clone());
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        let http = http.clone();
+        let watcher = graceful.watcher();
+        let tls = tls.clone();
+        let handshake_timeout = limits.header_timeout;
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            let ended = match tls {
+                None => {
+                    watcher
+                        .watch(http.serve_connection(TokioIo::new(stream), service))
+                        .await
+                }
+                Some(acceptor) => {
+                    let handshake =
+                        tokio::time::timeout(handshake_timeout, acceptor.accept(stream));
+                    match handshake.await {
+                        Ok(Ok(stream)) => {
+                            watcher
+                                .watch(http.serve_connection(TokioIo::new(stream), service))
+                                .await
+                        }
+                        Ok(Err(e)) => {
+                            tracing::info!(error = %e, "HTTPS: TLS handshake failed");
+                            Ok(())
+                        }
+                        Err(_) => {
+                            tracing::debug!("HTTPS: TLS handshake timed out");
+                            Ok(())
+                        }
+                    }
+                }
+            };
+            if let Err(e) = ended {
                 tracing::debug!(error = %e, "HTTP connection ended");
             }
             drop(permit);
@@ -107,7 +151,7 @@ pub async fn serve(
 }
 
 /// Tells a connection beyond the limit to come back later, and closes it.
-async fn refuse_busy(mut stream: TcpStream) {
+async fn refuse_busy(mut stream: impl AsyncWrite + Unpin) {
     const BODY: &str = "too many connections at once: try again in a moment\n";
     let answer = format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n\
@@ -118,5 +162,5 @@ async fn refuse_busy(mut stream: TcpStream) {
         stream.write_all(answer.as_bytes()).await?;
         stream.shutdown().await
     };
-    let _ = tokio::time::timeout(Duration::from_secs(2), write).await;
+    let _ = tokio::time::timeout(REFUSAL_TIME, write).await;
 }

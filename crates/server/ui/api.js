@@ -73,6 +73,7 @@ import { limiter } from './lib/util.js';
  *   retrieve_method?: 'c-get' | 'c-move' | string, move_destination?: string | null,
  *   query_retrieve?: boolean, send_target?: boolean, timeout_seconds?: number,
  *   dicomweb?: { url: string, auth?: NodeAuth },
+ *   tls?: { ca: string, certificate?: string | null, private_key?: string | null } | null,
  * }} Node
  */
 /** @typedef {{ ok?: boolean, round_trip_ms?: number, error?: string }} VerifyResult */

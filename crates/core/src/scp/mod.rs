@@ -57,6 +57,12 @@ pub fn listener(
     config: ServerConfig,
     on_stored: Option<OnStored>,
 ) -> std::io::Result<DimseServer> {
+    DimseServer::bind(address, config, services(store, on_stored)?)
+}
+
+/// This node's services over `store`, for listeners of its own making (the plain and the TLS
+/// port share one set, and so one indexer).
+pub fn services(store: Arc<Store>, on_stored: Option<OnStored>) -> std::io::Result<Services> {
     let storage = Storage {
         indexer: BackgroundIndexer::start(store.clone())?,
         scratch: store.tmp_dir(),
@@ -68,5 +74,5 @@ pub fn listener(
         retrieve: Some(Arc::new(StoredInstances(store.clone()))),
         nodes: Some(Arc::new(KnownNodes(Nodes::new(store.root())))),
     };
-    DimseServer::bind(address, config, services)
+    Ok(services)
 }

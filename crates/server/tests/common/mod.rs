@@ -64,6 +64,7 @@ impl Server {
             credentials,
             address: listener.local_addr().unwrap(),
             host_names: Vec::new(),
+            https: false,
             listener: None,
             stopping,
         })
@@ -75,6 +76,7 @@ impl Server {
                     listener,
                     router,
                     limits,
+                    None,
                     async move {
                         let _ = stopped.await;
                         let _ = stop_streams.send(true);

@@ -153,6 +153,8 @@ function build() {
     query_retrieve: input('#node-qr').checked,
     send_target: input('#node-send').checked,
     timeout_seconds: Number(value('#node-timeout')),
+    // TLS is set from the command line (`nodes add --tls-ca`): an edit here keeps it.
+    tls: !web && prev.tls ? prev.tls : null,
   };
   if (web) {
     const kind = value('#node-auth');

@@ -24,7 +24,8 @@ export function renderNodes() {
     const web = !!n.dicomweb;
     return h('tr', { testid: 'node-row', 'data-node': n.name },
       h('td', null, h('b', null, n.name)),
-      h('td', null, h('span', { class: 'badge' }, web ? 'DICOMweb' : 'DIMSE'), ' ', h('span', { class: 'mono' }, nodeAddress(n))),
+      h('td', null, h('span', { class: 'badge' }, web ? 'DICOMweb' : 'DIMSE'), ' ',
+        ...(n.tls ? [h('span', { class: 'badge', title: 'Associations over TLS' }, 'TLS'), ' '] : []), h('span', { class: 'mono' }, nodeAddress(n))),
       h('td', null, web ? 'WADO-RS' : (n.retrieve_method === 'c-move' ? `C-MOVE → ${n.move_destination || (status && status.ae_title) || 'us'}` : 'C-GET')),
       h('td', null, n.query_retrieve ? '✓' : '—'),
       h('td', null, n.send_target ? '✓' : '—'),
