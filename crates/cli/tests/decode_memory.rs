@@ -148,6 +148,10 @@ fn decode_bombs_are_thumbnailed_small_or_refused_within_600_mb() {
         assert_eq!(handle.join().unwrap(), 200);
     }
     let peak = peak_mb(serve.pid());
-    eprintln!("peak resident memory: {before} MB before, {peak} MB after");
+    eprintln!(
+        "figure: decode bombs (16384² JPEG 2000 and JPEG thumbnailed at reduced resolution, RLE \
+         refused; full renders refused; two scaled renders at once): serve's peak resident \
+         memory {before} MB before, {peak} MB after"
+    );
     assert!(peak < 600, "peak {peak} MB");
 }

@@ -107,7 +107,7 @@ fn wado_and_stow_of_300_mb_stay_in_bounded_memory() {
         "{received} bytes for {total} bytes of files"
     );
     let growth = peak_kb(serve.pid()).saturating_sub(before);
-    eprintln!("WADO-RS of {total} bytes: peak RSS grew by {growth} KiB");
+    eprintln!("figure: WADO-RS of {total} bytes: serve's peak RSS grew by {growth} KiB");
     assert!(
         growth < MAX_GROWTH_KB,
         "WADO-RS grew the peak RSS by {growth} KiB"
@@ -148,7 +148,7 @@ fn wado_and_stow_of_300_mb_stay_in_bounded_memory() {
         response.body_mut().read_to_string().unwrap()
     );
     let growth = peak_kb(serve.pid()).saturating_sub(before);
-    eprintln!("STOW-RS of 600 instances: peak RSS grew by {growth} KiB");
+    eprintln!("figure: STOW-RS of 600 instances: serve's peak RSS grew by {growth} KiB");
     assert!(
         growth < MAX_GROWTH_KB,
         "STOW-RS grew the peak RSS by {growth} KiB"
@@ -251,7 +251,7 @@ fn a_bulk_data_element_of_300_mb_is_streamed() {
     assert!(received > BULK as u64, "{received}");
     assert_eq!(marked, BULK as u64, "the element's bytes, all of them");
     let growth = peak_kb(serve.pid()).saturating_sub(before);
-    eprintln!("bulk data of {BULK} bytes: peak RSS grew by {growth} KiB");
+    eprintln!("figure: bulk data element of {BULK} bytes: serve's peak RSS grew by {growth} KiB");
     assert!(
         growth < MAX_GROWTH_KB,
         "bulk data grew the peak RSS by {growth} KiB"

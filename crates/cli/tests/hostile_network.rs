@@ -52,14 +52,21 @@ fn running_out_of_descriptors_leaves_the_server_alive_and_answering() {
         "the flood did not exhaust the descriptors: {:?}",
         serve.printed()
     );
+    let held = flood.len();
     drop(flood);
 
+    let flood_ended = Instant::now();
     let deadline = Instant::now() + Duration::from_secs(15);
     while c_echo::echo(&peer, &options).is_err() {
         assert!(Instant::now() < deadline, "no C-ECHO after the flood");
         std::thread::sleep(Duration::from_millis(100));
     }
+    let answered = flood_ended.elapsed();
     let status = common::get_json(&format!("{}/api/status", serve.url));
     assert!(status["store"].is_object(), "{status}");
     assert!(serve.is_running());
+    eprintln!(
+        "figure: descriptor exhaustion (ulimit -n 128, {held} idle connections): serve alive, \
+         C-ECHO and HTTP answered {answered:.1?} after the flood"
+    );
 }

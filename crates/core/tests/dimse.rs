@@ -1854,4 +1854,7 @@ fn a_codestream_cut_short_is_refused_over_c_store() {
         assert_eq!(instance.status, Some(0xC000), "{instance:?}");
     }
     assert_eq!(listener.store.index().stats().unwrap().instances, 0);
+    eprintln!(
+        "figure: RLE cut at byte 2707 and a JPEG cut short, over C-STORE: both answered 0xC000, 0 stored"
+    );
 }

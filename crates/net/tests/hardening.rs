@@ -113,11 +113,16 @@ fn beyond_the_limit_an_association_is_rejected_and_served_again_once_a_slot_free
         other => panic!("{other:?}"),
     }
     drop(holders);
+    let freed = Instant::now();
     let deadline = Instant::now() + Duration::from_secs(5);
     while c_echo::echo(&server.address, &options()).is_err() {
         assert!(Instant::now() < deadline, "no slot freed");
         std::thread::sleep(Duration::from_millis(50));
     }
+    eprintln!(
+        "figure: association beyond --max-associations 2: {refused}; served again {:.1?} after a slot freed",
+        freed.elapsed()
+    );
 }
 
 #[test]
@@ -142,6 +147,9 @@ fn a_request_trickled_a_byte_at_a_time_is_cut_off_at_the_deadline() {
     });
     let took = closed_within(reader, Duration::from_secs(10));
     assert!(took < Duration::from_secs(3), "held for {took:?}");
+    eprintln!(
+        "figure: A-ASSOCIATE-RQ trickled a byte per 150 ms, deadline 1 s: cut off after {took:.1?}"
+    );
     trickle.join().unwrap();
     // And the server goes on.
     assert!(c_echo::echo(&server.address, &options()).is_ok());

@@ -80,7 +80,10 @@ fn a_stow_of_300000_empty_parts_is_refused_in_bounded_memory_and_threads() {
     assert!(answer.contains("100000 parts"), "{answer}");
     let growth_mb = (status_field("VmHWM:") - before_kb) / 1024;
     let extra_threads = most_threads.load(Ordering::SeqCst) - threads_before;
-    eprintln!("peak memory +{growth_mb} MB, at most {extra_threads} more threads");
+    eprintln!(
+        "figure: STOW-RS of 300,000 empty parts: {status}, peak memory +{growth_mb} MB, \
+         at most {extra_threads} more threads"
+    );
     // The body itself is 13 MB of this process (the client side) besides the server's share.
     assert!(growth_mb < 64, "+{growth_mb} MB");
     assert!(
