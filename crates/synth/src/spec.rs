@@ -1,0 +1,39 @@
+//! The public description of a data set to generate, and the report of what was written.
+
+/// What to generate. Indices passed to [`instance_bytes`](crate::instance_bytes) are 0-based; the
+/// numbers written to the files (SeriesNumber, InstanceNumber) are 1-based.
+#[derive(Clone, Debug)]
+pub struct SynthSpec {
+    pub patients: u32,
+    pub studies_per_patient: u32,
+    pub series_per_study: u32,
+    pub instances_per_series: u32,
+    pub rows: u16,
+    pub columns: u16,
+    pub seed: u64,
+    /// One modality for every study (`CT`, `MR`, `CR`, `DX`, `US`, `PT`; anything else is written as
+    /// Secondary Capture with that Modality value); `None` (or empty) picks one per study.
+    pub modality: Option<String>,
+}
+
+impl Default for SynthSpec {
+    fn default() -> Self {
+        SynthSpec {
+            patients: 2,
+            studies_per_patient: 2,
+            series_per_study: 2,
+            instances_per_series: 5,
+            rows: 512,
+            columns: 512,
+            seed: 1,
+            modality: None,
+        }
+    }
+}
+
+/// What [`generate`](crate::generate) wrote.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SynthReport {
+    pub files: u64,
+    pub bytes: u64,
+}
