@@ -62,18 +62,80 @@ fn fingerprint(bytes: &[u8]) -> u64 {
     })
 }
 
-/// index.html with a `modulepreload` link for every module, where it says `<!-- modules -->`:
-/// the browser then fetches them all at once instead of import by import.
-fn index_with_preloads(index: &str, modules: &[String]) -> String {
+/// The modules `module` (a path under `ui/`) imports, directly or not, itself included, in the
+/// order they are first met.
+fn module_graph(root: &Path, module: &str, seen: &mut Vec<String>) {
+    if seen.iter().any(|m| m == module) {
+        return;
+    }
+    seen.push(module.to_string());
+    let file = root.join(module);
+    let source = std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("{}: {e} (imported, but not there)", file.display()));
+    let dir = Path::new(module).parent().unwrap_or(Path::new(""));
+    for specifier in relative_imports(&source) {
+        let mut path = dir.to_path_buf();
+        for part in specifier.split('/') {
+            match part {
+                "." => {}
+                ".." => {
+                    path.pop();
+                }
+                name => path.push(name),
+            }
+        }
+        let joined: Vec<&str> = path
+            .components()
+            .map(|c| c.as_os_str().to_str().expect("UTF-8 module path"))
+            .collect();
+        module_graph(root, &joined.join("/"), seen);
+    }
+}
+
+/// The relative specifiers of a module's static imports (`import … from './x.js'`,
+/// `import './x.js'`).
+fn relative_imports(source: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for keyword in ["from ", "import "] {
+        let mut rest = source;
+        while let Some(at) = rest.find(keyword) {
+            rest = &rest[at + keyword.len()..];
+            let Some(quote) = rest.chars().next().filter(|c| *c == '\'' || *c == '"') else {
+                continue;
+            };
+            let body = &rest[1..];
+            let Some(end) = body.find(quote) else {
+                continue;
+            };
+            let specifier = &body[..end];
+            if specifier.starts_with("./") || specifier.starts_with("../") {
+                found.push(specifier.to_string());
+            }
+        }
+    }
+    found
+}
+
+/// A page with a `modulepreload` link for every module its script imports, where it says
+/// `<!-- modules -->`: the browser then fetches them all at once instead of import by import.
+fn page_with_preloads(root: &Path, page: &str) -> String {
+    let marker = "<!-- modules -->\n";
+    assert!(
+        page.contains(marker),
+        "a page under ui/ lacks the <!-- modules --> marker where the preloads go"
+    );
+    let entry = page
+        .split("<script type=\"module\" src=\"/ui/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a page under ui/ has a <script type=\"module\" src=\"/ui/…\">");
+    let mut modules = Vec::new();
+    module_graph(root, entry, &mut modules);
     let links: String = modules
         .iter()
         .map(|m| format!("<link rel=\"modulepreload\" href=\"/ui/{m}\">\n"))
         .collect();
-    assert!(
-        index.contains("<!-- modules -->"),
-        "ui/index.html lacks the <!-- modules --> marker where the preloads go"
-    );
-    index.replace("<!-- modules -->\n", &links)
+    page.replace(marker, &links)
 }
 
 fn main() {
@@ -91,23 +153,17 @@ fn main() {
             .collect();
         parts.join("/")
     };
-    let modules: Vec<String> = files
-        .iter()
-        .filter(|f| f.extension().is_some_and(|e| e == "js"))
-        .map(|f| url_of(f))
-        .collect();
     let mut table = String::from(
         "/// Every embedded asset: its path under /ui/, content type and bytes.\n\
          pub static ASSETS: &[Asset] = &[\n",
     );
     for file in &files {
         let url_path = url_of(file);
-        // index.html is embedded with its preloads, from OUT_DIR; the others as they are.
-        let source = if url_path == "index.html" {
-            let index = std::fs::read_to_string(file).expect("ui/index.html");
-            let processed = out_dir.join("index.html");
-            std::fs::write(&processed, index_with_preloads(&index, &modules))
-                .expect("write index.html");
+        // Pages are embedded with their preloads, from OUT_DIR; the others as they are.
+        let source = if url_path.ends_with(".html") {
+            let page = std::fs::read_to_string(file).expect("a page under ui/");
+            let processed = out_dir.join(url_path.replace('/', "_"));
+            std::fs::write(&processed, page_with_preloads(&root, &page)).expect("write a page");
             processed
         } else {
             file.clone()

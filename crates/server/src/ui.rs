@@ -34,6 +34,10 @@ pub fn routes() -> Router<AppState> {
             get(|headers: HeaderMap| async move { serve("index.html", &headers) }),
         )
         .route(
+            "/view/{study}/{series}",
+            get(|headers: HeaderMap| async move { serve("viewer.html", &headers) }),
+        )
+        .route(
             "/ui/{*path}",
             get(|Path(path): Path<String>, headers: HeaderMap| async move {
                 serve(&path, &headers)
@@ -80,8 +84,8 @@ mod tests {
     }
 
     /// The relative module specifiers a script imports (`import … from './x.js'`,
-    /// `import './x.js'`, and `import('./x.js')` in JSDoc types).
-    fn imports(source: &str) -> Vec<&str> {
+    /// `import './x.js'`, and with `types`, `import('./x.js')` in JSDoc types).
+    fn imports(source: &str, types: bool) -> Vec<&str> {
         let mut found = Vec::new();
         for quote in ['\'', '"'] {
             for (i, _) in source.match_indices(quote) {
@@ -93,7 +97,7 @@ mod tests {
                 let before = source[..i].trim_end();
                 let is_import = before.ends_with("from")
                     || before.ends_with("import")
-                    || before.ends_with("import(");
+                    || (types && before.ends_with("import("));
                 if is_import && (spec.starts_with("./") || spec.starts_with("../")) {
                     found.push(spec);
                 }
@@ -158,14 +162,14 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_page_its_modules_and_their_imports_are_all_served() {
-        let index = text(asset("index.html").expect("index.html"));
-        assert!(index.contains(r#"<script type="module" src="/ui/main.js"></script>"#));
-        assert!(index.contains(r#"href="/ui/app.css""#));
-        assert!(asset("app.css").is_some());
+    /// The pages and the module each starts from.
+    const PAGES: [(&str, &str); 2] = [("index.html", "main.js"), ("viewer.html", "viewer/main.js")];
+
+    /// Every module `entry` imports, directly or not (with `types`, JSDoc type imports too),
+    /// itself included.
+    fn graph(entry: &str, types: bool) -> BTreeSet<String> {
         let mut seen = BTreeSet::new();
-        let mut todo = vec!["main.js".to_string()];
+        let mut todo = vec![entry.to_string()];
         while let Some(path) = todo.pop() {
             if !seen.insert(path.clone()) {
                 continue;
@@ -177,18 +181,32 @@ mod tests {
                 source.starts_with("// @ts-check"),
                 "{path} is not type-checked"
             );
-            for spec in imports(source) {
+            for spec in imports(source, types) {
                 todo.push(resolve(&path, spec));
             }
         }
-        // Every module is part of the page (none left over).
+        seen
+    }
+
+    #[test]
+    fn the_pages_their_modules_and_their_imports_are_all_served() {
+        let mut all = BTreeSet::new();
+        for (page, entry) in PAGES {
+            let html = text(asset(page).expect("a page"));
+            let script = format!(r#"<script type="module" src="/ui/{entry}"></script>"#);
+            assert!(html.contains(&script), "{page}");
+            assert!(html.contains(r#"href="/ui/app.css""#), "{page}");
+            all.extend(graph(entry, true));
+        }
+        assert!(asset("app.css").is_some());
+        // Every module is part of a page (none left over).
         let modules: BTreeSet<String> = ASSETS
             .iter()
             .filter(|a| a.path.ends_with(".js"))
             .map(|a| a.path.to_string())
             .collect();
-        assert_eq!(modules, seen);
-        assert!(seen.len() > 20, "{seen:?}");
+        assert_eq!(modules, all);
+        assert!(all.len() > 20, "{all:?}");
     }
 
     #[test]
@@ -232,11 +250,20 @@ mod tests {
     }
 
     #[test]
-    fn every_module_is_preloaded_and_a_held_file_is_not_sent_again() {
-        let index = text(asset("index.html").expect("index.html"));
-        for module in ASSETS.iter().filter(|a| a.path.ends_with(".js")) {
-            let link = format!(r#"<link rel="modulepreload" href="/ui/{}">"#, module.path);
-            assert!(index.contains(&link), "{} is not preloaded", module.path);
+    fn each_page_preloads_its_modules_only_and_a_held_file_is_not_sent_again() {
+        for (page, entry) in PAGES {
+            let html = text(asset(page).expect("a page"));
+            // Modules named only in JSDoc types are never fetched: no preload for them.
+            let fetched = graph(entry, false);
+            for module in ASSETS.iter().filter(|a| a.path.ends_with(".js")) {
+                let link = format!(r#"<link rel="modulepreload" href="/ui/{}">"#, module.path);
+                assert_eq!(
+                    html.contains(&link),
+                    fetched.contains(module.path),
+                    "{page}: the preload of {}",
+                    module.path
+                );
+            }
         }
         let first = serve("main.js", &HeaderMap::new());
         let etag = first.headers()[header::ETAG].clone();

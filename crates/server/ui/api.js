@@ -202,3 +202,9 @@ export const renderedUrl = (sop, frame) => `/api/instances/${enc(sop)}/rendered?
  * @param {string} key PatientID, StudyInstanceUID or SeriesInstanceUID
  */
 export const downloadUrl = (level, key) => `/api/download?${level}=${enc(key)}`;
+/**
+ * The viewer page of a series.
+ * @param {string} studyUid
+ * @param {string} seriesUid
+ */
+export const viewerUrl = (studyUid, seriesUid) => `/view/${enc(studyUid)}/${enc(seriesUid)}`;

@@ -451,6 +451,15 @@ impl Browser {
     // Diagnostics.
 
     /// Saves the page as `<target dir>/ui-screenshots/<name>.png`; returns that path.
+    /// Performs a sequence of W3C mouse actions, then releases whatever they left pressed.
+    pub fn pointer_actions(&self, actions: Vec<Value>) {
+        let body = json!({ "actions": [{
+            "type": "pointer", "id": "mouse", "parameters": { "pointerType": "mouse" }, "actions": actions,
+        }] });
+        self.cmd("POST", "/actions", Some(&body));
+        self.cmd("DELETE", "/actions", None);
+    }
+
     pub fn screenshot(&self, name: &str) -> PathBuf {
         self.try_screenshot(name).unwrap_or_else(|e| panic!("{e}"))
     }
@@ -562,6 +571,49 @@ impl<'a> Element<'a> {
     pub fn property(&self, name: &str) -> Value {
         self.browser
             .cmd("GET", &self.path(&format!("/property/{name}")), None)
+    }
+
+    /// Drags with mouse `button` (0 left, 1 middle, 2 right) from `from` to `to`, offsets in CSS
+    /// pixels from the element's top-left corner, moving through `steps` points on the way.
+    pub fn drag(&self, button: u8, from: (f64, f64), to: (f64, f64), steps: u32) {
+        let (width, height) = self.size();
+        // W3C actions measure from the element's centre; offsets are floored alike, so that the
+        // distance between two points stays what was asked.
+        let at = |x: f64, y: f64| {
+            json!({ "type": "pointerMove", "duration": 20, "origin": self.json(),
+                    "x": (x - width / 2.0).floor() as i64, "y": (y - height / 2.0).floor() as i64 })
+        };
+        let mut actions = vec![
+            at(from.0, from.1),
+            json!({ "type": "pointerDown", "button": button }),
+        ];
+        for i in 1..=steps.max(1) {
+            let t = f64::from(i) / f64::from(steps.max(1));
+            actions.push(at(
+                from.0 + (to.0 - from.0) * t,
+                from.1 + (to.1 - from.1) * t,
+            ));
+        }
+        actions.push(json!({ "type": "pointerUp", "button": button }));
+        self.browser.pointer_actions(actions);
+    }
+
+    /// Moves the mouse over the point `at` (CSS pixels from the element's top-left corner).
+    pub fn hover(&self, at: (f64, f64)) {
+        let (width, height) = self.size();
+        self.browser.pointer_actions(vec![json!({
+            "type": "pointerMove", "duration": 20, "origin": self.json(),
+            "x": (at.0 - width / 2.0).floor() as i64, "y": (at.1 - height / 2.0).floor() as i64,
+        })]);
+    }
+
+    /// The element's width and height in CSS pixels.
+    pub fn size(&self) -> (f64, f64) {
+        let rect = self.browser.cmd("GET", &self.path("/rect"), None);
+        (
+            rect["width"].as_f64().unwrap_or(0.0),
+            rect["height"].as_f64().unwrap_or(0.0),
+        )
     }
 
     pub fn is_displayed(&self) -> bool {

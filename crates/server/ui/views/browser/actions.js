@@ -1,7 +1,7 @@
 // @ts-check
 // What can be done with patients, studies and series: from their menus and from the
 // selection's toolbar.
-import { api, enc } from '../../api.js';
+import { api, enc, viewerUrl } from '../../api.js';
 import { h } from '../../lib/dom.js';
 import { plural } from '../../lib/format.js';
 import { toast } from '../../lib/toast.js';
@@ -31,6 +31,7 @@ export function menuItems(t) {
   const why = 'Not in the local store';
   return [
     { label: 'Retrieve', testid: 'action-retrieve', disabled: !isRetrievable(t), why: 'Nothing to retrieve (already local, or not found on a node)', run: () => actRetrieve([t]) },
+    { label: 'Open in viewer', testid: 'action-view', disabled: !local, why, run: () => actView(t) },
     { label: 'Open preview', testid: 'action-preview', disabled: !local, why, run: () => actPreview(t) },
     { label: 'View metadata', testid: 'action-metadata', disabled: !local, why, run: () => actMetadata(t) },
     { label: 'Send to node…', testid: 'action-send', disabled: !local, why, run: () => actSend([t]) },
@@ -173,6 +174,21 @@ async function actMetadata(t) {
   const s = await firstLocalSeries(t);
   if (!s) { toast('No local series to show.'); return; }
   openMetadata(s.uid, seriesTitle(s));
+}
+
+/** @param {Target} t */
+async function actView(t) {
+  const s = await firstLocalSeries(t);
+  if (!s) { toast('No local series to view.'); return; }
+  openViewer(s);
+}
+
+/**
+ * Goes to the viewer page of a series.
+ * @param {SeriesEntry} s
+ */
+export function openViewer(s) {
+  location.assign(viewerUrl(s.studyUid, s.uid));
 }
 
 /** @param {Target} t */

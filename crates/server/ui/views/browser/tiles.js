@@ -11,7 +11,7 @@ import { thumbPixels } from '../../state/display.js';
 import { getJob, mergeJob, postJob, retrieveJobsFor, retryJob } from '../../state/jobs.js';
 import { canThumb, seriesDesc, seriesField, seriesFilterMatch, seriesState, seriesTitle } from '../../state/series.js';
 import { openMenu } from '../menu.js';
-import { menuItems } from './actions.js';
+import { menuItems, openViewer } from './actions.js';
 import { prefetchPolicy } from './form.js';
 import { openPreview } from './preview.js';
 
@@ -43,7 +43,13 @@ function createTile(s) {
     'aria-expanded': 'false', 'aria-label': 'Series actions' }, '⋮');
   menuBtn.addEventListener('click', () => openMenu(menuBtn, 'Series', menuItems(target)));
   const check = h('input', { type: 'checkbox', onchange: (/** @type {Event} */ ev) => setSelected(target, /** @type {HTMLInputElement} */ (ev.target).checked) });
-  const thumb = h('button', { type: 'button', class: 'thumb', onclick: () => { if (s.local) openPreview(s.uid, seriesTitle(s)); } });
+  // A click previews the series; a double click or Enter opens it in the viewer.
+  const thumb = h('button', {
+    type: 'button', class: 'thumb',
+    onclick: (/** @type {MouseEvent} */ e) => { if (s.local && e.detail < 2) openPreview(s.uid, seriesTitle(s)); },
+    ondblclick: () => { if (s.local) openViewer(s); },
+    onkeydown: (/** @type {KeyboardEvent} */ e) => { if (e.key === 'Enter' && s.local) { e.preventDefault(); openViewer(s); } },
+  });
   const title = h('div', { class: 'tile-title' });
   const counts = h('div', { class: 'tile-line' });
   const stateLine = h('div', { class: 'tile-line state-line' });

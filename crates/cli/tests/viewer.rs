@@ -1,0 +1,249 @@
+//! The viewer page end to end in a real headless Chromium against `lightbox serve`: a generated
+//! CT series opened by its link, scrolled with the keys, probed, windowed by dragging, measured
+//! and inverted, each checked against the DICOM file read independently here; and a series of a
+//! localizer and an axial stack shown as two image sets. Screenshots go to
+//! `target/ui-screenshots/`.
+
+mod common;
+
+use common::browser::{keys, Browser};
+use lightbox_dicom::parse::{read_file, ReadMode};
+use lightbox_dicom::pixel::{read_frame, FrameChoice};
+use lightbox_dicom::tag;
+use lightbox_synth::SynthSpec;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A generated CT series of `instances` 256×256 slices, imported into `data_dir`; its files.
+fn ct_series(data_dir: &Path, source: &Path, instances: u32) -> Vec<PathBuf> {
+    let spec = SynthSpec {
+        patients: 1,
+        studies_per_patient: 1,
+        series_per_study: 1,
+        instances_per_series: instances,
+        rows: 256,
+        columns: 256,
+        modality: Some("CT".into()),
+        ..SynthSpec::default()
+    };
+    lightbox_synth::generate(&spec, source).unwrap();
+    let imported = common::ok_json(data_dir, &["import", source.to_str().unwrap(), "--json"]);
+    assert_eq!(imported["imported"], instances, "{imported}");
+    walkdir::WalkDir::new(source)
+        .into_iter()
+        .map(|e| e.unwrap().into_path())
+        .filter(|p| p.extension().is_some_and(|x| x == "dcm"))
+        .collect()
+}
+
+/// The study and series UIDs of the only series in the store.
+fn only_series(url: &str) -> (String, String) {
+    let studies = common::get_json(&format!("{url}/api/studies"));
+    let study = studies["studies"][0]["StudyInstanceUID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let detail = common::get_json(&format!("{url}/api/studies/{study}"));
+    let series = detail["series"][0]["SeriesInstanceUID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (study, series)
+}
+
+/// The modality value of pixel (column, row) of the file whose SOP Instance UID is `sop`.
+fn modality_value(files: &[PathBuf], sop: &str, column: usize, row: usize) -> f64 {
+    for path in files {
+        let file = read_file(path, ReadMode::Full).unwrap();
+        if file.dataset.text(tag::SOP_INSTANCE_UID).as_deref() != Some(sop) {
+            continue;
+        }
+        let frame = read_frame(&file, path, FrameChoice::Index(0)).unwrap();
+        let info = &frame.info;
+        assert_eq!(frame.bytes_per_sample, 2);
+        let at = (row * info.columns + column) * 2;
+        let raw = u16::from_le_bytes([frame.bytes[at], frame.bytes[at + 1]]);
+        let stored = info.bits_stored as u32;
+        let value = if info.signed {
+            let shift = 32 - stored;
+            (((raw as u32) << shift) as i32 >> shift) as f64
+        } else {
+            (raw as u32 & ((1u32 << stored) - 1)) as f64
+        };
+        let slope = file.dataset.float(tag::RESCALE_SLOPE).unwrap_or(1.0);
+        let intercept = file.dataset.float(tag::RESCALE_INTERCEPT).unwrap_or(0.0);
+        return value * slope + intercept;
+    }
+    panic!("no file with SOP Instance UID {sop}");
+}
+
+/// The display grey of `x` in window (center, width): PS3.3 C.11.2.1.2.1.
+fn linear_window(x: f64, center: f64, width: f64) -> u8 {
+    if x <= center - 0.5 - (width - 1.0) / 2.0 {
+        0
+    } else if x > center - 0.5 + (width - 1.0) / 2.0 {
+        255
+    } else {
+        (((x - (center - 0.5)) / (width - 1.0) + 0.5) * 255.0).round() as u8
+    }
+}
+
+/// The grey the active viewport shows for stored pixel (column, row) of its 256×256 slice,
+/// drawn at 1:1 and centred (red channel; greys are grey).
+fn canvas_grey(browser: &Browser, (column, row): (usize, usize)) -> u8 {
+    let value = browser.execute(
+        "const c = document.querySelector('.viewport.active canvas');
+         const x = Math.round(c.width / 2) - 128 + arguments[0];
+         const y = Math.round(c.height / 2) - 128 + arguments[1];
+         const d = c.getContext('2d').getImageData(x, y, 1, 1).data;
+         return [d[0], d[1], d[2]];",
+        &[json!(column), json!(row)],
+    );
+    assert_eq!(value[0], value[1], "a grey pixel: {value}");
+    value[0].as_u64().unwrap() as u8
+}
+
+/// The probe's "(column, row) value HU".
+fn probe(browser: &Browser) -> (usize, usize, f64) {
+    let text = browser.find("[data-testid=probe]").text();
+    let (coords, rest) = text
+        .trim_start_matches('(')
+        .split_once(") ")
+        .unwrap_or_else(|| panic!("probe: {text:?}"));
+    let (c, r) = coords.split_once(", ").unwrap();
+    let value = rest.trim_end_matches(" HU").parse().unwrap();
+    (c.parse().unwrap(), r.parse().unwrap(), value)
+}
+
+fn attr(browser: &Browser, name: &str) -> String {
+    browser
+        .find("[data-testid=viewer]")
+        .attr(name)
+        .unwrap_or_default()
+}
+
+fn assert_no_page_errors(browser: &Browser) {
+    let console = browser.console_errors();
+    assert!(console.is_empty(), "console errors: {console:?}");
+    let caught = browser.execute("return window.lightboxErrors || []", &[]);
+    assert_eq!(caught, json!([]), "errors the page caught");
+}
+
+#[test]
+fn a_ct_series_is_scrolled_probed_windowed_measured_and_inverted() {
+    let Some(browser) = Browser::start_or_skip() else {
+        return;
+    };
+    browser.set_window_size(1100, 800);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let files = ct_series(&data, &dir.path().join("source"), 24);
+    let serve = common::serve::Serve::start(&data, &[]);
+    let (study, series) = only_series(&serve.url);
+    let metadata = common::get_json(&format!(
+        "{}/dicom-web/studies/{study}/series/{series}/metadata",
+        serve.url
+    ));
+    let first = |ds: &Value, tag: &str| ds[tag]["Value"][0].clone();
+    // The expected order: along the normal of the slices' orientation.
+    let mut by_position: Vec<(f64, String)> = metadata
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|ds| {
+            let iop: Vec<f64> = (0..6)
+                .map(|i| ds["00200037"]["Value"][i].as_f64().unwrap())
+                .collect();
+            let ipp: Vec<f64> = (0..3)
+                .map(|i| ds["00200032"]["Value"][i].as_f64().unwrap())
+                .collect();
+            let normal = [
+                iop[1] * iop[5] - iop[2] * iop[4],
+                iop[2] * iop[3] - iop[0] * iop[5],
+                iop[0] * iop[4] - iop[1] * iop[3],
+            ];
+            let along = normal.iter().zip(&ipp).map(|(n, p)| n * p).sum();
+            (along, first(ds, "00080018").as_str().unwrap().to_string())
+        })
+        .collect();
+    by_position.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let spacing = first(&metadata[0], "00280030").as_f64().unwrap();
+    let center = first(&metadata[0], "00281050").as_f64().unwrap();
+    let width = first(&metadata[0], "00281051").as_f64().unwrap();
+
+    browser.goto(&format!("{}/view/{study}/{series}", serve.url));
+    browser.wait_until("every slice loaded", Duration::from_secs(30), || {
+        attr(&browser, "data-total") == "24" && attr(&browser, "data-loaded") == "24"
+    });
+    assert_eq!(attr(&browser, "data-slice"), "0");
+    assert!(browser.find("[data-testid=viewer] canvas").is_displayed());
+    let viewport = browser.find("[data-testid=viewport]");
+
+    // Scrolling with the keys.
+    viewport.send_keys(keys::DOWN);
+    browser.wait_until("the next slice", Duration::from_secs(5), || {
+        attr(&browser, "data-slice") == "1"
+    });
+    viewport.send_keys(keys::END);
+    assert_eq!(attr(&browser, "data-slice"), "23");
+    viewport.send_keys(keys::HOME);
+    assert_eq!(attr(&browser, "data-slice"), "0");
+    viewport.send_keys(keys::PAGE_DOWN);
+    assert_eq!(attr(&browser, "data-slice"), "2");
+    browser.wait_for_text("[data-testid=slice-label]", "Slice 3/24");
+    let shown_sop = &by_position[2].1;
+
+    // At one stored pixel per screen pixel, the value under the pointer is the file's, and its
+    // grey is the instance's own window applied to it.
+    viewport.send_keys("1");
+    let canvas = browser.find(".viewport.active canvas");
+    let (w, h) = canvas.size();
+    let spot = (w / 2.0 + 10.0, h / 2.0 - 20.0);
+    canvas.hover(spot);
+    browser.wait_until("the probe", Duration::from_secs(5), || {
+        !browser.find("[data-testid=probe]").text().is_empty()
+    });
+    let (column, row, value) = probe(&browser);
+    assert_eq!(value, modality_value(&files, shown_sop, column, row));
+    assert_eq!(
+        browser.find("[data-testid=window-label]").text(),
+        format!("W {} L {}", width.round(), center.round())
+    );
+    assert_eq!(
+        canvas_grey(&browser, (column, row)),
+        linear_window(value, center, width)
+    );
+
+    // Dragging: 60 px right widens the window, 30 px down raises its level, by width/256 a
+    // pixel.
+    let sensitivity = width / 256.0;
+    canvas.drag(0, (200.0, 200.0), (260.0, 230.0), 6);
+    let (new_center, new_width) = (center + 30.0 * sensitivity, width + 60.0 * sensitivity);
+    browser.wait_for_text(
+        "[data-testid=window-label]",
+        &format!("W {} L {}", new_width.round(), new_center.round()),
+    );
+    canvas.hover(spot);
+    assert_eq!(
+        canvas_grey(&browser, (column, row)),
+        linear_window(value, new_center, new_width)
+    );
+
+    // A distance: 100 screen pixels across, at 1:1, is 100 pixels of Pixel Spacing.
+    viewport.send_keys("m");
+    canvas.drag(0, (150.0, 300.0), (250.0, 300.0), 5);
+    let measured = browser.find("[data-testid=measurement]").text();
+    assert_eq!(measured, format!("{:.1} mm", 100.0 * spacing));
+    browser.screenshot("viewer-ct-measured");
+
+    // Invert flips the grey.
+    viewport.send_keys("i");
+    browser.wait_for_text("[data-testid=window-label]", "inv");
+    canvas.hover(spot);
+    assert_eq!(
+        canvas_grey(&browser, (column, row)),
+        255 - linear_window(value, new_center, new_width)
+    );
+    assert_no_page_errors(&browser);
+}
