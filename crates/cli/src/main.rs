@@ -258,6 +258,9 @@ enum Command {
         /// One modality for every series (CT, MR, CR, DX, US, PT) instead of a mix
         #[arg(long)]
         modality: Option<String>,
+        /// Start each cross-sectional series with a localizer (a scout across the stack)
+        #[arg(long)]
+        localizer: bool,
     },
 }
 
@@ -438,6 +441,7 @@ fn run(cli: Cli) -> Result<()> {
         columns,
         seed,
         modality,
+        localizer,
     } = cli.command
     {
         let spec = SynthSpec {
@@ -449,6 +453,7 @@ fn run(cli: Cli) -> Result<()> {
             columns,
             seed,
             modality,
+            localizer,
         };
         let started = Instant::now();
         let report = synth::generate(&spec, &output)

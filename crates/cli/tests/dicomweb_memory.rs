@@ -33,6 +33,7 @@ fn generate(dir: &Path, seed: u64) -> Vec<PathBuf> {
             columns: 512,
             seed,
             modality: Some("CT".into()),
+            ..lightbox_synth::SynthSpec::default()
         },
         dir,
     )

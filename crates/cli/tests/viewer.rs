@@ -5,6 +5,8 @@
 //! `target/ui-screenshots/`.
 
 mod common;
+#[path = "../../core/tests/support/mod.rs"]
+mod support;
 
 use common::browser::{keys, Browser};
 use lightbox_dicom::parse::{read_file, ReadMode};
@@ -246,4 +248,168 @@ fn a_ct_series_is_scrolled_probed_windowed_measured_and_inverted() {
         255 - linear_window(value, new_center, new_width)
     );
     assert_no_page_errors(&browser);
+}
+
+/// The first study of a patient and its series' UIDs, from the API.
+fn study_and_series(url: &str, patient_id: &str) -> (String, Vec<String>) {
+    let studies = common::get_json(&format!("{url}/api/studies?patient_id={patient_id}"));
+    let study = studies["studies"][0]["StudyInstanceUID"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no study of {patient_id}: {studies}"))
+        .to_string();
+    let detail = common::get_json(&format!("{url}/api/studies/{study}"));
+    let series = detail["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["SeriesInstanceUID"].as_str().unwrap().to_string())
+        .collect();
+    (study, series)
+}
+
+fn wait_loaded(browser: &Browser, total: &str) {
+    browser.wait_until(
+        &format!("{total} slices loaded"),
+        Duration::from_secs(30),
+        || attr(browser, "data-total") == total && attr(browser, "data-loaded") == total,
+    );
+}
+
+#[test]
+fn image_sets_layouts_cine_and_colour() {
+    let (Some(browser), Some(pydicom)) = (Browser::start_or_skip(), support::pydicom_data()) else {
+        return;
+    };
+    let test_files = pydicom.join("test_files");
+    browser.set_window_size(1200, 800);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let source = dir.path().join("source");
+    let spec = SynthSpec {
+        patients: 1,
+        studies_per_patient: 1,
+        series_per_study: 3,
+        instances_per_series: 12,
+        rows: 128,
+        columns: 128,
+        modality: Some("CT".into()),
+        localizer: true,
+        ..SynthSpec::default()
+    };
+    lightbox_synth::generate(&spec, &source).unwrap();
+    let us = test_files.join("examples_ybr_color.dcm");
+    let palette = test_files.join("examples_palette.dcm");
+    for path in [&source, &us, &palette] {
+        common::ok_json(&data, &["import", path.to_str().unwrap(), "--json"]);
+    }
+    let serve = common::serve::Serve::start(&data, &[]);
+    let patient = common::get_json(&format!("{}/api/studies?modality=CT", serve.url))["studies"][0]
+        ["PatientID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (study, series) = study_and_series(&serve.url, &patient);
+    assert_eq!(series.len(), 3);
+
+    // A localizer and an axial stack: two image sets, the stack first, ordered along its normal.
+    browser.goto(&format!("{}/view/{study}/{}", serve.url, series[0]));
+    wait_loaded(&browser, "11");
+    let sets = browser.find_all("[data-testid=image-set] option");
+    let labels: Vec<String> = sets.iter().map(|o| o.text()).collect();
+    assert_eq!(labels.len(), 2, "{labels:?}");
+    assert!(labels[0].starts_with("11 images · axial"), "{labels:?}");
+    assert!(labels[1].starts_with("1 image · localizer"), "{labels:?}");
+    let position = |browser: &Browser| -> f64 {
+        let text = browser.find("[data-testid=corner-bl]").text();
+        let pos = text
+            .split("Pos ")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{text}"));
+        pos.split(" mm").next().unwrap().parse().unwrap()
+    };
+    let viewport = browser.find("[data-testid=viewport]");
+    let first = position(&browser);
+    viewport.send_keys(keys::END);
+    browser.wait_for_text("[data-testid=slice-label]", "Slice 11/11");
+    assert!(position(&browser) > first, "ordered along the normal");
+    browser.execute(
+        "const s = document.querySelector('[data-testid=image-set]');
+         s.value = '1'; s.dispatchEvent(new Event('change'));",
+        &[],
+    );
+    wait_loaded(&browser, "1");
+    browser.screenshot("viewer-localizer");
+
+    // Four viewports, each on another series of the study (the fourth repeats one).
+    browser.execute(
+        "const s = document.querySelector('[data-testid=layout]');
+         s.value = '4'; s.dispatchEvent(new Event('change'));",
+        &[],
+    );
+    browser.wait_until("four viewports loaded", Duration::from_secs(30), || {
+        let shown = browser.find_all("[data-testid=viewport]");
+        shown.len() == 4
+            && shown.iter().all(|v| {
+                let total = v.attr("data-total").unwrap_or_default();
+                total != "0" && v.attr("data-loaded") == Some(total)
+            })
+    });
+    let shown: Vec<String> = browser
+        .find_all("[data-testid=viewport]")
+        .iter()
+        .map(|v| v.attr("data-series").unwrap_or_default())
+        .collect();
+    assert_eq!(&shown[..3], &series[..], "{shown:?}");
+    browser.screenshot("viewer-2x2");
+
+    // A 30-frame ultrasound loop plays at its own frame rate (Frame Time 33.3 ms).
+    let (us_study, us_series) = study_and_series(&serve.url, &patient_of(&us));
+    browser.goto(&format!("{}/view/{us_study}/{}", serve.url, us_series[0]));
+    wait_loaded(&browser, "30");
+    assert_eq!(
+        browser.find("[data-testid=cine-rate]").property("value"),
+        json!("30")
+    );
+    browser
+        .find("[data-testid=viewport]")
+        .send_keys(keys::SPACE);
+    let mut seen = std::collections::BTreeSet::new();
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(2) {
+        seen.insert(attr(&browser, "data-slice"));
+        std::thread::sleep(Duration::from_millis(40));
+    }
+    assert!(seen.len() >= 10, "cine showed {seen:?}");
+    browser.screenshot("viewer-us-cine");
+    browser
+        .find("[data-testid=viewport]")
+        .send_keys(keys::SPACE);
+
+    // A palette colour image is shown in colour.
+    let (pal_study, pal_series) = study_and_series(&serve.url, &patient_of(&palette));
+    browser.goto(&format!("{}/view/{pal_study}/{}", serve.url, pal_series[0]));
+    wait_loaded(&browser, "1");
+    let coloured = browser.execute(
+        "const c = document.querySelector('.viewport.active canvas');
+         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+         let n = 0;
+         for (let i = 0; i < d.length; i += 4) if (d[i] !== d[i + 1] || d[i + 1] !== d[i + 2]) n++;
+         return n;",
+        &[],
+    );
+    assert!(
+        coloured.as_u64().unwrap() > 1000,
+        "{coloured} coloured pixels"
+    );
+    browser.screenshot("viewer-palette");
+    assert_no_page_errors(&browser);
+}
+
+/// The Patient ID of a file.
+fn patient_of(path: &Path) -> String {
+    read_file(path, ReadMode::Header)
+        .unwrap()
+        .dataset
+        .text(tag::PATIENT_ID)
+        .unwrap_or_default()
 }

@@ -35,6 +35,7 @@ fn query_retrieve_and_send_through_orthanc_dicomweb() {
         columns: 64,
         seed: 11,
         modality: Some("MR".into()),
+        ..Default::default()
     };
     let files = support::synthetic_in_peer(&orthanc.address, source.path(), &spec);
 

@@ -743,6 +743,7 @@ fn synthetic_listener() -> Listener {
         columns: 16,
         seed: 11,
         modality: None,
+        ..Default::default()
     };
     lightbox_synth::generate(&spec, data.path()).unwrap();
     let report = lightbox_core::import::import(
@@ -1760,6 +1761,7 @@ fn c_get_and_c_move_can_be_canceled_midway() {
         columns: 32,
         seed: 5,
         modality: Some("CT".into()),
+        ..Default::default()
     };
     lightbox_synth::generate(&spec, data.path()).unwrap();
     lightbox_core::import::import(

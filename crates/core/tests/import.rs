@@ -495,6 +495,7 @@ fn links_are_followed_to_files_and_what_is_not_a_file_is_reported() {
             columns: 16,
             seed: 4,
             modality: Some("MR".into()),
+            ..Default::default()
         },
         &generated,
     )

@@ -240,6 +240,7 @@ impl Setup {
             columns: 32,
             seed: 9,
             modality: Some("CT".into()),
+            ..Default::default()
         };
         lightbox_synth::generate(&spec, generated.path()).unwrap();
         let mut instances: Vec<(PathBuf, DataSet)> = walkdir::WalkDir::new(generated.path())

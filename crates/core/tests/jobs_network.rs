@@ -41,6 +41,7 @@ fn a_running_c_get_from_orthanc_cancels_within_a_second_and_resumes_without_refe
         columns: 256,
         seed: 7,
         modality: Some("CT".into()),
+        ..Default::default()
     };
     let files = support::synthetic_in_peer(&orthanc.address, source.path(), &spec);
     let first = lightbox_dicom::read_file(&files[0], lightbox_dicom::ReadMode::Header).unwrap();
@@ -329,6 +330,7 @@ fn a_peer_suspended_mid_retrieval_is_retried_and_the_job_completes_once_it_resum
         columns: 256,
         seed: 8,
         modality: Some("CT".into()),
+        ..Default::default()
     };
     let files = support::synthetic_in_peer(&orthanc.address, source.path(), &spec);
     let first = lightbox_dicom::read_file(&files[0], lightbox_dicom::ReadMode::Header).unwrap();
@@ -413,6 +415,7 @@ fn a_cancel_takes_effect_within_a_second_even_when_the_peer_hangs() {
         columns: 256,
         seed: 9,
         modality: Some("CT".into()),
+        ..Default::default()
     };
     let files = support::synthetic_in_peer(&orthanc.address, source.path(), &spec);
     let first = lightbox_dicom::read_file(&files[0], lightbox_dicom::ReadMode::Header).unwrap();

@@ -80,6 +80,7 @@ fn every_filter_agrees_with_brute_force_and_pages_are_consistent() {
         columns: 16,
         seed: 7,
         modality: None,
+        ..Default::default()
     };
     synth::generate(&spec, &data).unwrap();
     let store = Store::open(&dir.path().join("store")).unwrap();

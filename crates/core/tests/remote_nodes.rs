@@ -129,6 +129,7 @@ fn echo_find_retrieve_and_send_the_same_way_over_dimse_and_dicomweb() {
         columns: 64,
         seed: 21,
         modality: Some("CT".into()),
+        ..Default::default()
     };
     let files = support::synthetic_in_peer(&orthanc.address, source.path(), &spec);
     let study_uid = lightbox_dicom::read_file(&files[0], lightbox_dicom::ReadMode::Header)

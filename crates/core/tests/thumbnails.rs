@@ -47,6 +47,7 @@ fn thumbnails_fit_the_size_are_cached_and_follow_series_changes() {
         columns: 400,
         seed: 3,
         modality: Some("CT".into()),
+        ..Default::default()
     };
     let data = dir.path().join("data");
     synth::generate(&spec, &data).unwrap();

@@ -93,6 +93,7 @@ impl Catalog {
             columns: 32,
             seed: 5,
             modality: Some("MR".into()),
+            ..Default::default()
         };
         lightbox_synth::generate(&spec, dir).unwrap();
         let mut files: Vec<(PathBuf, DataSet)> = walkdir::WalkDir::new(dir)

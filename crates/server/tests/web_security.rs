@@ -67,6 +67,7 @@ fn any_instance(dir: &Path) -> Vec<u8> {
         columns: 16,
         seed: 3,
         modality: Some("OT".into()),
+        ..lightbox_synth::SynthSpec::default()
     };
     lightbox_synth::generate(&spec, dir).unwrap();
     let file = walkdir::WalkDir::new(dir)

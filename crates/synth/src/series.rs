@@ -127,9 +127,15 @@ impl<'s> SeriesPlan<'s> {
         }
     }
 
-    /// Row and column direction cosines and the normal (row × column).
-    fn orientation(&self) -> ([f64; 3], [f64; 3], [f64; 3]) {
-        match self.template.plane {
+    /// Row and column direction cosines and the normal (row × column); a localizer's plane lies
+    /// across the series' own.
+    fn orientation(&self, localizer: bool) -> ([f64; 3], [f64; 3], [f64; 3]) {
+        let plane = match (localizer, self.template.plane) {
+            (true, Plane::Axial) => Plane::Coronal,
+            (true, _) => Plane::Axial,
+            (false, plane) => plane,
+        };
+        match plane {
             Plane::Sagittal => ([0.0, 1.0, 0.0], [0.0, 0.0, -1.0], [-1.0, 0.0, 0.0]),
             Plane::Coronal => ([1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]),
             Plane::Axial | Plane::Projection => ([1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]),
@@ -167,7 +173,9 @@ impl<'s> SeriesPlan<'s> {
         e.buf.extend_from_slice(&meta.buf);
         e.last = meta.last;
 
+        let localizer = spec.localizer && tomographic && i == 0;
         let image_type = match (modality, self.template.plane) {
+            _ if localizer => "ORIGINAL\\PRIMARY\\LOCALIZER",
             (Modality::Ct, Plane::Axial) => "ORIGINAL\\PRIMARY\\AXIAL",
             (Modality::Ct, _) => "DERIVED\\SECONDARY\\REFORMATTED",
             _ => "ORIGINAL\\PRIMARY",
@@ -204,8 +212,12 @@ impl<'s> SeriesPlan<'s> {
         e.text(0x0010_0040, b"CS", self.patient.sex);
         e.text(0x0018_0015, b"CS", self.study.template.body_part);
 
-        let (row_dir, col_dir, normal) = self.orientation();
-        let slice = self.first_slice + i as f64 * self.template.thickness;
+        let (row_dir, col_dir, normal) = self.orientation(localizer);
+        let slice = if localizer {
+            0.0
+        } else {
+            self.first_slice + i as f64 * self.template.thickness
+        };
         if tomographic {
             e.text(0x0018_0050, b"DS", &ds(self.template.thickness));
         }

@@ -14,6 +14,10 @@ pub struct SynthSpec {
     /// One modality for every study (`CT`, `MR`, `CR`, `DX`, `US`, `PT`; anything else is written as
     /// Secondary Capture with that Modality value); `None` (or empty) picks one per study.
     pub modality: Option<String>,
+    /// Each tomographic series starts with a localizer: its first instance is a scout across the
+    /// others (coronal for an axial series, axial otherwise) with Image Type `LOCALIZER`, as a
+    /// CT's planning image is; the rest are the stack.
+    pub localizer: bool,
 }
 
 impl Default for SynthSpec {
@@ -27,6 +31,7 @@ impl Default for SynthSpec {
             columns: 512,
             seed: 1,
             modality: None,
+            localizer: false,
         }
     }
 }

@@ -190,7 +190,7 @@ function slicesOf(ds) {
       localizer: imageType.includes('LOCALIZER'),
       temporal: Number.isFinite(num(first(content, '00209128'), NaN)) ? num(first(content, '00209128'), 0)
         : Number.isFinite(num(first(ds, '00200100'), NaN)) ? num(first(ds, '00200100'), 0) : null,
-      frameRate: Number.isFinite(rate) && rate > 0 ? rate : null,
+      frameRate: Number.isFinite(rate) && rate > 0 ? Math.round(rate * 100) / 100 : null,
     });
   }
   return out;
