@@ -180,6 +180,17 @@ fn a_ct_series_is_scrolled_probed_windowed_measured_and_inverted() {
     });
     assert_eq!(attr(&browser, "data-slice"), "0");
     assert!(browser.find("[data-testid=viewer] canvas").is_displayed());
+    // The hand-off to 3D Slicer, in the form its DICOM module reads (study level only).
+    let endpoint = format!("{}/dicom-web", serve.url)
+        .replace(':', "%3A")
+        .replace('/', "%2F");
+    assert_eq!(
+        browser
+            .find("[data-testid=open-slicer]")
+            .attr("href")
+            .unwrap(),
+        format!("slicer://viewer/?studyUID={study}&dicomweb_endpoint={endpoint}")
+    );
     let viewport = browser.find("[data-testid=viewport]");
 
     // Scrolling with the keys.

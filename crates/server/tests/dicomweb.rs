@@ -379,3 +379,38 @@ fn stow_refuses_a_codestream_cut_short_and_stores_nothing() {
     assert_eq!(failed.as_array().map(Vec::len), Some(1), "{answer}");
     assert_eq!(store.index().stats().unwrap().instances, 0);
 }
+
+#[test]
+fn a_study_is_imported_the_way_3d_slicer_imports_it() {
+    let (Some(data), Some(python)) = (support::pydicom_data(), support::python()) else {
+        return;
+    };
+    // A stored-compressed instance too: Slicer asks for the default (uncompressed) syntax.
+    let (dir, store, wanted, _) = pydicom_store(&data);
+    let (_server, url) = dicomweb(store, None);
+    let out = dir.path().join("slicer");
+    std::fs::create_dir_all(&out).unwrap();
+    for study in ["CT_small.dcm", "MR_small_RLE.dcm"].iter().map(|name| {
+        wanted
+            .iter()
+            .find(|w| w["path"].as_str().unwrap().ends_with(name))
+            .unwrap()["study"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }) {
+        let report: Value = serde_json::from_str(&support::run_reference_script(
+            &python,
+            "slicer_import.py",
+            &[url.as_ref(), study.as_ref(), out.as_os_str()],
+        ))
+        .unwrap();
+        let series = report.as_array().unwrap();
+        assert!(!series.is_empty(), "{report}");
+        for s in series {
+            assert!(!s["metadata_sops"].as_array().unwrap().is_empty(), "{s}");
+            assert_eq!(s["saved_sops"], s["metadata_sops"], "{s}");
+            assert_eq!(s["pixels_readable"], true, "{s}");
+        }
+    }
+}

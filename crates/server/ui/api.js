@@ -208,3 +208,10 @@ export const downloadUrl = (level, key) => `/api/download?${level}=${enc(key)}`;
  * @param {string} seriesUid
  */
 export const viewerUrl = (studyUid, seriesUid) => `/view/${enc(studyUid)}/${enc(seriesUid)}`;
+/**
+ * The link that has 3D Slicer load a study from this server's DICOMweb, in the form Slicer's
+ * DICOM module handles (`onURLReceived` in Modules/Scripted/DICOM/DICOM.py): whole studies only.
+ * @param {string} studyUid
+ */
+export const slicerUrl = (studyUid) =>
+  `slicer://viewer/?studyUID=${enc(studyUid)}&dicomweb_endpoint=${enc(`${location.origin}/dicom-web`)}`;

@@ -4,6 +4,7 @@
 // element carries the testing contract: data-testid="viewer" with data-loaded, data-total and
 // data-slice of the active viewport.
 import '../lib/errors.js';
+import { slicerUrl } from '../api.js';
 import { reportError } from '../lib/errors.js';
 import { $, h, setChildren } from '../lib/dom.js';
 import { seriesMetadata } from './dicomweb.js';
@@ -213,6 +214,7 @@ function initToolbar() {
   layoutSelect.addEventListener('change', () => layout(Number(layoutSelect.value)));
   const back = /** @type {HTMLAnchorElement} */ ($('#back'));
   back.href = '/';
+  /** @type {HTMLAnchorElement} */ ($('#open-slicer')).href = slicerUrl(studyUid);
 }
 
 /** Keys that act on the active viewport. @param {KeyboardEvent} e */

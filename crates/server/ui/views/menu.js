@@ -4,8 +4,9 @@ import { $, $$, clear, h, setChildren } from '../lib/dom.js';
 import { reportError } from '../lib/errors.js';
 
 /**
- * An entry: a link (`href`, for downloads) or an action (`run`); a disabled one says `why`.
- * @typedef {{ label: string, testid?: string, disabled?: boolean, why?: string, danger?: boolean, href?: string, run?: () => unknown }} MenuItem
+ * An entry: a link (`href`; `download` to save what it names) or an action (`run`); a disabled
+ * one says `why`.
+ * @typedef {{ label: string, testid?: string, disabled?: boolean, why?: string, danger?: boolean, href?: string, download?: boolean, run?: () => unknown }} MenuItem
  */
 
 const el = $('#row-menu');
@@ -29,7 +30,7 @@ export function openMenu(button, title, items) {
   for (const it of items) {
     let node;
     if (it.href && !it.disabled) {
-      node = h('a', { class: 'menu-item', role: 'menuitem', href: it.href, download: '', testid: it.testid, tabindex: '-1',
+      node = h('a', { class: 'menu-item', role: 'menuitem', href: it.href, download: it.download ? '' : null, testid: it.testid, tabindex: '-1',
         onclick: () => closeMenu(true) }, it.label);
     } else {
       node = h('button', { type: 'button', class: 'menu-item' + (it.danger ? ' danger' : ''), role: 'menuitem', testid: it.testid,

@@ -1,7 +1,7 @@
 // @ts-check
 // What can be done with patients, studies and series: from their menus and from the
 // selection's toolbar.
-import { api, enc, viewerUrl } from '../../api.js';
+import { api, enc, slicerUrl, viewerUrl } from '../../api.js';
 import { h } from '../../lib/dom.js';
 import { plural } from '../../lib/format.js';
 import { toast } from '../../lib/toast.js';
@@ -35,7 +35,8 @@ export function menuItems(t) {
     { label: 'Open preview', testid: 'action-preview', disabled: !local, why, run: () => actPreview(t) },
     { label: 'View metadata', testid: 'action-metadata', disabled: !local, why, run: () => actMetadata(t) },
     { label: 'Send to node…', testid: 'action-send', disabled: !local, why, run: () => actSend([t]) },
-    { label: 'Download as zip', testid: 'action-download', disabled: !local, why, href: targetDownloadUrl(t) },
+    { label: 'Open in 3D Slicer', testid: 'action-slicer', disabled: !local || !studyOf(t), why, href: studyOf(t) ? slicerUrl(/** @type {string} */ (studyOf(t))) : undefined },
+    { label: 'Download as zip', testid: 'action-download', disabled: !local, why, href: targetDownloadUrl(t), download: true },
     { label: 'Delete from local store…', testid: 'action-delete', disabled: !local, why, danger: true, run: () => actDelete([t]) },
   ];
 }
@@ -174,6 +175,17 @@ async function actMetadata(t) {
   const s = await firstLocalSeries(t);
   if (!s) { toast('No local series to show.'); return; }
   openMetadata(s.uid, seriesTitle(s));
+}
+
+/**
+ * The study a target lies in (none for a patient: Slicer takes one study at a time).
+ * @param {Target} t
+ * @returns {string | null}
+ */
+function studyOf(t) {
+  if (t.level === 'series') return t.series.studyUid;
+  if (t.level === 'study') return t.entry.uid;
+  return null;
 }
 
 /** @param {Target} t */
