@@ -286,11 +286,12 @@ def main():
                     error(where, "bad PixelSpacing")
                 normal = np.cross(row, col)
                 position = np.array(ds.ImagePositionPatient, float)
+                localizer = "LOCALIZER" in [str(t) for t in ds.get("ImageType", [])]
                 series_instances[series_uid].append(
-                    (int(ds.InstanceNumber), float(position @ normal), float(ds.SliceThickness), tuple(normal))
+                    (int(ds.InstanceNumber), float(position @ normal), float(ds.SliceThickness), tuple(normal), localizer)
                 )
             else:
-                series_instances[series_uid].append((int(ds.InstanceNumber), None, None, None))
+                series_instances[series_uid].append((int(ds.InstanceNumber), None, None, None, False))
 
     # Per-series ordering and geometry.
     for uid, items in series_instances.items():
@@ -298,12 +299,17 @@ def main():
         numbers = [i[0] for i in items]
         if numbers != list(range(1, len(items) + 1)):
             error(uid, f"instance numbers {numbers}")
-        if items[0][1] is not None:
-            if len({i[3] for i in items}) != 1:
+        # A localizer lies across the stack; the stack itself is evenly spaced.
+        stack = [i for i in items if not i[4]]
+        if stack and stack[0][1] is not None:
+            if len({i[3] for i in stack}) != 1:
                 error(uid, "orientation changes within the series")
-            for a, b in zip(items, items[1:]):
+            for a, b in zip(stack, stack[1:]):
                 if abs((b[1] - a[1]) - a[2]) > 1e-3:
                     error(uid, f"slices {a[0]}->{b[0]} advance {b[1] - a[1]:.4f}, thickness {a[2]}")
+            for scout in (i for i in items if i[4]):
+                if abs(np.array(scout[3]) @ np.array(stack[0][3])) > 1e-6:
+                    error(uid, f"localizer {scout[0]} is not across the stack")
 
     studies_per_patient = Counter(s[0] for s in studies.values())
     series_per_study = Counter(s[0] for s in series.values())

@@ -384,13 +384,22 @@ fn image_sets_layouts_cine_and_colour() {
     browser
         .find("[data-testid=viewport]")
         .send_keys(keys::SPACE);
-    let mut seen = std::collections::BTreeSet::new();
-    let started = std::time::Instant::now();
-    while started.elapsed() < Duration::from_secs(2) {
-        seen.insert(attr(&browser, "data-slice"));
-        std::thread::sleep(Duration::from_millis(40));
-    }
-    assert!(seen.len() >= 10, "cine showed {seen:?}");
+    // Which slices the page showed over 1.5 s, sampled in the page at every animation frame (a
+    // WebDriver poll is too slow to see them).
+    let seen = browser.execute_async(
+        "const done = arguments[arguments.length - 1];
+         const root = document.querySelector('[data-testid=viewer]');
+         const seen = new Set();
+         const start = performance.now();
+         const tick = () => {
+           seen.add(root.dataset.slice);
+           if (performance.now() - start < 1500) requestAnimationFrame(tick); else done([...seen]);
+         };
+         requestAnimationFrame(tick);",
+        &[],
+    );
+    let seen = seen.as_array().unwrap();
+    assert!(seen.len() >= 5, "cine showed {seen:?}");
     browser.screenshot("viewer-us-cine");
     browser
         .find("[data-testid=viewport]")
@@ -423,4 +432,80 @@ fn patient_of(path: &Path) -> String {
         .dataset
         .text(tag::PATIENT_ID)
         .unwrap_or_default()
+}
+
+/// A performance mark the viewer set, in ms since the page started, if it set it.
+fn mark(browser: &Browser, name: &str) -> Option<f64> {
+    browser
+        .execute(
+            "const m = performance.getEntriesByName(arguments[0]); return m.length ? m[0].startTime : null;",
+            &[json!(name)],
+        )
+        .as_f64()
+}
+
+#[test]
+fn a_series_on_orthanc_is_shown_while_it_is_retrieved_over_dimse_and_dicomweb() {
+    let (Some(browser), Some(orthanc)) =
+        (Browser::start_or_skip(), support::start_orthanc_dicomweb())
+    else {
+        return;
+    };
+    browser.set_window_size(1100, 800);
+    let dir = tempfile::tempdir().unwrap();
+    let spec = SynthSpec {
+        patients: 1,
+        studies_per_patient: 1,
+        series_per_study: 1,
+        instances_per_series: 200,
+        rows: 256,
+        columns: 256,
+        modality: Some("CT".into()),
+        ..SynthSpec::default()
+    };
+    let files = support::synthetic_in_peer(&orthanc.address, &dir.path().join("source"), &spec);
+    let header = read_file(&files[0], ReadMode::Header).unwrap();
+    let study = header.dataset.text(tag::STUDY_INSTANCE_UID).unwrap();
+    let series = header.dataset.text(tag::SERIES_INSTANCE_UID).unwrap();
+    let dimse = format!("ORTHANC@127.0.0.1:{}", orthanc.address.port);
+    let web = format!("http://127.0.0.1:{}/dicom-web", orthanc.http_port);
+    for (name, node) in [
+        ("dimse", vec!["orthanc", dimse.as_str()]),
+        ("dicomweb", vec!["orthanc", "--dicomweb", web.as_str()]),
+    ] {
+        // Each protocol into an empty store of its own.
+        let data = dir.path().join(name);
+        let added = common::lightbox(&data, &[&["nodes", "add"], &node[..]].concat());
+        assert!(
+            added.status.success(),
+            "{}",
+            String::from_utf8_lossy(&added.stderr)
+        );
+        let serve = common::serve::Serve::start(&data, &[]);
+        browser.goto(&format!("{}/view/{study}/{series}?node=orthanc", serve.url));
+        browser.wait_until(
+            &format!("{name}: the first slice shown"),
+            Duration::from_secs(60),
+            || mark(&browser, "lightbox:first-slice").is_some(),
+        );
+        browser.wait_until(
+            &format!("{name}: the whole series"),
+            Duration::from_secs(120),
+            || {
+                attr(&browser, "data-retrieval") == "completed"
+                    && attr(&browser, "data-total") == "200"
+                    && attr(&browser, "data-loaded") == "200"
+            },
+        );
+        let first = mark(&browser, "lightbox:first-slice").unwrap();
+        let retrieved = mark(&browser, "lightbox:retrieved").unwrap();
+        eprintln!("{name}: first slice at {first:.0} ms, retrieved at {retrieved:.0} ms");
+        assert!(
+            first < retrieved,
+            "{name}: the first slice came at {first} ms, the retrieval ended at {retrieved} ms"
+        );
+        assert_eq!(attr(&browser, "data-expected"), "200");
+        browser.screenshot(&format!("viewer-streamed-{name}"));
+        assert_no_page_errors(&browser);
+    }
 }

@@ -203,11 +203,13 @@ export const renderedUrl = (sop, frame) => `/api/instances/${enc(sop)}/rendered?
  */
 export const downloadUrl = (level, key) => `/api/download?${level}=${enc(key)}`;
 /**
- * The viewer page of a series.
+ * The viewer page of a series; with `node`, the series is retrieved from it while shown.
  * @param {string} studyUid
  * @param {string} seriesUid
+ * @param {string | null} [node]
  */
-export const viewerUrl = (studyUid, seriesUid) => `/view/${enc(studyUid)}/${enc(seriesUid)}`;
+export const viewerUrl = (studyUid, seriesUid, node) =>
+  `/view/${enc(studyUid)}/${enc(seriesUid)}${node ? `?node=${enc(node)}` : ''}`;
 /**
  * The link that has 3D Slicer load a study from this server's DICOMweb, in the form Slicer's
  * DICOM module handles (`onURLReceived` in Modules/Scripted/DICOM/DICOM.py): whole studies only.

@@ -448,9 +448,6 @@ impl Browser {
         self.cmd("POST", "/execute/async", Some(&body))
     }
 
-    // Diagnostics.
-
-    /// Saves the page as `<target dir>/ui-screenshots/<name>.png`; returns that path.
     /// Performs a sequence of W3C mouse actions, then releases whatever they left pressed.
     pub fn pointer_actions(&self, actions: Vec<Value>) {
         let body = json!({ "actions": [{
@@ -460,6 +457,9 @@ impl Browser {
         self.cmd("DELETE", "/actions", None);
     }
 
+    // Diagnostics.
+
+    /// Saves the page as `<target dir>/ui-screenshots/<name>.png`; returns that path.
     pub fn screenshot(&self, name: &str) -> PathBuf {
         self.try_screenshot(name).unwrap_or_else(|e| panic!("{e}"))
     }

@@ -46,6 +46,9 @@ export function greyPixels(buffer, s) {
   return { kind: 'grey', data, min, max };
 }
 
+/** What identifies a slice across listings: its instance and frame. @param {import('./series.js').Slice} s */
+export const sliceKey = (s) => `${s.sop}|${s.frame}`;
+
 /** Whether a slice is drawn from the server's rendering rather than windowed here. */
 export const isColour = (/** @type {import('./series.js').Slice} */ s) => s.samples !== 1 || s.photometric.startsWith('PALETTE');
 
@@ -73,6 +76,27 @@ export class SliceLoader {
     this.onLoaded = onLoaded;
     this.onFailed = onFailed;
     this.controller = new AbortController();
+  }
+
+  /**
+   * Takes over the pixels `previous` (a loader of an earlier listing of the same series) has,
+   * matched by instance and frame, so that a grown set does not fetch them again.
+   * @param {SliceLoader} previous
+   */
+  adopt(previous) {
+    /** @type {Map<string, Pixels>} */
+    const had = new Map();
+    previous.slices.forEach((s, i) => {
+      const p = previous.pixels[i];
+      if (p) had.set(sliceKey(s), p);
+    });
+    this.slices.forEach((s, i) => {
+      const p = had.get(sliceKey(s));
+      if (p && !this.pixels[i]) {
+        this.pixels[i] = p;
+        this.loaded++;
+      }
+    });
   }
 
   /** Fetches nearest to `index` from now on. @param {number} index */

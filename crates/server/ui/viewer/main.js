@@ -7,9 +7,10 @@ import '../lib/errors.js';
 import { slicerUrl } from '../api.js';
 import { reportError } from '../lib/errors.js';
 import { $, h, setChildren } from '../lib/dom.js';
-import { seriesMetadata } from './dicomweb.js';
+import { FetchError, seriesMetadata } from './dicomweb.js';
 import { CT_PRESETS } from './render.js';
 import { imageSets, seriesInfo, text } from './series.js';
+import { streamSeries } from './stream.js';
 import { attachTools } from './tools.js';
 import { Viewport } from './viewport.js';
 
@@ -19,6 +20,8 @@ import { Viewport } from './viewport.js';
 const [, , rawStudy, rawSeries] = location.pathname.split('/');
 const studyUid = decodeURIComponent(rawStudy || '');
 const firstSeries = decodeURIComponent(rawSeries || '');
+/** The node the series is retrieved from while it is shown (`?node=NAME`). */
+const node = new URLSearchParams(location.search).get('node');
 
 const root = $('#viewer');
 const grid = $('#viewports');
@@ -30,6 +33,8 @@ const viewports = [];
 let active = null;
 /** @type {SeriesChoice[]} */
 let studySeries = [];
+/** The series of the study with instances here. @type {Set<string>} */
+const localSeries = new Set();
 /** @type {Map<string, Promise<{ sets: import('./series.js').ImageSet[], info: import('./series.js').SeriesInfo }>>} */
 const seriesCache = new Map();
 
@@ -54,6 +59,7 @@ async function loadStudySeries() {
       uid: text(r, '0020000E'),
       label: [text(r, '00200011') && `#${text(r, '00200011')}`, text(r, '00080060'), text(r, '0008103E')].filter(Boolean).join(' ') || text(r, '0020000E'),
     })).sort((a, b) => a.label.localeCompare(b.label, undefined, { numeric: true }));
+    studySeries.forEach((s) => localSeries.add(s.uid));
   } catch (e) {
     reportError(e, 'Series of the study');
   }
@@ -67,31 +73,146 @@ async function loadStudySeries() {
  * @param {number} setIndex
  */
 async function openIn(viewport, uid, setIndex) {
-  viewport.setMessage('Loading…');
+  viewport.setMessage(streaming && uid === firstSeries ? `Retrieving from ${node}…` : 'Loading…');
   try {
     const { sets, info } = await loadSeries(uid);
     if (!sets.length) {
-      viewport.setMessage('This series has no images to show.');
+      if (!(streaming && uid === firstSeries)) viewport.setMessage('This series has no images to show.');
       return;
     }
     const index = Math.min(setIndex, sets.length - 1);
-    const seriesSelect = h('select', {
-      class: 'small', testid: 'viewport-series', 'aria-label': 'Series',
-      onchange: () => openIn(viewport, seriesSelect.value, 0),
-    }, ...studySeries.map((s) => h('option', { value: s.uid, selected: s.uid === uid }, s.label)));
-    const setSelect = h('select', {
-      class: 'small', testid: 'image-set', 'aria-label': 'Image set', disabled: sets.length < 2,
-      onchange: () => openIn(viewport, uid, Number(setSelect.value)),
-    }, ...sets.map((s, i) => h('option', { value: String(i), selected: i === index }, s.label)));
-    setChildren(viewport.header, seriesSelect, setSelect);
+    renderChoosers(viewport, uid, sets, index);
     viewport.el.dataset.series = uid;
     viewport.el.dataset.sets = String(sets.length);
+    if (uid === firstSeries) document.title = [info.patientName, info.seriesDescription, 'Lightbox'].filter(Boolean).join(' · ');
     viewport.open(studyUid, uid, sets[index], info);
     if (viewport === active) renderToolbar();
   } catch (e) {
+    // While it is retrieved, a series with nothing stored yet is no error: it is on its way.
+    if (streaming && uid === firstSeries && e instanceof FetchError && e.status === 404) return;
     viewport.setMessage(e instanceof Error ? e.message : String(e));
     reportError(e, 'Opening the series');
   }
+}
+
+/** Whether the first series is being retrieved from `node` while shown. */
+let streaming = false;
+/** @type {ReturnType<typeof setTimeout> | null} */
+let refreshTimer = null;
+let refreshing = false;
+let refreshAgain = false;
+
+/** Lists the streamed series again and shows what arrived, at most a few times a second. */
+function scheduleRefresh() {
+  if (refreshTimer) return;
+  // The first instance is shown at once; after it, the listing is read again at most 4 times a second.
+  const delay = viewports.some((v) => v.set) ? 250 : 0;
+  refreshTimer = setTimeout(async () => {
+    refreshTimer = null;
+    if (refreshing) { refreshAgain = true; return; }
+    refreshing = true;
+    try { await refreshStreamed(); } finally {
+      refreshing = false;
+      if (refreshAgain) { refreshAgain = false; scheduleRefresh(); }
+    }
+  }, delay);
+}
+
+/** Every viewport showing the streamed series gets its newer listing. */
+async function refreshStreamed() {
+  if (!localSeries.has(firstSeries)) return;
+  // A received instance is indexed a moment after it is acknowledged: until the index lists
+  // one, there is nothing to read yet (and asking for the metadata would be a 404).
+  if (!viewports.some((v) => v.set) && !(await indexedHere(firstSeries))) {
+    setTimeout(scheduleRefresh, 100);
+    return;
+  }
+  seriesCache.delete(firstSeries);
+  let listing;
+  try {
+    listing = await loadSeries(firstSeries);
+  } catch (e) {
+    if (e instanceof FetchError && e.status === 404) return;
+    throw e;
+  }
+  for (const v of viewports) {
+    if (v.el.dataset.series !== firstSeries) continue;
+    const current = v.set;
+    const same = current && listing.sets.find((s) => s.key === current.key);
+    // What arrived first may be a localizer: the stack takes its place once it is the larger,
+    // unless the user chose a set.
+    const better = current && !v.el.dataset.chosenSet && listing.sets[0].key !== current.key;
+    if (!current || better) await openIn(v, firstSeries, 0);
+    else if (same && same.slices.length !== current.slices.length) v.update(same, listing.info);
+    const shown = v.set;
+    const chosen = shown ? listing.sets.findIndex((s) => s.key === shown.key) : 0;
+    const labels = [...v.header.querySelectorAll('option')].map((o) => o.textContent).join('\n');
+    const wanted = [...studySeries.map((x) => x.label), ...listing.sets.map((x) => x.label)].join('\n');
+    // Rebuilt only when something in them changed (an open chooser is not pulled away).
+    if (labels !== wanted) renderChoosers(v, firstSeries, listing.sets, Math.max(0, chosen));
+  }
+}
+
+/** Whether the index lists an instance of series `uid` of the study. @param {string} uid */
+async function indexedHere(uid) {
+  const url = `/dicom-web/studies/${encodeURIComponent(studyUid)}/series/${encodeURIComponent(uid)}/instances?limit=1`;
+  const response = await fetch(url, { headers: { Accept: 'application/dicom+json' } });
+  if (!response.ok || response.status === 204) return false;
+  const rows = await response.json();
+  return Array.isArray(rows) && rows.length > 0;
+}
+
+/** Retrieves the first series from `node` at the highest priority, showing it as it arrives. */
+async function startStreaming() {
+  if (!node) return;
+  streaming = true;
+  try {
+    await streamSeries(node, studyUid, firstSeries, {
+      onProgress: (progress) => {
+        const total = Number(progress.items_total) || 0;
+        if (Number(progress.items_done) > 0) localSeries.add(firstSeries);
+        for (const v of viewports) {
+          if (v.el.dataset.series === firstSeries && total) { v.expected = total; v.changed(); }
+        }
+        root.dataset.expected = String(total);
+        scheduleRefresh();
+      },
+      onEnd: (state, message) => {
+        performance.mark('lightbox:retrieved');
+        if (state === 'completed') {
+          localSeries.add(firstSeries);
+          // The series' own description replaces its UID in the choosers.
+          loadStudySeries().then(scheduleRefresh).catch((e) => reportError(e, 'Series of the study'));
+        }
+        root.dataset.retrieval = state;
+        if (state !== 'completed') {
+          reportError(new Error(message || state), `Retrieving from ${node}`);
+        }
+        scheduleRefresh();
+      },
+    });
+  } catch (e) {
+    reportError(e, `Retrieving from ${node}`);
+  }
+}
+
+/**
+ * The viewport's choosers of a series of the study and of an image set of it.
+ * @param {Viewport} viewport
+ * @param {string} uid the series shown
+ * @param {import('./series.js').ImageSet[]} sets its image sets
+ * @param {number} index the set shown
+ */
+function renderChoosers(viewport, uid, sets, index) {
+  const seriesSelect = h('select', {
+    class: 'small', testid: 'viewport-series', 'aria-label': 'Series',
+    onchange: () => openIn(viewport, seriesSelect.value, 0),
+  }, ...studySeries.map((s) => h('option', { value: s.uid, selected: s.uid === uid }, s.label)));
+  const setSelect = h('select', {
+    class: 'small', testid: 'image-set', 'aria-label': 'Image set', disabled: sets.length < 2,
+    onchange: () => { viewport.el.dataset.chosenSet = '1'; openIn(viewport, uid, Number(setSelect.value)); },
+  }, ...sets.map((s, i) => h('option', { value: String(i), selected: i === index }, s.label)));
+  setChildren(viewport.header, seriesSelect, setSelect);
 }
 
 /** Makes `viewport` the one the toolbar and keys act on. @param {Viewport} viewport */
@@ -139,7 +260,9 @@ function layout(count) {
     const next = studySeries.find((s) => !shown.has(s.uid)) || studySeries[0];
     const uid = viewports.length === 1 ? firstSeries : next ? next.uid : firstSeries;
     v.el.dataset.series = uid;
-    openIn(v, uid, 0);
+    // A series with nothing here yet opens once its first instance has arrived.
+    if (streaming && uid === firstSeries && !localSeries.has(uid)) v.setMessage(`Retrieving from ${node}…`);
+    else openIn(v, uid, 0);
   }
   if (!active) activate(viewports[0]);
 }
@@ -250,11 +373,10 @@ async function start() {
     return;
   }
   document.title = 'Lightbox viewer';
+  const retrieval = startStreaming();
   await loadStudySeries();
   layout(1);
-  loadSeries(firstSeries).then(({ info }) => {
-    document.title = [info.patientName, info.seriesDescription, 'Lightbox'].filter(Boolean).join(' · ');
-  }).catch(() => {});
+  await retrieval;
 }
 
 start().catch((e) => reportError(e, 'Viewer'));

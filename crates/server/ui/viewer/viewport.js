@@ -3,7 +3,7 @@
 // flips, the measurements drawn on each slice, and its four corners of text. The page holds one
 // to four of them; the tools and the keys act on the active one.
 import { h, setChildren } from '../lib/dom.js';
-import { isColour, SliceLoader } from './loader.js';
+import { isColour, sliceKey, SliceLoader } from './loader.js';
 import { fullRange, paintGrey } from './render.js';
 import { slicePosition } from './series.js';
 
@@ -11,6 +11,8 @@ import { slicePosition } from './series.js';
  * @typedef {{ a: [number, number], b: [number, number] }} Measurement
  * @typedef {{ zoom: number, panX: number, panY: number, rotation: number, flipH: boolean, flipV: boolean }} Placement
  */
+
+let firstSliceMarked = false;
 
 export class Viewport {
   /**
@@ -52,7 +54,7 @@ export class Viewport {
     /** @type {Placement} */
     this.placement = { zoom: 1, panX: 0, panY: 0, rotation: 0, flipH: false, flipV: false };
     this.fitted = true;
-    /** @type {Map<number, Measurement[]>} */
+    /** The measurements of each slice, by its key (instance and frame). @type {Map<string, Measurement[]>} */
     this.measurements = new Map();
     /** @type {Measurement | null} */
     this.drawing = null;
@@ -62,6 +64,8 @@ export class Viewport {
     /** @type {number | null} */
     this.cine = null;
     this.cineRate = 10;
+    /** Instances on their way (a retrieval's total), when more are coming than are listed. @type {number | null} */
+    this.expected = null;
     new ResizeObserver(() => this.resize()).observe(this.canvas);
   }
 
@@ -90,6 +94,31 @@ export class Viewport {
     this.setMessage('');
     this.loader = new SliceLoader(study, series, set.slices, (i) => this.loaded(i), (i, e) => this.failed(i, e));
     this.loader.focus(0);
+    this.changed();
+  }
+
+  /**
+   * Shows `set`, a newer listing of the set shown (more of it has arrived), keeping the slice
+   * shown, the window, the view and the pixels already fetched.
+   * @param {import('./series.js').ImageSet} set
+   * @param {import('./series.js').SeriesInfo} info
+   */
+  update(set, info) {
+    if (!this.set || !this.loader) return;
+    const shown = this.slice ? sliceKey(this.slice) : '';
+    const previous = this.loader;
+    previous.stop();
+    this.set = set;
+    this.info = info;
+    const at = set.slices.findIndex((s) => sliceKey(s) === shown);
+    this.index = at >= 0 ? at : Math.min(this.index, set.slices.length - 1);
+    this.slider.max = String(set.slices.length - 1);
+    this.slider.value = String(this.index);
+    this.paintedKey = '';
+    this.loader = new SliceLoader(previous.study, previous.series, set.slices, (i) => this.loaded(i), (i, e) => this.failed(i, e));
+    this.loader.adopt(previous);
+    this.loader.focus(this.index);
+    this.requestDraw();
     this.changed();
   }
 
@@ -286,20 +315,22 @@ export class Viewport {
 
   /** The measurements of the slice shown. */
   currentMeasurements() {
-    return this.measurements.get(this.index) || [];
+    return (this.slice && this.measurements.get(sliceKey(this.slice))) || [];
   }
 
   /** @param {Measurement} m */
   addMeasurement(m) {
-    const list = this.measurements.get(this.index) || [];
+    if (!this.slice) return;
+    const key = sliceKey(this.slice);
+    const list = this.measurements.get(key) || [];
     list.push(m);
-    this.measurements.set(this.index, list);
+    this.measurements.set(key, list);
     this.requestDraw();
     this.changed();
   }
 
   removeLastMeasurement() {
-    const list = this.measurements.get(this.index);
+    const list = this.slice && this.measurements.get(sliceKey(this.slice));
     if (list && list.length) list.pop();
     this.requestDraw();
     this.changed();
@@ -391,6 +422,11 @@ export class Viewport {
       this.renderCorners();
       return;
     }
+    if (!firstSliceMarked) {
+      // For benchmarks and tests: when the page first showed an image.
+      performance.mark('lightbox:first-slice');
+      firstSliceMarked = true;
+    }
     const m = this.matrix();
     ctx.setTransform(m);
     ctx.imageSmoothingEnabled = this.placement.zoom < 3;
@@ -451,8 +487,11 @@ export class Viewport {
   changed() {
     const fill = /** @type {HTMLElement} */ (this.bar.firstChild);
     const total = this.total;
-    fill.style.width = total ? `${(100 * this.loadedCount) / total}%` : '0';
-    this.bar.hidden = total > 0 && this.loadedCount >= total;
+    const coming = Math.max(total, this.expected || 0);
+    fill.style.width = coming ? `${(100 * this.loadedCount) / coming}%` : '0';
+    this.bar.hidden = coming > 0 && this.loadedCount >= coming;
+    this.bar.title = coming ? `${this.loadedCount} of ${coming}` : '';
+    if (this.expected) this.el.dataset.expected = String(this.expected);
     this.el.dataset.loaded = String(this.loadedCount);
     this.el.dataset.total = String(total);
     this.el.dataset.slice = String(this.index);

@@ -31,7 +31,7 @@ export function menuItems(t) {
   const why = 'Not in the local store';
   return [
     { label: 'Retrieve', testid: 'action-retrieve', disabled: !isRetrievable(t), why: 'Nothing to retrieve (already local, or not found on a node)', run: () => actRetrieve([t]) },
-    { label: 'Open in viewer', testid: 'action-view', disabled: !local, why, run: () => actView(t) },
+    { label: 'Open in viewer', testid: 'action-view', disabled: !(local || (t.level === 'series' && viewable(t.series))), why, run: () => actView(t) },
     { label: 'Open preview', testid: 'action-preview', disabled: !local, why, run: () => actPreview(t) },
     { label: 'View metadata', testid: 'action-metadata', disabled: !local, why, run: () => actMetadata(t) },
     { label: 'Send to node…', testid: 'action-send', disabled: !local, why, run: () => actSend([t]) },
@@ -190,18 +190,24 @@ function studyOf(t) {
 
 /** @param {Target} t */
 async function actView(t) {
-  const s = await firstLocalSeries(t);
+  const s = t.level === 'series' ? t.series : await firstLocalSeries(t);
   if (!s) { toast('No local series to view.'); return; }
   openViewer(s);
 }
 
 /**
- * Goes to the viewer page of a series.
+ * Goes to the viewer page of a series; one that is not all here is retrieved from a node that
+ * has it while it is shown.
  * @param {SeriesEntry} s
  */
 export function openViewer(s) {
-  location.assign(viewerUrl(s.studyUid, s.uid));
+  const here = s.local ? Number(s.local.NumberOfSeriesRelatedInstances) || 0 : 0;
+  const elsewhere = [...s.remote.entries()].find(([, row]) => (Number(row.NumberOfSeriesRelatedInstances) || 0) > here);
+  location.assign(viewerUrl(s.studyUid, s.uid, elsewhere ? elsewhere[0] : null));
 }
+
+/** Whether a series can be opened in the viewer: it is here or on a node. @param {SeriesEntry} s */
+export const viewable = (s) => !!s.local || s.remote.size > 0;
 
 /** @param {Target} t */
 async function actPreview(t) {

@@ -11,7 +11,7 @@ import { thumbPixels } from '../../state/display.js';
 import { getJob, mergeJob, postJob, retrieveJobsFor, retryJob } from '../../state/jobs.js';
 import { canThumb, seriesDesc, seriesField, seriesFilterMatch, seriesState, seriesTitle } from '../../state/series.js';
 import { openMenu } from '../menu.js';
-import { menuItems, openViewer } from './actions.js';
+import { menuItems, openViewer, viewable } from './actions.js';
 import { prefetchPolicy } from './form.js';
 import { openPreview } from './preview.js';
 
@@ -47,8 +47,8 @@ function createTile(s) {
   const thumb = h('button', {
     type: 'button', class: 'thumb',
     onclick: (/** @type {MouseEvent} */ e) => { if (s.local && e.detail < 2) openPreview(s.uid, seriesTitle(s)); },
-    ondblclick: () => { if (s.local) openViewer(s); },
-    onkeydown: (/** @type {KeyboardEvent} */ e) => { if (e.key === 'Enter' && s.local) { e.preventDefault(); openViewer(s); } },
+    ondblclick: () => { if (viewable(s)) openViewer(s); },
+    onkeydown: (/** @type {KeyboardEvent} */ e) => { if (e.key === 'Enter' && viewable(s)) { e.preventDefault(); openViewer(s); } },
   });
   const title = h('div', { class: 'tile-title' });
   const counts = h('div', { class: 'tile-line' });
