@@ -434,16 +434,6 @@ fn patient_of(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// A performance mark the viewer set, in ms since the page started, if it set it.
-fn mark(browser: &Browser, name: &str) -> Option<f64> {
-    browser
-        .execute(
-            "const m = performance.getEntriesByName(arguments[0]); return m.length ? m[0].startTime : null;",
-            &[json!(name)],
-        )
-        .as_f64()
-}
-
 #[test]
 fn a_series_on_orthanc_is_shown_while_it_is_retrieved_over_dimse_and_dicomweb() {
     let (Some(browser), Some(orthanc)) =
@@ -486,7 +476,7 @@ fn a_series_on_orthanc_is_shown_while_it_is_retrieved_over_dimse_and_dicomweb() 
         browser.wait_until(
             &format!("{name}: the first slice shown"),
             Duration::from_secs(60),
-            || mark(&browser, "lightbox:first-slice").is_some(),
+            || browser.performance_mark("lightbox:first-slice").is_some(),
         );
         browser.wait_until(
             &format!("{name}: the whole series"),
@@ -497,8 +487,8 @@ fn a_series_on_orthanc_is_shown_while_it_is_retrieved_over_dimse_and_dicomweb() 
                     && attr(&browser, "data-loaded") == "200"
             },
         );
-        let first = mark(&browser, "lightbox:first-slice").unwrap();
-        let retrieved = mark(&browser, "lightbox:retrieved").unwrap();
+        let first = browser.performance_mark("lightbox:first-slice").unwrap();
+        let retrieved = browser.performance_mark("lightbox:retrieved").unwrap();
         eprintln!("{name}: first slice at {first:.0} ms, retrieved at {retrieved:.0} ms");
         assert!(
             first < retrieved,

@@ -448,6 +448,15 @@ impl Browser {
         self.cmd("POST", "/execute/async", Some(&body))
     }
 
+    /// When the page set its first performance mark `name` (ms since navigation), if it did.
+    pub fn performance_mark(&self, name: &str) -> Option<f64> {
+        self.execute(
+            "const m = performance.getEntriesByName(arguments[0]); return m.length ? m[0].startTime : null;",
+            &[json!(name)],
+        )
+        .as_f64()
+    }
+
     /// Performs a sequence of W3C mouse actions, then releases whatever they left pressed.
     pub fn pointer_actions(&self, actions: Vec<Value>) {
         let body = json!({ "actions": [{

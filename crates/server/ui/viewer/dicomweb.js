@@ -59,12 +59,13 @@ function indexOf(bytes, pattern, from) {
 }
 
 /**
- * The bodies of a multipart/related answer.
+ * The bodies of a multipart/related answer (`expected` of them, when known).
  * @param {ArrayBuffer} buffer
  * @param {string} contentType
+ * @param {number} [expected]
  * @returns {ArrayBuffer[]}
  */
-export function multipartBodies(buffer, contentType) {
+export function multipartBodies(buffer, contentType, expected) {
   const match = /boundary="?([^";]+)"?/i.exec(contentType);
   if (!match) throw new Error(`not a multipart answer: ${contentType}`);
   const bytes = new Uint8Array(buffer);
@@ -73,6 +74,12 @@ export function multipartBodies(buffer, contentType) {
   /** @type {ArrayBuffer[]} */
   const parts = [];
   let at = indexOf(bytes, delimiter, 0);
+  // One part (a frame a request, the usual case): it ends at the closing delimiter, found from
+  // the end rather than by scanning the pixels for the boundary.
+  const closing = new TextEncoder().encode(`\r\n--${match[1]}--`);
+  const tail = indexOf(bytes, closing, Math.max(0, bytes.length - closing.length - 8));
+  const headers = at === -1 ? -1 : indexOf(bytes, headerEnd, at + delimiter.length);
+  if (expected === 1 && tail !== -1 && headers !== -1) return [buffer.slice(headers + headerEnd.length, tail)];
   while (at !== -1) {
     const afterDelimiter = at + delimiter.length;
     if (bytes[afterDelimiter] === 0x2d && bytes[afterDelimiter + 1] === 0x2d) break; // "--": the end
@@ -101,7 +108,7 @@ export async function nativeFrames(study, series, sop, frames, signal) {
   const url = `${seriesPath(study, series)}/instances/${enc(sop)}/frames/${frames.join(',')}`;
   const response = await fetch(url, { headers: { Accept: 'multipart/related; type="application/octet-stream"' }, signal });
   if (!response.ok) throw await failure(response, `frames of ${sop}`);
-  const parts = multipartBodies(await response.arrayBuffer(), response.headers.get('content-type') || '');
+  const parts = multipartBodies(await response.arrayBuffer(), response.headers.get('content-type') || '', frames.length);
   if (parts.length !== frames.length) throw new Error(`frames of ${sop}: ${parts.length} parts for ${frames.length} frames`);
   return parts;
 }

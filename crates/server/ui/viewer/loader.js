@@ -10,6 +10,23 @@ import { nativeFrames, renderedFrame } from './dicomweb.js';
  *   | { kind: 'rendered', bitmap: ImageBitmap }} Pixels
  */
 
+/**
+ * The smallest and largest of the first `count` samples.
+ * @param {ArrayLike<number>} data
+ * @param {number} count
+ * @returns {[number, number]}
+ */
+function range(data, count) {
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < count; i++) {
+    const v = data[i];
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  return [min, max];
+}
+
 /** Requests in flight at once (a browser opens six connections to one origin). */
 const IN_FLIGHT = 6;
 /** Frames of one multi-frame instance asked for in one request. */
@@ -31,17 +48,16 @@ export function greyPixels(buffer, s) {
   if (data.length < count) throw new Error(`frame ${s.frame} of ${s.sop}: ${data.length} samples for ${s.columns}×${s.rows}`);
   const width = s.bitsAllocated <= 8 ? 8 : s.bitsAllocated <= 16 ? 16 : 32;
   const stored = Math.min(Math.max(1, s.bitsStored), width);
-  if (stored < width && width < 32) {
+  let [min, max] = range(data, count);
+  // Bits above Bits Stored are usually clear (or carry the sign already): only when a value
+  // lies outside what the stored bits can hold are they cleared (or the sign carried) here.
+  const low = s.signed ? -(2 ** (stored - 1)) : 0;
+  const high = s.signed ? 2 ** (stored - 1) - 1 : 2 ** stored - 1;
+  if (stored < width && width < 32 && (min < low || max > high)) {
     const shift = 32 - stored;
     const mask = (1 << stored) - 1;
     for (let i = 0; i < data.length; i++) data[i] = s.signed ? (data[i] << shift) >> shift : data[i] & mask;
-  }
-  let min = Infinity;
-  let max = -Infinity;
-  for (let i = 0; i < count; i++) {
-    const v = data[i];
-    if (v < min) min = v;
-    if (v > max) max = v;
+    [min, max] = range(data, count);
   }
   return { kind: 'grey', data, min, max };
 }

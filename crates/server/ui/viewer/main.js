@@ -365,6 +365,8 @@ function onKey(e) {
 }
 
 async function start() {
+  // For debugging from the console, and for the viewer benchmark's frame-rate loops.
+  window.lightbox = { viewports };
   initToolbar();
   document.addEventListener('keydown', onKey);
   if (!studyUid || !firstSeries) {
@@ -374,6 +376,8 @@ async function start() {
   }
   document.title = 'Lightbox viewer';
   const retrieval = startStreaming();
+  // The series' metadata is asked for at once, beside the list of the study's series.
+  if (!streaming) loadSeries(firstSeries).catch(() => {});
   await loadStudySeries();
   layout(1);
   await retrieval;

@@ -13,6 +13,7 @@ import { slicePosition } from './series.js';
  */
 
 let firstSliceMarked = false;
+let allLoadedMarked = false;
 
 export class Viewport {
   /**
@@ -136,6 +137,11 @@ export class Viewport {
   /** @param {number} index */
   loaded(index) {
     if (!this.windowing) this.initialWindow(index);
+    if (!allLoadedMarked && this.loader && this.loader.loaded === this.total) {
+      // For benchmarks: when the first viewport's whole set became scrollable.
+      performance.mark('lightbox:all-loaded');
+      allLoadedMarked = true;
+    }
     if (index === this.index) this.requestDraw();
     this.changed();
   }

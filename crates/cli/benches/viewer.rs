@@ -1,0 +1,186 @@
+//! The viewer in Chromium on a local 200-slice 512×512 CT: from navigation to the first slice
+//! drawn and to the whole stack scrollable (performance marks the page sets), the frame rate
+//! while scrolling and while dragging the window (one step per animation frame, counted in the
+//! page), and the renderer processes' memory with the stack loaded against its 16-bit size.
+//!
+//! Run: `cargo bench -p lightbox --bench viewer` (needs chromium and chromium-driver).
+
+#[path = "../tests/common/browser.rs"]
+mod browser;
+#[path = "../tests/common/serve.rs"]
+mod serve;
+
+use browser::Browser;
+use serde_json::{json, Value};
+use serve::Serve;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const SLICES: u32 = 200;
+const SIZE: u32 = 512;
+const ROUNDS: usize = 7;
+
+fn lightbox(data: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_lightbox"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "lightbox {args:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn percentile(values: &mut [f64], p: f64) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    values[((values.len() - 1) as f64 * p).round() as usize]
+}
+
+/// Resident memory of Chromium's renderer processes together, in MB.
+fn renderer_rss_mb() -> f64 {
+    let mut kb = 0u64;
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        if !cmdline.contains("--type=renderer") {
+            continue;
+        }
+        let status = std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
+        kb += status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    kb as f64 / 1024.0
+}
+
+/// Frames the page drew per second over `ms` while `step` ran once per animation frame.
+fn frame_rate(browser: &Browser, step: &str, ms: u32) -> f64 {
+    let script = format!(
+        "const done = arguments[arguments.length - 1];
+         const v = window.lightbox.viewports[0];
+         let frames = 0, i = 0;
+         const start = performance.now();
+         const tick = (now) => {{
+           if (now - start >= {ms}) {{ done(frames * 1000 / (now - start)); return; }}
+           i++; {step};
+           frames++;
+           requestAnimationFrame(tick);
+         }};
+         requestAnimationFrame(tick);"
+    );
+    browser.execute_async(&script, &[]).as_f64().unwrap()
+}
+
+fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let source = dir.path().join("ct");
+    let (slices, size) = (SLICES.to_string(), SIZE.to_string());
+    lightbox(
+        &data,
+        &[
+            "generate",
+            source.to_str().unwrap(),
+            "--patients",
+            "1",
+            "--studies",
+            "1",
+            "--series",
+            "1",
+            "--instances",
+            &slices,
+            "--rows",
+            &size,
+            "--columns",
+            &size,
+            "--modality",
+            "CT",
+        ],
+    );
+    lightbox(&data, &["import", source.to_str().unwrap()]);
+    let studies: Value = serde_json::from_str(&lightbox(&data, &["studies", "--json"])).unwrap();
+    let study = studies["studies"][0]["StudyInstanceUID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let series: Value =
+        serde_json::from_str(&lightbox(&data, &["series", &study, "--json"])).unwrap();
+    let series = series[0]["SeriesInstanceUID"].as_str().unwrap().to_string();
+
+    let serve = Serve::start(&data, &[]);
+    let browser = Browser::start();
+    browser.set_window_size(1280, 800);
+    browser.goto(&format!("{}/", serve.url));
+    std::thread::sleep(Duration::from_secs(1));
+    let blank = renderer_rss_mb();
+    let viewer = format!("{}/view/{study}/{series}", serve.url);
+    let (mut first, mut all) = (Vec::new(), Vec::new());
+    let mut memory = 0.0;
+    for round in 0..ROUNDS {
+        // As a click on a tile does: the page navigates to the viewer.
+        browser.execute("location.assign(arguments[0])", &[json!(viewer)]);
+        browser.wait_until("the whole stack", Duration::from_secs(60), || {
+            browser.performance_mark("lightbox:all-loaded").is_some()
+        });
+        first.push(browser.performance_mark("lightbox:first-slice").unwrap());
+        all.push(browser.performance_mark("lightbox:all-loaded").unwrap());
+        if round == 0 {
+            std::thread::sleep(Duration::from_millis(500));
+            memory = renderer_rss_mb() - blank;
+        }
+    }
+    // Where the time goes: the frame requests of the last round, from the page's resource timing.
+    let timing = browser.execute(
+        "const r = performance.getEntriesByType('resource').filter((e) => e.name.includes('/frames/'));
+         const d = r.map((e) => e.responseEnd - e.startTime).sort((a, b) => a - b);
+         const w = r.map((e) => e.responseStart - e.requestStart).sort((a, b) => a - b);
+         const first = r.length ? Math.min(...r.map((e) => e.startTime)) : 0;
+         const last = r.length ? Math.max(...r.map((e) => e.responseEnd)) : 0;
+         const md = performance.getEntriesByType('resource').find((e) => e.name.endsWith('/metadata'));
+         return { n: r.length, median: d[d.length >> 1], wait: w[w.length >> 1], first, last,
+                  metadata: md ? [md.startTime, md.responseEnd] : null };",
+        &[],
+    );
+    eprintln!("frame requests: {timing}");
+    let mut scroll: Vec<f64> = (0..ROUNDS)
+        .map(|_| frame_rate(&browser, "v.show(i % v.total)", 2000))
+        .collect();
+    let mut window: Vec<f64> = (0..ROUNDS)
+        .map(|_| {
+            frame_rate(
+                &browser,
+                "v.setWindow(40 + (i % 200), 400 + (i % 300))",
+                2000,
+            )
+        })
+        .collect();
+    let console = browser.console_errors();
+    drop(browser);
+    drop(serve);
+
+    let pixels_mb = f64::from(SLICES * SIZE * SIZE * 2) / (1024.0 * 1024.0);
+    println!("| Chromium, local {SLICES}-slice {SIZE}×{SIZE} CT ({ROUNDS} rounds) | median | p95 | rounds |");
+    println!("|---|---:|---:|---|");
+    let row = |what: &str, unit: &str, values: &mut Vec<f64>| {
+        let rounds: Vec<String> = values.iter().map(|v| format!("{v:.0}")).collect();
+        let median = percentile(values, 0.5);
+        let p95 = percentile(values, 0.95);
+        println!(
+            "| {what} | {median:.0} {unit} | {p95:.0} {unit} | {} |",
+            rounds.join(" / ")
+        );
+    };
+    row("navigation → first slice drawn", "ms", &mut first);
+    row("navigation → whole stack scrollable", "ms", &mut all);
+    row("scrolling, a slice per frame", "fps", &mut scroll);
+    row("window drag, a new window per frame", "fps", &mut window);
+    println!(
+        "| renderer memory with the stack loaded | {memory:.0} MB | | pixels at 16 bits: {pixels_mb:.0} MB ({:.2}×) |",
+        memory / pixels_mb
+    );
+    assert!(console.is_empty(), "console errors: {console:?}");
+}
