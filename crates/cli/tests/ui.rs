@@ -557,9 +557,7 @@ fn remote_nodes_query_preview_retrieve_and_send_against_orthanc() {
         .expect("the failed retrieval")["id"]
         .as_i64()
         .unwrap();
-    browser
-        .find(&format!("{tile} [data-testid=series-retry]"))
-        .click();
+    browser.click_fresh(&format!("{tile} [data-testid=series-retry]"));
     browser.wait_until("the job queued again", Duration::from_secs(10), || {
         lightbox.api(&format!("/api/jobs/{failed}"))["log"]
             .as_array()

@@ -448,6 +448,20 @@ impl Browser {
         self.cmd("POST", "/execute/async", Some(&body))
     }
 
+    /// Finds `css` and clicks it; should the page redraw it in between (the element went stale:
+    /// a job event re-rendered its tile, say), finds it again.
+    pub fn click_fresh(&self, css: &str) {
+        for _ in 0..5 {
+            let element = self.find(css);
+            match self.try_cmd("POST", &element.path("/click"), None) {
+                Ok(_) => return,
+                Err(e) if e.error == "stale element reference" => continue,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        panic!("{css} went stale five times in a row");
+    }
+
     /// When the page set its first performance mark `name` (ms since navigation), if it did.
     pub fn performance_mark(&self, name: &str) -> Option<f64> {
         self.execute(

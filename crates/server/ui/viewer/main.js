@@ -81,11 +81,17 @@ async function openIn(viewport, uid, setIndex) {
       return;
     }
     const index = Math.min(setIndex, sets.length - 1);
+    // The instance shown ahead of the listing stays, now in its place, when it is of the set
+    // to show (not, say, a localizer ahead of the stack).
+    const ahead = viewport.provisional && viewport.set ? viewport.set.key : null;
+    viewport.provisional = false;
+    const grown = ahead !== null && sets[index].key === ahead ? index : -1;
     renderChoosers(viewport, uid, sets, index);
     viewport.el.dataset.series = uid;
     viewport.el.dataset.sets = String(sets.length);
     if (uid === firstSeries) document.title = [info.patientName, info.seriesDescription, 'Lightbox'].filter(Boolean).join(' · ');
-    viewport.open(studyUid, uid, sets[index], info);
+    if (grown >= 0) viewport.update(sets[index], info);
+    else viewport.open(studyUid, uid, sets[index], info);
     if (viewport === active) renderToolbar();
   } catch (e) {
     // While it is retrieved, a series with nothing stored yet is no error: it is on its way.
@@ -150,6 +156,43 @@ async function refreshStreamed() {
     const wanted = [...studySeries.map((x) => x.label), ...listing.sets.map((x) => x.label)].join('\n');
     // Rebuilt only when something in them changed (an open chooser is not pulled away).
     if (labels !== wanted) renderChoosers(v, firstSeries, listing.sets, Math.max(0, chosen));
+  }
+}
+
+/**
+ * Shows one instance of the first series (the lowest Instance Number) as soon as the index names
+ * it, ahead of the whole series' metadata, which takes longer for a large series.
+ * @param {Viewport} viewport
+ */
+async function showOneAhead(viewport) {
+  const series = `/dicom-web/studies/${encodeURIComponent(studyUid)}/series/${encodeURIComponent(firstSeries)}`;
+  const listed = await fetch(`${series}/instances?includefield=00200013`, { headers: { Accept: 'application/dicom+json' } });
+  if (!listed.ok || listed.status === 204) return;
+  /** @type {import('./series.js').DicomJson[]} */
+  const rows = await listed.json();
+  const number = (/** @type {import('./series.js').DicomJson} */ r) => Number(text(r, '00200013')) || Infinity;
+  const firstRow = rows.reduce((best, r) => (number(r) < number(best) ? r : best), rows[0]);
+  if (!firstRow || rows.length < 2 || viewport.set) return;
+  const sop = encodeURIComponent(text(firstRow, '00080018'));
+  const answer = await fetch(`${series}/instances/${sop}/metadata`, { headers: { Accept: 'application/dicom+json' } });
+  if (!answer.ok) return;
+  const instance = await answer.json();
+  const sets = imageSets(instance);
+  if (!sets.length || viewport.set) return;
+  viewport.open(studyUid, firstSeries, sets[0], seriesInfo(instance[0]));
+  viewport.provisional = true;
+}
+
+/** Every viewport's choosers, once the study's series are known. */
+function refreshChoosers() {
+  for (const v of viewports) {
+    const uid = v.el.dataset.series;
+    if (!uid || !v.set || v.provisional) continue;
+    loadSeries(uid).then(({ sets }) => {
+      const shown = v.set;
+      const index = shown ? Math.max(0, sets.findIndex((s) => s.key === shown.key)) : 0;
+      renderChoosers(v, uid, sets, index);
+    }).catch(() => {});
   }
 }
 
@@ -376,10 +419,17 @@ async function start() {
   }
   document.title = 'Lightbox viewer';
   const retrieval = startStreaming();
-  // The series' metadata is asked for at once, beside the list of the study's series.
-  if (!streaming) loadSeries(firstSeries).catch(() => {});
-  await loadStudySeries();
-  layout(1);
+  if (streaming) {
+    await loadStudySeries();
+    layout(1);
+  } else {
+    // The series (its whole metadata), one instance of it sooner, and the study's series for
+    // the choosers, all at once.
+    layout(1);
+    showOneAhead(viewports[0]).catch(() => {});
+    await loadStudySeries();
+    refreshChoosers();
+  }
   await retrieval;
 }
 

@@ -67,6 +67,8 @@ export class Viewport {
     this.cineRate = 10;
     /** Instances on their way (a retrieval's total), when more are coming than are listed. @type {number | null} */
     this.expected = null;
+    /** Showing one instance ahead of its series' whole listing. */
+    this.provisional = false;
     new ResizeObserver(() => this.resize()).observe(this.canvas);
   }
 
