@@ -139,7 +139,7 @@ export class Viewport {
   /** @param {number} index */
   loaded(index) {
     if (!this.windowing) this.initialWindow(index);
-    if (!allLoadedMarked && this.loader && this.loader.loaded === this.total) {
+    if (!allLoadedMarked && !this.provisional && this.loader && this.loader.loaded === this.total) {
       // For benchmarks: when the first viewport's whole set became scrollable.
       performance.mark('lightbox:all-loaded');
       allLoadedMarked = true;
