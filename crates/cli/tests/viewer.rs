@@ -108,7 +108,10 @@ fn canvas_grey(browser: &Browser, (column, row): (usize, usize)) -> u8 {
 
 /// The probe's "(column, row) value HU".
 fn probe(browser: &Browser) -> (usize, usize, f64) {
-    let text = browser.find("[data-testid=probe]").text();
+    parse_probe(&browser.find("[data-testid=probe]").text())
+}
+
+fn parse_probe(text: &str) -> (usize, usize, f64) {
     let (coords, rest) = text
         .trim_start_matches('(')
         .split_once(") ")
@@ -258,6 +261,56 @@ fn a_ct_series_is_scrolled_probed_windowed_measured_and_inverted() {
         canvas_grey(&browser, (column, row)),
         255 - linear_window(value, new_center, new_width)
     );
+
+    // MPR: the stack with its coronal and sagittal reformats, whose values are the stack's.
+    browser.execute(
+        "const s = document.querySelector('[data-testid=layout]');
+         s.value = 'mpr'; s.dispatchEvent(new Event('change'));",
+        &[],
+    );
+    browser.wait_until("three planes", Duration::from_secs(10), || {
+        browser.find_all("[data-testid=viewport][data-plane]").len() == 3
+    });
+    let last = by_position.len() - 1;
+    for (plane, fixed) in [("coronal", "row"), ("sagittal", "column")] {
+        let view = browser.find(&format!("[data-testid=viewport][data-plane={plane}]"));
+        assert_eq!(view.attr("data-total").as_deref(), Some("256"), "{plane}");
+        assert_eq!(view.attr("data-slice").as_deref(), Some("128"), "{plane}");
+        let canvas = view.find("canvas");
+        let (w, h) = canvas.size();
+        canvas.hover((w / 2.0 + 7.0, h / 2.0 + 5.0));
+        browser.wait_until("the probe", Duration::from_secs(5), || {
+            !view.find("[data-testid=probe]").text().is_empty()
+        });
+        let (across, up, value) = parse_probe(&view.find("[data-testid=probe]").text());
+        // Its rows run down the stack from its far end; its columns along the fixed row or column.
+        let sop = &by_position[last - up].1;
+        let expected = if fixed == "row" {
+            modality_value(&files, sop, across, 128)
+        } else {
+            modality_value(&files, sop, 128, across)
+        };
+        assert_eq!(value, expected, "{plane} at ({across}, {up})");
+    }
+    // The crosshair tool: a click in the stack moves the other planes through that point.
+    let axial = browser.find("[data-testid=viewport][data-plane=axial]");
+    axial.send_keys("c");
+    let canvas = axial.find("canvas");
+    let (w, h) = canvas.size();
+    let spot = (w / 2.0 - 15.0, h / 2.0 + 9.0);
+    canvas.hover(spot);
+    let (column, row, _) = parse_probe(&axial.find("[data-testid=probe]").text());
+    canvas.drag(0, spot, spot, 1);
+    let plane_slice = |plane: &str| {
+        browser
+            .find(&format!("[data-testid=viewport][data-plane={plane}]"))
+            .attr("data-slice")
+            .unwrap_or_default()
+    };
+    browser.wait_until("the planes follow", Duration::from_secs(5), || {
+        plane_slice("coronal") == row.to_string() && plane_slice("sagittal") == column.to_string()
+    });
+    browser.screenshot("viewer-mpr");
     assert_no_page_errors(&browser);
 }
 
@@ -350,6 +403,14 @@ fn image_sets_layouts_cine_and_colour() {
     );
     wait_loaded(&browser, "1");
     browser.screenshot("viewer-localizer");
+    // One image is no volume: MPR says so and the layout stays.
+    browser.execute(
+        "const s = document.querySelector('[data-testid=layout]');
+         s.value = 'mpr'; s.dispatchEvent(new Event('change'));",
+        &[],
+    );
+    browser.wait_for_text("[data-testid=toast]", "MPR needs a stack");
+    assert_eq!(browser.find_all("[data-testid=viewport]").len(), 1);
 
     // Four viewports, each on another series of the study (the fourth repeats one).
     browser.execute(

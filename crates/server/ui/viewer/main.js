@@ -6,10 +6,12 @@
 import '../lib/errors.js';
 import { slicerUrl } from '../api.js';
 import { reportError } from '../lib/errors.js';
+import { toast } from '../lib/toast.js';
 import { $, h, setChildren } from '../lib/dom.js';
 import { FetchError, seriesMetadata } from './dicomweb.js';
 import { CT_PRESETS } from './render.js';
 import { imageSets, seriesInfo, text } from './series.js';
+import { reformatSet, ReformatSource, volumeOf } from './mpr.js';
 import { streamSeries } from './stream.js';
 import { attachTools } from './tools.js';
 import { Viewport } from './viewport.js';
@@ -286,6 +288,7 @@ function mirror(viewport) {
  * @param {number} count
  */
 function layout(count) {
+  leaveMpr();
   grid.dataset.layout = String(count);
   while (viewports.length > count) {
     const v = /** @type {Viewport} */ (viewports.pop());
@@ -308,6 +311,100 @@ function layout(count) {
     else openIn(v, uid, 0);
   }
   if (!active) activate(viewports[0]);
+}
+
+/**
+ * The three planes of an MPR: the stack shown and its two reformats, and the volume.
+ * @type {{ axial: Viewport, coronal: Viewport, sagittal: Viewport, volume: import('./mpr.js').Volume } | null}
+ */
+let mpr = null;
+
+/** The stack of the active viewport with its coronal and sagittal reformats, crosshairs linked. */
+function enterMpr() {
+  const axial = active;
+  if (!axial || !axial.set || !axial.loader || !axial.info) return false;
+  const check = volumeOf(axial.set, axial.loader.pixels);
+  if ('reason' in check) {
+    toast(check.reason, 'error');
+    return false;
+  }
+  const volume = check.volume;
+  for (const v of viewports.filter((x) => x !== axial)) {
+    v.stopCine();
+    if (v.loader) v.loader.stop();
+    v.el.remove();
+  }
+  viewports.splice(0, viewports.length, axial);
+  grid.dataset.layout = 'mpr';
+  const planes = /** @type {import('./mpr.js').Plane[]} */ (['coronal', 'sagittal']).map((plane) => {
+    const v = new Viewport({ onChange: (x) => { mirror(x); linkCrosshairs(); }, onActivate: activate, onPoint: pointAt });
+    attachTools(v, () => tool);
+    viewports.push(v);
+    grid.appendChild(v.el);
+    const set = reformatSet(volume, plane);
+    v.el.dataset.series = axial.el.dataset.series || '';
+    v.el.dataset.plane = plane;
+    setChildren(v.header, h('span', { class: 'small-text plane-label' }, set.label));
+    v.open(studyUid, firstSeries, set, /** @type {import('./series.js').SeriesInfo} */ (axial.info), (onLoaded) => new ReformatSource(volume, plane, set.slices, onLoaded));
+    if (axial.windowing) v.windowing = { ...axial.windowing };
+    v.show(Math.floor(set.slices.length / 2));
+    return v;
+  });
+  axial.el.dataset.plane = 'axial';
+  axial.hooks.onPoint = pointAt;
+  const prior = axial.hooks.onChange;
+  axial.hooks.onChange = (x) => { prior(x); linkCrosshairs(); };
+  mpr = { axial, coronal: planes[0], sagittal: planes[1], volume };
+  linkCrosshairs();
+  return true;
+}
+
+/** Back from MPR to the stack alone (the layout then adds what it wants). */
+function leaveMpr() {
+  if (!mpr) return;
+  const { axial } = mpr;
+  for (const v of [mpr.coronal, mpr.sagittal]) v.el.remove();
+  viewports.splice(0, viewports.length, axial);
+  axial.hooks.onPoint = undefined;
+  axial.hooks.onChange = mirror;
+  axial.crosshair = null;
+  delete axial.el.dataset.plane;
+  axial.requestDraw();
+  mpr = null;
+  activate(axial);
+}
+
+/** Each plane shows where the other two cross it. */
+function linkCrosshairs() {
+  if (!mpr) return;
+  const { axial, coronal, sagittal, volume } = mpr;
+  const top = volume.count - 1 - axial.index;
+  const wanted = [
+    [axial, { col: sagittal.index, row: coronal.index }],
+    [coronal, { col: sagittal.index, row: top }],
+    [sagittal, { col: coronal.index, row: top }],
+  ];
+  for (const [v, c] of /** @type {[Viewport, { col: number, row: number }][]} */ (wanted)) {
+    if (!v.crosshair || v.crosshair.col !== c.col || v.crosshair.row !== c.row) {
+      v.crosshair = c;
+      v.requestDraw();
+    }
+  }
+}
+
+/**
+ * The crosshair tool picked `point` in plane `v`: the other planes go through it.
+ * @param {Viewport} v
+ * @param {[number, number]} point
+ */
+function pointAt(v, point) {
+  if (!mpr) return;
+  const { axial, coronal, sagittal, volume } = mpr;
+  const [x, y] = [Math.floor(point[0]), Math.floor(point[1])];
+  if (v === axial) { coronal.show(y); sagittal.show(x); }
+  if (v === coronal) { sagittal.show(x); axial.show(volume.count - 1 - y); }
+  if (v === sagittal) { coronal.show(x); axial.show(volume.count - 1 - y); }
+  linkCrosshairs();
 }
 
 /** The window presets of the active viewport's slice. */
@@ -377,7 +474,10 @@ function initToolbar() {
   const rate = /** @type {HTMLInputElement} */ ($('#cine-rate'));
   rate.addEventListener('change', () => { if (active && active.playing) active.playCine(Number(rate.value)); else if (active) active.cineRate = Number(rate.value) || active.cineRate; });
   const layoutSelect = /** @type {HTMLSelectElement} */ ($('#layout'));
-  layoutSelect.addEventListener('change', () => layout(Number(layoutSelect.value)));
+  layoutSelect.addEventListener('change', () => {
+    if (layoutSelect.value !== 'mpr') layout(Number(layoutSelect.value));
+    else if (!enterMpr()) layoutSelect.value = String(viewports.length);
+  });
   const back = /** @type {HTMLAnchorElement} */ ($('#back'));
   back.href = '/';
   /** @type {HTMLAnchorElement} */ ($('#open-slicer')).href = slicerUrl(studyUid);
@@ -397,6 +497,7 @@ function onKey(e) {
     i: actions.invert, r: () => v.rotate(e.shiftKey ? -1 : 1), R: () => v.rotate(-1), h: actions['flip-h'], v: actions['flip-v'],
     f: actions.fit, 1: actions.actual, a: actions.auto, ' ': toggleCine,
     w: () => chooseTool('window'), p: () => chooseTool('pan'), z: () => chooseTool('zoom'), m: () => chooseTool('measure'),
+    c: () => chooseTool('crosshair'),
     Delete: () => v.removeLastMeasurement(), Backspace: () => v.removeLastMeasurement(),
     Escape: () => { v.drawing = null; v.requestDraw(); },
   };

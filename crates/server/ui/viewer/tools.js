@@ -3,7 +3,7 @@
 // zoom or measure), the middle button pans, the right button zooms, the wheel scrolls the stack
 // (with Ctrl, zooms at the pointer), and hovering probes the value under the pointer.
 
-/** @typedef {'window' | 'pan' | 'zoom' | 'measure'} Tool */
+/** @typedef {'window' | 'pan' | 'zoom' | 'measure' | 'crosshair'} Tool */
 
 /**
  * @param {import('./viewport.js').Viewport} viewport
@@ -26,6 +26,7 @@ export function attachTools(viewport, currentTool) {
       const at = viewport.imagePoint(e);
       viewport.drawing = { a: at, b: at };
     }
+    if (tool === 'crosshair' && viewport.hooks.onPoint) viewport.hooks.onPoint(viewport, viewport.imagePoint(e));
     canvas.setPointerCapture(e.pointerId);
     e.preventDefault();
   });
@@ -50,6 +51,9 @@ export function attachTools(viewport, currentTool) {
         break;
       case 'zoom':
         viewport.place({ zoom: Math.max(0.05, Math.min(64, drag.zoom * Math.exp(-dy / 150))) });
+        break;
+      case 'crosshair':
+        if (viewport.hooks.onPoint) viewport.hooks.onPoint(viewport, viewport.imagePoint(e));
         break;
       case 'measure':
         if (viewport.drawing) {

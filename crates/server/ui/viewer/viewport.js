@@ -17,7 +17,10 @@ let allLoadedMarked = false;
 
 export class Viewport {
   /**
-   * @param {{ onChange: (v: Viewport) => void, onActivate: (v: Viewport) => void }} hooks
+   * @param {{
+   *   onChange: (v: Viewport) => void, onActivate: (v: Viewport) => void,
+   *   onPoint?: (v: Viewport, point: [number, number]) => void,
+   * }} hooks onPoint: the crosshair tool picked an image point
    */
   constructor(hooks) {
     this.hooks = hooks;
@@ -47,8 +50,10 @@ export class Viewport {
     this.set = null;
     /** @type {import('./series.js').SeriesInfo | null} */
     this.info = null;
-    /** @type {SliceLoader | null} */
+    /** Where the slices' pixels come from: fetched, or computed (a reformat). @type {SliceLoader | import('./mpr.js').ReformatSource | null} */
     this.loader = null;
+    /** Where the other planes of an MPR cross this one, in image coordinates. @type {{ col: number, row: number } | null} */
+    this.crosshair = null;
     this.index = 0;
     /** @type {{ center: number, width: number, invert: boolean, name: string } | null} */
     this.windowing = null;
@@ -78,8 +83,10 @@ export class Viewport {
    * @param {string} series
    * @param {import('./series.js').ImageSet} set
    * @param {import('./series.js').SeriesInfo} info
+   * @param {(onLoaded: (index: number) => void) => import('./mpr.js').ReformatSource} [computed]
+   *   the slices' pixels are computed (a reformat) rather than fetched
    */
-  open(study, series, set, info) {
+  open(study, series, set, info, computed) {
     this.stopCine();
     if (this.loader) this.loader.stop();
     this.set = set;
@@ -95,7 +102,10 @@ export class Viewport {
     this.slider.max = String(set.slices.length - 1);
     this.slider.value = '0';
     this.setMessage('');
-    this.loader = new SliceLoader(study, series, set.slices, (i) => this.loaded(i), (i, e) => this.failed(i, e));
+    this.crosshair = null;
+    this.loader = computed
+      ? computed((i) => this.loaded(i))
+      : new SliceLoader(study, series, set.slices, (i) => this.loaded(i), (i, e) => this.failed(i, e));
     this.loader.focus(0);
     this.changed();
   }
@@ -107,7 +117,7 @@ export class Viewport {
    * @param {import('./series.js').SeriesInfo} info
    */
   update(set, info) {
-    if (!this.set || !this.loader) return;
+    if (!this.set || !(this.loader instanceof SliceLoader)) return;
     const shown = this.slice ? sliceKey(this.slice) : '';
     const previous = this.loader;
     previous.stop();
@@ -440,8 +450,21 @@ export class Viewport {
     ctx.imageSmoothingEnabled = this.placement.zoom < 3;
     ctx.drawImage(this.image, 0, 0);
     ctx.setTransform(1, 0, 0, 1, 0, 0);
-    const lines = [...this.currentMeasurements(), ...(this.drawing ? [this.drawing] : [])];
     const ratio = window.devicePixelRatio || 1;
+    const s = /** @type {import('./series.js').Slice} */ (this.slice);
+    if (this.crosshair) {
+      ctx.strokeStyle = '#4dd0e1';
+      ctx.lineWidth = ratio;
+      for (const [a, b] of [[[this.crosshair.col + 0.5, 0], [this.crosshair.col + 0.5, s.rows]], [[0, this.crosshair.row + 0.5], [s.columns, this.crosshair.row + 0.5]]]) {
+        const p = m.transformPoint(new DOMPoint(a[0], a[1]));
+        const q = m.transformPoint(new DOMPoint(b[0], b[1]));
+        ctx.beginPath();
+        ctx.moveTo(p.x, p.y);
+        ctx.lineTo(q.x, q.y);
+        ctx.stroke();
+      }
+    }
+    const lines = [...this.currentMeasurements(), ...(this.drawing ? [this.drawing] : [])];
     ctx.lineWidth = 1.5 * ratio;
     ctx.strokeStyle = '#ffd54a';
     ctx.fillStyle = '#ffd54a';
