@@ -3,12 +3,20 @@
 //! while scrolling and while dragging the window (one step per animation frame, counted in the
 //! page), and the renderer processes' memory with the stack loaded against its 16-bit size.
 //!
-//! Run: `cargo bench -p lightbox --bench viewer` (needs chromium and chromium-driver).
+//! With `LIGHTBOX_TEST_NETNS=1` (inside a private network namespace, where Orthanc may listen)
+//! it also opens the same kind of series from Orthanc over C-GET and times the first slice and
+//! the whole series against `lightbox retrieve` of it.
+//!
+//! Run: `cargo bench -p lightbox --bench viewer` (needs chromium and chromium-driver), or with
+//! the streaming part: `unshare -n bash -c 'ip link set lo up && LIGHTBOX_TEST_NETNS=1 cargo
+//! bench -p lightbox --bench viewer'` (needs Orthanc too).
 
 #[path = "../tests/common/browser.rs"]
 mod browser;
 #[path = "../tests/common/serve.rs"]
 mod serve;
+#[path = "../../core/tests/support/mod.rs"]
+mod support;
 
 use browser::Browser;
 use serde_json::{json, Value};
@@ -159,8 +167,10 @@ fn main() {
         })
         .collect();
     let console = browser.console_errors();
-    drop(browser);
     drop(serve);
+    let streamed = (std::env::var("LIGHTBOX_TEST_NETNS").as_deref() == Ok("1"))
+        .then(|| streaming(&browser, dir.path()));
+    drop(browser);
 
     let pixels_mb = f64::from(SLICES * SIZE * SIZE * 2) / (1024.0 * 1024.0);
     println!("| Chromium, local {SLICES}-slice {SIZE}×{SIZE} CT ({ROUNDS} rounds) | median | p95 | rounds |");
@@ -182,5 +192,80 @@ fn main() {
         "| renderer memory with the stack loaded | {memory:.0} MB | | pixels at 16 bits: {pixels_mb:.0} MB ({:.2}×) |",
         memory / pixels_mb
     );
+    if let Some((mut first, mut complete, mut retrieve)) = streamed {
+        println!();
+        println!("| Chromium, {SLICES}-slice {SIZE}×{SIZE} CT on Orthanc over C-GET ({STREAM_ROUNDS} rounds) | median | rounds |");
+        println!("|---|---:|---|");
+        let row = |what: &str, values: &mut Vec<f64>| {
+            let rounds: Vec<String> = values.iter().map(|v| format!("{v:.0}")).collect();
+            println!(
+                "| {what} | {:.0} ms | {} |",
+                percentile(values, 0.5),
+                rounds.join(" / ")
+            );
+        };
+        let ratio = percentile(&mut complete.clone(), 0.5) / percentile(&mut retrieve.clone(), 0.5);
+        row("navigation → first slice drawn", &mut first);
+        row("navigation → whole series scrollable", &mut complete);
+        row("`lightbox retrieve` of the series", &mut retrieve);
+        println!("| whole series in the viewer ÷ `lightbox retrieve` | {ratio:.2}× | |");
+    }
     assert!(console.is_empty(), "console errors: {console:?}");
+}
+
+const STREAM_ROUNDS: usize = 3;
+
+/// The series opened from Orthanc in the viewer, and retrieved by the CLI, each into an empty
+/// store: (first slice, whole series, `lightbox retrieve`) in ms, a round each.
+fn streaming(browser: &Browser, dir: &Path) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let orthanc = support::start_orthanc().expect("Orthanc");
+    let spec = lightbox_synth::SynthSpec {
+        patients: 1,
+        studies_per_patient: 1,
+        series_per_study: 1,
+        instances_per_series: SLICES,
+        rows: SIZE as u16,
+        columns: SIZE as u16,
+        seed: 9,
+        modality: Some("CT".into()),
+        ..lightbox_synth::SynthSpec::default()
+    };
+    let files = support::synthetic_in_peer(&orthanc.address, &dir.join("remote"), &spec);
+    let header = lightbox_dicom::read_file(&files[0], lightbox_dicom::ReadMode::Header).unwrap();
+    let study = header
+        .dataset
+        .first_text(lightbox_dicom::tag::STUDY_INSTANCE_UID)
+        .unwrap();
+    let series = header
+        .dataset
+        .first_text(lightbox_dicom::tag::SERIES_INSTANCE_UID)
+        .unwrap();
+    let node = format!("ORTHANC@127.0.0.1:{}", orthanc.address.port);
+    let (mut first, mut complete, mut retrieve) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..STREAM_ROUNDS {
+        let data = dir.join(format!("viewer-{round}"));
+        lightbox(&data, &["nodes", "add", "orthanc", &node]);
+        let serve = Serve::start(&data, &[]);
+        browser.goto(&format!("{}/", serve.url));
+        let url = format!("{}/view/{study}/{series}?node=orthanc", serve.url);
+        browser.execute("location.assign(arguments[0])", &[json!(url)]);
+        browser.wait_until("the whole series", Duration::from_secs(120), || {
+            browser.performance_mark("lightbox:all-loaded").is_some()
+        });
+        first.push(browser.performance_mark("lightbox:first-slice").unwrap());
+        complete.push(browser.performance_mark("lightbox:all-loaded").unwrap());
+        drop(serve);
+
+        let data = dir.join(format!("cli-{round}"));
+        lightbox(&data, &["nodes", "add", "orthanc", &node]);
+        let started = std::time::Instant::now();
+        lightbox(
+            &data,
+            &[
+                "retrieve", "orthanc", "--study", &study, "--series", &series,
+            ],
+        );
+        retrieve.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    (first, complete, retrieve)
 }

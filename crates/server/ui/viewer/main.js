@@ -92,6 +92,7 @@ async function openIn(viewport, uid, setIndex) {
     viewport.el.dataset.series = uid;
     viewport.el.dataset.sets = String(sets.length);
     if (uid === firstSeries) document.title = [info.patientName, info.seriesDescription, 'Lightbox'].filter(Boolean).join(' · ');
+    viewport.incoming = retrievalRunning && uid === firstSeries;
     if (grown >= 0) viewport.update(sets[index], info);
     else viewport.open(studyUid, uid, sets[index], info);
     if (viewport === active) renderToolbar();
@@ -105,6 +106,8 @@ async function openIn(viewport, uid, setIndex) {
 
 /** Whether the first series is being retrieved from `node` while shown. */
 let streaming = false;
+/** Whether that retrieval still runs. */
+let retrievalRunning = false;
 /** @type {ReturnType<typeof setTimeout> | null} */
 let refreshTimer = null;
 let refreshing = false;
@@ -211,6 +214,7 @@ async function indexedHere(uid) {
 async function startStreaming() {
   if (!node) return;
   streaming = true;
+  retrievalRunning = true;
   try {
     await streamSeries(node, studyUid, firstSeries, {
       onProgress: (progress) => {
@@ -224,6 +228,11 @@ async function startStreaming() {
       },
       onEnd: (state, message) => {
         performance.mark('lightbox:retrieved');
+        retrievalRunning = false;
+        for (const v of viewports) {
+          v.incoming = false;
+          v.checkAllLoaded();
+        }
         if (state === 'completed') {
           localSeries.add(firstSeries);
           // The series' own description replaces its UID in the choosers.

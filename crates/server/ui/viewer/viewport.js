@@ -74,6 +74,8 @@ export class Viewport {
     this.expected = null;
     /** Showing one instance ahead of its series' whole listing. */
     this.provisional = false;
+    /** More of the set is on its way (a retrieval runs). */
+    this.incoming = false;
     new ResizeObserver(() => this.resize()).observe(this.canvas);
   }
 
@@ -149,13 +151,17 @@ export class Viewport {
   /** @param {number} index */
   loaded(index) {
     if (!this.windowing) this.initialWindow(index);
-    if (!allLoadedMarked && !this.provisional && this.loader && this.loader.loaded === this.total) {
-      // For benchmarks: when the first viewport's whole set became scrollable.
+    this.checkAllLoaded();
+    if (index === this.index) this.requestDraw();
+    this.changed();
+  }
+
+  /** For benchmarks: marks when the first whole set became scrollable (all of it here). */
+  checkAllLoaded() {
+    if (!allLoadedMarked && !this.provisional && !this.incoming && this.loader && this.loader.loaded === this.total) {
       performance.mark('lightbox:all-loaded');
       allLoadedMarked = true;
     }
-    if (index === this.index) this.requestDraw();
-    this.changed();
   }
 
   /** @param {number} index @param {Error} error */
