@@ -132,19 +132,12 @@ function scheduleRefresh() {
 /** Every viewport showing the streamed series gets its newer listing. */
 async function refreshStreamed() {
   if (!localSeries.has(firstSeries)) return;
+  const listing = await streamedListing();
   // A received instance is indexed a moment after it is acknowledged: until the index lists
-  // one, there is nothing to read yet (and asking for the metadata would be a 404).
-  if (!viewports.some((v) => v.set) && !(await indexedHere(firstSeries))) {
+  // one, there is nothing to read yet.
+  if (!listing) {
     setTimeout(scheduleRefresh, 100);
     return;
-  }
-  seriesCache.delete(firstSeries);
-  let listing;
-  try {
-    listing = await loadSeries(firstSeries);
-  } catch (e) {
-    if (e instanceof FetchError && e.status === 404) return;
-    throw e;
   }
   for (const v of viewports) {
     if (v.el.dataset.series !== firstSeries) continue;
@@ -201,13 +194,34 @@ function refreshChoosers() {
   }
 }
 
-/** Whether the index lists an instance of series `uid` of the study. @param {string} uid */
-async function indexedHere(uid) {
-  const url = `/dicom-web/studies/${encodeURIComponent(studyUid)}/series/${encodeURIComponent(uid)}/instances?limit=1`;
-  const response = await fetch(url, { headers: { Accept: 'application/dicom+json' } });
-  if (!response.ok || response.status === 204) return false;
-  const rows = await response.json();
-  return Array.isArray(rows) && rows.length > 0;
+/** The metadata of the streamed series' instances read so far, by SOP Instance UID. @type {Map<string, import('./series.js').DicomJson>} */
+const streamedInstances = new Map();
+
+/**
+ * The streamed series' listing, reading the metadata of only the instances the index lists
+ * that were not read before (the whole series' metadata again at every refresh would make a
+ * large retrieval quadratic); null while the index lists none.
+ */
+async function streamedListing() {
+  const base = `/dicom-web/studies/${encodeURIComponent(studyUid)}/series/${encodeURIComponent(firstSeries)}`;
+  const accept = { headers: { Accept: 'application/dicom+json' } };
+  const listed = await fetch(`${base}/instances`, accept);
+  /** @type {import('./series.js').DicomJson[]} */
+  const rows = listed.ok && listed.status !== 204 ? await listed.json() : [];
+  const fresh = rows.map((r) => text(r, '00080018')).filter((sop) => sop && !streamedInstances.has(sop));
+  for (let i = 0; i < fresh.length; i += 6) {
+    await Promise.all(fresh.slice(i, i + 6).map(async (sop) => {
+      const answer = await fetch(`${base}/instances/${encodeURIComponent(sop)}/metadata`, accept);
+      if (!answer.ok) return;
+      const [ds] = await answer.json();
+      if (ds) streamedInstances.set(sop, ds);
+    }));
+  }
+  const all = [...streamedInstances.values()];
+  if (!all.length) return null;
+  const listing = { sets: imageSets(all), info: seriesInfo(all[0]) };
+  seriesCache.set(firstSeries, Promise.resolve(listing));
+  return listing;
 }
 
 /** Retrieves the first series from `node` at the highest priority, showing it as it arrives. */
