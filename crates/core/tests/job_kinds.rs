@@ -29,7 +29,7 @@ use lightbox_net::report::{
 use lightbox_net::sink::{InstanceSink, Origin};
 use serde_json::Value;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -43,6 +43,8 @@ struct Archive {
     /// SOP Instance UIDs the node refuses to take.
     refuses: Vec<String>,
     fail_next: Mutex<Option<RemoteError>>,
+    /// Its retrievals count only what has come so far, as WADO-RS's do.
+    counts_nothing_ahead: AtomicBool,
 }
 
 impl Archive {
@@ -155,13 +157,22 @@ impl RemoteNode for Shared {
                     report.errors.push(refused.reason)
                 }
             }
+            let silent = self.0.counts_nothing_ahead.load(Ordering::SeqCst);
             control.progress(TransferProgress {
                 done: i as u64 + 1,
-                expected: chosen.len() as u64,
+                expected: if silent {
+                    i as u64 + 1
+                } else {
+                    chosen.len() as u64
+                },
                 bytes: 0,
             });
         }
         Ok(report)
+    }
+
+    fn counts_ahead(&self) -> bool {
+        !self.0.counts_nothing_ahead.load(Ordering::SeqCst)
     }
 
     fn send(&self, files: &[PathBuf], control: &mut Control) -> Result<SendReport, RemoteError> {
@@ -400,6 +411,33 @@ fn a_retrieval_fetches_the_series_and_queues_its_thumbnail() {
     assert!(
         matches!(&follow_ups[..], [chain] if matches!(&chain[0].spec, JobSpec::Thumbnail { series_uid, .. } if *series_uid == series[0].0)),
         "{follow_ups:?}"
+    );
+}
+
+#[test]
+fn a_node_that_counts_nothing_ahead_is_listed_first_so_progress_has_a_total() {
+    let setup = Setup::new(4, 0);
+    setup
+        .archive
+        .counts_nothing_ahead
+        .store(true, Ordering::SeqCst);
+    let series = setup.series();
+    let spec = retrieve_spec(&setup.study_uid(), Some(&series[0].0), None);
+    let (output, _, heard): (RetrieveOutput, _, _) = setup.output(&spec);
+    let RetrieveOutput::Retrieved(report) = output else {
+        panic!("{output:?}")
+    };
+    assert_eq!((report.expected, report.stored), (4, 4));
+    // Still one request for the whole series, after the listing.
+    assert_eq!(
+        *setup.archive.retrieved.lock().unwrap(),
+        vec![RetrieveTarget::series(&setup.study_uid(), &series[0].0)]
+    );
+    let first = *heard.0.lock().unwrap().0.first().unwrap();
+    assert_eq!(
+        (first.items_done, first.items_total),
+        (1, 4),
+        "the total is known from the first instance on"
     );
 }
 

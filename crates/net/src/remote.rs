@@ -132,6 +132,13 @@ pub trait RemoteNode: Send + Sync {
     /// Sends stored files; a file that cannot be read or is refused is reported, the others go
     /// on.
     fn send(&self, files: &[PathBuf], control: &mut Control) -> Result<SendReport, RemoteError>;
+
+    /// Whether a retrieval says from its start how many instances are coming (C-GET and C-MOVE
+    /// responses count the sub-operations). When it does not (WADO-RS answers one multipart
+    /// part after another), a job lists the instances first so that its progress has a total.
+    fn counts_ahead(&self) -> bool {
+        true
+    }
 }
 
 /// How a DIMSE node is retrieved from.
@@ -353,6 +360,10 @@ impl DicomWebNode {
 }
 
 impl RemoteNode for DicomWebNode {
+    fn counts_ahead(&self) -> bool {
+        false
+    }
+
     fn address(&self) -> String {
         self.endpoint.url.clone()
     }

@@ -231,7 +231,9 @@ fn plan(
         (Some(series), None) => index.series(series).map_err(storage)?.is_some(),
         (None, None) => index.study(&target.study_uid).map_err(storage)?.is_some(),
     };
-    if !anything_local {
+    // Nothing here: the whole target is asked for, without a listing, unless the node's answer
+    // would not say how much of a study or series is coming (named instances are counted).
+    if !anything_local && (remote.counts_ahead() || !target.instances.is_empty()) {
         return Ok(Plan {
             requests: vec![target.clone()],
             listed: 0,
