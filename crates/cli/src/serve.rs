@@ -44,12 +44,15 @@ pub fn serve(
     http: HttpOptions,
     tls: Option<TlsOptions>,
 ) -> Result<()> {
-    // Certificates are read before anything starts: a wrong path is said at once.
+    // Certificates are read once, before anything starts: a wrong path is said at once. The
+    // DIMSE listener takes the same identity without HTTP's ALPN protocol.
     let (https, dimse_tls) = match &tls {
-        Some(tls) => (
-            Some(tls.identity.config(&[b"http/1.1"])?),
-            Some(tls.identity.config(&[])?),
-        ),
+        Some(tls) => {
+            let https = tls.identity.config(&[b"http/1.1"])?;
+            let mut dimse = (*https).clone();
+            dimse.alpn_protocols.clear();
+            (Some(https), Some(Arc::new(dimse)))
+        }
         None => (None, None),
     };
     // A clean stop leaves this marker; without it the last run crashed (or this is the first),

@@ -31,16 +31,35 @@ async function failure(response, what) {
 export const seriesPath = (study, series) => `/dicom-web/studies/${enc(study)}/series/${enc(series)}`;
 
 /**
- * Every instance's metadata (DICOM JSON).
- * @param {string} study
- * @param {string} series
+ * A DICOM JSON answer; a search that matches nothing (204) is an empty list.
+ * @param {string} url
+ * @param {string} what
  * @returns {Promise<import('./series.js').DicomJson[]>}
  */
-export async function seriesMetadata(study, series) {
-  const response = await fetch(`${seriesPath(study, series)}/metadata`, { headers: { Accept: 'application/dicom+json' } });
-  if (!response.ok) throw await failure(response, 'series metadata');
-  return response.json();
+async function dicomJson(url, what) {
+  const response = await fetch(url, { headers: { Accept: 'application/dicom+json' } });
+  if (!response.ok) throw await failure(response, what);
+  return response.status === 204 ? [] : response.json();
 }
+
+/** Every instance's metadata. @param {string} study @param {string} series */
+export const seriesMetadata = (study, series) => dicomJson(`${seriesPath(study, series)}/metadata`, 'series metadata');
+
+/** The series of a study (QIDO-RS). @param {string} study */
+export const seriesOfStudy = (study) => dicomJson(`/dicom-web/studies/${enc(study)}/series`, 'series of the study');
+
+/**
+ * The instances of a series the index lists (QIDO-RS), with `fields` besides the defaults.
+ * @param {string} study
+ * @param {string} series
+ * @param {string[]} [fields]
+ */
+export const instancesOfSeries = (study, series, fields = []) =>
+  dicomJson(`${seriesPath(study, series)}/instances${fields.length ? `?includefield=${fields.join(',')}` : ''}`, 'instances of the series');
+
+/** One instance's metadata. @param {string} study @param {string} series @param {string} sop */
+export const instanceMetadata = (study, series, sop) =>
+  dicomJson(`${seriesPath(study, series)}/instances/${enc(sop)}/metadata`, `metadata of ${sop}`);
 
 /**
  * Where `pattern` starts in `bytes` at or after `from`, or -1.
@@ -74,12 +93,14 @@ export function multipartBodies(buffer, contentType, expected) {
   /** @type {ArrayBuffer[]} */
   const parts = [];
   let at = indexOf(bytes, delimiter, 0);
-  // One part (a frame a request, the usual case): it ends at the closing delimiter, found from
-  // the end rather than by scanning the pixels for the boundary.
-  const closing = new TextEncoder().encode(`\r\n--${match[1]}--`);
-  const tail = indexOf(bytes, closing, Math.max(0, bytes.length - closing.length - 8));
-  const headers = at === -1 ? -1 : indexOf(bytes, headerEnd, at + delimiter.length);
-  if (expected === 1 && tail !== -1 && headers !== -1) return [buffer.slice(headers + headerEnd.length, tail)];
+  if (expected === 1 && at !== -1) {
+    // One part (a frame a request, the usual case): it ends at the closing delimiter, found
+    // from the end rather than by scanning the pixels for the boundary.
+    const closing = new TextEncoder().encode(`\r\n--${match[1]}--`);
+    const tail = indexOf(bytes, closing, Math.max(0, bytes.length - closing.length - 8));
+    const headers = indexOf(bytes, headerEnd, at + delimiter.length);
+    if (tail !== -1 && headers !== -1) return [buffer.slice(headers + headerEnd.length, tail)];
+  }
   while (at !== -1) {
     const afterDelimiter = at + delimiter.length;
     if (bytes[afterDelimiter] === 0x2d && bytes[afterDelimiter + 1] === 0x2d) break; // "--": the end

@@ -8,7 +8,7 @@ import { slicerUrl } from '../api.js';
 import { reportError } from '../lib/errors.js';
 import { toast } from '../lib/toast.js';
 import { $, h, setChildren } from '../lib/dom.js';
-import { FetchError, seriesMetadata } from './dicomweb.js';
+import { FetchError, instanceMetadata, instancesOfSeries, seriesMetadata, seriesOfStudy } from './dicomweb.js';
 import { CT_PRESETS } from './render.js';
 import { imageSets, seriesInfo, text } from './series.js';
 import { reformatSet, ReformatSource, volumeOf } from './mpr.js';
@@ -54,16 +54,15 @@ function loadSeries(uid) {
 /** The series of the study, for the viewports' choosers. */
 async function loadStudySeries() {
   try {
-    const response = await fetch(`/dicom-web/studies/${encodeURIComponent(studyUid)}/series`, { headers: { Accept: 'application/dicom+json' } });
-    /** @type {import('./series.js').DicomJson[]} */
-    const rows = response.ok && response.status !== 204 ? await response.json() : [];
+    const rows = await seriesOfStudy(studyUid);
     studySeries = rows.map((r) => ({
       uid: text(r, '0020000E'),
       label: [text(r, '00200011') && `#${text(r, '00200011')}`, text(r, '00080060'), text(r, '0008103E')].filter(Boolean).join(' ') || text(r, '0020000E'),
     })).sort((a, b) => a.label.localeCompare(b.label, undefined, { numeric: true }));
     studySeries.forEach((s) => localSeries.add(s.uid));
   } catch (e) {
-    reportError(e, 'Series of the study');
+    // A refusal leaves the choosers with this series alone; a failure to reach the server is said.
+    if (!(e instanceof FetchError)) reportError(e, 'Series of the study');
   }
   if (!studySeries.some((s) => s.uid === firstSeries)) studySeries.unshift({ uid: firstSeries, label: firstSeries });
 }
@@ -163,18 +162,11 @@ async function refreshStreamed() {
  * @param {Viewport} viewport
  */
 async function showOneAhead(viewport) {
-  const series = `/dicom-web/studies/${encodeURIComponent(studyUid)}/series/${encodeURIComponent(firstSeries)}`;
-  const listed = await fetch(`${series}/instances?includefield=00200013`, { headers: { Accept: 'application/dicom+json' } });
-  if (!listed.ok || listed.status === 204) return;
-  /** @type {import('./series.js').DicomJson[]} */
-  const rows = await listed.json();
+  const rows = await instancesOfSeries(studyUid, firstSeries, ['00200013']);
   const number = (/** @type {import('./series.js').DicomJson} */ r) => Number(text(r, '00200013')) || Infinity;
   const firstRow = rows.reduce((best, r) => (number(r) < number(best) ? r : best), rows[0]);
   if (!firstRow || rows.length < 2 || viewport.set) return;
-  const sop = encodeURIComponent(text(firstRow, '00080018'));
-  const answer = await fetch(`${series}/instances/${sop}/metadata`, { headers: { Accept: 'application/dicom+json' } });
-  if (!answer.ok) return;
-  const instance = await answer.json();
+  const instance = await instanceMetadata(studyUid, firstSeries, text(firstRow, '00080018'));
   const sets = imageSets(instance);
   if (!sets.length || viewport.set) return;
   viewport.open(studyUid, firstSeries, sets[0], seriesInfo(instance[0]));
@@ -203,17 +195,15 @@ const streamedInstances = new Map();
  * large retrieval quadratic); null while the index lists none.
  */
 async function streamedListing() {
-  const base = `/dicom-web/studies/${encodeURIComponent(studyUid)}/series/${encodeURIComponent(firstSeries)}`;
-  const accept = { headers: { Accept: 'application/dicom+json' } };
-  const listed = await fetch(`${base}/instances`, accept);
-  /** @type {import('./series.js').DicomJson[]} */
-  const rows = listed.ok && listed.status !== 204 ? await listed.json() : [];
+  const rows = await instancesOfSeries(studyUid, firstSeries).catch((e) => {
+    if (e instanceof FetchError) return [];
+    throw e;
+  });
   const fresh = rows.map((r) => text(r, '00080018')).filter((sop) => sop && !streamedInstances.has(sop));
   for (let i = 0; i < fresh.length; i += 6) {
     await Promise.all(fresh.slice(i, i + 6).map(async (sop) => {
-      const answer = await fetch(`${base}/instances/${encodeURIComponent(sop)}/metadata`, accept);
-      if (!answer.ok) return;
-      const [ds] = await answer.json();
+      // An instance the index lists but cannot be read yet is read at the next refresh.
+      const [ds] = await instanceMetadata(studyUid, firstSeries, sop).catch(() => []);
       if (ds) streamedInstances.set(sop, ds);
     }));
   }

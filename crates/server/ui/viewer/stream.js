@@ -2,6 +2,7 @@
 // A series that is on a node and not (fully) here: its retrieval is queued at the highest
 // priority (an equal one already queued is raised to it), and the job's events tell the viewer
 // how far it got, so that each instance can be shown as soon as it is stored.
+import { api, EVENTS_URL, post } from '../api.js';
 
 /** @typedef {import('../api.js').JobProgress} JobProgress */
 /** @typedef {import('../api.js').JobState} JobState */
@@ -12,21 +13,6 @@
  *   onEnd: (state: JobState, message: string) => void,
  * }} StreamHooks
  */
-
-/**
- * @param {string} path
- * @param {unknown} body
- */
-async function postJson(path, body) {
-  const response = await fetch(path, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-    body: JSON.stringify(body),
-  });
-  const answer = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(answer && answer.error ? String(answer.error) : `${path}: HTTP ${response.status}`);
-  return answer;
-}
 
 const TERMINAL = new Set(['completed', 'failed', 'canceled']);
 
@@ -40,7 +26,7 @@ const TERMINAL = new Set(['completed', 'failed', 'canceled']);
  */
 export async function streamSeries(node, study, series, hooks) {
   // Listening first: no event of the job can be missed between its queueing and the stream.
-  const events = new EventSource('/api/events');
+  const events = new EventSource(EVENTS_URL);
   /** @type {number | null} */
   let job = null;
   /** @type {{ event: string, id: number, [key: string]: any }[]} */
@@ -65,16 +51,16 @@ export async function streamSeries(node, study, series, hooks) {
   });
   const spec = { kind: 'retrieve', node, study_uid: study, series_uid: series };
   try {
-    const queued = await postJson('/api/jobs', { spec, priority: 'highest' });
+    const queued = await post('/api/jobs', { spec, priority: 'highest' });
     job = Number(queued.id);
-    if (queued.merged) await postJson(`/api/jobs/${job}/priority`, { priority: 'highest' });
+    if (queued.merged) await post(`/api/jobs/${job}/priority`, { priority: 'highest' });
   } catch (e) {
     events.close();
     throw e;
   }
   early.splice(0).forEach(handle);
   // It may have ended before the stream was listening to it.
-  const record = await fetch(`/api/jobs/${job}`).then((r) => (r.ok ? r.json() : null)).catch(() => null);
+  const record = await api(`/api/jobs/${job}`).catch(() => null);
   if (record && record.progress) hooks.onProgress(record.progress);
   if (record && TERMINAL.has(record.state)) end(record.state, record.error);
   return { job, stop: () => events.close() };
