@@ -491,7 +491,10 @@ impl Shared {
         // Dependencies that already ended decide at once; pending ones block.
         let mut blocked_on = HashSet::new();
         for dependency in &record.depends_on {
-            match lock(&self.queue).state(*dependency)? {
+            // Read, and the queue's lock released, before matching: a guard in the match's
+            // scrutinee would live through its arms, and ending the job locks the queue again.
+            let state = lock(&self.queue).state(*dependency)?;
+            match state {
                 Some(JobState::Completed) | None => {}
                 Some(JobState::Failed) => {
                     return self.end_unstarted(
