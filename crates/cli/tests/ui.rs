@@ -490,6 +490,78 @@ fn remote_nodes_query_preview_retrieve_and_send_against_orthanc() {
     assert_eq!(stored["NumberOfSeriesRelatedInstances"], 80);
     browser.screenshot("remote-retrieved");
 
+    // The whole study retrieved (queued elsewhere, as the CLI would): each tile counts its own
+    // series against that series' total, the one already here stays local, and no tile flashes
+    // back to remote, neither while the study comes nor once it is done.
+    let second = &uids[1];
+    browser.execute(
+        "const log = window.__tiles = [];
+         const seen = new Map();
+         const note = () => {
+           for (const t of document.querySelectorAll('[data-testid=series]')) {
+             const bar = t.querySelector('[data-testid=series-progress]');
+             const entry = [t.dataset.seriesUid, t.dataset.state,
+               bar ? Number(bar.dataset.done) : null, bar ? Number(bar.dataset.total) : null];
+             const key = JSON.stringify(entry);
+             if (seen.get(entry[0]) !== key) { seen.set(entry[0], key); log.push(entry); }
+           }
+         };
+         note();
+         new MutationObserver(note).observe(document.body,
+           { subtree: true, childList: true, attributes: true, attributeFilter: ['data-state', 'data-done'] });",
+        &[],
+    );
+    let queued = lightbox.post(
+        "/api/jobs",
+        json!({ "spec": { "kind": "retrieve", "node": "orthanc", "study_uid": remote_uid } }),
+    );
+    assert!(queued["id"].is_number(), "{queued}");
+    browser.wait_until(
+        "the second series local",
+        Duration::from_secs(120),
+        || series_state(&browser, second) == "local",
+    );
+    // Once its rows are read again too.
+    std::thread::sleep(Duration::from_millis(1500));
+    let log = browser.execute("return window.__tiles", &[]);
+    let entries: Vec<(String, String, Option<u64>, Option<u64>)> =
+        serde_json::from_value(log.clone()).unwrap();
+    let of = |uid: &str| -> Vec<&(String, String, Option<u64>, Option<u64>)> {
+        entries.iter().filter(|e| e.0 == uid).collect()
+    };
+    assert!(
+        of(first).iter().all(|e| e.1 == "local"),
+        "the series already here stays local: {log}"
+    );
+    let states: Vec<&str> = of(second).iter().map(|e| e.1.as_str()).collect();
+    assert!(states.contains(&"retrieving"), "{log}");
+    assert!(!states.contains(&"remote"), "never back to remote: {log}");
+    let from_local = states.iter().position(|s| *s == "local").unwrap();
+    assert!(
+        states[from_local..].iter().all(|s| *s == "local"),
+        "local once done: {log}"
+    );
+    assert!(
+        of(second)
+            .iter()
+            .filter(|e| e.1 == "retrieving")
+            .all(|e| e.3 == Some(80) && e.2.unwrap() <= 80),
+        "its own count, against its own total: {log}"
+    );
+    assert_eq!(
+        lightbox.api(&format!("/api/series/{second}"))["NumberOfSeriesRelatedInstances"],
+        80
+    );
+    // Deleted again, for the retrieval that fails below.
+    let deleting = lightbox.post(
+        "/api/jobs",
+        json!({ "spec": { "kind": "delete", "target": { "level": "series", "uid": second } } }),
+    );
+    assert!(deleting["id"].is_number(), "{deleting}");
+    browser.wait_until("the second series remote", Duration::from_secs(30), || {
+        series_state(&browser, second) == "remote"
+    });
+
     // Send the local study to Orthanc from its menu (the name filter cleared first).
     let name_filter = browser.find("[data-testid=filter-patient-name]");
     name_filter.clear();
@@ -521,13 +593,13 @@ fn remote_nodes_query_preview_retrieve_and_send_against_orthanc() {
 
     // Orthanc goes away: retrieving the second series fails (after its one retry), the tile says
     // why, and its Retry queues the job again.
-    let second = &uids[1];
     let tile = format!("[data-testid=series][data-series-uid='{second}']");
-    // The list was redrawn by the last search: wait until the tile knows Orthanc's count again.
+    // The list was redrawn by the last search: wait until the tile knows it is on Orthanc again
+    // (its preview prefetched again, or not yet).
     browser.wait_until(
-        "the preview series partial again",
+        "the deleted series on Orthanc again",
         Duration::from_secs(60),
-        || series_state(&browser, second) == "partial",
+        || matches!(series_state(&browser, second).as_str(), "remote" | "partial"),
     );
     drop(orthanc);
     browser.execute(

@@ -375,6 +375,49 @@ fn image_sets_layouts_cine_and_colour() {
     let (study, series) = study_and_series(&serve.url, &patient);
     assert_eq!(series.len(), 3);
 
+    // In the browser, the series' tile shows a thumbnail for each of its two image sets.
+    browser.goto(&serve.url);
+    browser
+        .find("[data-testid=filter-patient-id]")
+        .send_keys(&patient);
+    let tile = format!("[data-testid=series][data-series-uid='{}']", series[0]);
+    let set_thumbs = format!("{tile} [data-testid=image-set-thumbnail]");
+    browser.wait_until(
+        "the tile's image-set thumbnails drawn",
+        Duration::from_secs(20),
+        || {
+            browser.execute(
+                "const imgs = [...document.querySelectorAll(arguments[0] + ' img')];
+                 return imgs.length === 2 && imgs.every((i) => i.complete && i.naturalWidth > 0);",
+                &[json!(set_thumbs)],
+            ) == json!(true)
+        },
+    );
+    browser.execute(
+        "document.querySelector(arguments[0]).scrollIntoView({block: 'center'})",
+        &[json!(tile)],
+    );
+    browser.screenshot("browser-image-sets");
+    let server_labels: Vec<String> = common::get_json(&format!(
+        "{}/api/series/{}/image-sets",
+        serve.url, series[0]
+    ))["sets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["label"].as_str().unwrap().to_string())
+        .collect();
+    // The localizer's thumbnail opens the viewer at the localizer.
+    browser.find(&format!("{set_thumbs}[data-set='1']")).click();
+    wait_loaded(&browser, "1");
+    assert_eq!(
+        browser.execute(
+            "return document.querySelector('[data-testid=image-set]').value",
+            &[]
+        ),
+        json!("1")
+    );
+
     // A localizer and an axial stack: two image sets, the stack first, ordered along its normal.
     browser.goto(&format!("{}/view/{study}/{}", serve.url, series[0]));
     wait_loaded(&browser, "11");
@@ -383,6 +426,10 @@ fn image_sets_layouts_cine_and_colour() {
     assert_eq!(labels.len(), 2, "{labels:?}");
     assert!(labels[0].starts_with("11 images · axial"), "{labels:?}");
     assert!(labels[1].starts_with("1 image · localizer"), "{labels:?}");
+    assert_eq!(
+        labels, server_labels,
+        "the browser and the viewer split alike"
+    );
     let position = |browser: &Browser| -> f64 {
         let text = browser.find("[data-testid=corner-bl]").text();
         let pos = text

@@ -13,6 +13,7 @@
 //!   retrieve), served by the networking crate's DIMSE server;
 //! - [`jobs`]: the job engine, and one module per kind of job.
 
+pub mod image_sets;
 pub mod import;
 pub mod index;
 pub mod jobs;

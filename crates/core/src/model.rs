@@ -3,6 +3,7 @@
 //! Listing types serialize with DICOM keywords as field names, so the CLI's `--json`, the web API
 //! and (later) remote query results share one shape.
 
+use crate::image_sets::Placement;
 use lightbox_dicom::{tag, DicomFile};
 use serde::{Deserialize, Serialize};
 
@@ -44,6 +45,9 @@ pub struct InstanceRecord {
     pub received_at: i64,
     /// Where it came from: an import path, or later a remote AE title.
     pub source: Option<String>,
+    /// Its place among the series' image sets (`None`: it has no pixels).
+    #[serde(default)]
+    pub placement: Option<Placement>,
 }
 
 /// Why a parsed file cannot be indexed.
@@ -97,6 +101,7 @@ impl InstanceRecord {
             columns: int(tag::COLUMNS),
             frames: int(tag::NUMBER_OF_FRAMES).or_else(|| ds.get(tag::PIXEL_DATA).map(|_| 1)),
             specific_character_set: ds.text(tag::SPECIFIC_CHARACTER_SET),
+            placement: Placement::of(ds),
             ..InstanceRecord::default()
         })
     }

@@ -224,7 +224,7 @@ struct Heard(Arc<Mutex<(Vec<Progress>, Vec<String>)>>);
 
 impl ContextSink for Heard {
     fn progress(&self, _: JobId, progress: &Progress) {
-        self.0.lock().unwrap().0.push(*progress);
+        self.0.lock().unwrap().0.push(progress.clone());
     }
     fn log(&self, _: JobId, message: &str) {
         self.0.lock().unwrap().1.push(message.to_string());
@@ -405,7 +405,7 @@ fn a_retrieval_fetches_the_series_and_queues_its_thumbnail() {
         vec![RetrieveTarget::series(&setup.study_uid(), &series[0].0)],
         "nothing local: the series is asked for as a whole, without a listing"
     );
-    let last = *heard.0.lock().unwrap().0.last().unwrap();
+    let last = heard.0.lock().unwrap().0.last().unwrap().clone();
     assert_eq!((last.items_done, last.items_total), (4, 4));
     let follow_ups = ctx.take_follow_ups();
     assert!(
@@ -433,7 +433,7 @@ fn a_node_that_counts_nothing_ahead_is_listed_first_so_progress_has_a_total() {
         *setup.archive.retrieved.lock().unwrap(),
         vec![RetrieveTarget::series(&setup.study_uid(), &series[0].0)]
     );
-    let first = *heard.0.lock().unwrap().0.first().unwrap();
+    let first = heard.0.lock().unwrap().0.first().unwrap().clone();
     assert_eq!(
         (first.items_done, first.items_total),
         (1, 4),
@@ -475,6 +475,50 @@ fn a_resumed_retrieval_asks_only_for_what_is_missing() {
         .unwrap()
         .1
         .contains(&"2 of 10 instance(s) already stored; retrieving the rest".to_string()));
+    // Each series counted apart, from what was stored already to its total.
+    let heard = heard.0.lock().unwrap();
+    let per_series = |p: &Progress| {
+        series
+            .iter()
+            .map(|(uid, _)| p.series.get(uid).map(|s| (s.done, s.total)))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        per_series(&heard.0[0]),
+        vec![Some((3, 5)), Some((0, 5))],
+        "the first instance stored"
+    );
+    assert_eq!(
+        per_series(heard.0.last().unwrap()),
+        vec![Some((5, 5)), Some((5, 5))]
+    );
+}
+
+#[test]
+fn a_study_retrieval_counts_each_series_apart() {
+    let setup = Setup::new(3, 0);
+    let series = setup.series();
+    let spec = retrieve_spec(&setup.study_uid(), None, None);
+    let (RetrieveOutput::Retrieved(report), _, heard) = setup.output(&spec) else {
+        panic!()
+    };
+    assert_eq!((report.expected, report.stored), (6, 6));
+    let heard = heard.0.lock().unwrap();
+    let last = heard.0.last().unwrap();
+    // Nothing was listed: each series' total is not known here, only what came of it.
+    for (uid, _) in &series {
+        assert_eq!(
+            last.series.get(uid).map(|s| (s.done, s.total)),
+            Some((3, 0))
+        );
+    }
+    assert!(
+        heard
+            .0
+            .iter()
+            .all(|p| p.series.values().map(|s| s.done).sum::<u64>() == p.items_done),
+        "the series' counts add up to the job's at every step"
+    );
 }
 
 #[test]

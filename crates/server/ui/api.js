@@ -19,8 +19,16 @@ import { limiter } from './lib/util.js';
  * @typedef {{
  *   SeriesInstanceUID: string, SeriesNumber?: number | string, SeriesDescription?: string,
  *   Modality?: string, NumberOfSeriesRelatedInstances?: number | string, SeriesSize?: number,
- *   Rows?: number | null, Columns?: number | null, [key: string]: unknown,
+ *   Rows?: number | null, Columns?: number | null, ImageSets?: number, [key: string]: unknown,
  * }} SeriesRow
+ */
+/**
+ * One image set of a local series (GET /api/series/{uid}/image-sets), with the instance in its
+ * middle (its thumbnail's).
+ * @typedef {{
+ *   label: string, images: number, localizer: boolean, plane: string | null,
+ *   temporal: number | null, instances: number, middle: string,
+ * }} ImageSetRow
  */
 /** @typedef {{ studies?: StudyRow[], total?: number }} StudiesPage */
 /** @typedef {{ study?: StudyRow, series?: SeriesRow[] }} StudyDetail */
@@ -45,7 +53,14 @@ import { limiter } from './lib/util.js';
  *   target?: DeleteTarget, paths?: string[], link?: boolean,
  * }} JobSpec
  */
-/** @typedef {{ items_done?: number, items_total?: number, bytes_done?: number, bytes_total?: number }} JobProgress */
+/** One series' instances done of its total (0: not known). @typedef {{ done: number, total: number }} SeriesProgress */
+/**
+ * A job's progress; `series`, for a retrieval of a whole study, per series.
+ * @typedef {{
+ *   items_done?: number, items_total?: number, bytes_done?: number, bytes_total?: number,
+ *   series?: Record<string, SeriesProgress>,
+ * }} JobProgress
+ */
 /** @typedef {{ category?: string, message?: string }} JobError */
 /** @typedef {{ at?: number, message?: string }} JobLogLine */
 /**
@@ -182,12 +197,21 @@ export function upload(name, file, on) {
 export const EVENTS_URL = '/api/events';
 
 /**
- * A series' thumbnail (`v` busts the cache after the series changed).
+ * A series' thumbnail, or that of one of its image sets (`v` busts the cache after the series changed).
  * @param {string} seriesUid
  * @param {number} size
  * @param {number} [v]
+ * @param {number} [set]
  */
-export const thumbnailUrl = (seriesUid, size, v) => `/api/series/${enc(seriesUid)}/thumbnail?size=${size}${v ? '&v=' + v : ''}`;
+export const thumbnailUrl = (seriesUid, size, v, set) =>
+  `/api/series/${enc(seriesUid)}/thumbnail?size=${size}${set != null ? '&set=' + set : ''}${v ? '&v=' + v : ''}`;
+
+/**
+ * The image sets of a local series, largest first (localizers last).
+ * @param {string} seriesUid
+ * @returns {Promise<ImageSetRow[]>}
+ */
+export const imageSetsOf = (seriesUid) => api(`/api/series/${enc(seriesUid)}/image-sets`).then((r) => (r && r.sets) || []);
 
 /**
  * An instance (or one frame of it) rendered for the preview.
@@ -203,13 +227,17 @@ export const renderedUrl = (sop, frame) => `/api/instances/${enc(sop)}/rendered?
  */
 export const downloadUrl = (level, key) => `/api/download?${level}=${enc(key)}`;
 /**
- * The viewer page of a series; with `node`, the series is retrieved from it while shown.
+ * The viewer page of a series; with `node`, the series is retrieved from it while shown; with
+ * `instance`, the image set holding that instance is shown first.
  * @param {string} studyUid
  * @param {string} seriesUid
  * @param {string | null} [node]
+ * @param {string | null} [instance]
  */
-export const viewerUrl = (studyUid, seriesUid, node) =>
-  `/view/${enc(studyUid)}/${enc(seriesUid)}${node ? `?node=${enc(node)}` : ''}`;
+export const viewerUrl = (studyUid, seriesUid, node, instance) => {
+  const query = [node ? `node=${enc(node)}` : '', instance ? `instance=${enc(instance)}` : ''].filter(Boolean).join('&');
+  return `/view/${enc(studyUid)}/${enc(seriesUid)}${query ? '?' + query : ''}`;
+};
 /**
  * The link that has 3D Slicer load a study from this server's DICOMweb, in the form Slicer's
  * DICOM module handles (`onURLReceived` in Modules/Scripted/DICOM/DICOM.py): whole studies only.

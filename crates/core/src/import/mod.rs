@@ -186,6 +186,15 @@ pub fn ingest(
     tmp: tempfile::NamedTempFile,
     source: &str,
 ) -> Result<Ingested, Skipped> {
+    ingest_into_series(store, tmp, source).map(|(outcome, _)| outcome)
+}
+
+/// [`ingest`], also saying which series a stored instance joined.
+pub(crate) fn ingest_into_series(
+    store: &Store,
+    tmp: tempfile::NamedTempFile,
+    source: &str,
+) -> Result<(Ingested, Option<String>), Skipped> {
     let input = Input::Unpacked {
         tmp,
         label: source.to_string(),
@@ -200,12 +209,12 @@ pub fn ingest(
     ) {
         Parsed::Record(record) => match store.index().insert_batch(std::slice::from_ref(&record)) {
             Ok(outcomes) if outcomes.first() == Some(&InsertOutcome::Inserted) => {
-                Ok(Ingested::Stored)
+                Ok((Ingested::Stored, Some(record.series_uid)))
             }
-            Ok(_) => Ok(Ingested::Duplicate),
+            Ok(_) => Ok((Ingested::Duplicate, Some(record.series_uid))),
             Err(e) => Err(skip(source, format!("indexing failed: {e}"))),
         },
-        Parsed::Duplicate => Ok(Ingested::Duplicate),
+        Parsed::Duplicate => Ok((Ingested::Duplicate, None)),
         Parsed::Skipped(skipped) => Err(skipped),
     }
 }

@@ -2,7 +2,7 @@
 //! into the [`Store`] itself (each instance indexed before the next, so that a finished
 //! retrieval is searchable); the storage listener goes through the [`BackgroundIndexer`].
 
-use super::{ingest, BackgroundIndexer, Ingested, Placed, Skipped};
+use super::{ingest_into_series, BackgroundIndexer, Ingested, Placed, Skipped};
 use crate::store::Store;
 use lightbox_net::sink::{Accepted, InstanceSink, Origin, Refused};
 use std::path::PathBuf;
@@ -31,10 +31,10 @@ impl InstanceSink for Store {
     }
 
     fn ingest(&self, file: tempfile::NamedTempFile, origin: &Origin) -> Result<Accepted, Refused> {
-        let outcome = ingest(self, file, origin.source)?;
+        let (outcome, series_uid) = ingest_into_series(self, file, origin.source)?;
         Ok(Accepted {
             duplicate: outcome == Ingested::Duplicate,
-            series_uid: None,
+            series_uid,
         })
     }
 }

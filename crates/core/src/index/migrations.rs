@@ -70,6 +70,13 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX instances_by_series ON instances (series_ref, instance_number);
     "#,
+    // 2: where each instance goes among its series' image sets (NULL: not read yet; an empty
+    // set key: no pixels).
+    r#"
+    ALTER TABLE instances ADD COLUMN image_set TEXT;
+    ALTER TABLE instances ADD COLUMN temporal_position REAL;
+    ALTER TABLE instances ADD COLUMN slice_position REAL;
+    "#,
 ];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

@@ -9,6 +9,7 @@ pub use lightbox_dicom::matching::DateRangeError;
 pub use query::{DateRange, StudyOrder, StudyQuery, TextPattern};
 pub use sqlite::SqliteIndex;
 
+use crate::image_sets::Placement;
 use crate::model::{InstanceRecord, InstanceSummary, SeriesSummary, StudySummary};
 
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +88,17 @@ pub struct IndexStats {
     pub bytes: u64,
 }
 
+/// An instance of a series as its image sets need it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SetMember {
+    pub sop_instance_uid: String,
+    pub instance_number: Option<i64>,
+    pub frames: u64,
+    pub file_path: String,
+    /// `None`: not read yet (indexed before placements were kept); `Some(None)`: no pixels.
+    pub placement: Option<Option<Placement>>,
+}
+
 pub trait Index: Send + Sync {
     /// Indexes a batch in one transaction. Outcomes are in the order of `records`.
     fn insert_batch(&self, records: &[InstanceRecord]) -> Result<Vec<InsertOutcome>, IndexError>;
@@ -106,4 +118,12 @@ pub trait Index: Send + Sync {
     /// Removes the target and any parent left empty; returns what went and which files to delete.
     fn remove(&self, target: &RemoveTarget) -> Result<Removed, IndexError>;
     fn stats(&self) -> Result<IndexStats, IndexError>;
+    /// The instances of a series with their image-set placements.
+    fn image_set_members(&self, series_uid: &str) -> Result<Vec<SetMember>, IndexError>;
+    /// Keeps the placement read for an instance indexed without one.
+    fn set_placement(
+        &self,
+        sop_instance_uid: &str,
+        placement: Option<&Placement>,
+    ) -> Result<(), IndexError>;
 }

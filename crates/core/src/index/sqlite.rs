@@ -3,8 +3,9 @@
 use super::migrations;
 use super::{
     Index, IndexError, IndexErrorKind, IndexStats, InsertOutcome, RemoveTarget, Removed,
-    RemovedFile, StudyOrder, StudyPage, StudyQuery, TextPattern,
+    RemovedFile, SetMember, StudyOrder, StudyPage, StudyQuery, TextPattern,
 };
+use crate::image_sets::Placement;
 use crate::model::{InstanceRecord, InstanceSummary, SeriesSummary, StudySummary};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row, Transaction};
@@ -181,8 +182,9 @@ fn insert_one(tx: &Transaction, r: &InstanceRecord) -> Result<InsertOutcome, Ind
 
     tx.prepare_cached(
         "INSERT INTO instances (series_ref, sop_uid, sop_class_uid, instance_number, transfer_syntax,
-             rows, columns, frames, charset, file_path, file_size, linked, received_at, source)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             rows, columns, frames, charset, file_path, file_size, linked, received_at, source,
+             image_set, temporal_position, slice_position)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )?
     .execute(params![
         series,
@@ -198,7 +200,10 @@ fn insert_one(tx: &Transaction, r: &InstanceRecord) -> Result<InsertOutcome, Ind
         r.file_size as i64,
         r.linked,
         r.received_at,
-        r.source
+        r.source,
+        r.placement.as_ref().map_or("", |p| p.key.as_str()),
+        r.placement.as_ref().and_then(|p| p.temporal),
+        r.placement.as_ref().and_then(|p| p.position)
     ])?;
     tx.prepare_cached(
         "UPDATE series SET num_instances = num_instances + 1, size = size + ?, revision = revision + 1
@@ -503,6 +508,56 @@ impl Index for SqliteIndex {
                     })
                 },
             )
+        })
+    }
+
+    fn image_set_members(&self, series_uid: &str) -> Result<Vec<SetMember>, IndexError> {
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT i.sop_uid, i.instance_number, i.frames, i.file_path, i.image_set,
+                        i.temporal_position, i.slice_position
+                 FROM instances i JOIN series se ON se.id = i.series_ref WHERE se.series_uid = ?
+                 ORDER BY i.instance_number IS NULL, i.instance_number, i.sop_uid",
+            )?
+            .query_map([series_uid], |r| {
+                let placement = match r.get::<_, Option<String>>(4)? {
+                    None => None,
+                    Some(key) if key.is_empty() => Some(None),
+                    Some(key) => Some(Some(Placement {
+                        key,
+                        temporal: r.get(5)?,
+                        position: r.get(6)?,
+                    })),
+                };
+                Ok(SetMember {
+                    sop_instance_uid: r.get(0)?,
+                    instance_number: r.get(1)?,
+                    frames: r.get::<_, Option<i64>>(2)?.unwrap_or(1).max(1) as u64,
+                    file_path: r.get(3)?,
+                    placement,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    fn set_placement(
+        &self,
+        sop_instance_uid: &str,
+        placement: Option<&Placement>,
+    ) -> Result<(), IndexError> {
+        self.write(|tx| {
+            tx.prepare_cached(
+                "UPDATE instances SET image_set = ?2, temporal_position = ?3, slice_position = ?4
+                 WHERE sop_uid = ?1",
+            )?
+            .execute(params![
+                sop_instance_uid,
+                placement.map_or("", |p| p.key.as_str()),
+                placement.and_then(|p| p.temporal),
+                placement.and_then(|p| p.position)
+            ])?;
+            Ok(())
         })
     }
 }

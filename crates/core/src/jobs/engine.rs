@@ -945,14 +945,14 @@ struct EngineSink {
 impl ContextSink for EngineSink {
     fn progress(&self, id: JobId, progress: &Progress) {
         let mut t = lock(&self.throttle);
-        t.pending = Some(*progress);
+        t.pending = Some(progress.clone());
         if t.last_event
             .is_none_or(|at| at.elapsed() >= Duration::from_millis(100))
         {
             t.last_event = Some(Instant::now());
             self.shared.emit(JobEvent::Progress {
                 id,
-                progress: *progress,
+                progress: progress.clone(),
             });
         }
         if t.last_write

@@ -24,6 +24,7 @@ pub use queue::{JobFilter, JobQueue, NewJob, QueueError};
 pub use spec::{AssociationSettings, DeleteTarget, JobKind, JobSpec, QuerySpec};
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 pub type JobId = i64;
 
@@ -198,13 +199,24 @@ impl JobFailure {
     }
 }
 
-/// Items and bytes done out of the total, as far as known.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Items and bytes done out of the total, as far as known. A retrieval of a whole study also
+/// counts each of its series apart, so that each series' tile can show its own progress.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Progress {
     pub items_done: u64,
     pub items_total: u64,
     pub bytes_done: u64,
     pub bytes_total: u64,
+    /// Per series (by Series Instance UID), for jobs that span several.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub series: BTreeMap<String, SeriesProgress>,
+}
+
+/// One series' instances done (stored, or found stored already) of its total (0: not known).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeriesProgress {
+    pub done: u64,
+    pub total: u64,
 }
 
 /// One job as listed: its specification, state, progress, error report and output.

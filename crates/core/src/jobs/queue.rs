@@ -137,10 +137,14 @@ CREATE INDEX job_log_by_job ON job_log(job_id);
 CREATE TABLE job_signals (seq INTEGER PRIMARY KEY AUTOINCREMENT, job_id INTEGER NOT NULL);
 ";
 
+/// Version 2: the per-series progress of jobs that span several series, as JSON.
+const PER_SERIES_PROGRESS: &str = "ALTER TABLE jobs ADD COLUMN progress_series TEXT;";
+
 const COLUMNS: &str = "id, kind, spec, title, priority, state, node, attempts, max_retries,
     items_done, items_total, bytes_done, bytes_total, error_category, error_message, output,
     created_at, started_at, finished_at, retry_at, cancel_requested,
-    (SELECT group_concat(depends_on) FROM job_dependencies d WHERE d.job_id = jobs.id)";
+    (SELECT group_concat(depends_on) FROM job_dependencies d WHERE d.job_id = jobs.id),
+    progress_series";
 
 pub struct JobQueue {
     conn: Connection,
@@ -157,15 +161,19 @@ impl JobQueue {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        if version == 0 {
+        for (from, step) in [(0, SCHEMA), (1, PER_SERIES_PROGRESS)] {
+            if version > from {
+                continue;
+            }
+            let to = from + 1;
             conn.execute_batch(&format!(
-                "BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = 1; COMMIT;"
+                "BEGIN IMMEDIATE; {step} PRAGMA user_version = {to}; COMMIT;"
             ))
             .or_else(|e| {
-                // Another process created it first.
+                // Another process took this step first.
                 let _ = conn.execute_batch("ROLLBACK");
                 let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-                if v >= 1 {
+                if v >= to {
                     Ok(())
                 } else {
                     Err(e)
@@ -372,14 +380,17 @@ impl JobQueue {
         self.conn
             .prepare_cached(
                 "UPDATE jobs SET items_done = ?2, items_total = ?3, bytes_done = ?4,
-                                 bytes_total = ?5 WHERE id = ?1",
+                                 bytes_total = ?5, progress_series = ?6 WHERE id = ?1",
             )?
             .execute(params![
                 id,
                 p.items_done as i64,
                 p.items_total as i64,
                 p.bytes_done as i64,
-                p.bytes_total as i64
+                p.bytes_total as i64,
+                (!p.series.is_empty())
+                    .then(|| serde_json::to_string(&p.series).ok())
+                    .flatten()
             ])?;
         Ok(())
     }
@@ -447,7 +458,7 @@ impl JobQueue {
             "UPDATE jobs SET state = 'queued', attempts = 0, error_category = NULL,
                              error_message = NULL, output = NULL, finished_at = NULL,
                              started_at = NULL, retry_at = NULL, cancel_requested = 0,
-                             items_done = 0, bytes_done = 0
+                             items_done = 0, bytes_done = 0, progress_series = NULL
              WHERE id = ?1 AND state IN ('failed', 'canceled')",
             [id],
         )?;
@@ -555,6 +566,10 @@ fn read_row(r: &rusqlite::Row) -> rusqlite::Result<Result<JobRecord, QueueError>
             items_total: r.get::<_, i64>(10)? as u64,
             bytes_done: r.get::<_, i64>(11)? as u64,
             bytes_total: r.get::<_, i64>(12)? as u64,
+            series: r
+                .get::<_, Option<String>>(22)?
+                .and_then(|json| serde_json::from_str(&json).ok())
+                .unwrap_or_default(),
         },
         error,
         output: output.and_then(|o| serde_json::from_str(&o).ok()),

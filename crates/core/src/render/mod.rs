@@ -16,7 +16,7 @@ use std::path::Path;
 pub use lightbox_dicom::pixel::{FrameChoice, PixelError, Resolution};
 
 pub use pipeline::{VoiFunction, Window};
-pub use thumbnail::{series_thumbnail, ThumbnailError};
+pub use thumbnail::{image_set_thumbnail, series_thumbnail, ThumbnailError};
 
 /// An 8-bit image: `channels` is 1 (grey) or 3 (RGB), rows of `width * channels` bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 //! Series thumbnails: the middle instance (by Instance Number), its middle frame, at most N pixels
 //! on the long side, cached on disk per series revision; typed placeholders for non-image series.
+//! An image set of a series has its own: the middle instance along the set's normal.
 
 use super::{font, render_file_at, FrameChoice, Image8, PixelError, Resolution};
 use crate::index::IndexError;
@@ -18,6 +19,12 @@ pub enum ThumbnailError {
     UnknownSeries(String),
     #[error("series {0} has no instances")]
     EmptySeries(String),
+    #[error("series {series_uid} has no image set {set} (it has {sets})")]
+    UnknownImageSet {
+        series_uid: String,
+        set: usize,
+        sets: usize,
+    },
     /// The series' middle instance could not be rendered (named by its UID: where the store
     /// keeps its file is no business of whoever asked).
     #[error("cannot render instance {sop_instance_uid}")]
@@ -139,10 +146,18 @@ pub fn placeholder(label: &str, size: u32) -> Image8 {
     }
 }
 
-fn cache_path(store: &Store, series_uid: &str, revision: i64, size: u32) -> (PathBuf, String) {
+/// The cache file of a thumbnail: per series, revision, size and (for an image set's) set.
+fn cache_path(
+    store: &Store,
+    series_uid: &str,
+    revision: i64,
+    size: u32,
+    set: Option<usize>,
+) -> (PathBuf, String) {
     let key = hex::encode(&Sha256::digest(series_uid.as_bytes())[..16]);
     let dir = store.thumbnails_dir().join(&key[..2]);
-    (dir.join(format!("{key}-r{revision}-{size}.png")), key)
+    let set = set.map(|n| format!("-s{n}")).unwrap_or_default();
+    (dir.join(format!("{key}-r{revision}-{size}{set}.png")), key)
 }
 
 /// The PNG thumbnail of a series, from the cache when the series has not changed since.
@@ -151,12 +166,32 @@ pub fn series_thumbnail(
     series_uid: &str,
     size: u32,
 ) -> Result<Vec<u8>, ThumbnailError> {
+    cached_thumbnail(store, series_uid, size, None)
+}
+
+/// The PNG thumbnail of image set `set` of a series (as [`crate::image_sets::of_series`]
+/// orders them), cached like the series' own.
+pub fn image_set_thumbnail(
+    store: &Store,
+    series_uid: &str,
+    set: usize,
+    size: u32,
+) -> Result<Vec<u8>, ThumbnailError> {
+    cached_thumbnail(store, series_uid, size, Some(set))
+}
+
+fn cached_thumbnail(
+    store: &Store,
+    series_uid: &str,
+    size: u32,
+    set: Option<usize>,
+) -> Result<Vec<u8>, ThumbnailError> {
     let size = size.clamp(16, 1024);
     let index = store.index();
     let revision = index
         .series_revision(series_uid)?
         .ok_or_else(|| ThumbnailError::UnknownSeries(series_uid.into()))?;
-    let (path, key) = cache_path(store, series_uid, revision, size);
+    let (path, key) = cache_path(store, series_uid, revision, size, set);
     if let Ok(png) = fs::read(&path) {
         return Ok(png);
     }
@@ -164,9 +199,20 @@ pub fn series_thumbnail(
         .series(series_uid)?
         .ok_or_else(|| ThumbnailError::UnknownSeries(series_uid.into()))?;
     let instances = index.instances_of_series(series_uid)?;
-    let middle = instances
-        .get(instances.len() / 2)
-        .ok_or_else(|| ThumbnailError::EmptySeries(series_uid.into()))?;
+    let middle = match set {
+        None => instances.get(instances.len() / 2),
+        Some(n) => {
+            let sets = crate::image_sets::of_series(store, series_uid)?;
+            let chosen = sets.get(n).ok_or_else(|| ThumbnailError::UnknownImageSet {
+                series_uid: series_uid.into(),
+                set: n,
+                sets: sets.len(),
+            })?;
+            let uid = chosen.middle();
+            instances.iter().find(|i| i.sop_instance_uid == uid)
+        }
+    }
+    .ok_or_else(|| ThumbnailError::EmptySeries(series_uid.into()))?;
     let label = non_image_label(middle.sop_class_uid.as_deref(), series.modality.as_deref());
     let image = match label {
         Some(label) => placeholder(label, size),

@@ -8,6 +8,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use lightbox_core::image_sets;
 use lightbox_core::index::{DateRange, StudyOrder, StudyQuery, TextPattern};
 use lightbox_core::render::{self, thumbnail, FrameChoice, ThumbnailError};
 use lightbox_dicom::{dump, read_file, ReadMode};
@@ -120,7 +121,14 @@ pub async fn study(
             .study(&study)
             .map_err(index_error)?
             .ok_or_else(|| ApiError::not_found("no such study in the store"))?;
-        let series = index.series_of_study(&study).map_err(index_error)?;
+        let mut series = Vec::new();
+        for summary in index.series_of_study(&study).map_err(index_error)? {
+            // How many image sets each series splits into: a tile shows a thumbnail for each.
+            let sets = image_sets::of_series(&store, &summary.series_uid).map_err(index_error)?;
+            let mut row = json!(summary);
+            row["ImageSets"] = json!(sets.len());
+            series.push(row);
+        }
         Ok(Json(json!({ "study": summary, "series": series })))
     })
     .await
@@ -138,6 +146,42 @@ pub async fn series(
             .map_err(index_error)?
             .ok_or_else(|| ApiError::not_found("no such series in the store"))?;
         Ok(Json(json!(summary)))
+    })
+    .await
+}
+
+/// The image sets of a series, largest first and localizers last, each with its middle
+/// instance (the one its thumbnail shows).
+pub async fn image_sets(
+    State(state): State<AppState>,
+    Path(series): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let store = state.store.clone();
+    blocking("image sets", move || {
+        if store
+            .index()
+            .series(&series)
+            .map_err(index_error)?
+            .is_none()
+        {
+            return Err(ApiError::not_found("no such series in the store"));
+        }
+        let sets: Vec<Value> = image_sets::of_series(&store, &series)
+            .map_err(index_error)?
+            .iter()
+            .map(|set| {
+                json!({
+                    "label": set.label,
+                    "images": set.images,
+                    "localizer": set.localizer,
+                    "plane": set.plane,
+                    "temporal": set.temporal,
+                    "instances": set.instances.len(),
+                    "middle": set.middle(),
+                })
+            })
+            .collect();
+        Ok(Json(json!({ "sets": sets })))
     })
     .await
 }
@@ -208,12 +252,27 @@ pub async fn thumbnail(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let size = size_param(raw.as_deref(), thumbnail::DEFAULT_SIZE)?;
+    let mut set = None;
+    for (key, value) in pairs(raw.as_deref())? {
+        if key == "set" {
+            set = Some(value.parse::<usize>().map_err(|_| {
+                ApiError::bad_request("set: an image set's index, from 0").with_field("set")
+            })?);
+        }
+    }
     let store = state.store.clone();
     blocking("thumbnail", move || {
-        match thumbnail::series_thumbnail(&store, &series, size) {
+        let made = match set {
+            Some(set) => thumbnail::image_set_thumbnail(&store, &series, set, size),
+            None => thumbnail::series_thumbnail(&store, &series, size),
+        };
+        match made {
             Ok(bytes) => Ok(png(bytes)),
             Err(ThumbnailError::UnknownSeries(_) | ThumbnailError::EmptySeries(_)) => {
                 Err(ApiError::not_found("the series has no local instance"))
+            }
+            Err(e @ ThumbnailError::UnknownImageSet { .. }) => {
+                Err(ApiError::not_found(e.to_string()))
             }
             Err(ThumbnailError::Render { source, .. }) => Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

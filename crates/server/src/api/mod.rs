@@ -32,6 +32,7 @@ pub fn routes() -> Router<AppState> {
         .route("/series/{series}", get(browse::series))
         .route("/series/{series}/instances", get(browse::instances))
         .route("/series/{series}/thumbnail", get(browse::thumbnail))
+        .route("/series/{series}/image-sets", get(browse::image_sets))
         .route("/instances/{sop}/rendered", get(browse::rendered))
         .route("/instances/{sop}/metadata", get(browse::metadata))
         .route("/download", get(transfer::download))

@@ -33,7 +33,7 @@ import { Emitter } from '../lib/util.js';
  * @typedef {{
  *   uid: string, studyUid: string, local: SeriesRow | null, remote: Map<string, SeriesRow>,
  *   thumbV: number, thumbFailed?: string | null, els: TileEls | null, study: StudyEntry,
- *   target?: Target, _newLocal?: SeriesRow | null,
+ *   target?: Target, _newLocal?: SeriesRow | null, localReadAt?: number,
  * }} SeriesEntry
  */
 /** @typedef {{ PatientName?: string, PatientID?: string, PatientBirthDate?: string, PatientSex?: string }} Patient */
@@ -203,15 +203,17 @@ export const setExpandState = (uid, on) => { expandMap.set(uid, on); };
  * @param {StudyEntry} e
  * @param {SeriesRow[] | null} localRows
  * @param {boolean | string} [bust]
+ * @param {number} [readAt] when the local rows were asked for (performance.now())
  */
-export function mergeSeries(e, localRows, bust) {
+export function mergeSeries(e, localRows, bust, readAt = performance.now()) {
   /** @type {Map<string, SeriesEntry>} */
   const next = new Map();
   /** @param {string} uid */
   const get = (uid) => {
     let s = next.get(uid);
     if (!s) {
-      s = e.series.get(uid) || { uid, studyUid: e.uid, local: null, remote: new Map(), thumbV: 0, els: null, study: e };
+      // A new entry knows what was read now: retrievals that ended before are in its rows.
+      s = e.series.get(uid) || { uid, studyUid: e.uid, local: null, remote: new Map(), thumbV: 0, els: null, study: e, localReadAt: readAt };
       s.remote = new Map();
       next.set(uid, s);
     }
@@ -227,6 +229,7 @@ export function mergeSeries(e, localRows, bust) {
     for (const s of next.values()) {
       const before = s.local ? Number(s.local.NumberOfSeriesRelatedInstances || 0) : 0;
       s.local = s._newLocal || null;
+      s.localReadAt = readAt;
       const after = s.local ? Number(s.local.NumberOfSeriesRelatedInstances || 0) : 0;
       if ((bust && before !== after) || bust === s.uid) { s.thumbV = Date.now(); s.thumbFailed = null; }
     }

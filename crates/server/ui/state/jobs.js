@@ -12,8 +12,9 @@ import { Emitter } from '../lib/util.js';
 /** @typedef {import('../api.js').JobState} JobState */
 /**
  * A job as the page knows it. `_handled`: the reactions to its end have run; `_evAt`: when an
- * event last changed it (a fetch that started before does not undo that).
- * @typedef {Job & { _handled: boolean, _evAt?: number }} JobRecord
+ * event last changed it (a fetch that started before does not undo that); `_endedAt`: when an
+ * event said it ended (performance.now()).
+ * @typedef {Job & { _handled: boolean, _evAt?: number, _endedAt?: number }} JobRecord
  */
 /** @typedef {{ silent?: boolean, fetchedAt?: number, event?: boolean }} MergeOptions */
 
@@ -89,7 +90,10 @@ export function mergeJob(partial, opts = {}) {
     if (opts.fetchedAt && (rec._evAt || 0) > opts.fetchedAt && (k === 'state' || k === 'progress' || k === 'error')) continue;
     target[k] = from[k];
   }
-  if (!opts.fetchedAt && opts.event) rec._evAt = performance.now();
+  if (!opts.fetchedAt && opts.event) {
+    rec._evAt = performance.now();
+    if (TERMINAL.has(rec.state) && !TERMINAL.has(prevState)) rec._endedAt = rec._evAt;
+  }
   if (ACTIVE.has(rec.state)) rec._handled = false;
   if (opts.silent && TERMINAL.has(rec.state)) rec._handled = true;
   indexJob(rec);

@@ -69,11 +69,24 @@ export function seriesFilterMatch(desc) {
 }
 
 /**
+ * What a retrieval did of one series: the series' own count in a study's retrieval, else the
+ * job's (null when a study's retrieval has not counted the series yet).
+ * @param {JobRecord} job
+ * @param {string} seriesUid
+ * @returns {{ done: number, total: number } | null}
+ */
+export function seriesProgress(job, seriesUid) {
+  const p = job.progress || {};
+  if (job.spec && job.spec.series_uid) return { done: Number(p.items_done || 0), total: Number(p.items_total || 0) };
+  const own = p.series && p.series[seriesUid];
+  return own ? { done: Number(own.done || 0), total: Number(own.total || 0) } : null;
+}
+
+/**
  * @param {SeriesEntry} s
  * @returns {SeriesState}
  */
 export function seriesState(s) {
-  const localCount = s.local ? Number(s.local.NumberOfSeriesRelatedInstances || 0) : 0;
   /** @type {number | null} */
   let remoteCount = null;
   for (const r of s.remote.values()) {
@@ -81,9 +94,29 @@ export function seriesState(s) {
     if (Number.isFinite(n) && n > 0) remoteCount = Math.max(remoteCount || 0, n);
   }
   const jobs = retrieveJobsFor(s.uid, s.studyUid);
-  const active = jobs.find((j) => ACTIVE.has(j.state) && !isPreviewSpec(j.spec));
+  let active = jobs.find((j) => ACTIVE.has(j.state) && !isPreviewSpec(j.spec));
   const previewActive = jobs.some((j) => ACTIVE.has(j.state) && isPreviewSpec(j.spec));
   const latest = jobs[0];
+  let localCount = s.local ? Number(s.local.NumberOfSeriesRelatedInstances || 0) : 0;
+  // A retrieval's own count of this series is ahead of the local rows read before it stored
+  // them: a series that a study's retrieval has finished, or a retrieval that has just ended,
+  // is shown by that count until the rows are read again (never back to "remote" meanwhile).
+  for (const j of jobs) {
+    if (j.state === 'completed' && !isPreviewSpec(j.spec) && (j._endedAt || 0) > (s.localReadAt || 0)) {
+      localCount = Math.max(localCount, seriesProgress(j, s.uid)?.done || 0);
+    }
+  }
+  // A study's retrieval never fetches again what is stored: a series complete here is not in it.
+  const own = active ? seriesProgress(active, s.uid) : null;
+  const ownTotal = own ? own.total || remoteCount || 0 : 0;
+  if (active && !active.spec?.series_uid) {
+    if (own && ownTotal && own.done >= ownTotal) {
+      localCount = Math.max(localCount, own.done);
+      active = undefined;
+    } else if (remoteCount != null && localCount >= remoteCount) {
+      active = undefined;
+    }
+  }
   // Known to be complete only against a remote count: without one, a failed retrieval stays shown.
   const complete = localCount > 0 && remoteCount != null && localCount >= remoteCount;
   /** @type {SeriesState['state']} */
@@ -124,6 +157,7 @@ export function loadSeries(e, opts = {}) {
     const errors = [];
     /** @type {SeriesRow[] | null} */
     let localRows = null;
+    const readAt = performance.now();
     /** @type {Promise<void>[]} */
     const tasks = [];
     if (e.local) {
@@ -144,7 +178,7 @@ export function loadSeries(e, opts = {}) {
     }
     await Promise.all(tasks);
     if (gen !== e.seriesGen) return;
-    mergeSeries(e, localRows, opts.bust);
+    mergeSeries(e, localRows, opts.bust, readAt);
     e.seriesLoaded = true;
     browserChanges.notify({ type: 'series-loaded', entry: e, errors });
   })().catch((err) => reportError(err, 'Loading series')).finally(() => { if (gen === e.seriesGen) e.seriesLoading = null; });

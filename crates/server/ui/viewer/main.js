@@ -22,8 +22,11 @@ import { Viewport } from './viewport.js';
 const [, , rawStudy, rawSeries] = location.pathname.split('/');
 const studyUid = decodeURIComponent(rawStudy || '');
 const firstSeries = decodeURIComponent(rawSeries || '');
+const params = new URLSearchParams(location.search);
 /** The node the series is retrieved from while it is shown (`?node=NAME`). */
-const node = new URLSearchParams(location.search).get('node');
+const node = params.get('node');
+/** The image set to show first: the one holding this instance (`?instance=UID`, from a set's thumbnail in the browser). */
+const firstInstance = params.get('instance');
 
 const root = $('#viewer');
 const grid = $('#viewports');
@@ -81,7 +84,11 @@ async function openIn(viewport, uid, setIndex) {
       if (!(streaming && uid === firstSeries)) viewport.setMessage('This series has no images to show.');
       return;
     }
-    const index = Math.min(setIndex, sets.length - 1);
+    let index = Math.min(setIndex, sets.length - 1);
+    if (uid === firstSeries && firstInstance && !viewport.el.dataset.chosenSet) {
+      const holding = sets.findIndex((s) => s.slices.some((slice) => slice.sop === firstInstance));
+      if (holding >= 0) { index = holding; viewport.el.dataset.chosenSet = '1'; }
+    }
     // The instance shown ahead of the listing stays, now in its place, when it is of the set
     // to show (not, say, a localizer ahead of the stack).
     const ahead = viewport.provisional && viewport.set ? viewport.set.key : null;

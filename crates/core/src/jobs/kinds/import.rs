@@ -21,7 +21,7 @@ pub(crate) fn run(
             items_done: progress.processed.load(Ordering::Relaxed),
             items_total: progress.discovered.load(Ordering::Relaxed),
             bytes_done: progress.bytes.load(Ordering::Relaxed),
-            bytes_total: 0,
+            ..Progress::default()
         })
     };
     let report = std::thread::scope(|scope| {

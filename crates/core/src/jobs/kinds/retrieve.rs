@@ -8,15 +8,18 @@
 use super::thumbnail::THUMBNAIL_SIZE;
 use crate::jobs::runner::{control, input, storage, to_json, LocalRunner};
 use crate::jobs::spec::AssociationSettings;
-use crate::jobs::{FailureCategory, JobContext, JobFailure, JobSpec, NewJob, Priority, Progress};
+use crate::jobs::{
+    FailureCategory, JobContext, JobFailure, JobSpec, NewJob, Priority, Progress, SeriesProgress,
+};
 use crate::nodes::Node;
 use lightbox_net::query::{match_int, match_text, QuerySpec};
 use lightbox_net::remote::{Event, RemoteNode};
 use lightbox_net::report::{RetrieveReport, RetrieveTarget};
-use lightbox_net::sink::InstanceSink;
+use lightbox_net::sink::{Accepted, InstanceSink, Origin, Refused};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// What a retrieval job did: instances retrieved, or the preview chain it planned.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,6 +129,8 @@ struct Plan {
     /// Instances the node listed (0 when it was not asked).
     listed: u64,
     present: u64,
+    /// Per series of a study, what the listing found stored already of how many.
+    series: BTreeMap<String, SeriesProgress>,
 }
 
 /// Retrieves the target, or only what of it is missing, and queues thumbnails for the series
@@ -142,7 +147,17 @@ fn retrieve(
         duplicates: plan.present,
         ..RetrieveReport::default()
     };
-    let sink: Arc<dyn InstanceSink> = runner.store.clone();
+    // A study's series are counted apart, for each of their tiles.
+    let per_series = target.series_uid.is_none();
+    let counter = Arc::new(SeriesCounter {
+        store: runner.store.clone(),
+        counts: Mutex::new(plan.series.clone()),
+    });
+    let sink: Arc<dyn InstanceSink> = counter.clone();
+    let series_progress = || match per_series {
+        true => counter.snapshot(),
+        false => BTreeMap::new(),
+    };
     let mut bytes_received = 0u64;
     let mut new_series = BTreeSet::new();
     for request in &plan.requests {
@@ -163,6 +178,7 @@ fn retrieve(
                         items_total: expected_before.max(done_before + p.expected),
                         bytes_done: bytes_before + p.bytes,
                         bytes_total: 0,
+                        series: series_progress(),
                     });
                 }
             }),
@@ -188,6 +204,7 @@ fn retrieve(
         items_total: total.expected,
         bytes_done: bytes_received,
         bytes_total: 0,
+        series: series_progress(),
     });
     for series_uid in new_series {
         ctx.follow_up(
@@ -238,6 +255,7 @@ fn plan(
             requests: vec![target.clone()],
             listed: 0,
             present: 0,
+            series: BTreeMap::new(),
         });
     }
     if !target.instances.is_empty() {
@@ -246,6 +264,7 @@ fn plan(
             requests: Vec::new(),
             listed: 1,
             present: 1,
+            series: BTreeMap::new(),
         });
     }
     let rows = remote.find(
@@ -276,6 +295,16 @@ fn plan(
             "{present} of {listed} instance(s) already stored; retrieving the rest"
         ));
     }
+    let series = by_series
+        .iter()
+        .map(|(uid, (present, missing))| {
+            let progress = SeriesProgress {
+                done: *present,
+                total: present + missing.len() as u64,
+            };
+            (uid.clone(), progress)
+        })
+        .collect();
     let requests = by_series
         .into_iter()
         .filter(|(_, (_, missing))| !missing.is_empty())
@@ -289,7 +318,50 @@ fn plan(
         requests,
         listed,
         present,
+        series,
     })
+}
+
+/// The store, counting what it takes per series.
+struct SeriesCounter {
+    store: Arc<crate::store::Store>,
+    counts: Mutex<BTreeMap<String, SeriesProgress>>,
+}
+
+impl SeriesCounter {
+    fn snapshot(&self) -> BTreeMap<String, SeriesProgress> {
+        self.counts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl InstanceSink for SeriesCounter {
+    fn scratch_dir(&self) -> PathBuf {
+        InstanceSink::scratch_dir(&*self.store)
+    }
+
+    fn ingest(&self, file: tempfile::NamedTempFile, origin: &Origin) -> Result<Accepted, Refused> {
+        let accepted = InstanceSink::ingest(&*self.store, file, origin)?;
+        if let Some(series) = &accepted.series_uid {
+            let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+            let entry = counts.entry(series.clone()).or_default();
+            entry.done += 1;
+            if entry.total > 0 {
+                entry.total = entry.total.max(entry.done);
+            }
+        }
+        Ok(accepted)
+    }
+
+    fn flush(&self) {
+        InstanceSink::flush(&*self.store)
+    }
+
+    fn acknowledged(&self, accepted: &Accepted) {
+        InstanceSink::acknowledged(&*self.store, accepted)
+    }
 }
 
 /// The local series a retrieval request covers: its series, or every series of its study.

@@ -40,7 +40,7 @@ pub(crate) fn run(
         bytes_total: total_bytes,
         ..Progress::default()
     };
-    ctx.progress(progress);
+    ctx.progress(progress.clone());
     // Files of the store are named by their instance, never by where the store keeps them.
     let from_store = what.study_uid.is_some() || what.series_uid.is_some();
     let name =
@@ -55,7 +55,7 @@ pub(crate) fn run(
             if let Event::Sent(sent) = event {
                 progress.items_done += 1;
                 progress.bytes_done += std::fs::metadata(&sent.path).map(|m| m.len()).unwrap_or(0);
-                ctx.progress(progress);
+                ctx.progress(progress.clone());
                 if let Some(error) = &sent.error {
                     ctx.log(format!("{}: {error}", name(sent)));
                 }

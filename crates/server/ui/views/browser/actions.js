@@ -196,14 +196,15 @@ async function actView(t) {
 }
 
 /**
- * Goes to the viewer page of a series; one that is not all here is retrieved from a node that
- * has it while it is shown.
+ * Goes to the viewer page of a series (at the image set holding `instance`, if given); one
+ * that is not all here is retrieved from a node that has it while it is shown.
  * @param {SeriesEntry} s
+ * @param {string | null} [instance]
  */
-export function openViewer(s) {
+export function openViewer(s, instance = null) {
   const here = s.local ? Number(s.local.NumberOfSeriesRelatedInstances) || 0 : 0;
   const elsewhere = [...s.remote.entries()].find(([, row]) => (Number(row.NumberOfSeriesRelatedInstances) || 0) > here);
-  location.assign(viewerUrl(s.studyUid, s.uid, elsewhere ? elsewhere[0] : null));
+  location.assign(viewerUrl(s.studyUid, s.uid, elsewhere ? elsewhere[0] : null, instance));
 }
 
 /** Whether a series can be opened in the viewer: it is here or on a node. @param {SeriesEntry} s */

@@ -80,6 +80,7 @@ async function refreshStudy(uid, bust) {
   if (!e) return;
   /** @type {StudyDetail} */
   let r;
+  const readAt = performance.now();
   try {
     forgetKnownLocal(uid);
     const checked = await checkLocal([uid]);
@@ -103,7 +104,7 @@ async function refreshStudy(uid, bust) {
   e.local = true;
   e.data = Object.assign({}, e.data, stripEmpty(r.study || {}));
   if (e.seriesLoaded) {
-    mergeSeries(e, r.series || [], bust);
+    mergeSeries(e, r.series || [], bust, readAt);
     renderSeriesGrid(e);
   }
   updateStudyRow(e);

@@ -9,10 +9,11 @@ import { fmtBytes, plural } from '../../lib/format.js';
 import { isSelected, markPrefetched, prefetched, seriesIndex, setSelected, unmarkPrefetched } from '../../state/browser.js';
 import { thumbPixels } from '../../state/display.js';
 import { getJob, mergeJob, postJob, retrieveJobsFor, retryJob } from '../../state/jobs.js';
-import { canThumb, seriesDesc, seriesField, seriesFilterMatch, seriesState, seriesTitle } from '../../state/series.js';
+import { canThumb, seriesDesc, seriesField, seriesFilterMatch, seriesProgress, seriesState, seriesTitle } from '../../state/series.js';
 import { openMenu } from '../menu.js';
 import { menuItems, openViewer, viewable } from './actions.js';
 import { prefetchPolicy } from './form.js';
+import { imageSetCount, renderImageSets } from './imagesets.js';
 import { openPreview } from './preview.js';
 
 /** @typedef {import('../../state/browser.js').SeriesEntry} SeriesEntry */
@@ -25,7 +26,7 @@ import { openPreview } from './preview.js';
  * @typedef {{
  *   tile: HTMLElement, check: HTMLInputElement, thumb: HTMLButtonElement, icon: HTMLElement, modality: HTMLElement,
  *   title: HTMLElement, counts: HTMLElement, stateLine: HTMLElement, menuBtn: HTMLButtonElement,
- *   img: HTMLImageElement | null, imgUrl: string | null,
+ *   img: HTMLImageElement | null, imgUrl: string | null, sets: HTMLElement,
  * }} TileEls
  */
 
@@ -53,16 +54,17 @@ function createTile(s) {
   const title = h('div', { class: 'tile-title' });
   const counts = h('div', { class: 'tile-line' });
   const stateLine = h('div', { class: 'tile-line state-line' });
+  const sets = h('div', { class: 'image-sets', testid: 'image-sets', role: 'group', 'aria-label': 'Image sets', hidden: true });
   /** @type {TileEls} */
   const els = {
-    check, thumb, title, counts, stateLine, menuBtn,
+    check, thumb, title, counts, stateLine, menuBtn, sets,
     icon: h('span', { class: 'state-icon', 'aria-hidden': 'true' }),
     modality: h('span', { class: 'badge modality' }),
     img: null,
     imgUrl: null,
     tile: h('div', { class: 'tile', testid: 'series', 'data-series-uid': s.uid },
       h('label', { class: 'tile-select' }, check),
-      h('div', { class: 'thumb-wrap' }, thumb),
+      h('div', { class: 'thumb-wrap' }, thumb), sets,
       h('div', { class: 'tile-info' }, title, counts,
         h('div', { class: 'tile-actions' }, stateLine, menuBtn))),
   };
@@ -96,7 +98,9 @@ export function updateTile(s) {
     size ? h('span', null, size) : null, dims ? h('span', { title: 'Columns × Rows' }, dims) : null);
 
   // Thumbnail: only for series with local instances that have pixels; otherwise the modality text.
-  const url = canThumb(s) ? thumbnailUrl(s.uid, thumbPixels(), s.thumbV) : null;
+  // A series of several image sets shows its largest set's (not a localizer's), and each set's below.
+  const url = canThumb(s) ? thumbnailUrl(s.uid, thumbPixels(), s.thumbV, imageSetCount(s) > 1 ? 0 : undefined) : null;
+  renderImageSets(s, els.sets);
   if (url && s.thumbFailed !== url) {
     if (els.imgUrl !== url) {
       const img = h('img', { testid: 'series-thumbnail', alt: `Thumbnail of ${seriesTitle(s)}`, loading: 'lazy', decoding: 'async' });
@@ -126,9 +130,10 @@ export function updateTile(s) {
     case 'partial': line = [h('span', { class: 'state', title: 'Instances in the local store, of those on the node' }, `partial ${st.localCount} of ${st.remoteCount}`)]; break;
     case 'retrieving': {
       const job = /** @type {NonNullable<typeof st.active>} */ (st.active);
-      const p = job.progress || {};
-      const done = Number(p.items_done || 0);
-      const tot = Number(p.items_total || 0) || (job.spec && job.spec.series_uid ? st.remoteCount || 0 : 0);
+      // A study's retrieval: this series' own count, against its total on the node.
+      const own = seriesProgress(job, s.uid);
+      const done = own ? own.done : 0;
+      const tot = (own && own.total) || st.remoteCount || 0;
       const bar = h('div', { class: 'bar' });
       const prog = h('div', { class: 'progress' + (tot ? '' : ' indeterminate'), role: 'progressbar', testid: 'series-progress',
         'aria-label': 'Retrieving', 'aria-valuemin': '0', 'aria-valuemax': String(tot || 0), 'aria-valuenow': String(done),
