@@ -7,7 +7,9 @@ with pydicom.dcmread, without force, so each file must be a conformant Part 10 f
 walks the raw bytes to check the encoding (ascending tags, even lengths, group length, padding); checks
 the attributes the generator promises and their consistency across the hierarchy (one patient per study,
 one study per series, patient/study/series-level values equal in every file, unique SOP instances,
-instance numbers 1..n, slice positions advancing by SliceThickness along the normal).
+instance numbers 1..n, slice positions advancing by SliceThickness along the normal). An enhanced
+multi-frame instance (Enhanced CT / MR) has its geometry, rescale and window in its functional groups:
+they are checked there, each frame's position along the normal, stored from the last slice to the first.
 
 Prints one JSON object: counts per level, the distinct counts of children per parent, files per
 modality, patients with non-ASCII names, and the errors found (at most 100 listed, all counted).
@@ -34,6 +36,10 @@ SOP_CLASSES = {
     "DX": "1.2.840.10008.5.1.4.1.1.1.1",
     "US": "1.2.840.10008.5.1.4.1.1.6.1",
     "PT": "1.2.840.10008.5.1.4.1.1.128",
+}
+ENHANCED_SOP_CLASSES = {
+    "CT": "1.2.840.10008.5.1.4.1.1.2.1",
+    "MR": "1.2.840.10008.5.1.4.1.1.4.1",
 }
 SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
 GEOMETRY_MODALITIES = {"CT", "MR", "PT"}
@@ -127,6 +133,47 @@ def consistent(table, key, values, where, level):
         error(where, f"{level} {key} inconsistent: {table[key]} vs {values}")
 
 
+def check_enhanced(ds, where, modality):
+    """An enhanced multi-frame instance: its frames, and the functional groups that describe them."""
+    if ds.SOPClassUID != ENHANCED_SOP_CLASSES.get(modality):
+        error(where, f"enhanced SOP class {ds.SOPClassUID} for {modality}")
+    if list(ds.ImageType) != ["ORIGINAL", "PRIMARY", "VOLUME", "NONE"]:
+        error(where, f"ImageType {list(ds.ImageType)}")
+    top_level = [k for k in GEOMETRY[:4] + ["WindowCenter", "RescaleIntercept"] if k in ds]
+    if top_level:
+        error(where, f"{top_level} at the top level of an enhanced instance")
+    frames = int(ds.NumberOfFrames)
+    arr = ds.pixel_array
+    if arr.shape != (frames, ds.Rows, ds.Columns):
+        error(where, f"pixel_array shape {arr.shape} for {frames} frames")
+    if any(arr[i].min() == arr[i].max() for i in range(frames)):
+        error(where, "a constant frame")
+    shared = ds.SharedFunctionalGroupsSequence[0]
+    orientation = [float(v) for v in shared.PlaneOrientationSequence[0].ImageOrientationPatient]
+    measures = shared.PixelMeasuresSequence[0]
+    thickness = float(measures.SliceThickness)
+    transform = shared.PixelValueTransformationSequence[0]
+    voi = shared.FrameVOILUTSequence[0]
+    if modality == "CT":
+        if (float(transform.RescaleIntercept), float(transform.RescaleSlope), transform.RescaleType) != (-1024.0, 1.0, "HU"):
+            error(where, "CT rescale is not -1024/1 HU")
+        if (float(voi.WindowCenter), float(voi.WindowWidth)) != (40.0, 400.0):
+            error(where, "CT window is not 40/400")
+    row, col = np.array(orientation[:3]), np.array(orientation[3:])
+    normal = np.cross(row, col)
+    per_frame = ds.PerFrameFunctionalGroupsSequence
+    if len(per_frame) != frames:
+        error(where, f"{len(per_frame)} per-frame groups for {frames} frames")
+        return
+    along = [float(np.array(f.PlanePositionSequence[0].ImagePositionPatient, float) @ normal) for f in per_frame]
+    stacks = [int(f.FrameContentSequence[0].InStackPositionNumber) for f in per_frame]
+    if stacks != list(range(1, frames + 1)):
+        error(where, f"in-stack positions {stacks}")
+    for a, b in zip(along, along[1:]):
+        if abs((a - b) - thickness) > 1e-3:
+            error(where, f"frames advance {b - a:.4f} along the normal, not -{thickness}")
+
+
 def main():
     root = sys.argv[1]
     patients, studies, series, sops = {}, {}, {}, set()
@@ -156,7 +203,9 @@ def main():
                 error(where, "bad ImplementationVersionName")
             if not valid_uid(str(meta.get("ImplementationClassUID", ""))):
                 error(where, "bad ImplementationClassUID")
-            missing = [k for k in REQUIRED if k not in ds]
+            enhanced = "PerFrameFunctionalGroupsSequence" in ds
+            required = [k for k in REQUIRED if not (enhanced and k in ("WindowCenter", "WindowWidth"))]
+            missing = [k for k in required if k not in ds]
             if missing:
                 error(where, f"missing {missing}")
                 continue
@@ -170,7 +219,7 @@ def main():
 
             modality = ds.Modality
             modalities[modality] += 1
-            if ds.SOPClassUID != SOP_CLASSES.get(modality, SECONDARY_CAPTURE):
+            if not enhanced and ds.SOPClassUID != SOP_CLASSES.get(modality, SECONDARY_CAPTURE):
                 error(where, f"SOP class {ds.SOPClassUID} for {modality}")
             pid, study_uid, series_uid = ds.PatientID, ds.StudyInstanceUID, ds.SeriesInstanceUID
             expected = [pid, study_uid, series_uid, f"{ds.InstanceNumber}.dcm"]
@@ -240,6 +289,14 @@ def main():
             if ds.SOPInstanceUID in sops:
                 error(where, "duplicate SOPInstanceUID")
             sops.add(ds.SOPInstanceUID)
+
+            if enhanced:
+                try:
+                    check_enhanced(ds, where, modality)
+                except Exception as e:  # noqa: BLE001 - a missing group is a finding
+                    error(where, f"enhanced instance: {e!r}")
+                series_instances[series_uid].append((int(ds.InstanceNumber), None, None, None, False))
+                continue
 
             # Image pixel module and pixels.
             if ds.SamplesPerPixel != 1 or ds.PhotometricInterpretation != "MONOCHROME2":

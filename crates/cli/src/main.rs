@@ -261,6 +261,10 @@ enum Command {
         /// Start each cross-sectional series with a localizer (a scout across the stack)
         #[arg(long)]
         localizer: bool,
+        /// Write each CT or MR series as one enhanced multi-frame instance (geometry in
+        /// functional groups)
+        #[arg(long)]
+        enhanced: bool,
     },
 }
 
@@ -442,6 +446,7 @@ fn run(cli: Cli) -> Result<()> {
         seed,
         modality,
         localizer,
+        enhanced,
     } = cli.command
     {
         let spec = SynthSpec {
@@ -454,6 +459,7 @@ fn run(cli: Cli) -> Result<()> {
             seed,
             modality,
             localizer,
+            enhanced,
         };
         let started = Instant::now();
         let report = synth::generate(&spec, &output)

@@ -516,11 +516,9 @@ fn remote_nodes_query_preview_retrieve_and_send_against_orthanc() {
         json!({ "spec": { "kind": "retrieve", "node": "orthanc", "study_uid": remote_uid } }),
     );
     assert!(queued["id"].is_number(), "{queued}");
-    browser.wait_until(
-        "the second series local",
-        Duration::from_secs(120),
-        || series_state(&browser, second) == "local",
-    );
+    browser.wait_until("the second series local", Duration::from_secs(120), || {
+        series_state(&browser, second) == "local"
+    });
     // Once its rows are read again too.
     std::thread::sleep(Duration::from_millis(1500));
     let log = browser.execute("return window.__tiles", &[]);
@@ -599,7 +597,12 @@ fn remote_nodes_query_preview_retrieve_and_send_against_orthanc() {
     browser.wait_until(
         "the deleted series on Orthanc again",
         Duration::from_secs(60),
-        || matches!(series_state(&browser, second).as_str(), "remote" | "partial"),
+        || {
+            matches!(
+                series_state(&browser, second).as_str(),
+                "remote" | "partial"
+            )
+        },
     );
     drop(orthanc);
     browser.execute(

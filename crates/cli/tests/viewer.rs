@@ -607,3 +607,125 @@ fn a_series_on_orthanc_is_shown_while_it_is_retrieved_over_dimse_and_dicomweb() 
         assert_no_page_errors(&browser);
     }
 }
+
+/// The corner's "Pos … mm" of the slice shown.
+fn corner_position(browser: &Browser) -> f64 {
+    let text = browser.find("[data-testid=corner-bl]").text();
+    let pos = text
+        .split("Pos ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{text}"));
+    pos.split(" mm").next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn an_enhanced_ct_is_a_stack_of_its_frames_in_position_order() {
+    let (Some(browser), Some(python)) = (Browser::start_or_skip(), support::python()) else {
+        return;
+    };
+    browser.set_window_size(1100, 800);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let source = dir.path().join("source");
+    let frames = 12;
+    let spec = SynthSpec {
+        patients: 1,
+        studies_per_patient: 1,
+        series_per_study: 1,
+        instances_per_series: frames,
+        rows: 96,
+        columns: 96,
+        modality: Some("CT".into()),
+        enhanced: true,
+        ..SynthSpec::default()
+    };
+    lightbox_synth::generate(&spec, &source).unwrap();
+    let file = walkdir::WalkDir::new(&source)
+        .into_iter()
+        .map(|e| e.unwrap().into_path())
+        .find(|p| p.extension().is_some_and(|x| x == "dcm"))
+        .unwrap();
+    common::ok_json(&data, &["import", file.to_str().unwrap(), "--json"]);
+    // pydicom's reading: each frame's place along the normal and its HU around the image's
+    // centre (columns and rows 46 to 50), from the per-frame and shared functional groups.
+    let out = std::process::Command::new(python)
+        .arg("-c")
+        .arg(
+            "import sys, json, numpy as np, pydicom
+ds = pydicom.dcmread(sys.argv[1])
+shared = ds.SharedFunctionalGroupsSequence[0]
+o = np.array([float(v) for v in shared.PlaneOrientationSequence[0].ImageOrientationPatient])
+n = np.cross(o[:3], o[3:])
+t = shared.PixelValueTransformationSequence[0]
+arr = ds.pixel_array
+frames = [(float(np.array(f.PlanePositionSequence[0].ImagePositionPatient, float) @ n),
+           (arr[i][46:51, 46:51].astype(float) * float(t.RescaleSlope) + float(t.RescaleIntercept)).tolist())
+          for i, f in enumerate(ds.PerFrameFunctionalGroupsSequence)]
+print(json.dumps(frames))",
+        )
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut expected: Vec<(f64, Vec<Vec<f64>>)> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        expected.windows(2).all(|w| w[0].0 > w[1].0),
+        "the frames are stored from the last slice to the first"
+    );
+    expected.sort_by(|a, b| a.0.total_cmp(&b.0));
+
+    let serve = common::serve::Serve::start(&data, &[]);
+    let (study, series) = only_series(&serve.url);
+    let sets = common::get_json(&format!("{}/api/series/{series}/image-sets", serve.url));
+    assert_eq!(
+        sets["sets"][0]["label"], "12 images · axial · 96×96",
+        "one set of its frames: {sets}"
+    );
+    assert_eq!(sets["sets"].as_array().unwrap().len(), 1);
+
+    browser.goto(&format!("{}/view/{study}/{series}", serve.url));
+    wait_loaded(&browser, "12");
+    let viewport = browser.find("[data-testid=viewport]");
+    let canvas = viewport.find("canvas");
+    let (w, h) = canvas.size();
+    // Each slice in turn: its place is the next frame's along the normal, its values that frame's.
+    for (i, (along, hu)) in expected.iter().enumerate() {
+        browser.wait_until(&format!("slice {i}"), Duration::from_secs(5), || {
+            attr(&browser, "data-slice") == i.to_string()
+        });
+        assert!(
+            (corner_position(&browser) - along).abs() < 0.05,
+            "slice {i}"
+        );
+        canvas.hover((w / 2.0, h / 2.0));
+        let (column, row, value) = probe(&browser);
+        assert!(
+            (46..=50).contains(&column) && (46..=50).contains(&row),
+            "({column}, {row})"
+        );
+        assert_eq!(
+            value,
+            hu[row - 46][column - 46],
+            "slice {i} at ({column}, {row})"
+        );
+        viewport.send_keys(keys::DOWN);
+    }
+    browser.screenshot("viewer-enhanced");
+    // A regular volume: MPR reformats it.
+    browser.execute(
+        "const s = document.querySelector('[data-testid=layout]');
+         s.value = 'mpr'; s.dispatchEvent(new Event('change'));",
+        &[],
+    );
+    browser.wait_until("three planes", Duration::from_secs(10), || {
+        browser.find_all("[data-testid=viewport][data-plane]").len() == 3
+    });
+    let sagittal = browser.find("[data-testid=viewport][data-plane=sagittal]");
+    assert_eq!(sagittal.attr("data-total").as_deref(), Some("96"));
+    browser.screenshot("viewer-enhanced-mpr");
+    assert_no_page_errors(&browser);
+}

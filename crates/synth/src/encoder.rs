@@ -61,6 +61,25 @@ impl Encoder {
         }
     }
 
+    /// A sequence of items, each given as its encoded elements, with explicit lengths.
+    pub(crate) fn sequence(&mut self, tag: u32, items: &[Vec<u8>]) {
+        let len: usize = items.iter().map(|item| 8 + item.len()).sum();
+        self.header(tag, b"SQ", len);
+        for item in items {
+            self.buf.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0]);
+            let item_len = u32::try_from(item.len()).expect("item too long");
+            self.buf.extend_from_slice(&item_len.to_le_bytes());
+            self.buf.extend_from_slice(item);
+        }
+    }
+
+    /// The encoded elements of one item: a sequence of one item holding `build`'s elements.
+    pub(crate) fn item(build: impl FnOnce(&mut Encoder)) -> Vec<u8> {
+        let mut e = Encoder::with_capacity(128);
+        build(&mut e);
+        e.buf
+    }
+
     /// A string value, padded to even length with NUL (UI) or a space.
     pub(crate) fn text(&mut self, tag: u32, vr: &[u8; 2], value: &str) {
         let pad = value.len() % 2;

@@ -90,7 +90,7 @@ pub(crate) fn spec_hash(spec: &SynthSpec) -> u64 {
             })
         })
         .unwrap_or(0);
-    let h = key(&[
+    let mut parts = vec![
         K_SPEC,
         spec.seed,
         spec.patients as u64,
@@ -100,7 +100,12 @@ pub(crate) fn spec_hash(spec: &SynthSpec) -> u64 {
         spec.rows as u64,
         spec.columns as u64,
         modality,
-    ]);
+    ];
+    // Enhanced instances are other objects than the same slices as instances of their own.
+    if spec.enhanced {
+        parts.push(1);
+    }
+    let h = key(&parts);
     1_000_000_000 + h % 9_000_000_000
 }
 

@@ -13,6 +13,9 @@ use crate::spec::SynthSpec;
 use crate::vocabulary::{Modality, Plane, SeriesTemplate, Shape};
 use crate::{EXPLICIT_VR_LITTLE_ENDIAN, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME};
 
+/// Row and column direction cosines and the normal (row × column).
+type Orientation = ([f64; 3], [f64; 3], [f64; 3]);
+
 /// Everything shared by the instances of one series.
 pub(crate) struct SeriesPlan<'s> {
     spec: &'s SynthSpec,
@@ -129,7 +132,7 @@ impl<'s> SeriesPlan<'s> {
 
     /// Row and column direction cosines and the normal (row × column); a localizer's plane lies
     /// across the series' own.
-    fn orientation(&self, localizer: bool) -> ([f64; 3], [f64; 3], [f64; 3]) {
+    fn orientation(&self, localizer: bool) -> Orientation {
         let plane = match (localizer, self.template.plane) {
             (true, Plane::Axial) => Plane::Coronal,
             (true, _) => Plane::Axial,
@@ -142,11 +145,45 @@ impl<'s> SeriesPlan<'s> {
         }
     }
 
+    /// Whether the series is one enhanced multi-frame instance (see [`SynthSpec::enhanced`]).
+    pub(crate) fn enhanced(&self) -> bool {
+        self.spec.enhanced
+            && self.template.plane != Plane::Projection
+            && self.study.modality.enhanced_sop_class().is_some()
+    }
+
+    /// How many files the series is: one per instance, or the one enhanced instance.
+    pub(crate) fn files(&self) -> u32 {
+        if self.enhanced() {
+            1
+        } else {
+            self.spec.instances_per_series
+        }
+    }
+
+    /// Image Position (Patient) of a slice `slice` mm along the normal: the centre of the image
+    /// lies on the normal through the origin, pixel (0, 0) half the image away along the row and
+    /// column directions.
+    fn position(&self, slice: f64, (row_dir, col_dir, normal): Orientation) -> String {
+        let half_c = (self.spec.columns as f64 - 1.0) / 2.0 * self.spacing;
+        let half_r = (self.spec.rows as f64 - 1.0) / 2.0 * self.spacing;
+        let pos: Vec<String> = (0..3)
+            .map(|k| ds(normal[k] * slice - row_dir[k] * half_c - col_dir[k] * half_r))
+            .collect();
+        pos.join("\\")
+    }
+
     pub(crate) fn instance(&self, i: u32) -> Vec<u8> {
         let spec = self.spec;
         let rows = spec.rows as usize;
         let columns = spec.columns as usize;
-        let pixel_bytes = rows * columns * 2;
+        let enhanced = self.enhanced();
+        let frames = if enhanced {
+            spec.instances_per_series
+        } else {
+            1
+        };
+        let pixel_bytes = rows * columns * 2 * frames as usize;
         let modality = self.study.modality;
         let ct = modality == Modality::Ct;
         let tomographic = self.template.plane != Plane::Projection;
@@ -155,7 +192,10 @@ impl<'s> SeriesPlan<'s> {
             UID_INSTANCE,
             self.flat * spec.instances_per_series as u64 + i as u64,
         );
-        let sop_class = modality.sop_class();
+        let sop_class = match modality.enhanced_sop_class() {
+            Some(class) if enhanced => class,
+            _ => modality.sop_class(),
+        };
 
         let mut e = Encoder::with_capacity(2048 + pixel_bytes);
         e.buf.extend_from_slice(&[0u8; 128]);
@@ -173,8 +213,9 @@ impl<'s> SeriesPlan<'s> {
         e.buf.extend_from_slice(&meta.buf);
         e.last = meta.last;
 
-        let localizer = spec.localizer && tomographic && i == 0;
+        let localizer = spec.localizer && tomographic && i == 0 && !enhanced;
         let image_type = match (modality, self.template.plane) {
+            _ if enhanced => "ORIGINAL\\PRIMARY\\VOLUME\\NONE",
             _ if localizer => "ORIGINAL\\PRIMARY\\LOCALIZER",
             (Modality::Ct, Plane::Axial) => "ORIGINAL\\PRIMARY\\AXIAL",
             (Modality::Ct, _) => "DERIVED\\SECONDARY\\REFORMATTED",
@@ -212,13 +253,16 @@ impl<'s> SeriesPlan<'s> {
         e.text(0x0010_0040, b"CS", self.patient.sex);
         e.text(0x0018_0015, b"CS", self.study.template.body_part);
 
-        let (row_dir, col_dir, normal) = self.orientation(localizer);
+        let orientation = self.orientation(localizer);
+        let (row_dir, col_dir, _) = orientation;
         let slice = if localizer {
             0.0
         } else {
             self.first_slice + i as f64 * self.template.thickness
         };
-        if tomographic {
+        // An enhanced instance keeps its geometry, rescale and windows in functional groups.
+        let top_level_geometry = tomographic && !enhanced;
+        if top_level_geometry {
             e.text(0x0018_0050, b"DS", &ds(self.template.thickness));
         }
         if matches!(modality, Modality::Cr | Modality::Dx) {
@@ -230,47 +274,110 @@ impl<'s> SeriesPlan<'s> {
         e.text(0x0020_0010, b"SH", &self.study.id);
         e.text(0x0020_0011, b"IS", &self.number.to_string());
         e.text(0x0020_0013, b"IS", &(i + 1).to_string());
+        let orient = row_dir
+            .iter()
+            .chain(col_dir.iter())
+            .map(|&v| ds(v))
+            .collect::<Vec<String>>()
+            .join("\\");
+        let spacing = format!("{0}\\{0}", ds(self.spacing));
+        if top_level_geometry {
+            e.text(0x0020_0032, b"DS", &self.position(slice, orientation));
+            e.text(0x0020_0037, b"DS", &orient);
+        }
         if tomographic {
-            // The centre of the image lies on the normal through the origin; pixel (0, 0) is half
-            // the image away along the row and column directions.
-            let half_c = (columns as f64 - 1.0) / 2.0 * self.spacing;
-            let half_r = (rows as f64 - 1.0) / 2.0 * self.spacing;
-            let pos: Vec<String> = (0..3)
-                .map(|k| ds(normal[k] * slice - row_dir[k] * half_c - col_dir[k] * half_r))
-                .collect();
-            e.text(0x0020_0032, b"DS", &pos.join("\\"));
-            let orient: Vec<String> = row_dir
-                .iter()
-                .chain(col_dir.iter())
-                .map(|&v| ds(v))
-                .collect();
-            e.text(0x0020_0037, b"DS", &orient.join("\\"));
             e.text(0x0020_0052, b"UI", &self.frame_of_reference);
+        }
+        if top_level_geometry {
             e.text(0x0020_1041, b"DS", &ds(slice));
         }
         e.bytes(0x0028_0002, b"US", &1u16.to_le_bytes());
         e.text(0x0028_0004, b"CS", "MONOCHROME2");
+        if enhanced {
+            e.text(0x0028_0008, b"IS", &frames.to_string());
+        }
         e.bytes(0x0028_0010, b"US", &spec.rows.to_le_bytes());
         e.bytes(0x0028_0011, b"US", &spec.columns.to_le_bytes());
-        if tomographic {
-            let s = ds(self.spacing);
-            e.text(0x0028_0030, b"DS", &format!("{s}\\{s}"));
+        if top_level_geometry {
+            e.text(0x0028_0030, b"DS", &spacing);
         }
         let params = self.params;
         e.bytes(0x0028_0100, b"US", &16u16.to_le_bytes());
         e.bytes(0x0028_0101, b"US", &params.bits_stored.to_le_bytes());
         e.bytes(0x0028_0102, b"US", &(params.bits_stored - 1).to_le_bytes());
         e.bytes(0x0028_0103, b"US", &(params.signed as u16).to_le_bytes());
-        e.text(0x0028_1050, b"DS", params.window_center);
-        e.text(0x0028_1051, b"DS", params.window_width);
-        if ct {
-            e.text(0x0028_1052, b"DS", "-1024");
-            e.text(0x0028_1053, b"DS", "1");
-            e.text(0x0028_1054, b"LO", "HU");
+        if !enhanced {
+            e.text(0x0028_1050, b"DS", params.window_center);
+            e.text(0x0028_1051, b"DS", params.window_width);
+            if ct {
+                e.text(0x0028_1052, b"DS", "-1024");
+                e.text(0x0028_1053, b"DS", "1");
+                e.text(0x0028_1054, b"LO", "HU");
+            }
+            e.header(0x7FE0_0010, b"OW", pixel_bytes);
+            self.paint(i, &mut e.buf);
+            return e.buf;
         }
 
+        // Shared: orientation, spacing and thickness, window, rescale. Per frame: its position.
+        let shared = Encoder::item(|g| {
+            g.sequence(
+                0x0020_9116,
+                &[Encoder::item(|o| o.text(0x0020_0037, b"DS", &orient))],
+            );
+            g.sequence(
+                0x0028_9110,
+                &[Encoder::item(|m| {
+                    m.text(0x0018_0050, b"DS", &ds(self.template.thickness));
+                    m.text(0x0028_0030, b"DS", &spacing);
+                })],
+            );
+            g.sequence(
+                0x0028_9132,
+                &[Encoder::item(|w| {
+                    w.text(0x0028_1050, b"DS", params.window_center);
+                    w.text(0x0028_1051, b"DS", params.window_width);
+                })],
+            );
+            g.sequence(
+                0x0028_9145,
+                &[Encoder::item(|t| {
+                    let (intercept, units) = if ct { ("-1024", "HU") } else { ("0", "US") };
+                    t.text(0x0028_1052, b"DS", intercept);
+                    t.text(0x0028_1053, b"DS", "1");
+                    t.text(0x0028_1054, b"LO", units);
+                })],
+            );
+        });
+        e.sequence(0x5200_9229, &[shared]);
+        // The frames from the last slice to the first.
+        let order: Vec<u32> = (0..frames).rev().collect();
+        let per_frame: Vec<Vec<u8>> = order
+            .iter()
+            .enumerate()
+            .map(|(stored, &slice_index)| {
+                let slice = self.first_slice + slice_index as f64 * self.template.thickness;
+                Encoder::item(|f| {
+                    f.sequence(
+                        0x0020_9111,
+                        &[Encoder::item(|c| {
+                            c.bytes(0x0020_9057, b"UL", &(stored as u32 + 1).to_le_bytes());
+                        })],
+                    );
+                    f.sequence(
+                        0x0020_9113,
+                        &[Encoder::item(|p| {
+                            p.text(0x0020_0032, b"DS", &self.position(slice, orientation));
+                        })],
+                    );
+                })
+            })
+            .collect();
+        e.sequence(0x5200_9230, &per_frame);
         e.header(0x7FE0_0010, b"OW", pixel_bytes);
-        self.paint(i, &mut e.buf);
+        for slice_index in order {
+            self.paint(slice_index, &mut e.buf);
+        }
         e.buf
     }
 

@@ -18,6 +18,11 @@ pub struct SynthSpec {
     /// others (coronal for an axial series, axial otherwise) with Image Type `LOCALIZER`, as a
     /// CT's planning image is; the rest are the stack.
     pub localizer: bool,
+    /// Each CT or MR series is one enhanced multi-frame instance (Enhanced CT / MR Image
+    /// Storage) whose `instances_per_series` frames carry their geometry in functional groups
+    /// (orientation, spacing, rescale and window shared; each frame's position its own), the
+    /// frames written from the last slice to the first, as a feet-first acquisition stores them.
+    pub enhanced: bool,
 }
 
 impl Default for SynthSpec {
@@ -32,6 +37,7 @@ impl Default for SynthSpec {
             seed: 1,
             modality: None,
             localizer: false,
+            enhanced: false,
         }
     }
 }

@@ -52,6 +52,15 @@ impl Modality {
         }
     }
 
+    /// Its enhanced multi-frame SOP class, for the modalities that have one here.
+    pub(crate) fn enhanced_sop_class(self) -> Option<&'static str> {
+        match self {
+            Modality::Ct => Some("1.2.840.10008.5.1.4.1.1.2.1"),
+            Modality::Mr => Some("1.2.840.10008.5.1.4.1.1.4.1"),
+            _ => None,
+        }
+    }
+
     pub(crate) fn studies(self) -> &'static [StudyTemplate] {
         match self {
             Modality::Ct => CT_STUDIES,

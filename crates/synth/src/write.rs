@@ -27,7 +27,7 @@ pub fn generate(spec: &SynthSpec, out: &Path) -> io::Result<SynthReport> {
                 .join(&plan.study.uid)
                 .join(&plan.uid);
             std::fs::create_dir_all(&dir)?;
-            (0..spec.instances_per_series)
+            (0..plan.files())
                 .into_par_iter()
                 .map(|i| -> io::Result<(u64, u64)> {
                     let bytes = plan.instance(i);

@@ -123,11 +123,39 @@ fn pydicom_reads_every_modality() {
             modality: Some(modality.to_string()),
             // The tomographic ones start with a localizer: it must be as valid as the rest.
             localizer: true,
+            enhanced: false,
         };
         let out = dir.path().join(modality);
         generate(&spec, &out).unwrap();
         let s = validate(&python, &out);
         assert_eq!(s["instances"], 8, "{modality}");
         assert_eq!(s["modalities"], serde_json::json!({ modality: 8 }));
+    }
+}
+
+#[test]
+fn pydicom_reads_enhanced_multi_frame_instances() {
+    let Some(python) = support::python() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for modality in ["CT", "MR"] {
+        let spec = SynthSpec {
+            patients: 1,
+            studies_per_patient: 1,
+            series_per_study: 2,
+            instances_per_series: 6,
+            rows: 40,
+            columns: 56,
+            modality: Some(modality.to_string()),
+            enhanced: true,
+            ..SynthSpec::default()
+        };
+        let out = dir.path().join(modality);
+        let report = generate(&spec, &out).unwrap();
+        assert_eq!(report.files, 2, "one instance per series");
+        let s = validate(&python, &out);
+        assert_eq!(s["instances"], 2, "{modality}");
+        assert_eq!(s["modalities"], serde_json::json!({ modality: 2 }));
     }
 }
