@@ -126,7 +126,7 @@ fn main() {
     std::thread::sleep(Duration::from_secs(1));
     let blank = renderer_rss_mb();
     let viewer = format!("{}/view/{study}/{series}", serve.url);
-    let (mut first, mut all) = (Vec::new(), Vec::new());
+    let (mut first, mut all, mut preview) = (Vec::new(), Vec::new(), Vec::new());
     let mut memory = 0.0;
     for round in 0..ROUNDS {
         // As a click on a tile does: the page navigates to the viewer.
@@ -136,6 +136,21 @@ fn main() {
         });
         first.push(browser.performance_mark("lightbox:first-slice").unwrap());
         all.push(browser.performance_mark("lightbox:all-loaded").unwrap());
+        // When the server's rendering of the first slice was painted (Element Timing).
+        let painted = browser.execute_async(
+            "const done = arguments[arguments.length - 1];
+             new PerformanceObserver((list) => {
+               const e = list.getEntries().find((x) => x.identifier === 'first-slice');
+               if (e) done(e.renderTime || e.loadTime);
+             }).observe({ type: 'element', buffered: true });
+             setTimeout(() => done(null), 2000);",
+            &[],
+        );
+        preview.push(
+            painted
+                .as_f64()
+                .expect("the first slice's rendering was painted"),
+        );
         if round == 0 {
             std::thread::sleep(Duration::from_millis(500));
             memory = renderer_rss_mb() - blank;
@@ -154,6 +169,18 @@ fn main() {
         &[],
     );
     eprintln!("frame requests: {timing}");
+    let busy = browser.execute_async(
+        "const done = arguments[arguments.length - 1];
+         new PerformanceObserver((list) => {
+           const t = list.getEntries();
+           done({ n: t.length, total: t.reduce((s, e) => s + e.duration, 0),
+                  longest: Math.max(0, ...t.map((e) => e.duration)),
+                  spans: t.slice(0, 12).map((e) => [Math.round(e.startTime), Math.round(e.duration)]) });
+         }).observe({ type: 'longtask', buffered: true });
+         setTimeout(() => done('no long tasks recorded'), 2000);",
+        &[],
+    );
+    eprintln!("long tasks on the page's main thread (last round): {busy}");
     let mut scroll: Vec<f64> = (0..ROUNDS)
         .map(|_| frame_rate(&browser, "v.show(i % v.total)", 2000))
         .collect();
@@ -184,7 +211,16 @@ fn main() {
             rounds.join(" / ")
         );
     };
-    row("navigation → first slice drawn", "ms", &mut first);
+    row(
+        "navigation → first slice shown (server's rendering)",
+        "ms",
+        &mut preview,
+    );
+    row(
+        "navigation → first slice drawn at full precision",
+        "ms",
+        &mut first,
+    );
     row("navigation → whole stack scrollable", "ms", &mut all);
     row("scrolling, a slice per frame", "fps", &mut scroll);
     row("window drag, a new window per frame", "fps", &mut window);

@@ -177,11 +177,43 @@ fn a_ct_series_is_scrolled_probed_windowed_measured_and_inverted() {
     let center = first(&metadata[0], "00281050").as_f64().unwrap();
     let width = first(&metadata[0], "00281051").as_f64().unwrap();
 
-    browser.goto(&format!("{}/view/{study}/{series}", serve.url));
+    // The page comes with the server's rendering of its first slice (the first along the
+    // normal), for the browser to show while the page's modules load.
+    let page_url = format!("{}/view/{study}/{series}", serve.url);
+    let page = common::http()
+        .get(&page_url)
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    let rendering = format!(
+        "src=\"/api/instances/{}/rendered?size=512\"",
+        by_position[0].1
+    );
+    assert!(page.contains(&rendering), "{page}");
+    let streamed_page = common::http()
+        .get(&format!("{page_url}?node=elsewhere"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(
+        !streamed_page.contains("first-slice\""),
+        "no rendering of a series on its way"
+    );
+
+    browser.goto(&page_url);
     browser.wait_until("every slice loaded", Duration::from_secs(30), || {
         attr(&browser, "data-total") == "24" && attr(&browser, "data-loaded") == "24"
     });
     assert_eq!(attr(&browser, "data-slice"), "0");
+    assert_eq!(
+        browser.execute("return !!document.getElementById('first-slice')", &[]),
+        json!(false),
+        "the rendering gives way once the slice is drawn"
+    );
     assert!(browser.find("[data-testid=viewer] canvas").is_displayed());
     // The hand-off to 3D Slicer, in the form its DICOM module reads (study level only).
     let endpoint = format!("{}/dicom-web", serve.url)

@@ -5,7 +5,7 @@
 //! not run.
 
 use crate::AppState;
-use axum::extract::Path;
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -33,16 +33,83 @@ pub fn routes() -> Router<AppState> {
             "/",
             get(|headers: HeaderMap| async move { serve("index.html", &headers) }),
         )
-        .route(
-            "/view/{study}/{series}",
-            get(|headers: HeaderMap| async move { serve("viewer.html", &headers) }),
-        )
+        .route("/view/{study}/{series}", get(viewer))
         .route(
             "/ui/{*path}",
             get(|Path(path): Path<String>, headers: HeaderMap| async move {
                 serve(&path, &headers)
             }),
         )
+}
+
+/// Where the viewer page holds the server's rendering of the first slice.
+const FIRST_SLICE_MARK: &str = "<!-- first slice -->";
+
+/// The viewer page. For a local series of single-frame instances opened at its start, the page
+/// comes with an image of its first slice as the server renders it, which the browser fetches
+/// while the page's modules load, so that the slice is on screen long before its full-precision
+/// pixels are (those replace it as soon as they are drawn).
+async fn viewer(
+    State(state): State<AppState>,
+    Path((study, series)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    // A series retrieved while shown, or opened at a chosen set, starts elsewhere.
+    if query.is_some_and(|q| !q.is_empty()) {
+        return serve("viewer.html", &headers);
+    }
+    let store = state.store.clone();
+    let first = tokio::task::spawn_blocking(move || first_slice(&store, &study, &series))
+        .await
+        .ok()
+        .flatten();
+    let (Some(sop), Some(page)) = (first, asset("viewer.html")) else {
+        return serve("viewer.html", &headers);
+    };
+    let html = String::from_utf8_lossy(page.body).replacen(
+        FIRST_SLICE_MARK,
+        &format!(
+            "<img id=\"first-slice\" class=\"first-slice\" alt=\"\" elementtiming=\"first-slice\" \
+             src=\"/api/instances/{}/rendered?size=512\">",
+            url_component(&sop)
+        ),
+        1,
+    );
+    (
+        [
+            (header::CONTENT_TYPE, page.content_type),
+            (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::REFERRER_POLICY, "no-referrer"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        html,
+    )
+        .into_response()
+}
+
+/// The instance the viewer shows first (the first slice of the series' first image set), when
+/// the series is this study's, here, and that set is of single-frame instances.
+fn first_slice(store: &lightbox_core::store::Store, study: &str, series: &str) -> Option<String> {
+    let summary = store.index().series(series).ok()??;
+    if summary.study_uid != study {
+        return None;
+    }
+    let sets = lightbox_core::image_sets::of_series(store, series).ok()?;
+    let set = sets.first()?;
+    (set.images == set.instances.len() as u64).then(|| set.instances[0].clone())
+}
+
+/// A UID (or any text) as one path segment: every byte but letters, digits, `.`, `-` and `_`
+/// percent-encoded, so that it is safe in an attribute too.
+fn url_component(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// The asset at this path under `/ui/`, if there is one.

@@ -331,6 +331,10 @@ function layout(count) {
     else openIn(v, uid, 0);
   }
   if (!active) activate(viewports[0]);
+  // The server's rendering of the first slice, shown since the page's first paint, stays over
+  // the first viewport's stage until the slice itself is drawn.
+  const preview = document.getElementById('first-slice');
+  if (preview && preview.parentElement !== viewports[0].stage) viewports[0].stage.appendChild(preview);
 }
 
 /**

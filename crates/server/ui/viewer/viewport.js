@@ -38,9 +38,10 @@ export class Viewport {
       oninput: () => this.show(Number(this.slider.value)),
     });
     this.header = h('div', { class: 'viewport-header' });
+    this.stage = h('div', { class: 'viewport-stage' }, this.canvas, ...Object.values(this.corners), this.message);
     this.el = h('div', { class: 'viewport', testid: 'viewport', tabindex: '-1', onpointerdown: () => this.hooks.onActivate(this) },
       this.header,
-      h('div', { class: 'viewport-stage' }, this.canvas, ...Object.values(this.corners), this.message),
+      this.stage,
       h('div', { class: 'viewport-footer' }, this.slider, this.bar));
     this.ctx = /** @type {CanvasRenderingContext2D} */ (this.canvas.getContext('2d'));
     /** The slice drawn at its own size, before placement on the canvas. */
@@ -450,6 +451,8 @@ export class Viewport {
       // For benchmarks and tests: when the page first showed an image.
       performance.mark('lightbox:first-slice');
       firstSliceMarked = true;
+      // The server's rendering shown until now gives way to the slice itself.
+      document.getElementById('first-slice')?.remove();
     }
     const m = this.matrix();
     ctx.setTransform(m);
