@@ -211,6 +211,10 @@ enum Command {
         /// are refused
         #[arg(long = "http-host", value_name = "NAME")]
         http_hosts: Vec<String>,
+        /// An origin (scheme://host[:port]) whose pages may use the DICOMweb server, /dicom-web
+        /// and /wado: preflights answered, CORS headers added (repeatable; none by default)
+        #[arg(long = "cors-origin", value_name = "ORIGIN")]
+        cors_origins: Vec<String>,
         /// HTTP connections at once (open pages' event streams included); beyond, 503
         #[arg(long, default_value_t = 512)]
         http_max_connections: usize,
@@ -653,6 +657,7 @@ fn run(cli: Cli) -> Result<()> {
             http_port,
             http_credentials,
             http_hosts,
+            cors_origins,
             http_max_connections,
             http_timeout,
             tls_cert,
@@ -692,6 +697,8 @@ fn run(cli: Cli) -> Result<()> {
                 address: format!("{http_bind}:{http_port}"),
                 credentials: http_credentials,
                 host_names: http_hosts,
+                cors_origins: lightbox_server::cors::CorsOrigins::parse(&cors_origins)
+                    .map_err(anyhow::Error::msg)?,
                 limits: lightbox_server::HttpLimits {
                     max_connections: http_max_connections.max(1),
                     header_timeout: std::time::Duration::from_secs(http_timeout.max(1)),

@@ -22,6 +22,8 @@ pub struct HttpOptions {
     pub credentials: Option<lightbox_server::Credentials>,
     /// Names the server answers to besides loopback and its address (`--http-host`).
     pub host_names: Vec<String>,
+    /// Origins whose pages may use the DICOMweb server (`--cors-origin`).
+    pub cors_origins: lightbox_server::cors::CorsOrigins,
     pub limits: lightbox_server::HttpLimits,
     pub open_browser: bool,
     /// Import a generated sample into an empty store.
@@ -129,6 +131,7 @@ pub fn serve(
         address: http_local,
         host_names: http.host_names.clone(),
         https: https.is_some(),
+        cors_origins: http.cors_origins.clone(),
         listener: Some(lightbox_server::ListenerStatus {
             ae_title: config.ae_title.clone(),
             address: dimse_address.to_string(),

@@ -6,7 +6,8 @@
 //! - a request that may change state (any method but GET, HEAD and OPTIONS) from a browser must
 //!   come from this server's own pages: an `Origin` of another site, or a `Sec-Fetch-Site` that
 //!   is not `same-origin`, is refused with 403 (cross-site request forgery). Programs that send
-//!   neither header (curl, DICOMweb clients) are not browsers and pass.
+//!   neither header (curl, DICOMweb clients) are not browsers and pass; so do the origins given
+//!   with `--cors-origin`, for DICOMweb only (STOW-RS from a viewer served there).
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
@@ -22,6 +23,8 @@ pub struct HostPolicy {
     bound: IpAddr,
     /// Names given with `--http-host` (lower case), reachable through a proxy on any port.
     names: Vec<String>,
+    /// Other origins trusted with DICOMweb (`--cors-origin`).
+    cors: crate::cors::CorsOrigins,
 }
 
 /// Splits `host[:port]` (or `[v6]:port`) into its host, lower case, and port.
@@ -57,7 +60,14 @@ impl HostPolicy {
                 .map(|n| n.trim().trim_end_matches('.').to_ascii_lowercase())
                 .filter(|n| !n.is_empty())
                 .collect(),
+            cors: crate::cors::CorsOrigins::default(),
         }
+    }
+
+    /// The same, trusting these origins with DICOMweb.
+    pub fn with_cors(mut self, origins: crate::cors::CorsOrigins) -> HostPolicy {
+        self.cors = origins;
+        self
     }
 
     fn is_given_name(&self, host: &str) -> bool {
@@ -106,9 +116,11 @@ fn changes_state(method: &Method) -> bool {
 }
 
 /// Why a state-changing request from a browser is refused, if it is.
-fn cross_site(policy: &HostPolicy, headers: &HeaderMap) -> Option<&'static str> {
+fn cross_site(policy: &HostPolicy, path: &str, headers: &HeaderMap) -> Option<&'static str> {
     if let Some(origin) = headers.get(header::ORIGIN) {
-        let allowed = origin.to_str().is_ok_and(|o| policy.allows_origin(o));
+        let allowed = origin.to_str().is_ok_and(|o| {
+            policy.allows_origin(o) || (crate::cors::is_dicomweb(path) && policy.cors.allows(o))
+        });
         return (!allowed).then_some("requests from another site may not change anything here");
     }
     match headers.get("sec-fetch-site").map(|v| v.as_bytes()) {
@@ -135,7 +147,7 @@ pub async fn check(
             .into_response();
     }
     if changes_state(request.method()) {
-        if let Some(reason) = cross_site(&policy, request.headers()) {
+        if let Some(reason) = cross_site(&policy, request.uri().path(), request.headers()) {
             return (StatusCode::FORBIDDEN, reason).into_response();
         }
     }

@@ -6,6 +6,7 @@
 //! (HTTP Basic), checked on every request.
 
 mod api;
+pub mod cors;
 mod dicomweb;
 mod error;
 mod guard;
@@ -77,6 +78,8 @@ pub struct ServerConfig {
     pub host_names: Vec<String>,
     /// Served over TLS: links are `https://`.
     pub https: bool,
+    /// Origins whose pages may use the DICOMweb server (`--cors-origin`); none by default.
+    pub cors_origins: cors::CorsOrigins,
     pub listener: Option<ListenerStatus>,
     /// Send `true` on its sender (or drop it) when the server stops.
     pub stopping: tokio::sync::watch::Receiver<bool>,
@@ -127,7 +130,11 @@ pub fn router(config: ServerConfig) -> std::io::Result<Router> {
         (None, ip) if ip.is_unspecified() => None,
         (None, _) => Some(format!("{scheme}://{}", config.address)),
     };
-    let host_policy = Arc::new(guard::HostPolicy::new(config.address, &config.host_names));
+    let host_policy = Arc::new(
+        guard::HostPolicy::new(config.address, &config.host_names)
+            .with_cors(config.cors_origins.clone()),
+    );
+    let cors_origins = Arc::new(config.cors_origins);
     let state = AppState {
         indexer,
         store: config.store,
@@ -143,11 +150,17 @@ pub fn router(config: ServerConfig) -> std::io::Result<Router> {
     };
     Ok(Router::new()
         .nest("/dicom-web", dicomweb::routes())
+        .route("/wado", axum::routing::get(dicomweb::wado_uri::retrieve))
         .nest("/api", api::routes())
         .merge(ui::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_credentials,
+        ))
+        // Preflights are answered before credentials are asked for: browsers send none.
+        .layer(axum::middleware::from_fn_with_state(
+            cors_origins,
+            cors::handle,
         ))
         // Outermost: nothing else runs for a foreign Host or a cross-site write.
         .layer(axum::middleware::from_fn_with_state(

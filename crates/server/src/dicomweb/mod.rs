@@ -6,6 +6,7 @@ mod qido;
 mod rendered;
 mod stow;
 mod wado;
+pub(crate) mod wado_uri;
 
 pub(crate) use rendered::window_param;
 

@@ -255,7 +255,16 @@ fn encode(
             ))
         }
     };
-    if png_first {
+    encode_as(image, png_first, 90)
+}
+
+/// PNG, or JPEG at `quality` (1–100).
+pub(crate) fn encode_as(
+    image: &Image8,
+    png: bool,
+    quality: u8,
+) -> Result<(Vec<u8>, &'static str), ApiError> {
+    if png {
         return Ok((thumbnail::encode_png(image), "image/png"));
     }
     let color = match image.channels {
@@ -265,7 +274,7 @@ fn encode(
         n => return Err(ApiError::internal("encoding JPEG", format!("{n} channels"))),
     };
     let mut out = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality.clamp(1, 100))
         .encode(&image.data, image.width, image.height, color)
         .map_err(|e| ApiError::internal("encoding JPEG", e))?;
     Ok((out, "image/jpeg"))

@@ -65,6 +65,7 @@ impl Server {
             address: listener.local_addr().unwrap(),
             host_names: Vec::new(),
             https: false,
+            cors_origins: Default::default(),
             listener: None,
             stopping,
         })
