@@ -430,6 +430,20 @@ fn image_sets_layouts_cine_and_colour() {
         &[json!(tile)],
     );
     browser.screenshot("browser-image-sets");
+    // Labels: the study's date in the browser's locale; the ultrasound loop counted by frames.
+    let study_row =
+        common::get_json(&format!("{}/api/studies/{study}", serve.url))["study"].clone();
+    let date = study_row["StudyDate"].as_str().unwrap();
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = months[date[4..6].parse::<usize>().unwrap() - 1];
+    let day: u32 = date[6..8].parse().unwrap();
+    let shown = format!("{month} {day}, {}", &date[..4]);
+    browser.wait_for_text(
+        &format!("[data-testid=study][data-study-uid='{study}'] [data-testid=study-date]"),
+        &shown,
+    );
     let server_labels: Vec<String> = common::get_json(&format!(
         "{}/api/series/{}/image-sets",
         serve.url, series[0]
@@ -515,6 +529,18 @@ fn image_sets_layouts_cine_and_colour() {
 
     // A 30-frame ultrasound loop plays at its own frame rate (Frame Time 33.3 ms).
     let (us_study, us_series) = study_and_series(&serve.url, &patient_of(&us));
+    // In the browser, the loop is counted by its frames.
+    browser.goto(&serve.url);
+    browser
+        .find("[data-testid=filter-patient-id]")
+        .send_keys(&patient_of(&us));
+    browser.wait_for_text(
+        &format!(
+            "[data-testid=series][data-series-uid='{}'] [data-testid=series-count]",
+            us_series[0]
+        ),
+        "30 frames",
+    );
     browser.goto(&format!("{}/view/{us_study}/{}", serve.url, us_series[0]));
     wait_loaded(&browser, "30");
     assert_eq!(

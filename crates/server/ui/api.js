@@ -19,7 +19,8 @@ import { limiter } from './lib/util.js';
  * @typedef {{
  *   SeriesInstanceUID: string, SeriesNumber?: number | string, SeriesDescription?: string,
  *   Modality?: string, NumberOfSeriesRelatedInstances?: number | string, SeriesSize?: number,
- *   Rows?: number | null, Columns?: number | null, ImageSets?: number, [key: string]: unknown,
+ *   Rows?: number | null, Columns?: number | null, ImageSets?: number, NumberOfFrames?: number,
+ *   [key: string]: unknown,
  * }} SeriesRow
  */
 /**

@@ -221,6 +221,8 @@ impl Browser {
             "--disable-sync",
             "--disable-dev-shm-usage",
             "--window-size=1400,900",
+            // One locale wherever the tests run: dates are shown in the browser's.
+            "--lang=en-US",
             &format!("--user-data-dir={}", profile.display()),
         ];
         let capabilities = json!({"capabilities": {"alwaysMatch": {

@@ -127,6 +127,8 @@ pub async fn study(
             let sets = image_sets::of_series(&store, &summary.series_uid).map_err(index_error)?;
             let mut row = json!(summary);
             row["ImageSets"] = json!(sets.len());
+            // Frames, for the tiles: a 120-frame loop is one instance of 120 images.
+            row["NumberOfFrames"] = json!(sets.iter().map(|s| s.images).sum::<u64>());
             series.push(row);
         }
         Ok(Json(json!({ "study": summary, "series": series })))

@@ -20,14 +20,39 @@ export function fmtBytes(value) {
   return (i === 0 ? String(n) : n.toFixed(n < 10 ? 1 : 0)) + ' ' + u[i];
 }
 
+/** Dates in the browser's locale, the month in words (never ambiguous between locales). */
+const DATE_FORMAT = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: 'numeric' });
+const TIME_FORMAT = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+
 /**
- * A DICOM date (YYYYMMDD) as YYYY-MM-DD; anything else unchanged.
+ * A DICOM date (YYYYMMDD, or the old YYYY.MM.DD) in the browser's locale; anything else
+ * unchanged.
  * @param {unknown} value
  */
 export function fmtDA(value) {
   if (!value) return '';
-  const s = String(value);
-  return /^\d{8}$/.test(s) ? `${s.slice(0, 4)}-${s.slice(4, 6)}-${s.slice(6, 8)}` : s;
+  const s = String(value).trim();
+  const m = /^(\d{4})\.?(\d{2})\.?(\d{2})$/.exec(s);
+  if (!m) return s;
+  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const date = new Date(year, month - 1, day);
+  // Not a day of the calendar (20231345): shown as it is written.
+  if (date.getMonth() !== month - 1 || date.getDate() !== day) return s;
+  date.setFullYear(year);
+  return DATE_FORMAT.format(date);
+}
+
+/**
+ * A DICOM time (HHMM[SS[.FFFFFF]], or the old HH:MM:SS) as hours and minutes in the browser's
+ * locale; anything else unchanged.
+ * @param {unknown} value
+ */
+export function fmtTM(value) {
+  if (!value) return '';
+  const s = String(value).trim();
+  const m = /^(\d{2}):?(\d{2})/.exec(s);
+  if (!m || Number(m[1]) > 23 || Number(m[2]) > 59) return s;
+  return TIME_FORMAT.format(new Date(2000, 0, 1, Number(m[1]), Number(m[2])));
 }
 
 /**

@@ -43,12 +43,13 @@ export function seriesField(s, k) {
 }
 
 /**
- * "#3 Axial T1" (number and description).
+ * "#3 Axial T1" (number and description; without a description, "#3 CT series").
  * @param {SeriesEntry} s
  */
 export const seriesTitle = (s) => {
   const n = seriesField(s, 'SeriesNumber');
-  return `${n != null ? '#' + n + ' ' : ''}${seriesDesc(s) || 'Unknown series'}`;
+  const modality = seriesField(s, 'Modality');
+  return `${n != null ? '#' + n + ' ' : ''}${seriesDesc(s) || (modality ? `${modality} series` : 'Series')}`;
 };
 
 /**

@@ -2,7 +2,7 @@
 // Patients and their studies, as rows: the patient's head, each study's row (expand to show
 // its series), selection boxes and menus.
 import { h, setChildren } from '../../lib/dom.js';
-import { fmtDA, fmtPN, plural } from '../../lib/format.js';
+import { fmtDA, fmtPN, fmtTM, plural } from '../../lib/format.js';
 import {
   dropEntry, ensureEntry, entries, expandState, isSelected, patientKey, removeGroup, setExpandState, setSelected,
 } from '../../state/browser.js';
@@ -130,7 +130,7 @@ function renderStudy(e) {
   const menuBtn = h('button', { type: 'button', class: 'menu-button', testid: 'menu-button', 'aria-haspopup': 'menu',
     'aria-expanded': 'false', 'aria-label': 'Study actions' }, '⋮');
   menuBtn.addEventListener('click', () => openMenu(menuBtn, 'Study', menuItems(target)));
-  const date = h('span', { class: 'study-date' });
+  const date = h('span', { class: 'study-date', testid: 'study-date' });
   const desc = h('span', { class: 'study-desc' });
   const meta = h('span', { class: 'study-meta' });
   const badges = h('span', { class: 'badges', testid: 'study-sources' });
@@ -160,7 +160,7 @@ export function updateStudyRow(e) {
   const d = e.data;
   const els = e.els;
   els.date.textContent = fmtDA(d.StudyDate) || '—';
-  els.date.title = d.StudyTime ? `${fmtDA(d.StudyDate)} ${String(d.StudyTime).slice(0, 2)}:${String(d.StudyTime).slice(2, 4)}` : '';
+  els.date.title = d.StudyTime ? `${fmtDA(d.StudyDate)} ${fmtTM(d.StudyTime)}` : '';
   els.desc.textContent = d.StudyDescription || '(no description)';
   els.desc.className = 'study-desc' + (d.StudyDescription ? '' : ' none');
   let mods = d.ModalitiesInStudy || [];

@@ -94,7 +94,12 @@ export function updateTile(s) {
   const total = st.remoteCount != null ? Math.max(st.remoteCount, st.localCount) : st.localCount;
   const size = s.local && s.local.SeriesSize ? fmtBytes(s.local.SeriesSize) : '';
   const dims = s.local && s.local.Rows && s.local.Columns ? `${s.local.Columns}×${s.local.Rows}` : '';
-  setChildren(els.counts, els.modality, h('span', { testid: 'series-count' }, plural(total, 'image')),
+  // Multi-frame instances count by their frames ("120 frames" for one ultrasound loop).
+  const frames = s.local ? Number(s.local.NumberOfFrames) || 0 : 0;
+  const count = frames > st.localCount && st.localCount >= total
+    ? h('span', { testid: 'series-count', title: plural(st.localCount, 'instance') }, plural(frames, 'frame'))
+    : h('span', { testid: 'series-count' }, plural(total, 'image'));
+  setChildren(els.counts, els.modality, count,
     size ? h('span', null, size) : null, dims ? h('span', { title: 'Columns × Rows' }, dims) : null);
 
   // Thumbnail: only for series with local instances that have pixels; otherwise the modality text.
