@@ -15,6 +15,7 @@ use lightbox_dicom::{tag, write::DataSetBuilder};
 use lightbox_synth::SynthSpec;
 use serde_json::{json, Value};
 use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const XSS_NAME: &str = "<img src=x onerror=alert(1)>";
@@ -764,5 +765,67 @@ fn jobs_panel_cancels_and_retries_and_import_uploads_files() {
         browser.find_all("[data-testid=study]").len() == 1
     });
     browser.screenshot("browser-dark");
+
+    // A path on the server imported from the page: its report lists every file it skipped with
+    // the reason, as an upload's does: a text file, a FIFO, a link to a folder, a broken link.
+    let folder = dir.path().join("on-the-server");
+    lightbox_synth::generate(
+        &SynthSpec {
+            patients: 1,
+            studies_per_patient: 1,
+            series_per_study: 1,
+            instances_per_series: 2,
+            rows: 16,
+            columns: 16,
+            seed: 5,
+            ..SynthSpec::default()
+        },
+        &folder,
+    )
+    .unwrap();
+    std::fs::write(folder.join("notes.txt"), "not an image").unwrap();
+    let fifo = folder.join("a-fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    std::os::unix::fs::symlink(&source, folder.join("link-to-a-folder")).unwrap();
+    std::os::unix::fs::symlink(folder.join("gone"), folder.join("broken-link")).unwrap();
+    browser.find("[data-testid=tab-import]").click();
+    browser
+        .find("[data-testid=import-path]")
+        .send_keys(folder.to_str().unwrap());
+    browser.find("[data-testid=import-path-go]").click();
+    browser.wait_for_text(
+        "[data-testid=import-path-status] [data-testid=import-skipped]",
+        "4 skipped",
+    );
+    let status = text_of(&browser, "[data-testid=import-path-status]");
+    assert!(status.contains("2 stored"), "{status}");
+    let skipped: Vec<String> = browser
+        .find_all("[data-testid=import-path-status] [data-testid=import-skipped-file]")
+        .iter()
+        .map(|e| e.text())
+        .collect();
+    assert_eq!(skipped.len(), 4, "{skipped:?}");
+    let reason_of = |name: &str| {
+        skipped
+            .iter()
+            .find(|s| s.contains(name))
+            .unwrap_or_else(|| panic!("{name} not listed: {skipped:?}"))
+            .clone()
+    };
+    assert!(reason_of("a-fifo").contains("FIFO"), "{skipped:?}");
+    assert!(
+        reason_of("link-to-a-folder").contains("link to a folder"),
+        "{skipped:?}"
+    );
+    assert!(
+        reason_of("broken-link").contains("broken link"),
+        "{skipped:?}"
+    );
+    assert!(reason_of("notes.txt").contains("DICOM"), "{skipped:?}");
+    browser.screenshot("import-path-skipped");
     assert_no_page_errors(&browser);
 }

@@ -71,15 +71,42 @@ function renderBatch(b) {
   }
   setChildren(card,
     h('div', null, h('b', null, 'Upload finished'), ` — ${plural(b.files, 'file')} (${fmtBytes(b.bytes)}), ${new Date().toLocaleTimeString()}`),
+    ...outcome(b.stored, b.duplicates, b.skipped, b.failed));
+}
+
+/**
+ * What an import did, the same for an upload and a path: counts, then the files skipped (and
+ * the uploads failed), each with its reason.
+ * @param {number} stored
+ * @param {number} duplicates
+ * @param {{ name: string, reason: string }[]} skipped
+ * @param {{ name: string, reason: string }[]} failed
+ */
+function outcome(stored, duplicates, skipped, failed) {
+  /** @param {{ name: string, reason: string }[]} list */
+  const items = (list) => h('ul', null, list.slice(0, 500).map((s) => h('li', { testid: 'import-skipped-file' }, h('span', { class: 'mono' }, s.name), ': ', s.reason)),
+    list.length > 500 ? h('li', { class: 'muted' }, `and ${fmtNum(list.length - 500)} more`) : null);
+  return [
     h('div', { class: 'counts' },
-      h('span', { testid: 'import-stored' }, `${fmtNum(b.stored)} stored`),
-      h('span', { testid: 'import-duplicates' }, `${fmtNum(b.duplicates)} duplicates`),
-      h('span', { testid: 'import-skipped' }, `${fmtNum(b.skipped.length)} skipped`),
-      b.failed.length ? h('span', { class: 'error-text', testid: 'import-failed' }, `${fmtNum(b.failed.length)} failed`) : null),
-    b.skipped.length ? h('details', { open: b.skipped.length <= 10 ? true : null }, h('summary', null, 'Skipped files'),
-      h('ul', null, b.skipped.slice(0, 500).map((s) => h('li', null, h('span', { class: 'mono' }, s.name), ': ', s.reason)))) : null,
-    b.failed.length ? h('details', { open: true }, h('summary', null, 'Failed uploads'),
-      h('ul', null, b.failed.slice(0, 500).map((s) => h('li', null, h('span', { class: 'mono' }, s.name), ': ', s.reason)))) : null);
+      h('span', { testid: 'import-stored' }, `${fmtNum(stored)} stored`),
+      h('span', { testid: 'import-duplicates' }, `${fmtNum(duplicates)} duplicates`),
+      h('span', { testid: 'import-skipped' }, `${fmtNum(skipped.length)} skipped`),
+      failed.length ? h('span', { class: 'error-text', testid: 'import-failed' }, `${fmtNum(failed.length)} failed`) : null),
+    skipped.length ? h('details', { open: skipped.length <= 10 ? true : null }, h('summary', null, 'Skipped files'), items(skipped)) : null,
+    failed.length ? h('details', { open: true }, h('summary', null, 'Failed uploads'), items(failed)) : null,
+  ];
+}
+
+/**
+ * An import job's report, when it has one.
+ * @param {unknown} output
+ * @returns {{ imported: number, duplicates: number, skipped: { name: string, reason: string }[] } | null}
+ */
+function importReport(output) {
+  if (!output || typeof output !== 'object') return null;
+  const o = /** @type {{ imported?: unknown, duplicates?: unknown, skipped?: unknown }} */ (output);
+  const skipped = Array.isArray(o.skipped) ? o.skipped.map((s) => ({ name: String(s && s.path || ''), reason: String(s && s.reason || '') })) : [];
+  return { imported: Number(o.imported) || 0, duplicates: Number(o.duplicates) || 0, skipped };
 }
 
 function cancel() {
@@ -97,13 +124,13 @@ export function onJobChange(j) {
   const p = j.progress || {};
   const prog = p.items_total ? `${fmtNum(p.items_done || 0)} / ${plural(p.items_total, 'file')}` : p.items_done ? `${plural(p.items_done, 'file')}` : '';
   const err = j.error && j.error.message ? ` — ${j.error.message}` : '';
-  const out = j.output && typeof j.output === 'object' ? Object.entries(j.output)
-    .map(([k, v]) => (Array.isArray(v) ? `${v.length} ${k}` : typeof v === 'object' && v ? null : `${v} ${k}`)).filter(Boolean).join(', ') : '';
+  const report = importReport(j.output);
   const bar = h('div', { class: 'bar' });
   bar.style.width = (j.state === 'completed' ? 100 : p.items_total ? Math.min(100, (100 * (p.items_done || 0)) / p.items_total) : 0) + '%';
   setChildren(el, h('div', null, h('b', null, `Import job ${j.id}`), ': ', h('span', { class: 'state-pill state-' + j.state, testid: 'import-job-state' }, j.state),
-    prog ? ` ${prog}` : '', out ? ` — ${out}` : '', err ? h('span', { class: 'error-text' }, err) : null),
-    ACTIVE.has(j.state) ? h('div', { class: 'progress' + (p.items_total ? '' : ' indeterminate') }, bar) : null);
+    prog ? ` ${prog}` : '', err ? h('span', { class: 'error-text' }, err) : null),
+    ACTIVE.has(j.state) ? h('div', { class: 'progress' + (p.items_total ? '' : ' indeterminate') }, bar) : null,
+    ...(report ? outcome(report.imported, report.duplicates, report.skipped, []) : []));
   el.dataset.state = j.state;
   if (j.state === 'completed' && j.output == null && !el.dataset.fetched) { el.dataset.fetched = '1'; fetchJob(j.id); }
 }
