@@ -165,16 +165,8 @@ kind, body = get(base)
 out["default"] = [kind, Image.open(io.BytesIO(body)).format]
 print(json.dumps(out))
 "#;
-    let out = Command::new(python)
-        .args(["-c", script, &base])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let answers: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = support::run_python_code(&python, script, &[std::ffi::OsStr::new(&base)]);
+    let answers: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
         answers["dicom"],
         json!(["application/dicom", instances[1], study, 64])

@@ -706,10 +706,9 @@ fn an_enhanced_ct_is_a_stack_of_its_frames_in_position_order() {
     common::ok_json(&data, &["import", file.to_str().unwrap(), "--json"]);
     // pydicom's reading: each frame's place along the normal and its HU around the image's
     // centre (columns and rows 46 to 50), from the per-frame and shared functional groups.
-    let out = std::process::Command::new(python)
-        .arg("-c")
-        .arg(
-            "import sys, json, numpy as np, pydicom
+    let out = support::run_python_code(
+        &python,
+        "import sys, json, numpy as np, pydicom
 ds = pydicom.dcmread(sys.argv[1])
 shared = ds.SharedFunctionalGroupsSequence[0]
 o = np.array([float(v) for v in shared.PlaneOrientationSequence[0].ImageOrientationPatient])
@@ -720,16 +719,9 @@ frames = [(float(np.array(f.PlanePositionSequence[0].ImagePositionPatient, float
            (arr[i][46:51, 46:51].astype(float) * float(t.RescaleSlope) + float(t.RescaleIntercept)).tolist())
           for i, f in enumerate(ds.PerFrameFunctionalGroupsSequence)]
 print(json.dumps(frames))",
-        )
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        &[file.as_os_str()],
     );
-    let mut expected: Vec<(f64, Vec<Vec<f64>>)> = serde_json::from_slice(&out.stdout).unwrap();
+    let mut expected: Vec<(f64, Vec<Vec<f64>>)> = serde_json::from_str(&out).unwrap();
     assert!(
         expected.windows(2).all(|w| w[0].0 > w[1].0),
         "the frames are stored from the last slice to the first"

@@ -536,7 +536,7 @@ const SAME_IMAGE: &[(&str, &str)] = &[
 /// pydicom's decoding of each received file against its decoding of the original
 /// (`tests/reference/transcode_reference.py pixels`), one JSON object per stored instance.
 fn compare_pixels(
-    python: &PathBuf,
+    python: &Path,
     sent: &[(SentInstance, Option<PathBuf>)],
 ) -> Vec<serde_json::Value> {
     let mut args: Vec<std::ffi::OsString> = vec!["pixels".into()];

@@ -13,7 +13,6 @@ use lightbox_core::store::Store;
 use lightbox_dicom::{read_file, tag, ReadMode};
 use lightbox_synth::SynthSpec;
 use std::path::Path;
-use std::process::Command;
 
 /// One generated CT series of a localizer and an axial stack of `slices`, imported; its UID.
 fn localizer_and_stack(store: &Store, source: &Path, slices: u32) -> String {
@@ -125,10 +124,9 @@ fn an_enhanced_objects_placement_comes_from_its_functional_groups() {
     };
     let path = data.join("test_files/liver_1frame.dcm");
     // pydicom's reading of the shared and first per-frame groups.
-    let out = Command::new(python)
-        .arg("-c")
-        .arg(
-            "import sys, pydicom
+    let out = support::run_python_code(
+        &python,
+        "import sys, pydicom
 ds = pydicom.dcmread(sys.argv[1])
 shared = ds.SharedFunctionalGroupsSequence[0]
 frame = ds.PerFrameFunctionalGroupsSequence[0]
@@ -136,20 +134,9 @@ o = [float(v) for v in shared.PlaneOrientationSequence[0].ImageOrientationPatien
 s = [float(v) for v in shared.PixelMeasuresSequence[0].PixelSpacing]
 p = [float(v) for v in frame.PlanePositionSequence[0].ImagePositionPatient]
 print(ds.Rows, ds.Columns, ds.SamplesPerPixel, *o, *s, *p)",
-        )
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        &[path.as_os_str()],
     );
-    let v: Vec<f64> = String::from_utf8(out.stdout)
-        .unwrap()
-        .split_whitespace()
-        .map(|x| x.parse().unwrap())
-        .collect();
+    let v: Vec<f64> = out.split_whitespace().map(|x| x.parse().unwrap()).collect();
     let fixed = |values: &[f64], digits: usize| {
         values
             .iter()

@@ -19,7 +19,7 @@ fn import_paths(store: &Store, paths: &[PathBuf], link: bool) -> ImportReport {
     .expect("import")
 }
 
-fn pydicom_view(python: &PathBuf, paths: &[&Path]) -> Vec<Value> {
+fn pydicom_view(python: &Path, paths: &[&Path]) -> Vec<Value> {
     let args: Vec<&std::ffi::OsStr> = paths.iter().map(|p| p.as_os_str()).collect();
     support::run_reference_script(python, "pydicom_index.py", &args)
         .lines()

@@ -10,7 +10,7 @@ mod support;
 use lightbox_core::render::{render_file, FrameChoice, Image8, PixelError};
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Lossless paths agree to rounding; lossy JPEG decoders differ in IDCT and chroma upsampling.
 const MAX_MEAN_ABS_DIFF: f64 = 2.0;
@@ -114,7 +114,7 @@ fn render(path: &Path) -> Result<Image8, PixelError> {
 }
 
 /// Renders every reference image of `dir` with Lightbox and compares.
-fn compare_dir(python: &PathBuf, dir: &Path, out: &Path) -> Comparison {
+fn compare_dir(python: &Path, dir: &Path, out: &Path) -> Comparison {
     let lines = support::run_reference_script(
         python,
         "render_reference.py",

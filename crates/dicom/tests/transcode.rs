@@ -59,7 +59,7 @@ fn transcode_file(path: &Path, ts: &str, out: &Path) -> Result<(), TranscodeErro
     Ok(())
 }
 
-fn run_pairs(python: &PathBuf, mode: &str, pairs: &[(PathBuf, PathBuf)]) -> Vec<Value> {
+fn run_pairs(python: &Path, mode: &str, pairs: &[(PathBuf, PathBuf)]) -> Vec<Value> {
     let mut args: Vec<OsString> = vec![mode.into()];
     for (a, b) in pairs {
         args.push(a.into());

@@ -20,7 +20,7 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-fn validate(python: &PathBuf, dir: &Path) -> serde_json::Value {
+fn validate(python: &Path, dir: &Path) -> serde_json::Value {
     let out = support::run_reference_script(python, "validate_synth.py", &[dir.as_os_str()]);
     let summary: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON summary");
     assert_eq!(

@@ -5,7 +5,7 @@
 //! message; with `CI=true` it fails, so a broken set-up can never pass silently.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub fn workspace_root() -> PathBuf {
@@ -54,17 +54,30 @@ pub fn python() -> Option<PathBuf> {
 }
 
 /// Runs a reference script from `tests/reference/` with the test Python and returns its stdout.
-pub fn run_reference_script(python: &PathBuf, script: &str, args: &[&std::ffi::OsStr]) -> String {
+pub fn run_reference_script(python: &Path, script: &str, args: &[&std::ffi::OsStr]) -> String {
     let path = workspace_root().join("tests/reference").join(script);
+    run_python(python, &[path.as_os_str()], args)
+}
+
+/// A short reference computation given inline (`python -c CODE ARGS…`); its standard output.
+pub fn run_python_code(python: &Path, code: &str, args: &[&std::ffi::OsStr]) -> String {
+    run_python(
+        python,
+        &[std::ffi::OsStr::new("-c"), std::ffi::OsStr::new(code)],
+        args,
+    )
+}
+
+fn run_python(python: &Path, program: &[&std::ffi::OsStr], args: &[&std::ffi::OsStr]) -> String {
     let out = Command::new(python)
-        .arg(&path)
+        .args(program)
         .args(args)
         .output()
         .expect("run python");
     assert!(
         out.status.success(),
-        "{} failed: {}",
-        path.display(),
+        "{:?} failed: {}",
+        program,
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).expect("utf-8 output")
