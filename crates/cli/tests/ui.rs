@@ -461,6 +461,33 @@ fn remote_nodes_query_preview_retrieve_and_send_against_orthanc() {
     );
     browser.screenshot("remote-previews-local");
 
+    // The filters change: the node's results for the old ones go, and it is asked again with
+    // the new ones (a name nobody has: none), then again when the name is back.
+    let remote_status = || text_of(&browser, "[data-testid=remote-status-orthanc]");
+    let name_filter = browser.find("[data-testid=filter-patient-name]");
+    name_filter.send_keys("qqq");
+    browser.wait_until(
+        "the node asked with the new name",
+        Duration::from_secs(20),
+        || {
+            remote_status() == "orthanc: 0 studies"
+                && browser
+                    .try_find(&format!(
+                        "[data-testid=study][data-study-uid='{remote_uid}']"
+                    ))
+                    .is_none()
+        },
+    );
+    name_filter.send_keys(&keys::BACKSPACE.repeat(3));
+    browser.wait_until("the node asked with the name back", Duration::from_secs(20), || {
+        remote_status() == "orthanc: 1 study"
+            && browser
+                .try_find(&format!(
+                    "[data-testid=study][data-study-uid='{remote_uid}'] [data-testid=source-badge][data-source=orthanc]"
+                ))
+                .is_some()
+    });
+
     // Retrieve the first series: progress shows, then it is local.
     let first = &uids[0];
     browser

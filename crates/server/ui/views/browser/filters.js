@@ -10,12 +10,14 @@ import { openNodeForm } from '../nodeform.js';
 import { showPage } from '../pages.js';
 import { TEXT_FILTERS, chosenNodes, inputAt, prefetchPolicy, readFilters, selectedModalities } from './form.js';
 import { resetList } from './list.js';
-import { clearRemote, runRemote } from './remote.js';
+import { clearRemote, forgetRemoteSearch, remoteSearchNodes, runRemote } from './remote.js';
 import { observeTilesForPrefetch } from './tiles.js';
 
 const MODALITIES = ['CR', 'CT', 'DX', 'MG', 'MR', 'NM', 'PT', 'RF', 'SEG', 'SR', 'US', 'XA', 'OT'];
 /** How long the live filter waits after a keystroke, in milliseconds. */
 const FILTER_DELAY = 80;
+/** How long a remote search waits after the filters last changed (a PACS is not asked per keystroke). */
+const REMOTE_DELAY = 600;
 
 const panel = $('#modality-panel');
 const modalityButton = $('#f-modality');
@@ -26,7 +28,7 @@ function runSearch() {
   const nodes = chosenNodes();
   const L = currentList();
   if (nodes.length && L) runRemote(nodes, L.filters);
-  else clearRemote();
+  else forgetRemoteSearch();
 }
 
 export function updateModalityLabel() {
@@ -53,10 +55,22 @@ export function closeModalities(refocus) {
   if (refocus) modalityButton.focus();
 }
 
+/** The remote search shown is asked again with the filters as they now are. */
+const remoteAgain = debounce(() => {
+  const nodes = remoteSearchNodes();
+  const L = currentList();
+  if (nodes && nodes.length && L) runRemote(nodes, L.filters);
+}, REMOTE_DELAY);
+
 const liveRefreshDebounced = debounce(() => {
   const L = currentList();
   if (L && JSON.stringify(readFilters()) === JSON.stringify(L.filters) && !L.error) return;
   resetList();
+  // Results of other filters never stay on screen: they go now, the new ones come shortly.
+  if (remoteSearchNodes()) {
+    clearRemote();
+    remoteAgain();
+  }
 }, FILTER_DELAY);
 function liveRefresh() { liveRefreshDebounced(); }
 
@@ -143,7 +157,7 @@ export function initFilters() {
     for (const c of $$('#modality-panel input[data-modality]')) /** @type {HTMLInputElement} */ (c).checked = false;
     inputAt('#modality-panel [data-any]').checked = true;
     updateModalityLabel();
-    clearRemote();
+    forgetRemoteSearch();
     resetList();
   });
   $('#source-local').addEventListener('change', () => {

@@ -20,7 +20,19 @@ import { renderSeriesGrid } from './tiles.js';
 /** @typedef {import('../../state/browser.js').Filters} Filters */
 /** @typedef {import('../../state/browser.js').Group} Group */
 
-/** Forgets the last remote search, and what it added to the page. */
+/** The nodes the last remote search asked (null when none was run, or it was reset). @type {string[] | null} */
+let searchedNodes = null;
+
+/** The nodes the remote search shown asked, to ask again when the filters change. */
+export const remoteSearchNodes = () => searchedNodes;
+
+/** Forgets the remote search: its results, and that there was one (Reset). */
+export function forgetRemoteSearch() {
+  searchedNodes = null;
+  clearRemote();
+}
+
+/** Forgets the last remote search's results, and what they added to the page. */
 export function clearRemote() {
   clearRemoteIndex();
   for (const e of [...entries.values()]) {
@@ -40,6 +52,7 @@ export function clearRemote() {
  */
 export async function runRemote(nodes, f) {
   clearRemote();
+  searchedNodes = nodes;
   const gen = remoteGen();
   const statusEl = $('#remote-status');
   /** @type {Map<string, HTMLElement>} */
