@@ -856,3 +856,58 @@ fn jobs_panel_cancels_and_retries_and_import_uploads_files() {
     browser.screenshot("import-path-skipped");
     assert_no_page_errors(&browser);
 }
+
+#[test]
+fn a_node_that_is_down_is_reported_at_once_while_it_is_tried_again() {
+    let Some(browser) = Browser::start_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // One retry (after 2 s), then the query fails for good.
+    let lightbox = Lightbox::start(&data);
+    let closed_port = support::free_port();
+    let mut response = agent()
+        .put(format!("{}/api/nodes/down", lightbox.url))
+        .header("content-type", "application/json")
+        .send(
+            json!({ "name": "down", "ae_title": "DOWN", "host": "127.0.0.1", "port": closed_port })
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap();
+    assert_eq!(
+        response.status().as_u16(),
+        200,
+        "{}",
+        response.body_mut().read_to_string().unwrap()
+    );
+    open(&browser, &lightbox);
+    browser.find("[data-testid=source-down]").click();
+    browser.find("[data-testid=search]").click();
+    let status = "[data-testid=remote-status-down]";
+    browser.wait_until("the failure said", Duration::from_secs(20), || {
+        text_of(&browser, status).contains("✗")
+    });
+    // Said while the engine still tries: the query job has not ended.
+    let first = text_of(&browser, status);
+    let jobs = lightbox.api("/api/jobs?kind=query");
+    let job = &jobs["jobs"][0];
+    assert_ne!(
+        job["state"], "failed",
+        "reported before the retries: {first} / {job}"
+    );
+    assert!(
+        first.contains("cannot connect") && first.contains("trying again"),
+        "{first}"
+    );
+    browser.screenshot("remote-node-down");
+    // The last attempt's outcome replaces the line.
+    browser.wait_until("the retries' outcome", Duration::from_secs(30), || {
+        text_of(&browser, status).contains("after 2 attempts")
+    });
+    assert_eq!(
+        lightbox.api(&format!("/api/jobs/{}", job["id"]))["state"],
+        "failed"
+    );
+}

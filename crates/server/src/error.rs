@@ -12,6 +12,8 @@ pub struct ApiError {
     field: Option<&'static str>,
     /// The job that failed, when the request ran one.
     job: Option<i64>,
+    /// That job goes on: it will be tried again.
+    retrying: bool,
 }
 
 impl ApiError {
@@ -21,6 +23,7 @@ impl ApiError {
             message: message.into(),
             field: None,
             job: None,
+            retrying: false,
         }
     }
 
@@ -31,6 +34,12 @@ impl ApiError {
 
     pub fn with_job(mut self, job: i64) -> ApiError {
         self.job = Some(job);
+        self
+    }
+
+    /// The job named failed this time and will be tried again (the answer says so).
+    pub fn retrying(mut self) -> ApiError {
+        self.retrying = true;
         self
     }
 
@@ -65,6 +74,9 @@ impl IntoResponse for ApiError {
         }
         if let Some(job) = self.job {
             body["job"] = job.into();
+        }
+        if self.retrying {
+            body["retrying"] = true.into();
         }
         (self.status, axum::Json(body)).into_response()
     }

@@ -384,10 +384,31 @@ impl Engine {
 
     /// Waits until a job is finished, or `timeout` passes; returns its record then.
     pub fn wait(&self, id: JobId, timeout: Duration) -> Result<Option<JobRecord>, EngineError> {
+        self.wait_until(id, timeout, |state| state.is_finished())
+    }
+
+    /// Waits for the job to end or for its first attempt to fail (it then waits to be retried),
+    /// at most `timeout`: someone waiting on a node that cannot be reached hears of it at once.
+    pub fn wait_for_attempt(
+        &self,
+        id: JobId,
+        timeout: Duration,
+    ) -> Result<Option<JobRecord>, EngineError> {
+        self.wait_until(id, timeout, |state| {
+            state.is_finished() || *state == JobState::WaitingRetry
+        })
+    }
+
+    fn wait_until(
+        &self,
+        id: JobId,
+        timeout: Duration,
+        done: impl Fn(&JobState) -> bool,
+    ) -> Result<Option<JobRecord>, EngineError> {
         let deadline = Instant::now() + timeout;
         loop {
             let record = self.get(id)?;
-            let finished = record.as_ref().is_none_or(|r| r.state.is_finished());
+            let finished = record.as_ref().is_none_or(|r| done(&r.state));
             if finished || Instant::now() >= deadline {
                 return Ok(record);
             }

@@ -131,7 +131,7 @@ async fn run_query(
             .submit(NewJob::new(spec).priority(Priority::High))
             .map_err(|e| ApiError::internal("job queue", e))?;
         engine
-            .wait(submitted.id, wait)
+            .wait_for_attempt(submitted.id, wait)
             .map_err(|e| ApiError::internal("job queue", e))?
             .ok_or_else(|| ApiError::internal("job queue", "the query job vanished"))
     })
@@ -141,15 +141,18 @@ async fn run_query(
             let QueryOutput(rows) = job.take_output_as().unwrap_or_default();
             Ok((job.id, rows))
         }
-        state if state.is_finished() => {
+        // Failed, or its first attempt did (said now, while the engine tries again). The page
+        // names the node itself.
+        state if state.is_finished() || state == JobState::WaitingRetry => {
             let reason = job
                 .error
                 .map(|e| e.message)
                 .unwrap_or_else(|| "the query failed".into());
-            Err(
-                ApiError::new(StatusCode::BAD_GATEWAY, format!("{}: {reason}", node.name))
-                    .with_job(job.id),
-            )
+            let error = ApiError::new(StatusCode::BAD_GATEWAY, reason).with_job(job.id);
+            Err(match state {
+                JobState::WaitingRetry => error.retrying(),
+                _ => error,
+            })
         }
         _ => Err(ApiError::new(
             StatusCode::GATEWAY_TIMEOUT,

@@ -103,13 +103,15 @@ export function mergeJob(partial, opts = {}) {
 
 /** @type {Set<number>} */
 const fetching = new Set();
+/** Jobs asked for again while a read of them was under way (it may be older than the ask). @type {Set<number>} */
+const fetchAgain = new Set();
 
 /**
- * Reads a job's whole record (once at a time).
+ * Reads a job's whole record (once at a time; asked again meanwhile, once more after).
  * @param {number} id
  */
 export async function fetchJob(id) {
-  if (fetching.has(id)) return;
+  if (fetching.has(id)) { fetchAgain.add(id); return; }
   fetching.add(id);
   const t = performance.now();
   try {
@@ -117,7 +119,10 @@ export async function fetchJob(id) {
     mergeJob(rec, { fetchedAt: t });
   } catch (e) {
     if (statusOf(e) !== 404) recordError(e, `job ${id}`);
-  } finally { fetching.delete(id); }
+  } finally {
+    fetching.delete(id);
+    if (fetchAgain.delete(id)) fetchJob(id);
+  }
 }
 
 /**

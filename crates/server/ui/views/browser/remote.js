@@ -1,7 +1,7 @@
 // @ts-check
 // The remote search: each node ticked under Sources is asked; studies also in the local store
 // get the node's badge in the local list, the others are shown in the remote block.
-import { post } from '../../api.js';
+import { api, enc, post } from '../../api.js';
 import { $, clear, h } from '../../lib/dom.js';
 import { recordError } from '../../lib/errors.js';
 import { plural } from '../../lib/format.js';
@@ -10,6 +10,7 @@ import {
   addRemoteRows, checkLocal, clearRemoteIndex, dropEntry, entries, knownLocal, mergeSeries, patientKey, remoteGen,
   remoteIndex, setRemoteOnlyCount,
 } from '../../state/browser.js';
+import { jobChanges, TERMINAL } from '../../state/jobs.js';
 import { loadSeries } from '../../state/series.js';
 import { remoteFilters, sourceLocal } from './form.js';
 import { updateResultCount } from './list.js';
@@ -76,12 +77,46 @@ export async function runRemote(nodes, f) {
       if (gen !== remoteGen()) return;
       const message = err instanceof Error ? err.message : String(err);
       recordError(err, `search on ${node}`);
-      span.textContent = `${node}: ✗ ${message}`;
+      const data = /** @type {{ data?: { job?: number, retrying?: boolean } }} */ (err).data;
+      span.textContent = `${node}: ✗ ${message}${data && data.retrying ? ' — trying again…' : ''}`;
       span.className = 'err';
+      span.dataset.retrying = String(!!(data && data.retrying));
+      // Said once; the engine's retries go on, and their outcome replaces this line.
       toast(`Search on ${node} failed: ${message}`, 'error');
+      if (data && data.retrying && data.job != null) followRetries(node, data.job, gen, span);
     }
     await renderRemote(gen);
   }));
+}
+
+/**
+ * A node's search that failed once and is tried again by the engine: when the job ends, its
+ * matches (or its final failure) take the place of the first failure, if the search is still
+ * the one shown.
+ * @param {string} node
+ * @param {number} id the query job
+ * @param {number} gen the search's generation
+ * @param {HTMLElement} span the node's status
+ */
+function followRetries(node, id, gen, span) {
+  const stop = jobChanges.subscribe((job) => {
+    if (job.id !== id || !TERMINAL.has(job.state)) return;
+    stop();
+    if (gen !== remoteGen()) return;
+    api(`/api/jobs/${enc(id)}`).then(async (record) => {
+      if (gen !== remoteGen()) return;
+      span.dataset.retrying = 'false';
+      if (record.state === 'completed' && Array.isArray(record.output)) {
+        addRemoteRows(node, record.output);
+        span.textContent = `${node}: ${plural(record.output.length, 'study', 'studies')}`;
+        span.className = '';
+        await renderRemote(gen);
+      } else {
+        const reason = record.error && record.error.message ? record.error.message : record.state;
+        span.textContent = `${node}: ✗ ${reason} (after ${plural(record.attempts || 1, 'attempt')})`;
+      }
+    }).catch((e) => recordError(e, `search on ${node}`));
+  });
 }
 
 /**
