@@ -514,6 +514,26 @@ fn remote_nodes_query_preview_retrieve_and_send_against_orthanc() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(saw_progress, "a progress bar while retrieving");
+    // The retrieval's job is named in words: its patient, study, series and node.
+    let retrieval = lightbox.api("/api/jobs?kind=retrieve")["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["spec"]["series_uid"] == first.as_str() && j["spec"]["preview_first"] != true)
+        .expect("the series' retrieval")
+        .clone();
+    let title = retrieval["title"].as_str().unwrap();
+    let family = name.split('^').next().unwrap();
+    let series_description = remote_series[0]["SeriesDescription"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        title.starts_with("retrieve series “")
+            && title.contains(family)
+            && title.contains(series_description)
+            && title.ends_with(" from orthanc"),
+        "{title}"
+    );
     let stored = lightbox.api(&format!("/api/series/{first}"));
     assert_eq!(stored["NumberOfSeriesRelatedInstances"], 80);
     browser.screenshot("remote-retrieved");

@@ -474,7 +474,7 @@ impl Shared {
             self.emit(JobEvent::Queued {
                 id: submitted.id,
                 kind: job.spec.kind(),
-                title: job.spec.title(),
+                title: job.title(),
                 priority,
                 merged: true,
             });

@@ -21,7 +21,7 @@ pub mod spec;
 
 pub use engine::{Engine, EngineConfig, JobContext, Runner};
 pub use queue::{JobFilter, JobQueue, NewJob, QueueError};
-pub use spec::{AssociationSettings, DeleteTarget, JobKind, JobSpec, QuerySpec};
+pub use spec::{AssociationSettings, DeleteTarget, JobKind, JobSpec, QuerySpec, Subject};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -42,6 +42,8 @@ pub struct NewJob {
     pub depends_on: Vec<JobId>,
     /// Automatic retries after transient failures (the engine's default when not given).
     pub max_retries: Option<u32>,
+    /// Its title in lists (the specification's own when not given).
+    pub title: Option<String>,
 }
 
 impl NewJob {
@@ -51,7 +53,19 @@ impl NewJob {
             priority: None,
             depends_on: Vec::new(),
             max_retries: None,
+            title: None,
         }
+    }
+
+    /// Names the job in words (see [`JobSpec::title_about`]).
+    pub fn titled(mut self, title: String) -> NewJob {
+        self.title = Some(title);
+        self
+    }
+
+    /// Its title: the one given, else its specification's.
+    pub fn title(&self) -> String {
+        self.title.clone().unwrap_or_else(|| self.spec.title())
     }
 
     pub fn priority(mut self, priority: Priority) -> NewJob {
@@ -230,7 +244,7 @@ impl JobQueue {
                 job.spec.kind().as_str(),
                 key,
                 key,
-                job.spec.title(),
+                job.title(),
                 priority.rank(),
                 job.spec.node(),
                 job.max_retries.unwrap_or(default_retries),

@@ -226,4 +226,143 @@ impl JobSpec {
             },
         }
     }
+
+    /// The title in words when the subject is known: "retrieve series “Axial 1.25” of Doe,
+    /// Jane (2019-07-16 CT chest) from pacs"; [`JobSpec::title`] otherwise.
+    pub fn title_about(&self, subject: &Subject) -> String {
+        let Some(words) = subject.describe(self.series_uid().is_some()) else {
+            return self.title();
+        };
+        match self {
+            JobSpec::Retrieve {
+                node,
+                sop_instance_uid: None,
+                ..
+            } => format!("retrieve {words} from {node}"),
+            JobSpec::Send {
+                node,
+                study_uid,
+                series_uid,
+                ..
+            } if study_uid.is_some() || series_uid.is_some() => format!("send {words} to {node}"),
+            JobSpec::Thumbnail { size, .. } => format!("thumbnail of {words} ({size} px)"),
+            JobSpec::Delete {
+                target: DeleteTarget::Study(_) | DeleteTarget::Series(_),
+            } => format!("delete {words}"),
+            _ => self.title(),
+        }
+    }
+
+    /// The series a job concerns, if one.
+    fn series_uid(&self) -> Option<&str> {
+        match self {
+            JobSpec::Retrieve { series_uid, .. } | JobSpec::Send { series_uid, .. } => {
+                series_uid.as_deref()
+            }
+            JobSpec::Thumbnail { series_uid, .. } => Some(series_uid),
+            JobSpec::Delete {
+                target: DeleteTarget::Series(uid),
+            } => Some(uid),
+            _ => None,
+        }
+    }
+}
+
+/// Words for what a job concerns, for its title: the patient's name, the study (date and
+/// description) and the series (number and description), each as far as known.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct Subject {
+    pub patient: Option<String>,
+    pub study: Option<String>,
+    pub series: Option<String>,
+}
+
+/// The longest a part of a title may be, in characters.
+const SUBJECT_PART: usize = 80;
+
+/// A part of a title: on one line, without control characters, and not too long.
+fn part(text: &Option<String>) -> Option<String> {
+    let cleaned: String = text
+        .as_deref()?
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    match cleaned.chars().count() {
+        0 => None,
+        n if n > SUBJECT_PART => {
+            Some(cleaned.chars().take(SUBJECT_PART - 1).collect::<String>() + "…")
+        }
+        _ => Some(cleaned),
+    }
+}
+
+impl Subject {
+    /// Each field of `other` that this one lacks.
+    pub fn or(self, other: Subject) -> Subject {
+        Subject {
+            patient: self.patient.or(other.patient),
+            study: self.study.or(other.study),
+            series: self.series.or(other.series),
+        }
+    }
+
+    /// "series “Axial 1.25” of Doe, Jane (2019-07-16 CT chest)", or "study … of …"; `None`
+    /// when nothing is known.
+    fn describe(&self, of_series: bool) -> Option<String> {
+        let (patient, study, series) = (part(&self.patient), part(&self.study), part(&self.series));
+        if patient.is_none() && study.is_none() && series.is_none() {
+            return None;
+        }
+        let mut words = match (of_series, series) {
+            (true, Some(series)) => format!("series “{series}”"),
+            (true, None) => "a series".to_string(),
+            (false, _) => "the study".to_string(),
+        };
+        if let Some(patient) = patient {
+            words += &format!(" of {patient}");
+        }
+        if let Some(study) = study {
+            words += &format!(" ({study})");
+        }
+        Some(words)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_name_the_subject_in_words_on_one_line() {
+        let retrieve = JobSpec::Retrieve {
+            node: "pacs".into(),
+            study_uid: "1.2".into(),
+            series_uid: Some("1.2.3".into()),
+            sop_instance_uid: None,
+            preview_first: false,
+            preview_only: false,
+            association: AssociationSettings::default(),
+        };
+        let subject = Subject {
+            patient: Some("Doe, Jane".into()),
+            study: Some("2019-07-16 CT\nchest".into()),
+            series: Some("#2 Axial\t1.25".into()),
+        };
+        assert_eq!(
+            retrieve.title_about(&subject),
+            "retrieve series “#2 Axial 1.25” of Doe, Jane (2019-07-16 CT chest) from pacs"
+        );
+        assert_eq!(retrieve.title_about(&Subject::default()), retrieve.title());
+        let long = Subject {
+            patient: Some("x".repeat(500)),
+            ..Subject::default()
+        };
+        let title = retrieve.title_about(&long);
+        assert!(title.chars().count() < 130, "{title}");
+        assert!(title.contains('…'));
+    }
 }

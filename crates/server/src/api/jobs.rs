@@ -5,7 +5,7 @@ use crate::query::pairs;
 use crate::{ApiError, AppState};
 use axum::extract::{Path, RawQuery, State};
 use axum::Json;
-use lightbox_core::jobs::{JobFilter, JobKind, JobSpec, NewJob};
+use lightbox_core::jobs::{DeleteTarget, JobFilter, JobKind, JobSpec, NewJob, Subject};
 use lightbox_core::jobs::{JobId, JobState, Priority};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -88,6 +88,10 @@ pub struct Submission {
     spec: JobSpec,
     #[serde(default)]
     priority: Option<String>,
+    /// What the page knows of the job's patient, study and series (of remote data, which the
+    /// index cannot name), for its title.
+    #[serde(default)]
+    about: Subject,
 }
 
 pub async fn submit(
@@ -100,13 +104,97 @@ pub async fn submit(
     if let Some(p) = &submission.priority {
         job = job.priority(priority(p)?);
     }
+    let store = state.store.clone();
+    let about = submission.about;
     let submitted = blocking("submitting a job", move || {
+        // What the index knows first, then what the page said.
+        let subject = local_subject(&store, &job.spec).or(about);
+        let job = NewJob {
+            title: Some(job.spec.title_about(&subject)),
+            ..job
+        };
         engine.submit(job).map_err(engine_error)
     })
     .await?;
     Ok(Json(
         json!({ "id": submitted.id, "merged": submitted.merged }),
     ))
+}
+
+/// The patient, study and series of a job, as far as the local index knows them.
+fn local_subject(store: &lightbox_core::store::Store, spec: &JobSpec) -> Subject {
+    let (study_uid, series_uid) = match spec {
+        JobSpec::Retrieve {
+            study_uid,
+            series_uid,
+            ..
+        } => (Some(study_uid.clone()), series_uid.clone()),
+        JobSpec::Send {
+            study_uid,
+            series_uid,
+            ..
+        } => (study_uid.clone(), series_uid.clone()),
+        JobSpec::Thumbnail { series_uid, .. } => (None, Some(series_uid.clone())),
+        JobSpec::Delete {
+            target: DeleteTarget::Study(uid),
+        } => (Some(uid.clone()), None),
+        JobSpec::Delete {
+            target: DeleteTarget::Series(uid),
+        } => (None, Some(uid.clone())),
+        _ => (None, None),
+    };
+    let index = store.index();
+    let series = series_uid.and_then(|uid| index.series(&uid).ok().flatten());
+    let study = study_uid
+        .or_else(|| series.as_ref().map(|s| s.study_uid.clone()))
+        .and_then(|uid| index.study(&uid).ok().flatten());
+    Subject {
+        patient: study
+            .as_ref()
+            .map(|s| person_name(&s.patient_name))
+            .filter(|n| !n.is_empty()),
+        study: study.as_ref().map(|s| {
+            let date = s.study_date.as_deref().map(|d| match d.len() {
+                8 if d.bytes().all(|b| b.is_ascii_digit()) => {
+                    format!("{}-{}-{}", &d[..4], &d[4..6], &d[6..])
+                }
+                _ => d.to_string(),
+            });
+            [date, s.study_description.clone()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ")
+        }),
+        series: series.map(|s| {
+            let number = s
+                .series_number
+                .map(|n| format!("#{n} "))
+                .unwrap_or_default();
+            let what = s
+                .series_description
+                .clone()
+                .or(s.modality.clone())
+                .unwrap_or_default();
+            format!("{number}{what}")
+        }),
+    }
+}
+
+/// A person name as the page shows it: "Family, Prefix Given Middle" (its first group).
+fn person_name(pn: &str) -> String {
+    let group = pn.split('=').next().unwrap_or_default();
+    let parts: Vec<&str> = group.split('^').map(str::trim).collect();
+    let at = |i: usize| parts.get(i).copied().unwrap_or_default();
+    let rest: Vec<&str> = [at(3), at(1), at(2)]
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .collect();
+    match (at(0), rest.is_empty()) {
+        (family, true) => family.to_string(),
+        ("", false) => rest.join(" "),
+        (family, false) => format!("{family}, {}", rest.join(" ")),
+    }
 }
 
 /// Refuses, before queueing, what could only fail: unknown nodes, empty targets.

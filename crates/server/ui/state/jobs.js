@@ -204,7 +204,14 @@ export async function cancelJob(id) {
  * @param {JobSpec} spec
  * @returns {Promise<{ id?: number } | null>}
  */
-export const postJob = (spec) => jobLimit(() => post('/api/jobs', { spec }));
+/** What the page knows of a job's subject, for its title (set by the browser view). @type {(spec: JobSpec) => object | null} */
+let subjectOf = () => null;
+
+/** @param {(spec: JobSpec) => object | null} describe */
+export function setJobSubject(describe) { subjectOf = describe; }
+
+/** Queues a job, with what the page knows of its subject. @param {JobSpec} spec */
+export const postJob = (spec) => jobLimit(() => post('/api/jobs', { spec, about: subjectOf(spec) || {} }));
 
 /**
  * Records a job just queued (the server may have merged it into a known one).

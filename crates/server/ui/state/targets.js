@@ -2,9 +2,28 @@
 // What can be done with a target (a patient, a study or a series on the browser page).
 import { downloadUrl } from '../api.js';
 import { fmtDA, fmtPN, plural } from '../lib/format.js';
+import { entries, seriesIndex } from './browser.js';
 import { seriesState, seriesTitle } from './series.js';
 
 /** @typedef {import('./browser.js').Target} Target */
+/** @typedef {import('../api.js').JobSpec} JobSpec */
+
+/**
+ * What the page knows of a job's patient, study and series, for its title (the server names
+ * what its index holds itself; a remote study only the page can name).
+ * @param {JobSpec} spec
+ * @returns {{ patient: string | null, study: string | null, series: string | null } | null}
+ */
+export function jobSubject(spec) {
+  const s = spec.series_uid ? seriesIndex.get(spec.series_uid) : undefined;
+  const e = (spec.study_uid && entries.get(spec.study_uid)) || (s && s.study) || undefined;
+  if (!e && !s) return null;
+  const d = e ? e.data : {};
+  const date = String(d.StudyDate || '');
+  const study = [/^\d{8}$/.test(date) ? `${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6, 8)}` : date, d.StudyDescription || '']
+    .filter(Boolean).join(' ');
+  return { patient: fmtPN(d.PatientName) || null, study: study || null, series: s ? seriesTitle(s) : null };
+}
 
 /**
  * A target for a sentence ("study 2024-01-02 CT chest of Doe, John").
