@@ -731,6 +731,17 @@ fn jobs_panel_cancels_and_retries_and_import_uploads_files() {
     browser.wait_until("the job waits to retry", Duration::from_secs(20), || {
         attr_of(&browser, &row_selector, "data-state").as_deref() == Some("waiting_retry")
     });
+    // Its priority is changed from the page.
+    browser.execute(
+        "const s = document.querySelector(arguments[0]);
+         s.value = 'highest'; s.dispatchEvent(new Event('change'));",
+        &[json!(format!("{row_selector} [data-testid=job-priority]"))],
+    );
+    browser.wait_until(
+        "the job at the highest priority",
+        Duration::from_secs(10),
+        || lightbox.api(&format!("/api/jobs/{id}"))["priority"] == "highest",
+    );
     browser
         .find(&format!("{row_selector} [data-testid=job-cancel]"))
         .click();

@@ -159,6 +159,9 @@ export function onJobEvent(ev) {
     case 'log':
       jobLogs.notify(ev);
       break;
+    case 'priority':
+      if (known) mergeJob({ id: ev.id, priority: ev.priority }, { event: true });
+      break;
     default: break;
   }
 }
@@ -191,6 +194,19 @@ export function listJobs(filter) {
 export async function retryJob(id) {
   const r = await post(`/api/jobs/${enc(id)}/retry`);
   if (r && r.ok === false) toast(`Job ${id}: nothing to retry`);
+}
+
+/** The five priorities, lowest first. */
+export const PRIORITIES = ['lowest', 'low', 'normal', 'high', 'highest'];
+
+/**
+ * Moves a pending job to another priority.
+ * @param {number} id
+ * @param {string} priority
+ */
+export async function setJobPriority(id, priority) {
+  await post(`/api/jobs/${enc(id)}/priority`, { priority });
+  mergeJob({ id, priority });
 }
 
 /** @param {number} id */

@@ -6,7 +6,8 @@ import { fmtBytes, fmtNum, fullTime, plural, relTime } from '../lib/format.js';
 import { toast } from '../lib/toast.js';
 import { debounce } from '../lib/util.js';
 import {
-  ACTIVE, TERMINAL, allJobs, cancelJob, clearFinishedJobs, forgetJobs, jobsForgotten, listJobs, mergeJob, retryJob,
+  ACTIVE, PRIORITIES, TERMINAL, allJobs, cancelJob, clearFinishedJobs, forgetJobs, jobsForgotten, listJobs, mergeJob, retryJob,
+  setJobPriority,
 } from '../state/jobs.js';
 import { openJobDetails } from './jobdetails.js';
 
@@ -145,11 +146,22 @@ function renderRow(j) {
     h('td', null, h('div', { class: 'job-title', title: j.title || '' }, j.title || ''), err ? h('div', { class: 'error-text small-text', title: err }, err) : null),
     time(j.created_at, 'Created'), time(j.started_at, 'Started'), time(j.finished_at, 'Finished'),
     h('td', { class: 'actions' },
+      // A pending job's priority (a running one keeps its worker).
+      active && j.state !== 'running' ? priorityChooser(j) : null,
       active ? h('button', { type: 'button', class: 'small', testid: 'job-cancel', 'aria-label': `Cancel job ${j.id}`,
         onclick: () => cancelJob(j.id).catch((e) => reportError(e, 'Cancel')) }, 'Cancel') : null,
       j.state === 'failed' || j.state === 'canceled' ? h('button', { type: 'button', class: 'small', testid: 'job-retry', 'aria-label': `Retry job ${j.id}`,
         onclick: () => retryJob(j.id).catch((e) => reportError(e, 'Retry')) }, 'Retry') : null,
       h('button', { type: 'button', class: 'small', testid: 'job-details', 'aria-label': `Details of job ${j.id}`, onclick: () => openJobDetails(j.id) }, 'Details')));
+}
+
+/** @param {JobRecord} j */
+function priorityChooser(j) {
+  const select = h('select', {
+    class: 'small', testid: 'job-priority', 'aria-label': `Priority of job ${j.id}`,
+    onchange: () => setJobPriority(j.id, select.value).catch((e) => reportError(e, 'Priority')),
+  }, PRIORITIES.map((p) => h('option', { value: p, selected: p === (j.priority || 'normal') }, p)));
+  return select;
 }
 
 function filterText() {
