@@ -671,6 +671,8 @@ fn remote_nodes_query_preview_retrieve_and_send_against_orthanc() {
     )
     .unwrap_or_default();
     assert!(reason.contains("connect"), "{reason}");
+    let shown = text_of(&browser, &format!("{tile} [data-testid=series-error-reason]"));
+    assert!(shown.contains("connect"), "the reason on the tile itself: {shown}");
     browser.screenshot("remote-failed");
     let failed = lightbox.api("/api/jobs?kind=retrieve&state=failed")["jobs"]
         .as_array()

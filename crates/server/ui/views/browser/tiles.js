@@ -154,7 +154,9 @@ export function updateTile(s) {
       const reason = err.message ? `${err.category ? err.category + ': ' : ''}${err.message}` : 'Retrieval failed';
       line = [h('span', { class: 'state', title: reason, testid: 'series-error' }, '✗ failed'),
         h('button', { type: 'button', class: 'small', testid: 'series-retry', title: reason, 'aria-label': `Retry: ${reason}`,
-          onclick: () => retryJob(failed.id).catch((e2) => reportError(e2, 'Retry')) }, 'Retry')];
+          onclick: () => retryJob(failed.id).catch((e2) => reportError(e2, 'Retry')) }, 'Retry'),
+        // The reason on the tile itself (two lines; the whole of it on hover).
+        h('div', { class: 'tile-reason', testid: 'series-error-reason', title: reason }, reason)];
       break;
     }
     default: line = [];
