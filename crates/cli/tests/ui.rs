@@ -460,6 +460,13 @@ fn remote_nodes_query_preview_retrieve_and_send_against_orthanc() {
         },
     );
     browser.screenshot("remote-previews-local");
+    // Its row counts the preview instances here and the study's instances on the node apart.
+    browser.wait_for_text(
+        &format!(
+            "[data-testid=study][data-study-uid='{remote_uid}'] [data-testid=study-remote-count]"
+        ),
+        "(160 on orthanc)",
+    );
 
     // The filters change: the node's results for the old ones go, and it is asked again with
     // the new ones (a name nobody has: none), then again when the name is back.
@@ -671,8 +678,14 @@ fn remote_nodes_query_preview_retrieve_and_send_against_orthanc() {
     )
     .unwrap_or_default();
     assert!(reason.contains("connect"), "{reason}");
-    let shown = text_of(&browser, &format!("{tile} [data-testid=series-error-reason]"));
-    assert!(shown.contains("connect"), "the reason on the tile itself: {shown}");
+    let shown = text_of(
+        &browser,
+        &format!("{tile} [data-testid=series-error-reason]"),
+    );
+    assert!(
+        shown.contains("connect"),
+        "the reason on the tile itself: {shown}"
+    );
     browser.screenshot("remote-failed");
     let failed = lightbox.api("/api/jobs?kind=retrieve&state=failed")["jobs"]
         .as_array()

@@ -2,7 +2,7 @@
 // Patients and their studies, as rows: the patient's head, each study's row (expand to show
 // its series), selection boxes and menus.
 import { h, setChildren } from '../../lib/dom.js';
-import { fmtDA, fmtPN, fmtTM, plural } from '../../lib/format.js';
+import { fmtDA, fmtNum, fmtPN, fmtTM, plural } from '../../lib/format.js';
 import {
   dropEntry, ensureEntry, entries, expandState, isSelected, patientKey, removeGroup, setExpandState, setSelected,
 } from '../../state/browser.js';
@@ -166,11 +166,18 @@ export function updateStudyRow(e) {
   let mods = d.ModalitiesInStudy || [];
   if (typeof mods === 'string') mods = mods.split('\\');
   const nSeries = e.seriesLoaded ? e.series.size : d.NumberOfStudyRelatedSeries;
+  // A study here and on nodes: how many instances each node has, beside the local count (a
+  // few preview instances here are not the study).
+  const here = Number(d.NumberOfStudyRelatedInstances) || 0;
+  const elsewhere = e.local ? [...e.remote].map(([node, row]) => ({ node, n: Number(row.NumberOfStudyRelatedInstances) }))
+    .filter(({ n }) => Number.isFinite(n) && n > 0 && n !== here) : [];
   setChildren(els.meta,
     d.AccessionNumber ? h('span', { title: 'Accession number' }, 'Acc: ' + d.AccessionNumber) : null,
     h('span', { class: 'badges' }, mods.filter(Boolean).map((m) => h('span', { class: 'badge modality' }, m))),
     nSeries != null ? h('span', { testid: 'study-series-count' }, plural(Number(nSeries), 'series', 'series')) : null,
-    d.NumberOfStudyRelatedInstances != null ? h('span', null, plural(Number(d.NumberOfStudyRelatedInstances), 'instance')) : null);
+    d.NumberOfStudyRelatedInstances != null ? h('span', null, plural(Number(d.NumberOfStudyRelatedInstances), 'instance') + (elsewhere.length ? ' here' : '')) : null,
+    elsewhere.length ? h('span', { class: 'muted', testid: 'study-remote-count', title: 'Instances on each node that has the study' },
+      `(${elsewhere.map(({ node, n }) => `${fmtNum(n)} on ${node}`).join(', ')})`) : null);
   setChildren(els.badges,
     e.local ? h('span', { class: 'badge local', testid: 'source-badge', 'data-source': 'local' }, 'local') : null,
     [...e.remote.keys()].map((n) => h('span', { class: 'badge node', testid: 'source-badge', 'data-source': n, title: `Found on ${n}` }, '☁ ' + n)));
