@@ -46,6 +46,26 @@ impl Lightbox {
             .unwrap();
         serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap()
     }
+
+    /// Adds a DIMSE node nobody listens on (a free loopback port), named `name`.
+    fn add_unreachable_node(&self, name: &str) {
+        let port = support::free_port();
+        let mut response = agent()
+            .put(format!("{}/api/nodes/{name}", self.url))
+            .header("content-type", "application/json")
+            .send(
+                json!({ "name": name, "ae_title": name.to_uppercase(), "host": "127.0.0.1", "port": port })
+                    .to_string()
+                    .as_bytes(),
+            )
+            .unwrap();
+        assert_eq!(
+            response.status().as_u16(),
+            200,
+            "{}",
+            response.body_mut().read_to_string().unwrap()
+        );
+    }
 }
 
 /// A secondary capture whose patient name and study description are markup.
@@ -720,22 +740,7 @@ fn jobs_panel_cancels_and_retries_and_import_uploads_files() {
     browser.screenshot("empty-store");
 
     // A node nobody listens on: its retrieval keeps failing and waits to retry.
-    let closed_port = support::free_port();
-    let mut response = agent()
-        .put(format!("{}/api/nodes/gone", lightbox.url))
-        .header("content-type", "application/json")
-        .send(
-            json!({ "name": "gone", "ae_title": "GONE", "host": "127.0.0.1", "port": closed_port })
-                .to_string()
-                .as_bytes(),
-        )
-        .unwrap();
-    assert_eq!(
-        response.status().as_u16(),
-        200,
-        "{}",
-        response.body_mut().read_to_string().unwrap()
-    );
+    lightbox.add_unreachable_node("gone");
     let job = lightbox.post(
         "/api/jobs",
         json!({ "spec": { "kind": "retrieve", "node": "gone", "study_uid": "1.2.3" } }),
@@ -912,22 +917,7 @@ fn a_node_that_is_down_is_reported_at_once_while_it_is_tried_again() {
     let data = dir.path().join("data");
     // One retry (after 2 s), then the query fails for good.
     let lightbox = Lightbox::start(&data);
-    let closed_port = support::free_port();
-    let mut response = agent()
-        .put(format!("{}/api/nodes/down", lightbox.url))
-        .header("content-type", "application/json")
-        .send(
-            json!({ "name": "down", "ae_title": "DOWN", "host": "127.0.0.1", "port": closed_port })
-                .to_string()
-                .as_bytes(),
-        )
-        .unwrap();
-    assert_eq!(
-        response.status().as_u16(),
-        200,
-        "{}",
-        response.body_mut().read_to_string().unwrap()
-    );
+    lightbox.add_unreachable_node("down");
     open(&browser, &lightbox);
     browser.find("[data-testid=source-down]").click();
     browser.find("[data-testid=search]").click();
