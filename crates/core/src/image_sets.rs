@@ -264,11 +264,8 @@ fn image_set(time: Option<f64>, part: &mut [Placed]) -> ImageSet {
     }
     let first = part[0].1;
     let images: u64 = part.iter().map(|(m, _)| m.frames.max(1)).sum();
-    let kind = if first.localizer() {
-        Some("localizer")
-    } else {
-        first.plane()
-    };
+    let (localizer, plane) = (first.localizer(), first.plane());
+    let kind = if localizer { Some("localizer") } else { plane };
     let label = [
         Some(format!(
             "{images} {}",
@@ -285,8 +282,8 @@ fn image_set(time: Option<f64>, part: &mut [Placed]) -> ImageSet {
     ImageSet {
         label,
         images,
-        localizer: first.localizer(),
-        plane: first.plane(),
+        localizer,
+        plane,
         temporal: time,
         instances: part
             .iter()

@@ -154,9 +154,12 @@ fn retrieve(
         counts: Mutex::new(plan.series.clone()),
     });
     let sink: Arc<dyn InstanceSink> = counter.clone();
-    let series_progress = || match per_series {
-        true => counter.snapshot(),
-        false => BTreeMap::new(),
+    let series_progress = || {
+        if per_series {
+            counter.snapshot()
+        } else {
+            BTreeMap::new()
+        }
     };
     let mut bytes_received = 0u64;
     let mut new_series = BTreeSet::new();
