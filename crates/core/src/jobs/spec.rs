@@ -268,23 +268,28 @@ impl JobSpec {
     }
 }
 
-/// Words for what a job concerns, for its title: the patient's name, the study (date and
-/// description) and the series (number and description), each as far as known.
+/// What a job concerns, for its title, as DICOM writes it (each as far as known): the patient's
+/// name, the study's date and description, the series' number, description and modality.
+/// The words are made here, for the index's knowledge and the page's alike.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(default)]
 pub struct Subject {
-    pub patient: Option<String>,
-    pub study: Option<String>,
-    pub series: Option<String>,
+    /// Patient's Name (`Family^Given^Middle^Prefix^Suffix`).
+    pub patient_name: Option<String>,
+    /// Study Date (`YYYYMMDD`).
+    pub study_date: Option<String>,
+    pub study_description: Option<String>,
+    pub series_number: Option<String>,
+    pub series_description: Option<String>,
+    pub modality: Option<String>,
 }
 
 /// The longest a part of a title may be, in characters.
 const SUBJECT_PART: usize = 80;
 
 /// A part of a title: on one line, without control characters, and not too long.
-fn part(text: &Option<String>) -> Option<String> {
-    let cleaned: String = text
-        .as_deref()?
+fn part(text: Option<String>) -> Option<String> {
+    let cleaned: String = text?
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect::<String>()
@@ -300,20 +305,67 @@ fn part(text: &Option<String>) -> Option<String> {
     }
 }
 
+/// A person name as the page shows it: "Family, Prefix Given Middle" (its first group).
+fn person_name(pn: &str) -> String {
+    let group = pn.split('=').next().unwrap_or_default();
+    let parts: Vec<&str> = group.split('^').map(str::trim).collect();
+    let at = |i: usize| parts.get(i).copied().unwrap_or_default();
+    let rest: Vec<&str> = [at(3), at(1), at(2)]
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .collect();
+    match (at(0), rest.is_empty()) {
+        (family, true) => family.to_string(),
+        ("", false) => rest.join(" "),
+        (family, false) => format!("{family}, {}", rest.join(" ")),
+    }
+}
+
+/// `YYYYMMDD` as `YYYY-MM-DD`; anything else as it is.
+fn iso_date(date: &str) -> String {
+    match date.len() {
+        8 if date.bytes().all(|b| b.is_ascii_digit()) => {
+            format!("{}-{}-{}", &date[..4], &date[4..6], &date[6..])
+        }
+        _ => date.to_string(),
+    }
+}
+
+/// Words joined by spaces, `None` when there are none.
+fn joined(words: [Option<String>; 2]) -> Option<String> {
+    let words: Vec<String> = words
+        .into_iter()
+        .flatten()
+        .filter(|w| !w.is_empty())
+        .collect();
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
 impl Subject {
     /// Each field of `other` that this one lacks.
     pub fn or(self, other: Subject) -> Subject {
         Subject {
-            patient: self.patient.or(other.patient),
-            study: self.study.or(other.study),
-            series: self.series.or(other.series),
+            patient_name: self.patient_name.or(other.patient_name),
+            study_date: self.study_date.or(other.study_date),
+            study_description: self.study_description.or(other.study_description),
+            series_number: self.series_number.or(other.series_number),
+            series_description: self.series_description.or(other.series_description),
+            modality: self.modality.or(other.modality),
         }
     }
 
-    /// "series “Axial 1.25” of Doe, Jane (2019-07-16 CT chest)", or "study … of …"; `None`
-    /// when nothing is known.
+    /// "series “#2 Axial 1.25” of Doe, Jane (2019-07-16 CT chest)", or "the study of …";
+    /// `None` when nothing is known.
     fn describe(&self, of_series: bool) -> Option<String> {
-        let (patient, study, series) = (part(&self.patient), part(&self.study), part(&self.series));
+        let patient = part(self.patient_name.as_deref().map(person_name));
+        let study = part(joined([
+            self.study_date.as_deref().map(iso_date),
+            self.study_description.clone(),
+        ]));
+        let series = part(joined([
+            self.series_number.as_ref().map(|n| format!("#{n}")),
+            self.series_description.clone().or(self.modality.clone()),
+        ]));
         if patient.is_none() && study.is_none() && series.is_none() {
             return None;
         }
@@ -348,9 +400,12 @@ mod tests {
             association: AssociationSettings::default(),
         };
         let subject = Subject {
-            patient: Some("Doe, Jane".into()),
-            study: Some("2019-07-16 CT\nchest".into()),
-            series: Some("#2 Axial\t1.25".into()),
+            patient_name: Some("Doe^Jane".into()),
+            study_date: Some("20190716".into()),
+            study_description: Some("CT\nchest".into()),
+            series_number: Some("2".into()),
+            series_description: Some("Axial\t1.25".into()),
+            modality: Some("CT".into()),
         };
         assert_eq!(
             retrieve.title_about(&subject),
@@ -358,7 +413,7 @@ mod tests {
         );
         assert_eq!(retrieve.title_about(&Subject::default()), retrieve.title());
         let long = Subject {
-            patient: Some("x".repeat(500)),
+            patient_name: Some("x".repeat(500)),
             ..Subject::default()
         };
         let title = retrieve.title_about(&long);

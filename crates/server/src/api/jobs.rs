@@ -148,52 +148,25 @@ fn local_subject(store: &lightbox_core::store::Store, spec: &JobSpec) -> Subject
     let study = study_uid
         .or_else(|| series.as_ref().map(|s| s.study_uid.clone()))
         .and_then(|uid| index.study(&uid).ok().flatten());
+    let (patient_name, study_date, study_description) = match study {
+        Some(s) => (Some(s.patient_name), s.study_date, s.study_description),
+        None => (None, None, None),
+    };
+    let (series_number, series_description, modality) = match series {
+        Some(s) => (
+            s.series_number.map(|n| n.to_string()),
+            s.series_description,
+            s.modality,
+        ),
+        None => (None, None, None),
+    };
     Subject {
-        patient: study
-            .as_ref()
-            .map(|s| person_name(&s.patient_name))
-            .filter(|n| !n.is_empty()),
-        study: study.as_ref().map(|s| {
-            let date = s.study_date.as_deref().map(|d| match d.len() {
-                8 if d.bytes().all(|b| b.is_ascii_digit()) => {
-                    format!("{}-{}-{}", &d[..4], &d[4..6], &d[6..])
-                }
-                _ => d.to_string(),
-            });
-            [date, s.study_description.clone()]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(" ")
-        }),
-        series: series.map(|s| {
-            let number = s
-                .series_number
-                .map(|n| format!("#{n} "))
-                .unwrap_or_default();
-            let what = s
-                .series_description
-                .clone()
-                .or(s.modality.clone())
-                .unwrap_or_default();
-            format!("{number}{what}")
-        }),
-    }
-}
-
-/// A person name as the page shows it: "Family, Prefix Given Middle" (its first group).
-fn person_name(pn: &str) -> String {
-    let group = pn.split('=').next().unwrap_or_default();
-    let parts: Vec<&str> = group.split('^').map(str::trim).collect();
-    let at = |i: usize| parts.get(i).copied().unwrap_or_default();
-    let rest: Vec<&str> = [at(3), at(1), at(2)]
-        .into_iter()
-        .filter(|p| !p.is_empty())
-        .collect();
-    match (at(0), rest.is_empty()) {
-        (family, true) => family.to_string(),
-        ("", false) => rest.join(" "),
-        (family, false) => format!("{family}, {}", rest.join(" ")),
+        patient_name,
+        study_date,
+        study_description,
+        series_number,
+        series_description,
+        modality,
     }
 }
 

@@ -3,26 +3,33 @@
 import { downloadUrl } from '../api.js';
 import { fmtDA, fmtPN, plural } from '../lib/format.js';
 import { entries, seriesIndex } from './browser.js';
-import { seriesState, seriesTitle } from './series.js';
+import { seriesDesc, seriesField, seriesState, seriesTitle } from './series.js';
 
 /** @typedef {import('./browser.js').Target} Target */
 /** @typedef {import('../api.js').JobSpec} JobSpec */
 
 /**
- * What the page knows of a job's patient, study and series, for its title (the server names
- * what its index holds itself; a remote study only the page can name).
+ * What the page knows of a job's patient, study and series, as DICOM writes them, for its title
+ * (the server words it, and names what its index holds itself; a remote study only the page
+ * can name).
  * @param {JobSpec} spec
- * @returns {{ patient: string | null, study: string | null, series: string | null } | null}
+ * @returns {Record<string, string> | null}
  */
 export function jobSubject(spec) {
   const s = spec.series_uid ? seriesIndex.get(spec.series_uid) : undefined;
   const e = (spec.study_uid && entries.get(spec.study_uid)) || (s && s.study) || undefined;
   if (!e && !s) return null;
   const d = e ? e.data : {};
-  const date = String(d.StudyDate || '');
-  const study = [/^\d{8}$/.test(date) ? `${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6, 8)}` : date, d.StudyDescription || '']
-    .filter(Boolean).join(' ');
-  return { patient: fmtPN(d.PatientName) || null, study: study || null, series: s ? seriesTitle(s) : null };
+  /** @type {Record<string, unknown>} */
+  const fields = {
+    patient_name: d.PatientName, study_date: d.StudyDate, study_description: d.StudyDescription,
+    series_number: s ? seriesField(s, 'SeriesNumber') : null, series_description: s ? seriesDesc(s) : null,
+    modality: s ? seriesField(s, 'Modality') : null,
+  };
+  /** @type {Record<string, string>} */
+  const out = {};
+  for (const [k, v] of Object.entries(fields)) if (v != null && v !== '') out[k] = String(v);
+  return out;
 }
 
 /**
