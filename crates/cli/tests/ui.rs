@@ -451,11 +451,18 @@ fn remote_nodes_query_preview_retrieve_and_send_against_orthanc() {
         "{study_row} [data-testid=series][data-series-uid='{}']",
         uids[0]
     );
-    if browser.try_find(&first_tile).is_none() {
+    // Expanded or not is the row's own state, set when it is drawn; its tiles may still be on
+    // their way (asking for them is no test of it: a click then would fold the study).
+    let expanded = browser.execute(
+        "return document.querySelector(arguments[0]).classList.contains('expanded')",
+        &[json!(study_row)],
+    );
+    if expanded != json!(true) {
         browser
             .find(&format!("{study_row} [data-testid=study-toggle]"))
             .click();
     }
+    browser.find(&first_tile);
     for uid in &uids {
         browser.wait_until(
             &format!("series {uid}'s preview thumbnail"),
