@@ -2,8 +2,8 @@
 //! matching rules over all studies of a synthetic store.
 
 use lightbox_core::import::{self, ImportOptions, ImportProgress};
-use lightbox_core::index::{DateRange, StudyQuery, TextPattern};
-use lightbox_core::model::StudySummary;
+use lightbox_core::index::{DateRange, StudyColumn, StudyOrder, StudyQuery, TextPattern};
+use lightbox_core::model::{InstanceRecord, StudySummary};
 use lightbox_core::store::Store;
 use lightbox_synth::{self as synth, SynthSpec};
 
@@ -296,5 +296,170 @@ fn every_filter_agrees_with_brute_force_and_pages_are_consistent() {
             .map(|i| i.instance_number.unwrap())
             .collect::<Vec<_>>(),
         vec![1, 2]
+    );
+}
+
+/// What a worklist column sorts by, as SQLite compares it: bytes, an absent value below an
+/// empty one.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Key {
+    Text(Option<String>),
+    Number(i64),
+}
+
+impl Key {
+    fn is_empty(&self) -> bool {
+        matches!(self, Key::Text(None)) || matches!(self, Key::Text(Some(t)) if t.is_empty())
+    }
+}
+
+fn column_key(s: &StudySummary, column: StudyColumn) -> Key {
+    let text = |v: Option<&str>| Key::Text(v.map(str::to_string));
+    match column {
+        StudyColumn::PatientName => text(Some(&s.patient_name.to_uppercase())),
+        StudyColumn::PatientId => text(Some(&s.patient_id)),
+        StudyColumn::BirthDate => text(s.patient_birth_date.as_deref()),
+        StudyColumn::StudyDate => text(s.study_date.as_deref()),
+        StudyColumn::Description => text(
+            s.study_description
+                .as_deref()
+                .map(str::to_uppercase)
+                .as_deref(),
+        ),
+        StudyColumn::Modalities if s.modalities.is_empty() => text(Some("")),
+        StudyColumn::Modalities => text(Some(&format!("\\{}\\", s.modalities.join("\\")))),
+        StudyColumn::Accession => text(s.accession_number.as_deref()),
+        StudyColumn::SeriesCount => Key::Number(s.series_count),
+        StudyColumn::InstanceCount => Key::Number(s.instance_count),
+    }
+}
+
+#[test]
+fn every_worklist_column_sorts_both_ways_with_empty_values_last() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let spec = SynthSpec {
+        patients: 25,
+        studies_per_patient: 3,
+        series_per_study: 1,
+        instances_per_series: 1,
+        rows: 8,
+        columns: 8,
+        seed: 11,
+        modality: None,
+        ..Default::default()
+    };
+    synth::generate(&spec, &data).unwrap();
+    // Studies of one to three series, so that counts differ.
+    let more = dir.path().join("more");
+    synth::generate(
+        &SynthSpec {
+            patients: 4,
+            series_per_study: 3,
+            seed: 12,
+            ..spec.clone()
+        },
+        &more,
+    )
+    .unwrap();
+    let store = Store::open(&dir.path().join("store")).unwrap();
+    import::import(
+        &store,
+        &[data, more],
+        &ImportOptions { link: true },
+        &ImportProgress::default(),
+    )
+    .unwrap();
+    let index = store.index();
+    // Studies without a description, accession, birth date, modality or even a date, as the
+    // index keeps them (absent or empty): they go last, both ways.
+    let any_file = index
+        .search_studies(&StudyQuery::default())
+        .unwrap()
+        .studies[0]
+        .clone();
+    let series = &index.series_of_study(&any_file.study_uid).unwrap()[0];
+    let instance = &index.instances_of_series(&series.series_uid).unwrap()[0];
+    let file = lightbox_dicom::read_file(
+        std::path::Path::new(&instance.file_path),
+        lightbox_dicom::ReadMode::Header,
+    )
+    .unwrap();
+    let template = InstanceRecord::from_file(&file).unwrap();
+    let blanks: Vec<InstanceRecord> = (0..4)
+        .map(|i| {
+            let empty = |v: &str| {
+                if i % 2 == 0 {
+                    None
+                } else {
+                    Some(v.to_string())
+                }
+            };
+            InstanceRecord {
+                patient_id: format!("BLANK{i}"),
+                patient_name: if i == 3 {
+                    String::new()
+                } else {
+                    format!("Blank^{i}")
+                },
+                patient_birth_date: empty(""),
+                study_uid: format!("1.2.3.999.{i}"),
+                study_date: if i == 1 {
+                    None
+                } else {
+                    template.study_date.clone()
+                },
+                study_description: empty(""),
+                accession_number: empty(""),
+                series_uid: format!("1.2.3.999.{i}.1"),
+                modality: empty(""),
+                sop_instance_uid: format!("1.2.3.999.{i}.1.1"),
+                ..template.clone()
+            }
+        })
+        .collect();
+    index.insert_batch(&blanks).unwrap();
+    // The default order is newest first, which is every column's tie-break.
+    let newest_first = index
+        .search_studies(&StudyQuery::default())
+        .unwrap()
+        .studies;
+    assert_eq!(newest_first.len(), 91);
+    let mut distinct_orders = std::collections::HashSet::new();
+    for column in StudyColumn::ALL {
+        for descending in [false, true] {
+            let order = StudyOrder::Column { column, descending };
+            let mut expected = newest_first.clone();
+            expected.sort_by(|a, b| {
+                let (ka, kb) = (column_key(a, column), column_key(b, column));
+                if descending {
+                    kb.cmp(&ka)
+                } else {
+                    (ka.is_empty(), ka).cmp(&(kb.is_empty(), kb))
+                }
+            });
+            let expected: Vec<&str> = expected.iter().map(|s| s.study_uid.as_str()).collect();
+            let mut paged = Vec::new();
+            for offset in (0..91).step_by(10) {
+                let page = index
+                    .search_studies(&StudyQuery {
+                        order,
+                        limit: Some(10),
+                        offset,
+                        ..Default::default()
+                    })
+                    .unwrap();
+                assert_eq!(page.total, 91);
+                paged.extend(page.studies.into_iter().map(|s| s.study_uid));
+            }
+            assert_eq!(paged, expected, "{column:?} descending={descending}");
+            distinct_orders.insert(paged);
+        }
+    }
+    // The data makes the columns order the studies differently.
+    assert!(
+        distinct_orders.len() >= 12,
+        "{} distinct orders",
+        distinct_orders.len()
     );
 }

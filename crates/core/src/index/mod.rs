@@ -6,7 +6,7 @@ mod query;
 pub mod sqlite;
 
 pub use lightbox_dicom::matching::DateRangeError;
-pub use query::{DateRange, StudyOrder, StudyQuery, TextPattern};
+pub use query::{DateRange, StudyColumn, StudyOrder, StudyQuery, TextPattern};
 pub use sqlite::SqliteIndex;
 
 use crate::image_sets::Placement;

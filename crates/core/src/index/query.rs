@@ -77,6 +77,59 @@ pub enum StudyOrder {
     /// By patient name, then patient ID, then newest study first: a patient's studies are
     /// consecutive, so a paged list can be grouped by patient.
     Patient,
+    /// By one column of the worklist (studies without a value last, either way), then newest
+    /// study first.
+    Column {
+        column: StudyColumn,
+        descending: bool,
+    },
+}
+
+/// A column of the study worklist that a page can be sorted by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StudyColumn {
+    PatientName,
+    PatientId,
+    BirthDate,
+    StudyDate,
+    Description,
+    Modalities,
+    Accession,
+    SeriesCount,
+    InstanceCount,
+}
+
+impl StudyColumn {
+    pub const ALL: [StudyColumn; 9] = [
+        StudyColumn::PatientName,
+        StudyColumn::PatientId,
+        StudyColumn::BirthDate,
+        StudyColumn::StudyDate,
+        StudyColumn::Description,
+        StudyColumn::Modalities,
+        StudyColumn::Accession,
+        StudyColumn::SeriesCount,
+        StudyColumn::InstanceCount,
+    ];
+
+    /// The column's name in query strings.
+    pub fn name(self) -> &'static str {
+        match self {
+            StudyColumn::PatientName => "patient_name",
+            StudyColumn::PatientId => "patient_id",
+            StudyColumn::BirthDate => "birth_date",
+            StudyColumn::StudyDate => "study_date",
+            StudyColumn::Description => "description",
+            StudyColumn::Modalities => "modalities",
+            StudyColumn::Accession => "accession",
+            StudyColumn::SeriesCount => "series",
+            StudyColumn::InstanceCount => "instances",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<StudyColumn> {
+        StudyColumn::ALL.into_iter().find(|c| c.name() == name)
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 use super::migrations;
 use super::{
     Index, IndexError, IndexErrorKind, IndexStats, InsertOutcome, RemoveTarget, Removed,
-    RemovedFile, SetMember, StudyOrder, StudyPage, StudyQuery, TextPattern,
+    RemovedFile, SetMember, StudyColumn, StudyOrder, StudyPage, StudyQuery, TextPattern,
 };
 use crate::image_sets::Placement;
 use crate::model::{InstanceRecord, InstanceSummary, SeriesSummary, StudySummary};
@@ -369,6 +369,40 @@ fn study_filter(q: &StudyQuery) -> (String, Vec<SqlValue>, bool) {
     (sql, args, needs_patient)
 }
 
+const NEWEST_FIRST: &str = "s.study_date DESC, s.study_time DESC, s.id DESC";
+
+/// The ORDER BY of a study page.
+fn order_by(order: StudyOrder) -> String {
+    let (column, descending) = match order {
+        StudyOrder::Date => return NEWEST_FIRST.to_string(),
+        StudyOrder::Patient => {
+            return format!("p.patient_name_norm, p.patient_id, p.id, {NEWEST_FIRST}")
+        }
+        StudyOrder::Column { column, descending } => (column, descending),
+    };
+    let (expr, text) = match column {
+        StudyColumn::PatientName => ("p.patient_name_norm", true),
+        StudyColumn::PatientId => ("p.patient_id", true),
+        StudyColumn::BirthDate => ("p.birth_date", true),
+        StudyColumn::StudyDate if descending => return NEWEST_FIRST.to_string(),
+        StudyColumn::StudyDate => ("s.study_date", true),
+        StudyColumn::Description => ("s.description_norm", true),
+        StudyColumn::Modalities => ("s.modalities", true),
+        StudyColumn::Accession => ("s.accession", true),
+        StudyColumn::SeriesCount => ("s.num_series", false),
+        StudyColumn::InstanceCount => ("s.num_instances", false),
+    };
+    let direction = if descending { "DESC" } else { "ASC" };
+    // NULL and '' sort first in SQLite; a worklist puts studies without the value last. Going
+    // down they are last already, and the plain column can use an index.
+    let empty_last = if text && !descending {
+        format!("coalesce({expr}, '') = '', ")
+    } else {
+        String::new()
+    };
+    format!("{empty_last}{expr} {direction}, {NEWEST_FIRST}")
+}
+
 impl Index for SqliteIndex {
     fn insert_batch(&self, records: &[InstanceRecord]) -> Result<Vec<InsertOutcome>, IndexError> {
         self.write(|tx| records.iter().map(|r| insert_one(tx, r)).collect())
@@ -391,12 +425,7 @@ impl Index for SqliteIndex {
                 format!("SELECT count(*) FROM studies s {filter}")
             };
             let total: i64 = c.prepare_cached(&count_sql)?.query_row(params_from_iter(&args), |r| r.get(0))?;
-            let order = match q.order {
-                StudyOrder::Date => "s.study_date DESC, s.study_time DESC, s.id DESC",
-                StudyOrder::Patient => {
-                    "p.patient_name_norm, p.patient_id, p.id, s.study_date DESC, s.study_time DESC, s.id DESC"
-                }
-            };
+            let order = order_by(q.order);
             let page_sql = format!(
                 "SELECT {STUDY_COLUMNS} FROM studies s JOIN patients p ON p.id = s.patient_ref {filter}
                  ORDER BY {order} LIMIT ? OFFSET ?"

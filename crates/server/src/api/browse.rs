@@ -9,7 +9,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use lightbox_core::image_sets;
-use lightbox_core::index::{DateRange, StudyOrder, StudyQuery, TextPattern};
+use lightbox_core::index::{DateRange, StudyColumn, StudyOrder, StudyQuery, TextPattern};
 use lightbox_core::render::{self, thumbnail, FrameChoice, ThumbnailError};
 use lightbox_dicom::{dump, read_file, ReadMode};
 use serde_json::{json, Value};
@@ -36,6 +36,7 @@ pub(super) fn study_query(raw: Option<&str>) -> Result<StudyQuery, ApiError> {
         ids_ignore_case: true,
         ..StudyQuery::default()
     };
+    let mut descending = false;
     for (key, value) in pairs(raw)? {
         match key.as_str() {
             "patient_name" => query.patient_name = contains(&value),
@@ -63,10 +64,27 @@ pub(super) fn study_query(raw: Option<&str>) -> Result<StudyQuery, ApiError> {
                 query.order = match value.as_str() {
                     "patient" => StudyOrder::Patient,
                     "date" | "" => StudyOrder::Date,
+                    name => StudyOrder::Column {
+                        column: StudyColumn::from_name(name).ok_or_else(|| {
+                            let names: Vec<&str> =
+                                StudyColumn::ALL.iter().map(|c| c.name()).collect();
+                            ApiError::bad_request(format!(
+                                "order {name:?}: patient, date or a column ({})",
+                                names.join(", ")
+                            ))
+                            .with_field("order")
+                        })?,
+                        descending,
+                    },
+                }
+            }
+            "dir" => {
+                descending = match value.as_str() {
+                    "desc" => true,
+                    "asc" | "" => false,
                     other => {
-                        return Err(ApiError::bad_request(format!(
-                            "order {other:?}: patient or date"
-                        )))
+                        return Err(ApiError::bad_request(format!("dir {other:?}: asc or desc"))
+                            .with_field("dir"))
                     }
                 }
             }
@@ -84,6 +102,10 @@ pub(super) fn study_query(raw: Option<&str>) -> Result<StudyQuery, ApiError> {
             // Unknown parameters are ignored, as query strings usually are.
             _ => {}
         }
+    }
+    // The direction may come before or after the column.
+    if let StudyOrder::Column { descending: d, .. } = &mut query.order {
+        *d = descending;
     }
     Ok(query)
 }
@@ -376,5 +398,15 @@ mod tests {
         assert_eq!(q.patient_id.unwrap().as_str(), "P1*");
         assert!(q.accession_number.is_none());
         assert!(study_query(Some("date=2024")).is_err());
+        let q = study_query(Some("dir=desc&order=instances")).unwrap();
+        assert_eq!(
+            q.order,
+            StudyOrder::Column {
+                column: StudyColumn::InstanceCount,
+                descending: true
+            }
+        );
+        assert!(study_query(Some("order=colour")).is_err());
+        assert!(study_query(Some("order=accession&dir=up")).is_err());
     }
 }
