@@ -9,13 +9,13 @@ import { jobEvents, connectEvents, reconnectEvents, resyncEvents, storeEvents } 
 import { $ } from './lib/dom.js';
 import { getSetting } from './lib/settings.js';
 import { browserChanges, debugState } from './state/browser.js';
-import { sizeChanges, themeChanges } from './state/display.js';
+import { listViewChanges, sizeChanges, themeChanges } from './state/display.js';
 import { importChanges } from './state/import.js';
 import { allJobs, jobChanges, jobLogs, jobsForgotten, onJobEvent, seedJobs, setJobSubject } from './state/jobs.js';
 import { jobSubject } from './state/targets.js';
 import { loadNodes, nodeChanges } from './state/nodes.js';
 import { loadStatus, setStoreTotals, statusChanges } from './state/status.js';
-import { applySize, applyTheme, initAppearance } from './views/appearance.js';
+import { applyListView, applySize, applyTheme, initAppearance } from './views/appearance.js';
 import { initDialogs } from './views/dialogs.js';
 import * as importView from './views/import.js';
 import * as jobDetails from './views/jobdetails.js';
@@ -23,15 +23,16 @@ import * as jobsView from './views/jobs.js';
 import { closeMenu, initMenu, menuOpen, outsideMenu } from './views/menu.js';
 import { initNodeForm } from './views/nodeform.js';
 import { initNodes, renderNodes, renderThisServer } from './views/nodes.js';
-import { initPages, pageInHash, pageShown, showPage } from './views/pages.js';
+import { currentPage, initPages, pageInHash, pageShown, showPage } from './views/pages.js';
 import { onStatusChange } from './views/topbar.js';
 import {
-  closeModalities, initFilters, modalitiesOpen, outsideModalities, renderSources, updateModalityLabel,
+  closeModalities, focusSearch, initFilters, modalitiesOpen, outsideModalities, renderSources, updateModalityLabel,
 } from './views/browser/filters.js';
 import { initList, maybeLoadMore, resetList } from './views/browser/list.js';
 import { initMetadata } from './views/browser/metadata.js';
 import { initPreview } from './views/browser/preview.js';
 import * as refresh from './views/browser/refresh.js';
+import { redrawRemote } from './views/browser/remote.js';
 import * as selectionBar from './views/browser/selection.js';
 import * as studies from './views/browser/studies.js';
 import * as tiles from './views/browser/tiles.js';
@@ -67,6 +68,8 @@ statusChanges.subscribe((change) => { if (change.type === 'loaded') renderThisSe
 sizeChanges.subscribe(applySize);
 sizeChanges.subscribe(tiles.updateAllTiles);
 themeChanges.subscribe(applyTheme);
+listViewChanges.subscribe(applyListView);
+listViewChanges.subscribe(() => { resetList(); redrawRemote(); });
 
 importChanges.subscribe(importView.onImportChange);
 
@@ -88,8 +91,20 @@ document.addEventListener('keydown', (e) => {
   if (e.key === 'Escape') {
     if (menuOpen()) { e.preventDefault(); closeMenu(true); }
     else if (modalitiesOpen()) { e.preventDefault(); closeModalities(true); }
+  } else if (e.key === '/' && !e.ctrlKey && !e.metaKey && !e.altKey && !typing(e.target) && currentPage() === 'browser') {
+    e.preventDefault();
+    focusSearch();
   }
 });
+
+/**
+ * Whether a key press goes into a field (where '/' is a character, not a shortcut).
+ * @param {EventTarget | null} t
+ */
+function typing(t) {
+  const el = /** @type {HTMLElement | null} */ (t);
+  return !!el && (el.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(el.tagName) || !!el.closest('dialog[open]'));
+}
 
 // ---------------------------------------------------------------- start
 
@@ -111,6 +126,7 @@ importView.initImport();
 
 applyTheme();
 applySize();
+applyListView();
 /** @type {HTMLInputElement} */ ($('#source-local')).checked = getSetting('sourceLocal', /** @type {boolean} */ (true)) !== false;
 updateModalityLabel();
 showPage(pageInHash() || 'browser', false);

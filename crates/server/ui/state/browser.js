@@ -8,8 +8,11 @@ import { Emitter } from '../lib/util.js';
 /** @typedef {import('../api.js').StudyRow} StudyRow */
 /** @typedef {import('../api.js').SeriesRow} SeriesRow */
 /** @typedef {import('../views/browser/studies.js').StudyEls} StudyEls */
-/** @typedef {import('../views/browser/studies.js').GroupEls} GroupEls */
+/** @typedef {import('../views/browser/groups.js').GroupEls} GroupEls */
 /** @typedef {import('../views/browser/tiles.js').TileEls} TileEls */
+/** @typedef {import('../views/browser/worklist.js').Worklist} Worklist */
+/** @typedef {import('./display.js').ListView} ListView */
+/** @typedef {import('./display.js').Sort} Sort */
 /**
  * The filters of the browser page (text ones trimmed; `date` a DICOM date or range).
  * @typedef {{
@@ -46,10 +49,12 @@ import { Emitter } from '../lib/util.js';
  * @typedef {{ level: 'patient', group: Group } | { level: 'study', entry: StudyEntry } | { level: 'series', series: SeriesEntry }} Target
  */
 /**
- * The local list being shown: its filters, how far it is loaded, its patient groups.
+ * The local list being shown: its filters, how it is laid out and sorted (`sort` null: by
+ * patient, in groups), how far it is loaded, its patient groups or its worklist table.
  * @typedef {{
- *   gen: number, filters: Filters, offset: number, total: number | null, loading: boolean, done: boolean,
- *   error: boolean, groups: Group[], lastGroup: Group | null, count: number,
+ *   gen: number, filters: Filters, view: ListView, sort: Sort | null, offset: number, total: number | null,
+ *   loading: boolean, done: boolean, error: boolean, groups: Group[], lastGroup: Group | null, count: number,
+ *   worklist: Worklist | null,
  * }} ListState
  */
 /**
@@ -109,11 +114,13 @@ export const currentList = () => list;
 /**
  * Starts a new local list (a new generation: answers for the old one are dropped).
  * @param {Filters} filters
+ * @param {ListView} view
+ * @param {Sort | null} sort
  * @returns {ListState}
  */
-export function startList(filters) {
-  list = { gen: (list ? list.gen : 0) + 1, filters, offset: 0, total: null, loading: false, done: false, error: false,
-    groups: [], lastGroup: null, count: 0 };
+export function startList(filters, view, sort) {
+  list = { gen: (list ? list.gen : 0) + 1, filters, view, sort, offset: 0, total: null, loading: false, done: false,
+    error: false, groups: [], lastGroup: null, count: 0, worklist: null };
   return list;
 }
 

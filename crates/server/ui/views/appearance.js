@@ -1,7 +1,7 @@
 // @ts-check
-// The theme toggle and the thumbnail size buttons.
+// The theme toggle, the thumbnail size buttons and the list layout buttons.
 import { $, $$ } from '../lib/dom.js';
-import { chosenTheme, effectiveTheme, setThumbSize, thumbSize, toggleTheme } from '../state/display.js';
+import { chosenTheme, effectiveTheme, listView, setListView, setThumbSize, thumbSize, toggleTheme } from '../state/display.js';
 
 export function applyTheme() {
   const t = chosenTheme();
@@ -19,7 +19,19 @@ export function applySize() {
   for (const b of $$('[data-size]')) b.setAttribute('aria-pressed', String(b.dataset.size === s));
 }
 
+export function applyListView() {
+  const v = listView();
+  document.documentElement.dataset.view = v;
+  for (const b of $$('[data-view]')) b.setAttribute('aria-pressed', String(b.dataset.view === v));
+}
+
 export function initAppearance() {
+  // Sticky table heads sit under the top bar, however tall it wraps.
+  const bar = $('.topbar');
+  new ResizeObserver(() => document.documentElement.style.setProperty('--topbar-h', `${bar.offsetHeight}px`)).observe(bar);
+  for (const b of $$('.segmented [data-view]')) {
+    b.addEventListener('click', () => setListView(b.dataset.view === 'table' ? 'table' : 'tiles'));
+  }
   $('#theme-toggle').addEventListener('click', toggleTheme);
   for (const b of $$('.segmented [data-size]')) {
     b.addEventListener('click', () => setThumbSize(b.dataset.size || ''));

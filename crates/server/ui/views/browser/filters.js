@@ -122,8 +122,36 @@ export function renderSources() {
   } else hint.hidden = true;
 }
 
+/** Puts the cursor in the patient name filter ('/' anywhere on the page). */
+export function focusSearch() {
+  const f = inputAt('#f-patient-name');
+  f.focus();
+  f.select();
+}
+
+/**
+ * On a narrow screen the filters fold to the patient name and Search; the toggle shows the
+ * others, and says how many of them are set.
+ */
+function updateFiltersToggle() {
+  const form = $('#filter-form');
+  const folded = form.classList.contains('folded');
+  const f = readFilters();
+  const set = TEXT_FILTERS.filter(([k]) => k !== 'patient_name' && f[k]).length + (f.date ? 1 : 0) + (f.modality.length ? 1 : 0);
+  const button = $('#filters-toggle');
+  button.setAttribute('aria-expanded', String(!folded));
+  button.textContent = (folded ? 'More filters' : 'Fewer filters') + (set ? ` (${set} set)` : '');
+}
+
 export function initFilters() {
   buildModalities();
+  $('#filters-toggle').addEventListener('click', () => {
+    $('#filter-form').classList.toggle('folded');
+    updateFiltersToggle();
+  });
+  $('#filter-form').addEventListener('input', updateFiltersToggle);
+  $('#filter-form').addEventListener('change', updateFiltersToggle);
+  updateFiltersToggle();
   modalityButton.addEventListener('click', () => {
     const open = panel.hidden;
     panel.hidden = !open;
@@ -157,6 +185,7 @@ export function initFilters() {
     for (const c of $$('#modality-panel input[data-modality]')) /** @type {HTMLInputElement} */ (c).checked = false;
     inputAt('#modality-panel [data-any]').checked = true;
     updateModalityLabel();
+    updateFiltersToggle();
     forgetRemoteSearch();
     resetList();
   });

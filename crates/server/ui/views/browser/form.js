@@ -62,14 +62,16 @@ export function readFilters() {
 export const filtersActive = (f) => !!(TEXT_FILTERS.some(([k]) => f[k]) || f.date || f.modality.length);
 
 /**
- * The local list's query.
+ * The local list's query: by patient, or by the worklist's sort.
  * @param {Filters} f
+ * @param {import('../../state/display.js').Sort | null} sort
  * @param {number} offset
  * @param {number} limit
  */
-export function localQuery(f, offset, limit) {
+export function localQuery(f, sort, offset, limit) {
   const p = new URLSearchParams();
-  p.set('order', 'patient');
+  p.set('order', sort ? sort.column : 'patient');
+  if (sort) p.set('dir', sort.dir);
   p.set('limit', String(limit));
   p.set('offset', String(offset));
   for (const [k] of TEXT_FILTERS) if (f[k]) p.set(k, f[k]);

@@ -6,10 +6,13 @@ import { $, clear, h, setChildren } from '../../lib/dom.js';
 import { reportError } from '../../lib/errors.js';
 import { fmtNum, plural } from '../../lib/format.js';
 import { PAGE_SIZE, currentList, dropLocalEntries, entries, patientKey, remoteOnlyCount, startList } from '../../state/browser.js';
+import { listSort, listView } from '../../state/display.js';
 import { getStatus } from '../../state/status.js';
 import { currentPage, showPage } from '../pages.js';
 import { filtersActive, localQuery, readFilters, sourceLocal } from './form.js';
-import { addStudyToGroup, entryFor, newGroup } from './studies.js';
+import { addStudyToGroup, newGroup } from './groups.js';
+import { entryFor } from './studies.js';
+import { addStudyToWorklist, newWorklist } from './worklist.js';
 
 /** @typedef {import('../../api.js').StudiesPage} StudiesPage */
 /** @typedef {import('../../api.js').StudyRow} StudyRow */
@@ -23,8 +26,7 @@ const listStatus = $('#list-status');
 export function resetList() {
   const f = readFilters();
   dropLocalEntries();
-  startList(f);
-  clear(resultsEl);
+  newList(f);
   listStatus.textContent = '';
   updateResultCount();
   if (!sourceLocal()) {
@@ -33,6 +35,17 @@ export function resetList() {
     return;
   }
   loadNextPage();
+}
+
+/**
+ * A new list under these filters, laid out and sorted as the user chose, in place of the old.
+ * @param {Filters} f
+ */
+function newList(f) {
+  const view = listView();
+  const L = startList(f, view, view === 'table' ? listSort() : null);
+  clear(resultsEl);
+  return L;
 }
 
 /** Loads the list's next page (one at a time). */
@@ -44,7 +57,7 @@ async function loadNextPage() {
   listStatus.textContent = L.offset ? 'Loading more…' : 'Loading…';
   try {
     /** @type {StudiesPage} */
-    const r = await api(localQuery(L.filters, L.offset, PAGE_SIZE));
+    const r = await api(localQuery(L.filters, L.sort, L.offset, PAGE_SIZE));
     if (gen !== L.gen || currentList() !== L) return;
     const rows = (r && r.studies) || [];
     L.total = r.total != null ? r.total : L.offset + rows.length;
@@ -138,7 +151,8 @@ function renderEmptyList(L) {
 }
 
 /**
- * Appends a page of studies, grouped by patient (a group goes on across pages).
+ * Appends a page of studies: rows of the worklist, or grouped by patient (a group goes on
+ * across pages).
  * @param {ListState} L
  * @param {StudyRow[]} rows
  */
@@ -148,6 +162,17 @@ function appendStudies(L, rows) {
     if (!uid) continue;
     const existing = entries.get(uid);
     if (existing && existing.where === 'local') continue; // shifted page: already shown
+    if (L.view === 'table') {
+      if (!L.worklist) {
+        L.worklist = newWorklist('local');
+        resultsEl.appendChild(L.worklist.table);
+      }
+      const e = entryFor(row, 'local');
+      e.local = true;
+      addStudyToWorklist(L.worklist, e);
+      L.count++;
+      continue;
+    }
     let g = L.lastGroup;
     if (!g || g.key !== patientKey(row)) {
       g = newGroup(row, 'local');
@@ -169,12 +194,11 @@ function appendStudies(L, rows) {
 export function resetListWithRows(r) {
   const old = /** @type {ListState} */ (currentList());
   dropLocalEntries();
-  const L = startList(old.filters);
+  const L = newList(old.filters);
   const rows = (r && r.studies) || [];
   L.total = r.total != null ? r.total : rows.length;
   L.offset = rows.length;
   L.done = rows.length === 0 || L.offset >= L.total;
-  clear(resultsEl);
   appendStudies(L, rows);
   if (L.total === 0) renderEmptyList(L);
   updateResultCount();

@@ -10,11 +10,14 @@ import {
   addRemoteRows, checkLocal, clearRemoteIndex, dropEntry, entries, knownLocal, mergeSeries, patientKey, remoteGen,
   remoteIndex, setRemoteOnlyCount,
 } from '../../state/browser.js';
+import { listSort, listView } from '../../state/display.js';
 import { jobChanges, TERMINAL } from '../../state/jobs.js';
 import { loadSeries } from '../../state/series.js';
 import { remoteFilters, sourceLocal } from './form.js';
 import { updateResultCount } from './list.js';
-import { addStudyToGroup, detachEntry, entryFor, newGroup, updateStudyRow } from './studies.js';
+import { addStudyToGroup, newGroup } from './groups.js';
+import { detachEntry, entryFor, updateStudyRow } from './studies.js';
+import { addStudyToWorklist, newWorklist, sortStudyRows } from './worklist.js';
 import { renderSeriesGrid } from './tiles.js';
 
 /** @typedef {import('../../api.js').StudyRow} StudyRow */
@@ -119,6 +122,11 @@ function followRetries(node, id, gen, span) {
   });
 }
 
+/** Draws the remote search's studies again (the layout or the sort changed). */
+export function redrawRemote() {
+  if (remoteIndex.size) renderRemote(remoteGen()).catch((e) => recordError(e, 'showing remote studies'));
+}
+
 /**
  * Shows the remote search's studies: badges on local rows, the others in the remote block.
  * @param {number} gen the search's generation
@@ -151,23 +159,33 @@ export async function renderRemote(gen) {
     for (const row of m.values()) for (const k of Object.keys(row)) if (merged[k] == null || merged[k] === '') merged[k] = row[k];
     rows.push({ row: /** @type {StudyRow} */ (merged), local });
   }
-  rows.sort((a, b) => String(a.row.PatientName || '').localeCompare(String(b.row.PatientName || ''))
-    || String(a.row.PatientID || '').localeCompare(String(b.row.PatientID || ''))
-    || String(b.row.StudyDate || '').localeCompare(String(a.row.StudyDate || '')));
+  const table = listView() === 'table';
+  if (table) sortStudyRows(rows, listSort(), (x) => x.row);
+  else {
+    rows.sort((a, b) => String(a.row.PatientName || '').localeCompare(String(b.row.PatientName || ''))
+      || String(a.row.PatientID || '').localeCompare(String(b.row.PatientID || ''))
+      || String(b.row.StudyDate || '').localeCompare(String(a.row.StudyDate || '')));
+  }
   const list = $('#remote-list');
   for (const e of [...entries.values()]) if (e.where === 'remote') detachEntry(e, true);
   clear(list);
+  const worklist = table && rows.length ? newWorklist('remote') : null;
+  if (worklist) list.appendChild(worklist.table);
+  /** @type {Set<string>} */
+  const shown = new Set();
   /** @type {Group | null} */
   let g = null;
   for (const { row, local } of rows) {
-    const key = patientKey(row);
-    if (!g || g.key !== key) { g = newGroup(row, 'remote'); list.appendChild(g.el); }
     const e = entryFor(row, 'remote');
     e.local = local;
     if (e.seriesLoaded && [...e.remote.keys()].some((n) => !e.remoteSeries.has(n))) e.seriesLoaded = false;
+    shown.add(e.uid);
+    if (worklist) { addStudyToWorklist(worklist, e); continue; }
+    const key = patientKey(row);
+    if (!g || g.key !== key) { g = newGroup(row, 'remote'); list.appendChild(g.el); }
     addStudyToGroup(g, e);
   }
-  for (const e of [...entries.values()]) if (e.where === 'remote' && !e.group) dropEntry(e);
+  for (const e of [...entries.values()]) if (e.where === 'remote' && !shown.has(e.uid)) dropEntry(e);
   setRemoteOnlyCount(rows.filter((x) => !x.local).length);
   $('#remote-block').hidden = rows.length === 0;
   $('#remote-block-count').textContent = `(${plural(rows.length, 'study', 'studies')} not shown in the local list)`;
