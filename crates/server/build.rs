@@ -153,17 +153,30 @@ fn main() {
             .collect();
         parts.join("/")
     };
-    let mut table = String::from(
-        "/// Every embedded asset: its path under /ui/, content type and bytes.\n\
+    // The version of the pages' files: it changes whenever one of them does, so that the
+    // pages can ask for them under it and a browser can keep them without asking again.
+    let mut all = Vec::new();
+    for file in files.iter().filter(|f| !url_of(f).ends_with(".html")) {
+        all.extend_from_slice(url_of(file).as_bytes());
+        all.extend_from_slice(&std::fs::read(file).expect("read an asset"));
+    }
+    let version = format!("{:016x}", fingerprint(&all));
+    let mut table = format!(
+        "/// The version the pages ask for the other files under (`/ui/v/{{UI_VERSION}}/…`).\n\
+         pub const UI_VERSION: &str = {version:?};\n\n\
+         /// Every embedded asset: its path under /ui/, content type and bytes.\n\
          pub static ASSETS: &[Asset] = &[\n",
     );
     for file in &files {
         let url_path = url_of(file);
-        // Pages are embedded with their preloads, from OUT_DIR; the others as they are.
+        // Pages are embedded with their preloads and versioned addresses, from OUT_DIR; the
+        // others as they are.
         let source = if url_path.ends_with(".html") {
             let page = std::fs::read_to_string(file).expect("a page under ui/");
             let processed = out_dir.join(url_path.replace('/', "_"));
-            std::fs::write(&processed, page_with_preloads(&root, &page)).expect("write a page");
+            let page =
+                page_with_preloads(&root, &page).replace("\"/ui/", &format!("\"/ui/v/{version}/"));
+            std::fs::write(&processed, page).expect("write a page");
             processed
         } else {
             file.clone()

@@ -37,9 +37,25 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/ui/{*path}",
             get(|Path(path): Path<String>, headers: HeaderMap| async move {
-                serve(&path, &headers)
+                serve_versioned(&path, &headers)
             }),
         )
+}
+
+/// A file the pages ask for under the build's version (`v/{UI_VERSION}/main.js`), which never
+/// changes under that address: the browser keeps it, and a page load fetches nothing again.
+/// Under another version (a page from before an upgrade) or none, it is revalidated each time.
+fn serve_versioned(path: &str, request: &HeaderMap) -> Response {
+    match path
+        .strip_prefix("v/")
+        .and_then(|rest| rest.split_once('/'))
+    {
+        Some((version, file)) if version == UI_VERSION => {
+            serve_with(file, request, "public, max-age=31536000, immutable")
+        }
+        Some((_, file)) => serve(file, request),
+        None => serve(path, request),
+    }
 }
 
 /// Where the viewer page holds the server's rendering of the first slice.
@@ -120,6 +136,10 @@ pub fn asset(path: &str) -> Option<&'static Asset> {
 /// An asset with the page's security headers (304 when the browser holds it already); 404 for a
 /// path that is none.
 fn serve(path: &str, request: &HeaderMap) -> Response {
+    serve_with(path, request, "no-cache")
+}
+
+fn serve_with(path: &str, request: &HeaderMap, cache_control: &'static str) -> Response {
     let Some(asset) = asset(path) else {
         return StatusCode::NOT_FOUND.into_response();
     };
@@ -128,7 +148,7 @@ fn serve(path: &str, request: &HeaderMap) -> Response {
         (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "no-referrer"),
-        (header::CACHE_CONTROL, "no-cache"),
+        (header::CACHE_CONTROL, cache_control),
         (header::ETAG, asset.etag),
     ];
     let held = request
@@ -260,9 +280,11 @@ mod tests {
         let mut all = BTreeSet::new();
         for (page, entry) in PAGES {
             let html = text(asset(page).expect("a page"));
-            let script = format!(r#"<script type="module" src="/ui/{entry}"></script>"#);
+            let script =
+                format!(r#"<script type="module" src="/ui/v/{UI_VERSION}/{entry}"></script>"#);
             assert!(html.contains(&script), "{page}");
-            assert!(html.contains(r#"href="/ui/app.css""#), "{page}");
+            let style = format!(r#"href="/ui/v/{UI_VERSION}/app.css""#);
+            assert!(html.contains(&style), "{page}");
             all.extend(graph(entry, true));
         }
         assert!(asset("app.css").is_some());
@@ -323,7 +345,10 @@ mod tests {
             // Modules named only in JSDoc types are never fetched: no preload for them.
             let fetched = graph(entry, false);
             for module in ASSETS.iter().filter(|a| a.path.ends_with(".js")) {
-                let link = format!(r#"<link rel="modulepreload" href="/ui/{}">"#, module.path);
+                let link = format!(
+                    r#"<link rel="modulepreload" href="/ui/v/{UI_VERSION}/{}">"#,
+                    module.path
+                );
                 assert_eq!(
                     html.contains(&link),
                     fetched.contains(module.path),
@@ -332,6 +357,26 @@ mod tests {
                 );
             }
         }
+        // Under the build's version a file is kept; under another, or none, it is asked again.
+        let kept = serve_versioned(&format!("v/{UI_VERSION}/main.js"), &HeaderMap::new());
+        assert_eq!(kept.status(), StatusCode::OK);
+        assert_eq!(
+            kept.headers()[header::CACHE_CONTROL],
+            "public, max-age=31536000, immutable"
+        );
+        for path in ["v/0123456789abcdef/main.js", "main.js"] {
+            let response = serve_versioned(path, &HeaderMap::new());
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
+            assert_eq!(
+                response.headers()[header::CACHE_CONTROL],
+                "no-cache",
+                "{path}"
+            );
+        }
+        assert_eq!(
+            serve_versioned(&format!("v/{UI_VERSION}/missing.js"), &HeaderMap::new()).status(),
+            StatusCode::NOT_FOUND
+        );
         let first = serve("main.js", &HeaderMap::new());
         let etag = first.headers()[header::ETAG].clone();
         let mut again = HeaderMap::new();
