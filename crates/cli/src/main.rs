@@ -318,6 +318,9 @@ struct AddNode {
     /// Do not offer it as a send target
     #[arg(long)]
     no_send: bool,
+    /// Retrieve from it when a study is on several nodes
+    #[arg(long)]
+    preferred: bool,
     #[arg(long, default_value_t = 30)]
     timeout: u64,
     /// The node takes associations over TLS only: the certificates (PEM) that vouch for it
@@ -761,6 +764,7 @@ fn run_nodes(nodes: &Nodes, command: &NodesCommand) -> Result<()> {
                 move_destination,
                 no_query,
                 no_send,
+                preferred,
                 timeout,
                 tls_ca,
                 tls_cert,
@@ -813,6 +817,7 @@ fn run_nodes(nodes: &Nodes, command: &NodesCommand) -> Result<()> {
                 query_retrieve: !no_query,
                 send_target: !no_send,
                 timeout_seconds: *timeout,
+                preferred: *preferred,
                 tls,
                 ..base
             };

@@ -49,6 +49,10 @@ pub struct Node {
     pub send_target: bool,
     #[serde(default = "default_timeout")]
     pub timeout_seconds: u64,
+    /// The source to retrieve from when a study is on several nodes (the user can still pick
+    /// another).
+    #[serde(default)]
+    pub preferred: bool,
     /// Set when the node takes associations over TLS only (its DICOM TLS port).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<ClientTls>,
@@ -79,6 +83,7 @@ impl Node {
             query_retrieve: true,
             send_target: true,
             timeout_seconds: default_timeout(),
+            preferred: false,
             tls: None,
             dicomweb: None,
         }

@@ -87,7 +87,7 @@ import { limiter } from './lib/util.js';
  * @typedef {{
  *   name: string, ae_title: string, host: string, port: number, calling_ae_title?: string | null,
  *   retrieve_method?: 'c-get' | 'c-move' | string, move_destination?: string | null,
- *   query_retrieve?: boolean, send_target?: boolean, timeout_seconds?: number,
+ *   query_retrieve?: boolean, send_target?: boolean, timeout_seconds?: number, preferred?: boolean,
  *   dicomweb?: { url: string, auth?: NodeAuth },
  *   tls?: { ca: string, certificate?: string | null, private_key?: string | null } | null,
  * }} Node

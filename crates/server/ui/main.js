@@ -61,6 +61,7 @@ browserChanges.subscribe(selectionBar.onBrowserChange);
 
 nodeChanges.subscribe((what) => { if (what === 'list') renderSources(); });
 nodeChanges.subscribe(() => renderNodes());
+nodeChanges.subscribe((what) => { if (what === 'list') studies.redrawStudies(); });
 
 statusChanges.subscribe(onStatusChange);
 statusChanges.subscribe((change) => { if (change.type === 'loaded') renderThisServer(); });

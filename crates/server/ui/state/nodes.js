@@ -22,6 +22,18 @@ export const getNodes = () => nodes;
 export const getVerification = (name) => verifications.get(name);
 
 /**
+ * Of the nodes that have something, the one to retrieve it from unless the user picks another:
+ * a preferred node, else the first found.
+ * @param {Iterable<string>} found node names, in the order they answered
+ * @returns {string | undefined}
+ */
+export function defaultSource(found) {
+  const names = [...found];
+  const preferred = new Set(nodes.filter((n) => n.preferred).map((n) => n.name));
+  return names.find((n) => preferred.has(n)) || names[0];
+}
+
+/**
  * Where a node is: its DICOMweb URL, or AE@host:port.
  * @param {Node} n
  */

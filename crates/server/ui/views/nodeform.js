@@ -54,6 +54,7 @@ export function openNodeForm(n) {
   input('#node-timeout').value = String((n && n.timeout_seconds) || 30);
   input('#node-qr').checked = n ? !!n.query_retrieve : true;
   input('#node-send').checked = n ? !!n.send_target : true;
+  input('#node-preferred').checked = !!(n && n.preferred);
   clearErrors();
   sync();
   dlg.showModal();
@@ -152,6 +153,7 @@ function build() {
     move_destination: !web && value('#node-retrieve') === 'c-move' && value('#node-move-dest') ? value('#node-move-dest') : null,
     query_retrieve: input('#node-qr').checked,
     send_target: input('#node-send').checked,
+    preferred: input('#node-preferred').checked,
     timeout_seconds: Number(value('#node-timeout')),
     // TLS is set from the command line (`nodes add --tls-ca`): an edit here keeps it.
     tls: !web && prev.tls ? prev.tls : null,

@@ -23,7 +23,8 @@ export function renderNodes() {
     else cell.appendChild(h('span', { class: 'verify-fail', title: v.error }, `✗ ${v.error}`));
     const web = !!n.dicomweb;
     return h('tr', { testid: 'node-row', 'data-node': n.name },
-      h('td', null, h('b', null, n.name)),
+      h('td', null, h('b', null, n.name),
+        n.preferred ? h('span', { class: 'badge preferred', testid: 'node-preferred-badge', title: 'Retrieved from first when a study is on several nodes' }, '★ preferred') : null),
       h('td', null, h('span', { class: 'badge' }, web ? 'DICOMweb' : 'DIMSE'), ' ',
         ...(n.tls ? [h('span', { class: 'badge', title: 'Associations over TLS' }, 'TLS'), ' '] : []), h('span', { class: 'mono' }, nodeAddress(n))),
       h('td', null, web ? 'WADO-RS' : (n.retrieve_method === 'c-move' ? `C-MOVE → ${n.move_destination || (status && status.ae_title) || 'us'}` : 'C-GET')),

@@ -7,6 +7,7 @@ import { plural } from '../../lib/format.js';
 import { toast } from '../../lib/toast.js';
 import { deselect } from '../../state/browser.js';
 import { submitJobs } from '../../state/jobs.js';
+import { defaultSource } from '../../state/nodes.js';
 import { loadSeries, seriesField, seriesTitle } from '../../state/series.js';
 import { describe, isLocalTarget, isRetrievable, targetDownloadUrl } from '../../state/targets.js';
 import { confirmDialog, sendDialog } from '../dialogs.js';
@@ -29,8 +30,16 @@ import { openPreview } from './preview.js';
 export function menuItems(t) {
   const local = isLocalTarget(t);
   const why = 'Not in the local store';
+  const retrievable = isRetrievable(t);
+  // On several nodes: retrieved from the default source, or from the one the user picks.
+  const sources = t.level === 'patient' ? [] : [...(t.level === 'study' ? t.entry.remote : t.series.remote).keys()];
+  const first = defaultSource(sources);
+  const others = sources.length > 1 ? sources.filter((n) => n !== first) : [];
   return [
-    { label: 'Retrieve', testid: 'action-retrieve', disabled: !isRetrievable(t), why: 'Nothing to retrieve (already local, or not found on a node)', run: () => actRetrieve([t]) },
+    { label: others.length ? `Retrieve from ${first}` : 'Retrieve', testid: 'action-retrieve', disabled: !retrievable,
+      why: 'Nothing to retrieve (already local, or not found on a node)', run: () => actRetrieve([t]) },
+    ...others.map((node) => ({ label: `Retrieve from ${node}`, testid: `action-retrieve-from-${node}`, disabled: !retrievable,
+      why: 'Nothing to retrieve', run: () => actRetrieve([t], node) })),
     { label: 'Open in viewer', testid: 'action-view', disabled: !(local || (t.level === 'series' && viewable(t.series))), why, run: () => actView(t) },
     { label: 'Open preview', testid: 'action-preview', disabled: !local, why, run: () => actPreview(t) },
     { label: 'View metadata', testid: 'action-metadata', disabled: !local, why, run: () => actMetadata(t) },
@@ -45,37 +54,49 @@ export function menuItems(t) {
 const messageOf = (reason) => (reason instanceof Error ? reason.message : String(reason));
 
 /**
+ * The node to retrieve from: the one asked for when it has the data, else the default source.
+ * @param {ReadonlyMap<string, unknown>} found node → its row
+ * @param {string} [from]
+ */
+const sourceAmong = (found, from) => (from && found.has(from) ? from : defaultSource(found.keys()));
+
+/**
  * @param {StudyEntry} e
  * @param {JobSpec[]} specs
+ * @param {string} [from]
  */
-function retrieveSpecsForStudy(e, specs) {
-  if (!e.remote.size) return;
-  const node = [...e.remote.keys()][0];
+function retrieveSpecsForStudy(e, specs, from) {
+  const node = sourceAmong(e.remote, from);
+  if (!node) return;
   if (e.seriesLoaded && e.local) {
-    for (const s of e.series.values()) retrieveSpecsForSeries(s, specs);
+    for (const s of e.series.values()) retrieveSpecsForSeries(s, specs, from);
   } else specs.push({ kind: 'retrieve', node, study_uid: e.uid });
 }
 
 /**
  * @param {SeriesEntry} s
  * @param {JobSpec[]} specs
+ * @param {string} [from]
  */
-function retrieveSpecsForSeries(s, specs) {
-  if (!isRetrievable({ level: 'series', series: s })) return;
-  specs.push({ kind: 'retrieve', node: [...s.remote.keys()][0], study_uid: s.studyUid, series_uid: s.uid });
+function retrieveSpecsForSeries(s, specs, from) {
+  const node = sourceAmong(s.remote, from);
+  if (!node || !isRetrievable({ level: 'series', series: s })) return;
+  specs.push({ kind: 'retrieve', node, study_uid: s.studyUid, series_uid: s.uid });
 }
 
 /**
- * Retrieves what is not local yet (of a study partly local: series by series).
+ * Retrieves what is not local yet (of a study partly local: series by series), from `from`
+ * where it has the data, else from each one's default source.
  * @param {Target[]} targets
+ * @param {string} [from]
  */
-export async function actRetrieve(targets) {
+export async function actRetrieve(targets, from) {
   /** @type {JobSpec[]} */
   const specs = [];
   for (const t of targets) {
-    if (t.level === 'series') retrieveSpecsForSeries(t.series, specs);
-    else if (t.level === 'study') retrieveSpecsForStudy(t.entry, specs);
-    else for (const e of t.group.entries) retrieveSpecsForStudy(e, specs);
+    if (t.level === 'series') retrieveSpecsForSeries(t.series, specs, from);
+    else if (t.level === 'study') retrieveSpecsForStudy(t.entry, specs, from);
+    else for (const e of t.group.entries) retrieveSpecsForStudy(e, specs, from);
   }
   const uniq = [...new Map(specs.map((s) => [JSON.stringify(s), s])).values()];
   if (!uniq.length) { toast('Nothing to retrieve: already local, or not found on a searched node.'); return; }

@@ -5,6 +5,7 @@
 import { h } from '../../lib/dom.js';
 import { fmtDA, fmtNum, plural } from '../../lib/format.js';
 import { dropEntry, ensureEntry, entries, isSelected, removeGroup, setExpandState, setSelected } from '../../state/browser.js';
+import { defaultSource } from '../../state/nodes.js';
 import { loadSeries, seriesStatusText } from '../../state/series.js';
 import { openMenu } from '../menu.js';
 import { menuItems } from './actions.js';
@@ -88,10 +89,16 @@ export const modalityBadges = (d) => modalitiesOf(d).map((m) => h('span', { clas
  * Where a study is: local, and each node it was found on.
  * @param {StudyEntry} e
  */
-export const sourceBadges = (e) => [
-  e.local ? h('span', { class: 'badge local', testid: 'source-badge', 'data-source': 'local' }, 'local') : null,
-  [...e.remote.keys()].map((n) => h('span', { class: 'badge node', testid: 'source-badge', 'data-source': n, title: `Found on ${n}` }, '☁ ' + n)),
-];
+export function sourceBadges(e) {
+  // Of several nodes, the one a retrieval uses unless another is picked is starred.
+  const first = e.remote.size > 1 ? defaultSource(e.remote.keys()) : null;
+  return [
+    e.local ? h('span', { class: 'badge local', testid: 'source-badge', 'data-source': 'local' }, 'local') : null,
+    [...e.remote.keys()].map((n) => h('span', { class: 'badge node', testid: 'source-badge', 'data-source': n,
+      'data-default': n === first ? 'true' : null, title: n === first ? `Found on ${n}; retrieved from here unless you pick another` : `Found on ${n}` },
+    (n === first ? '★ ' : '☁ ') + n)),
+  ];
+}
 
 /**
  * For a study here and on nodes, how many instances each node has when that is not the local
@@ -150,6 +157,11 @@ export function entryFor(row, where) {
  */
 export function updateStudyRow(e) {
   if (e.els) e.els.draw(e);
+}
+
+/** Draws every study's fields again (the nodes changed: which source is the default). */
+export function redrawStudies() {
+  for (const e of entries.values()) updateStudyRow(e);
 }
 
 /**

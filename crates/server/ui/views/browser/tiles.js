@@ -9,6 +9,7 @@ import { fmtBytes, plural } from '../../lib/format.js';
 import { isSelected, markPrefetched, prefetched, seriesIndex, setSelected, unmarkPrefetched } from '../../state/browser.js';
 import { thumbPixels } from '../../state/display.js';
 import { getJob, mergeJob, postJob, retrieveJobsFor, retryJob } from '../../state/jobs.js';
+import { defaultSource } from '../../state/nodes.js';
 import { canThumb, seriesDesc, seriesField, seriesFilterMatch, seriesProgress, seriesState, seriesTitle } from '../../state/series.js';
 import { openMenu } from '../menu.js';
 import { menuItems, openViewer, viewable } from './actions.js';
@@ -253,7 +254,7 @@ function maybePrefetch(s) {
   if (s.local && Number(s.local.NumberOfSeriesRelatedInstances) > 0) { if (s.els) prefetchObserver.unobserve(s.els.tile); return; }
   if (!s.remote.size) return;
   if (retrieveJobsFor(s.uid, s.studyUid).length) { markPrefetched(s.uid); return; }
-  const node = [...s.remote.keys()][0];
+  const node = defaultSource(s.remote.keys());
   markPrefetched(s.uid);
   /** @type {JobSpec} */
   const spec = { kind: 'retrieve', node, study_uid: s.studyUid, series_uid: s.uid, preview_first: true };
