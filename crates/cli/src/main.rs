@@ -747,6 +747,7 @@ fn study_query(f: StudyFilters) -> Result<StudyQuery> {
         offset: f.offset,
         order: StudyOrder::Date,
         ids_ignore_case: false,
+        include_previews: false,
     })
 }
 

@@ -469,30 +469,34 @@ fn remote_nodes_query_preview_retrieve_and_send_against_orthanc() {
             Duration::from_secs(60),
             || thumbnail_loaded(&browser, uid),
         );
-        let state = series_state(&browser, uid);
-        assert_eq!(state, "partial", "only the preview instance is local");
+        // A preview is no local copy: the series stays remote, its tile says a preview is here.
+        assert_eq!(series_state(&browser, uid), "remote");
+        browser.find(&format!(
+            "[data-testid=series][data-series-uid='{uid}'] [data-testid=series-preview]"
+        ));
     }
     browser.screenshot("remote-previews");
-    // With its previews stored, the study is local too: it moves to the local list.
-    browser.wait_until(
-        "the study in the local list",
-        Duration::from_secs(20),
-        || {
-            browser.execute(
-                "const uid = arguments[0];\
-             return !document.querySelector(`#remote-list [data-study-uid='${uid}']`)\
-                 && !!document.querySelector(`[data-testid=study][data-study-uid='${uid}']`);",
-                &[json!(remote_uid)],
-            ) == json!(true)
-        },
+    // Nor do the previews make the study local: it stays in the remote block, the local list
+    // and the store's counts do not have it, and its previews are counted apart.
+    let detail = lightbox.api(&format!("/api/studies/{remote_uid}"));
+    assert_eq!(
+        detail["study"]["NumberOfStudyRelatedInstances"], 0,
+        "{detail}"
     );
-    browser.screenshot("remote-previews-local");
-    // Its row counts the preview instances here and the study's instances on the node apart.
-    browser.wait_for_text(
-        &format!(
-            "[data-testid=study][data-study-uid='{remote_uid}'] [data-testid=study-remote-count]"
-        ),
-        "(160 on orthanc)",
+    assert_eq!(detail["study"]["PreviewInstances"], 2, "{detail}");
+    assert_eq!(
+        lightbox.api(&format!("/api/studies?study_uid={remote_uid}"))["total"],
+        0
+    );
+    let status = lightbox.api("/api/status");
+    assert_eq!(status["store"]["studies"], 1, "{status}");
+    assert_eq!(status["store"]["previews"], 2, "{status}");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        browser
+            .try_find(&format!("#remote-list [data-study-uid='{remote_uid}']"))
+            .is_some(),
+        "still among the remote results"
     );
 
     // The filters change: the node's results for the old ones go, and it is asked again with
@@ -570,6 +574,18 @@ fn remote_nodes_query_preview_retrieve_and_send_against_orthanc() {
     );
     let stored = lightbox.api(&format!("/api/series/{first}"));
     assert_eq!(stored["NumberOfSeriesRelatedInstances"], 80);
+    assert_eq!(
+        stored["PreviewInstances"], 0,
+        "its preview kept as part of it"
+    );
+    // Local now, the study moves to the local list; its row counts what is here (the other
+    // series' preview apart) and the study's instances on the node.
+    let local_row = format!("#results [data-testid=study][data-study-uid='{remote_uid}']");
+    browser.wait_for_text(
+        &format!("{local_row} [data-testid=study-remote-count]"),
+        "(160 on orthanc)",
+    );
+    assert!(text_of(&browser, &local_row).contains("80 instances here"));
     browser.screenshot("remote-retrieved");
 
     // The whole study retrieved (queued elsewhere, as the CLI would): each tile counts its own
@@ -614,8 +630,13 @@ fn remote_nodes_query_preview_retrieve_and_send_against_orthanc() {
         "the series already here stays local: {log}"
     );
     let states: Vec<&str> = of(second).iter().map(|e| e.1.as_str()).collect();
-    assert!(states.contains(&"retrieving"), "{log}");
-    assert!(!states.contains(&"remote"), "never back to remote: {log}");
+    // Remote (its preview only) until the retrieval starts; never back to remote after.
+    let started = states.iter().position(|s| *s == "retrieving");
+    assert!(started.is_some(), "{log}");
+    assert!(
+        !states[started.unwrap_or_default()..].contains(&"remote"),
+        "never back to remote: {log}"
+    );
     let from_local = states.iter().position(|s| *s == "local").unwrap();
     assert!(
         states[from_local..].iter().all(|s| *s == "local"),

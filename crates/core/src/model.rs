@@ -135,8 +135,12 @@ pub struct StudySummary {
     pub modalities: Vec<String>,
     #[serde(rename = "NumberOfStudyRelatedSeries")]
     pub series_count: i64,
+    /// Instances here, previews apart.
     #[serde(rename = "NumberOfStudyRelatedInstances")]
     pub instance_count: i64,
+    /// Preview instances here (fetched for a thumbnail; they do not make the study local).
+    #[serde(rename = "PreviewInstances", default)]
+    pub preview_count: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -157,8 +161,12 @@ pub struct SeriesSummary {
     pub series_date: Option<String>,
     #[serde(rename = "SeriesTime")]
     pub series_time: Option<String>,
+    /// Instances here, previews apart.
     #[serde(rename = "NumberOfSeriesRelatedInstances")]
     pub instance_count: i64,
+    /// Preview instances here (fetched for a thumbnail).
+    #[serde(rename = "PreviewInstances", default)]
+    pub preview_count: i64,
     /// Bytes of all the series' files.
     #[serde(rename = "SeriesSize")]
     pub size: i64,

@@ -106,7 +106,13 @@ fn query_retrieve_and_send_through_orthanc_dicomweb() {
         assert!(std::time::Instant::now() < deadline, "no preview thumbnail");
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(store.index().stats().unwrap().instances, 1);
+    // The middle instance is here as a preview: not an instance of a local study.
+    let stats = store.index().stats().unwrap();
+    assert_eq!((stats.instances, stats.previews, stats.studies), (0, 1, 0));
+    let listed = store.index().search_studies(&Default::default()).unwrap();
+    assert_eq!(listed.total, 0, "a study of previews is not listed");
+    let held = store.index().study(&study).unwrap().expect("in the index");
+    assert_eq!((held.instance_count, held.preview_count), (0, 1));
     let middle = plan.output.as_ref().unwrap()["middle_instance"].clone();
     assert!(store
         .index()
@@ -123,7 +129,9 @@ fn query_retrieve_and_send_through_orthanc_dicomweb() {
         "{report}"
     );
     assert_eq!(report["expected"], 10, "{report}");
-    assert_eq!(store.index().stats().unwrap().instances, 10);
+    // The preview is part of the study now.
+    let stats = store.index().stats().unwrap();
+    assert_eq!((stats.instances, stats.previews, stats.studies), (10, 0, 1));
     run(
         &engine,
         JobSpec::Delete {

@@ -77,6 +77,13 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE instances ADD COLUMN temporal_position REAL;
     ALTER TABLE instances ADD COLUMN slice_position REAL;
     "#,
+    // 3: preview instances (fetched for a thumbnail: a study of previews only is not local),
+    // counted apart in their series and study.
+    r#"
+    ALTER TABLE instances ADD COLUMN preview INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE series ADD COLUMN num_previews INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE studies ADD COLUMN num_previews INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

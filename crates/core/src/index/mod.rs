@@ -81,10 +81,14 @@ pub struct Removed {
 /// Counts across the whole index.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct IndexStats {
+    /// Patients, studies and series with instances other than previews.
     pub patients: u64,
     pub studies: u64,
     pub series: u64,
+    /// Instances, previews apart.
     pub instances: u64,
+    pub previews: u64,
+    /// Every file's, previews' too.
     pub bytes: u64,
 }
 
@@ -118,6 +122,12 @@ pub trait Index: Send + Sync {
     /// Removes the target and any parent left empty; returns what went and which files to delete.
     fn remove(&self, target: &RemoveTarget) -> Result<Removed, IndexError>;
     fn stats(&self) -> Result<IndexStats, IndexError>;
+    /// Marks a stored instance as a preview (fetched for a thumbnail); false when it was one
+    /// already, or is not stored.
+    fn mark_preview(&self, sop_instance_uid: &str) -> Result<bool, IndexError>;
+    /// Makes the previews within the target ordinary instances (a retrieval of the target
+    /// wants them); returns how many there were.
+    fn keep_previews(&self, target: &RemoveTarget) -> Result<u64, IndexError>;
     /// The instances of a series with their image-set placements.
     fn image_set_members(&self, series_uid: &str) -> Result<Vec<SetMember>, IndexError>;
     /// Keeps the placement read for an instance indexed without one.

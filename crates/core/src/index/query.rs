@@ -63,6 +63,8 @@ pub struct StudyQuery {
     pub limit: Option<u64>,
     pub offset: u64,
     pub order: StudyOrder,
+    /// Studies whose only instances here are previews too (by default they are not local).
+    pub include_previews: bool,
     /// Match Patient ID and Accession Number ignoring case too (as a browser's "contains" filter
     /// does); DICOM matching of those is case-sensitive, so this is off by default.
     pub ids_ignore_case: bool,

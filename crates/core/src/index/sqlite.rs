@@ -218,7 +218,7 @@ fn insert_one(tx: &Transaction, r: &InstanceRecord) -> Result<InsertOutcome, Ind
 const STUDY_COLUMNS: &str =
     "p.patient_name, p.patient_id, p.birth_date, p.sex, s.study_uid, s.study_date,
     s.study_time, s.description, s.study_id, s.accession, s.referring_physician, s.modalities,
-    s.num_series, s.num_instances";
+    s.num_series, s.num_instances - s.num_previews, s.num_previews";
 
 fn study_from_row(row: &Row) -> rusqlite::Result<StudySummary> {
     Ok(StudySummary {
@@ -236,14 +236,16 @@ fn study_from_row(row: &Row) -> rusqlite::Result<StudySummary> {
         modalities: modalities_list(&row.get::<_, String>(11)?),
         series_count: row.get(12)?,
         instance_count: row.get(13)?,
+        preview_count: row.get(14)?,
     })
 }
 
 const SERIES_COLUMNS: &str =
     "st.study_uid, se.series_uid, se.modality, se.series_number, se.description,
-    se.body_part, se.series_date, se.series_time, se.num_instances, se.size,
+    se.body_part, se.series_date, se.series_time, se.num_instances - se.num_previews, se.size,
     (SELECT i.rows FROM instances i WHERE i.series_ref = se.id ORDER BY i.instance_number LIMIT 1),
-    (SELECT i.columns FROM instances i WHERE i.series_ref = se.id ORDER BY i.instance_number LIMIT 1)";
+    (SELECT i.columns FROM instances i WHERE i.series_ref = se.id ORDER BY i.instance_number LIMIT 1),
+    se.num_previews";
 
 fn series_from_row(row: &Row) -> rusqlite::Result<SeriesSummary> {
     Ok(SeriesSummary {
@@ -259,6 +261,7 @@ fn series_from_row(row: &Row) -> rusqlite::Result<SeriesSummary> {
         size: row.get(9)?,
         rows: row.get(10)?,
         columns: row.get(11)?,
+        preview_count: row.get(12)?,
     })
 }
 
@@ -356,6 +359,9 @@ fn study_filter(q: &StudyQuery) -> (String, Vec<SqlValue>, bool) {
             args.push(SqlValue::Text(format!("\\{}\\", m.trim().to_uppercase())));
         }
     }
+    if !q.include_previews {
+        clauses.push("s.num_instances > s.num_previews".into());
+    }
     if !q.study_uids.is_empty() {
         let marks = vec!["?"; q.study_uids.len()].join(", ");
         clauses.push(format!("s.study_uid IN ({marks})"));
@@ -390,7 +396,7 @@ fn order_by(order: StudyOrder) -> String {
         StudyColumn::Modalities => ("s.modalities", true),
         StudyColumn::Accession => ("s.accession", true),
         StudyColumn::SeriesCount => ("s.num_series", false),
-        StudyColumn::InstanceCount => ("s.num_instances", false),
+        StudyColumn::InstanceCount => ("s.num_instances - s.num_previews", false),
     };
     let direction = if descending { "DESC" } else { "ASC" };
     // NULL and '' sort first in SQLite; a worklist puts studies without the value last. Going
@@ -444,6 +450,7 @@ impl Index for SqliteIndex {
     fn study(&self, study_uid: &str) -> Result<Option<StudySummary>, IndexError> {
         let query = StudyQuery {
             study_uids: vec![study_uid.to_string()],
+            include_previews: true,
             ..StudyQuery::default()
         };
         Ok(self.search_studies(&query)?.studies.into_iter().next())
@@ -520,14 +527,69 @@ impl Index for SqliteIndex {
         self.write(|tx| remove_in(tx, target))
     }
 
+    fn mark_preview(&self, sop_instance_uid: &str) -> Result<bool, IndexError> {
+        self.write(|tx| {
+            let series: Option<i64> = tx
+                .prepare_cached(
+                    "SELECT series_ref FROM instances WHERE sop_uid = ? AND preview = 0",
+                )?
+                .query_row([sop_instance_uid], |r| r.get(0))
+                .optional()?;
+            let Some(series) = series else {
+                return Ok(false);
+            };
+            tx.prepare_cached("UPDATE instances SET preview = 1 WHERE sop_uid = ?")?
+                .execute([sop_instance_uid])?;
+            tx.prepare_cached("UPDATE series SET num_previews = num_previews + 1 WHERE id = ?")?
+                .execute([series])?;
+            tx.prepare_cached(
+                "UPDATE studies SET num_previews = num_previews + 1
+                 WHERE id = (SELECT study_ref FROM series WHERE id = ?)",
+            )?
+            .execute([series])?;
+            Ok(true)
+        })
+    }
+
+    fn keep_previews(&self, target: &RemoveTarget) -> Result<u64, IndexError> {
+        self.write(|tx| {
+            let (instance_filter, arg, series_ids) = target_scope(tx, target)?;
+            let kept = tx.execute(
+                &format!("UPDATE instances SET preview = 0 WHERE preview = 1 AND {instance_filter}"),
+                [arg],
+            )? as u64;
+            if kept == 0 {
+                return Ok(0);
+            }
+            for series in &series_ids {
+                tx.execute(
+                    "UPDATE series SET num_previews =
+                         (SELECT count(*) FROM instances WHERE series_ref = ?1 AND preview = 1)
+                     WHERE id = ?1",
+                    [series],
+                )?;
+                tx.execute(
+                    "UPDATE studies SET num_previews =
+                         (SELECT coalesce(sum(num_previews), 0) FROM series WHERE study_ref = studies.id)
+                     WHERE id = (SELECT study_ref FROM series WHERE id = ?)",
+                    [series],
+                )?;
+            }
+            Ok(kept)
+        })
+    }
+
     fn stats(&self) -> Result<IndexStats, IndexError> {
         self.read(|c| {
             c.query_row(
                 // The series keep their instances' count and size: summing those is much
                 // cheaper than reading every instance (the top bar asks on every page load).
-                "SELECT (SELECT count(*) FROM patients), (SELECT count(*) FROM studies),
-                        (SELECT count(*) FROM series),
-                        (SELECT coalesce(sum(num_instances), 0) FROM series),
+                "SELECT (SELECT count(*) FROM patients p WHERE EXISTS (SELECT 1 FROM studies s
+                            WHERE s.patient_ref = p.id AND s.num_instances > s.num_previews)),
+                        (SELECT count(*) FROM studies WHERE num_instances > num_previews),
+                        (SELECT count(*) FROM series WHERE num_instances > num_previews),
+                        (SELECT coalesce(sum(num_instances - num_previews), 0) FROM series),
+                        (SELECT coalesce(sum(num_previews), 0) FROM series),
                         (SELECT coalesce(sum(size), 0) FROM series)",
                 [],
                 |r| {
@@ -536,7 +598,8 @@ impl Index for SqliteIndex {
                         studies: r.get::<_, i64>(1)? as u64,
                         series: r.get::<_, i64>(2)? as u64,
                         instances: r.get::<_, i64>(3)? as u64,
-                        bytes: r.get::<_, i64>(4)? as u64,
+                        previews: r.get::<_, i64>(4)? as u64,
+                        bytes: r.get::<_, i64>(5)? as u64,
                     })
                 },
             )
@@ -600,11 +663,13 @@ fn ids(tx: &Transaction, sql: &str, arg: &str) -> rusqlite::Result<Vec<i64>> {
         .collect()
 }
 
-/// Deletes the target's instances, then recomputes the counters of every series and study they
-/// touched from what remains, and drops whatever was left empty.
-fn remove_in(tx: &Transaction, target: &RemoveTarget) -> Result<Removed, IndexError> {
-    let mut removed = Removed::default();
-    let (instance_filter, arg, series_ids) = match target {
+/// The instances a target covers, as a filter on `instances` with its argument, and the ids of
+/// the series they are in.
+fn target_scope<'a>(
+    tx: &Transaction,
+    target: &'a RemoveTarget,
+) -> rusqlite::Result<(&'static str, &'a String, Vec<i64>)> {
+    Ok(match target {
         RemoveTarget::Instance(uid) => (
             "sop_uid = ?",
             uid,
@@ -632,7 +697,14 @@ fn remove_in(tx: &Transaction, target: &RemoveTarget) -> Result<Removed, IndexEr
                 pid,
             )?,
         ),
-    };
+    })
+}
+
+/// Deletes the target's instances, then recomputes the counters of every series and study they
+/// touched from what remains, and drops whatever was left empty.
+fn remove_in(tx: &Transaction, target: &RemoveTarget) -> Result<Removed, IndexError> {
+    let mut removed = Removed::default();
+    let (instance_filter, arg, series_ids) = target_scope(tx, target)?;
     removed.files = tx
         .prepare(&format!(
             "SELECT file_path, linked FROM instances WHERE {instance_filter}"
@@ -661,6 +733,7 @@ fn remove_in(tx: &Transaction, target: &RemoveTarget) -> Result<Removed, IndexEr
         }
         tx.execute(
             "UPDATE series SET num_instances = (SELECT count(*) FROM instances WHERE series_ref = ?1),
+                 num_previews = (SELECT count(*) FROM instances WHERE series_ref = ?1 AND preview = 1),
                  size = (SELECT coalesce(sum(file_size), 0) FROM instances WHERE series_ref = ?1),
                  revision = revision + 1
              WHERE id = ?1",
@@ -683,7 +756,8 @@ fn remove_in(tx: &Transaction, target: &RemoveTarget) -> Result<Removed, IndexEr
         }
         tx.execute(
             "UPDATE studies SET num_series = (SELECT count(*) FROM series WHERE study_ref = ?1),
-                 num_instances = (SELECT coalesce(sum(num_instances), 0) FROM series WHERE study_ref = ?1)
+                 num_instances = (SELECT coalesce(sum(num_instances), 0) FROM series WHERE study_ref = ?1),
+                 num_previews = (SELECT coalesce(sum(num_previews), 0) FROM series WHERE study_ref = ?1)
              WHERE id = ?1",
             [study],
         )?;

@@ -100,7 +100,8 @@ pub enum JobSpec {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         preview_first: bool,
         /// Fetch the middle instance and make the thumbnail, and stop there (the rest when the
-        /// user asks); implies `preview_first`.
+        /// user asks); implies `preview_first`. For an instance: store it as a preview (it
+        /// does not make its study local; a later retrieval of it keeps it for good).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         preview_only: bool,
         #[serde(default, skip_serializing_if = "AssociationSettings::is_default")]

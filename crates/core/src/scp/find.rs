@@ -296,6 +296,7 @@ pub fn find_page(
 /// A study with every field present, to tell which keys are study-level attributes.
 fn studies_probe() -> StudySummary {
     StudySummary {
+        preview_count: 0,
         patient_name: String::new(),
         patient_id: String::new(),
         patient_birth_date: Some(String::new()),

@@ -44,6 +44,8 @@ pub(super) fn study_query(raw: Option<&str>) -> Result<StudyQuery, ApiError> {
             "study_description" => query.study_description = contains(&value),
             "series_description" => query.series_description = contains(&value),
             "accession" => query.accession_number = contains(&value),
+            // Studies here with previews only too (the page asks which remote studies have any).
+            "previews" => query.include_previews = value == "include",
             "study_uid" if !value.trim().is_empty() => {
                 query.study_uids.push(value.trim().to_string())
             }

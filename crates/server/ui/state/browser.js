@@ -78,6 +78,8 @@ const expandMap = new Map();
 const remoteMap = new Map();
 /** Remote studies found in the local store. @type {Set<string>} */
 const knownLocalSet = new Set();
+/** Studies with preview instances here (their series' thumbnails). @type {Set<string>} */
+const previewedSet = new Set();
 /** Selection key → target. @type {Map<string, Target>} */
 const selectionMap = new Map();
 /** Series whose prefetch was queued. @type {Set<string>} */
@@ -287,8 +289,8 @@ export function addRemoteRows(node, rows) {
 }
 
 /**
- * Which of these studies are in the local store (the API's exact UID list filter); false when
- * that could not be told for some.
+ * Which of these studies are in the local store, and which have previews here (the API's exact
+ * UID list filter); false when that could not be told for some.
  * @param {string[]} uids
  */
 export async function checkLocal(uids) {
@@ -299,9 +301,11 @@ export async function checkLocal(uids) {
     try {
       const query = chunk.map((u) => `study_uid=${enc(u)}`).join('&');
       /** @type {import('../api.js').StudiesPage} */
-      const page = await api(`/api/studies?${query}&limit=${chunk.length}`);
+      const page = await api(`/api/studies?${query}&previews=include&limit=${chunk.length}`);
       for (const s of page.studies || []) {
-        if (s && s.StudyInstanceUID) knownLocalSet.add(s.StudyInstanceUID);
+        if (!s || !s.StudyInstanceUID) continue;
+        if (Number(s.NumberOfStudyRelatedInstances) > 0) knownLocalSet.add(s.StudyInstanceUID);
+        if (Number(s.PreviewInstances) > 0) previewedSet.add(s.StudyInstanceUID);
       }
     } catch (_) { ok = false; /* unknown: treated as not local */ }
   }
@@ -309,10 +313,29 @@ export async function checkLocal(uids) {
 }
 
 /**
+ * Whether a study has previews here (as last read).
+ * @param {string} uid
+ */
+export const hasPreviews = (uid) => previewedSet.has(uid);
+
+/**
+ * Remembers whether a study has previews here.
+ * @param {string} uid
+ * @param {boolean} on
+ */
+export const setPreviewed = (uid, on) => { if (on) previewedSet.add(uid); else previewedSet.delete(uid); };
+
+/**
  * Forgets that a study is known to be local (to check again).
  * @param {string} uid
  */
 export const forgetKnownLocal = (uid) => { knownLocalSet.delete(uid); };
+
+/**
+ * Remembers that a study is in the local store (its instances, not only previews).
+ * @param {string} uid
+ */
+export const markKnownLocal = (uid) => { knownLocalSet.add(uid); };
 
 // ---------------------------------------------------------------- prefetch
 

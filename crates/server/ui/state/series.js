@@ -4,7 +4,7 @@
 import { api, enc, netLimit, post, statusOf } from '../api.js';
 import { recordError, reportError } from '../lib/errors.js';
 import { plural } from '../lib/format.js';
-import { browserChanges, currentList, mergeSeries, stripEmpty } from './browser.js';
+import { browserChanges, currentList, hasPreviews, mergeSeries, stripEmpty } from './browser.js';
 import { ACTIVE, isPreviewSpec, retrieveJobsFor } from './jobs.js';
 
 /** @typedef {import('./browser.js').StudyEntry} StudyEntry */
@@ -131,11 +131,17 @@ export function seriesState(s) {
 }
 
 /**
- * Whether the series has local instances with pixels (a thumbnail can be rendered).
+ * The preview instances of the series here (fetched for its thumbnail; not counted as local).
+ * @param {SeriesEntry} s
+ */
+export const previewCount = (s) => (s.local ? Number(s.local.PreviewInstances) || 0 : 0);
+
+/**
+ * Whether the series has instances here with pixels, previews too (a thumbnail can be rendered).
  * @param {SeriesEntry} s
  */
 export function canThumb(s) {
-  if (!s.local || !(Number(s.local.NumberOfSeriesRelatedInstances) > 0)) return false;
+  if (!s.local || !(Number(s.local.NumberOfSeriesRelatedInstances) + previewCount(s) > 0)) return false;
   const mod = seriesField(s, 'Modality');
   if (mod && NON_IMAGE.has(String(mod).toUpperCase())) return false;
   if ('Rows' in s.local && !s.local.Rows) return false;
@@ -161,10 +167,12 @@ export function loadSeries(e, opts = {}) {
     const readAt = performance.now();
     /** @type {Promise<void>[]} */
     const tasks = [];
-    if (e.local) {
+    // A remote study may have previews here (its series' thumbnails): asked too.
+    if (e.local || hasPreviews(e.uid)) {
       tasks.push(netLimit(() => api(`/api/studies/${enc(e.uid)}`)).then((r) => {
         localRows = (r && r.series) || [];
-        if (r && r.study) e.data = Object.assign({}, e.data, stripEmpty(r.study));
+        // A remote study's own fields stay the node's (its counts are the node's).
+        if (r && r.study && e.local) e.data = Object.assign({}, e.data, stripEmpty(r.study));
       }, (err) => {
         if (statusOf(err) === 404) { e.local = false; localRows = []; } else errors.push(`local: ${err.message}`);
       }));

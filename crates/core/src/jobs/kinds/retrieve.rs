@@ -6,6 +6,7 @@
 //! thumbnail, then (unless only the preview was asked for) the rest.
 
 use super::thumbnail::THUMBNAIL_SIZE;
+use crate::index::RemoveTarget;
 use crate::jobs::runner::{control, input, storage, to_json, LocalRunner};
 use crate::jobs::spec::AssociationSettings;
 use crate::jobs::{
@@ -62,7 +63,23 @@ pub(crate) fn run(
                 series_uid: series.map(str::to_string),
                 instances: instance.map(str::to_string).into_iter().collect(),
             };
-            retrieve(runner, remote.as_ref(), &target, ctx).map(RetrieveOutput::Retrieved)
+            let as_preview = instance.is_some() && request.preview_only;
+            if !as_preview {
+                // What was fetched as a preview is part of what is wanted now.
+                let kept = runner
+                    .store
+                    .index()
+                    .keep_previews(&scope_of(&target))
+                    .map_err(storage)?;
+                if kept > 0 {
+                    ctx.log(format!("{kept} preview instance(s) kept as part of it"));
+                }
+            }
+            let report = retrieve(runner, remote.as_ref(), &target, ctx)?;
+            if let (true, Some(sop)) = (as_preview && report.stored > 0, instance) {
+                runner.store.index().mark_preview(sop).map_err(storage)?;
+            }
+            Ok(RetrieveOutput::Retrieved(report))
         }
     }
 }
@@ -96,13 +113,15 @@ fn plan_preview(
     }
     listing.sort();
     let middle = listing[listing.len() / 2].1.clone();
+    // The middle instance is stored as a preview: it does not make the study local until the
+    // series is retrieved.
     let retrieve = |instance: Option<String>| JobSpec::Retrieve {
         node: request.node.to_string(),
         study_uid: request.study_uid.to_string(),
         series_uid: Some(series_uid.to_string()),
+        preview_only: instance.is_some(),
         sop_instance_uid: instance,
         preview_first: false,
-        preview_only: false,
         association: request.association.clone(),
     };
     let mut chain = vec![
@@ -364,6 +383,15 @@ impl InstanceSink for SeriesCounter {
 
     fn acknowledged(&self, accepted: &Accepted) {
         InstanceSink::acknowledged(&*self.store, accepted)
+    }
+}
+
+/// What of the index a retrieval target covers.
+fn scope_of(target: &RetrieveTarget) -> RemoveTarget {
+    match (target.instances.first(), &target.series_uid) {
+        (Some(sop), _) => RemoveTarget::Instance(sop.clone()),
+        (None, Some(series)) => RemoveTarget::Series(series.clone()),
+        (None, None) => RemoveTarget::Study(target.study_uid.clone()),
     }
 }
 

@@ -5,7 +5,8 @@
 import { ApiError, api, enc, statusOf } from '../../api.js';
 import { recordError } from '../../lib/errors.js';
 import {
-  PAGE_SIZE, checkLocal, currentList, entries, forgetKnownLocal, knownLocal, mergeSeries, remoteGen, remoteIndex,
+  PAGE_SIZE, checkLocal, currentList, entries, forgetKnownLocal, hasPreviews, knownLocal, markKnownLocal, mergeSeries,
+  remoteGen, remoteIndex, setPreviewed,
   seriesIndex, stripEmpty,
 } from '../../state/browser.js';
 import { TERMINAL } from '../../state/jobs.js';
@@ -83,9 +84,20 @@ async function refreshStudy(uid, bust) {
   const readAt = performance.now();
   try {
     forgetKnownLocal(uid);
+    setPreviewed(uid, false);
     const checked = await checkLocal([uid]);
-    if (checked && !knownLocal.has(uid)) throw new ApiError('gone', 404);
+    if (checked && !knownLocal.has(uid) && !hasPreviews(uid)) throw new ApiError('gone', 404);
     r = await api(`/api/studies/${enc(uid)}`);
+    // Here with previews only (thumbnails of a remote study): not local.
+    if (!(Number(r.study && r.study.NumberOfStudyRelatedInstances) > 0)) {
+      forgetKnownLocal(uid);
+      if (!e.remote.size) throw new ApiError('previews only', 404);
+      e.local = false;
+      if (e.seriesLoaded) { mergeSeries(e, r.series || [], bust, readAt); renderSeriesGrid(e); }
+      updateStudyRow(e);
+      return;
+    }
+    markKnownLocal(uid);
   } catch (err) {
     if (statusOf(err) !== 404) { recordError(err, 'refreshing a study'); return; }
     e.local = false;
@@ -102,6 +114,10 @@ async function refreshStudy(uid, bust) {
     return;
   }
   e.local = true;
+  if (e.where === 'remote') {
+    // Local now: it moves from the remote block to the list.
+    scheduleListRefresh(true);
+  }
   e.data = Object.assign({}, e.data, stripEmpty(r.study || {}));
   if (e.seriesLoaded) {
     mergeSeries(e, r.series || [], bust, readAt);

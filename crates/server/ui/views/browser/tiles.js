@@ -10,7 +10,9 @@ import { isSelected, markPrefetched, prefetched, seriesIndex, setSelected, unmar
 import { thumbPixels } from '../../state/display.js';
 import { getJob, mergeJob, postJob, retrieveJobsFor, retryJob } from '../../state/jobs.js';
 import { defaultSource } from '../../state/nodes.js';
-import { canThumb, seriesDesc, seriesField, seriesFilterMatch, seriesProgress, seriesState, seriesTitle } from '../../state/series.js';
+import {
+  canThumb, previewCount, seriesDesc, seriesField, seriesFilterMatch, seriesProgress, seriesState, seriesTitle,
+} from '../../state/series.js';
 import { openMenu } from '../menu.js';
 import { menuItems, openViewer, viewable } from './actions.js';
 import { prefetchPolicy } from './form.js';
@@ -132,7 +134,10 @@ export function updateTile(s) {
   switch (st.state) {
     case 'local': line = [h('span', { class: 'state' }, 'local')]; break;
     case 'remote': line = [h('span', { class: 'state', title: `On ${[...s.remote.keys()].join(', ')}` }, '☁ remote'),
-      st.previewActive ? h('span', { class: 'muted' }, 'preview…') : null]; break;
+      st.previewActive ? h('span', { class: 'muted' }, 'preview…')
+        : previewCount(s) ? h('span', { class: 'muted', testid: 'series-preview',
+          title: 'An instance is here for the thumbnail only; the series is not local until it is retrieved' }, 'preview') : null];
+      break;
     case 'partial': line = [h('span', { class: 'state', title: 'Instances in the local store, of those on the node' }, `partial ${st.localCount} of ${st.remoteCount}`)]; break;
     case 'retrieving': {
       const job = /** @type {NonNullable<typeof st.active>} */ (st.active);
@@ -251,7 +256,10 @@ function maybePrefetch(s) {
   if (policy === 'none') return;
   if (!s.study || !s.study.expanded) return;
   if (prefetched.has(s.uid)) return;
-  if (s.local && Number(s.local.NumberOfSeriesRelatedInstances) > 0) { if (s.els) prefetchObserver.unobserve(s.els.tile); return; }
+  if (s.local && Number(s.local.NumberOfSeriesRelatedInstances) + previewCount(s) > 0) {
+    if (s.els) prefetchObserver.unobserve(s.els.tile);
+    return;
+  }
   if (!s.remote.size) return;
   if (retrieveJobsFor(s.uid, s.studyUid).length) { markPrefetched(s.uid); return; }
   const node = defaultSource(s.remote.keys());
