@@ -575,17 +575,23 @@ fn image_sets_layouts_cine_and_colour() {
     let (pal_study, pal_series) = study_and_series(&serve.url, &patient_of(&palette));
     browser.goto(&format!("{}/view/{pal_study}/{}", serve.url, pal_series[0]));
     wait_loaded(&browser, "1");
-    let coloured = browser.execute(
-        "const c = document.querySelector('.viewport.active canvas');
-         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-         let n = 0;
-         for (let i = 0; i < d.length; i += 4) if (d[i] !== d[i + 1] || d[i + 1] !== d[i + 2]) n++;
-         return n;",
-        &[],
-    );
-    assert!(
-        coloured.as_u64().unwrap() > 1000,
-        "{coloured} coloured pixels"
+    // Loaded is not drawn yet: the slice is painted at the next frame.
+    let coloured = || {
+        browser.execute(
+            "const c = document.querySelector('.viewport.active canvas');
+             const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+             let n = 0;
+             for (let i = 0; i < d.length; i += 4) if (d[i] !== d[i + 1] || d[i + 1] !== d[i + 2]) n++;
+             return n;",
+            &[],
+        )
+        .as_u64()
+        .unwrap()
+    };
+    browser.wait_until(
+        "the palette image drawn in colour",
+        Duration::from_secs(10),
+        || coloured() > 1000,
     );
     browser.screenshot("viewer-palette");
     assert_no_page_errors(&browser);
