@@ -249,6 +249,9 @@ struct ListArgs {
     /// Only jobs talking to this node
     #[arg(long)]
     node: Option<String>,
+    /// Only jobs with this ID or kind, or whose title, node or error contains it
+    #[arg(long)]
+    text: Option<String>,
     #[arg(long, default_value_t = 50)]
     limit: u64,
     #[arg(long, default_value_t = 0)]
@@ -351,6 +354,7 @@ fn filter(args: &ListArgs) -> Result<JobFilter> {
         states,
         kind,
         node: args.node.clone(),
+        text: args.text.clone(),
         limit: Some(args.limit),
         offset: args.offset,
     })

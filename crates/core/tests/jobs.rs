@@ -702,6 +702,29 @@ fn ten_thousand_queued_jobs_list_page_by_page() {
         .unwrap();
     assert_eq!((page.len(), total), (10, 5_000));
     assert!(page.iter().all(|j| j.node.as_deref() == Some("pacs-b")));
+    // Text: in the title (the study's UID, 424 and 4240–4249), the node (case folded), the ID.
+    let text = |text: &str| {
+        queue
+            .list(&JobFilter {
+                text: Some(text.into()),
+                limit: Some(20),
+                ..JobFilter::default()
+            })
+            .unwrap()
+    };
+    let (page, total) = text("1.2.826.0.1.424");
+    assert_eq!(
+        total,
+        11,
+        "{:?}",
+        page.iter().map(|j| &j.title).collect::<Vec<_>>()
+    );
+    assert!(page.iter().all(|j| j.title.contains("1.2.826.0.1.424")));
+    assert_eq!(text("PACS-B").1, 5_000);
+    let some_id = page[3].id;
+    let (by_id, total) = text(&some_id.to_string());
+    assert!(total >= 1 && by_id.iter().any(|j| j.id == some_id));
+    assert_eq!(text("nothing like it").1, 0);
 }
 
 #[test]

@@ -645,6 +645,11 @@ impl<'a> Element<'a> {
         self.browser.cmd("GET", &self.path("/displayed"), None) == true
     }
 
+    /// Whether the element is enabled (a button not disabled).
+    pub fn is_enabled(&self) -> bool {
+        self.browser.cmd("GET", &self.path("/enabled"), None) == true
+    }
+
     /// The first matching element inside this one, waiting like [`Browser::find`].
     pub fn find(&self, css: &str) -> Element<'a> {
         self.browser.find_in(&self.path(""), css)

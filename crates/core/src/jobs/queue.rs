@@ -100,6 +100,9 @@ pub struct JobFilter {
     pub states: Vec<JobState>,
     pub kind: Option<JobKind>,
     pub node: Option<String>,
+    /// Jobs whose ID or kind is this, or whose title, node or error contains it (ASCII case
+    /// folded).
+    pub text: Option<String>,
     pub limit: Option<u64>,
     pub offset: u64,
 }
@@ -301,6 +304,27 @@ impl JobQueue {
         if let Some(node) = &filter.node {
             clauses.push("node = ?".into());
             values.push(node.clone());
+        }
+        if let Some(text) = filter
+            .text
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
+            let folded = text.to_ascii_lowercase();
+            clauses.push(
+                "(CAST(id AS TEXT) = ? OR kind = ? OR instr(lower(title), ?) > 0
+                  OR instr(lower(coalesce(node, '')), ?) > 0
+                  OR instr(lower(coalesce(error_message, '')), ?) > 0)"
+                    .into(),
+            );
+            values.extend([
+                text.to_string(),
+                folded.clone(),
+                folded.clone(),
+                folded.clone(),
+                folded,
+            ]);
         }
         let filter_sql = if clauses.is_empty() {
             String::new()

@@ -44,6 +44,7 @@ pub async fn list(
                 )
             }
             "node" if !value.is_empty() => filter.node = Some(value),
+            "text" if !value.trim().is_empty() => filter.text = Some(value),
             "limit" => {
                 let limit: u64 = value
                     .parse()

@@ -179,14 +179,16 @@ export async function seedJobs() {
 
 /**
  * Reads one page of the job list.
- * @param {{ state?: string, kind?: string }} filter
+ * @param {{ state?: string, kind?: string, text?: string, offset?: number, limit?: number }} filter
  * @returns {Promise<{ jobs?: Job[], total?: number } | null>}
  */
 export function listJobs(filter) {
   const p = new URLSearchParams();
-  p.set('limit', '100');
+  p.set('limit', String(filter.limit || 100));
+  if (filter.offset) p.set('offset', String(filter.offset));
   if (filter.state) p.append('state', filter.state);
   if (filter.kind) p.append('kind', filter.kind);
+  if (filter.text) p.set('text', filter.text);
   return api('/api/jobs?' + p.toString());
 }
 

@@ -1,5 +1,6 @@
 // @ts-check
-// The Jobs page (the latest jobs, filtered, live) and the count of active jobs on its tab.
+// The Jobs page (every job, a page of them at a time, filtered on the server, the first page
+// live) and the count of active jobs on its tab.
 import { $, $$, clear, h } from '../lib/dom.js';
 import { reportError } from '../lib/errors.js';
 import { fmtBytes, fmtNum, fullTime, plural, relTime } from '../lib/format.js';
@@ -13,7 +14,8 @@ import { openJobDetails } from './jobdetails.js';
 
 /** @typedef {import('../state/jobs.js').JobRecord} JobRecord */
 
-const MAX_ROWS = 300;
+/** Jobs per page. */
+const PAGE = 100;
 const body = $('#jobs-body');
 /** @type {HTMLSelectElement} */
 const stateFilter = $('#jobs-state');
@@ -24,6 +26,13 @@ const textFilter = $('#jobs-text');
 
 let loaded = false;
 let loading = false;
+/** The page shown: its first job's position among those the filters match, and how many match. */
+let offset = 0;
+let total = 0;
+/** Jobs that came after the first page was read, while another page is shown. */
+let newer = 0;
+/** The newest job the filters matched when the page was read: any later one is new. */
+let newestId = 0;
 /** Job id → its row. @type {Map<number, HTMLTableRowElement>} */
 const rows = new Map();
 
@@ -52,30 +61,59 @@ export function updateBadge() {
 
 // ---------------------------------------------------------------- the table
 
-/** Reads the latest jobs under the filters. */
-export async function loadJobs() {
-  if (loading) return;
+/** Whether a load was asked for while one ran (it runs again after). */
+let again = false;
+
+/**
+ * Reads a page of jobs under the filters (`at`: the first job's position; the page shown when
+ * absent).
+ * @param {number} [at]
+ */
+export async function loadJobs(at) {
+  if (at != null) offset = Math.max(0, at);
+  if (loading) { again = true; return; }
   loading = true;
   try {
-    const r = await listJobs({ state: stateFilter.value, kind: kindFilter.value });
+    const filter = { state: stateFilter.value, kind: kindFilter.value, text: textFilter.value.trim() };
+    const r = await listJobs({ ...filter, offset, limit: PAGE });
+    const head = offset > 0 ? await listJobs({ ...filter, limit: 1 }) : r;
+    newestId = Math.max(0, ...((head && head.jobs) || []).slice(0, 1).map((j) => j.id));
     rows.clear();
     clear(body);
     loaded = true;
+    total = r && r.total != null ? r.total : 0;
+    // The filters match fewer jobs now than where this page was: back to the last page.
+    if (offset > 0 && offset >= total) { offset = Math.max(0, Math.floor((total - 1) / PAGE) * PAGE); again = true; }
+    if (offset === 0) newer = 0;
     for (const rec of (r && r.jobs) || []) {
       const full = mergeJob(rec, { silent: true, fetchedAt: performance.now() });
       if (!rows.has(full.id)) insert(full);
     }
-    $('#jobs-count').textContent = r && r.total != null ? plural(r.total, 'job') : '';
-    filterText();
+    updatePaging();
   } catch (e) {
     reportError(e, 'Loading jobs');
-  } finally { loading = false; }
+  } finally {
+    loading = false;
+    if (again) { again = false; loadJobs(); }
+  }
+}
+
+/** "101–200 of 1,234 jobs", and the buttons to the newer and older pages. */
+function updatePaging() {
+  const shown = rows.size;
+  $('#jobs-count').textContent = total ? `${fmtNum(offset + 1)}–${fmtNum(offset + shown)} of ${plural(total, 'job')}` : '';
+  /** @type {HTMLButtonElement} */
+  const newerButton = $('#jobs-newer');
+  newerButton.disabled = offset === 0;
+  newerButton.textContent = newer ? `Newer (${fmtNum(newer)} new)` : 'Newer';
+  /** @type {HTMLButtonElement} */ ($('#jobs-older')).disabled = offset + shown >= total;
+  $('#jobs-empty').hidden = rows.size > 0;
 }
 
 /** @param {JobRecord} j */
 function matches(j) {
-  const st = stateFilter.value, kd = kindFilter.value;
-  return (!st || j.state === st) && (!kd || j.kind === kd);
+  const st = stateFilter.value, kd = kindFilter.value, q = textFilter.value.trim().toLowerCase();
+  return (!st || j.state === st) && (!kd || j.kind === kd) && (!q || jobText(j).includes(q));
 }
 
 /**
@@ -91,7 +129,7 @@ function insert(j) {
   for (const row of /** @type {HTMLCollectionOf<HTMLElement>} */ (body.children)) if (Number(row.dataset.jobId) < j.id) { before = row; break; }
   body.insertBefore(tr, before);
   rows.set(j.id, tr);
-  while (body.children.length > MAX_ROWS) {
+  while (body.children.length > PAGE) {
     const last = /** @type {HTMLElement} */ (body.lastElementChild);
     rows.delete(Number(last.dataset.jobId));
     last.remove();
@@ -113,10 +151,12 @@ export function onJobChange(j) {
     tr.replaceWith(nt);
     rows.set(j.id, nt);
     if (focused) { const f = /** @type {HTMLElement | null} */ (nt.querySelector(`[data-testid="${focused}"]`)); if (f) f.focus(); }
-    filterText();
-  } else if (matches(j) && j.kind) {
-    insert(j);
-    filterText();
+  } else if (matches(j) && j.kind && j.id > newestId) {
+    // A new job: on the first page it comes in at the top; on another, the Newer button counts it.
+    newestId = j.id;
+    total++;
+    if (offset === 0) insert(j); else newer++;
+    updatePaging();
   }
   $('#jobs-empty').hidden = rows.size > 0;
 }
@@ -164,12 +204,6 @@ function priorityChooser(j) {
   return select;
 }
 
-function filterText() {
-  const q = textFilter.value.trim().toLowerCase();
-  for (const tr of /** @type {HTMLCollectionOf<HTMLElement>} */ (body.children)) tr.hidden = !!q && !(tr.dataset.text || '').includes(q);
-  $('#jobs-empty').hidden = rows.size > 0;
-}
-
 function refreshTimes() {
   for (const td of $$('td.time', body)) { const ms = Number(td.dataset.ms); if (ms) td.textContent = relTime(ms); }
 }
@@ -185,9 +219,11 @@ async function clearFinished() {
 }
 
 export function initJobs() {
-  stateFilter.addEventListener('change', () => loadJobs());
-  kindFilter.addEventListener('change', () => loadJobs());
-  textFilter.addEventListener('input', debounce(() => filterText(), 100));
+  stateFilter.addEventListener('change', () => loadJobs(0));
+  kindFilter.addEventListener('change', () => loadJobs(0));
+  textFilter.addEventListener('input', debounce(() => loadJobs(0), 200));
+  $('#jobs-newer').addEventListener('click', () => loadJobs(offset - PAGE));
+  $('#jobs-older').addEventListener('click', () => loadJobs(offset + PAGE));
   $('#jobs-clear').addEventListener('click', clearFinished);
   setInterval(refreshTimes, 15000);
 }
