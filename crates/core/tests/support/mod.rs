@@ -8,6 +8,7 @@ mod data;
 pub use data::*;
 
 pub mod certificates;
+pub mod link;
 
 use lightbox_net::dimse::AeAddress;
 use std::path::{Path, PathBuf};

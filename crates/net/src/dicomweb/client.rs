@@ -86,10 +86,15 @@ impl DicomWebClient {
         timeout: Duration,
         cancel: Option<Arc<AtomicBool>>,
     ) -> DicomWebClient {
+        // The timeout counts silence: every read and write must move bytes within it, however
+        // long the whole body takes (100 MB at 3 MB/s is half a minute of steady progress).
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_connect(Some(timeout))
             .timeout_recv_response(Some(timeout))
-            .timeout_recv_body(Some(timeout))
+            .timeout_per_read(Some(timeout))
+            .timeout_per_write(Some(timeout))
+            .timeout_recv_body(None)
+            .timeout_send_body(None)
             .http_status_as_error(false)
             .build()
             .into();
@@ -285,9 +290,15 @@ impl DicomWebClient {
             }
         }
         if !splitter.is_complete() {
-            return Err(DicomWebError::Invalid(format!(
-                "{url}: the response ended before its closing delimiter"
-            )));
+            // The connection closed early (a body without a length ends where the link broke):
+            // the transfer broke off, and a retry fetches what is missing.
+            return Err(DicomWebError::Transfer {
+                url,
+                source: std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the response ended before its closing delimiter",
+                ),
+            });
         }
         report.expected = report.stored + report.duplicates + report.failed;
         Ok(report)

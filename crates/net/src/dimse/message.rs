@@ -86,8 +86,19 @@ pub struct Messenger<L: Link> {
     /// Encoded PDUs of small messages waiting to go out in one write (see
     /// [`Messenger::send_batched`]).
     batch: Vec<u8>,
-    /// The watchdog's hold on the connection, and how long one PDU may take to arrive or leave.
+    /// The watchdog's hold on the connection, and how long the link may stay silent.
     watch: Option<(Watch, std::time::Duration)>,
+}
+
+/// The slowest a PDU may move once it has started: slower is a trickle and is cut off. The
+/// silence timeout itself is the socket's (each read and write must move bytes within it), so a
+/// link of a few MB/s moves any amount of data under a timeout of a few seconds.
+const TRICKLE_FLOOR_BYTES_PER_SECOND: u64 = 32 << 10;
+
+/// How long a PDU of `bytes` may take: the silence allowed before it starts, plus its transfer
+/// at the trickle floor.
+fn pdu_deadline(silence: std::time::Duration, bytes: usize) -> std::time::Duration {
+    silence + std::time::Duration::from_millis(bytes as u64 * 1000 / TRICKLE_FLOOR_BYTES_PER_SECOND)
 }
 
 /// PDV item length (4) + context id (1) + control header (1).
@@ -107,29 +118,31 @@ impl<L: Link> Messenger<L> {
         }
     }
 
-    /// A messenger whose every PDU must arrive or leave within `pdu_deadline` (a peer that
-    /// trickles is cut off), and whose operation ends within a second once `cancel` is set.
+    /// A messenger whose link may be silent for `silence` at most, whose PDUs must not trickle
+    /// (see [`pdu_deadline`]), and whose operation ends within a second once `cancel` is set.
     pub(crate) fn watched(
         mut link: L,
-        pdu_deadline: std::time::Duration,
+        silence: std::time::Duration,
         cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     ) -> Result<Messenger<L>, DimseError> {
         let watch = Watch::new(link.socket(), cancel).map_err(DimseError::from_socket)?;
         let mut messenger = Messenger::new(link);
-        messenger.watch = Some((watch, pdu_deadline));
+        messenger.watch = Some((watch, silence));
         Ok(messenger)
     }
 
-    /// Runs one transfer on the link under the watchdog's deadline; a connection it cut off is
-    /// reported as what it was (a timeout, a cancel), not as a lost connection.
+    /// Runs one transfer of up to `bytes` on the link under the watchdog's deadline; a
+    /// connection it cut off is reported as what it was (a timeout, a cancel), not as a lost
+    /// connection.
     fn watched_io<T>(
         &mut self,
+        bytes: usize,
         io: impl FnOnce(&mut L) -> Result<T, DimseError>,
     ) -> Result<T, DimseError> {
-        let Some((watch, within)) = &self.watch else {
+        let Some((watch, silence)) = &self.watch else {
             return io(&mut self.link);
         };
-        watch.arm(*within);
+        watch.arm(pdu_deadline(*silence, bytes));
         let result = io(&mut self.link);
         watch.disarm();
         match (result, watch.cut()) {
@@ -183,7 +196,7 @@ impl<L: Link> Messenger<L> {
             return Ok(());
         }
         let batch = std::mem::take(&mut self.batch);
-        self.watched_io(|link| {
+        self.watched_io(batch.len(), |link| {
             std::io::Write::write_all(link.socket(), &batch).map_err(DimseError::from_socket)
         })
     }
@@ -215,7 +228,11 @@ impl<L: Link> Messenger<L> {
                 data,
             }],
         };
-        self.watched_io(|link| link.send_pdu(&pdu))
+        let bytes = match &pdu {
+            Pdu::PData { data } => data.iter().map(|v| v.data.len()).sum(),
+            _ => 0,
+        };
+        self.watched_io(bytes, |link| link.send_pdu(&pdu))
     }
 
     /// Sends a command and, if given, its data set read to the end.
@@ -267,13 +284,13 @@ impl<L: Link> Messenger<L> {
             if let Some(value) = self.pending.pop_front() {
                 return Ok(Some(value));
             }
-            match self.watched_io(|link| link.receive_pdu())? {
+            match self.watched_io(super::MAX_PDU as usize, |link| link.receive_pdu())? {
                 Pdu::PData { data } => self.pending.extend(data),
                 Pdu::ReleaseRQ => {
                     if let Some(hook) = &self.before_release {
                         hook();
                     }
-                    self.watched_io(|link| link.send_pdu(&Pdu::ReleaseRP))?;
+                    self.watched_io(0, |link| link.send_pdu(&Pdu::ReleaseRP))?;
                     return Ok(None);
                 }
                 Pdu::AbortRQ { .. } => return Err(DimseError::Aborted),

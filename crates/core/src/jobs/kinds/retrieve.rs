@@ -161,6 +161,7 @@ fn retrieve(
     ctx: &JobContext,
 ) -> Result<RetrieveReport, JobFailure> {
     let plan = plan(runner, remote, target, ctx)?;
+    let local_before = local_instances(runner, target);
     let mut total = RetrieveReport {
         expected: plan.listed,
         duplicates: plan.present,
@@ -250,7 +251,15 @@ fn retrieve(
         if let Some(first) = total.errors.first() {
             message = format!("{first} ({message})");
         }
-        return Err(JobFailure::new(FailureCategory::Partial, message).with_output(output));
+        // A transfer that stopped partway (a C-MOVE whose destination link broke answers only
+        // "failed") is worth another attempt while attempts bring something: the next one asks
+        // for what is still missing. One that brought nothing is the node's final word.
+        let category = if local_instances(runner, target) > local_before {
+            FailureCategory::Network
+        } else {
+            FailureCategory::Partial
+        };
+        return Err(JobFailure::new(category, message).with_output(output));
     }
     Ok(total)
 }
@@ -383,6 +392,31 @@ impl InstanceSink for SeriesCounter {
 
     fn acknowledged(&self, accepted: &Accepted) {
         InstanceSink::acknowledged(&*self.store, accepted)
+    }
+}
+
+/// How many instances of the target the store holds (previews included: they count as
+/// fetched).
+fn local_instances(runner: &LocalRunner, target: &RetrieveTarget) -> i64 {
+    let index = runner.store.index();
+    if !target.instances.is_empty() {
+        return target
+            .instances
+            .iter()
+            .filter(|uid| matches!(index.instance(uid), Ok(Some(_))))
+            .count() as i64;
+    }
+    match &target.series_uid {
+        Some(series) => index
+            .series(series)
+            .ok()
+            .flatten()
+            .map_or(0, |s| s.instance_count + s.preview_count),
+        None => index
+            .study(&target.study_uid)
+            .ok()
+            .flatten()
+            .map_or(0, |s| s.instance_count + s.preview_count),
     }
 }
 
