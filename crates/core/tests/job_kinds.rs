@@ -45,6 +45,9 @@ struct Archive {
     fail_next: Mutex<Option<RemoteError>>,
     /// Its retrievals count only what has come so far, as WADO-RS's do.
     counts_nothing_ahead: AtomicBool,
+    /// Its retrievals break off after this many instances and report the rest failed, as a
+    /// C-MOVE whose link to its destination broke does.
+    breaks_after: Mutex<Option<usize>>,
 }
 
 impl Archive {
@@ -142,6 +145,14 @@ impl RemoteNode for Shared {
             expected: chosen.len() as u64,
             ..RetrieveReport::default()
         };
+        let mut chosen = chosen;
+        if let Some(kept) = *self.0.breaks_after.lock().unwrap() {
+            report.failed = chosen.len().saturating_sub(kept) as u64;
+            report
+                .errors
+                .push("C-MOVE answered error: cannot understand (0xC000)".into());
+            chosen.truncate(kept);
+        }
         let origin = Origin {
             calling_ae_title: Some("ARCHIVE"),
             source: "ARCHIVE@archive.test",
@@ -615,6 +626,28 @@ fn a_timeout_is_a_network_failure_and_a_refusal_a_peer_failure() {
     let failure = outcome.unwrap_err();
     assert_eq!(failure.category, FailureCategory::Peer);
     assert!(failure.message.contains("0xA702"), "{failure:?}");
+}
+
+#[test]
+fn a_retrieval_that_breaks_off_is_retried_while_it_brings_something() {
+    let setup = Setup::new(3, 0);
+    let spec = retrieve_spec(&setup.study_uid(), None, None);
+    *setup.archive.breaks_after.lock().unwrap() = Some(2);
+    let (outcome, ..) = setup.run(&spec);
+    let failure = outcome.unwrap_err();
+    assert_eq!(failure.category, FailureCategory::Network, "{failure:?}");
+    assert!(failure.message.contains("0xC000"), "{failure:?}");
+    // The next attempt brings nothing: the node's failure stands.
+    *setup.archive.breaks_after.lock().unwrap() = Some(0);
+    let (outcome, ..) = setup.run(&spec);
+    assert_eq!(outcome.unwrap_err().category, FailureCategory::Partial);
+    // Once the node sends again, what is missing comes.
+    *setup.archive.breaks_after.lock().unwrap() = None;
+    let (output, ..): (RetrieveOutput, _, _) = setup.output(&spec);
+    let RetrieveOutput::Retrieved(report) = output else {
+        panic!("{output:?}")
+    };
+    assert_eq!((report.duplicates, report.stored), (2, 4), "{report:?}");
 }
 
 #[test]
