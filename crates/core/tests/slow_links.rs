@@ -58,7 +58,7 @@ fn series_in(orthanc: &support::Orthanc) -> Source {
 }
 
 struct Local {
-    dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
     store: Arc<Store>,
     engine: Engine,
 }
@@ -79,7 +79,11 @@ fn local(node: Node, move_listener: MoveListener) -> Local {
         ..EngineConfig::default()
     };
     let engine = Engine::start(dir.path(), Arc::new(runner), config).unwrap();
-    Local { dir, store, engine }
+    Local {
+        _dir: dir,
+        store,
+        engine,
+    }
 }
 
 fn retrieve(local: &Local, study_uid: &str) -> JobRecord {
@@ -159,6 +163,15 @@ fn completes_after_a_cut(local: &Local, source: &Source, link: &SlowLink, before
     );
 }
 
+/// The uncut run or the cut one, over `link`, which had carried `before` bytes.
+fn completes(cut: bool, local: &Local, source: &Source, link: &SlowLink, before: u64) {
+    if cut {
+        completes_after_a_cut(local, source, link, before);
+    } else {
+        completes_on_a_slow_link(local, source, link, before);
+    }
+}
+
 #[test]
 fn a_dimse_c_get_of_65_mb_over_a_slow_link_completes_and_resumes_after_a_cut() {
     let Some(orthanc) = support::start_orthanc() else {
@@ -175,12 +188,7 @@ fn a_dimse_c_get_of_65_mb_over_a_slow_link_completes_and_resumes_after_a_cut() {
             },
         );
         let local = local(node, MoveListener::Running);
-        if cut {
-            completes_after_a_cut(&local, &source, &link, 0);
-        } else {
-            completes_on_a_slow_link(&local, &source, &link, 0);
-        }
-        drop(local.dir);
+        completes(cut, &local, &source, &link, 0);
     }
 }
 
@@ -212,13 +220,8 @@ fn a_dimse_c_move_of_65_mb_over_a_slow_link_completes_and_resumes_after_a_cut() 
             node,
             MoveListener::Temporary(format!("127.0.0.1:{listener_port}")),
         );
-        let before = inbound.carried();
-        if cut {
-            // The instances' own link is the one cut.
-            completes_after_a_cut(&local, &source, &inbound, before);
-        } else {
-            completes_on_a_slow_link(&local, &source, &inbound, before);
-        }
+        // The instances come, and the cut falls, on their own link.
+        completes(cut, &local, &source, &inbound, inbound.carried());
     }
 }
 
@@ -238,10 +241,6 @@ fn a_dicomweb_retrieval_of_65_mb_over_a_slow_link_completes_and_resumes_after_a_
             },
         );
         let local = local(node, MoveListener::Running);
-        if cut {
-            completes_after_a_cut(&local, &source, &link, 0);
-        } else {
-            completes_on_a_slow_link(&local, &source, &link, 0);
-        }
+        completes(cut, &local, &source, &link, 0);
     }
 }

@@ -220,6 +220,7 @@ impl<L: Link> Messenger<L> {
         is_last: bool,
         data: Vec<u8>,
     ) -> Result<(), DimseError> {
+        let bytes = data.len();
         let pdu = Pdu::PData {
             data: vec![PDataValue {
                 presentation_context_id: context_id,
@@ -227,10 +228,6 @@ impl<L: Link> Messenger<L> {
                 is_last,
                 data,
             }],
-        };
-        let bytes = match &pdu {
-            Pdu::PData { data } => data.iter().map(|v| v.data.len()).sum(),
-            _ => 0,
         };
         self.watched_io(bytes, |link| link.send_pdu(&pdu))
     }
