@@ -8,7 +8,7 @@ use lightbox_core::jobs::engine::{engine_running, ContextSink};
 use lightbox_core::jobs::runner::{LocalRunner, MoveListener};
 use lightbox_core::jobs::{
     JobContext, JobFailure, JobFilter, JobId, JobKind, JobQueue, JobRecord, JobSpec, JobState,
-    NewJob, Priority, Progress,
+    NewJob, ParentFilter, Priority, Progress,
 };
 use lightbox_core::nodes::Nodes;
 use lightbox_core::store::Store;
@@ -243,7 +243,7 @@ struct ListArgs {
     /// canceled, completed
     #[arg(long)]
     state: Vec<String>,
-    /// Only jobs of this kind: import, query, retrieve, send, thumbnail, echo, delete
+    /// Only jobs of this kind: import, query, retrieve, send, thumbnail, echo, delete, receive
     #[arg(long)]
     kind: Option<String>,
     /// Only jobs talking to this node
@@ -252,6 +252,12 @@ struct ListArgs {
     /// Only jobs with this ID or kind, or whose title, node or error contains it
     #[arg(long)]
     text: Option<String>,
+    /// Only activities (jobs that belong to no other job), as the jobs page lists them
+    #[arg(long, conflicts_with = "under")]
+    top: bool,
+    /// Only the jobs of this activity (a job's follow-ups, an association's thumbnails)
+    #[arg(long, value_name = "ID")]
+    under: Option<JobId>,
     #[arg(long, default_value_t = 50)]
     limit: u64,
     #[arg(long, default_value_t = 0)]
@@ -355,6 +361,11 @@ fn filter(args: &ListArgs) -> Result<JobFilter> {
         kind,
         node: args.node.clone(),
         text: args.text.clone(),
+        parent: match (args.top, args.under) {
+            (_, Some(id)) => ParentFilter::Of(id),
+            (true, None) => ParentFilter::TopLevel,
+            (false, None) => ParentFilter::Any,
+        },
         limit: Some(args.limit),
         offset: args.offset,
     })

@@ -4,7 +4,7 @@
 use anyhow::{Context, Result};
 use lightbox_core::import;
 use lightbox_core::jobs::engine::EngineError;
-use lightbox_core::jobs::received::thumbnails_of_received_series;
+use lightbox_core::jobs::received::ReceivedActivities;
 use lightbox_core::jobs::runner::{LocalRunner, MoveListener};
 use lightbox_core::jobs::{Engine, EngineConfig};
 use lightbox_core::nodes::Nodes;
@@ -86,7 +86,12 @@ pub fn serve(
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, shutdown.clone())?;
     }
-    let (on_stored, follow_ups) = thumbnails_of_received_series(engine.clone(), shutdown.clone())?;
+    let (received, follow_ups) = ReceivedActivities::start(
+        engine.clone(),
+        store.clone(),
+        Nodes::new(data_dir),
+        shutdown.clone(),
+    )?;
     let http_address: std::net::SocketAddr = http
         .address
         .parse()
@@ -97,7 +102,7 @@ pub fn serve(
         None => None,
     };
     lightbox_server::check_bind(&http_address, credentials.as_ref()).map_err(anyhow::Error::msg)?;
-    let services = scp::services(store.clone(), Some(on_stored))?;
+    let services = scp::services(store.clone(), Some(received))?;
     let listener = DimseServer::bind(address, config.clone(), services.clone())
         .with_context(|| format!("listening on {address}"))?;
     let dimse_address = listener.local_addr()?;

@@ -246,6 +246,7 @@ fn temporary_listener(
         find: None,
         retrieve: None,
         nodes: None,
+        observer: None,
     };
     match DimseServer::bind(address, config, services) {
         Ok(listener) => {

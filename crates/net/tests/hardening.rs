@@ -41,6 +41,7 @@ impl Server {
             find: None,
             retrieve: None,
             nodes: None,
+            observer: None,
         };
         let server = DimseServer::bind("127.0.0.1:0", config, services).unwrap();
         let port = server.local_addr().unwrap().port();

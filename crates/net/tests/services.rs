@@ -226,6 +226,7 @@ fn storage_only(sink: Arc<FolderSink>) -> Services {
         find: None,
         retrieve: None,
         nodes: None,
+        observer: None,
     }
 }
 

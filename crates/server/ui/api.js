@@ -44,14 +44,14 @@ import { limiter } from './lib/util.js';
  * @typedef {{ ae_title?: string, dimse?: { address?: string, running?: boolean }, store?: StoreTotals, http?: string, version?: string }} ServerStatus
  */
 /** @typedef {'queued' | 'running' | 'waiting_retry' | 'failed' | 'canceled' | 'completed'} JobState */
-/** @typedef {'import' | 'query' | 'retrieve' | 'send' | 'thumbnail' | 'echo' | 'delete'} JobKind */
+/** @typedef {'import' | 'query' | 'retrieve' | 'send' | 'thumbnail' | 'echo' | 'delete' | 'receive'} JobKind */
 /** @typedef {{ level: 'patient' | 'study' | 'series', uid: string }} DeleteTarget */
 /**
  * What a job does (the fields its kind uses).
  * @typedef {{
  *   kind: JobKind | string, node?: string, study_uid?: string, series_uid?: string,
  *   sop_instance_uid?: string, preview_first?: boolean, preview_only?: boolean,
- *   target?: DeleteTarget, paths?: string[], link?: boolean,
+ *   target?: DeleteTarget, paths?: string[], link?: boolean, calling_ae_title?: string, peer?: string,
  * }} JobSpec
  */
 /** One series' instances done of its total (0: not known). @typedef {{ done: number, total: number }} SeriesProgress */
@@ -63,6 +63,7 @@ import { limiter } from './lib/util.js';
  * }} JobProgress
  */
 /** @typedef {{ category?: string, message?: string }} JobError */
+/** The jobs of an activity, by state. @typedef {{ total: number, active: number, completed: number, failed: number, canceled: number }} ChildCounts */
 /** @typedef {{ at?: number, message?: string }} JobLogLine */
 /**
  * A job record as GET /api/jobs/{id} returns it (listings leave out the log).
@@ -71,6 +72,7 @@ import { limiter } from './lib/util.js';
  *   spec?: JobSpec, progress?: JobProgress | null, error?: JobError | null, attempts?: number,
  *   max_retries?: number, created_at?: number, started_at?: number | null, finished_at?: number | null,
  *   retry_at?: number | null, depends_on?: number[], output?: unknown, log?: JobLogLine[],
+ *   parent?: number | null, children?: ChildCounts,
  * }} Job
  */
 /**
@@ -78,7 +80,7 @@ import { limiter } from './lib/util.js';
  * @typedef {{
  *   event: 'queued' | 'state' | 'progress' | 'log' | 'priority', id: number, kind?: JobKind, title?: string,
  *   priority?: string, merged?: boolean, state?: JobState, attempts?: number, error?: JobError | null,
- *   retry_at?: number | null, progress?: JobProgress, message?: string,
+ *   retry_at?: number | null, progress?: JobProgress, message?: string, parent?: number,
  * }} JobEvent
  */
 /** @typedef {{ kind: 'none' } | { kind: 'basic', user?: string, password?: string } | { kind: 'bearer', token?: string }} NodeAuth */

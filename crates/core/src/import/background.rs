@@ -33,7 +33,7 @@ pub struct BackgroundIndexer {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Placed {
     pub outcome: Ingested,
-    /// The instance's series (for follow-ups such as thumbnails), when it was stored.
+    /// The instance's series (for follow-ups such as thumbnails, and records of what arrived).
     pub series_uid: Option<String>,
 }
 
@@ -88,9 +88,9 @@ impl BackgroundIndexer {
                     series_uid: Some(series_uid),
                 })
             }
-            Parsed::Duplicate => Ok(Placed {
+            Parsed::Duplicate { series_uid } => Ok(Placed {
                 outcome: Ingested::Duplicate,
-                series_uid: None,
+                series_uid: Some(series_uid),
             }),
             Parsed::Skipped(skipped) => Err(skipped),
         }

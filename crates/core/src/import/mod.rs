@@ -99,7 +99,10 @@ enum Input {
 
 enum Parsed {
     Record(Box<InstanceRecord>),
-    Duplicate,
+    /// Stored already (its series, for the records of whoever sent it again).
+    Duplicate {
+        series_uid: String,
+    },
     Skipped(Skipped),
 }
 
@@ -214,7 +217,7 @@ pub(crate) fn ingest_into_series(
             Ok(_) => Ok((Ingested::Duplicate, Some(record.series_uid))),
             Err(e) => Err(skip(source, format!("indexing failed: {e}"))),
         },
-        Parsed::Duplicate => Ok((Ingested::Duplicate, None)),
+        Parsed::Duplicate { series_uid } => Ok((Ingested::Duplicate, Some(series_uid))),
         Parsed::Skipped(skipped) => Err(skipped),
     }
 }
@@ -588,7 +591,9 @@ fn parse_and_place(
         .unwrap_or_else(|e| e.into_inner())
         .insert(record.sop_instance_uid.clone());
     if !claimed {
-        return Parsed::Duplicate;
+        return Parsed::Duplicate {
+            series_uid: record.series_uid,
+        };
     }
     // A copy that fails from here on must not make a later copy of the instance a duplicate.
     let unclaim = |uid: &str| {
@@ -598,7 +603,11 @@ fn parse_and_place(
             .remove(uid);
     };
     match store.index().instance_path(&record.sop_instance_uid) {
-        Ok(Some(_)) => return Parsed::Duplicate,
+        Ok(Some(_)) => {
+            return Parsed::Duplicate {
+                series_uid: record.series_uid,
+            }
+        }
         Ok(None) => {}
         Err(e) => {
             unclaim(&record.sop_instance_uid);
@@ -677,7 +686,7 @@ fn write_index(
                 progress.processed.fetch_add(1, Ordering::Relaxed);
                 match parsed {
                     Parsed::Record(r) => batch.push(*r),
-                    Parsed::Duplicate => report.duplicates += 1,
+                    Parsed::Duplicate { .. } => report.duplicates += 1,
                     Parsed::Skipped(s) => report.skipped.push(s),
                 }
             }

@@ -370,6 +370,36 @@ impl Engine {
         Ok(lock(&self.shared.queue).get(id)?)
     }
 
+    /// Records work this engine does not run (an association a peer opened), as a running job
+    /// that the returned [`Activity`] reports on and ends.
+    pub fn open_activity(&self, job: NewJob) -> Result<Activity, EngineError> {
+        let id = lock(&self.shared.queue).open_activity(&job)?;
+        let priority = job.priority.unwrap_or_else(|| job.spec.default_priority());
+        self.shared.emit(JobEvent::Queued {
+            id,
+            kind: job.spec.kind(),
+            title: job.title(),
+            priority,
+            merged: false,
+            parent: job.parent,
+        });
+        self.shared.emit(JobEvent::State {
+            id,
+            state: JobState::Running,
+            attempts: 1,
+            error: None,
+            retry_at: None,
+            title: None,
+        });
+        Ok(Activity {
+            id,
+            sink: EngineSink {
+                shared: self.shared.clone(),
+                throttle: Mutex::new(Throttle::default()),
+            },
+        })
+    }
+
     pub fn list(&self, filter: &JobFilter) -> Result<(Vec<JobRecord>, u64), EngineError> {
         Ok(lock(&self.shared.queue).list(filter)?)
     }
@@ -477,6 +507,7 @@ impl Shared {
                 title: job.title(),
                 priority,
                 merged: true,
+                parent: job.parent,
             });
         } else {
             self.load(submitted.id)?;
@@ -497,6 +528,7 @@ impl Shared {
                     title: record.title.clone(),
                     priority: record.priority,
                     merged: false,
+                    parent: record.parent,
                 });
                 self.admit(&record)?;
             }
@@ -590,6 +622,7 @@ impl Shared {
             attempts: 0,
             error: (state == JobState::Failed).then_some(error),
             retry_at: None,
+            title: None,
         });
         self.settle_dependents(id, state)
     }
@@ -826,6 +859,7 @@ impl Shared {
             attempts: attempt,
             error: None,
             retry_at: None,
+            title: None,
         });
         let ctx = JobContext {
             id,
@@ -932,11 +966,18 @@ impl Shared {
             attempts: attempt,
             error,
             retry_at,
+            title: None,
         });
         if state == JobState::Completed {
+            // Follow-ups belong to the activity this job belongs to, or to this job: one level.
+            let activity = record.parent.unwrap_or(id);
             for chain in ctx.take_follow_ups() {
                 let mut previous = id;
                 for job in chain {
+                    let job = NewJob {
+                        parent: job.parent.or(Some(activity)),
+                        ..job
+                    };
                     previous = self.submit(job.after(previous))?.id;
                 }
             }
@@ -945,6 +986,62 @@ impl Shared {
             self.settle_dependents(id, state)?;
         }
         self.wake.notify_all();
+        Ok(())
+    }
+}
+
+/// Work recorded as a job but done outside the engine (see [`Engine::open_activity`]).
+pub struct Activity {
+    id: JobId,
+    sink: EngineSink,
+}
+
+impl Activity {
+    pub fn id(&self) -> JobId {
+        self.id
+    }
+
+    /// Its progress, throttled as a running job's is.
+    pub fn progress(&self, progress: Progress) {
+        self.sink.progress(self.id, &progress);
+    }
+
+    pub fn log(&self, message: &str) {
+        self.sink.log(self.id, message);
+    }
+
+    /// Ends it: completed with its output, or failed (the failure may carry an output).
+    pub fn finish(
+        self,
+        title: Option<String>,
+        result: Result<serde_json::Value, JobFailure>,
+    ) -> Result<(), EngineError> {
+        self.sink.flush(self.id);
+        let shared = &self.sink.shared;
+        let (state, error) = {
+            let queue = lock(&shared.queue);
+            if let Some(title) = &title {
+                queue.set_title(self.id, title)?;
+            }
+            match result {
+                Ok(output) => {
+                    queue.finish(self.id, JobState::Completed, None, Some(&output))?;
+                    (JobState::Completed, None)
+                }
+                Err(failure) => {
+                    queue.finish(self.id, JobState::Failed, Some(&failure), None)?;
+                    (JobState::Failed, Some(failure))
+                }
+            }
+        };
+        shared.emit(JobEvent::State {
+            id: self.id,
+            state,
+            attempts: 1,
+            error,
+            retry_at: None,
+            title,
+        });
         Ok(())
     }
 }

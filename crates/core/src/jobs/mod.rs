@@ -10,7 +10,9 @@
 //! - [`runner`]: hands each job to its kind's module, against the store, the index and the nodes;
 //! - [`kinds`]: one module per kind of job (import, query, retrieve, send, thumbnail, echo,
 //!   delete), each with its typed output;
-//! - [`received`]: follow-up jobs for data received over the network (thumbnails).
+//! - [`received`]: what the storage listener receives: each association that stores something
+//!   is recorded as an activity (a `receive` job the engine does not run), and the series it
+//!   brought get their thumbnails under it.
 
 pub mod engine;
 pub mod kinds;
@@ -20,7 +22,7 @@ pub mod runner;
 pub mod spec;
 
 pub use engine::{Engine, EngineConfig, JobContext, Runner};
-pub use queue::{JobFilter, JobQueue, NewJob, QueueError};
+pub use queue::{JobFilter, JobQueue, NewJob, ParentFilter, QueueError};
 pub use spec::{AssociationSettings, DeleteTarget, JobKind, JobSpec, QuerySpec, Subject};
 
 use serde::{Deserialize, Serialize};
@@ -245,6 +247,30 @@ pub struct JobRecord {
     pub retry_at: Option<i64>,
     /// A cancel has been asked for (by another process, or while running).
     pub cancel_requested: bool,
+    /// The activity this job belongs to (it is listed under that job).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<JobId>,
+    /// The jobs that belong to this one's activity, by state.
+    #[serde(default, skip_serializing_if = "ChildCounts::is_empty")]
+    pub children: ChildCounts,
+}
+
+/// The jobs of an activity (the follow-ups of a job, the thumbnails of what an association
+/// brought), counted by state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChildCounts {
+    pub total: u64,
+    /// Queued, running or waiting to be retried.
+    pub active: u64,
+    pub completed: u64,
+    pub failed: u64,
+    pub canceled: u64,
+}
+
+impl ChildCounts {
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
 }
 
 impl JobRecord {
@@ -282,6 +308,8 @@ pub enum JobEvent {
         title: String,
         priority: Priority,
         merged: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        parent: Option<JobId>,
     },
     /// The job's state changed.
     State {
@@ -292,6 +320,9 @@ pub enum JobEvent {
         error: Option<JobFailure>,
         #[serde(skip_serializing_if = "Option::is_none")]
         retry_at: Option<i64>,
+        /// The job's title, when it changed (an activity names what it brought once over).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        title: Option<String>,
     },
     Progress {
         id: JobId,

@@ -5,8 +5,8 @@
 //! appends a signal, which the engine picks up within a fraction of a second.
 
 use super::{
-    now_millis, FailureCategory, JobFailure, JobId, JobKind, JobRecord, JobSpec, JobState, LogLine,
-    Priority, Progress,
+    now_millis, ChildCounts, FailureCategory, JobFailure, JobId, JobKind, JobRecord, JobSpec,
+    JobState, LogLine, Priority, Progress,
 };
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
@@ -44,6 +44,9 @@ pub struct NewJob {
     pub max_retries: Option<u32>,
     /// Its title in lists (the specification's own when not given).
     pub title: Option<String>,
+    /// The activity it belongs to (the job or association whose follow-up it is): the jobs
+    /// page lists it under that one.
+    pub parent: Option<JobId>,
 }
 
 impl NewJob {
@@ -54,7 +57,14 @@ impl NewJob {
             depends_on: Vec::new(),
             max_retries: None,
             title: None,
+            parent: None,
         }
+    }
+
+    /// Lists the job under `parent`'s activity.
+    pub fn under(mut self, parent: JobId) -> NewJob {
+        self.parent = Some(parent);
+        self
     }
 
     /// Names the job in words (see [`JobSpec::title_about`]).
@@ -103,8 +113,19 @@ pub struct JobFilter {
     /// Jobs whose ID or kind is this, or whose title, node or error contains it (ASCII case
     /// folded).
     pub text: Option<String>,
+    pub parent: ParentFilter,
     pub limit: Option<u64>,
     pub offset: u64,
+}
+
+/// Jobs wherever they belong, only those of no activity (each activity's own row), or only
+/// those of one activity.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ParentFilter {
+    #[default]
+    Any,
+    TopLevel,
+    Of(JobId),
 }
 
 const PENDING: &str = "('queued', 'running', 'waiting_retry')";
@@ -157,11 +178,22 @@ CREATE TABLE job_signals (seq INTEGER PRIMARY KEY AUTOINCREMENT, job_id INTEGER 
 /// Version 2: the per-series progress of jobs that span several series, as JSON.
 const PER_SERIES_PROGRESS: &str = "ALTER TABLE jobs ADD COLUMN progress_series TEXT;";
 
+/// Version 3: the activity a job belongs to.
+const PARENTS: &str = "ALTER TABLE jobs ADD COLUMN parent INTEGER;
+    CREATE INDEX jobs_by_parent ON jobs(parent, state) WHERE parent IS NOT NULL;";
+
 const COLUMNS: &str = "id, kind, spec, title, priority, state, node, attempts, max_retries,
     items_done, items_total, bytes_done, bytes_total, error_category, error_message, output,
     created_at, started_at, finished_at, retry_at, cancel_requested,
     (SELECT group_concat(depends_on) FROM job_dependencies d WHERE d.job_id = jobs.id),
-    progress_series";
+    progress_series, parent,
+    (SELECT json_array(count(*), sum(c.state IN ('queued', 'running', 'waiting_retry')),
+                       sum(c.state = 'completed'), sum(c.state = 'failed'),
+                       sum(c.state = 'canceled'))
+     FROM jobs c WHERE c.parent = jobs.id)";
+
+/// Kinds the engine never runs: their records are kept by whoever does the work.
+const RECORDED: &str = "('receive')";
 
 pub struct JobQueue {
     conn: Connection,
@@ -178,7 +210,7 @@ impl JobQueue {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        for (from, step) in [(0, SCHEMA), (1, PER_SERIES_PROGRESS)] {
+        for (from, step) in [(0, SCHEMA), (1, PER_SERIES_PROGRESS), (2, PARENTS)] {
             if version > from {
                 continue;
             }
@@ -241,8 +273,8 @@ impl JobQueue {
         }
         tx.execute(
             "INSERT INTO jobs (kind, spec, duplicate_key, title, priority, state, node,
-                               max_retries, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7, ?8)",
+                               max_retries, created_at, parent)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7, ?8, ?9)",
             params![
                 job.spec.kind().as_str(),
                 key,
@@ -251,7 +283,8 @@ impl JobQueue {
                 priority.rank(),
                 job.spec.node(),
                 job.max_retries.unwrap_or(default_retries),
-                now_millis()
+                now_millis(),
+                job.parent
             ],
         )?;
         let id = tx.last_insert_rowid();
@@ -275,6 +308,37 @@ impl JobQueue {
             merged: false,
             raised: false,
         })
+    }
+
+    /// Records an activity the engine does not run (an association a peer opened): running
+    /// from now on, until [`finish`](Self::finish).
+    pub fn open_activity(&self, job: &NewJob) -> Result<JobId, QueueError> {
+        let now = now_millis();
+        let id = self.conn.query_row(
+            "INSERT INTO jobs (kind, spec, duplicate_key, title, priority, state, node,
+                               attempts, max_retries, created_at, started_at, parent)
+             VALUES (?1, ?2, ?2, ?3, ?4, 'running', ?5, 1, 0, ?6, ?6, ?7) RETURNING id",
+            params![
+                job.spec.kind().as_str(),
+                job.spec.duplicate_key(),
+                job.title(),
+                job.priority
+                    .unwrap_or_else(|| job.spec.default_priority())
+                    .rank(),
+                job.spec.node(),
+                now,
+                job.parent
+            ],
+            |r| r.get(0),
+        )?;
+        Ok(id)
+    }
+
+    pub fn set_title(&self, id: JobId, title: &str) -> Result<(), QueueError> {
+        self.conn
+            .prepare_cached("UPDATE jobs SET title = ?2 WHERE id = ?1")?
+            .execute(params![id, title])?;
+        Ok(())
     }
 
     pub fn get(&self, id: JobId) -> Result<Option<JobRecord>, QueueError> {
@@ -304,6 +368,14 @@ impl JobQueue {
         if let Some(node) = &filter.node {
             clauses.push("node = ?".into());
             values.push(node.clone());
+        }
+        match filter.parent {
+            ParentFilter::Any => {}
+            ParentFilter::TopLevel => clauses.push("parent IS NULL".into()),
+            ParentFilter::Of(parent) => {
+                clauses.push("parent = ?".into());
+                values.push(parent.to_string());
+            }
         }
         if let Some(text) = filter
             .text
@@ -352,7 +424,8 @@ impl JobQueue {
     /// Queued, waiting and running jobs, for the engine to schedule at start-up.
     pub fn pending(&self) -> Result<Vec<JobRecord>, QueueError> {
         let mut statement = self.conn.prepare(&format!(
-            "SELECT {COLUMNS} FROM jobs WHERE state IN {PENDING} ORDER BY id"
+            "SELECT {COLUMNS} FROM jobs WHERE state IN {PENDING} AND kind NOT IN {RECORDED}
+             ORDER BY id"
         ))?;
         let jobs = statement
             .query_map([], read_row)?
@@ -475,7 +548,10 @@ impl JobQueue {
 
     pub fn set_priority(&self, id: JobId, priority: Priority) -> Result<bool, QueueError> {
         let changed = self.conn.execute(
-            &format!("UPDATE jobs SET priority = ?2 WHERE id = ?1 AND state IN {PENDING}"),
+            &format!(
+                "UPDATE jobs SET priority = ?2
+                 WHERE id = ?1 AND state IN {PENDING} AND kind NOT IN {RECORDED}"
+            ),
             params![id, priority.rank()],
         )?;
         Ok(changed > 0)
@@ -484,7 +560,10 @@ impl JobQueue {
     /// Marks a pending job for cancellation (the engine carries it out).
     pub fn request_cancel(&self, id: JobId) -> Result<bool, QueueError> {
         let changed = self.conn.execute(
-            &format!("UPDATE jobs SET cancel_requested = 1 WHERE id = ?1 AND state IN {PENDING}"),
+            &format!(
+                "UPDATE jobs SET cancel_requested = 1
+                 WHERE id = ?1 AND state IN {PENDING} AND kind NOT IN {RECORDED}"
+            ),
             [id],
         )?;
         Ok(changed > 0)
@@ -493,11 +572,13 @@ impl JobQueue {
     /// A failed or canceled job goes back to the queue, with its attempts counted afresh.
     pub fn requeue(&self, id: JobId) -> Result<bool, QueueError> {
         let changed = self.conn.execute(
-            "UPDATE jobs SET state = 'queued', attempts = 0, error_category = NULL,
+            &format!(
+                "UPDATE jobs SET state = 'queued', attempts = 0, error_category = NULL,
                              error_message = NULL, output = NULL, finished_at = NULL,
                              started_at = NULL, retry_at = NULL, cancel_requested = 0,
                              items_done = 0, bytes_done = 0, progress_series = NULL
-             WHERE id = ?1 AND state IN ('failed', 'canceled')",
+             WHERE id = ?1 AND state IN ('failed', 'canceled') AND kind NOT IN {RECORDED}"
+            ),
             [id],
         )?;
         if changed > 0 {
@@ -508,7 +589,17 @@ impl JobQueue {
 
     /// Jobs that were running when the engine stopped (a crash or `kill -9`) go back to the
     /// queue; their attempt does not count against their retries.
+    /// Activities that were under way (an association cut by the stop) end as failed.
     pub fn recover_interrupted(&self) -> Result<Vec<JobId>, QueueError> {
+        self.conn.execute(
+            &format!(
+                "UPDATE jobs SET state = 'failed', error_category = 'network',
+                     error_message = 'the server stopped while this was under way',
+                     finished_at = ?1
+                 WHERE state = 'running' AND kind IN {RECORDED}"
+            ),
+            [now_millis()],
+        )?;
         let mut statement = self.conn.prepare(
             "UPDATE jobs SET state = 'queued', attempts = max(attempts - 1, 0)
              WHERE state = 'running' RETURNING id",
@@ -590,6 +681,7 @@ fn read_row(r: &rusqlite::Row) -> rusqlite::Result<Result<JobRecord, QueueError>
     };
     let output: Option<String> = r.get(15)?;
     let depends: Option<String> = r.get(21)?;
+    let children: Option<String> = r.get(24)?;
     Ok(Ok(JobRecord {
         id,
         kind: JobKind::parse(&kind_text).unwrap_or(spec.kind()),
@@ -619,6 +711,17 @@ fn read_row(r: &rusqlite::Row) -> rusqlite::Result<Result<JobRecord, QueueError>
         finished_at: r.get(18)?,
         retry_at: r.get(19)?,
         cancel_requested: r.get::<_, i64>(20)? != 0,
+        parent: r.get(23)?,
+        children: children
+            .and_then(|json| serde_json::from_str::<[Option<u64>; 5]>(&json).ok())
+            .map(|[total, active, completed, failed, canceled]| ChildCounts {
+                total: total.unwrap_or(0),
+                active: active.unwrap_or(0),
+                completed: completed.unwrap_or(0),
+                failed: failed.unwrap_or(0),
+                canceled: canceled.unwrap_or(0),
+            })
+            .unwrap_or_default(),
         spec,
     }))
 }

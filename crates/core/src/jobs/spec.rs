@@ -2,6 +2,7 @@
 //! queued by one process can run in another, and after a restart.
 
 use super::Priority;
+use crate::index::Index;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -15,10 +16,12 @@ pub enum JobKind {
     Thumbnail,
     Echo,
     Delete,
+    /// An association a peer opened to the storage listener: recorded, never run.
+    Receive,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 7] = [
+    pub const ALL: [JobKind; 8] = [
         JobKind::Import,
         JobKind::Query,
         JobKind::Retrieve,
@@ -26,6 +29,7 @@ impl JobKind {
         JobKind::Thumbnail,
         JobKind::Echo,
         JobKind::Delete,
+        JobKind::Receive,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -37,6 +41,7 @@ impl JobKind {
             JobKind::Thumbnail => "thumbnail",
             JobKind::Echo => "echo",
             JobKind::Delete => "delete",
+            JobKind::Receive => "receive",
         }
     }
 
@@ -132,6 +137,18 @@ pub enum JobSpec {
     Delete {
         target: DeleteTarget,
     },
+    /// What a peer sent in one association to the storage listener. The listener keeps this
+    /// record while the association lasts (an activity): the engine never runs it.
+    Receive {
+        calling_ae_title: String,
+        /// The peer's IP address.
+        peer: String,
+        /// The known node with that AE title, if one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        node: Option<String>,
+        /// When the association was established (ms since the epoch).
+        started_at: i64,
+    },
 }
 
 impl JobSpec {
@@ -144,6 +161,7 @@ impl JobSpec {
             JobSpec::Thumbnail { .. } => JobKind::Thumbnail,
             JobSpec::Echo { .. } => JobKind::Echo,
             JobSpec::Delete { .. } => JobKind::Delete,
+            JobSpec::Receive { .. } => JobKind::Receive,
         }
     }
 
@@ -154,6 +172,7 @@ impl JobSpec {
             | JobSpec::Retrieve { node, .. }
             | JobSpec::Send { node, .. }
             | JobSpec::Echo { node, .. } => Some(node),
+            JobSpec::Receive { node, .. } => node.as_deref(),
             JobSpec::Import { .. } | JobSpec::Thumbnail { .. } | JobSpec::Delete { .. } => None,
         }
     }
@@ -176,7 +195,8 @@ impl JobSpec {
             JobSpec::Import { .. }
             | JobSpec::Retrieve { .. }
             | JobSpec::Send { .. }
-            | JobSpec::Delete { .. } => Priority::Normal,
+            | JobSpec::Delete { .. }
+            | JobSpec::Receive { .. } => Priority::Normal,
         }
     }
 
@@ -225,6 +245,11 @@ impl JobSpec {
                 DeleteTarget::Series(uid) => format!("delete series {uid}"),
                 DeleteTarget::Instance(uid) => format!("delete instance {uid}"),
             },
+            JobSpec::Receive {
+                calling_ae_title,
+                peer,
+                ..
+            } => format!("receive from {calling_ae_title} ({peer})"),
         }
     }
 
@@ -343,6 +368,60 @@ fn joined(words: [Option<String>; 2]) -> Option<String> {
 }
 
 impl Subject {
+    /// The patient, study and series of a job, as far as the local index knows them.
+    pub fn local(index: &dyn Index, spec: &JobSpec) -> Subject {
+        let (study_uid, series_uid) = match spec {
+            JobSpec::Retrieve {
+                study_uid,
+                series_uid,
+                ..
+            } => (Some(study_uid.clone()), series_uid.clone()),
+            JobSpec::Send {
+                study_uid,
+                series_uid,
+                ..
+            } => (study_uid.clone(), series_uid.clone()),
+            JobSpec::Thumbnail { series_uid, .. } => (None, Some(series_uid.clone())),
+            JobSpec::Delete {
+                target: DeleteTarget::Study(uid),
+            } => (Some(uid.clone()), None),
+            JobSpec::Delete {
+                target: DeleteTarget::Series(uid),
+            } => (None, Some(uid.clone())),
+            _ => (None, None),
+        };
+        Subject::of(index, study_uid.as_deref(), series_uid.as_deref())
+    }
+
+    /// A study's and a series' subject, as far as the local index knows them.
+    pub fn of(index: &dyn Index, study_uid: Option<&str>, series_uid: Option<&str>) -> Subject {
+        let series = series_uid.and_then(|uid| index.series(uid).ok().flatten());
+        let study = study_uid
+            .map(str::to_string)
+            .or_else(|| series.as_ref().map(|s| s.study_uid.clone()))
+            .and_then(|uid| index.study(&uid).ok().flatten());
+        let (patient_name, study_date, study_description) = match study {
+            Some(s) => (Some(s.patient_name), s.study_date, s.study_description),
+            None => (None, None, None),
+        };
+        let (series_number, series_description, modality) = match series {
+            Some(s) => (
+                s.series_number.map(|n| n.to_string()),
+                s.series_description,
+                s.modality,
+            ),
+            None => (None, None, None),
+        };
+        Subject {
+            patient_name,
+            study_date,
+            study_description,
+            series_number,
+            series_description,
+            modality,
+        }
+    }
+
     /// Each field of `other` that this one lacks.
     pub fn or(self, other: Subject) -> Subject {
         Subject {
@@ -353,6 +432,29 @@ impl Subject {
             series_description: self.series_description.or(other.series_description),
             modality: self.modality.or(other.modality),
         }
+    }
+
+    /// "Doe, Jane (2019-07-16 CT chest)": the patient and the study; `None` when neither is known.
+    pub fn patient_and_study(&self) -> Option<String> {
+        let patient = part(self.patient_name.as_deref().map(person_name));
+        let study = part(joined([
+            self.study_date.as_deref().map(iso_date),
+            self.study_description.clone(),
+        ]));
+        match (patient, study) {
+            (None, None) => None,
+            (Some(patient), None) => Some(patient),
+            (None, Some(study)) => Some(format!("({study})")),
+            (Some(patient), Some(study)) => Some(format!("{patient} ({study})")),
+        }
+    }
+
+    /// "#2 Axial 1.25" (the series' number and description, or its modality).
+    pub fn series_words(&self) -> Option<String> {
+        part(joined([
+            self.series_number.as_ref().map(|n| format!("#{n}")),
+            self.series_description.clone().or(self.modality.clone()),
+        ]))
     }
 
     /// "series “#2 Axial 1.25” of Doe, Jane (2019-07-16 CT chest)", or "the study of …";

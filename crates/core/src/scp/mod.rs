@@ -9,6 +9,7 @@ mod retrieve;
 use crate::import::BackgroundIndexer;
 use crate::nodes::Nodes;
 use crate::store::Store;
+use lightbox_net::dimse::observer::AssociationObserver;
 use lightbox_net::dimse::server::{DimseServer, ServerConfig, Services};
 use lightbox_net::sink::{Accepted, InstanceSink, Origin, Refused};
 use std::path::PathBuf;
@@ -16,15 +17,10 @@ use std::sync::Arc;
 
 pub use retrieve::{KnownNodes, StoredInstances};
 
-/// Called with the Series Instance UID of each newly stored instance, after its response (so it
-/// must be quick: the job engine's thumbnail follow-ups hang off it).
-pub type OnStored = Arc<dyn Fn(&str) + Send + Sync>;
-
 /// The storage service: received instances through the background indexer.
 struct Storage {
     indexer: BackgroundIndexer,
     scratch: PathBuf,
-    on_stored: Option<OnStored>,
 }
 
 impl InstanceSink for Storage {
@@ -39,40 +35,35 @@ impl InstanceSink for Storage {
     fn flush(&self) {
         self.indexer.flush();
     }
-
-    fn acknowledged(&self, accepted: &Accepted) {
-        if let (Some(series_uid), Some(hook), false) =
-            (&accepted.series_uid, &self.on_stored, accepted.duplicate)
-        {
-            hook(series_uid);
-        }
-    }
 }
 
-/// This node's DIMSE listener at `address`, storing into `store`; `on_stored` hears of each
-/// newly stored instance.
+/// This node's DIMSE listener at `address`, storing into `store`; `observer` hears what each
+/// association does.
 pub fn listener(
     address: &str,
     store: Arc<Store>,
     config: ServerConfig,
-    on_stored: Option<OnStored>,
+    observer: Option<Arc<dyn AssociationObserver>>,
 ) -> std::io::Result<DimseServer> {
-    DimseServer::bind(address, config, services(store, on_stored)?)
+    DimseServer::bind(address, config, services(store, observer)?)
 }
 
 /// This node's services over `store`, for listeners of its own making (the plain and the TLS
 /// port share one set, and so one indexer).
-pub fn services(store: Arc<Store>, on_stored: Option<OnStored>) -> std::io::Result<Services> {
+pub fn services(
+    store: Arc<Store>,
+    observer: Option<Arc<dyn AssociationObserver>>,
+) -> std::io::Result<Services> {
     let storage = Storage {
         indexer: BackgroundIndexer::start(store.clone())?,
         scratch: store.tmp_dir(),
-        on_stored,
     };
     let services = Services {
         storage: Arc::new(storage),
         find: Some(Arc::new(find::IndexFind(store.index().clone()))),
         retrieve: Some(Arc::new(StoredInstances(store.clone()))),
         nodes: Some(Arc::new(KnownNodes(Nodes::new(store.root())))),
+        observer,
     };
     Ok(services)
 }

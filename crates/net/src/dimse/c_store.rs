@@ -3,7 +3,7 @@
 //! storage of what peers send (through the [`InstanceSink`]).
 
 use super::association::{associate, expect_response, AcceptedContext, Proposal};
-use super::command::{field, Command};
+use super::command::{element, field, Command};
 use super::instance::{
     describe_file, receive_instance, respond, send_store_request, store_command, Outgoing, Received,
 };
@@ -259,8 +259,17 @@ fn store_outgoing<L: super::message::Link>(
     Ok(response.status().unwrap_or(status::PROCESSING_FAILURE))
 }
 
+/// What one served C-STORE did: the instance, what the sink made of it (or why it refused
+/// it), and the data set bytes received.
+pub(crate) struct Served {
+    pub sop_instance_uid: String,
+    pub accepted: Option<Accepted>,
+    pub refusal: Option<String>,
+    pub bytes: u64,
+}
+
 /// The SCP side: receives one C-STORE into the sink, then answers; success means the instance is
-/// stored. Returns what the sink accepted, once the peer has been told.
+/// stored. Returns what became of it, once the peer has been told.
 pub(crate) fn serve<L: Link>(
     messenger: &mut Messenger<L>,
     context_id: u8,
@@ -268,12 +277,12 @@ pub(crate) fn serve<L: Link>(
     transfer_syntax: &str,
     sink: &dyn InstanceSink,
     origin: &Origin,
-) -> Result<Option<Accepted>, DimseError> {
+) -> Result<Served, DimseError> {
     let Received {
         status,
         comment,
         accepted,
-        ..
+        bytes,
     } = receive_instance(sink, messenger, command, transfer_syntax, origin)?;
     respond(
         messenger,
@@ -286,5 +295,12 @@ pub(crate) fn serve<L: Link>(
     if let Some(accepted) = &accepted {
         sink.acknowledged(accepted);
     }
-    Ok(accepted)
+    Ok(Served {
+        sop_instance_uid: command
+            .str(element::AFFECTED_SOP_INSTANCE_UID)
+            .unwrap_or_default(),
+        refusal: accepted.is_none().then(|| comment.unwrap_or_default()),
+        accepted,
+        bytes,
+    })
 }

@@ -6,7 +6,8 @@
 //! - one module per service, each with its SCU verb and its SCP handling: [`c_echo`],
 //!   [`c_store`], [`c_find`], [`c_get`], [`c_move`];
 //! - [`server`]: the listener that accepts associations and hands each request to the
-//!   service handlers it was given ([`server::Services`]).
+//!   service handlers it was given ([`server::Services`]);
+//! - [`observer`]: what the listener tells of each association, for records of them.
 
 pub mod association;
 pub mod c_echo;
@@ -17,6 +18,7 @@ pub mod c_store;
 pub mod command;
 pub mod instance;
 pub mod message;
+pub mod observer;
 pub mod server;
 pub mod status;
 mod watchdog;

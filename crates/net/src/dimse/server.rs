@@ -9,6 +9,9 @@ use super::c_move::NodeDirectory;
 use super::command::field;
 use super::instance::respond;
 use super::message::{Incoming, Messenger};
+use super::observer::{
+    AssociationEnd, AssociationObserver, AssociationWatch, InstanceOutcome, Peer,
+};
 use super::watchdog::Watch;
 use super::{
     c_echo, c_find, c_get, c_move, c_store, DimseError, DEFAULT_AE_TITLE, DEFAULT_TIMEOUT, MAX_PDU,
@@ -78,6 +81,8 @@ pub struct Services {
     pub retrieve: Option<Arc<dyn RetrieveHandler>>,
     /// C-MOVE destinations, and the callers `known_nodes_only` admits.
     pub nodes: Option<Arc<dyn NodeDirectory>>,
+    /// Hears what each association does.
+    pub observer: Option<Arc<dyn AssociationObserver>>,
 }
 
 /// The AE title policy, checked while the association is negotiated.
@@ -336,30 +341,50 @@ impl DimseServer {
         messenger.before_release(Box::new(move || storage.flush()));
         let source = format!("{calling}@{}", peer.ip());
         tracing::debug!(%peer, calling = %calling, "association accepted");
-        loop {
+        let mut watch = self.services.observer.as_ref().map(|observer| {
+            observer.established(&Peer {
+                calling_ae_title: calling.clone(),
+                called_ae_title: self.config.ae_title.clone(),
+                address: peer,
+            })
+        });
+        let end = loop {
             let (context_id, command) = match messenger.receive_command() {
                 Ok(Incoming::Command {
                     context_id,
                     command,
                 }) => (context_id, command),
-                Ok(Incoming::Released) => return,
+                Ok(Incoming::Released) => break AssociationEnd::Released,
                 // What this association stored becomes searchable before the thread ends.
-                Ok(Incoming::Aborted) | Err(_) => return self.services.storage.flush(),
+                Ok(Incoming::Aborted) => {
+                    self.services.storage.flush();
+                    break AssociationEnd::Aborted;
+                }
+                Err(e) => {
+                    self.services.storage.flush();
+                    break AssociationEnd::Broken(e.to_string());
+                }
             };
             let result = self.dispatch(
                 &mut messenger,
                 context_id,
                 &command,
                 &contexts,
-                &calling,
-                &source,
+                &Origin {
+                    calling_ae_title: Some(&calling),
+                    source: &source,
+                },
+                watch.as_deref_mut(),
             );
             if let Err(e) = result {
                 tracing::info!(%peer, calling = %calling, error = %e, "association aborted");
                 let _ = messenger.link.abort();
                 self.services.storage.flush();
-                return;
+                break AssociationEnd::Broken(e.to_string());
             }
+        };
+        if let Some(watch) = watch {
+            watch.ended(end);
         }
     }
 
@@ -369,26 +394,31 @@ impl DimseServer {
         context_id: u8,
         command: &super::command::Command,
         contexts: &[AcceptedContext],
-        calling: &str,
-        source: &str,
+        origin: &Origin,
+        watch: Option<&mut (dyn AssociationWatch + 'static)>,
     ) -> Result<(), DimseError> {
         let transfer_syntax = super::association::context_transfer_syntax(contexts, context_id);
         match command.field() {
             field::C_ECHO_RQ => c_echo::answer(messenger, context_id, command),
             field::C_STORE_RQ => {
-                let origin = Origin {
-                    calling_ae_title: Some(calling),
-                    source,
-                };
-                let accepted = c_store::serve(
+                let served = c_store::serve(
                     messenger,
                     context_id,
                     command,
                     &transfer_syntax,
                     self.services.storage.as_ref(),
-                    &origin,
+                    origin,
                 )?;
-                let counter = match &accepted {
+                if let Some(watch) = watch {
+                    let outcome = match (&served.accepted, &served.refusal) {
+                        (Some(accepted), _) => InstanceOutcome::Accepted(accepted),
+                        (None, refusal) => {
+                            InstanceOutcome::Refused(refusal.as_deref().unwrap_or(""))
+                        }
+                    };
+                    watch.instance(&served.sop_instance_uid, outcome, served.bytes);
+                }
+                let counter = match &served.accepted {
                     Some(a) if a.duplicate => &self.stats.duplicates,
                     Some(_) => &self.stats.stored,
                     None => &self.stats.failed,

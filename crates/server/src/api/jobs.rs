@@ -5,7 +5,7 @@ use crate::query::pairs;
 use crate::{ApiError, AppState};
 use axum::extract::{Path, RawQuery, State};
 use axum::Json;
-use lightbox_core::jobs::{DeleteTarget, JobFilter, JobKind, JobSpec, NewJob, Subject};
+use lightbox_core::jobs::{JobFilter, JobKind, JobSpec, NewJob, ParentFilter, Subject};
 use lightbox_core::jobs::{JobId, JobState, Priority};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -45,6 +45,16 @@ pub async fn list(
             }
             "node" if !value.is_empty() => filter.node = Some(value),
             "text" if !value.trim().is_empty() => filter.text = Some(value),
+            // `top`: activities only (jobs of no other job); an ID: the jobs of that activity.
+            "parent" => {
+                filter.parent = match value.as_str() {
+                    "top" => ParentFilter::TopLevel,
+                    id => ParentFilter::Of(
+                        id.parse()
+                            .map_err(|_| ApiError::bad_request("parent: \"top\" or a job ID"))?,
+                    ),
+                }
+            }
             "limit" => {
                 let limit: u64 = value
                     .parse()
@@ -109,7 +119,7 @@ pub async fn submit(
     let about = submission.about;
     let submitted = blocking("submitting a job", move || {
         // What the index knows first, then what the page said.
-        let subject = local_subject(&store, &job.spec).or(about);
+        let subject = Subject::local(store.index().as_ref(), &job.spec).or(about);
         let job = NewJob {
             title: Some(job.spec.title_about(&subject)),
             ..job
@@ -120,55 +130,6 @@ pub async fn submit(
     Ok(Json(
         json!({ "id": submitted.id, "merged": submitted.merged }),
     ))
-}
-
-/// The patient, study and series of a job, as far as the local index knows them.
-fn local_subject(store: &lightbox_core::store::Store, spec: &JobSpec) -> Subject {
-    let (study_uid, series_uid) = match spec {
-        JobSpec::Retrieve {
-            study_uid,
-            series_uid,
-            ..
-        } => (Some(study_uid.clone()), series_uid.clone()),
-        JobSpec::Send {
-            study_uid,
-            series_uid,
-            ..
-        } => (study_uid.clone(), series_uid.clone()),
-        JobSpec::Thumbnail { series_uid, .. } => (None, Some(series_uid.clone())),
-        JobSpec::Delete {
-            target: DeleteTarget::Study(uid),
-        } => (Some(uid.clone()), None),
-        JobSpec::Delete {
-            target: DeleteTarget::Series(uid),
-        } => (None, Some(uid.clone())),
-        _ => (None, None),
-    };
-    let index = store.index();
-    let series = series_uid.and_then(|uid| index.series(&uid).ok().flatten());
-    let study = study_uid
-        .or_else(|| series.as_ref().map(|s| s.study_uid.clone()))
-        .and_then(|uid| index.study(&uid).ok().flatten());
-    let (patient_name, study_date, study_description) = match study {
-        Some(s) => (Some(s.patient_name), s.study_date, s.study_description),
-        None => (None, None, None),
-    };
-    let (series_number, series_description, modality) = match series {
-        Some(s) => (
-            s.series_number.map(|n| n.to_string()),
-            s.series_description,
-            s.modality,
-        ),
-        None => (None, None, None),
-    };
-    Subject {
-        patient_name,
-        study_date,
-        study_description,
-        series_number,
-        series_description,
-        modality,
-    }
 }
 
 /// Refuses, before queueing, what could only fail: unknown nodes, empty targets.
@@ -187,6 +148,9 @@ fn check_spec(state: &AppState, spec: &JobSpec) -> Result<(), ApiError> {
             ..
         } if paths.is_empty() => Err(ApiError::bad_request(
             "send: name a study, a series or files",
+        )),
+        JobSpec::Receive { .. } => Err(ApiError::bad_request(
+            "receive: the storage listener records these, they cannot be submitted",
         )),
         JobSpec::Import { paths, .. } if paths.is_empty() => {
             Err(ApiError::bad_request("import: name at least one path").with_field("paths"))

@@ -134,9 +134,10 @@ export function onJobEvent(ev) {
   const known = jobs.get(ev.id);
   switch (ev.event) {
     case 'queued':
-      mergeJob({ id: ev.id, kind: ev.kind, title: ev.title, priority: ev.priority,
+      mergeJob({ id: ev.id, kind: ev.kind, title: ev.title, priority: ev.priority, parent: ev.parent,
         state: known ? known.state : 'queued', created_at: known ? known.created_at : Date.now() }, { event: true });
       if (!known || !known.spec) fetchJob(ev.id);
+      if (ev.parent != null && !ev.merged) recountSoon(ev.parent);
       break;
     case 'state': {
       if (!known) { fetchJob(ev.id); break; }
@@ -145,11 +146,13 @@ export function onJobEvent(ev) {
       if ('error' in ev) f.error = ev.error;
       else if (ev.state === 'queued' || ev.state === 'running') f.error = null;
       if ('retry_at' in ev) f.retry_at = ev.retry_at;
+      if (ev.title) f.title = ev.title;
       if (ev.state === 'running' && !known.started_at) f.started_at = Date.now();
       if (TERMINAL.has(ev.state)) f.finished_at = Date.now();
       if (ACTIVE.has(ev.state)) f.finished_at = null;
       mergeJob(f, { event: true });
       if (!known.spec || TERMINAL.has(ev.state)) fetchJob(ev.id);
+      if (known.parent != null) recountSoon(known.parent);
       break;
     }
     case 'progress':
@@ -166,6 +169,20 @@ export function onJobEvent(ev) {
   }
 }
 
+/** Activities whose count of jobs is read again soon. @type {Set<number>} */
+const recounting = new Set();
+
+/**
+ * One of an activity's jobs came or changed: the activity's counts are read again (at most
+ * every half second, however many of its jobs change).
+ * @param {number} id
+ */
+function recountSoon(id) {
+  if (recounting.has(id)) return;
+  recounting.add(id);
+  setTimeout(() => { recounting.delete(id); if (jobs.has(id)) fetchJob(id); }, 500);
+}
+
 /** Reads the jobs that matter to the page: every active one, and the retrievals that failed. */
 export async function seedJobs() {
   try {
@@ -179,7 +196,7 @@ export async function seedJobs() {
 
 /**
  * Reads one page of the job list.
- * @param {{ state?: string, kind?: string, text?: string, offset?: number, limit?: number }} filter
+ * @param {{ state?: string, kind?: string, text?: string, offset?: number, limit?: number, parent?: number | 'top' }} filter
  * @returns {Promise<{ jobs?: Job[], total?: number } | null>}
  */
 export function listJobs(filter) {
@@ -189,6 +206,7 @@ export function listJobs(filter) {
   if (filter.state) p.append('state', filter.state);
   if (filter.kind) p.append('kind', filter.kind);
   if (filter.text) p.set('text', filter.text);
+  if (filter.parent != null) p.set('parent', String(filter.parent));
   return api('/api/jobs?' + p.toString());
 }
 

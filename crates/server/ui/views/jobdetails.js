@@ -1,10 +1,12 @@
 // @ts-check
-// A job's details, beside the Jobs page: its record, error, spec, output and live log.
+// A job's details, beside the Jobs page: its record, error, what it does and did (in words and
+// tables, see joboutput.js; the raw record folded away) and its live log.
 import { api, enc } from '../api.js';
 import { $, h, setChildren } from '../lib/dom.js';
 import { reportError } from '../lib/errors.js';
 import { fmtBytes, fmtNum, fullTime } from '../lib/format.js';
 import { ACTIVE, cancelJob, retryJob } from '../state/jobs.js';
+import { describeOutput, describeSpec, pairs } from './joboutput.js';
 
 /** @typedef {import('../api.js').Job} Job */
 /** @typedef {import('../api.js').JobEvent} JobEvent */
@@ -45,28 +47,34 @@ async function load() {
 /** @param {Job} j */
 function render(j) {
   const p = j.progress || {};
-  /** @param {[string, string | number | null | undefined][]} pairs */
-  const dl = (pairs) => h('dl', null, pairs.filter((x) => x[1] !== '' && x[1] != null).map(([k, v]) => [h('dt', null, k), h('dd', null, v)]));
   const err = j.error;
   const active = ACTIVE.has(j.state);
+  const kids = j.children;
   logEl = h('div', { class: 'log', testid: 'job-log' }, (j.log || []).map((l) => logLine(l)));
   $('#job-dialog-title').textContent = `Job ${j.id}: ${j.kind}`;
+  const output = describeOutput(j);
+  // Activities are records of what a peer did: they are not cancelled or retried from here.
+  const runnable = j.kind !== 'receive';
   setChildren($('#job-dialog-body'),
     h('div', { class: 'toolbar' },
       h('span', { class: 'state-pill state-' + j.state }, String(j.state || '').replace('_', ' ')),
-      active ? h('button', { type: 'button', class: 'small', testid: 'job-cancel', onclick: () => cancelJob(j.id).catch((e) => reportError(e, 'Cancel')) }, 'Cancel') : null,
-      j.state === 'failed' || j.state === 'canceled' ? h('button', { type: 'button', class: 'small', testid: 'job-retry', onclick: () => retryJob(j.id).catch((e) => reportError(e, 'Retry')) }, 'Retry') : null),
-    dl([
-      ['Title', j.title || ''], ['Node', j.node || ''], ['Priority', j.priority || ''],
-      ['Attempts', j.attempts != null ? `${j.attempts}${j.max_retries != null ? ' (up to ' + (j.max_retries + 1) + ')' : ''}` : ''],
-      ['Progress', p.items_total || p.items_done ? `${fmtNum(p.items_done || 0)} / ${fmtNum(p.items_total || 0)} items, ${fmtBytes(p.bytes_done || 0)}` : ''],
+      active && runnable ? h('button', { type: 'button', class: 'small', testid: 'job-cancel', onclick: () => cancelJob(j.id).catch((e) => reportError(e, 'Cancel')) }, 'Cancel') : null,
+      runnable && (j.state === 'failed' || j.state === 'canceled') ? h('button', { type: 'button', class: 'small', testid: 'job-retry', onclick: () => retryJob(j.id).catch((e) => reportError(e, 'Retry')) }, 'Retry') : null),
+    pairs([
+      ['Title', j.title || ''], ['Node', j.node || ''], ['Priority', runnable ? j.priority || '' : ''],
+      ['Attempts', runnable && j.attempts != null ? `${j.attempts}${j.max_retries != null ? ' (up to ' + (j.max_retries + 1) + ')' : ''}` : ''],
+      ['Progress', p.items_total || p.items_done ? `${fmtNum(p.items_done || 0)}${p.items_total ? ' / ' + fmtNum(p.items_total) : ''} items, ${fmtBytes(p.bytes_done || 0)}` : ''],
       ['Created', fullTime(j.created_at)], ['Started', fullTime(j.started_at)], ['Finished', fullTime(j.finished_at)],
       ['Retry at', fullTime(j.retry_at)], ['Depends on', (j.depends_on || []).join(', ')],
+      ['Part of', j.parent != null ? h('button', { type: 'button', class: 'link', testid: 'job-parent', onclick: () => openJobDetails(Number(j.parent)) }, `job ${j.parent}`) : null],
+      ['Its jobs', kids && kids.total ? `${fmtNum(kids.total)}: ${fmtNum(kids.completed)} done, ${fmtNum(kids.active)} active, ${fmtNum(kids.failed)} failed, ${fmtNum(kids.canceled)} canceled` : ''],
     ]),
     err ? [h('h3', null, 'Error'), h('p', { class: 'error-text', testid: 'job-error' }, `${err.category ? err.category + ': ' : ''}${err.message || ''}`)] : null,
-    h('h3', null, 'Specification'), h('pre', { testid: 'job-spec' }, JSON.stringify(j.spec, null, 2)),
-    j.output != null ? [h('h3', null, 'Output'), h('pre', { testid: 'job-output' }, JSON.stringify(j.output, null, 2))] : null,
-    h('h3', null, 'Log'), logEl);
+    h('h3', null, 'What it does'), h('div', { testid: 'job-spec' }, describeSpec(j)),
+    output != null ? [h('h3', null, 'What it did'), h('div', { testid: 'job-output' }, output)] : null,
+    h('h3', null, 'Log'), logEl,
+    h('details', { class: 'raw-record' }, h('summary', null, 'The record as JSON'),
+      h('pre', { testid: 'job-json' }, JSON.stringify({ spec: j.spec, output: j.output }, null, 2))));
 }
 
 /** @param {JobLogLine} l */

@@ -10,6 +10,7 @@ pub mod delete;
 pub mod echo;
 pub mod import;
 pub mod query;
+pub mod receive;
 pub mod retrieve;
 pub mod send;
 pub mod thumbnail;
@@ -80,6 +81,9 @@ impl LocalRunner {
             }
             JobSpec::Echo { node, association } => output(echo::run(self, node, association)),
             JobSpec::Delete { target } => output(delete::run(self, target)),
+            JobSpec::Receive { .. } => Err(super::runner::input(
+                "a receive job records an association a peer opened: it cannot be run",
+            )),
         }
     }
 }

@@ -375,7 +375,8 @@ impl InstanceSink for SeriesCounter {
 
     fn ingest(&self, file: tempfile::NamedTempFile, origin: &Origin) -> Result<Accepted, Refused> {
         let accepted = InstanceSink::ingest(&*self.store, file, origin)?;
-        if let Some(series) = &accepted.series_uid {
+        // What was stored already is counted by the plan.
+        if let (Some(series), false) = (&accepted.series_uid, accepted.duplicate) {
             let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
             let entry = counts.entry(series.clone()).or_default();
             entry.done += 1;
