@@ -403,6 +403,13 @@ fn list(queue: &JobQueue, args: &ListArgs) -> Result<()> {
         if let Some(error) = &job.error {
             println!("{:>8}{}: {}", "", error.category.as_str(), error.message);
         }
+        let c = &job.children;
+        if !c.is_empty() {
+            println!(
+                "{:>8}{} job(s) of its own: {} done, {} active, {} failed, {} canceled (jobs list --under {})",
+                "", c.total, c.completed, c.active, c.failed, c.canceled, job.id
+            );
+        }
     }
     println!("{} of {total} job(s) (offset {})", jobs.len(), args.offset);
     Ok(())
@@ -425,6 +432,9 @@ fn show(queue: &JobQueue, id: JobId, json: bool) -> Result<()> {
     );
     if !record.depends_on.is_empty() {
         println!("  after job(s) {:?}", record.depends_on);
+    }
+    if let Some(parent) = record.parent {
+        println!("  one of the jobs of job {parent}");
     }
     println!("  progress {}", progress_text(&record.progress));
     if let Some(error) = &record.error {

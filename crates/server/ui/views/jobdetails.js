@@ -6,7 +6,7 @@ import { $, h, setChildren } from '../lib/dom.js';
 import { reportError } from '../lib/errors.js';
 import { fmtBytes, fmtNum, fullTime } from '../lib/format.js';
 import { ACTIVE, cancelJob, retryJob } from '../state/jobs.js';
-import { describeOutput, describeSpec, pairs } from './joboutput.js';
+import { childSummary, describeOutput, describeSpec, pairs } from './joboutput.js';
 
 /** @typedef {import('../api.js').Job} Job */
 /** @typedef {import('../api.js').JobEvent} JobEvent */
@@ -52,6 +52,7 @@ function render(j) {
   const kids = j.children;
   logEl = h('div', { class: 'log', testid: 'job-log' }, (j.log || []).map((l) => logLine(l)));
   $('#job-dialog-title').textContent = `Job ${j.id}: ${j.kind}`;
+  const spec = describeSpec(j);
   const output = describeOutput(j);
   // Activities are records of what a peer did: they are not cancelled or retried from here.
   const runnable = j.kind !== 'receive';
@@ -67,10 +68,10 @@ function render(j) {
       ['Created', fullTime(j.created_at)], ['Started', fullTime(j.started_at)], ['Finished', fullTime(j.finished_at)],
       ['Retry at', fullTime(j.retry_at)], ['Depends on', (j.depends_on || []).join(', ')],
       ['Part of', j.parent != null ? h('button', { type: 'button', class: 'link', testid: 'job-parent', onclick: () => openJobDetails(Number(j.parent)) }, `job ${j.parent}`) : null],
-      ['Its jobs', kids && kids.total ? `${fmtNum(kids.total)}: ${fmtNum(kids.completed)} done, ${fmtNum(kids.active)} active, ${fmtNum(kids.failed)} failed, ${fmtNum(kids.canceled)} canceled` : ''],
+      ['Its jobs', kids && kids.total ? childSummary(kids) : ''],
     ]),
     err ? [h('h3', null, 'Error'), h('p', { class: 'error-text', testid: 'job-error' }, `${err.category ? err.category + ': ' : ''}${err.message || ''}`)] : null,
-    h('h3', null, 'What it does'), h('div', { testid: 'job-spec' }, describeSpec(j)),
+    spec != null ? [h('h3', null, 'What it does'), h('div', { testid: 'job-spec' }, spec)] : null,
     output != null ? [h('h3', null, 'What it did'), h('div', { testid: 'job-output' }, output)] : null,
     h('h3', null, 'Log'), logEl,
     h('details', { class: 'raw-record' }, h('summary', null, 'The record as JSON'),

@@ -57,8 +57,22 @@ const queryFilters = (q) => Object.entries(q)
   .map(([k, v]) => `${k.replace(/_/g, ' ')} = ${Array.isArray(v) ? v.join(', ') : v}`).join('; ');
 
 /**
- * What a job does, in words.
+ * "12 jobs: 10 done, 1 active, 1 failed"
+ * @param {import('../api.js').ChildCounts} c
+ */
+export function childSummary(c) {
+  const parts = [];
+  if (c.completed) parts.push(`${fmtNum(c.completed)} done`);
+  if (c.active) parts.push(`${fmtNum(c.active)} active`);
+  if (c.failed) parts.push(`${fmtNum(c.failed)} failed`);
+  if (c.canceled) parts.push(`${fmtNum(c.canceled)} canceled`);
+  return `${plural(c.total, 'job')}${parts.length ? ': ' + parts.join(', ') : ''}`;
+}
+
+/**
+ * What a job does, in words (`null` when its output tells it).
  * @param {Job} j
+ * @returns {Child}
  */
 export function describeSpec(j) {
   const sp = /** @type {Obj} */ (j.spec || {});
@@ -83,7 +97,9 @@ export function describeSpec(j) {
     case 'delete':
       return pairs([['What', sp.target ? `${sp.target.level} ${sp.target.uid}` : '']]);
     case 'receive':
-      return pairs([['Calling AE title', sp.calling_ae_title], ['From', sp.peer], ['Known node', sp.node], ['Established', fullTime(sp.started_at)]]);
+      // Its output says it all (and more), from the same association.
+      return j.output != null ? null
+        : pairs([['Calling AE title', sp.calling_ae_title], ['From', sp.peer], ['Known node', sp.node], ['Established', fullTime(sp.started_at)]]);
     default:
       return h('pre', null, JSON.stringify(sp, null, 2));
   }

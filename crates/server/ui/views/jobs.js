@@ -13,6 +13,7 @@ import {
   setJobPriority,
 } from '../state/jobs.js';
 import { openJobDetails } from './jobdetails.js';
+import { childSummary } from './joboutput.js';
 
 /** @typedef {import('../state/jobs.js').JobRecord} JobRecord */
 
@@ -155,19 +156,6 @@ function insert(j) {
     if (last.dataset.jobId) rows.delete(id); else unfolded.delete(id);
     last.remove();
   }
-}
-
-/**
- * "12 jobs: 10 done, 1 active, 1 failed"
- * @param {import('../api.js').ChildCounts} c
- */
-function childSummary(c) {
-  const parts = [];
-  if (c.completed) parts.push(`${fmtNum(c.completed)} done`);
-  if (c.active) parts.push(`${fmtNum(c.active)} active`);
-  if (c.failed) parts.push(`${fmtNum(c.failed)} failed`);
-  if (c.canceled) parts.push(`${fmtNum(c.canceled)} canceled`);
-  return `${plural(c.total, 'job')}${parts.length ? ': ' + parts.join(', ') : ''}`;
 }
 
 /**
