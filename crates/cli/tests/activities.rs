@@ -149,7 +149,7 @@ fn a_thousand_instances_in_one_association_are_one_activity_with_their_thumbnail
     browser.find(&row);
     assert_eq!(count(&browser, "[data-testid=job-row]"), 1);
     assert_eq!(
-        browser.find(&format!("{row}")).attr("data-kind").as_deref(),
+        browser.find(&row).attr("data-kind").as_deref(),
         Some("receive")
     );
     assert_eq!(browser.find(&format!("{row} .job-title")).text(), title);

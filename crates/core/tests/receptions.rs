@@ -288,3 +288,50 @@ fn a_record_cut_by_a_stop_ends_as_failed_at_the_next_start() {
     assert!(!node.engine.retry(id).unwrap());
     assert_eq!(node.engine.get(id).unwrap().unwrap().attempts, 1);
 }
+
+#[test]
+fn clearing_finished_jobs_keeps_an_activity_until_its_jobs_are_done_and_then_takes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut queue = JobQueue::open(dir.path()).unwrap();
+    let activity = queue
+        .open_activity(&NewJob::new(JobSpec::Receive {
+            calling_ae_title: "MODALITY".into(),
+            peer: "127.0.0.1".into(),
+            node: None,
+            started_at: 0,
+        }))
+        .unwrap();
+    queue
+        .finish(activity, JobState::Completed, None, None)
+        .unwrap();
+    let thumbnail = |series: &str| {
+        NewJob::new(JobSpec::Thumbnail {
+            series_uid: series.into(),
+            size: 64,
+        })
+        .under(activity)
+    };
+    let done = queue.submit(&thumbnail("1.2.1"), 0).unwrap().id;
+    let pending = queue.submit(&thumbnail("1.2.2"), 0).unwrap().id;
+    queue.finish(done, JobState::Completed, None, None).unwrap();
+    let unrelated = NewJob::new(JobSpec::Thumbnail {
+        series_uid: "1.2.3".into(),
+        size: 64,
+    });
+    let unrelated = queue.submit(&unrelated, 0).unwrap().id;
+
+    // One of its jobs is pending: the activity and its pending job stay (the finished one may go).
+    queue.clear_finished(None).unwrap();
+    assert!(queue.get(activity).unwrap().is_some());
+    assert!(queue.get(pending).unwrap().is_some());
+    let counts = queue.get(activity).unwrap().unwrap().children;
+    assert_eq!(counts.active, 1, "{counts:?}");
+
+    // All done: the activity goes, and its jobs with it; other pending jobs stay.
+    queue.finish(pending, JobState::Failed, None, None).unwrap();
+    queue.clear_finished(None).unwrap();
+    for id in [activity, done, pending] {
+        assert!(queue.get(id).unwrap().is_none(), "job {id} left behind");
+    }
+    assert!(queue.get(unrelated).unwrap().is_some());
+}

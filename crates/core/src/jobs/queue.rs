@@ -192,6 +192,10 @@ const COLUMNS: &str = "id, kind, spec, title, priority, state, node, attempts, m
                        sum(c.state = 'canceled'))
      FROM jobs c WHERE c.parent = jobs.id)";
 
+/// An activity (`p`) none of whose jobs is pending.
+const PARENT_OF_NONE_PENDING: &str = "NOT EXISTS (SELECT 1 FROM jobs c WHERE c.parent = p.id
+    AND c.state IN ('queued', 'running', 'waiting_retry'))";
+
 /// Kinds the engine never runs: their records are kept by whoever does the work.
 const RECORDED: &str = "('receive')";
 
@@ -613,17 +617,40 @@ impl JobQueue {
         Ok(ids)
     }
 
-    /// Removes finished jobs (all of them, or those finished before `before`).
+    /// Removes finished jobs (all of them, or those finished before `before`). A job others
+    /// wait for stays, and so does an activity with jobs still pending; an activity removed
+    /// takes its finished jobs with it (they would otherwise belong to nothing listed).
     pub fn clear_finished(&self, before: Option<i64>) -> Result<u64, QueueError> {
-        let removed = self.conn.execute(
-            "DELETE FROM jobs WHERE state IN ('completed', 'failed', 'canceled')
-                 AND finished_at < ?1
+        let removable = |table: &str| {
+            format!(
+                "{table}.state IN ('completed', 'failed', 'canceled')
                  AND NOT EXISTS (SELECT 1 FROM job_dependencies d JOIN jobs j ON j.id = d.job_id
-                                 WHERE d.depends_on = jobs.id
-                                   AND j.state IN ('queued', 'running', 'waiting_retry'))",
+                                 WHERE d.depends_on = {table}.id AND j.state IN {PENDING})"
+            )
+        };
+        let activity = format!(
+            "{} AND {PARENT_OF_NONE_PENDING} AND p.finished_at < ?1",
+            removable("p")
+        );
+        let tx = self.conn.unchecked_transaction()?;
+        let children = tx.execute(
+            &format!(
+                "DELETE FROM jobs WHERE {} AND parent IN (SELECT p.id FROM jobs p WHERE {activity})",
+                removable("jobs")
+            ),
             [before.unwrap_or(i64::MAX)],
         )?;
-        Ok(removed as u64)
+        let removed = tx.execute(
+            &format!(
+                "DELETE FROM jobs WHERE {} AND finished_at < ?1
+                 AND NOT EXISTS (SELECT 1 FROM jobs c WHERE c.parent = jobs.id
+                                 AND c.state IN {PENDING})",
+                removable("jobs")
+            ),
+            [before.unwrap_or(i64::MAX)],
+        )?;
+        tx.commit()?;
+        Ok((children + removed) as u64)
     }
 
     /// Tells the engine (in whichever process runs it) that a job changed.
