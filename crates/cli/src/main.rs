@@ -1,5 +1,6 @@
 //! `lightbox`: the command line over the core library.
 
+mod export;
 mod jobs;
 mod output;
 mod serve;
@@ -86,6 +87,8 @@ enum Command {
         #[arg(long, default_value_t = thumbnail::DEFAULT_SIZE)]
         size: u32,
     },
+    /// Write patients, studies or series to a folder or a zip, with a DICOMDIR for media
+    Export(export::ExportArgs),
     /// Remove from the index and delete managed files (linked files are never deleted)
     Rm(RemoveArgs),
     /// Counts of the store
@@ -579,6 +582,7 @@ fn run(cli: Cli) -> Result<()> {
                 .with_context(|| format!("writing {}", output.display()))?;
             Ok(())
         }
+        Command::Export(args) => export::run(&store, args),
         Command::Rm(args) => {
             let target = match (args.patient, args.study, args.series, args.instance) {
                 (Some(p), ..) => DeleteTarget::Patient(p),

@@ -6,6 +6,8 @@
 //! - [`store`]: the data directory and its managed files;
 //! - [`import`]: the one ingest path, and files, folders, DICOMDIR media and zip archives
 //!   through it;
+//! - [`export`]: instances out to a folder or a streamed zip, readable or as media with a
+//!   DICOMDIR;
 //! - [`render`]: the LUT pipeline and thumbnails (on the DICOM-data crate's pixel decoding);
 //! - [`nodes`]: remote nodes, persisted in the data directory, each one a
 //!   [`RemoteNode`](lightbox_net::remote::RemoteNode);
@@ -13,6 +15,7 @@
 //!   retrieve), served by the networking crate's DIMSE server;
 //! - [`jobs`]: the job engine, and one module per kind of job.
 
+pub mod export;
 pub mod image_sets;
 pub mod import;
 pub mod index;

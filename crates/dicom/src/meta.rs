@@ -8,6 +8,27 @@ pub const IMPLEMENTATION_CLASS_UID: &str = "1.2.826.0.1.3680043.10.1588.0.1";
 /// (0002,0013) Implementation Version Name of the files Lightbox writes.
 pub const IMPLEMENTATION_VERSION_NAME: &str = "LIGHTBOX_01";
 
+/// A new UID under the `2.25` root (PS3.5 B.2: a 128-bit random number in decimal).
+pub fn random_uid() -> String {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    let from_system = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .is_ok();
+    if !from_system {
+        // No system randomness: the time and the process, mixed (unique, if not secret).
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let mixed = nanos ^ ((std::process::id() as u128) << 64) ^ 0x9E37_79B9_7F4A_7C15;
+        bytes = mixed.to_le_bytes();
+    }
+    // The top bit cleared keeps the number below 2^127: 39 digits at most, 44 characters.
+    bytes[15] &= 0x7F;
+    format!("2.25.{}", u128::from_le_bytes(bytes))
+}
+
 fn element(out: &mut Vec<u8>, element: u16, vr: &[u8; 2], value: &[u8], pad: u8) {
     let mut value = value.to_vec();
     if value.len() % 2 == 1 {

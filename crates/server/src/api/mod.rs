@@ -8,7 +8,6 @@ mod jobs;
 mod nodes;
 mod remote;
 mod transfer;
-mod zipstream;
 
 use crate::{ApiError, AppState};
 use axum::extract::rejection::JsonRejection;

@@ -1,7 +1,6 @@
 //! Files in and out: uploads from the page (DICOM files and zip archives, streamed to disk),
 //! import jobs of paths on the server, and zip downloads of a patient, study or series.
 
-use super::zipstream::ZipStream;
 use super::{blocking, Body};
 use crate::query::pairs;
 use crate::{ApiError, AppState};
@@ -11,10 +10,9 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_util::StreamExt;
+use lightbox_core::export::{self, ExportError, Naming, Plan, Selection};
 use lightbox_core::import::{self, ImportOptions, ImportProgress, Ingested};
-use lightbox_core::index::{StudyQuery, TextPattern};
 use lightbox_core::jobs::{JobSpec, NewJob};
-use lightbox_core::model::InstanceSummary;
 use lightbox_core::store::Store;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -168,120 +166,27 @@ pub async fn import(
     ))
 }
 
-/// A file or folder name made of safe characters only.
-fn safe(text: &str) -> String {
-    let cleaned: String = text
-        .trim()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(64)
-        .collect();
-    let cleaned = cleaned.trim_matches(['_', '.']).to_string();
-    if cleaned.is_empty() {
-        "unnamed".into()
-    } else {
-        cleaned
-    }
-}
-
-/// Every instance of the requested patient, study or series, with its place in the archive.
-fn download_entries(
-    store: &Store,
-    raw: Option<&str>,
-) -> Result<(String, Vec<(String, InstanceSummary)>), ApiError> {
-    let index = store.index();
-    let read = |e: lightbox_core::index::IndexError| ApiError::internal("reading the index", e);
-    let params = pairs(raw)?;
-    let param = |key: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
-    };
-    let studies = if let Some(series_uid) = param("series") {
-        let series = index
-            .series(&series_uid)
-            .map_err(read)?
-            .ok_or_else(|| ApiError::not_found("no such series in the store"))?;
-        let study = index.study(&series.study_uid).map_err(read)?;
-        study
-            .into_iter()
-            .map(|s| (s, Some(series_uid.clone())))
-            .collect()
-    } else if let Some(study_uid) = param("study") {
-        let study = index
-            .study(&study_uid)
-            .map_err(read)?
-            .ok_or_else(|| ApiError::not_found("no such study in the store"))?;
-        vec![(study, None)]
-    } else if let Some(patient_id) = param("patient") {
-        let pattern = TextPattern::new(&patient_id)
-            .filter(|p| !p.has_wildcards())
-            .ok_or_else(|| ApiError::bad_request("patient: a Patient ID, without wildcards"))?;
-        let page = index
-            .search_studies(&StudyQuery {
-                patient_id: Some(pattern),
-                ..StudyQuery::default()
-            })
-            .map_err(read)?;
-        if page.studies.is_empty() {
-            return Err(ApiError::not_found("no such patient in the store"));
-        }
-        page.studies.into_iter().map(|s| (s, None)).collect()
-    } else {
-        return Err(ApiError::bad_request("name a patient, a study or a series"));
-    };
-    let mut entries = Vec::new();
-    let mut archive = String::new();
-    for (study, only_series) in studies {
-        let patient = safe(&format!("{}_{}", study.patient_id, study.patient_name));
-        let study_dir = safe(&format!(
-            "{}_{}",
-            study.study_date.as_deref().unwrap_or("nodate"),
-            study.study_description.as_deref().unwrap_or("study")
-        ));
-        if archive.is_empty() {
-            archive = match &only_series {
-                Some(_) => format!("{patient}_{study_dir}_series"),
-                None => format!("{patient}_{study_dir}"),
-            };
-        }
-        for series in index.series_of_study(&study.study_uid).map_err(read)? {
-            if only_series
-                .as_ref()
-                .is_some_and(|s| *s != series.series_uid)
-            {
-                continue;
-            }
-            let series_dir = safe(&format!(
-                "{}_{}",
-                series
-                    .series_number
-                    .map(|n| n.to_string())
-                    .unwrap_or_default(),
-                series
-                    .series_description
-                    .as_deref()
-                    .unwrap_or(series.modality.as_deref().unwrap_or("series"))
-            ));
-            for (i, instance) in index
-                .instances_of_series(&series.series_uid)
-                .map_err(read)?
-                .into_iter()
-                .enumerate()
-            {
-                let name = format!("{patient}/{study_dir}/{series_dir}/{:05}.dcm", i + 1);
-                entries.push((name, instance));
-            }
+/// The selection of a download: `patient`, `study` and `series` (each repeatable), and
+/// `dicomdir=1` for media names and a DICOMDIR.
+fn download_plan(store: &Store, raw: Option<&str>) -> Result<Plan, ApiError> {
+    let mut selection = Selection::default();
+    let mut naming = Naming::Readable;
+    for (key, value) in pairs(raw)? {
+        match key.as_str() {
+            "patient" => selection.patients.push(value),
+            "study" => selection.studies.push(value),
+            "series" => selection.series.push(value),
+            "dicomdir" if matches!(value.as_str(), "1" | "true" | "yes") => naming = Naming::Media,
+            _ => {}
         }
     }
-    Ok((archive, entries))
+    export::plan(store, &selection, naming).map_err(|e| match e {
+        ExportError::NothingSelected | ExportError::PatientPattern(_) => {
+            ApiError::bad_request(e.to_string())
+        }
+        ExportError::NotFound { .. } => ApiError::not_found(e.to_string()),
+        other => ApiError::internal("planning a download", other),
+    })
 }
 
 /// Hands what the zip writer produces to the response body, in pieces; fails once the client
@@ -326,32 +231,35 @@ pub async fn download(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let store = state.store.clone();
-    let (archive, entries) = {
+    let plan = {
         let store = store.clone();
         blocking("listing a download", move || {
-            download_entries(&store, raw.as_deref())
+            download_plan(&store, raw.as_deref())
         })
         .await?
     };
+    let archive = plan.name.clone();
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
     tokio::task::spawn_blocking(move || {
         let errors = tx.clone();
-        let write = || -> std::io::Result<()> {
-            let mut zip = ZipStream::new(ChannelWriter {
-                tx,
-                pending: Vec::with_capacity(PIECE),
-            });
-            for (name, instance) in entries {
-                let mut file = std::fs::File::open(store.resolve(&instance.file_path))?;
-                zip.add(&name, instance.file_size.max(0) as u64, &mut file)?;
-            }
-            zip.finish()?.flush()
+        let out = ChannelWriter {
+            tx,
+            pending: Vec::with_capacity(PIECE),
         };
-        if let Err(e) = write() {
-            if e.kind() != std::io::ErrorKind::BrokenPipe {
+        let written = export::to_zip(&store, &plan, out).and_then(|mut out| {
+            out.flush().map_err(|source| ExportError::Io {
+                path: plan.name.clone().into(),
+                source,
+            })
+        });
+        match written {
+            Err(ExportError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::BrokenPipe => {}
+            Err(e) => {
                 tracing::warn!(error = %e, "zip download broke off");
-                let _ = errors.blocking_send(Err(e));
+                let _ = errors.blocking_send(Err(std::io::Error::other(e.to_string())));
             }
+            Ok(()) => {}
         }
     });
     let chunks = futures_util::stream::unfold(rx, |mut rx| async move {
