@@ -309,6 +309,27 @@ fn metadata_thumbnails_downloads_and_uploads() {
         assert_eq!(std::fs::read(store.resolve(&stored)).unwrap(), bytes);
     }
     assert_eq!(get(&format!("{url}/api/download")).0, 400);
+    // The same study twice and one of its series, as media: each instance once, ISO 9660
+    // names, the DICOMDIR last.
+    let (status, _, zipped) = get_bytes(&format!(
+        "{url}/api/download?study={study_uid}&series={series_uid}&study={study_uid}&dicomdir=1"
+    ));
+    assert_eq!(status, 200);
+    let mut media = zip::ZipArchive::new(std::io::Cursor::new(zipped)).unwrap();
+    assert_eq!(media.len(), archive.len() + 1);
+    assert_eq!(media.by_index(media.len() - 1).unwrap().name(), "DICOMDIR");
+    for i in 0..media.len() - 1 {
+        let name = media.by_index(i).unwrap().name().to_string();
+        let parts: Vec<&str> = name.split('/').collect();
+        assert_eq!(parts.len(), 5, "{name}");
+        assert!(
+            parts
+                .iter()
+                .all(|p| lightbox_dicom::dicomdir::valid_component(p)),
+            "{name}"
+        );
+    }
+    assert_eq!(get(&format!("{url}/api/download?study=1.2.3.4.5")).0, 404);
 
     // Uploads: a duplicate, a non-DICOM file, a zip of new instances.
     let any_file = walkdir::WalkDir::new(&source)

@@ -224,11 +224,16 @@ export const imageSetsOf = (seriesUid) => api(`/api/series/${enc(seriesUid)}/ima
 export const renderedUrl = (sop, frame) => `/api/instances/${enc(sop)}/rendered?size=768${frame ? '&frame=' + frame : ''}`;
 
 /**
- * The zip download of a patient, a study or a series.
- * @param {'patient' | 'study' | 'series'} level
- * @param {string} key PatientID, StudyInstanceUID or SeriesInstanceUID
+ * One zip of patients, studies and series; `media`: ISO 9660 names and a DICOMDIR.
+ * @param {{ patient?: string[], study?: string[], series?: string[] }} what PatientIDs, Study and Series Instance UIDs
+ * @param {boolean} [media]
  */
-export const downloadUrl = (level, key) => `/api/download?${level}=${enc(key)}`;
+export function downloadUrl(what, media = false) {
+  const p = new URLSearchParams();
+  for (const level of /** @type {const} */ (['patient', 'study', 'series'])) for (const key of what[level] || []) p.append(level, key);
+  if (media) p.set('dicomdir', '1');
+  return `/api/download?${p.toString()}`;
+}
 /**
  * The viewer page of a series; with `node`, the series is retrieved from it while shown; with
  * `instance`, the image set holding that instance is shown first.

@@ -124,14 +124,14 @@ pub fn safe_name(text: &str) -> String {
     }
 }
 
+/// A study, and the only series of it to export (`None`: all of them).
+type StudyPart = (StudySummary, Option<BTreeSet<String>>);
+
 /// The studies a selection covers, each with the series it is limited to (`None`: all),
 /// patients first, then studies, then series; each study once.
-fn studies_of(
-    store: &Store,
-    selection: &Selection,
-) -> Result<Vec<(StudySummary, Option<BTreeSet<String>>)>, ExportError> {
+fn studies_of(store: &Store, selection: &Selection) -> Result<Vec<StudyPart>, ExportError> {
     let index = store.index();
-    let mut out: Vec<(StudySummary, Option<BTreeSet<String>>)> = Vec::new();
+    let mut out: Vec<StudyPart> = Vec::new();
     let mut add = |study: StudySummary, series: Option<String>| {
         match out.iter_mut().find(|(s, _)| s.study_uid == study.study_uid) {
             Some((_, only)) => match (only.as_mut(), series) {

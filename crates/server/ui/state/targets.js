@@ -75,11 +75,17 @@ export function isRetrievable(t) {
 }
 
 /**
- * The zip download of a target.
- * @param {Target} t
+ * One zip of targets (`media`: with ISO 9660 names and a DICOMDIR).
+ * @param {Target[]} targets
+ * @param {boolean} [media]
  */
-export function targetDownloadUrl(t) {
-  if (t.level === 'patient') return downloadUrl('patient', t.group.patient.PatientID || '');
-  if (t.level === 'study') return downloadUrl('study', t.entry.uid);
-  return downloadUrl('series', t.series.uid);
+export function targetsDownloadUrl(targets, media = false) {
+  /** @type {{ patient: string[], study: string[], series: string[] }} */
+  const what = { patient: [], study: [], series: [] };
+  for (const t of targets) {
+    if (t.level === 'patient') what.patient.push(t.group.patient.PatientID || '');
+    else if (t.level === 'study') what.study.push(t.entry.uid);
+    else what.series.push(t.series.uid);
+  }
+  return downloadUrl(what, media);
 }

@@ -9,7 +9,7 @@ import { deselect } from '../../state/browser.js';
 import { submitJobs } from '../../state/jobs.js';
 import { defaultSource } from '../../state/nodes.js';
 import { loadSeries, seriesField, seriesTitle } from '../../state/series.js';
-import { describe, isLocalTarget, isRetrievable, targetDownloadUrl } from '../../state/targets.js';
+import { describe, isLocalTarget, isRetrievable, targetsDownloadUrl } from '../../state/targets.js';
 import { confirmDialog, sendDialog } from '../dialogs.js';
 import { openMetadata } from './metadata.js';
 import { openPreview } from './preview.js';
@@ -45,7 +45,8 @@ export function menuItems(t) {
     { label: 'View metadata', testid: 'action-metadata', disabled: !local, why, run: () => actMetadata(t) },
     { label: 'Send to node…', testid: 'action-send', disabled: !local, why, run: () => actSend([t]) },
     { label: 'Open in 3D Slicer', testid: 'action-slicer', disabled: !local || !studyOf(t), why, href: studyOf(t) ? slicerUrl(/** @type {string} */ (studyOf(t))) : undefined },
-    { label: 'Download as zip', testid: 'action-download', disabled: !local, why, href: targetDownloadUrl(t), download: true },
+    { label: 'Download as zip', testid: 'action-download', disabled: !local, why, href: targetsDownloadUrl([t]), download: true },
+    { label: 'Download as media (DICOMDIR)', testid: 'action-download-media', disabled: !local, why, href: targetsDownloadUrl([t], true), download: true },
     { label: 'Delete from local store…', testid: 'action-delete', disabled: !local, why, danger: true, run: () => actDelete([t]) },
   ];
 }
@@ -159,19 +160,19 @@ export async function actDelete(targets) {
 }
 
 /**
- * Downloads each local target's zip (one after the other).
+ * Downloads the local targets as one zip (`media`: ISO 9660 names and a DICOMDIR).
  * @param {Target[]} targets
+ * @param {boolean} [media]
  */
-export function actDownload(targets) {
+export function actDownload(targets, media = false) {
   const local = targets.filter(isLocalTarget);
   if (!local.length) { toast('Only local data can be downloaded.'); return; }
-  local.forEach((t, i) => setTimeout(() => {
-    const a = h('a', { href: targetDownloadUrl(t), download: '' });
-    a.hidden = true;
-    document.body.appendChild(a);
-    a.click();
-    a.remove();
-  }, i * 400));
+  if (local.length < targets.length) toast(`Downloading the ${plural(local.length, 'local item')}; the others are not here.`);
+  const a = h('a', { href: targetsDownloadUrl(local, media), download: '' });
+  a.hidden = true;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
 }
 
 /**

@@ -28,7 +28,10 @@ export function onBrowserChange(change) {
 }
 
 /** @type {Record<string, (targets: Target[]) => unknown>} */
-const ACTIONS = { retrieve: actRetrieve, send: actSend, delete: actDelete, download: actDownload, clear: clearSelection };
+const ACTIONS = {
+  retrieve: actRetrieve, send: actSend, delete: actDelete, clear: clearSelection,
+  download: (targets) => actDownload(targets), 'download-media': (targets) => actDownload(targets, true),
+};
 
 export function initSelection() {
   $('#selection-bar').addEventListener('click', (ev) => {
