@@ -1,0 +1,183 @@
+//! `lightbox export` and the page's downloads: a folder or zip of media with a DICOMDIR from the
+//! command line, and, in a real headless Chromium against `lightbox serve`, a selection of
+//! several studies downloaded as one zip (as media, too).
+
+mod common;
+
+use common::browser::Browser;
+use common::serve::Serve;
+use common::{lightbox, ok_json};
+use lightbox_synth::SynthSpec;
+use std::io::Read;
+use std::time::Duration;
+
+fn generated(dir: &std::path::Path) -> std::path::PathBuf {
+    let source = dir.join("generated");
+    let spec = SynthSpec {
+        patients: 2,
+        studies_per_patient: 2,
+        series_per_study: 2,
+        instances_per_series: 2,
+        rows: 16,
+        columns: 16,
+        seed: 2024,
+        ..SynthSpec::default()
+    };
+    lightbox_synth::generate(&spec, &source).unwrap();
+    source
+}
+
+fn study_uids(data: &std::path::Path) -> Vec<String> {
+    let studies = ok_json(data, &["studies", "--json"]);
+    let list = studies
+        .as_array()
+        .or_else(|| studies["studies"].as_array())
+        .unwrap();
+    list.iter()
+        .map(|s| s["StudyInstanceUID"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn export_writes_media_folders_and_zips_and_refuses_a_full_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let source = generated(dir.path());
+    assert!(lightbox(&data, &["import", source.to_str().unwrap()])
+        .status
+        .success());
+    let studies = study_uids(&data);
+    assert_eq!(studies.len(), 4);
+
+    let out = dir.path().join("media");
+    let report = ok_json(
+        &data,
+        &[
+            "export",
+            "--study",
+            &studies[0],
+            "--study",
+            &studies[1],
+            "--dicomdir",
+            "--json",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(report["files"], 8, "{report}");
+    assert_eq!(report["dicomdir_records"], 8);
+    assert!(out.join("DICOMDIR").is_file());
+    let file_set =
+        lightbox_dicom::read_file(&out.join("DICOMDIR"), lightbox_dicom::ReadMode::Full).unwrap();
+    let referenced: Vec<Vec<String>> = file_set
+        .dataset
+        .items(lightbox_dicom::tag::DIRECTORY_RECORD_SEQUENCE)
+        .iter()
+        .map(|r| r.texts(lightbox_dicom::tag::REFERENCED_FILE_ID))
+        .filter(|ids| !ids.is_empty())
+        .collect();
+    assert_eq!(referenced.len(), 8);
+    for components in &referenced {
+        let mut path = out.clone();
+        path.extend(components);
+        assert!(path.is_file(), "{}", path.display());
+    }
+
+    // Again into the same folder: refused, with the reason, and nothing changed.
+    let again = lightbox(
+        &data,
+        &["export", "--study", &studies[0], out.to_str().unwrap()],
+    );
+    assert!(!again.status.success());
+    let said = String::from_utf8_lossy(&again.stderr);
+    assert!(said.contains("is not empty"), "{said}");
+
+    // A zip of a whole patient, readable names.
+    let zip_path = dir.path().join("patient.zip");
+    let patient = ok_json(&data, &["studies", "--json"]);
+    let patient_id = patient
+        .as_array()
+        .or_else(|| patient["studies"].as_array())
+        .unwrap()[0]["PatientID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let report = ok_json(
+        &data,
+        &[
+            "export",
+            "--patient",
+            &patient_id,
+            "--zip",
+            zip_path.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(report["files"], 8, "{report}");
+    let archive = zip::ZipArchive::new(std::fs::File::open(&zip_path).unwrap()).unwrap();
+    assert_eq!(archive.len(), 8);
+    assert!(archive.file_names().all(|n| n.ends_with(".dcm")));
+}
+
+/// The downloads the page starts, in order (anchors clicked, recorded instead of followed).
+fn downloads(browser: &Browser) -> Vec<String> {
+    serde_json::from_value(browser.execute("return window.__downloads || []", &[])).unwrap()
+}
+
+#[test]
+fn a_selection_of_studies_downloads_as_one_zip() {
+    let Some(browser) = Browser::start_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let source = generated(dir.path());
+    assert!(lightbox(&data, &["import", source.to_str().unwrap()])
+        .status
+        .success());
+    let serve = Serve::start(&data, &[]);
+    let url = serve.url.clone();
+    browser.goto(&format!("{url}/"));
+    browser.wait_until("the studies", Duration::from_secs(20), || {
+        browser.find_all("[data-testid=study]").len() == 4
+    });
+    browser.execute(
+        "window.__downloads = [];
+         HTMLAnchorElement.prototype.click = function () { window.__downloads.push(this.href); };",
+        &[],
+    );
+    let chosen: Vec<String> = serde_json::from_value(browser.execute(
+        "const rows = [...document.querySelectorAll('[data-testid=study]')].slice(0, 2);
+         for (const r of rows) r.querySelector('input[type=checkbox]').click();
+         return rows.map(r => r.dataset.studyUid);",
+        &[],
+    ))
+    .unwrap();
+    browser.find("[data-testid=selection-download]").click();
+    browser
+        .find("[data-testid=selection-download-media]")
+        .click();
+    let started = downloads(&browser);
+    assert_eq!(started.len(), 2, "one download per click: {started:?}");
+    for href in &started {
+        for uid in &chosen {
+            assert!(href.contains(&format!("study={uid}")), "{href} lacks {uid}");
+        }
+    }
+    assert!(!started[0].contains("dicomdir"));
+    assert!(started[1].ends_with("dicomdir=1"), "{}", started[1]);
+
+    // What the media link gives: both studies' instances and the DICOMDIR, in one zip.
+    let mut response = common::http().get(&started[1]).call().unwrap();
+    let mut zipped = Vec::new();
+    response
+        .body_mut()
+        .as_reader()
+        .read_to_end(&mut zipped)
+        .unwrap();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zipped)).unwrap();
+    assert_eq!(archive.len(), 2 * 4 + 1);
+    assert_eq!(archive.by_index(8).unwrap().name(), "DICOMDIR");
+    let console = browser.console_errors();
+    assert!(console.is_empty(), "console errors: {console:?}");
+    drop(serve);
+}
