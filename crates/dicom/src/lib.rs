@@ -13,6 +13,7 @@ pub mod matching;
 pub mod meta;
 pub mod parse;
 pub mod pixel;
+pub mod rewrite;
 pub mod tag;
 pub mod transcode;
 pub mod transfer_syntax;

@@ -115,10 +115,7 @@ pub fn to_native(
     );
     entries.sort_by_key(Entry::tag);
 
-    let source = match &file.inflated {
-        Some(body) => Source::Inflated(body.clone()),
-        None => Source::File(FileSource::open(path)?),
-    };
+    let source = Source::of(&file, path)?;
     let mut writer = Writer {
         out,
         explicit,
@@ -126,16 +123,10 @@ pub fn to_native(
         big_endian: file.encoding.big_endian,
         written: 0,
     };
-    // Big endian native pixel data holds samples of Bits Allocated (8-bit ones in 16-bit OW words).
-    let bits_allocated = ds.int(tag::BITS_ALLOCATED).unwrap_or(16).clamp(8, 64) as usize;
     for entry in &entries {
         match entry {
             Entry::Element(e) if e.tag == tag::PIXEL_DATA => {
-                let unit = match e.vr {
-                    Vr::OB => 1,
-                    _ => (bits_allocated / 8).max(2),
-                };
-                writer.element(e, Some(unit))?
+                writer.element(e, Some(pixel_swap_unit(ds, e.vr)))?
             }
             Entry::Element(e) => writer.element(e, None)?,
             Entry::New(tag, vr, value) => writer.bytes(*tag, *vr, value, None)?,
@@ -151,6 +142,15 @@ pub fn to_native(
         frames_decoded: decoding.map_or(0, |d| d.frames.info().frames),
         length: writer.written,
     })
+}
+
+/// Big endian native pixel data holds samples of Bits Allocated (8-bit ones in 16-bit OW words).
+pub(crate) fn pixel_swap_unit(ds: &DataSet, vr: Vr) -> usize {
+    let bits_allocated = ds.int(tag::BITS_ALLOCATED).unwrap_or(16).clamp(8, 64) as usize;
+    match vr {
+        Vr::OB => 1,
+        _ => (bits_allocated / 8).max(2),
+    }
 }
 
 /// One top-level element of the output.
@@ -172,13 +172,20 @@ impl Entry<'_> {
 }
 
 /// Where values the reader left in place live: the file, or a deflated file's inflated body.
-enum Source {
+pub(crate) enum Source {
     File(FileSource),
     Inflated(Arc<Vec<u8>>),
 }
 
 impl Source {
-    fn read(&mut self, offset: u64, len: usize) -> io::Result<&[u8]> {
+    pub(crate) fn of(file: &parse::DicomFile, path: &Path) -> io::Result<Source> {
+        Ok(match &file.inflated {
+            Some(body) => Source::Inflated(body.clone()),
+            None => Source::File(FileSource::open(path)?),
+        })
+    }
+
+    pub(crate) fn read(&mut self, offset: u64, len: usize) -> io::Result<&[u8]> {
         match self {
             Source::File(file) => {
                 if offset + len as u64 > file.len() {
@@ -193,13 +200,13 @@ impl Source {
     }
 }
 
-struct Writer<'w> {
-    out: &'w mut dyn Write,
-    explicit: bool,
-    source: Source,
+pub(crate) struct Writer<'w> {
+    pub(crate) out: &'w mut dyn Write,
+    pub(crate) explicit: bool,
+    pub(crate) source: Source,
     /// The source's byte order: its multi-byte binary values are swapped on the way out.
-    big_endian: bool,
-    written: u64,
+    pub(crate) big_endian: bool,
+    pub(crate) written: u64,
 }
 
 /// The size of the units a VR's binary value is made of (what a change of byte order swaps).
@@ -230,13 +237,13 @@ fn padding(vr: Vr) -> u8 {
 }
 
 impl Writer<'_> {
-    fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
+    pub(crate) fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.out.write_all(bytes)?;
         self.written += bytes.len() as u64;
         Ok(())
     }
 
-    fn header(&mut self, tag: Tag, vr: Vr, length: u32) -> io::Result<()> {
+    pub(crate) fn header(&mut self, tag: Tag, vr: Vr, length: u32) -> io::Result<()> {
         let mut h = Vec::with_capacity(12);
         h.extend_from_slice(&tag.0.to_le_bytes());
         h.extend_from_slice(&tag.1.to_le_bytes());
@@ -261,7 +268,7 @@ impl Writer<'_> {
     }
 
     /// Items and delimiters: tag and length in every encoding, never a VR.
-    fn item_header(&mut self, tag: Tag, length: u32) -> io::Result<()> {
+    pub(crate) fn item_header(&mut self, tag: Tag, length: u32) -> io::Result<()> {
         let mut h = [0u8; 8];
         h[0..2].copy_from_slice(&tag.0.to_le_bytes());
         h[2..4].copy_from_slice(&tag.1.to_le_bytes());
@@ -270,7 +277,11 @@ impl Writer<'_> {
     }
 
     /// `unit`: the swap unit when it is not the VR's (native pixel data).
-    fn element(&mut self, e: &Element, unit: Option<usize>) -> Result<(), TranscodeError> {
+    pub(crate) fn element(
+        &mut self,
+        e: &Element,
+        unit: Option<usize>,
+    ) -> Result<(), TranscodeError> {
         let vr = self.known_vr(e);
         match &e.value {
             Value::Bytes(bytes) if vr == Vr::SQ => match un_sequence(e.tag, bytes) {
