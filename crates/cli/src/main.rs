@@ -2,6 +2,7 @@
 
 mod export;
 mod jobs;
+mod modify;
 mod output;
 mod serve;
 mod verbs;
@@ -89,6 +90,8 @@ enum Command {
     },
     /// Write patients, studies or series to a folder or a zip, with a DICOMDIR for media
     Export(export::ExportArgs),
+    /// Change attributes of a patient, study or series (new UIDs, or in place), as a job
+    Modify(modify::ModifyArgs),
     /// Remove from the index and delete managed files (linked files are never deleted)
     Rm(RemoveArgs),
     /// Counts of the store
@@ -583,6 +586,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Export(args) => export::run(&store, args),
+        Command::Modify(args) => modify::run(&runtime, args),
         Command::Rm(args) => {
             let target = match (args.patient, args.study, args.series, args.instance) {
                 (Some(p), ..) => DeleteTarget::Patient(p),

@@ -8,6 +8,7 @@ pub mod dataset;
 pub mod dicomdir;
 pub mod dictionary;
 pub mod dump;
+pub mod edit;
 pub mod json;
 pub mod matching;
 pub mod meta;

@@ -44,7 +44,7 @@ import { limiter } from './lib/util.js';
  * @typedef {{ ae_title?: string, dimse?: { address?: string, running?: boolean }, store?: StoreTotals, http?: string, version?: string }} ServerStatus
  */
 /** @typedef {'queued' | 'running' | 'waiting_retry' | 'failed' | 'canceled' | 'completed'} JobState */
-/** @typedef {'import' | 'query' | 'retrieve' | 'send' | 'thumbnail' | 'echo' | 'delete' | 'receive'} JobKind */
+/** @typedef {'import' | 'query' | 'retrieve' | 'send' | 'thumbnail' | 'echo' | 'delete' | 'receive' | 'modify'} JobKind */
 /** @typedef {{ level: 'patient' | 'study' | 'series', uid: string }} DeleteTarget */
 /**
  * What a job does (the fields its kind uses).

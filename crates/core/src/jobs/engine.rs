@@ -58,6 +58,7 @@ impl Default for EngineConfig {
             (JobKind::Thumbnail, 2),
             (JobKind::Echo, 4),
             (JobKind::Delete, 1),
+            (JobKind::Modify, 1),
         ]
         .into_iter()
         .collect();

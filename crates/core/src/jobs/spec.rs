@@ -4,6 +4,7 @@
 use super::Priority;
 use crate::index::Index;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -18,10 +19,11 @@ pub enum JobKind {
     Delete,
     /// An association a peer opened to the storage listener: recorded, never run.
     Receive,
+    Modify,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 8] = [
+    pub const ALL: [JobKind; 9] = [
         JobKind::Import,
         JobKind::Query,
         JobKind::Retrieve,
@@ -30,6 +32,7 @@ impl JobKind {
         JobKind::Echo,
         JobKind::Delete,
         JobKind::Receive,
+        JobKind::Modify,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,6 +45,7 @@ impl JobKind {
             JobKind::Echo => "echo",
             JobKind::Delete => "delete",
             JobKind::Receive => "receive",
+            JobKind::Modify => "modify",
         }
     }
 
@@ -137,6 +141,22 @@ pub enum JobSpec {
     Delete {
         target: DeleteTarget,
     },
+    /// Attributes of a patient's, study's or series' instances changed (see `kinds::modify`).
+    Modify {
+        target: DeleteTarget,
+        /// Keyword → new value.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        set: BTreeMap<String, String>,
+        /// Keywords to remove.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        remove: Vec<String>,
+        /// New Study, Series and SOP Instance UIDs (references follow): a new study.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        new_uids: bool,
+        /// With new UIDs, keep the original (the default); without, it is always replaced.
+        #[serde(default = "yes", skip_serializing_if = "Clone::clone")]
+        keep_source: bool,
+    },
     /// What a peer sent in one association to the storage listener. The listener keeps this
     /// record while the association lasts (an activity): the engine never runs it.
     Receive {
@@ -162,6 +182,7 @@ impl JobSpec {
             JobSpec::Echo { .. } => JobKind::Echo,
             JobSpec::Delete { .. } => JobKind::Delete,
             JobSpec::Receive { .. } => JobKind::Receive,
+            JobSpec::Modify { .. } => JobKind::Modify,
         }
     }
 
@@ -173,7 +194,10 @@ impl JobSpec {
             | JobSpec::Send { node, .. }
             | JobSpec::Echo { node, .. } => Some(node),
             JobSpec::Receive { node, .. } => node.as_deref(),
-            JobSpec::Import { .. } | JobSpec::Thumbnail { .. } | JobSpec::Delete { .. } => None,
+            JobSpec::Import { .. }
+            | JobSpec::Thumbnail { .. }
+            | JobSpec::Delete { .. }
+            | JobSpec::Modify { .. } => None,
         }
     }
 
@@ -196,6 +220,7 @@ impl JobSpec {
             | JobSpec::Retrieve { .. }
             | JobSpec::Send { .. }
             | JobSpec::Delete { .. }
+            | JobSpec::Modify { .. }
             | JobSpec::Receive { .. } => Priority::Normal,
         }
     }
@@ -250,6 +275,18 @@ impl JobSpec {
                 peer,
                 ..
             } => format!("receive from {calling_ae_title} ({peer})"),
+            JobSpec::Modify {
+                target, new_uids, ..
+            } => {
+                let what = match target {
+                    DeleteTarget::Patient(id) => format!("patient {id}"),
+                    DeleteTarget::Study(uid) => format!("study {uid}"),
+                    DeleteTarget::Series(uid) => format!("series {uid}"),
+                    DeleteTarget::Instance(uid) => format!("instance {uid}"),
+                };
+                let uids = if *new_uids { " (new UIDs)" } else { "" };
+                format!("modify {what}{uids}")
+            }
         }
     }
 
@@ -275,6 +312,14 @@ impl JobSpec {
             JobSpec::Delete {
                 target: DeleteTarget::Study(_) | DeleteTarget::Series(_),
             } => format!("delete {words}"),
+            JobSpec::Modify {
+                target: DeleteTarget::Study(_) | DeleteTarget::Series(_),
+                new_uids,
+                ..
+            } => format!(
+                "modify {words}{}",
+                if *new_uids { " (new UIDs)" } else { "" }
+            ),
             _ => self.title(),
         }
     }
@@ -288,10 +333,18 @@ impl JobSpec {
             JobSpec::Thumbnail { series_uid, .. } => Some(series_uid),
             JobSpec::Delete {
                 target: DeleteTarget::Series(uid),
+            }
+            | JobSpec::Modify {
+                target: DeleteTarget::Series(uid),
+                ..
             } => Some(uid),
             _ => None,
         }
     }
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// What a job concerns, for its title, as DICOM writes it (each as far as known): the patient's
@@ -384,9 +437,17 @@ impl Subject {
             JobSpec::Thumbnail { series_uid, .. } => (None, Some(series_uid.clone())),
             JobSpec::Delete {
                 target: DeleteTarget::Study(uid),
+            }
+            | JobSpec::Modify {
+                target: DeleteTarget::Study(uid),
+                ..
             } => (Some(uid.clone()), None),
             JobSpec::Delete {
                 target: DeleteTarget::Series(uid),
+            }
+            | JobSpec::Modify {
+                target: DeleteTarget::Series(uid),
+                ..
             } => (None, Some(uid.clone())),
             _ => (None, None),
         };

@@ -96,6 +96,13 @@ export function describeSpec(j) {
       return pairs([['Node', sp.node], ...assoc]);
     case 'delete':
       return pairs([['What', sp.target ? `${sp.target.level} ${sp.target.uid}` : '']]);
+    case 'modify':
+      return [pairs([['What', sp.target ? `${sp.target.level} ${sp.target.uid}` : ''], ['New UIDs', yes(sp.new_uids)],
+        ['Original kept', sp.new_uids ? yes(sp.keep_source !== false) : '']]),
+      Object.keys(sp.set || {}).length || (sp.remove || []).length
+        ? table('job-modify-changes', [{ label: 'Attribute' }, { label: 'Becomes' }],
+          [...Object.entries(sp.set || {}).map(([k, v]) => [k, String(v)]), ...(sp.remove || []).map((/** @type {string} */ k) => [k, '(removed)'])])
+        : null];
     case 'receive':
       // Its output says it all (and more), from the same association.
       return j.output != null ? null
@@ -119,6 +126,10 @@ export function describeOutput(j) {
     case 'retrieve': return retrieveOutput(out);
     case 'receive': return receiveOutput(out);
     case 'query': return queryOutput(out);
+    case 'modify':
+      return [pairs([['Instances', fmtNum(out.instances)], ['Originals kept', yes(out.source_kept)]], 'job-summary'),
+        table('job-modified-studies', [{ label: 'Study', uid: true }, { label: 'Now', uid: true }],
+          (out.studies || []).map((/** @type {Obj} */ s) => [s.from, s.to === s.from ? '(same UIDs)' : s.to]))];
     case 'thumbnail':
       return pairs([['Series', out.series_uid], ['Size', out.size ? `${out.size} px` : ''], ['Image', out.bytes != null ? fmtBytes(out.bytes) : '']]);
     case 'echo':

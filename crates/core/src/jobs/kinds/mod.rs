@@ -9,6 +9,7 @@ use serde_json::Value;
 pub mod delete;
 pub mod echo;
 pub mod import;
+pub mod modify;
 pub mod query;
 pub mod receive;
 pub mod retrieve;
@@ -81,6 +82,23 @@ impl LocalRunner {
             }
             JobSpec::Echo { node, association } => output(echo::run(self, node, association)),
             JobSpec::Delete { target } => output(delete::run(self, target)),
+            JobSpec::Modify {
+                target,
+                set,
+                remove,
+                new_uids,
+                keep_source,
+            } => output(modify::run(
+                self,
+                &modify::Request {
+                    target,
+                    set,
+                    remove,
+                    new_uids: *new_uids,
+                    keep_source: *keep_source,
+                },
+                ctx,
+            )),
             JobSpec::Receive { .. } => Err(super::runner::input(
                 "a receive job records an association a peer opened: it cannot be run",
             )),
