@@ -4,6 +4,7 @@ mod export;
 mod jobs;
 mod modify;
 mod output;
+mod routes;
 mod serve;
 mod verbs;
 
@@ -166,6 +167,9 @@ enum Command {
     Nodes(NodesCommand),
     /// The job queue: list (default), show, cancel, retry, priority, clear, watch
     Jobs(jobs::JobsArgs),
+    /// Routing rules: send on what the storage listener receives, once stable
+    #[command(subcommand)]
+    Routes(routes::RoutesCommand),
     /// Run the storage listener, the Q/R SCP and the job engine until interrupted
     Serve {
         /// Address to listen on (loopback by default)
@@ -201,6 +205,9 @@ enum Command {
         /// Days finished jobs stay in the history
         #[arg(long, default_value_t = 7)]
         job_history_days: u64,
+        /// Seconds a received series or study must receive nothing before routing rules see it
+        #[arg(long, default_value_t = 60)]
+        route_stable_seconds: u64,
         /// Address of the HTTP server (web UI, JSON API, DICOMweb); anything but loopback needs
         /// credentials
         #[arg(long, default_value = "127.0.0.1")]
@@ -494,6 +501,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Nodes(command) => return run_nodes(&nodes, &command),
         Command::Jobs(args) => return jobs::command(&data_dir, args),
+        Command::Routes(command) => return routes::run(&data_dir, command),
         _ => {}
     }
     let store = std::sync::Arc::new(
@@ -664,6 +672,7 @@ fn run(cli: Cli) -> Result<()> {
             job_workers,
             job_retries,
             job_history_days,
+            route_stable_seconds,
             http_bind,
             http_port,
             http_credentials,
@@ -698,11 +707,16 @@ fn run(cli: Cli) -> Result<()> {
                 max_associations: max_associations.max(1),
                 ..ServerConfig::default()
             };
-            let jobs = lightbox_core::jobs::EngineConfig {
-                workers: job_workers.max(1),
-                max_retries: job_retries,
-                history: std::time::Duration::from_secs(job_history_days * 24 * 3600),
-                ..lightbox_core::jobs::EngineConfig::default()
+            let jobs = serve::JobOptions {
+                engine: lightbox_core::jobs::EngineConfig {
+                    workers: job_workers.max(1),
+                    max_retries: job_retries,
+                    history: std::time::Duration::from_secs(job_history_days * 24 * 3600),
+                    ..lightbox_core::jobs::EngineConfig::default()
+                },
+                follow_ups: lightbox_core::jobs::received::FollowUps {
+                    stable_age: std::time::Duration::from_secs(route_stable_seconds),
+                },
             };
             let http = serve::HttpOptions {
                 address: format!("{http_bind}:{http_port}"),
@@ -728,7 +742,7 @@ fn run(cli: Cli) -> Result<()> {
                 tls,
             )
         }
-        Command::Generate { .. } | Command::Nodes(_) | Command::Jobs(_) => {
+        Command::Generate { .. } | Command::Nodes(_) | Command::Jobs(_) | Command::Routes(_) => {
             unreachable!("handled above")
         }
     }

@@ -4,7 +4,7 @@
 use anyhow::{Context, Result};
 use lightbox_core::import;
 use lightbox_core::jobs::engine::EngineError;
-use lightbox_core::jobs::received::ReceivedActivities;
+use lightbox_core::jobs::received::{FollowUps, ReceivedActivities};
 use lightbox_core::jobs::runner::{LocalRunner, MoveListener};
 use lightbox_core::jobs::{Engine, EngineConfig};
 use lightbox_core::nodes::Nodes;
@@ -30,6 +30,12 @@ pub struct HttpOptions {
     pub demo: bool,
 }
 
+/// The job engine's settings, and what follows what the storage listener receives.
+pub struct JobOptions {
+    pub engine: EngineConfig,
+    pub follow_ups: FollowUps,
+}
+
 /// `--tls-cert`/`--tls-key`: the identity both the HTTPS server and the DICOM TLS listener
 /// present, and where the latter listens.
 pub struct TlsOptions {
@@ -42,7 +48,7 @@ pub fn serve(
     store: Arc<Store>,
     address: &str,
     config: ServerConfig,
-    jobs: EngineConfig,
+    jobs: JobOptions,
     http: HttpOptions,
     tls: Option<TlsOptions>,
 ) -> Result<()> {
@@ -74,7 +80,7 @@ pub fn serve(
         }
     }
     let runner = LocalRunner::new(store.clone(), Nodes::new(data_dir), MoveListener::Running);
-    let engine = match Engine::start(data_dir, Arc::new(runner), jobs) {
+    let engine = match Engine::start(data_dir, Arc::new(runner), jobs.engine) {
         Ok(engine) => Arc::new(engine),
         Err(EngineError::AlreadyRunning) => anyhow::bail!(
             "another `lightbox serve` already runs on {}",
@@ -91,6 +97,7 @@ pub fn serve(
         store.clone(),
         Nodes::new(data_dir),
         shutdown.clone(),
+        jobs.follow_ups,
     )?;
     let http_address: std::net::SocketAddr = http
         .address

@@ -11,6 +11,7 @@
 //! - [`render`]: the LUT pipeline and thumbnails (on the DICOM-data crate's pixel decoding);
 //! - [`nodes`]: remote nodes, persisted in the data directory, each one a
 //!   [`RemoteNode`](lightbox_net::remote::RemoteNode);
+//! - [`routes`]: routing rules, run on what the storage listener receives once it is stable;
 //! - [`scp`]: this node's own services over the store and the index (storage, query,
 //!   retrieve), served by the networking crate's DIMSE server;
 //! - [`jobs`]: the job engine, and one module per kind of job.
@@ -23,5 +24,6 @@ pub mod jobs;
 pub mod model;
 pub mod nodes;
 pub mod render;
+pub mod routes;
 pub mod scp;
 pub mod store;

@@ -6,7 +6,7 @@
 mod support;
 
 use lightbox_core::jobs::kinds::receive::ReceiveOutput;
-use lightbox_core::jobs::received::ReceivedActivities;
+use lightbox_core::jobs::received::{FollowUps, ReceivedActivities};
 use lightbox_core::jobs::runner::{LocalRunner, MoveListener};
 use lightbox_core::jobs::{
     Engine, EngineConfig, FailureCategory, JobFilter, JobKind, JobQueue, JobRecord, JobSpec,
@@ -36,9 +36,14 @@ impl Node {
         let engine =
             Arc::new(Engine::start(dir, Arc::new(runner), EngineConfig::default()).unwrap());
         let stop = Arc::new(AtomicBool::new(false));
-        let (observer, follow_ups) =
-            ReceivedActivities::start(engine.clone(), store.clone(), Nodes::new(dir), stop.clone())
-                .unwrap();
+        let (observer, follow_ups) = ReceivedActivities::start(
+            engine.clone(),
+            store.clone(),
+            Nodes::new(dir),
+            stop.clone(),
+            FollowUps::default(),
+        )
+        .unwrap();
         let listener = lightbox_core::scp::listener(
             "127.0.0.1:0",
             store,

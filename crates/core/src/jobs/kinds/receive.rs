@@ -55,8 +55,18 @@ pub struct Refusal {
     pub reason: String,
 }
 
-/// A new series stored something: its thumbnail is due (under this activity).
-pub type OnNewInstance = Arc<dyn Fn(&str, JobId) + Send + Sync>;
+/// An instance newly stored by an association: its series, the activity its follow-ups belong
+/// to, and who sent it.
+#[derive(Clone, Debug)]
+pub struct NewInstance<'a> {
+    pub series_uid: &'a str,
+    pub activity: JobId,
+    pub calling_ae_title: &'a str,
+    pub node: Option<&'a str>,
+}
+
+/// Hears of each newly stored instance (thumbnails and routing follow from it).
+pub type OnNewInstance = Arc<dyn Fn(&NewInstance) + Send + Sync>;
 
 /// The record keeper of one association.
 pub struct Reception {
@@ -199,7 +209,12 @@ impl AssociationWatch for Reception {
                     self.count_series(series_uid);
                     if !accepted.duplicate {
                         // Under the activity this one belongs to, or this one: one level.
-                        (self.on_new_instance)(series_uid, self.parent.unwrap_or(id));
+                        (self.on_new_instance)(&NewInstance {
+                            series_uid,
+                            activity: self.parent.unwrap_or(id),
+                            calling_ae_title: &self.report.calling_ae_title,
+                            node: self.report.node.as_deref(),
+                        });
                     }
                 }
             }
