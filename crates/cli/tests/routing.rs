@@ -1,0 +1,223 @@
+//! Routing end to end, against `lightbox serve` and a real Orthanc on loopback: DCMTK's
+//! `dcmsend` stores a CT and an MR study into Lightbox; a rule forwards CT series to Orthanc
+//! once they are stable, and the MR stays; what Orthanc itself sends into Lightbox is never
+//! routed back to it.
+
+mod common;
+#[path = "../../core/tests/support/mod.rs"]
+mod support;
+
+use common::serve::Serve;
+use common::{lightbox, ok_json};
+use lightbox_synth::SynthSpec;
+use serde_json::{json, Value};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn generate(dir: &std::path::Path, modality: &str, seed: u64) -> std::path::PathBuf {
+    let out = dir.join(modality);
+    let spec = SynthSpec {
+        patients: 1,
+        studies_per_patient: 1,
+        series_per_study: 2,
+        instances_per_series: 4,
+        rows: 16,
+        columns: 16,
+        seed,
+        modality: Some(modality.into()),
+        ..SynthSpec::default()
+    };
+    lightbox_synth::generate(&spec, &out).unwrap();
+    out
+}
+
+fn orthanc_series(http_port: u16) -> Vec<Value> {
+    let ids = common::get_json(&format!("http://127.0.0.1:{http_port}/series"));
+    ids.as_array()
+        .unwrap()
+        .iter()
+        .map(|id| {
+            common::get_json(&format!(
+                "http://127.0.0.1:{http_port}/series/{}",
+                id.as_str().unwrap()
+            ))
+        })
+        .collect()
+}
+
+fn jobs(url: &str, query: &str) -> Vec<Value> {
+    common::get_json(&format!("{url}/api/jobs?{query}"))["jobs"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn stable_ct_series_go_to_orthanc_and_nothing_goes_back_where_it_came_from() {
+    let Some(dcmsend) = support::peer_tool("dcmsend") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let serve = Serve::start(&data, &["--route-stable-seconds", "2"]);
+    let url = serve.url.clone();
+    let (host, port) = serve
+        .dimse_address()
+        .rsplit_once(':')
+        .map(|(h, p)| (h.to_string(), p.to_string()))
+        .unwrap();
+    let Some(orthanc) = support::start_orthanc_knowing(json!({
+        "lightbox": ["LIGHTBOX", "127.0.0.1", port.parse::<u16>().unwrap()]
+    })) else {
+        return;
+    };
+    let address = format!("ORTHANC@127.0.0.1:{}", orthanc.address.port);
+    assert!(lightbox(&data, &["nodes", "add", "pacs", &address])
+        .status
+        .success());
+    let added = lightbox(
+        &data,
+        &[
+            "routes",
+            "add",
+            "ct-to-pacs",
+            "--to",
+            "pacs",
+            "--modality",
+            "CT",
+        ],
+    );
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let listed = ok_json(&data, &["routes", "list", "--json"]);
+    assert_eq!(listed[0]["name"], "ct-to-pacs");
+
+    for (modality, seed) in [("CT", 5), ("MR", 6)] {
+        let source = generate(dir.path(), modality, seed);
+        let sent = Command::new(&dcmsend)
+            .env("TCP_NODELAY", "1")
+            .args(["-aet", "MODALITY", "-aec", "LIGHTBOX", &host, &port])
+            .args(["--scan-directories", "--recurse"])
+            .arg(&source)
+            .output()
+            .unwrap();
+        assert!(
+            sent.status.success(),
+            "{}",
+            String::from_utf8_lossy(&sent.stderr)
+        );
+    }
+
+    // The two CT series reach Orthanc, whole; the MR never does.
+    wait_for("the CT series on Orthanc", Duration::from_secs(60), || {
+        let series = orthanc_series(orthanc.http_port);
+        series.len() == 2
+            && series
+                .iter()
+                .all(|s| s["Instances"].as_array().unwrap().len() == 4)
+    });
+    // Past the MR's stable age too: it stays here.
+    std::thread::sleep(Duration::from_secs(4));
+    let series = orthanc_series(orthanc.http_port);
+    assert_eq!(series.len(), 2);
+    assert!(
+        series
+            .iter()
+            .all(|s| s["MainDicomTags"]["Modality"] == "CT"),
+        "{series:?}"
+    );
+    // The sends are the routed activity's jobs, named by their rule.
+    let sends = jobs(&url, "kind=send");
+    assert_eq!(sends.len(), 2, "{sends:?}");
+    let receptions = jobs(&url, "kind=receive");
+    for send in &sends {
+        assert!(
+            send["title"]
+                .as_str()
+                .unwrap()
+                .ends_with("(route ct-to-pacs)"),
+            "{send}"
+        );
+        assert_eq!(send["state"], "completed", "{send}");
+        assert!(
+            receptions.iter().any(|r| r["id"] == send["parent"]),
+            "{send}"
+        );
+    }
+
+    // Orthanc sends a study into Lightbox: a rule for everything would route it to Orthanc
+    // again; it does not.
+    assert!(
+        lightbox(&data, &["routes", "add", "all-to-pacs", "--to", "pacs"])
+            .status
+            .success()
+    );
+    let study = series[0]["ParentStudy"].as_str().unwrap().to_string();
+    // First removed here, so that it arrives as new.
+    let ct = ok_json(&data, &["studies", "--json"]);
+    let ct_uid = ct
+        .as_array()
+        .or_else(|| ct["studies"].as_array())
+        .unwrap()
+        .iter()
+        .find(|s| s["ModalitiesInStudy"] == json!(["CT"]))
+        .unwrap()["StudyInstanceUID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(lightbox(&data, &["rm", "--study", &ct_uid])
+        .status
+        .success());
+    let mut response = common::http()
+        .post(format!(
+            "http://127.0.0.1:{}/modalities/lightbox/store",
+            orthanc.http_port
+        ))
+        .header("content-type", "application/json")
+        .send(
+            json!({ "Resources": [study], "Synchronous": true })
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap();
+    assert_eq!(
+        response.status().as_u16(),
+        200,
+        "{}",
+        response.body_mut().read_to_string().unwrap()
+    );
+    wait_for(
+        "Orthanc's association recorded",
+        Duration::from_secs(30),
+        || {
+            jobs(&url, "kind=receive")
+                .iter()
+                .any(|r| r["spec"]["calling_ae_title"] == "ORTHANC" && r["state"] == "completed")
+        },
+    );
+    // Past the stable age, with time for rules to run: still only the two first sends.
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(
+        jobs(&url, "kind=send").len(),
+        2,
+        "{:?}",
+        jobs(&url, "kind=send")
+    );
+    let from_orthanc = jobs(&url, "kind=receive")
+        .into_iter()
+        .find(|r| r["spec"]["calling_ae_title"] == "ORTHANC")
+        .unwrap();
+    assert_eq!(from_orthanc["spec"]["node"], "pacs");
+    drop(serve);
+}
