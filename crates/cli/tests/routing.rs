@@ -221,3 +221,78 @@ fn stable_ct_series_go_to_orthanc_and_nothing_goes_back_where_it_came_from() {
     assert_eq!(from_orthanc["spec"]["node"], "pacs");
     drop(serve);
 }
+
+#[test]
+fn rules_are_added_edited_and_removed_on_the_routes_page() {
+    let Some(browser) = common::browser::Browser::start_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let serve = Serve::start(&data, &[]);
+    let url = serve.url.clone();
+    assert!(
+        lightbox(&data, &["nodes", "add", "pacs", "PACS@127.0.0.1:1"])
+            .status
+            .success()
+    );
+    browser.goto(&format!("{url}/#/routes"));
+    browser.wait_until("the empty list", Duration::from_secs(10), || {
+        browser.find("[data-testid=routes-empty]").is_displayed()
+    });
+    browser.click_fresh("[data-testid=route-add]");
+    browser
+        .find("[data-testid=route-name]")
+        .send_keys("ct-to-pacs");
+    browser
+        .find("[data-testid=route-modalities]")
+        .send_keys("ct, mr");
+    browser
+        .find("[data-testid=route-description]")
+        .send_keys("*AXIAL*");
+    browser.find("[data-testid=route-save]").click();
+    browser.wait_for_text(
+        "[data-testid=route-row][data-route=ct-to-pacs] [data-testid=route-when]",
+        "modality CT or MR, description *AXIAL*",
+    );
+    let saved = common::get_json(&format!("{url}/api/routes"));
+    assert_eq!(saved[0]["to"], "pacs");
+    assert_eq!(saved[0]["modalities"], json!(["CT", "MR"]));
+    assert_eq!(saved[0]["level"], "series");
+    browser.screenshot("routes-page");
+
+    // Edited: whole studies, disabled.
+    browser.click_fresh("[data-testid=route-row][data-route=ct-to-pacs] [data-testid=route-edit]");
+    browser.execute(
+        "const l = document.querySelector('[data-testid=route-level]'); l.value = 'study';
+         document.querySelector('[data-testid=route-enabled]').click();",
+        &[],
+    );
+    browser.find("[data-testid=route-save]").click();
+    browser.wait_until("the edited rule", Duration::from_secs(10), || {
+        let saved = common::get_json(&format!("{url}/api/routes"));
+        saved[0]["level"] == "study" && saved[0]["enabled"] == false
+    });
+    // A rule to a node that does not exist is refused, with the reason.
+    let refused = common::http()
+        .put(format!("{url}/api/routes/x"))
+        .header("content-type", "application/json")
+        .send(
+            json!({ "name": "x", "to": "nobody" })
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 400);
+
+    browser
+        .click_fresh("[data-testid=route-row][data-route=ct-to-pacs] [data-testid=route-remove]");
+    browser.find("[data-testid=confirm-ok]").click();
+    browser.wait_until("the rule gone", Duration::from_secs(10), || {
+        browser.find("[data-testid=routes-empty]").is_displayed()
+    });
+    assert_eq!(common::get_json(&format!("{url}/api/routes")), json!([]));
+    let console = browser.console_errors();
+    assert!(console.is_empty(), "console errors: {console:?}");
+    drop(serve);
+}

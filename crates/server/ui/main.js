@@ -24,6 +24,7 @@ import { closeMenu, initMenu, menuOpen, outsideMenu } from './views/menu.js';
 import { initNodeForm } from './views/nodeform.js';
 import { initNodes, renderNodes, renderThisServer } from './views/nodes.js';
 import { currentPage, initPages, pageInHash, pageShown, showPage } from './views/pages.js';
+import { initRoutes, loadRoutes } from './views/routes.js';
 import { onStatusChange } from './views/topbar.js';
 import {
   closeModalities, focusSearch, initFilters, modalitiesOpen, outsideModalities, renderSources, updateModalityLabel,
@@ -42,6 +43,7 @@ import * as tiles from './views/browser/tiles.js';
 pageShown.subscribe((page) => {
   if (page === 'jobs' && !jobsView.jobsLoaded()) jobsView.loadJobs();
   if (page === 'nodes') loadNodes();
+  if (page === 'routes') loadRoutes();
   if (page !== 'jobs') jobDetails.closeJobDetails();
   if (page === 'browser') maybeLoadMore();
   closeMenu(false);
@@ -123,6 +125,7 @@ jobsView.initJobs();
 jobDetails.initJobDetails();
 initNodes();
 initNodeForm();
+initRoutes();
 importView.initImport();
 
 applyTheme();

@@ -7,6 +7,7 @@ mod events;
 mod jobs;
 mod nodes;
 mod remote;
+mod routes;
 mod transfer;
 
 use crate::{ApiError, AppState};
@@ -45,6 +46,8 @@ pub fn routes() -> Router<AppState> {
         .route("/jobs/{id}/priority", post(jobs::priority_of))
         .route("/nodes", get(nodes::list))
         .route("/nodes/{name}", put(nodes::put).delete(nodes::remove))
+        .route("/routes", get(routes::list))
+        .route("/routes/{name}", put(routes::put).delete(routes::remove))
         .route("/nodes/{name}/verify", post(nodes::verify))
         .route("/import", post(transfer::import))
         .route("/events", get(events::stream))

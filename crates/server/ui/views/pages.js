@@ -1,12 +1,12 @@
 // @ts-check
-// The four pages and their tabs (the location's hash names the page).
+// The pages and their tabs (the location's hash names the page).
 import { $ } from '../lib/dom.js';
 import { Emitter } from '../lib/util.js';
 
-/** @typedef {'browser' | 'jobs' | 'nodes' | 'import'} Page */
+/** @typedef {'browser' | 'jobs' | 'nodes' | 'routes' | 'import'} Page */
 
 /** @type {Page[]} */
-const PAGES = ['browser', 'jobs', 'nodes', 'import'];
+const PAGES = ['browser', 'jobs', 'nodes', 'routes', 'import'];
 /** @type {Page | null} */
 let current = null;
 
