@@ -225,12 +225,16 @@ mod tests {
             study_uid: "1.2".into(),
             series_uid: "1.2.3".into(),
             modality: Some(modality.into()),
+            series_number: Some(1),
             series_description: Some(description.into()),
-            ..serde_json::from_value(serde_json::json!({
-                "StudyInstanceUID": "1.2", "SeriesInstanceUID": "1.2.3",
-                "NumberOfSeriesRelatedInstances": 1
-            }))
-            .unwrap()
+            body_part: None,
+            series_date: None,
+            series_time: None,
+            instance_count: 1,
+            preview_count: 0,
+            size: 0,
+            rows: None,
+            columns: None,
         }
     }
 
@@ -242,7 +246,8 @@ mod tests {
     fn rules_match_on_what_came_and_from_whom_and_never_send_it_back() {
         let study: StudySummary = serde_json::from_value(serde_json::json!({
             "PatientName": "Doe^Jane", "PatientID": "P1", "StudyInstanceUID": "1.2",
-            "StudyDescription": "CT CHEST"
+            "StudyDescription": "CT CHEST", "ModalitiesInStudy": ["CT"],
+            "NumberOfStudyRelatedSeries": 1, "NumberOfStudyRelatedInstances": 1
         }))
         .unwrap();
         let ct = series("CT", "Axial 1.25");
