@@ -5,6 +5,7 @@
 
 pub mod charset;
 pub mod dataset;
+pub mod deid;
 pub mod dicomdir;
 pub mod dictionary;
 pub mod dump;
