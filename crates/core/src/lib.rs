@@ -6,6 +6,7 @@
 //! - [`store`]: the data directory and its managed files;
 //! - [`import`]: the one ingest path, and files, folders, DICOMDIR media and zip archives
 //!   through it;
+//! - [`deid`]: de-identification in the store's terms (pseudonyms kept per project key);
 //! - [`export`]: instances out to a folder or a streamed zip, readable or as media with a
 //!   DICOMDIR;
 //! - [`render`]: the LUT pipeline and thumbnails (on the DICOM-data crate's pixel decoding);
@@ -16,6 +17,7 @@
 //!   retrieve), served by the networking crate's DIMSE server;
 //! - [`jobs`]: the job engine, and one module per kind of job.
 
+pub mod deid;
 pub mod export;
 pub mod image_sets;
 pub mod import;

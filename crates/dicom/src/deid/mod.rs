@@ -10,6 +10,29 @@
 pub mod dates;
 pub mod uids;
 
+/// A code for a patient under `key`: ten characters of `0-9A-Z`, the same in every run with that
+/// key (pseudonyms are made of it).
+pub fn patient_code(key: &[u8], patient_id: &str) -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let digest = keyed_digest(key, &[b"pseudonym", patient_id.trim().as_bytes()]);
+    let mut n = u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"));
+    (0..10)
+        .map(|_| {
+            let c = ALPHABET[(n % 36) as usize] as char;
+            n /= 36;
+            c
+        })
+        .collect()
+}
+
+/// A name for the data a key belongs to, safe as a folder name, that does not reveal the key.
+pub fn key_label(key: &[u8]) -> String {
+    keyed_digest(key, &[b"project"])[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
