@@ -103,8 +103,8 @@ impl Pseudonyms {
     pub fn import(&mut self, table: impl Read) -> Result<usize, PseudonymError> {
         let mut added = 0;
         for (source, pseudonym) in read_table(table)? {
-            if !self.known.contains_key(&source) {
-                self.known.insert(source, pseudonym);
+            if let std::collections::btree_map::Entry::Vacant(slot) = self.known.entry(source) {
+                slot.insert(pseudonym);
                 added += 1;
             }
         }
