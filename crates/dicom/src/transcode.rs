@@ -16,6 +16,7 @@ use super::parse::{self, ByteSource, FileSource, ParseError, ReadMode};
 use super::tag::{self, Tag};
 use super::transfer_syntax::{self, Encoding, PixelEncoding};
 use super::vr::Vr;
+use crate::deid::pixels::{blank_frame, Geometry, Rect};
 use crate::pixel::codec;
 use crate::pixel::frame::{EncapsulatedFrames, ImageInfo, RawFrame};
 use crate::pixel::PixelError;
@@ -63,6 +64,18 @@ pub fn to_native(
     transfer_syntax: &str,
     out: &mut dyn Write,
 ) -> Result<Transcoded, TranscodeError> {
+    to_native_changed(path, transfer_syntax, None, &[], out)
+}
+
+/// As [`to_native`], writing `dataset` (the file's own, as changed) instead of the file's, with
+/// `blank`'s rectangles blanked in every frame (what de-identification does to burned-in text).
+pub fn to_native_changed(
+    path: &Path,
+    transfer_syntax: &str,
+    dataset: Option<&DataSet>,
+    blank: &[Rect],
+    out: &mut dyn Write,
+) -> Result<Transcoded, TranscodeError> {
     let (target, explicit) = match transfer_syntax {
         transfer_syntax::EXPLICIT_VR_LITTLE_ENDIAN => {
             (transfer_syntax::EXPLICIT_VR_LITTLE_ENDIAN, true)
@@ -77,7 +90,7 @@ pub fn to_native(
         }
     };
     let file = parse::read_file(path, ReadMode::Full)?;
-    let ds = &file.dataset;
+    let ds = dataset.unwrap_or(&file.dataset);
     let mut decoding = match ds.get(tag::PIXEL_DATA).map(|e| &e.value) {
         Some(Value::Encapsulated {
             offset_table,
@@ -88,6 +101,7 @@ pub fn to_native(
             ds,
             *offset_table,
             fragments.clone(),
+            blank,
         )?),
         _ => None,
     };
@@ -125,6 +139,9 @@ pub fn to_native(
     };
     for entry in &entries {
         match entry {
+            Entry::Element(e) if e.tag == tag::PIXEL_DATA && !blank.is_empty() => {
+                blank_native(&mut writer, e, ds, blank)?
+            }
             Entry::Element(e) if e.tag == tag::PIXEL_DATA => {
                 writer.element(e, Some(pixel_swap_unit(ds, e.vr)))?
             }
@@ -142,6 +159,67 @@ pub fn to_native(
         frames_decoded: decoding.map_or(0, |d| d.frames.info().frames),
         length: writer.written,
     })
+}
+
+/// Native pixel data written frame by frame, each with the rectangles blanked.
+fn blank_native(
+    writer: &mut Writer,
+    e: &Element,
+    ds: &DataSet,
+    blank: &[Rect],
+) -> Result<(), TranscodeError> {
+    let info = ImageInfo::read(ds, false)?;
+    if info.bits_allocated % 8 != 0 {
+        return Err(TranscodeError::Invalid(format!(
+            "{}-bit samples cannot be blanked",
+            info.bits_allocated
+        )));
+    }
+    let geometry = Geometry {
+        rows: info.rows,
+        columns: info.columns,
+        samples: info.samples,
+        bytes_per_sample: info.bits_allocated / 8,
+        planar: info.planar,
+        photometric: info.photometric.clone(),
+        signed: info.signed,
+        bits_stored: info.bits_stored,
+    };
+    let frame_len = geometry.frame_len();
+    let total = frame_len as u64 * info.frames as u64;
+    let (offset, length, in_memory) = match &e.value {
+        Value::Deferred(span) => (span.offset, span.length, None),
+        Value::Bytes(bytes) => (0, bytes.len() as u64, Some(bytes)),
+        _ => {
+            return Err(TranscodeError::Invalid(
+                "pixel data of no known layout".into(),
+            ))
+        }
+    };
+    if length < total || total + total % 2 >= UNDEFINED_LENGTH as u64 {
+        return Err(TranscodeError::Invalid(format!(
+            "pixel data holds {length} bytes, {} frames need {total}",
+            info.frames
+        )));
+    }
+    writer.header(tag::PIXEL_DATA, e.vr, (total + total % 2) as u32)?;
+    let unit = pixel_swap_unit(ds, e.vr);
+    for index in 0..info.frames as u64 {
+        let start = index * frame_len as u64;
+        let mut frame = match in_memory {
+            Some(bytes) => bytes[start as usize..start as usize + frame_len].to_vec(),
+            None => writer.source.read(offset + start, frame_len)?.to_vec(),
+        };
+        if writer.big_endian {
+            swap(&mut frame, unit);
+        }
+        blank_frame(&mut frame, &geometry, blank);
+        writer.put(&frame)?;
+    }
+    if total % 2 == 1 {
+        writer.put(&[0])?;
+    }
+    Ok(())
 }
 
 /// Big endian native pixel data holds samples of Bits Allocated (8-bit ones in 16-bit OW words).
@@ -418,6 +496,9 @@ struct Decoding {
     vr: Vr,
     /// Attributes set or replaced to describe the decoded pixel data.
     attributes: Vec<(Tag, Vr, Vec<u8>)>,
+    /// Rectangles blanked in every frame, and the decoded frames' geometry.
+    blank: Vec<Rect>,
+    geometry: Geometry,
 }
 
 impl Decoding {
@@ -427,6 +508,7 @@ impl Decoding {
         ds: &DataSet,
         offset_table: Span,
         fragments: Vec<Span>,
+        blank: &[Rect],
     ) -> Result<Decoding, TranscodeError> {
         let encoding = transfer_syntax::pixel_encoding(transfer_syntax);
         if matches!(encoding, PixelEncoding::Native | PixelEncoding::Unsupported) {
@@ -470,7 +552,24 @@ impl Decoding {
         let raw = frames.decode_data(&data)?;
         let attributes = decoded_attributes(ds, frames.info(), &raw, transfer_syntax, &data);
         let rgb = raw.rgb;
-        let first = native_frame(raw, bytes_per_sample, frame_len)?;
+        let signed = raw.info.signed || frames.info().signed;
+        let photometric = attributes
+            .iter()
+            .find(|(t, ..)| *t == tag::PHOTOMETRIC_INTERPRETATION)
+            .map(|(_, _, v)| String::from_utf8_lossy(v).trim().to_string())
+            .unwrap_or_else(|| frames.info().photometric.clone());
+        let geometry = Geometry {
+            rows: frames.info().rows,
+            columns: frames.info().columns,
+            samples: frames.info().samples,
+            bytes_per_sample,
+            planar: false,
+            photometric,
+            signed,
+            bits_stored: frames.info().bits_stored,
+        };
+        let mut first = native_frame(raw, bytes_per_sample, frame_len)?;
+        blank_frame(&mut first, &geometry, blank);
         Ok(Decoding {
             frames,
             first,
@@ -479,6 +578,8 @@ impl Decoding {
             frame_len,
             vr,
             attributes,
+            blank: blank.to_vec(),
+            geometry,
         })
     }
 
@@ -494,7 +595,8 @@ impl Decoding {
                     "frame {index} decodes to another colour space than frame 0"
                 )));
             }
-            let bytes = native_frame(raw, self.bytes_per_sample, self.frame_len)?;
+            let mut bytes = native_frame(raw, self.bytes_per_sample, self.frame_len)?;
+            blank_frame(&mut bytes, &self.geometry, &self.blank);
             writer.put(&bytes)?;
         }
         if total % 2 == 1 {

@@ -5,9 +5,11 @@
 //!   UID becomes the same new UID across a batch and across runs with that key (references
 //!   inside sequences then follow without a lookup table);
 //! - [`dates`]: dates and date-times moved by a whole number of days, for the "Retain
-//!   Longitudinal Temporal Information with Modified Dates" option, and the per-patient shift.
+//!   Longitudinal Temporal Information with Modified Dates" option, and the per-patient shift;
+//! - [`pixels`]: which images may carry burned-in text, and blanking the rectangles given.
 
 pub mod dates;
+pub mod pixels;
 pub mod uids;
 
 /// A code for a patient under `key`: ten characters of `0-9A-Z`, the same in every run with that
