@@ -12,7 +12,6 @@ use common::browser::Browser;
 use common::serve::Serve;
 use lightbox_synth::SynthSpec;
 use serde_json::{json, Value};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn jobs(url: &str, query: &str) -> (Vec<Value>, u64) {
@@ -89,19 +88,7 @@ fn a_thousand_instances_in_one_association_are_one_activity_with_their_thumbnail
         .map(|(h, p)| (h.to_string(), p.to_string()))
         .unwrap();
 
-    // DCMTK leaves Nagle's algorithm on unless told: each instance would wait out a delayed ACK.
-    let sent = Command::new(&dcmsend)
-        .env("TCP_NODELAY", "1")
-        .args(["-aet", "MODALITY", "-aec", "LIGHTBOX", &host, &port])
-        .args(["--scan-directories", "--recurse"])
-        .arg(&source)
-        .output()
-        .unwrap();
-    assert!(
-        sent.status.success(),
-        "dcmsend: {}",
-        String::from_utf8_lossy(&sent.stderr)
-    );
+    support::dcmsend(&dcmsend, &host, &port, &source);
 
     wait_for("the association's record", Duration::from_secs(30), || {
         let (list, _) = jobs(&url, "kind=receive");

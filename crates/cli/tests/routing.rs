@@ -11,7 +11,6 @@ use common::serve::Serve;
 use common::{lightbox, ok_json};
 use lightbox_synth::SynthSpec;
 use serde_json::{json, Value};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
@@ -105,18 +104,7 @@ fn stable_ct_series_go_to_orthanc_and_nothing_goes_back_where_it_came_from() {
 
     for (modality, seed) in [("CT", 5), ("MR", 6)] {
         let source = generate(dir.path(), modality, seed);
-        let sent = Command::new(&dcmsend)
-            .env("TCP_NODELAY", "1")
-            .args(["-aet", "MODALITY", "-aec", "LIGHTBOX", &host, &port])
-            .args(["--scan-directories", "--recurse"])
-            .arg(&source)
-            .output()
-            .unwrap();
-        assert!(
-            sent.status.success(),
-            "{}",
-            String::from_utf8_lossy(&sent.stderr)
-        );
+        support::dcmsend(&dcmsend, &host, &port, &source);
     }
 
     // The two CT series reach Orthanc, whole; the MR never does.

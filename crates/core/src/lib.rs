@@ -23,6 +23,7 @@ pub mod image_sets;
 pub mod import;
 pub mod index;
 pub mod jobs;
+mod json_file;
 pub mod model;
 pub mod nodes;
 pub mod render;

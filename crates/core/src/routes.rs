@@ -166,29 +166,14 @@ impl Routes {
     }
 
     pub fn list(&self) -> Result<Vec<Route>, RoutesError> {
-        match std::fs::read(&self.path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| RoutesError::Read {
-                path: self.path.clone(),
-                reason: e.to_string(),
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-            Err(e) => Err(RoutesError::Read {
-                path: self.path.clone(),
-                reason: e.to_string(),
-            }),
-        }
+        crate::json_file::read_list(&self.path).map_err(|reason| RoutesError::Read {
+            path: self.path.clone(),
+            reason,
+        })
     }
 
     fn save(&self, routes: &[Route]) -> Result<(), RoutesError> {
-        let write = || -> std::io::Result<()> {
-            let dir = self.path.parent().unwrap_or(Path::new("."));
-            std::fs::create_dir_all(dir)?;
-            let tmp = tempfile::NamedTempFile::new_in(dir)?;
-            serde_json::to_writer_pretty(tmp.as_file(), routes)?;
-            tmp.persist(&self.path).map_err(|e| e.error)?;
-            Ok(())
-        };
-        write().map_err(|source| RoutesError::Write {
+        crate::json_file::write_list(&self.path, routes).map_err(|source| RoutesError::Write {
             path: self.path.clone(),
             source,
         })

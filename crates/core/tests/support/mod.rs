@@ -30,6 +30,24 @@ pub fn peer_tool(name: &str) -> Option<PathBuf> {
     found
 }
 
+/// Sends every file under `dir` to `LIGHTBOX` at `host:port` with DCMTK's `dcmsend`, in one
+/// association, as `MODALITY`. DCMTK leaves Nagle's algorithm on unless told: each instance
+/// would wait out a delayed ACK.
+pub fn dcmsend(dcmsend: &Path, host: &str, port: &str, dir: &Path) {
+    let sent = Command::new(dcmsend)
+        .env("TCP_NODELAY", "1")
+        .args(["-aet", "MODALITY", "-aec", "LIGHTBOX", host, port])
+        .args(["--scan-directories", "--recurse"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        sent.status.success(),
+        "dcmsend: {}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+}
+
 /// Whether this process runs in a network namespace of its own, where peers that bind every
 /// interface (DCMTK, Orthanc) can only be reached on loopback. `scripts/test.sh` sets it up.
 pub fn isolated_network() -> bool {
