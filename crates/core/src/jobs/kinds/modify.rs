@@ -127,80 +127,7 @@ pub(crate) fn run(
             .ok_or_else(|| storage(format!("{}: unreadable", work.display())))?;
         output = record;
     } else {
-        let _ = std::fs::remove_dir_all(&work);
-        std::fs::create_dir_all(&work).map_err(|e| storage(format!("{}: {e}", work.display())))?;
-        let selection = match request.target {
-            DeleteTarget::Patient(id) => Selection {
-                patients: vec![id.clone()],
-                ..Selection::default()
-            },
-            DeleteTarget::Study(uid) => Selection {
-                studies: vec![uid.clone()],
-                ..Selection::default()
-            },
-            DeleteTarget::Series(uid) => Selection {
-                series: vec![uid.clone()],
-                ..Selection::default()
-            },
-            DeleteTarget::Instance(_) => {
-                return Err(input("modify a patient, a study or a series"));
-            }
-        };
-        let plan = export::plan(store, &selection, Naming::Readable).map_err(|e| match e {
-            export::ExportError::NotFound { .. } | export::ExportError::PatientPattern(_) => {
-                input(e.to_string())
-            }
-            other => storage(other),
-        })?;
-        let mut uids: HashMap<String, String> = HashMap::new();
-        if request.new_uids {
-            for entry in &plan.entries {
-                let i = &entry.instance;
-                for uid in [&i.study_uid, &i.series_uid, &i.sop_instance_uid] {
-                    uids.entry(uid.clone()).or_insert_with(meta::random_uid);
-                }
-            }
-        }
-        let total = plan.entries.len() as u64;
-        let mut studies: Vec<String> = Vec::new();
-        for (n, entry) in plan.entries.iter().enumerate() {
-            if ctx.is_canceled() {
-                let _ = std::fs::remove_dir_all(&work);
-                return Err(JobFailure::canceled());
-            }
-            let source = store.resolve(&entry.instance.file_path);
-            modify_one(
-                &source,
-                &work.join(format!("{n:08}.dcm")),
-                &set,
-                &remove,
-                &uids,
-            )?;
-            if !studies.contains(&entry.instance.study_uid) {
-                studies.push(entry.instance.study_uid.clone());
-            }
-            ctx.progress(Progress {
-                items_done: n as u64 + 1,
-                items_total: total,
-                ..Progress::default()
-            });
-        }
-        output.instances = total;
-        output.studies = studies
-            .into_iter()
-            .map(|from| ModifiedStudy {
-                to: uids.get(&from).cloned().unwrap_or_else(|| from.clone()),
-                from,
-            })
-            .collect();
-        let record = serde_json::to_vec(&output).unwrap_or_default();
-        std::fs::write(work.join(COMPLETE), record)
-            .map_err(|e| storage(format!("{}: {e}", work.display())))?;
-        // Same UIDs: the originals make way (the index first, so no one reads a file that is
-        // going; linked files stay where they are).
-        if !request.new_uids {
-            remove_originals(runner, request.target)?;
-        }
+        write_modified(runner, request, &set, &remove, &work, ctx, &mut output)?;
     }
     if resumed && !request.new_uids {
         // The last attempt may have stopped before or after removing them.
@@ -235,6 +162,95 @@ pub(crate) fn run(
     }
     let _ = std::fs::remove_dir_all(&work);
     Ok(output)
+}
+
+/// The first phase: every instance modified into the work folder, the record of it, and (in
+/// place) the originals out of the way. A job stopped after this carries on from the folder.
+fn write_modified(
+    runner: &LocalRunner,
+    request: &Request,
+    set: &[(Tag, &str)],
+    remove: &[Tag],
+    work: &Path,
+    ctx: &JobContext,
+    output: &mut ModifyOutput,
+) -> Result<(), JobFailure> {
+    let store = &runner.store;
+    let _ = std::fs::remove_dir_all(work);
+    std::fs::create_dir_all(work).map_err(|e| storage(format!("{}: {e}", work.display())))?;
+    let selection = match request.target {
+        DeleteTarget::Patient(id) => Selection {
+            patients: vec![id.clone()],
+            ..Selection::default()
+        },
+        DeleteTarget::Study(uid) => Selection {
+            studies: vec![uid.clone()],
+            ..Selection::default()
+        },
+        DeleteTarget::Series(uid) => Selection {
+            series: vec![uid.clone()],
+            ..Selection::default()
+        },
+        DeleteTarget::Instance(_) => {
+            return Err(input("modify a patient, a study or a series"));
+        }
+    };
+    let plan = export::plan(store, &selection, Naming::Readable).map_err(|e| match e {
+        export::ExportError::NotFound { .. } | export::ExportError::PatientPattern(_) => {
+            input(e.to_string())
+        }
+        other => storage(other),
+    })?;
+    let mut uids: HashMap<String, String> = HashMap::new();
+    if request.new_uids {
+        for entry in &plan.entries {
+            let i = &entry.instance;
+            for uid in [&i.study_uid, &i.series_uid, &i.sop_instance_uid] {
+                uids.entry(uid.clone()).or_insert_with(meta::random_uid);
+            }
+        }
+    }
+    let total = plan.entries.len() as u64;
+    let mut studies: Vec<String> = Vec::new();
+    for (n, entry) in plan.entries.iter().enumerate() {
+        if ctx.is_canceled() {
+            let _ = std::fs::remove_dir_all(work);
+            return Err(JobFailure::canceled());
+        }
+        let source = store.resolve(&entry.instance.file_path);
+        modify_one(
+            &source,
+            &work.join(format!("{n:08}.dcm")),
+            set,
+            remove,
+            &uids,
+        )?;
+        if !studies.contains(&entry.instance.study_uid) {
+            studies.push(entry.instance.study_uid.clone());
+        }
+        ctx.progress(Progress {
+            items_done: n as u64 + 1,
+            items_total: total,
+            ..Progress::default()
+        });
+    }
+    output.instances = total;
+    output.studies = studies
+        .into_iter()
+        .map(|from| ModifiedStudy {
+            to: uids.get(&from).cloned().unwrap_or_else(|| from.clone()),
+            from,
+        })
+        .collect();
+    let record = serde_json::to_vec(&output).unwrap_or_default();
+    std::fs::write(work.join(COMPLETE), record)
+        .map_err(|e| storage(format!("{}: {e}", work.display())))?;
+    // Same UIDs: the originals make way (the index first, so no one reads a file that is
+    // going; linked files stay where they are).
+    if !request.new_uids {
+        remove_originals(runner, request.target)?;
+    }
+    Ok(())
 }
 
 /// Reads, changes and writes one instance.
@@ -280,4 +296,92 @@ fn remove_originals(runner: &LocalRunner, target: &DeleteTarget) -> Result<(), J
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::{import, ImportOptions, ImportProgress};
+    use crate::index::StudyQuery;
+    use crate::jobs::engine::ContextSink;
+    use crate::jobs::runner::MoveListener;
+    use crate::jobs::JobId;
+    use crate::nodes::Nodes;
+    use crate::store::Store;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+
+    struct Quiet;
+    impl ContextSink for Quiet {
+        fn progress(&self, _: JobId, _: &Progress) {}
+        fn log(&self, _: JobId, _: &str) {}
+    }
+
+    #[test]
+    fn an_attempt_stopped_after_the_originals_made_way_is_carried_on_by_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("generated");
+        let spec = lightbox_synth::SynthSpec {
+            patients: 1,
+            studies_per_patient: 1,
+            series_per_study: 1,
+            instances_per_series: 3,
+            rows: 16,
+            columns: 16,
+            seed: 4,
+            ..lightbox_synth::SynthSpec::default()
+        };
+        lightbox_synth::generate(&spec, &source).unwrap();
+        let data = dir.path().join("data");
+        let store = Arc::new(Store::open(&data).unwrap());
+        import(
+            &store,
+            &[source],
+            &ImportOptions::default(),
+            &ImportProgress::default(),
+        )
+        .unwrap();
+        let study = store
+            .index()
+            .search_studies(&StudyQuery::default())
+            .unwrap()
+            .studies[0]
+            .study_uid
+            .clone();
+        let runner = LocalRunner::new(store.clone(), Nodes::new(&data), MoveListener::Running);
+        let ctx = JobContext::standalone(Box::new(Quiet), Arc::new(AtomicBool::new(false)));
+        let target = DeleteTarget::Study(study.clone());
+        let set_values = BTreeMap::from([("PatientID".to_string(), "FIXED".to_string())]);
+        let request = Request {
+            target: &target,
+            set: &set_values,
+            remove: &[],
+            new_uids: false,
+            keep_source: true,
+        };
+        // The first attempt stops right after the originals made way: the study is gone from
+        // the index, its modified instances wait in the work folder.
+        let mut output = ModifyOutput::default();
+        let work = work_dir(&runner, &ctx);
+        write_modified(
+            &runner,
+            &request,
+            &[(tag::PATIENT_ID, "FIXED")],
+            &[],
+            &work,
+            &ctx,
+            &mut output,
+        )
+        .unwrap();
+        assert!(store.index().study(&study).unwrap().is_none());
+        assert!(work.join(COMPLETE).is_file());
+
+        // The next attempt stores them: nothing was lost.
+        let done = run(&runner, &request, &ctx).unwrap();
+        assert_eq!(done.instances, 3);
+        let back = store.index().study(&study).unwrap().unwrap();
+        assert_eq!(back.patient_id, "FIXED");
+        assert_eq!(back.instance_count, 3);
+        assert!(!work.exists());
+    }
 }
