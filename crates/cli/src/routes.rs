@@ -1,7 +1,7 @@
 //! `lightbox routes`: the routing rules that send on what the storage listener receives.
 
 use anyhow::{bail, Result};
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use lightbox_core::nodes::Nodes;
 use lightbox_core::routes::{Route, RouteLevel, Routes};
 use std::path::Path;
@@ -9,36 +9,7 @@ use std::path::Path;
 #[derive(Subcommand)]
 pub enum RoutesCommand {
     /// Add a rule (or replace the one of that name)
-    Add {
-        name: String,
-        /// The node that receives what matches
-        #[arg(long)]
-        to: String,
-        /// Send whole studies once stable, instead of each series
-        #[arg(long)]
-        study: bool,
-        /// Only these modalities (repeatable)
-        #[arg(long = "modality")]
-        modalities: Vec<String>,
-        /// Only from these calling AE titles (repeatable)
-        #[arg(long = "calling-ae")]
-        calling_ae_titles: Vec<String>,
-        /// Only from these known nodes (repeatable)
-        #[arg(long = "from-node")]
-        from_nodes: Vec<String>,
-        /// Wildcards on the series' description (the study's with --study)
-        #[arg(long)]
-        description: Option<String>,
-        #[arg(long)]
-        study_description: Option<String>,
-        #[arg(long)]
-        patient_name: Option<String>,
-        #[arg(long)]
-        patient_id: Option<String>,
-        /// Keep the rule but do not apply it
-        #[arg(long)]
-        disabled: bool,
-    },
+    Add(Box<AddArgs>),
     /// The rules
     List {
         #[arg(long)]
@@ -48,22 +19,62 @@ pub enum RoutesCommand {
     Rm { name: String },
 }
 
+#[derive(Args)]
+pub struct AddArgs {
+    name: String,
+    /// The node that receives what matches
+    #[arg(long)]
+    to: String,
+    /// Send whole studies once stable, instead of each series
+    #[arg(long)]
+    study: bool,
+    /// Only these modalities (repeatable)
+    #[arg(long = "modality")]
+    modalities: Vec<String>,
+    /// Only from these calling AE titles (repeatable)
+    #[arg(long = "calling-ae")]
+    calling_ae_titles: Vec<String>,
+    /// Only from these known nodes (repeatable)
+    #[arg(long = "from-node")]
+    from_nodes: Vec<String>,
+    /// Wildcards on the series' description (the study's with --study)
+    #[arg(long)]
+    description: Option<String>,
+    #[arg(long)]
+    study_description: Option<String>,
+    #[arg(long)]
+    patient_name: Option<String>,
+    #[arg(long)]
+    patient_id: Option<String>,
+    #[arg(long)]
+    accession_number: Option<String>,
+    /// A study date or range: 20240101-, -20231231, 20240115
+    #[arg(long)]
+    study_date: Option<String>,
+    /// Keep the rule but do not apply it
+    #[arg(long)]
+    disabled: bool,
+}
+
 pub fn run(data_dir: &Path, command: RoutesCommand) -> Result<()> {
     let routes = Routes::new(data_dir);
     match command {
-        RoutesCommand::Add {
-            name,
-            to,
-            study,
-            modalities,
-            calling_ae_titles,
-            from_nodes,
-            description,
-            study_description,
-            patient_name,
-            patient_id,
-            disabled,
-        } => {
+        RoutesCommand::Add(args) => {
+            let AddArgs {
+                name,
+                to,
+                study,
+                modalities,
+                calling_ae_titles,
+                from_nodes,
+                description,
+                study_description,
+                patient_name,
+                patient_id,
+                accession_number,
+                study_date,
+                disabled,
+            } = *args;
             if Nodes::new(data_dir).resolve(&to).is_err() {
                 bail!("no node named {to:?}: add it with `lightbox nodes add` first");
             }
@@ -82,6 +93,8 @@ pub fn run(data_dir: &Path, command: RoutesCommand) -> Result<()> {
                 study_description,
                 patient_name,
                 patient_id,
+                accession_number,
+                study_date,
                 enabled: !disabled,
             })?;
             println!("route {name} saved");
@@ -113,6 +126,8 @@ pub fn run(data_dir: &Path, command: RoutesCommand) -> Result<()> {
                     ("study description", &r.study_description),
                     ("patient name", &r.patient_name),
                     ("patient ID", &r.patient_id),
+                    ("accession", &r.accession_number),
+                    ("study date", &r.study_date),
                 ] {
                     if let Some(p) = pattern {
                         when.push(format!("{what} {p}"));

@@ -8,7 +8,7 @@
 //! after one round.
 
 use crate::model::{SeriesSummary, StudySummary};
-use lightbox_dicom::matching::wildcard_match;
+use lightbox_dicom::matching::{wildcard_match, DateRange};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -47,6 +47,11 @@ pub struct Route {
     pub patient_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patient_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accession_number: Option<String>,
+    /// A study date or range, as the browser takes it (`20240101-`, `-20231231`, `20240115`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub study_date: Option<String>,
     #[serde(default = "enabled")]
     pub enabled: bool,
 }
@@ -74,6 +79,18 @@ fn like(pattern: &Option<String>, value: Option<&str>) -> bool {
     }
 }
 
+/// A date within a range (ends included); a study without a date is in no range.
+fn in_range(range: &Option<String>, date: Option<&str>) -> bool {
+    let Some(range) = range.as_deref().map(str::trim).filter(|r| !r.is_empty()) else {
+        return true;
+    };
+    let (Ok(range), Some(date)) = (DateRange::parse(range), date.map(str::trim)) else {
+        return false;
+    };
+    range.from.as_deref().is_none_or(|from| date >= from)
+        && range.to.as_deref().is_none_or(|to| date <= to)
+}
+
 fn any_of(wanted: &[String], value: Option<&str>) -> bool {
     wanted.is_empty()
         || value.is_some_and(|v| {
@@ -98,6 +115,9 @@ impl Route {
         }
         if self.to.trim().is_empty() {
             return Err("a route needs a destination node".into());
+        }
+        if let Some(range) = self.study_date.as_deref().filter(|r| !r.trim().is_empty()) {
+            DateRange::parse(range).map_err(|e| format!("study date: {e}"))?;
         }
         Ok(())
     }
@@ -129,6 +149,8 @@ impl Route {
             )
             && like(&self.patient_name, Some(&a.study.patient_name))
             && like(&self.patient_id, Some(&a.study.patient_id))
+            && like(&self.accession_number, a.study.accession_number.as_deref())
+            && in_range(&self.study_date, a.study.study_date.as_deref())
     }
 
     /// Whether sending this arrival would return it to where it came from.
@@ -231,7 +253,7 @@ mod tests {
     fn rules_match_on_what_came_and_from_whom_and_never_send_it_back() {
         let study: StudySummary = serde_json::from_value(serde_json::json!({
             "PatientName": "Doe^Jane", "PatientID": "P1", "StudyInstanceUID": "1.2",
-            "StudyDescription": "CT CHEST", "ModalitiesInStudy": ["CT"],
+            "StudyDescription": "CT CHEST", "ModalitiesInStudy": ["CT"], "StudyDate": "20240310",
             "NumberOfStudyRelatedSeries": 1, "NumberOfStudyRelatedInstances": 1
         }))
         .unwrap();
@@ -255,6 +277,16 @@ mod tests {
             "patient_name": "DOE*"}),
         );
         assert!(described.matches(&arrival));
+        let dated =
+            route(serde_json::json!({"name": "t", "to": "pacs", "study_date": "20240101-"}));
+        assert!(dated.matches(&arrival));
+        let old = route(serde_json::json!({"name": "t", "to": "pacs", "study_date": "-20231231"}));
+        assert!(!old.matches(&arrival));
+        assert!(
+            route(serde_json::json!({"name": "t", "to": "pacs", "study_date": "2024x"}))
+                .validate()
+                .is_err()
+        );
         let off = route(serde_json::json!({"name": "o", "to": "pacs", "enabled": false}));
         assert!(!off.matches(&arrival));
         let back = route(serde_json::json!({"name": "b", "to": "scanner"}));

@@ -14,6 +14,7 @@ import { confirmDialog } from './dialogs.js';
  *   name: string, to: string, level?: 'series' | 'study', modalities?: string[],
  *   calling_ae_titles?: string[], from_nodes?: string[], description?: string | null,
  *   study_description?: string | null, patient_name?: string | null, patient_id?: string | null,
+ *   accession_number?: string | null, study_date?: string | null,
  *   enabled?: boolean,
  * }} Route
  */
@@ -54,6 +55,8 @@ function conditions(r) {
   if (r.study_description) parts.push(`study description ${r.study_description}`);
   if (r.patient_name) parts.push(`patient ${r.patient_name}`);
   if (r.patient_id) parts.push(`patient ID ${r.patient_id}`);
+  if (r.accession_number) parts.push(`accession ${r.accession_number}`);
+  if (r.study_date) parts.push(`study date ${r.study_date}`);
   return parts.length ? parts.join(', ') : 'anything received';
 }
 
@@ -100,6 +103,8 @@ async function openRouteForm(r) {
   input('#route-study-description').value = (r && r.study_description) || '';
   input('#route-patient-name').value = (r && r.patient_name) || '';
   input('#route-patient-id').value = (r && r.patient_id) || '';
+  input('#route-accession').value = (r && r.accession_number) || '';
+  input('#route-study-date').value = (r && r.study_date) || '';
   input('#route-enabled').checked = !r || r.enabled !== false;
   $('#route-error').hidden = true;
   if (!dlg.open) dlg.showModal();
@@ -122,6 +127,8 @@ async function save(ev) {
     study_description: pattern('#route-study-description'),
     patient_name: pattern('#route-patient-name'),
     patient_id: pattern('#route-patient-id'),
+    accession_number: pattern('#route-accession'),
+    study_date: pattern('#route-study-date'),
     enabled: input('#route-enabled').checked,
   };
   if (!route.name || !route.to) {
