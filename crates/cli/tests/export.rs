@@ -181,3 +181,51 @@ fn a_selection_of_studies_downloads_as_one_zip() {
     assert!(console.is_empty(), "console errors: {console:?}");
     drop(serve);
 }
+
+#[test]
+fn a_study_is_modified_from_its_menu() {
+    let Some(browser) = Browser::start_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let source = generated(dir.path());
+    assert!(lightbox(&data, &["import", source.to_str().unwrap()])
+        .status
+        .success());
+    let study = study_uids(&data)[0].clone();
+    let serve = Serve::start(&data, &[]);
+    let url = serve.url.clone();
+    browser.goto(&format!("{url}/"));
+    let row = format!("[data-testid=study][data-study-uid='{study}']");
+    browser.wait_until("the study", Duration::from_secs(20), || {
+        browser.try_find(&row).is_some()
+    });
+    browser.click_fresh(&format!("{row} .study-row [data-testid=menu-button]"));
+    browser.find("[data-testid=action-modify]").click();
+    let id = browser.find("[data-testid=modify-patient-id]");
+    id.clear();
+    id.send_keys("FIXED-ID");
+    let description = browser.find("[data-testid=modify-study-description]");
+    description.clear();
+    description.send_keys("Corrected description");
+    browser.find("[data-testid=modify-save]").click();
+    browser.wait_until("the study modified", Duration::from_secs(30), || {
+        let s = common::get_json(&format!("{url}/api/studies/{study}"));
+        s["study"]["PatientID"] == "FIXED-ID"
+            && s["study"]["StudyDescription"] == "Corrected description"
+    });
+    let job = &common::get_json(&format!("{url}/api/jobs?kind=modify"))["jobs"][0];
+    assert_eq!(job["state"], "completed", "{job}");
+    assert_eq!(job["spec"]["set"]["PatientID"], "FIXED-ID");
+    assert!(
+        job["spec"]["set"].get("PatientName").is_none(),
+        "only what changed: {job}"
+    );
+    assert_eq!(job["output"]["instances"], 4);
+    // The page shows it once the store changed.
+    browser.wait_for_text(&row, "Corrected description");
+    let console = browser.console_errors();
+    assert!(console.is_empty(), "console errors: {console:?}");
+    drop(serve);
+}

@@ -52,6 +52,7 @@ import { limiter } from './lib/util.js';
  *   kind: JobKind | string, node?: string, study_uid?: string, series_uid?: string,
  *   sop_instance_uid?: string, preview_first?: boolean, preview_only?: boolean,
  *   target?: DeleteTarget, paths?: string[], link?: boolean, calling_ae_title?: string, peer?: string,
+ *   set?: Record<string, string>, remove?: string[], new_uids?: boolean, keep_source?: boolean,
  * }} JobSpec
  */
 /** One series' instances done of its total (0: not known). @typedef {{ done: number, total: number }} SeriesProgress */

@@ -25,6 +25,7 @@ import { initNodeForm } from './views/nodeform.js';
 import { initNodes, renderNodes, renderThisServer } from './views/nodes.js';
 import { currentPage, initPages, pageInHash, pageShown, showPage } from './views/pages.js';
 import { initRoutes, loadRoutes } from './views/routes.js';
+import { initModify } from './views/browser/modify.js';
 import { onStatusChange } from './views/topbar.js';
 import {
   closeModalities, focusSearch, initFilters, modalitiesOpen, outsideModalities, renderSources, updateModalityLabel,
@@ -126,6 +127,7 @@ jobDetails.initJobDetails();
 initNodes();
 initNodeForm();
 initRoutes();
+initModify();
 importView.initImport();
 
 applyTheme();

@@ -12,6 +12,7 @@ import { loadSeries, seriesField, seriesTitle } from '../../state/series.js';
 import { describe, isLocalTarget, isRetrievable, targetsDownloadUrl } from '../../state/targets.js';
 import { confirmDialog, sendDialog } from '../dialogs.js';
 import { openMetadata } from './metadata.js';
+import { openModify } from './modify.js';
 import { openPreview } from './preview.js';
 
 /** @typedef {import('../../state/browser.js').Target} Target */
@@ -47,6 +48,7 @@ export function menuItems(t) {
     { label: 'Open in 3D Slicer', testid: 'action-slicer', disabled: !local || !studyOf(t), why, href: studyOf(t) ? slicerUrl(/** @type {string} */ (studyOf(t))) : undefined },
     { label: 'Download as zip', testid: 'action-download', disabled: !local, why, href: targetsDownloadUrl([t]), download: true },
     { label: 'Download as media (DICOMDIR)', testid: 'action-download-media', disabled: !local, why, href: targetsDownloadUrl([t], true), download: true },
+    ...(t.level !== 'series' ? [{ label: t.level === 'patient' ? 'Modify patient…' : 'Modify study…', testid: 'action-modify', disabled: !local, why, run: () => openModify(t) }] : []),
     { label: 'Delete from local store…', testid: 'action-delete', disabled: !local, why, danger: true, run: () => actDelete([t]) },
   ];
 }
