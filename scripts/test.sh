@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # Every test runs: a missing peer is said at once, with the command that installs it, rather than
 # skipped and counted as passed.
 missing=()
-for tool in storescu echoscu dcmqrscp Orthanc openssl curl chromium chromedriver unshare ip npm; do
+for tool in storescu echoscu dcmqrscp dcmsend dciodvfy Orthanc openssl curl chromium chromedriver unshare ip npm; do
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("$tool")
 done
 [ -f /usr/share/orthanc/plugins/libOrthancDicomWeb.so ] || missing+=("orthanc-dicomweb")
