@@ -27,6 +27,16 @@ fn generated(dir: &std::path::Path) -> std::path::PathBuf {
     source
 }
 
+/// A data directory under `dir` holding the generated studies.
+fn imported(dir: &std::path::Path) -> std::path::PathBuf {
+    let data = dir.join("data");
+    let source = generated(dir);
+    assert!(lightbox(&data, &["import", source.to_str().unwrap()])
+        .status
+        .success());
+    data
+}
+
 fn study_uids(data: &std::path::Path) -> Vec<String> {
     let studies = ok_json(data, &["studies", "--json"]);
     let list = studies
@@ -41,11 +51,7 @@ fn study_uids(data: &std::path::Path) -> Vec<String> {
 #[test]
 fn export_writes_media_folders_and_zips_and_refuses_a_full_folder() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let source = generated(dir.path());
-    assert!(lightbox(&data, &["import", source.to_str().unwrap()])
-        .status
-        .success());
+    let data = imported(dir.path());
     let studies = study_uids(&data);
     assert_eq!(studies.len(), 4);
 
@@ -129,11 +135,7 @@ fn a_selection_of_studies_downloads_as_one_zip() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let source = generated(dir.path());
-    assert!(lightbox(&data, &["import", source.to_str().unwrap()])
-        .status
-        .success());
+    let data = imported(dir.path());
     let serve = Serve::start(&data, &[]);
     let url = serve.url.clone();
     browser.goto(&format!("{url}/"));
@@ -188,11 +190,7 @@ fn a_study_is_modified_from_its_menu() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let source = generated(dir.path());
-    assert!(lightbox(&data, &["import", source.to_str().unwrap()])
-        .status
-        .success());
+    let data = imported(dir.path());
     let study = study_uids(&data)[0].clone();
     let serve = Serve::start(&data, &[]);
     let url = serve.url.clone();

@@ -9,22 +9,7 @@ mod support;
 use lightbox_dicom::dataset::{Element, Value};
 use lightbox_dicom::rewrite::write_instance;
 use lightbox_dicom::{read_bytes, read_file, tag, DataSet, DicomFile, ReadMode, Vr};
-use serde_json::Value as Json;
-use std::ffi::OsString;
-use std::path::{Path, PathBuf};
-
-fn pydicom_pairs(python: &Path, mode: &str, pairs: &[(PathBuf, PathBuf)]) -> Vec<Json> {
-    let mut args: Vec<OsString> = vec![mode.into()];
-    for (a, b) in pairs {
-        args.push(a.into());
-        args.push(b.into());
-    }
-    let refs: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
-    support::run_reference_script(python, "transcode_reference.py", &refs)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
+use std::path::PathBuf;
 
 /// The bytes of each pixel data fragment, as the file holds them.
 fn fragments(file: &DicomFile, bytes: &[u8]) -> Option<Vec<Vec<u8>>> {
@@ -87,14 +72,14 @@ fn instances_written_back_unchanged_keep_every_element_and_every_pixel() {
     }
     assert!(pairs.len() > 70, "{} files", pairs.len());
     assert!(compressed > 20, "{compressed} compressed files");
-    for row in pydicom_pairs(&python, "elements", &pairs) {
+    for row in support::compare_pairs(&python, "elements", &pairs) {
         let differences = row["differences"].as_array().unwrap();
         if !differences.is_empty() {
             failures.push(format!("{}: {differences:?}", row["original"]));
         }
     }
     let mut decoded = 0;
-    for row in pydicom_pairs(&python, "pixels", &with_pixels) {
+    for row in support::compare_pairs(&python, "pixels", &with_pixels) {
         if row.get("error").is_some() {
             continue;
         }

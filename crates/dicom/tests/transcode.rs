@@ -10,9 +10,7 @@ use lightbox_dicom::transfer_syntax::{
     self, PixelEncoding, EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN,
 };
 use lightbox_dicom::{meta, read_file, tag, ReadMode};
-use serde_json::Value;
 use std::collections::BTreeMap;
-use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -57,19 +55,6 @@ fn transcode_file(path: &Path, ts: &str, out: &Path) -> Result<(), TranscodeErro
     ))?;
     file.write_all(&body)?;
     Ok(())
-}
-
-fn run_pairs(python: &Path, mode: &str, pairs: &[(PathBuf, PathBuf)]) -> Vec<Value> {
-    let mut args: Vec<OsString> = vec![mode.into()];
-    for (a, b) in pairs {
-        args.push(a.into());
-        args.push(b.into());
-    }
-    let refs: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
-    support::run_reference_script(python, "transcode_reference.py", &refs)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 fn name(path: &str) -> &str {
@@ -128,7 +113,7 @@ fn transcoded_files_match_pydicom() {
     assert_eq!(cannot, documented, "failures: {failures:#?}");
 
     // Every element survives, in both encodings.
-    for row in run_pairs(&python, "elements", &pairs) {
+    for row in support::compare_pairs(&python, "elements", &pairs) {
         let differences = row["differences"].as_array().unwrap();
         if !differences.is_empty() {
             failures.push(format!(
@@ -141,7 +126,7 @@ fn transcoded_files_match_pydicom() {
 
     // Pixel data decodes to what pydicom decodes from the original.
     let mut compared = 0;
-    for row in run_pairs(&python, "pixels", &with_pixels) {
+    for row in support::compare_pairs(&python, "pixels", &with_pixels) {
         if let Some(error) = row.get("error") {
             eprintln!("{}: pydicom cannot decode it ({error})", row["original"]);
             continue;

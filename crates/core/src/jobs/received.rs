@@ -49,14 +49,6 @@ impl Default for FollowUps {
 /// Orthanc's `StableAge`: a minute without a new instance.
 pub const DEFAULT_STABLE_AGE: Duration = Duration::from_secs(60);
 
-/// A newly stored instance, as the follow-up thread hears of it.
-struct Heard {
-    series_uid: String,
-    activity: JobId,
-    calling_ae_title: String,
-    node: Option<String>,
-}
-
 impl ReceivedActivities {
     /// Starts the follow-up thread (thumbnails, routing); returns the observer to give the
     /// storage listener, and the thread (it ends once `stop` is set, after queuing the
@@ -68,19 +60,11 @@ impl ReceivedActivities {
         stop: Arc<AtomicBool>,
         settings: FollowUps,
     ) -> std::io::Result<(Arc<ReceivedActivities>, JoinHandle<()>)> {
-        let arrivals: Arc<Mutex<Vec<Heard>>> = Arc::default();
+        let arrivals: Arc<Mutex<Vec<NewInstance>>> = Arc::default();
         let on_new_instance: OnNewInstance = {
             let arrivals = arrivals.clone();
-            Arc::new(move |new: &NewInstance| {
-                arrivals
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(Heard {
-                        series_uid: new.series_uid.to_string(),
-                        activity: new.activity,
-                        calling_ae_title: new.calling_ae_title.to_string(),
-                        node: new.node.map(str::to_string),
-                    });
+            Arc::new(move |new: NewInstance| {
+                arrivals.lock().unwrap_or_else(|e| e.into_inner()).push(new);
             })
         };
         let thread = {
@@ -170,7 +154,7 @@ impl FollowUpThread {
     /// Queues a thumbnail for each series that received instances and then nothing for
     /// [`QUIET`], and runs the routing rules on series and studies once they are stable, each
     /// job under the activity that brought the last instance.
-    fn run(&self, arrivals: &Mutex<Vec<Heard>>, stop: &AtomicBool) {
+    fn run(&self, arrivals: &Mutex<Vec<NewInstance>>, stop: &AtomicBool) {
         let mut unthumbnailed: HashMap<String, (Instant, JobId)> = HashMap::new();
         let mut unrouted: HashMap<String, Unrouted> = HashMap::new();
         // Studies whose series were all routed, waiting for the study to be stable as a whole.
@@ -181,17 +165,18 @@ impl FollowUpThread {
             let now = Instant::now();
             for heard in new {
                 unthumbnailed.insert(heard.series_uid.clone(), (now, heard.activity));
-                let entry = unrouted.entry(heard.series_uid).or_insert(Unrouted {
-                    last: now,
-                    activity: heard.activity,
-                    calling_ae_title: String::new(),
-                    node: None,
-                    study_uid: None,
-                });
-                entry.last = now;
-                entry.activity = heard.activity;
-                entry.calling_ae_title = heard.calling_ae_title;
-                entry.node = heard.node;
+                // The latest instance decides who sent it; the study, once known, stays.
+                let study_uid = unrouted.remove(&heard.series_uid).and_then(|u| u.study_uid);
+                unrouted.insert(
+                    heard.series_uid,
+                    Unrouted {
+                        last: now,
+                        activity: heard.activity,
+                        calling_ae_title: heard.calling_ae_title,
+                        node: heard.node,
+                        study_uid,
+                    },
+                );
             }
             let quiet: Vec<(String, JobId)> = unthumbnailed
                 .iter()
@@ -247,23 +232,21 @@ impl FollowUpThread {
             .filter(|(_, u)| now.duration_since(u.last) >= self.stable_age)
             .map(|(series, _)| series.clone())
             .collect();
-        let routes = match self.routes.list() {
-            Ok(routes) => routes,
-            Err(e) => {
-                tracing::warn!(error = %e, "reading the routing rules failed");
-                Vec::new()
-            }
-        };
+        // The rules are read only when something may meet them.
+        if stable.is_empty() && studies.is_empty() {
+            return;
+        }
+        let routes = self.routes.list().unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "reading the routing rules failed");
+            Vec::new()
+        });
         for series_uid in stable {
             let Some(u) = unrouted.remove(&series_uid) else {
                 continue;
             };
             self.apply(&routes, RouteLevel::Series, &series_uid, &u);
             if let Some(study_uid) = u.study_uid.clone() {
-                let waiting = studies
-                    .entry(study_uid)
-                    .or_insert(Unrouted { last: u.last, ..u });
-                waiting.last = waiting.last.max(now);
+                studies.entry(study_uid).or_insert(u);
             }
         }
         let arriving: Vec<&str> = unrouted

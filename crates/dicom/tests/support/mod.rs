@@ -59,6 +59,25 @@ pub fn run_reference_script(python: &Path, script: &str, args: &[&std::ffi::OsSt
     run_python(python, &[path.as_os_str()], args)
 }
 
+/// Runs `tests/reference/transcode_reference.py MODE` on pairs of (original, rewritten) files:
+/// one JSON object a pair (see the script for what `elements` and `pixels` compare).
+pub fn compare_pairs(
+    python: &Path,
+    mode: &str,
+    pairs: &[(PathBuf, PathBuf)],
+) -> Vec<serde_json::Value> {
+    let mut args: Vec<std::ffi::OsString> = vec![mode.into()];
+    for (a, b) in pairs {
+        args.push(a.into());
+        args.push(b.into());
+    }
+    let refs: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+    run_reference_script(python, "transcode_reference.py", &refs)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 /// A short reference computation given inline (`python -c CODE ARGS…`); its standard output.
 pub fn run_python_code(python: &Path, code: &str, args: &[&std::ffi::OsStr]) -> String {
     run_python(

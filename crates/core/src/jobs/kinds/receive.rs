@@ -58,15 +58,15 @@ pub struct Refusal {
 /// An instance newly stored by an association: its series, the activity its follow-ups belong
 /// to, and who sent it.
 #[derive(Clone, Debug)]
-pub struct NewInstance<'a> {
-    pub series_uid: &'a str,
+pub struct NewInstance {
+    pub series_uid: String,
     pub activity: JobId,
-    pub calling_ae_title: &'a str,
-    pub node: Option<&'a str>,
+    pub calling_ae_title: String,
+    pub node: Option<String>,
 }
 
 /// Hears of each newly stored instance (thumbnails and routing follow from it).
-pub type OnNewInstance = Arc<dyn Fn(&NewInstance) + Send + Sync>;
+pub type OnNewInstance = Arc<dyn Fn(NewInstance) + Send + Sync>;
 
 /// The record keeper of one association.
 pub struct Reception {
@@ -209,11 +209,11 @@ impl AssociationWatch for Reception {
                     self.count_series(series_uid);
                     if !accepted.duplicate {
                         // Under the activity this one belongs to, or this one: one level.
-                        (self.on_new_instance)(&NewInstance {
-                            series_uid,
+                        (self.on_new_instance)(NewInstance {
+                            series_uid: series_uid.clone(),
                             activity: self.parent.unwrap_or(id),
-                            calling_ae_title: &self.report.calling_ae_title,
-                            node: self.report.node.as_deref(),
+                            calling_ae_title: self.report.calling_ae_title.clone(),
+                            node: self.report.node.clone(),
                         });
                     }
                 }
