@@ -6,10 +6,13 @@
 //!   inside sequences then follow without a lookup table);
 //! - [`dates`]: dates and date-times moved by a whole number of days, for the "Retain
 //!   Longitudinal Temporal Information with Modified Dates" option, and the per-patient shift;
-//! - [`pixels`]: which images may carry burned-in text, and blanking the rectangles given.
+//! - [`pixels`]: which images may carry burned-in text, and blanking the rectangles given;
+//! - [`profile`]: Table E.1-1 and its options; [`apply`]: the profile applied to a data set.
 
+pub mod apply;
 pub mod dates;
 pub mod pixels;
+pub mod profile;
 pub mod uids;
 
 /// A code for a patient under `key`: ten characters of `0-9A-Z`, the same in every run with that
