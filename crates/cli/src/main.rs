@@ -1,5 +1,6 @@
 //! `lightbox`: the command line over the core library.
 
+mod anonymize;
 mod export;
 mod jobs;
 mod modify;
@@ -93,6 +94,9 @@ enum Command {
     Export(export::ExportArgs),
     /// Change attributes of a patient, study or series (new UIDs, or in place), as a job
     Modify(modify::ModifyArgs),
+    /// A de-identified copy (PS3.15 Annex E) of a patient, study or series: into the store, a
+    /// folder or zip (DICOM media), or to a node, as a job
+    Anonymize(anonymize::AnonymizeArgs),
     /// Remove from the index and delete managed files (linked files are never deleted)
     Rm(RemoveArgs),
     /// Counts of the store
@@ -595,6 +599,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Export(args) => export::run(&store, args),
         Command::Modify(args) => modify::run(&runtime, args),
+        Command::Anonymize(args) => anonymize::run(&runtime, args),
         Command::Rm(args) => {
             let target = match (args.patient, args.study, args.series, args.instance) {
                 (Some(p), ..) => DeleteTarget::Patient(p),

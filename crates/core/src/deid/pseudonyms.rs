@@ -111,6 +111,12 @@ impl Pseudonyms {
         Ok(added)
     }
 
+    /// Gives a patient a pseudonym (replacing the one kept): the user's choice, in the page.
+    pub fn give(&mut self, source_patient_id: &str, pseudonym: Pseudonym) {
+        self.known
+            .insert(source_patient_id.trim().to_string(), pseudonym);
+    }
+
     /// The pseudonym of a patient: the one kept or given, else one made from the key.
     pub fn of(&mut self, source_patient_id: &str) -> Pseudonym {
         let source = source_patient_id.trim().to_string();

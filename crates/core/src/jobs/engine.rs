@@ -59,6 +59,7 @@ impl Default for EngineConfig {
             (JobKind::Echo, 4),
             (JobKind::Delete, 1),
             (JobKind::Modify, 1),
+            (JobKind::Anonymize, 1),
         ]
         .into_iter()
         .collect();

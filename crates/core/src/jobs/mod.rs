@@ -23,7 +23,10 @@ pub mod spec;
 
 pub use engine::{Engine, EngineConfig, JobContext, Runner};
 pub use queue::{JobFilter, JobQueue, NewJob, ParentFilter, QueueError};
-pub use spec::{AssociationSettings, DeleteTarget, JobKind, JobSpec, QuerySpec, Subject};
+pub use spec::{
+    AnonymizeDestination, AssociationSettings, DeleteTarget, JobKind, JobSpec, PseudonymRow,
+    QuerySpec, Subject,
+};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -20,10 +20,11 @@ pub enum JobKind {
     /// An association a peer opened to the storage listener: recorded, never run.
     Receive,
     Modify,
+    Anonymize,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 9] = [
+    pub const ALL: [JobKind; 10] = [
         JobKind::Import,
         JobKind::Query,
         JobKind::Retrieve,
@@ -33,6 +34,7 @@ impl JobKind {
         JobKind::Delete,
         JobKind::Receive,
         JobKind::Modify,
+        JobKind::Anonymize,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -46,6 +48,7 @@ impl JobKind {
             JobKind::Delete => "delete",
             JobKind::Receive => "receive",
             JobKind::Modify => "modify",
+            JobKind::Anonymize => "anonymize",
         }
     }
 
@@ -80,6 +83,53 @@ pub enum DeleteTarget {
     Study(String),
     Series(String),
     Instance(String),
+}
+
+impl DeleteTarget {
+    /// "study 1.2.3", "patient P1".
+    pub fn describe(&self) -> String {
+        match self {
+            DeleteTarget::Patient(id) => format!("patient {id}"),
+            DeleteTarget::Study(uid) => format!("study {uid}"),
+            DeleteTarget::Series(uid) => format!("series {uid}"),
+            DeleteTarget::Instance(uid) => format!("instance {uid}"),
+        }
+    }
+}
+
+/// Where de-identified copies go.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "to", content = "at", rename_all = "snake_case")]
+pub enum AnonymizeDestination {
+    /// New studies in the local store.
+    Local,
+    /// DICOM media (files and a DICOMDIR) in a new or empty folder.
+    Folder(PathBuf),
+    /// The same media as a zip.
+    Zip(PathBuf),
+    /// Sent to a node.
+    Node(String),
+}
+
+impl AnonymizeDestination {
+    pub fn describe(&self) -> String {
+        match self {
+            AnonymizeDestination::Local => "local".into(),
+            AnonymizeDestination::Folder(dir) => dir.display().to_string(),
+            AnonymizeDestination::Zip(path) => path.display().to_string(),
+            AnonymizeDestination::Node(name) => name.clone(),
+        }
+    }
+}
+
+/// A pseudonym given for one patient.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PseudonymRow {
+    /// The source Patient ID.
+    pub source: String,
+    pub patient_id: String,
+    #[serde(default)]
+    pub patient_name: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,6 +207,30 @@ pub enum JobSpec {
         #[serde(default = "yes", skip_serializing_if = "Clone::clone")]
         keep_source: bool,
     },
+    /// A de-identified copy (PS3.15 Annex E; see `kinds::anonymize`).
+    Anonymize {
+        target: DeleteTarget,
+        /// Options of the profile, by name (`retain-dates`, `clean-descriptors`…).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        options: Vec<String>,
+        destination: AnonymizeDestination,
+        /// A file holding the project key; none: the data directory's own.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        project_key: Option<PathBuf>,
+        /// A CSV of pseudonyms: source Patient ID, new Patient ID, new Patient's Name.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pseudonyms: Option<PathBuf>,
+        /// Pseudonyms given one by one.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pseudonym_rows: Vec<PseudonymRow>,
+        /// Private elements known to be safe (`(gggg,xxee) CREATOR` lines), kept under
+        /// `retain-safe-private`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        safe_private: Option<PathBuf>,
+        /// Rectangles blanked in every frame (burned-in text).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        blank: Vec<lightbox_dicom::deid::pixels::Rect>,
+    },
     /// What a peer sent in one association to the storage listener. The listener keeps this
     /// record while the association lasts (an activity): the engine never runs it.
     Receive {
@@ -183,6 +257,7 @@ impl JobSpec {
             JobSpec::Delete { .. } => JobKind::Delete,
             JobSpec::Receive { .. } => JobKind::Receive,
             JobSpec::Modify { .. } => JobKind::Modify,
+            JobSpec::Anonymize { .. } => JobKind::Anonymize,
         }
     }
 
@@ -194,6 +269,11 @@ impl JobSpec {
             | JobSpec::Send { node, .. }
             | JobSpec::Echo { node, .. } => Some(node),
             JobSpec::Receive { node, .. } => node.as_deref(),
+            JobSpec::Anonymize {
+                destination: AnonymizeDestination::Node(node),
+                ..
+            } => Some(node),
+            JobSpec::Anonymize { .. } => None,
             JobSpec::Import { .. }
             | JobSpec::Thumbnail { .. }
             | JobSpec::Delete { .. }
@@ -221,6 +301,7 @@ impl JobSpec {
             | JobSpec::Send { .. }
             | JobSpec::Delete { .. }
             | JobSpec::Modify { .. }
+            | JobSpec::Anonymize { .. }
             | JobSpec::Receive { .. } => Priority::Normal,
         }
     }
@@ -278,15 +359,19 @@ impl JobSpec {
             JobSpec::Modify {
                 target, new_uids, ..
             } => {
-                let what = match target {
-                    DeleteTarget::Patient(id) => format!("patient {id}"),
-                    DeleteTarget::Study(uid) => format!("study {uid}"),
-                    DeleteTarget::Series(uid) => format!("series {uid}"),
-                    DeleteTarget::Instance(uid) => format!("instance {uid}"),
-                };
+                let what = target.describe();
                 let uids = if *new_uids { " (new UIDs)" } else { "" };
                 format!("modify {what}{uids}")
             }
+            JobSpec::Anonymize {
+                target,
+                destination,
+                ..
+            } => format!(
+                "de-identify {} to {}",
+                target.describe(),
+                destination.describe()
+            ),
         }
     }
 
@@ -320,6 +405,11 @@ impl JobSpec {
                 "modify {words}{}",
                 if *new_uids { " (new UIDs)" } else { "" }
             ),
+            JobSpec::Anonymize {
+                target: DeleteTarget::Study(_) | DeleteTarget::Series(_),
+                destination,
+                ..
+            } => format!("de-identify {words} to {}", destination.describe()),
             _ => self.title(),
         }
     }

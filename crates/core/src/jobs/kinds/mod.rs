@@ -6,6 +6,7 @@ use super::runner::{to_json, LocalRunner};
 use super::{JobContext, JobFailure, JobRecord, JobSpec, Runner};
 use serde_json::Value;
 
+pub mod anonymize;
 pub mod delete;
 pub mod echo;
 pub mod import;
@@ -96,6 +97,29 @@ impl LocalRunner {
                     remove,
                     new_uids: *new_uids,
                     keep_source: *keep_source,
+                },
+                ctx,
+            )),
+            JobSpec::Anonymize {
+                target,
+                options,
+                destination,
+                project_key,
+                pseudonyms,
+                pseudonym_rows,
+                safe_private,
+                blank,
+            } => output(anonymize::run(
+                self,
+                &anonymize::Request {
+                    target,
+                    options,
+                    destination,
+                    project_key: project_key.as_deref(),
+                    pseudonyms: pseudonyms.as_deref(),
+                    pseudonym_rows,
+                    safe_private: safe_private.as_deref(),
+                    blank,
                 },
                 ctx,
             )),
