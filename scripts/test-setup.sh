@@ -22,7 +22,17 @@ with zipfile.ZipFile(wheel) as z:
                 out.write(src.read())
 PY
 fi
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import pydicom, numpy, pylibjpeg, openjpeg, libjpeg, rle, jpeg_ls" 2>/dev/null; then
+# Independent copies of PS3.15 Table E.1-1, the oracles de-identification is checked against
+# (read from the wheels, never installed): dicom-standard's JSON (every option column, an
+# older edition) and dicom-anonymizer's basic profile lists (2026c).
+for oracle in dicom-standard==0.1.0 dicom-anonymizer==2.1.0; do
+  name="${oracle%%==*}"; name="${name//-/_}"
+  if ! ls test-data/wheels/${name}-*.whl >/dev/null 2>&1; then
+    mkdir -p test-data/wheels
+    python3 -m pip download -q --no-deps --only-binary=:all: -d test-data/wheels "$oracle"
+  fi
+done
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import pydicom, numpy, pylibjpeg, openjpeg, libjpeg, rle, jpeg_ls, dicognito" 2>/dev/null; then
   python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check -r scripts/requirements-test.txt
 fi

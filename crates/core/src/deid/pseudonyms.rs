@@ -144,7 +144,8 @@ impl Pseudonyms {
         {
             let mut out = csv::Writer::from_writer(tmp.as_file());
             out.write_record(HEADER)?;
-            for (source, p) in &self.known {
+            // Patients without an ID share the pseudonym the key makes for them: nothing to keep.
+            for (source, p) in self.known.iter().filter(|(s, _)| !s.is_empty()) {
                 out.write_record([source, &p.patient_id, &p.patient_name])?;
             }
             out.flush().map_err(io)?;
