@@ -158,6 +158,40 @@ fn outputs(dir: &Path) -> BTreeMap<String, PathBuf> {
         .collect()
 }
 
+/// Every study de-identified into a folder of its own under `name`: (source, output) files.
+fn anonymize_every_study(s: &Setup, options: &[&str], name: &str) -> Vec<(PathBuf, PathBuf)> {
+    let out = s.root.join(name);
+    let mut pairs = Vec::new();
+    for (n, study) in s.studies().iter().enumerate() {
+        let folder = out.join(n.to_string());
+        let target = DeleteTarget::Study(study.clone());
+        let report = s
+            .anonymize(spec(
+                target,
+                options,
+                AnonymizeDestination::Folder(folder.clone()),
+                &s.key_file,
+            ))
+            .unwrap_or_else(|e| panic!("{study}: {}", e.message));
+        let sources = s.sources(study);
+        assert_eq!(report.instances as usize, sources.len());
+        let written = outputs(&folder.join("DICOM"));
+        assert!(folder.join("DICOMDIR").is_file());
+        for (uid, source) in sources {
+            let new_uid = if options.contains(&"retain-uids") {
+                uid.clone()
+            } else {
+                derive(KEY.as_bytes(), &uid)
+            };
+            let output = written
+                .get(&new_uid)
+                .unwrap_or_else(|| panic!("{uid} was not written as {new_uid}"));
+            pairs.push((source, output.clone()));
+        }
+    }
+    pairs
+}
+
 #[test]
 fn every_attribute_of_the_table_is_treated_as_the_profile_and_its_options_say() {
     let Some(s) = setup() else { return };
@@ -177,37 +211,8 @@ fn every_attribute_of_the_table_is_treated_as_the_profile_and_its_options_say() 
             "clean-graphics",
         ],
     ];
-    let studies = s.studies();
     for (round, options) in option_sets.iter().enumerate() {
-        let out = s.root.join(format!("out-{round}"));
-        let mut pairs = Vec::new();
-        for (n, study) in studies.iter().enumerate() {
-            let folder = out.join(n.to_string());
-            let target = DeleteTarget::Study(study.clone());
-            let report = s
-                .anonymize(spec(
-                    target,
-                    options,
-                    AnonymizeDestination::Folder(folder.clone()),
-                    &s.key_file,
-                ))
-                .unwrap_or_else(|e| panic!("{study}: {}", e.message));
-            let sources = s.sources(study);
-            assert_eq!(report.instances as usize, sources.len());
-            let written = outputs(&folder.join("DICOM"));
-            assert!(folder.join("DICOMDIR").is_file());
-            for (uid, source) in sources {
-                let new_uid = if options.contains(&"retain-uids") {
-                    uid.clone()
-                } else {
-                    derive(KEY.as_bytes(), &uid)
-                };
-                let output = written
-                    .get(&new_uid)
-                    .unwrap_or_else(|| panic!("{uid} was not written as {new_uid}"));
-                pairs.push((source, output.clone()));
-            }
-        }
+        let pairs = anonymize_every_study(&s, options, &format!("out-{round}"));
         let config = s.root.join(format!("check-{round}.json"));
         std::fs::write(
             &config,
@@ -470,4 +475,42 @@ fn the_profile_table_is_the_one_independent_packages_print() {
     let compared = result["compared_options"].as_u64().unwrap();
     assert!(rows >= 650 && compared >= 420, "{result}");
     eprintln!("figure: {rows} rows, basic column equal to 2026c's, {compared} rows' option columns equal to the older edition's");
+}
+
+#[test]
+fn what_dicognito_removes_or_changes_the_basic_profile_does_too_or_the_readme_says_why() {
+    let Some(s) = setup() else { return };
+    let pairs = anonymize_every_study(&s, &[], "out");
+    let config = s.root.join("compare.json");
+    std::fs::write(&config, serde_json::json!({ "pairs": pairs }).to_string()).unwrap();
+    let result: serde_json::Value = serde_json::from_str(&support::run_reference_script(
+        &s.python,
+        "dicognito_compare.py",
+        &[config.as_os_str()],
+    ))
+    .unwrap();
+    let readme = std::fs::read_to_string(support::workspace_root().join("README.md")).unwrap();
+    let section = readme
+        .split("### Compared with dicognito")
+        .nth(1)
+        .expect("the README compares with dicognito")
+        .split("\n## ")
+        .next()
+        .unwrap();
+    let differences = result["differences"].as_object().unwrap();
+    for (keyword, what) in differences {
+        assert!(
+            section.contains(&format!("`{keyword}`")),
+            "dicognito {} {keyword} ({what}) and Lightbox keeps it: the README does not say why",
+            what["dicognito"]
+        );
+    }
+    let compared = result["compared"].as_u64().unwrap();
+    assert!(compared > 7_000, "{result}");
+    eprintln!(
+        "figure: {} instances, {compared} attributes compared with dicognito, {} difference(s): {:?}",
+        pairs.len(),
+        differences.len(),
+        differences.keys().collect::<Vec<_>>()
+    );
 }
