@@ -51,6 +51,12 @@ pub struct AddArgs {
     /// A study date or range: 20240101-, -20231231, 20240115
     #[arg(long)]
     study_date: Option<String>,
+    /// Send a de-identified copy (the PS3.15 basic profile) instead of what was received
+    #[arg(long)]
+    deidentify: bool,
+    /// With --deidentify: an option of the profile (repeatable), as `anonymize --option`
+    #[arg(long = "deid-option", requires = "deidentify", value_name = "OPTION")]
+    deid_options: Vec<String>,
     /// Keep the rule but do not apply it
     #[arg(long)]
     disabled: bool,
@@ -73,8 +79,16 @@ pub fn run(data_dir: &Path, command: RoutesCommand) -> Result<()> {
                 patient_id,
                 accession_number,
                 study_date,
+                deidentify,
+                deid_options,
                 disabled,
             } = *args;
+            let deidentify = if deidentify {
+                let profile = lightbox_dicom::deid::profile::Profile::from_names(&deid_options)?;
+                Some(profile.options().map(|o| o.name().to_string()).collect())
+            } else {
+                None
+            };
             if Nodes::new(data_dir).resolve(&to).is_err() {
                 bail!("no node named {to:?}: add it with `lightbox nodes add` first");
             }
@@ -95,6 +109,7 @@ pub fn run(data_dir: &Path, command: RoutesCommand) -> Result<()> {
                 patient_id,
                 accession_number,
                 study_date,
+                deidentify,
                 enabled: !disabled,
             })?;
             println!("route {name} saved");

@@ -1,7 +1,8 @@
 //! Routing end to end, against `lightbox serve` and a real Orthanc on loopback: DCMTK's
 //! `dcmsend` stores a CT and an MR study into Lightbox; a rule forwards CT series to Orthanc
 //! once they are stable, and the MR stays; what Orthanc itself sends into Lightbox is never
-//! routed back to it.
+//! routed back to it. A rule that de-identifies sends Orthanc copies that hold no identifying
+//! value, checked attribute by attribute against PS3.15 Table E.1-1.
 
 mod common;
 #[path = "../../core/tests/support/mod.rs"]
@@ -207,6 +208,176 @@ fn stable_ct_series_go_to_orthanc_and_nothing_goes_back_where_it_came_from() {
         .find(|r| r["spec"]["calling_ae_title"] == "ORTHANC")
         .unwrap();
     assert_eq!(from_orthanc["spec"]["node"], "pacs");
+    drop(serve);
+}
+
+/// SOP Instance UID of every DICOM file under `dir`.
+fn by_sop_instance(
+    dir: &std::path::Path,
+) -> std::collections::BTreeMap<String, std::path::PathBuf> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .filter_map(|e| {
+            let file =
+                lightbox_dicom::read_file(e.path(), lightbox_dicom::ReadMode::Header).ok()?;
+            let uid = file.dataset.text(lightbox_dicom::tag::SOP_INSTANCE_UID)?;
+            Some((uid, e.path().to_path_buf()))
+        })
+        .collect()
+}
+
+#[test]
+fn a_de_identifying_rule_sends_orthanc_copies_with_no_identifying_value() {
+    let Some(dcmsend) = support::peer_tool("dcmsend") else {
+        return;
+    };
+    let (Some(pydicom), Some(python)) = (support::pydicom_data(), support::python()) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // A CT rich in identifiers (every attribute of the table, in sequences and private blocks
+    // too) and a generated CT study; an MR study that no rule takes.
+    let ct = generate(dir.path(), "CT", 7);
+    support::run_reference_script(
+        &python,
+        "identifier_rich.py",
+        &[
+            pydicom.join("test_files/CT_small.dcm").as_os_str(),
+            ct.join("rich.dcm").as_os_str(),
+        ],
+    );
+    let mr = generate(dir.path(), "MR", 8);
+    let sources = by_sop_instance(&ct);
+    assert_eq!(sources.len(), 9);
+
+    let data = dir.path().join("data");
+    let serve = Serve::start(&data, &["--route-stable-seconds", "2"]);
+    let (host, port) = serve
+        .dimse_address()
+        .rsplit_once(':')
+        .map(|(h, p)| (h.to_string(), p.to_string()))
+        .unwrap();
+    let Some(orthanc) = support::start_orthanc_knowing(json!({})) else {
+        return;
+    };
+    let address = format!("ORTHANC@127.0.0.1:{}", orthanc.address.port);
+    assert!(lightbox(&data, &["nodes", "add", "pacs", &address])
+        .status
+        .success());
+    let added = lightbox(
+        &data,
+        &[
+            "routes",
+            "add",
+            "ct-deidentified",
+            "--to",
+            "pacs",
+            "--modality",
+            "CT",
+            "--deidentify",
+        ],
+    );
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let listed = ok_json(&data, &["routes", "list", "--json"]);
+    assert_eq!(listed[0]["deidentify"], json!([]), "{listed}");
+    support::dcmsend(&dcmsend, &host, &port, &ct);
+    support::dcmsend(&dcmsend, &host, &port, &mr);
+
+    let instances = |port: u16| -> Vec<String> {
+        common::get_json(&format!("http://127.0.0.1:{port}/instances"))
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|id| id.as_str().unwrap().to_string())
+            .collect()
+    };
+    wait_for(
+        "the CT instances on Orthanc",
+        Duration::from_secs(90),
+        || instances(orthanc.http_port).len() == sources.len(),
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    let held = instances(orthanc.http_port);
+    assert_eq!(held.len(), sources.len(), "only the CT, once");
+
+    // What Orthanc holds, file by file, paired with what was sent by the new UID the
+    // project key gives.
+    let received = dir.path().join("orthanc");
+    std::fs::create_dir_all(&received).unwrap();
+    for id in &held {
+        let mut response = common::http()
+            .get(format!(
+                "http://127.0.0.1:{}/instances/{id}/file",
+                orthanc.http_port
+            ))
+            .call()
+            .unwrap();
+        let bytes = response.body_mut().read_to_vec().unwrap();
+        std::fs::write(received.join(format!("{id}.dcm")), bytes).unwrap();
+    }
+    let received = by_sop_instance(&received);
+    let key = std::fs::read_to_string(data.join("deid/project.key")).unwrap();
+    let key = key.trim();
+    let pairs: Vec<_> = sources
+        .iter()
+        .map(|(uid, source)| {
+            let new_uid = lightbox_dicom::deid::uids::derive(key.as_bytes(), uid);
+            let output = received
+                .get(&new_uid)
+                .unwrap_or_else(|| panic!("{uid} is not on Orthanc as {new_uid}"));
+            (source.clone(), output.clone())
+        })
+        .collect();
+    let config = dir.path().join("check.json");
+    std::fs::write(
+        &config,
+        json!({"options": [], "key": key, "pairs": pairs}).to_string(),
+    )
+    .unwrap();
+    let result: Value = serde_json::from_str(&support::run_reference_script(
+        &python,
+        "deid_check.py",
+        &[config.as_os_str()],
+    ))
+    .unwrap();
+    let violations = result["violations"].as_array().unwrap();
+    assert!(
+        violations.is_empty(),
+        "{} violations, the first: {:#?}",
+        violations.len(),
+        &violations[..violations.len().min(20)]
+    );
+    let checked = result["checked"].as_u64().unwrap();
+    assert!(checked > 100, "only {checked} attributes checked");
+    eprintln!(
+        "figure: {} routed instances on Orthanc, {checked} attributes checked, 0 violations",
+        pairs.len()
+    );
+
+    // The routed work is an anonymize job per CT series, named by its rule.
+    let routed = jobs(&serve.url, "kind=anonymize");
+    assert_eq!(routed.len(), 3, "{routed:?}");
+    for job in &routed {
+        assert_eq!(job["state"], "completed", "{job}");
+        assert!(
+            job["title"]
+                .as_str()
+                .unwrap()
+                .ends_with("(route ct-deidentified)"),
+            "{job}"
+        );
+        assert_eq!(
+            job["spec"]["destination"],
+            json!({"to": "node", "at": "pacs"})
+        );
+    }
+    assert!(jobs(&serve.url, "kind=send").is_empty());
     drop(serve);
 }
 

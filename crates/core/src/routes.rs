@@ -52,6 +52,10 @@ pub struct Route {
     /// A study date or range, as the browser takes it (`20240101-`, `-20231231`, `20240115`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub study_date: Option<String>,
+    /// Send a de-identified copy (PS3.15 Annex E, with these options; none: the basic
+    /// profile) instead of the instances as received.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deidentify: Option<Vec<String>>,
     #[serde(default = "enabled")]
     pub enabled: bool,
 }
@@ -118,6 +122,10 @@ impl Route {
         }
         if let Some(range) = self.study_date.as_deref().filter(|r| !r.trim().is_empty()) {
             DateRange::parse(range).map_err(|e| format!("study date: {e}"))?;
+        }
+        if let Some(options) = &self.deidentify {
+            lightbox_dicom::deid::profile::Profile::from_names(options)
+                .map_err(|e| format!("de-identification: {e}"))?;
         }
         Ok(())
     }

@@ -8,7 +8,10 @@
 
 use super::kinds::receive::{NewInstance, OnNewInstance, Reception};
 use super::kinds::thumbnail::THUMBNAIL_SIZE;
-use super::{Engine, JobFilter, JobId, JobKind, JobSpec, JobState, NewJob, Priority, Subject};
+use super::{
+    AnonymizeDestination, DeleteTarget, Engine, JobFilter, JobId, JobKind, JobSpec, JobState,
+    NewJob, Priority, Subject,
+};
 use crate::nodes::{Nodes, RetrieveMethod};
 use crate::routes::{Arrival, Route, RouteLevel, Routes};
 use crate::store::Store;
@@ -304,15 +307,29 @@ impl FollowUpThread {
                 tracing::info!(route = %rule.name, "not routed back to where it came from");
                 continue;
             }
-            let spec = match level {
-                RouteLevel::Series => JobSpec::Send {
+            let target = match level {
+                RouteLevel::Series => DeleteTarget::Series(uid.to_string()),
+                RouteLevel::Study => DeleteTarget::Study(uid.to_string()),
+            };
+            let spec = match (&rule.deidentify, level) {
+                (Some(options), _) => JobSpec::Anonymize {
+                    target,
+                    options: options.clone(),
+                    destination: AnonymizeDestination::Node(rule.to.clone()),
+                    project_key: None,
+                    pseudonyms: None,
+                    pseudonym_rows: Vec::new(),
+                    safe_private: None,
+                    blank: Vec::new(),
+                },
+                (None, RouteLevel::Series) => JobSpec::Send {
                     node: rule.to.clone(),
                     study_uid: None,
                     series_uid: Some(uid.to_string()),
                     paths: Vec::new(),
                     association: Default::default(),
                 },
-                RouteLevel::Study => JobSpec::Send {
+                (None, RouteLevel::Study) => JobSpec::Send {
                     node: rule.to.clone(),
                     study_uid: Some(uid.to_string()),
                     series_uid: None,

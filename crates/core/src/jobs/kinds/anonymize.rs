@@ -9,7 +9,7 @@
 use crate::deid::project::project_key;
 use crate::deid::pseudonyms::{Pseudonym, Pseudonyms};
 use crate::export::{self, Naming, Plan, Selection};
-use crate::import::{import, ImportOptions, ImportProgress};
+use crate::import::ingest;
 use crate::jobs::runner::{control, input, storage, LocalRunner};
 use crate::jobs::spec::{AnonymizeDestination, AssociationSettings, DeleteTarget, PseudonymRow};
 use crate::jobs::{FailureCategory, JobContext, JobFailure, Progress};
@@ -19,9 +19,12 @@ use lightbox_dicom::deid::pixels::{burned_in, BurnedIn, Rect};
 use lightbox_dicom::deid::profile::Profile;
 use lightbox_dicom::{read_file, rewrite, tag, transcode, transfer_syntax, ReadMode};
 use lightbox_net::remote::Event;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 /// What a de-identification asks for.
 pub(crate) struct Request<'a> {
@@ -175,7 +178,7 @@ pub(crate) fn run(
     request: &Request,
     ctx: &JobContext,
 ) -> Result<AnonymizeOutput, JobFailure> {
-    let (settings, mut pseudonyms) = settings(runner, request)?;
+    let (settings, pseudonyms) = settings(runner, request)?;
     if let AnonymizeDestination::Folder(dir) = request.destination {
         if std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some()) {
             return Err(input(format!(
@@ -219,25 +222,45 @@ pub(crate) fn run(
         naming: Naming::Media,
         entries: Vec::with_capacity(plan.entries.len()),
     };
-    for (n, entry) in plan.entries.iter().enumerate() {
-        if ctx.is_canceled() {
-            return Err(JobFailure::canceled());
-        }
-        let source = store.resolve(&entry.instance.file_path);
-        let target = work.0.join(format!("{n:08}.dcm"));
-        let one = deidentify_one(&settings, &mut pseudonyms, &source, &target, request.blank)?;
-        if let Some(why) = one.burned_in {
+    // Instances are independent: de-identified on every core, then gathered in plan order.
+    let pseudonyms = Mutex::new(pseudonyms);
+    let done = AtomicU64::new(0);
+    let results: Vec<Result<Deidentified, JobFailure>> = plan
+        .entries
+        .par_iter()
+        .enumerate()
+        .map(|(n, entry)| {
+            if ctx.is_canceled() {
+                return Err(JobFailure::canceled());
+            }
+            let source = store.resolve(&entry.instance.file_path);
+            let target = work.0.join(format!("{n:08}.dcm"));
+            let one = deidentify_one(&settings, &pseudonyms, &source, &target, request.blank)?;
+            let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
+            if finished % 64 == 0 || finished == total {
+                ctx.progress(Progress {
+                    items_done: finished,
+                    items_total: total,
+                    ..Progress::default()
+                });
+            }
+            Ok(one)
+        })
+        .collect();
+    for (n, (entry, one)) in plan.entries.iter().zip(results).enumerate() {
+        let one = one?;
+        if let Some(why) = &one.burned_in {
             output.burned_in.push(BurnedInImage {
                 series_uid: one.series_uid.clone(),
                 sop_instance_uid: one.sop_instance_uid.clone(),
-                why,
+                why: why.clone(),
             });
         }
         let study = match by_study
             .iter_mut()
-            .find(|(s, _)| s.source_study == entry.instance.study_uid)
+            .position(|(s, _)| s.source_study == entry.instance.study_uid)
         {
-            Some(study) => study,
+            Some(at) => &mut by_study[at],
             None => {
                 by_study.push((
                     AnonymizedStudy {
@@ -254,21 +277,18 @@ pub(crate) fn run(
         };
         study.0.instances += 1;
         study.1.merge(&one.changes);
+        let target = work.0.join(format!("{n:08}.dcm"));
         let mut instance = entry.instance.clone();
-        instance.file_path = target.to_string_lossy().into_owned();
         instance.file_size = std::fs::metadata(&target)
             .map(|m| m.len() as i64)
             .unwrap_or(0);
+        instance.file_path = target.to_string_lossy().into_owned();
         written.entries.push(export::Entry {
             components: entry.components.clone(),
             instance,
         });
-        ctx.progress(Progress {
-            items_done: n as u64 + 1,
-            items_total: total,
-            ..Progress::default()
-        });
     }
+    let pseudonyms = pseudonyms.into_inner().unwrap_or_else(|e| e.into_inner());
     pseudonyms.save().map_err(storage)?;
     output.instances = total;
     output.studies = by_study
@@ -315,7 +335,7 @@ struct Deidentified {
 
 fn deidentify_one(
     settings: &Settings,
-    pseudonyms: &mut Pseudonyms,
+    pseudonyms: &Mutex<Pseudonyms>,
     source: &Path,
     target: &Path,
     blank: &[Rect],
@@ -324,7 +344,10 @@ fn deidentify_one(
     let file = read_file(source, ReadMode::Full).map_err(|e| unreadable(&e))?;
     let mut ds = file.dataset.clone();
     let source_patient = ds.text(tag::PATIENT_ID).unwrap_or_default();
-    let pseudonym = pseudonyms.of(&source_patient);
+    let pseudonym = pseudonyms
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .of(&source_patient);
     let subject = apply::Subject {
         patient_id: pseudonym.patient_id.clone(),
         patient_name: pseudonym.patient_name.clone(),
@@ -388,18 +411,25 @@ fn deliver(
         .collect();
     match destination {
         AnonymizeDestination::Local => {
-            let report = import(
-                store,
-                &files,
-                &ImportOptions::default(),
-                &ImportProgress::default(),
-            )
-            .map_err(storage)?;
-            if let Some(skipped) = report.skipped.first() {
+            // Through the one ingest path, each file moved into place (it is written already).
+            let skipped: Vec<_> = files
+                .par_iter()
+                .filter_map(|path| {
+                    let opened = std::fs::File::open(path)
+                        .and_then(|file| Ok((file, tempfile::TempPath::try_from_path(path)?)));
+                    let tmp = match opened {
+                        Ok((file, at)) => tempfile::NamedTempFile::from_parts(file, at),
+                        Err(e) => return Some(format!("{}: {e}", path.display())),
+                    };
+                    ingest(store, tmp, "a de-identified copy")
+                        .err()
+                        .map(|s| s.reason)
+                })
+                .collect();
+            if let Some(first) = skipped.first() {
                 return Err(storage(format!(
-                    "{} de-identified instance(s) could not be stored (first: {})",
-                    report.skipped.len(),
-                    skipped.reason
+                    "{} de-identified instance(s) could not be stored (first: {first})",
+                    skipped.len()
                 )));
             }
         }
