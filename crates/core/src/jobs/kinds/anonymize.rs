@@ -237,7 +237,7 @@ pub(crate) fn run(
             let target = work.0.join(format!("{n:08}.dcm"));
             let one = deidentify_one(&settings, &pseudonyms, &source, &target, request.blank)?;
             let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
-            if finished % 64 == 0 || finished == total {
+            if finished.is_multiple_of(64) || finished == total {
                 ctx.progress(Progress {
                     items_done: finished,
                     items_total: total,
