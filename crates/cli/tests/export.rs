@@ -1,6 +1,7 @@
 //! `lightbox export` and the page's downloads: a folder or zip of media with a DICOMDIR from the
 //! command line, and, in a real headless Chromium against `lightbox serve`, a selection of
-//! several studies downloaded as one zip (as media, too).
+//! several studies downloaded as one zip (as media, too), a study modified, and one
+//! de-identified from its menu with the report read on the jobs page.
 
 mod common;
 
@@ -223,6 +224,117 @@ fn a_study_is_modified_from_its_menu() {
     assert_eq!(job["output"]["instances"], 4);
     // The page shows it once the store changed.
     browser.wait_for_text(&row, "Corrected description");
+    let console = browser.console_errors();
+    assert!(console.is_empty(), "console errors: {console:?}");
+    drop(serve);
+}
+
+#[test]
+fn a_study_is_de_identified_from_its_menu_and_its_report_is_readable() {
+    let Some(browser) = Browser::start_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = imported(dir.path());
+    let study = study_uids(&data)[0].clone();
+    let serve = Serve::start(&data, &[]);
+    let url = serve.url.clone();
+    let before = common::get_json(&format!("{url}/api/studies/{study}"));
+    browser.goto(&format!("{url}/"));
+    let row = format!("[data-testid=study][data-study-uid='{study}']");
+    browser.wait_until("the study", Duration::from_secs(20), || {
+        browser.try_find(&row).is_some()
+    });
+    browser.click_fresh(&format!("{row} .study-row [data-testid=menu-button]"));
+    browser.find("[data-testid=action-anonymize]").click();
+    browser
+        .find("[data-testid=anonymize-patient-id]")
+        .send_keys("RESEARCH-7");
+    browser
+        .find("[data-testid=anonymize-patient-name]")
+        .send_keys("Subject^Seven");
+    browser
+        .find("[data-testid=anonymize-option-retain-dates]")
+        .click();
+    // A rectangle that is not one is refused in the dialog, with the reason.
+    let blank = browser.find("[data-testid=anonymize-blank]");
+    blank.send_keys("0,0,8");
+    browser.find("[data-testid=anonymize-save]").click();
+    browser.wait_for_text("[data-testid=anonymize-error]", "x,y,width,height");
+    blank.clear();
+    blank.send_keys("0,0,8,4");
+    browser.screenshot("anonymize-dialog");
+    browser.find("[data-testid=anonymize-save]").click();
+
+    let job = || common::get_json(&format!("{url}/api/jobs?kind=anonymize"))["jobs"][0].clone();
+    browser.wait_until("the copy made", Duration::from_secs(60), || {
+        job()["state"] == "completed"
+    });
+    let job = job();
+    let title = job["title"].as_str().unwrap();
+    assert!(
+        title.starts_with("de-identify the study of ") && title.ends_with(" into the local store"),
+        "{title}"
+    );
+    assert_eq!(job["spec"]["options"], serde_json::json!(["retain-dates"]));
+    assert_eq!(
+        job["spec"]["destination"],
+        serde_json::json!({"to": "local"})
+    );
+    assert_eq!(
+        job["spec"]["blank"],
+        serde_json::json!([{"x": 0, "y": 0, "width": 8, "height": 4}])
+    );
+    let out = &job["output"]["studies"][0];
+    assert_eq!(out["source_study"], study.as_str(), "{job}");
+    assert_eq!(out["PatientID"], "RESEARCH-7");
+    assert_eq!(out["PatientName"], "Subject^Seven");
+    // The copy is a new study of the pseudonym; the original is as it was.
+    let new_uid = out["StudyInstanceUID"].as_str().unwrap();
+    assert_ne!(new_uid, study);
+    let copy = common::get_json(&format!("{url}/api/studies/{new_uid}"));
+    assert_eq!(copy["study"]["PatientID"], "RESEARCH-7", "{copy}");
+    assert_eq!(
+        common::get_json(&format!("{url}/api/studies/{study}"))["study"],
+        before["study"]
+    );
+
+    // The report on the jobs page: the new study, and what was done to each attribute.
+    browser.goto(&format!("{url}/#jobs"));
+    let row = format!("[data-testid=job-row][data-job-id='{}']", job["id"]);
+    browser
+        .find(&format!("{row} [data-testid=job-details]"))
+        .click();
+    browser.wait_until("the report", Duration::from_secs(10), || {
+        browser
+            .try_find("[data-testid=job-anonymized-studies] tbody tr")
+            .is_some()
+    });
+    let studies = browser.find("[data-testid=job-anonymized-studies]").text();
+    assert!(
+        studies.contains("RESEARCH-7") && studies.contains(new_uid),
+        "{studies}"
+    );
+    let changes: Vec<String> = serde_json::from_value(browser.execute(
+        "return [...document.querySelectorAll('[data-testid=job-deid-changes] tbody tr')]
+           .map(r => r.innerText.replace(/\\s+/g, ' ').trim())",
+        &[],
+    ))
+    .unwrap();
+    assert!(
+        changes.iter().any(|r| r.starts_with("StudyInstanceUID")),
+        "{changes:?}"
+    );
+    assert!(
+        changes.iter().any(|r| r.starts_with("StudyDate")),
+        "dates shifted: {changes:?}"
+    );
+    let summary = browser.find("[data-testid=job-summary]").text();
+    assert!(
+        summary.contains("retain-dates") && summary.contains("0,0,8,4"),
+        "{summary}"
+    );
+    browser.screenshot("anonymize-report");
     let console = browser.console_errors();
     assert!(console.is_empty(), "console errors: {console:?}");
     drop(serve);

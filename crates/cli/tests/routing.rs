@@ -409,6 +409,14 @@ fn rules_are_added_edited_and_removed_on_the_routes_page() {
     browser
         .find("[data-testid=route-description]")
         .send_keys("*AXIAL*");
+    // The profile's options show once the rule de-identifies.
+    assert!(!browser
+        .find("[data-testid=route-deid-option-clean-descriptors]")
+        .is_displayed());
+    browser.find("[data-testid=route-deidentify]").click();
+    browser
+        .find("[data-testid=route-deid-option-clean-descriptors]")
+        .click();
     browser.find("[data-testid=route-save]").click();
     browser.wait_for_text(
         "[data-testid=route-row][data-route=ct-to-pacs] [data-testid=route-when]",
@@ -418,6 +426,10 @@ fn rules_are_added_edited_and_removed_on_the_routes_page() {
     assert_eq!(saved[0]["to"], "pacs");
     assert_eq!(saved[0]["modalities"], json!(["CT", "MR"]));
     assert_eq!(saved[0]["level"], "series");
+    assert_eq!(saved[0]["deidentify"], json!(["clean-descriptors"]));
+    assert!(browser
+        .find("[data-testid=route-row][data-route=ct-to-pacs] [data-testid=route-deidentified]")
+        .is_displayed());
     browser.screenshot("routes-page");
 
     // Edited: whole studies, disabled.

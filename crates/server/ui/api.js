@@ -44,8 +44,10 @@ import { limiter } from './lib/util.js';
  * @typedef {{ ae_title?: string, dimse?: { address?: string, running?: boolean }, store?: StoreTotals, http?: string, version?: string }} ServerStatus
  */
 /** @typedef {'queued' | 'running' | 'waiting_retry' | 'failed' | 'canceled' | 'completed'} JobState */
-/** @typedef {'import' | 'query' | 'retrieve' | 'send' | 'thumbnail' | 'echo' | 'delete' | 'receive' | 'modify'} JobKind */
+/** @typedef {'import' | 'query' | 'retrieve' | 'send' | 'thumbnail' | 'echo' | 'delete' | 'receive' | 'modify' | 'anonymize'} JobKind */
 /** @typedef {{ level: 'patient' | 'study' | 'series', uid: string }} DeleteTarget */
+/** Where a de-identified copy goes. @typedef {{ to: 'local' } | { to: 'folder' | 'zip' | 'node', at: string }} AnonymizeDestination */
+/** A pseudonym given for a source Patient ID. @typedef {{ source: string, patient_id: string, patient_name?: string }} PseudonymRow */
 /**
  * What a job does (the fields its kind uses).
  * @typedef {{
@@ -53,6 +55,8 @@ import { limiter } from './lib/util.js';
  *   sop_instance_uid?: string, preview_first?: boolean, preview_only?: boolean,
  *   target?: DeleteTarget, paths?: string[], link?: boolean, calling_ae_title?: string, peer?: string,
  *   set?: Record<string, string>, remove?: string[], new_uids?: boolean, keep_source?: boolean,
+ *   options?: string[], destination?: AnonymizeDestination, pseudonym_rows?: PseudonymRow[],
+ *   blank?: { x: number, y: number, width: number, height: number }[],
  * }} JobSpec
  */
 /** One series' instances done of its total (0: not known). @typedef {{ done: number, total: number }} SeriesProgress */

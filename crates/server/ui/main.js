@@ -25,6 +25,7 @@ import { initNodeForm } from './views/nodeform.js';
 import { initNodes, renderNodes, renderThisServer } from './views/nodes.js';
 import { currentPage, initPages, pageInHash, pageShown, showPage } from './views/pages.js';
 import { initRoutes, loadRoutes } from './views/routes.js';
+import { initAnonymize } from './views/browser/anonymize.js';
 import { initModify } from './views/browser/modify.js';
 import { onStatusChange } from './views/topbar.js';
 import {
@@ -128,6 +129,7 @@ initNodes();
 initNodeForm();
 initRoutes();
 initModify();
+initAnonymize();
 importView.initImport();
 
 applyTheme();

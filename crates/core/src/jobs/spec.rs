@@ -120,6 +120,14 @@ impl AnonymizeDestination {
             AnonymizeDestination::Node(name) => name.clone(),
         }
     }
+
+    /// For a job's title: "into the local store", "to pacs".
+    fn in_words(&self) -> String {
+        match self {
+            AnonymizeDestination::Local => "into the local store".into(),
+            other => format!("to {}", other.describe()),
+        }
+    }
 }
 
 /// A pseudonym given for one patient.
@@ -368,9 +376,9 @@ impl JobSpec {
                 destination,
                 ..
             } => format!(
-                "de-identify {} to {}",
+                "de-identify {} {}",
                 target.describe(),
-                destination.describe()
+                destination.in_words()
             ),
         }
     }
@@ -409,7 +417,7 @@ impl JobSpec {
                 target: DeleteTarget::Study(_) | DeleteTarget::Series(_),
                 destination,
                 ..
-            } => format!("de-identify {words} to {}", destination.describe()),
+            } => format!("de-identify {words} {}", destination.in_words()),
             _ => self.title(),
         }
     }
@@ -421,13 +429,19 @@ impl JobSpec {
                 series_uid.as_deref()
             }
             JobSpec::Thumbnail { series_uid, .. } => Some(series_uid),
-            JobSpec::Delete {
-                target: DeleteTarget::Series(uid),
-            }
-            | JobSpec::Modify {
-                target: DeleteTarget::Series(uid),
-                ..
-            } => Some(uid),
+            _ => match self.target() {
+                Some(DeleteTarget::Series(uid)) => Some(uid),
+                _ => None,
+            },
+        }
+    }
+
+    /// The patient, study or series a job deletes, modifies or de-identifies.
+    fn target(&self) -> Option<&DeleteTarget> {
+        match self {
+            JobSpec::Delete { target }
+            | JobSpec::Modify { target, .. }
+            | JobSpec::Anonymize { target, .. } => Some(target),
             _ => None,
         }
     }
@@ -525,21 +539,11 @@ impl Subject {
                 ..
             } => (study_uid.clone(), series_uid.clone()),
             JobSpec::Thumbnail { series_uid, .. } => (None, Some(series_uid.clone())),
-            JobSpec::Delete {
-                target: DeleteTarget::Study(uid),
-            }
-            | JobSpec::Modify {
-                target: DeleteTarget::Study(uid),
-                ..
-            } => (Some(uid.clone()), None),
-            JobSpec::Delete {
-                target: DeleteTarget::Series(uid),
-            }
-            | JobSpec::Modify {
-                target: DeleteTarget::Series(uid),
-                ..
-            } => (None, Some(uid.clone())),
-            _ => (None, None),
+            _ => match spec.target() {
+                Some(DeleteTarget::Study(uid)) => (Some(uid.clone()), None),
+                Some(DeleteTarget::Series(uid)) => (None, Some(uid.clone())),
+                _ => (None, None),
+            },
         };
         Subject::of(index, study_uid.as_deref(), series_uid.as_deref())
     }

@@ -103,6 +103,13 @@ export function describeSpec(j) {
         ? table('job-modify-changes', [{ label: 'Attribute' }, { label: 'Becomes' }],
           [...Object.entries(sp.set || {}).map(([k, v]) => [k, String(v)]), ...(sp.remove || []).map((/** @type {string} */ k) => [k, '(removed)'])])
         : null];
+    case 'anonymize':
+      return [pairs([['What', sp.target ? `${sp.target.level} ${sp.target.uid}` : ''], ['To', destinationText(sp.destination)],
+        ['Options', (sp.options || []).length ? sp.options.join(', ') : 'the basic profile only'],
+        ['Project key', sp.project_key || 'the data directory\'s'], ['Pseudonyms kept in', sp.pseudonyms],
+        ['Safe private attributes from', sp.safe_private], ['Rectangles blanked', rectsText(sp.blank)]]),
+      (sp.pseudonym_rows || []).length ? table('job-spec-pseudonyms', [{ label: 'Patient ID' }, { label: 'Becomes' }, { label: 'Name' }],
+        sp.pseudonym_rows.map((/** @type {Obj} */ p) => [p.source, p.patient_id, p.patient_name || ''])) : null];
     case 'receive':
       // Its output says it all (and more), from the same association.
       return j.output != null ? null
@@ -130,6 +137,7 @@ export function describeOutput(j) {
       return [pairs([['Instances', fmtNum(out.instances)], ['Originals kept', yes(out.source_kept)]], 'job-summary'),
         table('job-modified-studies', [{ label: 'Study', uid: true }, { label: 'Now', uid: true }],
           (out.studies || []).map((/** @type {Obj} */ s) => [s.from, s.to === s.from ? '(same UIDs)' : s.to]))];
+    case 'anonymize': return anonymizeOutput(out);
     case 'thumbnail':
       return pairs([['Series', out.series_uid], ['Size', out.size ? `${out.size} px` : ''], ['Image', out.bytes != null ? fmtBytes(out.bytes) : '']]);
     case 'echo':
@@ -151,6 +159,52 @@ function importOutput(out) {
     pairs([['Imported', fmtNum(out.imported)], ['Already stored', fmtNum(out.duplicates)], ['Skipped', fmtNum(skipped.length)]], 'job-summary'),
     skipped.length ? [h('h4', null, 'Skipped files'),
       table('job-skipped', [{ label: 'File' }, { label: 'Reason' }], skipped.map((/** @type {Obj} */ s) => [s.path, s.reason]))] : null,
+  ];
+}
+
+/**
+ * Where a de-identified copy goes, in words.
+ * @param {Obj | undefined} d
+ */
+const destinationText = (d) => (!d ? '' : d.to === 'local' ? 'new studies in the local store'
+  : d.to === 'node' ? `sent to ${d.at}` : `${d.to === 'zip' ? 'a zip' : 'a folder'}: ${d.at}`);
+
+/** "0,0,512,40; …" @param {Obj[] | undefined} rects */
+const rectsText = (rects) => (rects || []).map((r) => `${r.x},${r.y},${r.width},${r.height}`).join('; ');
+
+/** How an attribute can be treated, in the report's order. */
+const OUTCOMES = ['removed', 'emptied', 'replaced', 'new UID', 'date shifted', 'cleaned', 'added'];
+
+/** @param {Obj} out */
+function anonymizeOutput(out) {
+  const studies = out.studies || [];
+  /** Attribute → outcome → times, over every study. @type {Map<string, Map<string, number>>} */
+  const changed = new Map();
+  for (const s of studies) {
+    for (const [attribute, outcomes] of Object.entries(s.changed || {})) {
+      const row = changed.get(attribute) || new Map();
+      for (const [outcome, n] of Object.entries(/** @type {Obj} */ (outcomes))) row.set(outcome, (row.get(outcome) || 0) + Number(n));
+      changed.set(attribute, row);
+    }
+  }
+  const seen = OUTCOMES.filter((o) => [...changed.values()].some((row) => row.has(o)));
+  const privateRemoved = studies.reduce((/** @type {number} */ n, /** @type {Obj} */ s) => n + (Number(s.private_removed) || 0), 0);
+  const burnedIn = out.burned_in || [];
+  return [
+    pairs([['Instances', fmtNum(out.instances)], ['To', out.destination === 'local' ? 'the local store' : out.destination],
+      ['Options', (out.options || []).length ? out.options.join(', ') : 'the basic profile only'],
+      ['Private elements removed', fmtNum(privateRemoved)], ['Rectangles blanked', rectsText(out.blanked)],
+      ['May show burned-in text', burnedIn.length ? plural(burnedIn.length, 'image') : ''],
+      ['Refused by the node', out.send_failures ? fmtNum(out.send_failures) : '']], 'job-summary'),
+    table('job-anonymized-studies', [{ label: 'Study', uid: true }, { label: 'Now', uid: true }, { label: 'Patient ID' },
+      { label: 'Patient\'s Name' }, { label: 'Instances', num: true }],
+    studies.map((/** @type {Obj} */ s) => [s.source_study, s.StudyInstanceUID, s.PatientID, s.PatientName, fmtNum(s.instances)])),
+    burnedIn.length ? [h('h4', null, 'Images that may show burned-in text'),
+      table('job-burned-in', [{ label: 'Instance', uid: true }, { label: 'Series', uid: true }, { label: 'Why' }],
+        burnedIn.map((/** @type {Obj} */ b) => [b.SOPInstanceUID, b.SeriesInstanceUID, b.why]))] : null,
+    changed.size ? [h('h4', null, `What was changed (${plural(changed.size, 'attribute')})`),
+      table('job-deid-changes', [{ label: 'Attribute' }, ...seen.map((o) => ({ label: o, num: true }))],
+        [...changed.entries()].map(([attribute, row]) => [attribute, ...seen.map((o) => (row.has(o) ? fmtNum(row.get(o) || 0) : ''))]))] : null,
   ];
 }
 

@@ -6,6 +6,7 @@ import { $, h, setChildren } from '../lib/dom.js';
 import { reportError } from '../lib/errors.js';
 import { toast } from '../lib/toast.js';
 import { getNodes, loadNodes } from '../state/nodes.js';
+import { checkedOptions, renderOptions } from './deidoptions.js';
 import { confirmDialog } from './dialogs.js';
 
 /**
@@ -15,7 +16,7 @@ import { confirmDialog } from './dialogs.js';
  *   calling_ae_titles?: string[], from_nodes?: string[], description?: string | null,
  *   study_description?: string | null, patient_name?: string | null, patient_id?: string | null,
  *   accession_number?: string | null, study_date?: string | null,
- *   enabled?: boolean,
+ *   deidentify?: string[] | null, enabled?: boolean,
  * }} Route
  */
 
@@ -65,7 +66,8 @@ function render() {
     h('td', null, h('b', null, r.name), r.enabled === false ? h('span', { class: 'badge' }, 'disabled') : null),
     h('td', null, r.level === 'study' ? 'whole studies' : 'each series'),
     h('td', { testid: 'route-when' }, conditions(r)),
-    h('td', null, r.to),
+    h('td', { testid: 'route-to-cell' }, r.to, r.deidentify ? h('span', { class: 'badge', testid: 'route-deidentified',
+      title: r.deidentify.length ? `options: ${r.deidentify.join(', ')}` : 'the basic profile' }, 'de-identified') : null),
     h('td', { class: 'actions' },
       h('button', { type: 'button', class: 'small', testid: 'route-edit', 'aria-label': `Edit ${r.name}`, onclick: () => openRouteForm(r) }, 'Edit'),
       h('button', { type: 'button', class: 'small danger', testid: 'route-remove', 'aria-label': `Remove ${r.name}`, onclick: () => remove(r) }, 'Remove')))));
@@ -106,6 +108,9 @@ async function openRouteForm(r) {
   input('#route-accession').value = (r && r.accession_number) || '';
   input('#route-study-date').value = (r && r.study_date) || '';
   input('#route-enabled').checked = !r || r.enabled !== false;
+  input('#route-deidentify').checked = !!(r && r.deidentify);
+  renderOptions($('#route-deid-options'), 'route-deid-option', (r && r.deidentify) || []);
+  showDeidOptions();
   $('#route-error').hidden = true;
   if (!dlg.open) dlg.showModal();
   input('#route-name').focus();
@@ -129,6 +134,7 @@ async function save(ev) {
     patient_id: pattern('#route-patient-id'),
     accession_number: pattern('#route-accession'),
     study_date: pattern('#route-study-date'),
+    deidentify: input('#route-deidentify').checked ? checkedOptions($('#route-deid-options')) : null,
     enabled: input('#route-enabled').checked,
   };
   if (!route.name || !route.to) {
@@ -148,7 +154,11 @@ async function save(ev) {
   }
 }
 
+/** The profile's options, only for a rule that de-identifies. */
+const showDeidOptions = () => { $('#route-deid-fieldset').hidden = !input('#route-deidentify').checked; };
+
 export function initRoutes() {
+  $('#route-deidentify').addEventListener('change', showDeidOptions);
   $('#route-add').addEventListener('click', () => openRouteForm(null));
   $('#route-form').addEventListener('submit', save);
   $('#route-cancel').addEventListener('click', () => dlg.close());

@@ -12,6 +12,7 @@ import { loadSeries, seriesField, seriesTitle } from '../../state/series.js';
 import { describe, isLocalTarget, isRetrievable, targetsDownloadUrl } from '../../state/targets.js';
 import { confirmDialog, sendDialog } from '../dialogs.js';
 import { openMetadata } from './metadata.js';
+import { openAnonymize } from './anonymize.js';
 import { openModify } from './modify.js';
 import { openPreview } from './preview.js';
 
@@ -49,6 +50,7 @@ export function menuItems(t) {
     { label: 'Download as zip', testid: 'action-download', disabled: !local, why, href: targetsDownloadUrl([t]), download: true },
     { label: 'Download as media (DICOMDIR)', testid: 'action-download-media', disabled: !local, why, href: targetsDownloadUrl([t], true), download: true },
     ...(t.level !== 'series' ? [{ label: t.level === 'patient' ? 'Modify patient…' : 'Modify study…', testid: 'action-modify', disabled: !local, why, run: () => openModify(t) }] : []),
+    { label: 'De-identify…', testid: 'action-anonymize', disabled: !local, why, run: () => openAnonymize(t) },
     { label: 'Delete from local store…', testid: 'action-delete', disabled: !local, why, danger: true, run: () => actDelete([t]) },
   ];
 }
