@@ -11,6 +11,8 @@ for tool in storescu echoscu dcmqrscp dcmsend dciodvfy Orthanc openssl curl chro
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("$tool")
 done
 [ -f /usr/share/orthanc/plugins/libOrthancDicomWeb.so ] || missing+=("orthanc-dicomweb")
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null 2>&1 || missing+=("postgresql")
+command -v setpriv >/dev/null 2>&1 || missing+=("setpriv")
 python3 -m venv --help >/dev/null 2>&1 || missing+=("python3-venv")
 if [ ${#missing[@]} -gt 0 ]; then
   echo "missing: ${missing[*]}" >&2

@@ -34,6 +34,10 @@ struct Cli {
     /// Data directory holding the index and the managed files [default: the platform's user data dir]
     #[arg(long, env = "LIGHTBOX_DATA_DIR", global = true)]
     data_dir: Option<PathBuf>,
+    /// Where the index is: a PostgreSQL database (postgres://USER[:PASSWORD]@HOST:PORT/DB),
+    /// shared by every node that names it [default: index.sqlite in the data directory]
+    #[arg(long, env = "LIGHTBOX_INDEX", global = true, value_name = "URL")]
+    index: Option<String>,
     /// What the log shows: error, warn, info, debug or trace, or per module as RUST_LOG takes it
     /// (`lightbox_net=debug,info`) [default: RUST_LOG, else warn]
     #[arg(long, global = true)]
@@ -508,8 +512,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Routes(command) => return routes::run(&data_dir, command),
         _ => {}
     }
+    let index = lightbox_core::index::IndexLocation::parse(cli.index.as_deref().unwrap_or(""))?;
     let store = std::sync::Arc::new(
-        Store::open(&data_dir)
+        Store::open_with(&data_dir, &index)
             .with_context(|| format!("opening the store in {}", data_dir.display()))?,
     );
     let runtime = jobs::Runtime {

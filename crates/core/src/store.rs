@@ -13,7 +13,7 @@
 //!   scratch folder of its own (`tmp/session-*/`), locked for as long as it is open, so after a
 //!   crash the next start knows exactly which partial files nobody owns any more.
 
-use crate::index::{Index, IndexError, SqliteIndex};
+use crate::index::{Index, IndexError, IndexLocation};
 use sha2::{Digest, Sha256};
 use std::fs;
 use std::io;
@@ -50,13 +50,18 @@ fn scratch_lock_path(scratch: &Path) -> PathBuf {
 }
 
 impl Store {
-    /// Opens (creating if needed) the store in `root`.
+    /// Opens (creating if needed) the store in `root`, its index there too.
     pub fn open(root: &Path) -> Result<Store, StoreError> {
+        Store::open_with(root, &IndexLocation::DataDir)
+    }
+
+    /// Opens (creating if needed) the store in `root` with the index at `index`.
+    pub fn open_with(root: &Path, index: &IndexLocation) -> Result<Store, StoreError> {
         for dir in ["files", "thumbnails", "tmp"] {
             let path = root.join(dir);
             fs::create_dir_all(&path).map_err(|source| StoreError::DataDir { path, source })?;
         }
-        let index = SqliteIndex::open(&root.join("index.sqlite"))?;
+        let index = index.open(root)?;
         let tmp = root.join("tmp");
         let data_dir = |source| StoreError::DataDir {
             path: tmp.clone(),
@@ -70,7 +75,7 @@ impl Store {
         lock.lock().map_err(data_dir)?;
         Ok(Store {
             root: root.to_path_buf(),
-            index: Arc::new(index),
+            index,
             scratch,
             _scratch_lock: lock,
         })

@@ -1,11 +1,13 @@
-//! The index: what the browser lists and a Q/R SCP answers, behind a trait so that a PostgreSQL
-//! backend can replace SQLite without touching callers.
+//! The index: what the browser lists and a Q/R SCP answers, behind a trait: SQLite in the data
+//! directory by default, or a PostgreSQL database that several nodes share.
 
 mod migrations;
+pub mod postgres;
 mod query;
 pub mod sqlite;
 
 pub use lightbox_dicom::matching::DateRangeError;
+pub use postgres::PostgresIndex;
 pub use query::{DateRange, StudyColumn, StudyOrder, StudyQuery, TextPattern};
 pub use sqlite::SqliteIndex;
 
@@ -28,6 +30,73 @@ pub(crate) enum IndexErrorKind {
         path: String,
         source: rusqlite::Error,
     },
+    #[error("index database: {0}")]
+    Postgres(#[from] ::postgres::Error),
+    #[error("connecting to the index at {url}: {source}")]
+    OpenPostgres {
+        url: String,
+        source: ::postgres::Error,
+    },
+    #[error("{0:?} is not an index location: give postgres://USER@HOST:PORT/DB")]
+    Location(String),
+}
+
+impl From<::postgres::Error> for IndexError {
+    fn from(e: ::postgres::Error) -> Self {
+        IndexError(IndexErrorKind::Postgres(e))
+    }
+}
+
+impl IndexError {
+    /// Whether a concurrent writer (another node) made the database give this write up: it
+    /// can be tried again as it was.
+    pub(crate) fn is_contention(&self) -> bool {
+        use ::postgres::error::SqlState;
+        match &self.0 {
+            IndexErrorKind::Postgres(e) => matches!(
+                e.code(),
+                Some(&SqlState::T_R_DEADLOCK_DETECTED | &SqlState::T_R_SERIALIZATION_FAILURE)
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// Where the index is kept.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum IndexLocation {
+    /// `index.sqlite` in the data directory.
+    #[default]
+    DataDir,
+    /// A PostgreSQL database, by its URL (`postgres://USER[:PASSWORD]@HOST:PORT/DB`).
+    Postgres(String),
+}
+
+impl IndexLocation {
+    /// `postgres://…` (or `postgresql://…`); `sqlite` or nothing for the data directory's.
+    pub fn parse(text: &str) -> Result<IndexLocation, IndexError> {
+        let text = text.trim();
+        if text.is_empty() || text == "sqlite" {
+            Ok(IndexLocation::DataDir)
+        } else if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            Ok(IndexLocation::Postgres(text.to_string()))
+        } else {
+            Err(IndexErrorKind::Location(text.to_string()).into())
+        }
+    }
+
+    /// Opens the index, the data directory's at `data_dir`.
+    pub fn open(
+        &self,
+        data_dir: &std::path::Path,
+    ) -> Result<std::sync::Arc<dyn Index>, IndexError> {
+        Ok(match self {
+            IndexLocation::DataDir => {
+                std::sync::Arc::new(SqliteIndex::open(&data_dir.join("index.sqlite"))?)
+            }
+            IndexLocation::Postgres(url) => std::sync::Arc::new(PostgresIndex::open(url)?),
+        })
+    }
 }
 
 impl From<rusqlite::Error> for IndexError {

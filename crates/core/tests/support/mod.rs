@@ -9,6 +9,7 @@ pub use data::*;
 
 pub mod certificates;
 pub mod link;
+pub mod postgres;
 
 use lightbox_net::dimse::AeAddress;
 use std::path::{Path, PathBuf};

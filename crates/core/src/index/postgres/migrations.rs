@@ -1,0 +1,117 @@
+//! Versioned schema migrations of the PostgreSQL index, tracked in `lightbox_schema`.
+//!
+//! Append new steps; never edit a released one. Nodes that start together take an advisory
+//! lock, so that one of them migrates and the others see the result.
+
+use super::super::{IndexError, IndexErrorKind};
+use postgres::Client;
+
+/// The advisory lock key of the migrations ("LBOXINDX").
+const MIGRATION_LOCK: i64 = 0x4c42_4f58_494e_4458;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: the SQLite index's schema, as it stands after its third step. Text that is compared
+    // or sorted is in the "C" collation: byte order, as SQLite's, whatever the database's
+    // locale.
+    r#"
+    CREATE TABLE patients (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        patient_id TEXT COLLATE "C" NOT NULL,
+        patient_name TEXT COLLATE "C" NOT NULL,
+        patient_name_norm TEXT COLLATE "C" NOT NULL,
+        birth_date TEXT COLLATE "C",
+        sex TEXT COLLATE "C",
+        UNIQUE (patient_id, patient_name)
+    );
+    CREATE INDEX patients_by_name ON patients (patient_name_norm);
+    CREATE INDEX patients_by_id ON patients (patient_id);
+    CREATE TABLE studies (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        patient_ref BIGINT NOT NULL REFERENCES patients (id),
+        study_uid TEXT COLLATE "C" NOT NULL UNIQUE,
+        study_date TEXT COLLATE "C",
+        study_time TEXT COLLATE "C",
+        description TEXT COLLATE "C",
+        description_norm TEXT COLLATE "C",
+        study_id TEXT COLLATE "C",
+        accession TEXT COLLATE "C",
+        referring_physician TEXT COLLATE "C",
+        modalities TEXT COLLATE "C" NOT NULL DEFAULT '',
+        num_series BIGINT NOT NULL DEFAULT 0,
+        num_instances BIGINT NOT NULL DEFAULT 0,
+        num_previews BIGINT NOT NULL DEFAULT 0
+    );
+    CREATE INDEX studies_by_date ON studies (study_date, study_time);
+    CREATE INDEX studies_by_patient ON studies (patient_ref);
+    CREATE INDEX studies_by_accession ON studies (accession);
+    CREATE TABLE series (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        study_ref BIGINT NOT NULL REFERENCES studies (id),
+        series_uid TEXT COLLATE "C" NOT NULL UNIQUE,
+        modality TEXT COLLATE "C",
+        series_number BIGINT,
+        description TEXT COLLATE "C",
+        body_part TEXT COLLATE "C",
+        series_date TEXT COLLATE "C",
+        series_time TEXT COLLATE "C",
+        num_instances BIGINT NOT NULL DEFAULT 0,
+        num_previews BIGINT NOT NULL DEFAULT 0,
+        size BIGINT NOT NULL DEFAULT 0,
+        revision BIGINT NOT NULL DEFAULT 0
+    );
+    CREATE INDEX series_by_study ON series (study_ref);
+    CREATE TABLE instances (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        series_ref BIGINT NOT NULL REFERENCES series (id),
+        sop_uid TEXT COLLATE "C" NOT NULL UNIQUE,
+        sop_class_uid TEXT COLLATE "C",
+        instance_number BIGINT,
+        transfer_syntax TEXT NOT NULL,
+        rows BIGINT,
+        columns BIGINT,
+        frames BIGINT,
+        charset TEXT,
+        file_path TEXT NOT NULL,
+        file_size BIGINT NOT NULL,
+        linked BOOLEAN NOT NULL,
+        received_at BIGINT NOT NULL,
+        source TEXT,
+        image_set TEXT,
+        temporal_position DOUBLE PRECISION,
+        slice_position DOUBLE PRECISION,
+        preview BOOLEAN NOT NULL DEFAULT FALSE
+    );
+    CREATE INDEX instances_by_series ON instances (series_ref, instance_number);
+    "#,
+];
+
+pub const LATEST: i64 = MIGRATIONS.len() as i64;
+
+pub fn migrate(client: &mut Client) -> Result<(), IndexError> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS lightbox_schema (version BIGINT NOT NULL)")?;
+    let current: i64 = match tx.query_opt("SELECT version FROM lightbox_schema", &[])? {
+        Some(row) => row.try_get(0)?,
+        None => {
+            tx.execute("INSERT INTO lightbox_schema (version) VALUES (0)", &[])?;
+            0
+        }
+    };
+    if current > LATEST {
+        return Err(IndexErrorKind::SchemaTooNew {
+            found: current,
+            supported: LATEST,
+        }
+        .into());
+    }
+    for (step, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        tx.batch_execute(sql)?;
+        tx.execute(
+            "UPDATE lightbox_schema SET version = $1",
+            &[&(step as i64 + 1)],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
