@@ -335,6 +335,20 @@ fn both_backends_answer_every_question_alike() {
     assert!(again
         .iter()
         .all(|o| matches!(o, lightbox_core::index::InsertOutcome::Duplicate { .. })));
+    // One new instance twice in a batch: the first is indexed, the second is its duplicate.
+    let mut twice = vec![records[0].clone(), records[0].clone()];
+    twice[0].sop_instance_uid = "2.25.77".into();
+    twice[1].sop_instance_uid = "2.25.77".into();
+    twice[1].file_path = "files/second.dcm".into();
+    let outcomes = both(s, p, "twice in a batch", |i| {
+        i.insert_batch(&twice).unwrap()
+    });
+    assert_eq!(
+        outcomes[1],
+        lightbox_core::index::InsertOutcome::Duplicate {
+            existing_path: twice[0].file_path.clone()
+        }
+    );
     let asked = same_answers(s, p);
 
     // Previews: marked, then kept by a retrieval of their study.

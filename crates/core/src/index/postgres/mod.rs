@@ -240,7 +240,7 @@ const INSTANCE_ORDER: &str = "i.instance_number ASC NULLS LAST, i.sop_uid";
 
 impl Index for PostgresIndex {
     fn insert_batch(&self, records: &[InstanceRecord]) -> Result<Vec<InsertOutcome>, IndexError> {
-        self.write(|tx| records.iter().map(|r| write::insert_one(tx, r)).collect())
+        self.write(|tx| write::insert_batch(tx, records))
     }
 
     fn instance_path(&self, sop_instance_uid: &str) -> Result<Option<String>, IndexError> {

@@ -6,6 +6,7 @@
 use super::super::{IndexError, InsertOutcome, RemoveTarget, Removed, RemovedFile};
 use crate::model::InstanceRecord;
 use postgres::Transaction;
+use std::collections::{HashMap, HashSet};
 
 pub(super) fn refresh_study_modalities(
     tx: &mut Transaction,
@@ -21,143 +22,277 @@ pub(super) fn refresh_study_modalities(
     Ok(())
 }
 
-/// The id of the row `insert` adds, or of the one that was there (or that another node added
-/// meanwhile): `insert` returns the id when it inserted, `select` finds it otherwise.
-fn id_of(
+/// Indexes a batch with a few set-based statements, whatever its size: the instances not
+/// indexed yet (the first of two with one SOP Instance UID), their new patients, studies and
+/// series in the order they first appear (so that ids, which break ties in listings, follow the
+/// batch as the SQLite index's do), then the counters of what they went into.
+pub(super) fn insert_batch(
     tx: &mut Transaction,
-    select: &str,
-    insert: &str,
-    key: &[&(dyn postgres::types::ToSql + Sync)],
-    values: &[&(dyn postgres::types::ToSql + Sync)],
-) -> Result<(i64, bool), postgres::Error> {
-    if let Some(row) = tx.query_opt(select, key)? {
-        return Ok((row.try_get(0)?, false));
+    records: &[InstanceRecord],
+) -> Result<Vec<InsertOutcome>, IndexError> {
+    let uids: Vec<&str> = records
+        .iter()
+        .map(|r| r.sop_instance_uid.as_str())
+        .collect();
+    let mut before: HashMap<String, String> = tx
+        .query(
+            "SELECT sop_uid, file_path FROM instances WHERE sop_uid = ANY($1)",
+            &[&uids],
+        )?
+        .iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .collect::<Result<_, postgres::Error>>()?;
+    let mut first: HashSet<&str> = HashSet::new();
+    let fresh: Vec<&InstanceRecord> = records
+        .iter()
+        .filter(|r| !before.contains_key(&r.sop_instance_uid) && first.insert(&r.sop_instance_uid))
+        .collect();
+    let inserted = if fresh.is_empty() {
+        HashSet::new()
+    } else {
+        insert_fresh(tx, &fresh)?
+    };
+    // Another node indexed some of them a moment ago: their files stay.
+    let lost: Vec<&str> = fresh
+        .iter()
+        .map(|r| r.sop_instance_uid.as_str())
+        .filter(|u| !inserted.contains(*u))
+        .collect();
+    if !lost.is_empty() {
+        for row in tx.query(
+            "SELECT sop_uid, file_path FROM instances WHERE sop_uid = ANY($1)",
+            &[&lost],
+        )? {
+            before.insert(row.try_get(0)?, row.try_get(1)?);
+        }
     }
-    if let Some(row) = tx.query_opt(insert, values)? {
-        return Ok((row.try_get(0)?, true));
-    }
-    let row = tx.query_one(select, key)?;
-    Ok((row.try_get(0)?, false))
+    // In batch order: the first record of a UID new here is inserted, later ones are duplicates
+    // of it; a UID indexed before is a duplicate of what was there.
+    let mut first_path: HashMap<&str, &str> = HashMap::new();
+    Ok(records
+        .iter()
+        .map(|r| {
+            let uid = r.sop_instance_uid.as_str();
+            if let Some(path) = first_path.get(uid) {
+                InsertOutcome::Duplicate {
+                    existing_path: path.to_string(),
+                }
+            } else if inserted.contains(uid) {
+                first_path.insert(uid, &r.file_path);
+                InsertOutcome::Inserted
+            } else {
+                // (No path only if another node indexed and removed it within this batch.)
+                InsertOutcome::Duplicate {
+                    existing_path: before.get(uid).cloned().unwrap_or_default(),
+                }
+            }
+        })
+        .collect())
 }
 
-pub(super) fn insert_one(
+/// The first record of each distinct key, in the order of `records`.
+fn first_of<'a, K: std::hash::Hash + Eq>(
+    records: &[&'a InstanceRecord],
+    key: impl Fn(&'a InstanceRecord) -> K,
+) -> Vec<&'a InstanceRecord> {
+    let mut seen = HashSet::new();
+    records
+        .iter()
+        .copied()
+        .filter(|r| seen.insert(key(r)))
+        .collect()
+}
+
+fn column<'a, T>(records: &[&'a InstanceRecord], f: impl Fn(&'a InstanceRecord) -> T) -> Vec<T> {
+    records.iter().map(|r| f(r)).collect()
+}
+
+/// Inserts instances none of which the index held; returns the UIDs that went in.
+fn insert_fresh(
     tx: &mut Transaction,
-    r: &InstanceRecord,
-) -> Result<InsertOutcome, IndexError> {
-    if let Some(row) = tx.query_opt(
-        "SELECT file_path FROM instances WHERE sop_uid = $1",
-        &[&r.sop_instance_uid],
-    )? {
-        return Ok(InsertOutcome::Duplicate {
-            existing_path: row.try_get(0)?,
-        });
-    }
-    let (patient, _) = id_of(
-        tx,
-        "SELECT id FROM patients WHERE patient_id = $1 AND patient_name = $2",
+    fresh: &[&InstanceRecord],
+) -> Result<HashSet<String>, IndexError> {
+    // Patients.
+    let patients = first_of(fresh, |r| (&r.patient_id, &r.patient_name));
+    let (ids, names) = (
+        column(&patients, |r| r.patient_id.as_str()),
+        column(&patients, |r| r.patient_name.as_str()),
+    );
+    tx.execute(
         "INSERT INTO patients (patient_id, patient_name, patient_name_norm, birth_date, sex)
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING id",
-        &[&r.patient_id, &r.patient_name],
+         SELECT a, b, c, d, e FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
+             $5::text[]) WITH ORDINALITY AS u(a, b, c, d, e, n)
+         ORDER BY n ON CONFLICT DO NOTHING",
         &[
-            &r.patient_id,
-            &r.patient_name,
-            &r.patient_name.to_uppercase(),
-            &r.patient_birth_date,
-            &r.patient_sex,
+            &ids,
+            &names,
+            &column(&patients, |r| r.patient_name.to_uppercase()),
+            &column(&patients, |r| r.patient_birth_date.as_deref()),
+            &column(&patients, |r| r.patient_sex.as_deref()),
         ],
     )?;
-    let (study, _) = id_of(
-        tx,
-        "SELECT id FROM studies WHERE study_uid = $1",
+    let mut patient_ids: HashMap<(String, String), i64> = HashMap::new();
+    for row in tx.query(
+        "SELECT p.id, p.patient_id, p.patient_name FROM patients p
+         JOIN unnest($1::text[], $2::text[]) AS u(a, b) ON p.patient_id = u.a AND p.patient_name = u.b",
+        &[&ids, &names],
+    )? {
+        patient_ids.insert((row.try_get(1)?, row.try_get(2)?), row.try_get(0)?);
+    }
+    let patient_of = |r: &InstanceRecord| {
+        patient_ids
+            .get(&(r.patient_id.clone(), r.patient_name.clone()))
+            .copied()
+            .unwrap_or_default()
+    };
+
+    // Studies.
+    let studies = first_of(fresh, |r| &r.study_uid);
+    let study_uids = column(&studies, |r| r.study_uid.as_str());
+    tx.execute(
         "INSERT INTO studies (patient_ref, study_uid, study_date, study_time, description,
              description_norm, study_id, accession, referring_physician)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING RETURNING id",
-        &[&r.study_uid],
+         SELECT a, b, c, d, e, f, g, h, i FROM unnest($1::int8[], $2::text[], $3::text[],
+             $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+             WITH ORDINALITY AS u(a, b, c, d, e, f, g, h, i, n)
+         ORDER BY n ON CONFLICT DO NOTHING",
         &[
-            &patient,
-            &r.study_uid,
-            &r.study_date,
-            &r.study_time,
-            &r.study_description,
-            &r.study_description.as_ref().map(|d| d.to_uppercase()),
-            &r.study_id,
-            &r.accession_number,
-            &r.referring_physician,
+            &column(&studies, |r| patient_of(r)),
+            &study_uids,
+            &column(&studies, |r| r.study_date.as_deref()),
+            &column(&studies, |r| r.study_time.as_deref()),
+            &column(&studies, |r| r.study_description.as_deref()),
+            &column(&studies, |r| {
+                r.study_description.as_ref().map(|d| d.to_uppercase())
+            }),
+            &column(&studies, |r| r.study_id.as_deref()),
+            &column(&studies, |r| r.accession_number.as_deref()),
+            &column(&studies, |r| r.referring_physician.as_deref()),
         ],
     )?;
-    let (series, new_series) = id_of(
-        tx,
-        "SELECT id FROM series WHERE series_uid = $1",
-        "INSERT INTO series (study_ref, series_uid, modality, series_number, description,
-             body_part, series_date, series_time)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING id",
-        &[&r.series_uid],
-        &[
-            &study,
-            &r.series_uid,
-            &r.modality,
-            &r.series_number,
-            &r.series_description,
-            &r.body_part,
-            &r.series_date,
-            &r.series_time,
-        ],
-    )?;
-    if new_series {
+    let study_ids = ids_by_uid(tx, "studies", "study_uid", &study_uids)?;
+
+    // Series: the new ones count in their studies.
+    let series = first_of(fresh, |r| &r.series_uid);
+    let series_uids = column(&series, |r| r.series_uid.as_str());
+    let new_series: Vec<i64> = tx
+        .query(
+            "INSERT INTO series (study_ref, series_uid, modality, series_number, description,
+                 body_part, series_date, series_time)
+             SELECT a, b, c, d, e, f, g, h FROM unnest($1::int8[], $2::text[], $3::text[],
+                 $4::int8[], $5::text[], $6::text[], $7::text[], $8::text[])
+                 WITH ORDINALITY AS u(a, b, c, d, e, f, g, h, n)
+             ORDER BY n ON CONFLICT DO NOTHING RETURNING id",
+            &[
+                &column(&series, |r| {
+                    study_ids.get(&r.study_uid).copied().unwrap_or_default()
+                }),
+                &series_uids,
+                &column(&series, |r| r.modality.as_deref()),
+                &column(&series, |r| r.series_number),
+                &column(&series, |r| r.series_description.as_deref()),
+                &column(&series, |r| r.body_part.as_deref()),
+                &column(&series, |r| r.series_date.as_deref()),
+                &column(&series, |r| r.series_time.as_deref()),
+            ],
+        )?
+        .iter()
+        .map(|row| row.try_get(0))
+        .collect::<Result<_, postgres::Error>>()?;
+    let series_ids = ids_by_uid(tx, "series", "series_uid", &series_uids)?;
+    if !new_series.is_empty() {
         tx.execute(
-            "UPDATE studies SET num_series = num_series + 1 WHERE id = $1",
-            &[&study],
+            "UPDATE studies st SET num_series = st.num_series + c.n
+             FROM (SELECT study_ref, count(*) AS n FROM series WHERE id = ANY($1)
+                   GROUP BY study_ref) c
+             WHERE st.id = c.study_ref",
+            &[&new_series],
         )?;
-        refresh_study_modalities(tx, study)?;
-    }
-    let file_size = r.file_size as i64;
-    let inserted = tx.query_opt(
-        "INSERT INTO instances (series_ref, sop_uid, sop_class_uid, instance_number,
-             transfer_syntax, rows, columns, frames, charset, file_path, file_size, linked,
-             received_at, source, image_set, temporal_position, slice_position)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-         ON CONFLICT DO NOTHING RETURNING id",
-        &[
-            &series,
-            &r.sop_instance_uid,
-            &r.sop_class_uid,
-            &r.instance_number,
-            &r.transfer_syntax,
-            &r.rows,
-            &r.columns,
-            &r.frames,
-            &r.specific_character_set,
-            &r.file_path,
-            &file_size,
-            &r.linked,
-            &r.received_at,
-            &r.source,
-            &r.placement.as_ref().map_or("", |p| p.key.as_str()),
-            &r.placement.as_ref().and_then(|p| p.temporal),
-            &r.placement.as_ref().and_then(|p| p.position),
-        ],
-    )?;
-    if inserted.is_none() {
-        // Another node indexed the same instance a moment ago: its file stays.
-        let row = tx.query_one(
-            "SELECT file_path FROM instances WHERE sop_uid = $1",
-            &[&r.sop_instance_uid],
+        tx.execute(
+            "UPDATE studies SET modalities = coalesce((
+                 SELECT '\\' || string_agg(DISTINCT modality, '\\' ORDER BY modality) || '\\'
+                 FROM series WHERE study_ref = studies.id AND modality IS NOT NULL
+                     AND modality != ''), '')
+             WHERE id IN (SELECT study_ref FROM series WHERE id = ANY($1))",
+            &[&new_series],
         )?;
-        return Ok(InsertOutcome::Duplicate {
-            existing_path: row.try_get(0)?,
-        });
     }
-    tx.execute(
-        "UPDATE series SET num_instances = num_instances + 1, size = size + $1,
-             revision = revision + 1
-         WHERE id = $2",
-        &[&file_size, &series],
-    )?;
-    tx.execute(
-        "UPDATE studies SET num_instances = num_instances + 1 WHERE id = $1",
-        &[&study],
-    )?;
-    Ok(InsertOutcome::Inserted)
+
+    // Instances, then what they add to their series and studies.
+    let file_sizes = column(fresh, |r| r.file_size as i64);
+    let inserted: Vec<String> = tx
+        .query(
+            "INSERT INTO instances (series_ref, sop_uid, sop_class_uid, instance_number,
+                 transfer_syntax, rows, columns, frames, charset, file_path, file_size, linked,
+                 received_at, source, image_set, temporal_position, slice_position)
+             SELECT a, b, c, d, e, f, g, h, i, j, k, l, m, o, p, q, r FROM unnest($1::int8[],
+                 $2::text[], $3::text[], $4::int8[], $5::text[], $6::int8[], $7::int8[],
+                 $8::int8[], $9::text[], $10::text[], $11::int8[], $12::bool[], $13::int8[],
+                 $14::text[], $15::text[], $16::float8[], $17::float8[])
+                 WITH ORDINALITY AS u(a, b, c, d, e, f, g, h, i, j, k, l, m, o, p, q, r, n)
+             ORDER BY n ON CONFLICT DO NOTHING RETURNING sop_uid",
+            &[
+                &column(fresh, |r| {
+                    series_ids.get(&r.series_uid).copied().unwrap_or_default()
+                }),
+                &column(fresh, |r| r.sop_instance_uid.as_str()),
+                &column(fresh, |r| r.sop_class_uid.as_deref()),
+                &column(fresh, |r| r.instance_number),
+                &column(fresh, |r| r.transfer_syntax.as_str()),
+                &column(fresh, |r| r.rows),
+                &column(fresh, |r| r.columns),
+                &column(fresh, |r| r.frames),
+                &column(fresh, |r| r.specific_character_set.as_deref()),
+                &column(fresh, |r| r.file_path.as_str()),
+                &file_sizes,
+                &column(fresh, |r| r.linked),
+                &column(fresh, |r| r.received_at),
+                &column(fresh, |r| r.source.as_deref()),
+                &column(fresh, |r| {
+                    r.placement.as_ref().map_or("", |p| p.key.as_str())
+                }),
+                &column(fresh, |r| r.placement.as_ref().and_then(|p| p.temporal)),
+                &column(fresh, |r| r.placement.as_ref().and_then(|p| p.position)),
+            ],
+        )?
+        .iter()
+        .map(|row| row.try_get(0))
+        .collect::<Result<_, postgres::Error>>()?;
+    if !inserted.is_empty() {
+        tx.execute(
+            "UPDATE series se SET num_instances = se.num_instances + c.n,
+                 size = se.size + c.size, revision = se.revision + c.n
+             FROM (SELECT series_ref, count(*) AS n, sum(file_size)::BIGINT AS size
+                   FROM instances WHERE sop_uid = ANY($1) GROUP BY series_ref) c
+             WHERE se.id = c.series_ref",
+            &[&inserted],
+        )?;
+        tx.execute(
+            "UPDATE studies st SET num_instances = st.num_instances + c.n
+             FROM (SELECT se.study_ref, count(*) AS n FROM instances i
+                   JOIN series se ON se.id = i.series_ref
+                   WHERE i.sop_uid = ANY($1) GROUP BY se.study_ref) c
+             WHERE st.id = c.study_ref",
+            &[&inserted],
+        )?;
+    }
+    Ok(inserted.into_iter().collect())
+}
+
+/// The ids of rows of `table` by their UIDs.
+fn ids_by_uid(
+    tx: &mut Transaction,
+    table: &str,
+    uid_column: &str,
+    uids: &[&str],
+) -> Result<HashMap<String, i64>, postgres::Error> {
+    tx.query(
+        &format!("SELECT {uid_column}, id FROM {table} WHERE {uid_column} = ANY($1)"),
+        &[&uids],
+    )?
+    .iter()
+    .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+    .collect()
 }
 
 fn ids(tx: &mut Transaction, sql: &str, arg: &str) -> Result<Vec<i64>, postgres::Error> {
