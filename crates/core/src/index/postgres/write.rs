@@ -157,7 +157,7 @@ fn insert_fresh(
              WITH ORDINALITY AS u(a, b, c, d, e, f, g, h, i, n)
          ORDER BY n ON CONFLICT DO NOTHING",
         &[
-            &column(&studies, |r| patient_of(r)),
+            &column(&studies, patient_of),
             &study_uids,
             &column(&studies, |r| r.study_date.as_deref()),
             &column(&studies, |r| r.study_time.as_deref()),
