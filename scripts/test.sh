@@ -27,7 +27,13 @@ TESTS=(--workspace --lib --bins --tests)   # the crates have no doc tests
 cargo test "${TESTS[@]}" --no-run
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-run='ip link set lo up && LIGHTBOX_TEST_NETNS=1 cargo test --offline '"${TESTS[*]}"' --no-fail-fast'
+# Then the CLI's end-to-end tests (DIMSE, DICOMweb, the UI, jobs) once more, each data directory
+# on a PostgreSQL index of its own, in a server this run starts on loopback and stops.
+run='ip link set lo up && export LIGHTBOX_TEST_NETNS=1 && failed=0
+cargo test --offline '"${TESTS[*]}"' --no-fail-fast || failed=$?
+echo "== the CLI end-to-end tests again, on a PostgreSQL index"
+scripts/with-postgres.sh cargo test --offline -p lightbox --tests --no-fail-fast || failed=$?
+exit $failed'
 status=0
 if unshare -n true 2>/dev/null; then
   unshare -n bash -c "$run" 2>&1 | tee "$log" || status=$?

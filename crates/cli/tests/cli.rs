@@ -233,9 +233,7 @@ fn serve_receives_what_send_sends_and_stops_on_sigterm() {
         .port()
         .to_string();
     let server = Server(
-        Command::new(env!("CARGO_BIN_EXE_lightbox"))
-            .arg("--data-dir")
-            .arg(&receiver)
+        common::lightbox_command(&receiver)
             .args([
                 "serve",
                 "--port",

@@ -21,9 +21,7 @@ struct Server {
 impl Server {
     fn start(data_dir: &Path) -> Server {
         let port = support::free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_lightbox"))
-            .arg("--data-dir")
-            .arg(data_dir)
+        let child = common::lightbox_command(data_dir)
             .args(["serve", "--port", &port.to_string(), "--http-port", "0"])
             .stderr(Stdio::null())
             .spawn()
@@ -208,9 +206,7 @@ fn kill_9_during_five_series_retrievals_then_restart_completes_them_without_dupl
     let followers: Vec<Child> = series
         .iter()
         .map(|uid| {
-            Command::new(env!("CARGO_BIN_EXE_lightbox"))
-                .arg("--data-dir")
-                .arg(&data)
+            common::lightbox_command(&data)
                 .args([
                     "retrieve", "orthanc", "--study", &study, "--series", uid, "--json",
                 ])
@@ -221,7 +217,7 @@ fn kill_9_during_five_series_retrievals_then_restart_completes_them_without_dupl
         })
         .collect();
     // Kill the server once the retrievals are well under way.
-    let store = lightbox_core::store::Store::open(&data).unwrap();
+    let store = common::open_store(&data);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let stored = store.index().stats().unwrap().instances;

@@ -1,14 +1,33 @@
-//! Study search latency on an index of 100,000 studies / 1,000,000 instances.
+//! Study search latency on an index of 100,000 studies / 1,000,000 instances (or as many as
+//! `LIGHTBOX_BENCH_INSTANCES` says, in steps of 50 instances a patient).
 //!
-//! `cargo bench -p lightbox-core --bench search`. The index is built once through the `Index`
-//! trait's batched inserts and kept under `target/bench-index/` for later runs.
+//! `cargo bench -p lightbox-core --bench search`: SQLite, the index built once through the
+//! `Index` trait's batched inserts and kept under `target/bench-index/` for later runs.
+//! `LIGHTBOX_BENCH_INDEX=postgres`: a PostgreSQL server of the bench's own (Debian's package,
+//! initialised in a temporary folder, on loopback), the index built through the same trait in
+//! every run.
 
-use lightbox_core::index::{DateRange, Index, SqliteIndex, StudyQuery, TextPattern};
+#[path = "../tests/support/mod.rs"]
+#[allow(dead_code)]
+mod support;
+
+use lightbox_core::index::{DateRange, Index, PostgresIndex, SqliteIndex, StudyQuery, TextPattern};
 use lightbox_core::model::InstanceRecord;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::Instant;
 
-const PATIENTS: u64 = 20_000;
+/// Patients in the index: 20,000 (1,000,000 instances) unless `LIGHTBOX_BENCH_INSTANCES` says.
+fn patients() -> u64 {
+    static PATIENTS: OnceLock<u64> = OnceLock::new();
+    *PATIENTS.get_or_init(|| {
+        let per_patient = STUDIES_PER_PATIENT * SERIES_PER_STUDY * INSTANCES_PER_SERIES;
+        std::env::var("LIGHTBOX_BENCH_INSTANCES")
+            .ok()
+            .and_then(|n| n.replace(['_', ','], "").parse::<u64>().ok())
+            .map_or(20_000, |n| (n / per_patient).max(1))
+    })
+}
 const STUDIES_PER_PATIENT: u64 = 5;
 const SERIES_PER_STUDY: u64 = 2;
 const INSTANCES_PER_SERIES: u64 = 5;
@@ -224,28 +243,9 @@ fn records_of_study(s: u64) -> Vec<InstanceRecord> {
 /// Bump when the synthetic records change, so that a cached index of older records is rebuilt.
 const DATA_VERSION: u32 = 1;
 
-/// Opens the cached index, or builds it; returns the index and what to say about its build.
-fn build_or_open() -> (SqliteIndex, String) {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-index");
-    std::fs::create_dir_all(&dir).unwrap();
-    let name = format!("index-100k-v{DATA_VERSION}.sqlite");
-    let path = dir.join(&name);
-    let build_note = dir.join(format!("{name}.build.txt"));
-    let studies = PATIENTS * STUDIES_PER_PATIENT;
-    if let Ok(note) = std::fs::read_to_string(&build_note) {
-        let index = SqliteIndex::open(&path).unwrap();
-        if index.stats().unwrap().studies == studies {
-            return (
-                index,
-                format!("reused {} ({})", path.display(), note.trim()),
-            );
-        }
-    }
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(dir.join(format!("{name}{suffix}")));
-    }
-    let _ = std::fs::remove_file(&build_note);
-    let index = SqliteIndex::open(&path).unwrap();
+/// Fills an empty index; returns what to say about it.
+fn build(index: &dyn Index) -> String {
+    let studies = patients() * STUDIES_PER_PATIENT;
     let started = Instant::now();
     let mut generating = std::time::Duration::ZERO;
     let mut batch = Vec::new();
@@ -261,16 +261,63 @@ fn build_or_open() -> (SqliteIndex, String) {
     index.insert_batch(&batch).unwrap();
     let secs = started.elapsed().as_secs_f64();
     let n = studies * SERIES_PER_STUDY * INSTANCES_PER_SERIES;
-    let note = format!(
+    format!(
         "built on {}: {studies} studies, {n} instances in {secs:.1} s, of which {:.1} s generating \
          the records and {:.1} s in Index::insert_batch (batches of 5,000): {:.0} instances/s",
         today(),
         generating.as_secs_f64(),
         secs - generating.as_secs_f64(),
         n as f64 / (secs - generating.as_secs_f64())
-    );
+    )
+}
+
+/// Opens the cached SQLite index, or builds it; returns the index and what to say about it.
+fn sqlite_index() -> (Box<dyn Index>, String) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-index");
+    std::fs::create_dir_all(&dir).unwrap();
+    let studies = patients() * STUDIES_PER_PATIENT;
+    let name = if studies == 100_000 {
+        format!("index-100k-v{DATA_VERSION}.sqlite")
+    } else {
+        format!("index-{studies}-studies-v{DATA_VERSION}.sqlite")
+    };
+    let path = dir.join(&name);
+    let build_note = dir.join(format!("{name}.build.txt"));
+    if let Ok(note) = std::fs::read_to_string(&build_note) {
+        let index = SqliteIndex::open(&path).unwrap();
+        if index.stats().unwrap().studies == studies {
+            return (
+                Box::new(index),
+                format!("reused {} ({})", path.display(), note.trim()),
+            );
+        }
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(dir.join(format!("{name}{suffix}")));
+    }
+    let _ = std::fs::remove_file(&build_note);
+    let index = SqliteIndex::open(&path).unwrap();
+    let note = build(&index);
     std::fs::write(&build_note, &note).unwrap();
-    (index, note)
+    (Box::new(index), note)
+}
+
+/// A PostgreSQL index in a server of the bench's own, built now.
+fn postgres_index(server: &support::postgres::Postgres) -> (Box<dyn Index>, String) {
+    let url = server.database();
+    let index = PostgresIndex::open(&url).unwrap();
+    let note = build(&index);
+    // What autovacuum does a minute after a load like this one: the planner's statistics.
+    let started = Instant::now();
+    postgres::Client::connect(&url, postgres::NoTls)
+        .unwrap()
+        .batch_execute("VACUUM ANALYZE")
+        .unwrap();
+    let analyzed = started.elapsed().as_secs_f64();
+    (
+        Box::new(index),
+        format!("PostgreSQL on loopback, {note}; VACUUM ANALYZE then took {analyzed:.1} s"),
+    )
 }
 
 /// Today's date (UTC) as YYYY-MM-DD, without a date crate.
@@ -305,7 +352,14 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 fn main() {
     let load = || std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!("load average before: {}", load().trim());
-    let (index, build_note) = build_or_open();
+    let server;
+    let (index, build_note) = match std::env::var("LIGHTBOX_BENCH_INDEX").as_deref() {
+        Ok("postgres") => {
+            server = support::postgres::start_postgres().expect("PostgreSQL (Debian's package)");
+            postgres_index(&server)
+        }
+        _ => sqlite_index(),
+    };
     let stats = index.stats().unwrap();
     println!("index: {build_note}");
     println!(
@@ -322,7 +376,7 @@ fn main() {
         (
             "patient name, exact",
             Box::new(move |i| StudyQuery {
-                patient_name: pattern(&patient_name(mix(i) % PATIENTS).to_lowercase()),
+                patient_name: pattern(&patient_name(mix(i) % patients()).to_lowercase()),
                 ..Default::default()
             }),
         ),
@@ -349,7 +403,7 @@ fn main() {
         (
             "patient ID",
             Box::new(|i| StudyQuery {
-                patient_id: TextPattern::new(&format!("PID{:07}", mix(i) % PATIENTS)),
+                patient_id: TextPattern::new(&format!("PID{:07}", mix(i) % patients())),
                 ..Default::default()
             }),
         ),
@@ -405,7 +459,7 @@ fn main() {
             Box::new(|i| StudyQuery {
                 accession_number: TextPattern::new(&format!(
                     "ACC{:08}",
-                    mix(i) % (PATIENTS * STUDIES_PER_PATIENT)
+                    mix(i) % (patients() * STUDIES_PER_PATIENT)
                 )),
                 ..Default::default()
             }),

@@ -9,13 +9,54 @@ use std::time::Duration;
 pub mod browser;
 pub mod serve;
 
-pub fn lightbox(data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lightbox"))
+/// `lightbox --data-dir DATA`, on the index the tests run on (see [`index_args`]).
+pub fn lightbox_command(data_dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lightbox"));
+    command
         .arg("--data-dir")
         .arg(data_dir)
+        .args(index_args(data_dir));
+    command
+}
+
+pub fn lightbox(data_dir: &Path, args: &[&str]) -> Output {
+    lightbox_command(data_dir)
         .args(args)
         .output()
         .expect("run lightbox")
+}
+
+/// The store of a data directory, on the index the tests run on.
+pub fn open_store(data_dir: &Path) -> lightbox_core::store::Store {
+    let index = match index_args(data_dir).as_slice() {
+        [_, url] => lightbox_core::index::IndexLocation::Postgres(url.clone()),
+        _ => lightbox_core::index::IndexLocation::DataDir,
+    };
+    lightbox_core::store::Store::open_with(data_dir, &index).unwrap()
+}
+
+/// The index option of every `lightbox` a test runs: none (the data directory's SQLite index),
+/// or, when `LIGHTBOX_TEST_POSTGRES` names a PostgreSQL server (`postgres://USER@HOST:PORT`),
+/// `--index` with a database of the data directory's own there, made on first use: the same
+/// tests, on the PostgreSQL index (`scripts/test.sh` runs them so too).
+pub fn index_args(data_dir: &Path) -> Vec<String> {
+    let Ok(server) = std::env::var("LIGHTBOX_TEST_POSTGRES") else {
+        return Vec::new();
+    };
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    std::path::absolute(data_dir)
+        .unwrap_or_else(|_| data_dir.to_path_buf())
+        .hash(&mut hasher);
+    let name = format!("lightbox_test_{:016x}", hasher.finish());
+    let server = server.trim_end_matches('/');
+    let mut admin = postgres::Client::connect(&format!("{server}/postgres"), postgres::NoTls)
+        .unwrap_or_else(|e| panic!("LIGHTBOX_TEST_POSTGRES={server}: {e}"));
+    if let Err(e) = admin.batch_execute(&format!("CREATE DATABASE {name}")) {
+        let exists = e.code() == Some(&postgres::error::SqlState::DUPLICATE_DATABASE);
+        assert!(exists, "creating {name}: {e}");
+    }
+    vec!["--index".into(), format!("{server}/{name}")]
 }
 
 pub fn ok_json(data_dir: &Path, args: &[&str]) -> Value {

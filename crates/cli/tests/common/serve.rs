@@ -19,9 +19,7 @@ impl Serve {
     /// `lightbox --data-dir DATA serve --port 0 --http-port 0 --no-browser EXTRA...`, once it has
     /// said it is ready.
     pub fn start(data_dir: &Path, extra: &[&str]) -> Serve {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_lightbox"));
-        command.arg("--data-dir").arg(data_dir);
-        Serve::spawn(command, extra)
+        Serve::spawn(super::lightbox_command(data_dir), extra)
     }
 
     /// As [`Serve::start`], with at most `files` open file descriptors (`ulimit -n`).
@@ -32,7 +30,8 @@ impl Serve {
             .arg(format!("ulimit -n {files} && exec \"$0\" \"$@\""))
             .arg(env!("CARGO_BIN_EXE_lightbox"))
             .arg("--data-dir")
-            .arg(data_dir);
+            .arg(data_dir)
+            .args(super::index_args(data_dir));
         Serve::spawn(command, extra)
     }
 

@@ -23,7 +23,7 @@ const MIGRATIONS: &[&str] = &[
         sex TEXT COLLATE "C",
         UNIQUE (patient_id, patient_name)
     );
-    CREATE INDEX patients_by_name ON patients (patient_name_norm);
+    CREATE INDEX patients_by_name ON patients (patient_name_norm, patient_id, id);
     CREATE INDEX patients_by_id ON patients (patient_id);
     CREATE TABLE studies (
         id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -41,7 +41,9 @@ const MIGRATIONS: &[&str] = &[
         num_instances BIGINT NOT NULL DEFAULT 0,
         num_previews BIGINT NOT NULL DEFAULT 0
     );
-    CREATE INDEX studies_by_date ON studies (study_date, study_time);
+    -- In the listings' own order (newest first, no date last), so that a page is read off it.
+    CREATE INDEX studies_newest_first
+        ON studies (study_date DESC NULLS LAST, study_time DESC NULLS LAST, id DESC);
     CREATE INDEX studies_by_patient ON studies (patient_ref);
     CREATE INDEX studies_by_accession ON studies (accession);
     CREATE TABLE series (
