@@ -8,16 +8,17 @@ set -euo pipefail
 initdb=$(command -v initdb || ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -1)
 [ -n "$initdb" ] || { echo "PostgreSQL's server is missing: install the Debian package postgresql" >&2; exit 1; }
 bin=$(dirname "$(readlink -f "$initdb")")
-as_server() {
-  if [ "$(id -u)" = 0 ]; then setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"; else "$@"; fi
-}
+# A prefix, not a function: a function run in the background is a subshell, and the signal that
+# stops the server would reach that shell instead of PostgreSQL.
+as_server=()
+[ "$(id -u)" = 0 ] && as_server=(setpriv --reuid=postgres --regid=postgres --init-groups --)
 dir=$(mktemp -d)
 chmod 755 "$dir"
 [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir"
-as_server "$bin/initdb" -D "$dir/data" -U lightbox --auth=trust -E UTF8 --locale=C.UTF-8 \
+"${as_server[@]}" "$bin/initdb" -D "$dir/data" -U lightbox --auth=trust -E UTF8 --locale=C.UTF-8 \
   --no-sync --no-instructions >"$dir/initdb.log"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-as_server "$bin/postgres" -D "$dir/data" -h 127.0.0.1 -p "$port" -k "$dir" \
+"${as_server[@]}" "$bin/postgres" -D "$dir/data" -h 127.0.0.1 -p "$port" -k "$dir" \
   -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400 \
   2>"$dir/postgres.log" &
 server=$!

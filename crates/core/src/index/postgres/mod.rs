@@ -63,7 +63,7 @@ impl PostgresIndex {
             idle: Mutex::new(Vec::new()),
         };
         let mut client = index.connect()?;
-        migrations::migrate(&mut client)?;
+        off_async_threads(|| migrations::migrate(&mut client))?;
         index
             .idle
             .lock()
@@ -82,7 +82,7 @@ impl PostgresIndex {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
         }
-        config.connect(NoTls).map_err(|source| {
+        off_async_threads(|| config.connect(NoTls)).map_err(|source| {
             IndexErrorKind::OpenPostgres {
                 url: self.name.clone(),
                 source,
@@ -91,16 +91,16 @@ impl PostgresIndex {
         })
     }
 
-    fn with_client<T>(
+    fn with_client<T: Send>(
         &self,
-        f: impl FnOnce(&mut Client) -> Result<T, IndexError>,
+        f: impl FnOnce(&mut Client) -> Result<T, IndexError> + Send,
     ) -> Result<T, IndexError> {
         let pooled = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let mut client = match pooled {
             Some(client) if !client.is_closed() => client,
             _ => self.connect()?,
         };
-        let out = f(&mut client);
+        let out = off_async_threads(|| f(&mut client));
         if !client.is_closed() {
             let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
             if idle.len() < IDLE_CONNECTIONS {
@@ -110,16 +110,16 @@ impl PostgresIndex {
         out
     }
 
-    fn read<T>(
+    fn read<T: Send>(
         &self,
-        f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
+        f: impl FnOnce(&mut Client) -> Result<T, postgres::Error> + Send,
     ) -> Result<T, IndexError> {
         self.with_client(|c| Ok(f(c)?))
     }
 
-    fn write<T>(
+    fn write<T: Send>(
         &self,
-        f: impl Fn(&mut Transaction) -> Result<T, IndexError>,
+        f: impl Fn(&mut Transaction) -> Result<T, IndexError> + Sync,
     ) -> Result<T, IndexError> {
         let mut tries = 0;
         loop {
@@ -139,6 +139,23 @@ impl PostgresIndex {
             }
         }
     }
+}
+
+/// Runs `f` here, or on a thread of its own when this thread drives an async runtime: the
+/// synchronous driver runs each request on a runtime of its own, which cannot start inside
+/// another (an axum handler or a DIMSE association reading the index directly).
+fn off_async_threads<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return f();
+    }
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("lightbox-postgres".into())
+            .spawn_scoped(scope, f)
+            .expect("a thread for an index request")
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
 }
 
 /// Text arguments as the driver takes them.
