@@ -5,14 +5,12 @@
 //!
 //! Run: `cargo bench -p lightbox --bench ui` (needs chromium and chromium-driver).
 
-#[path = "../tests/common/browser.rs"]
-mod browser;
-#[path = "../tests/common/serve.rs"]
-mod serve;
+#[path = "../tests/common/mod.rs"]
+mod common;
 
-use browser::Browser;
+use common::browser::Browser;
+use common::serve::Serve;
 use serde_json::{json, Value};
-use serve::Serve;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -11,16 +11,14 @@
 //! the streaming part: `unshare -n bash -c 'ip link set lo up && LIGHTBOX_TEST_NETNS=1 cargo
 //! bench -p lightbox --bench viewer'` (needs Orthanc too).
 
-#[path = "../tests/common/browser.rs"]
-mod browser;
-#[path = "../tests/common/serve.rs"]
-mod serve;
+#[path = "../tests/common/mod.rs"]
+mod common;
 #[path = "../../core/tests/support/mod.rs"]
 mod support;
 
-use browser::Browser;
+use common::browser::Browser;
+use common::serve::Serve;
 use serde_json::{json, Value};
-use serve::Serve;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;

@@ -38,6 +38,12 @@ struct Cli {
     /// shared by every node that names it [default: index.sqlite in the data directory]
     #[arg(long, env = "LIGHTBOX_INDEX", global = true, value_name = "URL")]
     index: Option<String>,
+    /// Where the managed files are: a bucket of an S3-compatible object store
+    /// (s3://BUCKET[/PREFIX]; endpoint, region and credentials from AWS_ENDPOINT_URL,
+    /// AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ALLOW_HTTP), shared by every node
+    /// that names it [default: files/ in the data directory]
+    #[arg(long, env = "LIGHTBOX_STORE", global = true, value_name = "URL")]
+    store: Option<String>,
     /// What the log shows: error, warn, info, debug or trace, or per module as RUST_LOG takes it
     /// (`lightbox_net=debug,info`) [default: RUST_LOG, else warn]
     #[arg(long, global = true)]
@@ -513,8 +519,9 @@ fn run(cli: Cli) -> Result<()> {
         _ => {}
     }
     let index = lightbox_core::index::IndexLocation::parse(cli.index.as_deref().unwrap_or(""))?;
+    let objects = lightbox_core::store::ObjectLocation::parse(cli.store.as_deref().unwrap_or(""))?;
     let store = std::sync::Arc::new(
-        Store::open_with(&data_dir, &index)
+        Store::open_with(&data_dir, &index, &objects)
             .with_context(|| format!("opening the store in {}", data_dir.display()))?,
     );
     let runtime = jobs::Runtime {
@@ -575,7 +582,9 @@ fn run(cli: Cli) -> Result<()> {
                 .index()
                 .instance(&sop_instance_uid)?
                 .with_context(|| format!("no instance {sop_instance_uid} in the store"))?;
-            let path = store.resolve(&instance.file_path);
+            let path = store
+                .local_path(&instance.file_path)
+                .with_context(|| format!("reading instance {sop_instance_uid}"))?;
             let file = dicom::read_file(&path, ReadMode::Full)
                 .with_context(|| format!("reading {}", path.display()))?;
             if json {

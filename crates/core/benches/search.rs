@@ -8,7 +8,6 @@
 //! every run.
 
 #[path = "../tests/support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 
 use lightbox_core::index::{DateRange, Index, PostgresIndex, SqliteIndex, StudyQuery, TextPattern};

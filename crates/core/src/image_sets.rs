@@ -180,7 +180,10 @@ pub fn of_series(store: &Store, series_uid: &str) -> Result<Vec<ImageSet>, Index
     let mut members = index.image_set_members(series_uid)?;
     for member in members.iter_mut().filter(|m| m.placement.is_none()) {
         // A file that cannot be read now has no place; it is read again next time.
-        let Ok(file) = read_file(&store.resolve(&member.file_path), ReadMode::Header) else {
+        let Ok(path) = store.local_path(&member.file_path) else {
+            continue;
+        };
+        let Ok(file) = read_file(&path, ReadMode::Header) else {
             continue;
         };
         let placement = Placement::of(&file.dataset);

@@ -115,7 +115,10 @@ impl Setup {
         let mut out = BTreeMap::new();
         for series in index.series_of_study(study).unwrap() {
             for i in index.instances_of_series(&series.series_uid).unwrap() {
-                out.insert(i.sop_instance_uid, self.store().resolve(&i.file_path));
+                out.insert(
+                    i.sop_instance_uid,
+                    self.store().local_path(&i.file_path).unwrap(),
+                );
             }
         }
         out

@@ -165,7 +165,7 @@ fn query_retrieve_and_send_through_orthanc_dicomweb() {
             .unwrap();
         let stored = store.index().instance(&uid).unwrap().unwrap();
         let copy = lightbox_dicom::read_file(
-            &store.resolve(&stored.file_path),
+            &store.local_path(&stored.file_path).unwrap(),
             lightbox_dicom::ReadMode::Full,
         )
         .unwrap();

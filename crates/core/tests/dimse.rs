@@ -153,7 +153,7 @@ fn lightbox_scu_to_lightbox_scp_stores_every_instance() {
                 .unwrap()
             {
                 let stored = lightbox_dicom::read_file(
-                    &listener.store.resolve(&instance.file_path),
+                    &listener.store.local_path(&instance.file_path).unwrap(),
                     lightbox_dicom::ReadMode::Header,
                 )
                 .unwrap();
@@ -1195,7 +1195,7 @@ fn orthanc_send_find_and_get() {
                     .instances_of_series(&series.series_uid)
                     .unwrap()
                     .into_iter()
-                    .map(|i| source.store.resolve(&i.file_path)),
+                    .map(|i| source.store.local_path(&i.file_path).unwrap()),
             );
         }
     }
@@ -1423,7 +1423,7 @@ fn c_move_with_orthanc_both_ways() {
                 .instances_of_series(&s.series_uid)
                 .unwrap()
         })
-        .map(|i| lightbox.store.resolve(&i.file_path))
+        .map(|i| lightbox.store.local_path(&i.file_path).unwrap())
         .collect();
     assert_eq!(
         c_store::send_files(&orthanc.address, &options(), &files, &mut |_| {})
@@ -1695,7 +1695,7 @@ fn lightbox_queries_and_retrieves_from_dcmtk_dcmqrscp() {
                 .instances_of_series(&s.series_uid)
                 .unwrap()
         })
-        .map(|i| source.store.resolve(&i.file_path))
+        .map(|i| source.store.local_path(&i.file_path).unwrap())
         .collect();
     let sent = c_store::send_files(&qr, &options(), &files, &mut |_| {}).unwrap();
     assert_eq!((sent.sent, sent.failed), (12, 0));

@@ -46,7 +46,7 @@ fn localizer_and_stack(store: &Store, source: &Path, slices: u32) -> String {
 /// Where an instance's image lies along the normal of its plane, read from its file.
 fn along_normal(store: &Store, sop: &str) -> f64 {
     let path = store.index().instance_path(sop).unwrap().unwrap();
-    let ds = read_file(&store.resolve(&path), ReadMode::Header)
+    let ds = read_file(&store.local_path(&path).unwrap(), ReadMode::Header)
         .unwrap()
         .dataset;
     let o = ds.floats(tag::IMAGE_ORIENTATION_PATIENT);

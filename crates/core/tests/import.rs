@@ -169,7 +169,7 @@ fn every_file_pydicom_can_index_is_imported_with_the_same_identifiers() {
         for series in index.series_of_study(&study.study_uid).unwrap() {
             for instance in index.instances_of_series(&series.series_uid).unwrap() {
                 assert!(!instance.linked);
-                assert!(store.resolve(&instance.file_path).is_file());
+                assert!(store.local_path(&instance.file_path).unwrap().is_file());
             }
         }
     }
@@ -342,7 +342,7 @@ fn removal_keeps_counts_right_and_never_deletes_linked_files() {
     assert_eq!(mr.len(), 1);
     let series = index.series_of_study(&mr[0].study_uid).unwrap();
     let instance = &index.instances_of_series(&series[0].series_uid).unwrap()[0];
-    let path = store.resolve(&instance.file_path);
+    let path = store.local_path(&instance.file_path).unwrap();
     assert!(path.is_file());
     let removed = index
         .remove(&RemoveTarget::Instance(instance.sop_instance_uid.clone()))

@@ -66,7 +66,7 @@ fn instances(store: &Store, study: &str) -> BTreeMap<String, (DataSet, Vec<u8>)>
             .instances_of_series(&series.series_uid)
             .unwrap()
         {
-            let path = store.resolve(&i.file_path);
+            let path = store.local_path(&i.file_path).unwrap();
             let file = read_file(&path, ReadMode::Full).unwrap();
             out.insert(i.sop_instance_uid, (file.dataset, pixel_bytes(&path)));
         }

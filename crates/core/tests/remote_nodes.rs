@@ -88,7 +88,10 @@ fn scenario(name: &str, remote: &dyn RemoteNode, study_uid: &str) {
     let stored = store.index().instances_of_series(&series_uid).unwrap();
     assert_eq!(stored.len(), INSTANCES, "{name}");
 
-    let files: Vec<_> = stored.iter().map(|i| store.resolve(&i.file_path)).collect();
+    let files: Vec<_> = stored
+        .iter()
+        .map(|i| store.local_path(&i.file_path).unwrap())
+        .collect();
     let mut sent = 0;
     let report = remote
         .send(

@@ -171,6 +171,20 @@ pub fn router(config: ServerConfig) -> std::io::Result<Router> {
 }
 
 impl AppState {
+    /// A local file of an indexed instance: fetched from the object store first when it is not
+    /// cached here, on a blocking thread.
+    pub(crate) async fn stored_file(
+        &self,
+        stored_path: &str,
+    ) -> Result<std::path::PathBuf, error::ApiError> {
+        let store = self.store.clone();
+        let stored_path = stored_path.to_string();
+        tokio::task::spawn_blocking(move || store.local_path(&stored_path))
+            .await
+            .map_err(|e| error::ApiError::internal("reading a stored instance", e))?
+            .map_err(|e| error::ApiError::internal("reading a stored instance", e))
+    }
+
     /// `http://host:port` for links in answers to a request with these headers.
     pub(crate) fn origin(&self, headers: &axum::http::HeaderMap) -> String {
         match &self.origin {

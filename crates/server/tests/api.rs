@@ -306,7 +306,10 @@ fn metadata_thumbnails_downloads_and_uploads() {
             .first_text(lightbox_dicom::tag::SOP_INSTANCE_UID)
             .unwrap();
         let stored = store.index().instance_path(&uid).unwrap().unwrap();
-        assert_eq!(std::fs::read(store.resolve(&stored)).unwrap(), bytes);
+        assert_eq!(
+            std::fs::read(store.local_path(&stored).unwrap()).unwrap(),
+            bytes
+        );
     }
     assert_eq!(get(&format!("{url}/api/download")).0, 400);
     // The same study twice and one of its series, as media: each instance once, ISO 9660

@@ -323,7 +323,7 @@ fn dicomweb_client_stores_through_stow_rs() {
         let stored = store.index().instance(&uid).unwrap().expect("indexed");
         let original = lightbox_dicom::read_file(path, lightbox_dicom::ReadMode::Full).unwrap();
         let copy = lightbox_dicom::read_file(
-            &store.resolve(&stored.file_path),
+            &store.local_path(&stored.file_path).unwrap(),
             lightbox_dicom::ReadMode::Full,
         )
         .unwrap();

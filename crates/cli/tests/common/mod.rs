@@ -9,13 +9,13 @@ use std::time::Duration;
 pub mod browser;
 pub mod serve;
 
-/// `lightbox --data-dir DATA`, on the index the tests run on (see [`index_args`]).
+/// `lightbox --data-dir DATA`, on the index the tests run on (see [`index_env`]).
 pub fn lightbox_command(data_dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_lightbox"));
     command
         .arg("--data-dir")
         .arg(data_dir)
-        .args(index_args(data_dir));
+        .envs(index_env(data_dir));
     command
 }
 
@@ -28,18 +28,20 @@ pub fn lightbox(data_dir: &Path, args: &[&str]) -> Output {
 
 /// The store of a data directory, on the index the tests run on.
 pub fn open_store(data_dir: &Path) -> lightbox_core::store::Store {
-    let index = match index_args(data_dir).as_slice() {
-        [_, url] => lightbox_core::index::IndexLocation::Postgres(url.clone()),
-        _ => lightbox_core::index::IndexLocation::DataDir,
+    let index = match index_env(data_dir).pop() {
+        Some((_, url)) => lightbox_core::index::IndexLocation::Postgres(url),
+        None => lightbox_core::index::IndexLocation::DataDir,
     };
-    lightbox_core::store::Store::open_with(data_dir, &index).unwrap()
+    let objects = lightbox_core::store::ObjectLocation::DataDir;
+    lightbox_core::store::Store::open_with(data_dir, &index, &objects).unwrap()
 }
 
-/// The index option of every `lightbox` a test runs: none (the data directory's SQLite index),
-/// or, when `LIGHTBOX_TEST_POSTGRES` names a PostgreSQL server (`postgres://USER@HOST:PORT`),
-/// `--index` with a database of the data directory's own there, made on first use: the same
-/// tests, on the PostgreSQL index (`scripts/test.sh` runs them so too).
-pub fn index_args(data_dir: &Path) -> Vec<String> {
+/// The index of every `lightbox` a test runs, as its environment: none (the data directory's
+/// SQLite index), or, when `LIGHTBOX_TEST_POSTGRES` names a PostgreSQL server
+/// (`postgres://USER@HOST:PORT`), `LIGHTBOX_INDEX` naming a database of the data directory's own
+/// there, made on first use: the same tests, on the PostgreSQL index (`scripts/test.sh` runs
+/// them so too). An `--index` a test gives itself wins over it.
+pub fn index_env(data_dir: &Path) -> Vec<(String, String)> {
     let Ok(server) = std::env::var("LIGHTBOX_TEST_POSTGRES") else {
         return Vec::new();
     };
@@ -56,7 +58,7 @@ pub fn index_args(data_dir: &Path) -> Vec<String> {
         let exists = e.code() == Some(&postgres::error::SqlState::DUPLICATE_DATABASE);
         assert!(exists, "creating {name}: {e}");
     }
-    vec!["--index".into(), format!("{server}/{name}")]
+    vec![("LIGHTBOX_INDEX".into(), format!("{server}/{name}"))]
 }
 
 pub fn ok_json(data_dir: &Path, args: &[&str]) -> Value {

@@ -31,11 +31,13 @@ impl Serve {
             .arg(env!("CARGO_BIN_EXE_lightbox"))
             .arg("--data-dir")
             .arg(data_dir)
-            .args(super::index_args(data_dir));
+            .envs(super::index_env(data_dir));
         Serve::spawn(command, extra)
     }
 
-    fn spawn(mut command: Command, extra: &[&str]) -> Serve {
+    /// `COMMAND serve --port 0 --http-port 0 --no-browser EXTRA...`, for a command made by the
+    /// caller (its own options and environment).
+    pub fn spawn(mut command: Command, extra: &[&str]) -> Serve {
         let mut child = command
             .args(["serve", "--port", "0", "--http-port", "0", "--no-browser"])
             .args(extra)

@@ -324,6 +324,13 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
     }
 }
 
+/// A local file of an entry's instance (fetched first from an object store).
+fn stored_file(store: &Store, entry: &Entry) -> Result<PathBuf, ExportError> {
+    store
+        .local_path(&entry.instance.file_path)
+        .map_err(io_error(Path::new(&entry.instance.file_path)))
+}
+
 /// Writes the plan into `dir` (created if needed; it must be empty), with a DICOMDIR for media.
 pub fn to_folder(store: &Store, plan: &Plan, dir: &Path) -> Result<ExportReport, ExportError> {
     std::fs::create_dir_all(dir).map_err(io_error(dir))?;
@@ -337,7 +344,7 @@ pub fn to_folder(store: &Store, plan: &Plan, dir: &Path) -> Result<ExportReport,
     let mut report = ExportReport::default();
     let mut directory = media::Directory::default();
     for entry in &plan.entries {
-        let source = store.resolve(&entry.instance.file_path);
+        let source = stored_file(store, entry)?;
         let mut target = dir.to_path_buf();
         target.extend(&entry.components);
         if let Some(parent) = target.parent() {
@@ -372,7 +379,7 @@ pub fn to_zip<W: Write>(store: &Store, plan: &Plan, out: W) -> Result<W, ExportE
         source: e,
     };
     for entry in &plan.entries {
-        let source = store.resolve(&entry.instance.file_path);
+        let source = stored_file(store, entry)?;
         let prefix = match plan.naming {
             Naming::Media => list_in(&mut directory, entry, &source)?,
             Naming::Readable => Vec::new(),

@@ -6,9 +6,7 @@ use super::{font, render_file_at, FrameChoice, Image8, PixelError, Resolution};
 use crate::index::IndexError;
 use crate::store::Store;
 use sha2::{Digest, Sha256};
-use std::fs;
 use std::io;
-use std::path::PathBuf;
 
 pub const DEFAULT_SIZE: u32 = 256;
 
@@ -31,6 +29,12 @@ pub enum ThumbnailError {
     Render {
         sop_instance_uid: String,
         source: PixelError,
+    },
+    /// The middle instance's bytes could not be read (from its file or the object store).
+    #[error("cannot read instance {sop_instance_uid}")]
+    Read {
+        sop_instance_uid: String,
+        source: io::Error,
     },
     #[error(transparent)]
     Index(#[from] IndexError),
@@ -146,18 +150,13 @@ pub fn placeholder(label: &str, size: u32) -> Image8 {
     }
 }
 
-/// The cache file of a thumbnail: per series, revision, size and (for an image set's) set.
-fn cache_path(
-    store: &Store,
-    series_uid: &str,
-    revision: i64,
-    size: u32,
-    set: Option<usize>,
-) -> (PathBuf, String) {
+/// The shared cache entry of a thumbnail, relative to the data directory, and the folder of
+/// its series' entries: per series, revision, size and (for an image set's) set.
+fn cache_path(series_uid: &str, revision: i64, size: u32, set: Option<usize>) -> (String, String) {
     let key = hex::encode(&Sha256::digest(series_uid.as_bytes())[..16]);
-    let dir = store.thumbnails_dir().join(&key[..2]);
+    let dir = format!("thumbnails/{}/{key}", &key[..2]);
     let set = set.map(|n| format!("-s{n}")).unwrap_or_default();
-    (dir.join(format!("{key}-r{revision}-{size}{set}.png")), key)
+    (format!("{dir}/r{revision}-{size}{set}.png"), dir)
 }
 
 /// The PNG thumbnail of a series, from the cache when the series has not changed since.
@@ -191,8 +190,8 @@ fn cached_thumbnail(
     let revision = index
         .series_revision(series_uid)?
         .ok_or_else(|| ThumbnailError::UnknownSeries(series_uid.into()))?;
-    let (path, key) = cache_path(store, series_uid, revision, size, set);
-    if let Ok(png) = fs::read(&path) {
+    let (path, series_dir) = cache_path(series_uid, revision, size, set);
+    if let Some(png) = store.read_shared(&path)? {
         return Ok(png);
     }
     let series = index
@@ -217,7 +216,12 @@ fn cached_thumbnail(
     let image = match label {
         Some(label) => placeholder(label, size),
         None => match render_file_at(
-            &store.resolve(&middle.file_path),
+            &store
+                .local_path(&middle.file_path)
+                .map_err(|source| ThumbnailError::Read {
+                    sop_instance_uid: middle.sop_instance_uid.clone(),
+                    source,
+                })?,
             FrameChoice::Middle,
             None,
             Resolution::AtLeast(size),
@@ -235,23 +239,23 @@ fn cached_thumbnail(
         },
     };
     let png = encode_png(&image);
-    write_cache(&path, &key, revision, &png)?;
+    write_cache(store, &path, &series_dir, revision, &png)?;
     Ok(png)
 }
 
-/// Writes the cache entry atomically and drops the series' entries of other revisions (any size).
-fn write_cache(path: &PathBuf, key: &str, revision: i64, png: &[u8]) -> io::Result<()> {
-    let dir = path.parent().expect("cache paths have a parent");
-    fs::create_dir_all(dir)?;
-    let tmp = tempfile::NamedTempFile::new_in(dir)?;
-    fs::write(tmp.path(), png)?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    let series_prefix = format!("{key}-r");
-    let current = format!("{series_prefix}{revision}-");
-    for entry in fs::read_dir(dir)?.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with(&series_prefix) && !name.starts_with(&current) {
-            let _ = fs::remove_file(entry.path());
+/// Writes the cache entry and drops the series' entries of other revisions (any size).
+fn write_cache(
+    store: &Store,
+    path: &str,
+    series_dir: &str,
+    revision: i64,
+    png: &[u8],
+) -> io::Result<()> {
+    store.write_shared(path, png)?;
+    let current = format!("{series_dir}/r{revision}-");
+    for name in store.list_shared(series_dir)? {
+        if !name.starts_with(&current) {
+            let _ = store.delete_shared(&name);
         }
     }
     Ok(())

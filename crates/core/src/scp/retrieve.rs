@@ -56,7 +56,10 @@ impl RetrieveHandler for StoredInstances {
             };
             if let Some(instance) = index.instance(&uid).map_err(|e| e.to_string())? {
                 instances.push(StoredInstance {
-                    path: self.0.resolve(&instance.file_path),
+                    path: self
+                        .0
+                        .local_path(&instance.file_path)
+                        .map_err(|e| format!("cannot read instance {uid}: {e}"))?,
                     sop_class_uid: instance.sop_class_uid,
                     transfer_syntax: instance.transfer_syntax,
                 });

@@ -10,6 +10,7 @@ pub use data::*;
 pub mod certificates;
 pub mod link;
 pub mod postgres;
+pub mod seaweedfs;
 
 use lightbox_net::dimse::AeAddress;
 use std::path::{Path, PathBuf};

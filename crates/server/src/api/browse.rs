@@ -333,8 +333,11 @@ pub async fn rendered(
             .instance(&sop)
             .map_err(index_error)?
             .ok_or_else(|| ApiError::not_found("no such instance in the store"))?;
+        let path = store
+            .local_path(&instance.file_path)
+            .map_err(|e| ApiError::internal("reading a stored instance", e))?;
         let image = render::render_file_at(
-            &store.resolve(&instance.file_path),
+            &path,
             FrameChoice::Index(frame),
             window,
             render::Resolution::AtLeast(size),
@@ -366,7 +369,10 @@ pub async fn metadata(
             .map_err(index_error)?
             .ok_or_else(|| ApiError::not_found("no such instance in the store"))?;
         // Pixel data and large binary values stay in the file and are summarised.
-        let file = read_file(&store.resolve(&instance.file_path), ReadMode::Full).map_err(|e| {
+        let path = store
+            .local_path(&instance.file_path)
+            .map_err(|e| ApiError::internal("reading a stored instance", e))?;
+        let file = read_file(&path, ReadMode::Full).map_err(|e| {
             ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 format!("cannot read this instance: {e}"),

@@ -152,7 +152,7 @@ pub async fn frames(
         .to_string();
     let indexes = frame_list(&list)?;
     let summary = instance(&state, &study, &series, &uid)?;
-    let path = state.store.resolve(&summary.file_path);
+    let path = state.stored_file(&summary.file_path).await?;
     let stored_syntax = summary.transfer_syntax.clone();
     let (frames, content_type) =
         tokio::task::spawn_blocking(move || -> Result<(Vec<Vec<u8>>, String), ApiError> {
@@ -318,7 +318,7 @@ async fn rendered(
     let size = viewport(&query)?.or(default_size);
     let window = window_param(query.as_deref())?;
     let summary = instance(&state, &study, &series, &uid)?;
-    let path = state.store.resolve(&summary.file_path);
+    let path = state.stored_file(&summary.file_path).await?;
     let resolution = size.map_or(render::Resolution::Full, render::Resolution::AtLeast);
     let image = tokio::task::spawn_blocking(move || {
         render::render_file_at(&path, choice, window, resolution)

@@ -149,7 +149,9 @@ fn prepare(
     summary: &InstanceSummary,
     wanted: &Wanted,
 ) -> Result<Part, String> {
-    let path = store.resolve(&summary.file_path);
+    let path = store
+        .local_path(&summary.file_path)
+        .map_err(|e| format!("reading instance {}: {e}", summary.sop_instance_uid))?;
     let target = match wanted {
         Wanted::AsStored => None,
         Wanted::Syntax(ts) if *ts == summary.transfer_syntax => None,
@@ -227,7 +229,9 @@ async fn metadata(
     let body = tokio::task::spawn_blocking(move || {
         let mut out = Vec::with_capacity(all.len());
         for summary in all {
-            let path = store.resolve(&summary.file_path);
+            let path = store
+                .local_path(&summary.file_path)
+                .map_err(|e| ApiError::internal("reading a stored instance", e))?;
             let file = read_file(&path, ReadMode::Full)
                 .map_err(|e| ApiError::internal("reading a stored instance", e))?;
             let prefix = format!(
@@ -301,7 +305,7 @@ pub async fn bulk(
         })
         .collect::<Result<Vec<Tag>, ApiError>>()?;
     let summary = instances(&state, &study, Some(&series), Some(&instance))?.remove(0);
-    let file_path = state.store.resolve(&summary.file_path);
+    let file_path = state.stored_file(&summary.file_path).await?;
     // Large values stay in the file (the parser leaves them there) and leave it in pieces.
     let part = tokio::task::spawn_blocking(move || -> Result<Part, ApiError> {
         let file = read_file(&file_path, ReadMode::Full)

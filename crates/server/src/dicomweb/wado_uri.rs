@@ -156,7 +156,7 @@ pub async fn retrieve(
         .map_err(|e| ApiError::internal("reading the index", e))?
         .filter(|i| i.study_uid == request.study && i.series_uid == request.series)
         .ok_or_else(|| ApiError::not_found("no such instance in this study and series"))?;
-    let path = state.store.resolve(&summary.file_path);
+    let path = state.stored_file(&summary.file_path).await?;
     let has_pixels = summary.rows.is_some_and(|r| r > 0);
     match form(&request, has_pixels)? {
         Form::Dicom => {

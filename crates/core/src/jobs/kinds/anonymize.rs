@@ -233,7 +233,12 @@ pub(crate) fn run(
             if ctx.is_canceled() {
                 return Err(JobFailure::canceled());
             }
-            let source = store.resolve(&entry.instance.file_path);
+            let source = store.local_path(&entry.instance.file_path).map_err(|e| {
+                storage(format!(
+                    "reading instance {}: {e}",
+                    entry.instance.sop_instance_uid
+                ))
+            })?;
             let target = work.0.join(format!("{n:08}.dcm"));
             let one = deidentify_one(&settings, &pseudonyms, &source, &target, request.blank)?;
             let finished = done.fetch_add(1, Ordering::Relaxed) + 1;

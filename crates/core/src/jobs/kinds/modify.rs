@@ -217,7 +217,12 @@ fn write_modified(
             let _ = std::fs::remove_dir_all(work);
             return Err(JobFailure::canceled());
         }
-        let source = store.resolve(&entry.instance.file_path);
+        let source = store.local_path(&entry.instance.file_path).map_err(|e| {
+            storage(format!(
+                "reading instance {}: {e}",
+                entry.instance.sop_instance_uid
+            ))
+        })?;
         modify_one(
             &source,
             &work.join(format!("{n:08}.dcm")),

@@ -103,13 +103,15 @@ fn files_to_send(runner: &LocalRunner, what: &What) -> Result<Vec<PathBuf>, JobF
     };
     let mut files = Vec::new();
     for uid in &series_uids {
-        files.extend(
-            index
-                .instances_of_series(uid)
-                .map_err(storage)?
-                .into_iter()
-                .map(|i| runner.store.resolve(&i.file_path)),
-        );
+        for instance in index.instances_of_series(uid).map_err(storage)? {
+            let file = runner.store.local_path(&instance.file_path).map_err(|e| {
+                storage(format!(
+                    "reading instance {}: {e}",
+                    instance.sop_instance_uid
+                ))
+            })?;
+            files.push(file);
+        }
     }
     if what.study_uid.is_some() || what.series_uid.is_some() {
         if files.is_empty() {

@@ -1,0 +1,159 @@
+//! Two `lightbox serve` nodes sharing one PostgreSQL index and one S3 bucket (SeaweedFS), both
+//! started by the test on loopback: what `dcmsend` stores through node A, node B lists over
+//! QIDO-RS and the API and serves over WADO with the same bytes; what STOW-RS stores through B,
+//! A lists; a thumbnail either renders is the other's; neither keeps managed files of its own.
+
+mod common;
+#[path = "../../core/tests/support/mod.rs"]
+mod support;
+
+use common::serve::Serve;
+use lightbox_synth::SynthSpec;
+use serde_json::Value;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn node(data: &Path, index: &str, s3: &support::seaweedfs::SeaweedFs) -> Serve {
+    let mut command = common::lightbox_command(data);
+    command
+        .args(["--index", index, "--store", &s3.url("cluster")])
+        .envs(s3.env());
+    Serve::spawn(command, &[])
+}
+
+fn generated(dir: &Path) -> std::path::PathBuf {
+    let out = dir.join("generated");
+    lightbox_synth::generate(
+        &SynthSpec {
+            patients: 2,
+            studies_per_patient: 2,
+            series_per_study: 2,
+            instances_per_series: 3,
+            rows: 32,
+            columns: 32,
+            seed: 5,
+            ..SynthSpec::default()
+        },
+        &out,
+    )
+    .unwrap();
+    out
+}
+
+fn get_bytes(url: &str) -> Vec<u8> {
+    let mut response = common::http().get(url).call().unwrap();
+    assert_eq!(response.status().as_u16(), 200, "GET {url}");
+    response.body_mut().read_to_vec().unwrap()
+}
+
+/// Polls `url` (a JSON array) until it has `n` entries: the storage listener indexes in
+/// batches, moments after it acknowledges.
+fn wait_for_entries(url: &str, n: usize) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let listed = common::get_json(url);
+        if listed.as_array().map(Vec::len) == Some(n) || Instant::now() > deadline {
+            return listed;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn managed_files(data: &Path) -> usize {
+    walkdir::WalkDir::new(data.join("files"))
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .count()
+}
+
+#[test]
+fn two_nodes_on_one_index_and_one_bucket_serve_what_either_stores() {
+    let Some(dcmsend) = support::peer_tool("dcmsend") else {
+        return;
+    };
+    let Some(postgres) = support::postgres::start_postgres() else {
+        return;
+    };
+    let Some(s3) = support::seaweedfs::start_seaweedfs("lightbox") else {
+        return;
+    };
+    let Some(samples) = support::pydicom_data() else {
+        return;
+    };
+    let index = postgres.database();
+    let dir = tempfile::tempdir().unwrap();
+    let (data_a, data_b) = (dir.path().join("a"), dir.path().join("b"));
+    let a = node(&data_a, &index, &s3);
+    let b = node(&data_b, &index, &s3);
+
+    // DIMSE into A.
+    let (host, port) = a
+        .dimse_address()
+        .rsplit_once(':')
+        .map(|(h, p)| (h.to_string(), p.to_string()))
+        .unwrap();
+    support::dcmsend(&dcmsend, &host, &port, &generated(dir.path()));
+    let studies = wait_for_entries(&format!("{}/dicom-web/studies", b.url), 4);
+    assert_eq!(studies.as_array().unwrap().len(), 4, "{studies}");
+    let status = common::get_json(&format!("{}/api/status", b.url));
+    assert_eq!(status["store"]["instances"], 24, "{status}");
+
+    // Every instance B serves over WADO-URI is byte for byte what A serves.
+    let mut compared = 0;
+    for study in studies.as_array().unwrap() {
+        let study_uid = study["0020000D"]["Value"][0].as_str().unwrap();
+        let instances = common::get_json(&format!(
+            "{}/dicom-web/studies/{study_uid}/instances",
+            b.url
+        ));
+        for instance in instances.as_array().unwrap() {
+            let series_uid = instance["0020000E"]["Value"][0].as_str().unwrap();
+            let sop_uid = instance["00080018"]["Value"][0].as_str().unwrap();
+            let wado = |base: &str| {
+                get_bytes(&format!(
+                    "{base}/wado?requestType=WADO&studyUID={study_uid}&seriesUID={series_uid}\
+                     &objectUID={sop_uid}&contentType=application/dicom"
+                ))
+            };
+            let from_b = wado(&b.url);
+            assert_eq!(&from_b[128..132], b"DICM");
+            assert_eq!(from_b, wado(&a.url), "instance {sop_uid}");
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 24);
+
+    // A thumbnail B renders is the one A then answers.
+    let series = common::get_json(&format!("{}/api/studies?limit=10", a.url));
+    let study_uid = series["studies"][0]["StudyInstanceUID"].as_str().unwrap();
+    let series_list = common::get_json(&format!("{}/dicom-web/studies/{study_uid}/series", a.url));
+    let series_uid = series_list[0]["0020000E"]["Value"][0].as_str().unwrap();
+    let thumbnail =
+        |base: &str| get_bytes(&format!("{base}/api/series/{series_uid}/thumbnail?size=64"));
+    let from_b = thumbnail(&b.url);
+    assert_eq!(&from_b[1..4], b"PNG");
+    assert_eq!(thumbnail(&a.url), from_b);
+
+    // STOW-RS into B; A lists it at once.
+    let sample = std::fs::read(samples.join("test_files/CT_small.dcm")).unwrap();
+    let mut body = b"--b\r\nContent-Type: application/dicom\r\n\r\n".to_vec();
+    body.extend_from_slice(&sample);
+    body.extend_from_slice(b"\r\n--b--\r\n");
+    let stored = common::http()
+        .post(format!("{}/dicom-web/studies", b.url))
+        .header(
+            "Content-Type",
+            "multipart/related; type=\"application/dicom\"; boundary=b",
+        )
+        .header("Accept", "application/dicom+json")
+        .send(&body[..])
+        .unwrap();
+    assert_eq!(stored.status().as_u16(), 200);
+    let studies = wait_for_entries(&format!("{}/dicom-web/studies", a.url), 5);
+    assert_eq!(studies.as_array().unwrap().len(), 5, "{studies}");
+
+    assert_eq!(managed_files(&data_a), 0);
+    assert_eq!(managed_files(&data_b), 0);
+    drop((a, b));
+}

