@@ -3,6 +3,7 @@
 mod anonymize;
 mod export;
 mod jobs;
+mod migrate;
 mod modify;
 mod output;
 mod routes;
@@ -104,6 +105,9 @@ enum Command {
     Export(export::ExportArgs),
     /// Change attributes of a patient, study or series (new UIDs, or in place), as a job
     Modify(modify::ModifyArgs),
+    /// Copy this store (index rows and files) into another, e.g. a cluster's PostgreSQL
+    /// index and S3 bucket, verified by counts and hashes; resumable
+    Migrate(migrate::MigrateArgs),
     /// A de-identified copy (PS3.15 Annex E) of a patient, study or series: into the store, a
     /// folder or zip (DICOM media), or to a node, as a job
     Anonymize(anonymize::AnonymizeArgs),
@@ -613,6 +617,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Export(args) => export::run(&store, args),
         Command::Modify(args) => modify::run(&runtime, args),
+        Command::Migrate(args) => migrate::run(&data_dir, &store, &index, &objects, args),
         Command::Anonymize(args) => anonymize::run(&runtime, args),
         Command::Rm(args) => {
             let target = match (args.patient, args.study, args.series, args.instance) {

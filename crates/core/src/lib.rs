@@ -24,6 +24,7 @@ pub mod import;
 pub mod index;
 pub mod jobs;
 mod json_file;
+pub mod migrate;
 pub mod model;
 pub mod nodes;
 pub mod render;

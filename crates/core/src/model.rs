@@ -205,4 +205,7 @@ pub struct InstanceSummary {
     pub linked: bool,
     #[serde(rename = "ReceivedAt")]
     pub received_at: i64,
+    /// Fetched only for a thumbnail: not yet a local copy of its study.
+    #[serde(rename = "Preview")]
+    pub preview: bool,
 }

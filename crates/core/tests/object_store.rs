@@ -13,85 +13,17 @@ use lightbox_synth::SynthSpec;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
 use support::seaweedfs::{self, SeaweedFs};
 
-/// One SeaweedFS for the file's tests; the client finds it through the `AWS_*` variables,
-/// which are the same for every test, set once before any store opens.
-fn seaweed() -> Option<&'static SeaweedFs> {
-    static SERVER: OnceLock<Option<SeaweedFs>> = OnceLock::new();
-    SERVER
-        .get_or_init(|| {
-            let server = seaweedfs::start_seaweedfs("lightbox")?;
-            for (name, value) in server.env() {
-                std::env::set_var(name, value);
-            }
-            Some(server)
-        })
-        .as_ref()
+/// A SeaweedFS and a PostgreSQL of the test's own, stopped when it ends.
+fn servers() -> Option<(SeaweedFs, support::postgres::Postgres)> {
+    let s3 = seaweedfs::start_seaweedfs("lightbox")?;
+    let pg = support::postgres::start_postgres()?;
+    Some((s3, pg))
 }
 
-fn postgres() -> Option<&'static support::postgres::Postgres> {
-    static SERVER: OnceLock<Option<support::postgres::Postgres>> = OnceLock::new();
-    SERVER
-        .get_or_init(support::postgres::start_postgres)
-        .as_ref()
-}
-
-/// The keys under `prefix` in the bucket, listed by curl (ListObjectsV2, SigV4-signed).
 fn bucket_keys(s3: &SeaweedFs, prefix: &str) -> BTreeSet<String> {
-    let mut keys = BTreeSet::new();
-    let mut token: Option<String> = None;
-    loop {
-        // Parameters in sorted order: curl signs the query as written.
-        let continuation = token
-            .as_ref()
-            .map(|t| format!("continuation-token={}&", percent(t)))
-            .unwrap_or_default();
-        let url = format!(
-            "http://127.0.0.1:{}/{}?{continuation}list-type=2&prefix={}",
-            s3.s3_port,
-            s3.bucket,
-            percent(prefix)
-        );
-        let out = Command::new("curl")
-            .args(["-sS", "--fail", "--aws-sigv4", "aws:amz:us-east-1:s3"])
-            .args([
-                "--user",
-                &format!("{}:{}", seaweedfs::ACCESS_KEY, seaweedfs::SECRET_KEY),
-            ])
-            .arg(&url)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "listing the bucket: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let xml = String::from_utf8(out.stdout).unwrap();
-        for part in xml.split("<Key>").skip(1) {
-            keys.insert(part.split("</Key>").next().unwrap().to_string());
-        }
-        token = xml
-            .split("<NextContinuationToken>")
-            .nth(1)
-            .map(|t| t.split('<').next().unwrap().to_string());
-        if token.is_none() {
-            return keys;
-        }
-    }
-}
-
-fn percent(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    s3.keys(prefix).into_iter().collect()
 }
 
 fn generated(dir: &Path, seed: u64, rows: u16) -> PathBuf {
@@ -152,7 +84,7 @@ fn node(index_url: &str, prefix: &str, s3: &SeaweedFs) -> Node {
     let store = Store::open_with(
         dir.path(),
         &IndexLocation::Postgres(index_url.into()),
-        &ObjectLocation::parse(&s3.url(prefix)).unwrap(),
+        &s3.location(prefix),
     )
     .unwrap();
     Node { dir, store }
@@ -160,9 +92,10 @@ fn node(index_url: &str, prefix: &str, s3: &SeaweedFs) -> Node {
 
 #[test]
 fn two_nodes_share_one_bucket_and_one_index() {
-    let (Some(s3), Some(pg)) = (seaweed(), postgres()) else {
+    let Some((s3, pg)) = servers() else {
         return;
     };
+    let s3 = &s3;
     let url = pg.database();
     let a = node(&url, "cluster-1", s3);
     let b = node(&url, "cluster-1", s3);
@@ -252,9 +185,10 @@ fn two_nodes_share_one_bucket_and_one_index() {
 
 #[test]
 fn the_same_instances_stored_by_two_nodes_at_once_are_kept_once() {
-    let (Some(s3), Some(pg)) = (seaweed(), postgres()) else {
+    let Some((s3, pg)) = servers() else {
         return;
     };
+    let s3 = &s3;
     let url = pg.database();
     let a = node(&url, "race", s3);
     let b = node(&url, "race", s3);
@@ -274,9 +208,10 @@ fn the_same_instances_stored_by_two_nodes_at_once_are_kept_once() {
 
 #[test]
 fn a_large_instance_goes_up_in_parts_and_comes_back_whole() {
-    let (Some(s3), Some(pg)) = (seaweed(), postgres()) else {
+    let Some((s3, pg)) = servers() else {
         return;
     };
+    let s3 = &s3;
     let url = pg.database();
     let a = node(&url, "large", s3);
     let b = node(&url, "large", s3);
@@ -315,16 +250,9 @@ fn a_large_instance_goes_up_in_parts_and_comes_back_whole() {
         assert_eq!(&bytes[bytes.len() - 4096..], &tail[..]);
     }
     // No multipart upload is left open.
-    let out = Command::new("curl")
-        .args(["-sS", "--fail", "--aws-sigv4", "aws:amz:us-east-1:s3"])
-        .args([
-            "--user",
-            &format!("{}:{}", seaweedfs::ACCESS_KEY, seaweedfs::SECRET_KEY),
-        ])
-        .arg(format!(
-            "http://127.0.0.1:{}/{}?prefix=large%2F&uploads=",
-            s3.s3_port, s3.bucket
-        ))
+    let out = s3
+        .curl()
+        .arg(s3.bucket_url("?prefix=large%2F&uploads="))
         .output()
         .unwrap();
     let xml = String::from_utf8_lossy(&out.stdout);
@@ -332,9 +260,20 @@ fn a_large_instance_goes_up_in_parts_and_comes_back_whole() {
     assert!(!xml.contains("<Upload>"), "{xml}");
 }
 
+/// `url` with the client settings (endpoint, credentials) of `s3`.
+fn with_settings_of(s3: &SeaweedFs, url: &str) -> ObjectLocation {
+    let (ObjectLocation::S3(mut location), ObjectLocation::S3(settings)) =
+        (ObjectLocation::parse(url).unwrap(), s3.location(""))
+    else {
+        unreachable!("s3:// addresses")
+    };
+    location.options = settings.options;
+    ObjectLocation::S3(location)
+}
+
 #[test]
 fn an_object_store_that_does_not_answer_is_said_at_start() {
-    let Some(_s3) = seaweed() else {
+    let Some(s3) = seaweedfs::start_seaweedfs("lightbox") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -344,7 +283,7 @@ fn an_object_store_that_does_not_answer_is_said_at_start() {
     let missing = Store::open_with(
         dir.path(),
         &IndexLocation::DataDir,
-        &ObjectLocation::parse("s3://no-such-bucket/x").unwrap(),
+        &with_settings_of(&s3, "s3://no-such-bucket/x"),
     );
     match missing {
         Err(StoreError::ObjectStore { location, .. }) => {
@@ -353,4 +292,27 @@ fn an_object_store_that_does_not_answer_is_said_at_start() {
         Err(other) => panic!("{other}"),
         Ok(_) => panic!("a bucket that does not exist was opened"),
     }
+    // An endpoint where nothing listens: an error within the open timeout, not minutes of
+    // retries.
+    let ObjectLocation::S3(mut nowhere) = with_settings_of(&s3, "s3://lightbox/x") else {
+        unreachable!()
+    };
+    let port = support::free_port();
+    for (name, value) in nowhere.options.iter_mut() {
+        if name == "aws_endpoint_url" {
+            *value = format!("http://127.0.0.1:{port}");
+        }
+    }
+    let started = std::time::Instant::now();
+    let refused = Store::open_with(
+        dir.path(),
+        &IndexLocation::DataDir,
+        &ObjectLocation::S3(nowhere),
+    );
+    assert!(
+        matches!(refused, Err(StoreError::ObjectStore { .. })),
+        "{:?}",
+        refused.err()
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
 }

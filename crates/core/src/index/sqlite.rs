@@ -266,7 +266,8 @@ fn series_from_row(row: &Row) -> rusqlite::Result<SeriesSummary> {
 }
 
 const INSTANCE_COLUMNS: &str = "st.study_uid, se.series_uid, i.sop_uid, i.sop_class_uid, i.instance_number,
-    i.transfer_syntax, i.rows, i.columns, i.frames, i.file_path, i.file_size, i.linked, i.received_at";
+    i.transfer_syntax, i.rows, i.columns, i.frames, i.file_path, i.file_size, i.linked, i.received_at,
+    i.preview";
 
 fn instance_from_row(row: &Row) -> rusqlite::Result<InstanceSummary> {
     Ok(InstanceSummary {
@@ -283,6 +284,7 @@ fn instance_from_row(row: &Row) -> rusqlite::Result<InstanceSummary> {
         file_size: row.get(10)?,
         linked: row.get(11)?,
         received_at: row.get(12)?,
+        preview: row.get(13)?,
     })
 }
 

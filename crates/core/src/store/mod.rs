@@ -245,6 +245,27 @@ impl Store {
         }
     }
 
+    /// The SHA-256 of an indexed instance's bytes where they are kept: the file, or the object
+    /// itself (streamed from the object store, not from this node's cache, and not cached).
+    pub fn content_sha256(&self, stored_path: &str) -> io::Result<[u8; 32]> {
+        match &self.objects {
+            Objects::S3(s3) if !Path::new(stored_path).is_absolute() => s3.sha256(stored_path),
+            _ => {
+                let mut file = fs::File::open(self.local_path(stored_path)?)?;
+                let mut hasher = Sha256::new();
+                io::copy(&mut file, &mut hasher)?;
+                Ok(hasher.finalize().into())
+            }
+        }
+    }
+
+    /// Drops this node's cached copy of an object, so that the next read fetches it again.
+    pub fn forget_cached(&self, stored_path: &str) {
+        if let Objects::S3(s3) = &self.objects {
+            s3.forget_cached(stored_path);
+        }
+    }
+
     pub fn thumbnails_dir(&self) -> PathBuf {
         self.root.join("thumbnails")
     }

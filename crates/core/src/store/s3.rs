@@ -15,10 +15,11 @@
 use super::cache::ObjectCache;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::buffered::BufWriter;
 use object_store::path::Path as ObjectPath;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload};
+use sha2::{Digest, Sha256};
 use std::future::Future;
 use std::io::{self, Read, Write};
 use std::ops::Range;
@@ -34,12 +35,27 @@ const UPLOAD_CONCURRENCY: usize = 4;
 /// Reads from local files in chunks of this size while uploading.
 const READ_CHUNK: usize = 1024 * 1024;
 
+/// How long opening a store waits for the bucket's first answer.
+const OPEN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// `s3://BUCKET[/PREFIX]`, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct S3Location {
     pub bucket: String,
     /// Without leading or trailing slashes; empty for the bucket's root.
     pub prefix: String,
+    /// Client settings given here rather than in the `AWS_*` environment variables, which
+    /// they win over: `(name, value)` with the variables' names in lower case
+    /// (`aws_endpoint_url`, `aws_access_key_id`, …). Empty from the command line.
+    pub options: Vec<(String, String)>,
+}
+
+impl S3Location {
+    /// The same location with one more client setting (see [`S3Location::options`]).
+    pub fn with_option(mut self, name: &str, value: &str) -> S3Location {
+        self.options.push((name.to_string(), value.to_string()));
+        self
+    }
 }
 
 impl S3Location {
@@ -63,6 +79,7 @@ impl S3Location {
         Some(Ok(S3Location {
             bucket: bucket.to_string(),
             prefix,
+            options: Vec::new(),
         }))
     }
 }
@@ -113,10 +130,13 @@ impl S3Objects {
     pub fn open(location: S3Location, cache: ObjectCache) -> io::Result<S3Objects> {
         // reqwest's TLS has no crypto provider of its own here: ring's, as DICOM TLS uses.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let client: AmazonS3 = AmazonS3Builder::from_env()
-            .with_bucket_name(&location.bucket)
-            .build()
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let invalid = |e: object_store::Error| io::Error::new(io::ErrorKind::InvalidInput, e);
+        let mut builder = AmazonS3Builder::from_env().with_bucket_name(&location.bucket);
+        for (name, value) in &location.options {
+            let key: AmazonS3ConfigKey = name.parse().map_err(invalid)?;
+            builder = builder.with_config(key, value);
+        }
+        let client: AmazonS3 = builder.build().map_err(invalid)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("lightbox-s3")
@@ -130,14 +150,26 @@ impl S3Objects {
         };
         let client = objects.client.clone();
         let prefix = objects.prefix_path();
-        objects
-            .wait(async move { client.list_with_delimiter(prefix.as_ref()).await })
-            .map_err(|e| {
-                io::Error::other(format!(
-                    "the object store {} does not answer: {e}",
-                    objects.location
+        // The client retries a store that does not answer for minutes: at start, a short wait
+        // and a clear error are worth more.
+        let answered = objects.wait(async move {
+            let listing = client.list_with_delimiter(prefix.as_ref());
+            tokio::time::timeout(OPEN_TIMEOUT, listing).await
+        });
+        match answered {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                return Err(io::Error::other(format!(
+                    "the bucket does not answer as expected: {e}"
+                )))
+            }
+            Err(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("no answer within {} s", OPEN_TIMEOUT.as_secs()),
                 ))
-            })?;
+            }
+        }
         Ok(objects)
     }
 
@@ -286,6 +318,24 @@ impl S3Objects {
     /// Keeps a file this node just wrote (and uploaded) as the cached copy of `relative`.
     pub fn keep_cached(&self, relative: &str, file: tempfile::NamedTempFile, size: u64) {
         let _ = self.cache.insert(relative, file, size);
+    }
+
+    /// The SHA-256 of object `relative` as the store holds it (streamed, never cached).
+    pub fn sha256(&self, relative: &str) -> io::Result<[u8; 32]> {
+        let client = self.client.clone();
+        let key = self.key(relative);
+        self.wait(async move {
+            let mut stream = client.get(&key).await.map_err(io_error)?.into_stream();
+            let mut hasher = Sha256::new();
+            while let Some(chunk) = stream.next().await {
+                hasher.update(&chunk.map_err(io_error)?);
+            }
+            io::Result::Ok(hasher.finalize().into())
+        })
+    }
+
+    pub fn forget_cached(&self, relative: &str) {
+        self.cache.remove(relative);
     }
 
     /// Deletes object `relative` (a missing one is no error) and its cached copy.

@@ -98,6 +98,20 @@ impl SeaweedFs {
         ]
     }
 
+    /// `s3://BUCKET/PREFIX` with this store's client settings given in place of the
+    /// environment (tests run side by side, each with a store of its own).
+    pub fn location(&self, prefix: &str) -> lightbox_core::store::ObjectLocation {
+        let lightbox_core::store::ObjectLocation::S3(mut location) =
+            lightbox_core::store::ObjectLocation::parse(&self.url(prefix)).unwrap()
+        else {
+            unreachable!("an s3:// address")
+        };
+        for (name, value) in self.env() {
+            location = location.with_option(&name.to_ascii_lowercase(), &value);
+        }
+        lightbox_core::store::ObjectLocation::S3(location)
+    }
+
     /// `s3://BUCKET/PREFIX`.
     pub fn url(&self, prefix: &str) -> String {
         format!("s3://{}/{prefix}", self.bucket)
@@ -129,6 +143,58 @@ impl SeaweedFs {
         }
     }
 
+    /// `curl` signing its requests as this store's user (SigV4): a client of the bucket that
+    /// is not the one under test.
+    pub fn curl(&self) -> Command {
+        let mut command = Command::new("curl");
+        command
+            .args(["-sS", "--fail", "--aws-sigv4", "aws:amz:us-east-1:s3"])
+            .args(["--user", &format!("{ACCESS_KEY}:{SECRET_KEY}")]);
+        command
+    }
+
+    /// `http://…/BUCKET/` followed by `rest`.
+    pub fn bucket_url(&self, rest: &str) -> String {
+        format!("http://127.0.0.1:{}/{}/{rest}", self.s3_port, self.bucket)
+    }
+
+    /// The keys under `prefix`, in order, listed by curl (ListObjectsV2, page by page).
+    pub fn keys(&self, prefix: &str) -> Vec<String> {
+        let mut keys = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            // Parameters in sorted order: curl signs the query as written.
+            let continuation = token
+                .as_ref()
+                .map(|t| format!("continuation-token={}&", percent(t)))
+                .unwrap_or_default();
+            let out = self
+                .curl()
+                .arg(self.bucket_url(&format!(
+                    "?{continuation}list-type=2&prefix={}",
+                    percent(prefix)
+                )))
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "listing the bucket: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let xml = String::from_utf8(out.stdout).unwrap();
+            for part in xml.split("<Key>").skip(1) {
+                keys.push(part.split("</Key>").next().unwrap().to_string());
+            }
+            token = xml
+                .split("<NextContinuationToken>")
+                .nth(1)
+                .map(|t| t.split('<').next().unwrap().to_string());
+            if token.is_none() {
+                return keys;
+            }
+        }
+    }
+
     /// Where SeaweedFS keeps its volumes.
     pub fn data_dir(&self) -> &std::path::Path {
         self.dir.path()
@@ -153,4 +219,16 @@ impl Drop for SeaweedFs {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// Percent-encoding of a query value as SigV4 wants it.
+fn percent(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

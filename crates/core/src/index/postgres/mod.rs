@@ -225,7 +225,7 @@ fn series_from_row(row: &Row) -> Result<SeriesSummary, postgres::Error> {
 
 const INSTANCE_COLUMNS: &str = "st.study_uid, se.series_uid, i.sop_uid, i.sop_class_uid,
     i.instance_number, i.transfer_syntax, i.rows, i.columns, i.frames, i.file_path, i.file_size,
-    i.linked, i.received_at";
+    i.linked, i.received_at, i.preview";
 
 fn instance_from_row(row: &Row) -> Result<InstanceSummary, postgres::Error> {
     Ok(InstanceSummary {
@@ -242,6 +242,7 @@ fn instance_from_row(row: &Row) -> Result<InstanceSummary, postgres::Error> {
         file_size: row.try_get(10)?,
         linked: row.try_get(11)?,
         received_at: row.try_get(12)?,
+        preview: row.try_get(13)?,
     })
 }
 
