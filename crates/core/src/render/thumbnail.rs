@@ -253,8 +253,14 @@ fn write_cache(
 ) -> io::Result<()> {
     store.write_shared(path, png)?;
     let current = format!("{series_dir}/r{revision}-");
+    let entry_prefix = format!("{series_dir}/r");
     for name in store.list_shared(series_dir)? {
-        if !name.starts_with(&current) {
+        // Only finished entries of other revisions: a name without the pattern may be another
+        // thread's entry being written (its temporary file).
+        let stale = name.starts_with(&entry_prefix)
+            && name.ends_with(".png")
+            && !name.starts_with(&current);
+        if stale {
             let _ = store.delete_shared(&name);
         }
     }

@@ -140,3 +140,46 @@ impl ObjectCache {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(cache: &ObjectCache, name: &str, size: usize, age: Duration) {
+        let mut part = cache.new_part().unwrap();
+        std::io::Write::write_all(&mut part, &vec![7u8; size]).unwrap();
+        let path = cache.insert(name, part, size as u64).unwrap();
+        fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(SystemTime::now() - age)
+            .unwrap();
+    }
+
+    #[test]
+    fn the_least_recently_used_go_first_and_entries_in_use_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache =
+            ObjectCache::open(dir.path().join("objects"), ObjectCacheLimit(10_000)).unwrap();
+        let hour = Duration::from_secs(3600);
+        entry(&cache, "files/aa/oldest.dcm", 4_000, hour * 3);
+        entry(&cache, "files/bb/older.dcm", 4_000, hour * 2);
+        // Over the limit now (12,000): the oldest goes, leaving 8,000 (under 9,000).
+        entry(&cache, "files/cc/old.dcm", 4_000, hour);
+        assert!(cache.lookup("files/aa/oldest.dcm").is_none());
+        assert!(cache.lookup("files/bb/older.dcm").is_some());
+        assert!(cache.lookup("files/cc/old.dcm").is_some());
+        // Looked up just now, both are in use: a new entry overfills the cache rather than
+        // evict them.
+        entry(&cache, "files/dd/new.dcm", 4_000, Duration::ZERO);
+        for name in ["files/bb/older.dcm", "files/cc/old.dcm", "files/dd/new.dcm"] {
+            assert!(cache.lookup(name).is_some(), "{name}");
+        }
+        // A cache reopened counts what it holds.
+        drop(cache);
+        let reopened =
+            ObjectCache::open(dir.path().join("objects"), ObjectCacheLimit(10_000)).unwrap();
+        assert_eq!(reopened.used.load(Ordering::Relaxed), 12_000);
+    }
+}
