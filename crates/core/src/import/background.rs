@@ -3,19 +3,28 @@
 //! batched with whatever else arrived meanwhile (within a millisecond or so when the listener
 //! is idle), and at the latest before the association's release is answered. After a crash,
 //! [`super::reconcile`] indexes files that were placed but not yet indexed.
+//!
+//! With the files in an object store that is not so: the bucket is shared, the node may never
+//! start again, and no other node could tell a placed-but-unindexed object from a stray one.
+//! There an instance is answered only once its index entry is committed: the listener waits
+//! for the batch that carries it, so concurrent associations still share each commit.
 
 use super::{parse_and_place, ImportOptions, ImportProgress, Ingested, Input, Parsed, Skipped};
 use crate::index::InsertOutcome;
 use crate::model::InstanceRecord;
-use crate::store::Store;
+use crate::store::{ObjectLocation, Store};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 const BATCH: usize = 512;
 
+/// Whether the record's batch was committed.
+type Committed = crossbeam_channel::Sender<Result<(), String>>;
+
 enum Message {
-    Record(Box<InstanceRecord>),
+    /// A record, and who waits for its batch's commit (when acknowledging waits on the index).
+    Record(Box<InstanceRecord>, Option<Committed>),
     /// Answered once every record sent before it is committed.
     Flush(crossbeam_channel::Sender<()>),
 }
@@ -27,6 +36,8 @@ pub struct BackgroundIndexer {
     /// duplicate, as it would be once indexed.
     pending: Arc<Mutex<HashSet<String>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// Answer only once indexed (the files are in an object store).
+    answer_when_indexed: bool,
 }
 
 /// What became of an instance handed to [`BackgroundIndexer::ingest`].
@@ -49,6 +60,7 @@ impl BackgroundIndexer {
                 .spawn(move || write_batches(&store, &rx, &pending))?
         };
         Ok(BackgroundIndexer {
+            answer_when_indexed: store.object_location() != ObjectLocation::DataDir,
             store,
             tx: Mutex::new(Some(tx)),
             pending,
@@ -72,16 +84,26 @@ impl BackgroundIndexer {
             Parsed::Record(record) => {
                 let series_uid = record.series_uid.clone();
                 let uid = record.sop_instance_uid.clone();
-                if !self.send(Message::Record(record)) {
+                let (committed_tx, committed_rx) = crossbeam_channel::bounded(1);
+                let committed = self.answer_when_indexed.then_some(committed_tx);
+                let failed = |reason: String| Skipped {
+                    path: source.to_string(),
+                    reason,
+                    store_failed: true,
+                };
+                if !self.send(Message::Record(record, committed)) {
                     self.pending
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .remove(&uid);
-                    return Err(Skipped {
-                        path: source.to_string(),
-                        reason: "the index writer has stopped".into(),
-                        store_failed: true,
-                    });
+                    return Err(failed("the index writer has stopped".into()));
+                }
+                if self.answer_when_indexed {
+                    match committed_rx.recv() {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => return Err(failed(format!("indexing failed: {e}"))),
+                        Err(_) => return Err(failed("the index writer has stopped".into())),
+                    }
                 }
                 Ok(Placed {
                     outcome: Ingested::Stored,
@@ -127,11 +149,15 @@ fn write_batches(
 ) {
     while let Ok(first) = rx.recv() {
         let mut records = Vec::new();
+        let mut waiting: Vec<Committed> = Vec::new();
         let mut flushes = Vec::new();
         let mut next = Some(first);
         while let Some(message) = next.take() {
             match message {
-                Message::Record(record) => records.push(*record),
+                Message::Record(record, committed) => {
+                    records.push(*record);
+                    waiting.extend(committed);
+                }
                 Message::Flush(done) => flushes.push(done),
             }
             if records.len() < BATCH {
@@ -139,7 +165,11 @@ fn write_batches(
             }
         }
         if !records.is_empty() {
-            match store.index().insert_batch(&records) {
+            let result = store.index().insert_batch(&records);
+            for committed in waiting {
+                let _ = committed.send(result.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+            }
+            match result {
                 Ok(outcomes) => {
                     let duplicates = outcomes
                         .iter()
