@@ -14,10 +14,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 fn node(data: &Path, index: &str, s3: &support::seaweedfs::SeaweedFs) -> Serve {
-    let mut command = common::lightbox_command(data);
-    command
-        .args(["--index", index, "--store", &s3.url("cluster")])
-        .envs(s3.env());
+    let command = common::cluster_command(data, index, &s3.url("cluster"), s3.env());
     Serve::spawn(command, &[])
 }
 
@@ -95,10 +92,7 @@ fn two_nodes_on_one_index_and_one_bucket_serve_what_either_stores() {
     let Some(dcmsend) = support::peer_tool("dcmsend") else {
         return;
     };
-    let Some(postgres) = support::postgres::start_postgres() else {
-        return;
-    };
-    let Some(s3) = support::seaweedfs::start_seaweedfs("lightbox") else {
+    let Some((postgres, s3)) = support::start_cluster_servers() else {
         return;
     };
     let Some(samples) = support::pydicom_data() else {
@@ -188,10 +182,7 @@ fn two_nodes_on_one_index_and_one_bucket_serve_what_either_stores() {
 /// object; objects A uploaded but never acknowledged may remain in the bucket without a row.
 #[test]
 fn a_node_killed_mid_ingest_loses_no_acknowledged_instance() {
-    let Some(postgres) = support::postgres::start_postgres() else {
-        return;
-    };
-    let Some(s3) = support::seaweedfs::start_seaweedfs("lightbox") else {
+    let Some((postgres, s3)) = support::start_cluster_servers() else {
         return;
     };
     let Some(python) = support::python() else {

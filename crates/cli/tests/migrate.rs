@@ -15,11 +15,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn cluster_command(data: &Path, index: &str, s3: &support::seaweedfs::SeaweedFs) -> Command {
-    let mut command = common::lightbox_command(data);
-    command
-        .args(["--index", index, "--store", &s3.url("migrated")])
-        .envs(s3.env());
-    command
+    common::cluster_command(data, index, &s3.url("migrated"), s3.env())
 }
 
 fn migrate_command(data: &Path, index: &str, s3: &support::seaweedfs::SeaweedFs) -> Command {
@@ -61,10 +57,7 @@ fn study_uids(listed: &Value) -> Vec<String> {
 
 #[test]
 fn a_local_store_moves_into_a_cluster_resumably_and_verified() {
-    let Some(postgres) = support::postgres::start_postgres() else {
-        return;
-    };
-    let Some(s3) = support::seaweedfs::start_seaweedfs("lightbox") else {
+    let Some((postgres, s3)) = support::start_cluster_servers() else {
         return;
     };
     let Some(samples) = support::pydicom_data() else {

@@ -15,13 +15,6 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use support::seaweedfs::{self, SeaweedFs};
 
-/// A SeaweedFS and a PostgreSQL of the test's own, stopped when it ends.
-fn servers() -> Option<(SeaweedFs, support::postgres::Postgres)> {
-    let s3 = seaweedfs::start_seaweedfs("lightbox")?;
-    let pg = support::postgres::start_postgres()?;
-    Some((s3, pg))
-}
-
 fn bucket_keys(s3: &SeaweedFs, prefix: &str) -> BTreeSet<String> {
     s3.keys(prefix).into_iter().collect()
 }
@@ -92,7 +85,7 @@ fn node(index_url: &str, prefix: &str, s3: &SeaweedFs) -> Node {
 
 #[test]
 fn two_nodes_share_one_bucket_and_one_index() {
-    let Some((s3, pg)) = servers() else {
+    let Some((pg, s3)) = support::start_cluster_servers() else {
         return;
     };
     let s3 = &s3;
@@ -185,7 +178,7 @@ fn two_nodes_share_one_bucket_and_one_index() {
 
 #[test]
 fn the_same_instances_stored_by_two_nodes_at_once_are_kept_once() {
-    let Some((s3, pg)) = servers() else {
+    let Some((pg, s3)) = support::start_cluster_servers() else {
         return;
     };
     let s3 = &s3;
@@ -208,7 +201,7 @@ fn the_same_instances_stored_by_two_nodes_at_once_are_kept_once() {
 
 #[test]
 fn a_large_instance_goes_up_in_parts_and_comes_back_whole() {
-    let Some((s3, pg)) = servers() else {
+    let Some((pg, s3)) = support::start_cluster_servers() else {
         return;
     };
     let s3 = &s3;

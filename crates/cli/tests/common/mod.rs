@@ -19,6 +19,23 @@ pub fn lightbox_command(data_dir: &Path) -> Command {
     command
 }
 
+/// `lightbox --data-dir DATA --index INDEX --store STORE`, a node of a cluster, with the object
+/// store's `AWS_*` variables.
+pub fn cluster_command<K, V>(
+    data_dir: &Path,
+    index: &str,
+    store: &str,
+    env: impl IntoIterator<Item = (K, V)>,
+) -> Command
+where
+    K: AsRef<std::ffi::OsStr>,
+    V: AsRef<std::ffi::OsStr>,
+{
+    let mut command = lightbox_command(data_dir);
+    command.args(["--index", index, "--store", store]).envs(env);
+    command
+}
+
 pub fn lightbox(data_dir: &Path, args: &[&str]) -> Output {
     lightbox_command(data_dir)
         .args(args)

@@ -69,8 +69,34 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// What a cluster of Lightbox nodes shares, each of the test's own: a PostgreSQL server and a
+/// SeaweedFS with the bucket `lightbox`; `None` (and a CI failure) when one is missing.
+pub fn start_cluster_servers() -> Option<(postgres::Postgres, seaweedfs::SeaweedFs)> {
+    let postgres = postgres::start_postgres()?;
+    let s3 = seaweedfs::start_seaweedfs("lightbox")?;
+    Some((postgres, s3))
+}
+
 /// A child process killed when dropped, so no test leaves a peer running.
 pub struct Peer(pub Child);
+
+impl Peer {
+    /// SIGINT, for a server that stops its parts in order on it; waits up to `within` (and is
+    /// killed when dropped if it is still running then).
+    pub fn interrupt(&mut self, within: Duration) {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.0.id().to_string()])
+            .status();
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
 impl Drop for Peer {
     fn drop(&mut self) {
         let _ = self.0.kill();

@@ -193,15 +193,6 @@ impl Postgres {
 impl Drop for Postgres {
     /// A fast shutdown (SIGINT), so that no backend outlives the test; killed if it hangs.
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.pid().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.server.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.server.interrupt(Duration::from_secs(10));
     }
 }

@@ -208,16 +208,7 @@ impl SeaweedFs {
 impl Drop for SeaweedFs {
     /// SIGINT lets `weed mini` stop its parts in order; killed if it hangs.
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.pid().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.server.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.server.interrupt(Duration::from_secs(10));
     }
 }
 
