@@ -37,6 +37,19 @@ fn generated(dir: &Path) -> std::path::PathBuf {
     out
 }
 
+/// The content of the first part of a `multipart/related` body.
+fn first_part(body: &[u8]) -> &[u8] {
+    let find = |hay: &[u8], needle: &[u8], from: usize| {
+        hay[from..]
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .map(|p| p + from)
+    };
+    let start = find(body, b"\r\n\r\n", 0).expect("part headers") + 4;
+    let end = find(body, b"\r\n--", start).expect("closing boundary");
+    &body[start..end]
+}
+
 fn get_bytes(url: &str) -> Vec<u8> {
     let mut response = common::http().get(url).call().unwrap();
     assert_eq!(response.status().as_u16(), 200, "GET {url}");
@@ -133,6 +146,20 @@ fn two_nodes_on_one_index_and_one_bucket_serve_what_either_stores() {
                      &objectUID={sop_uid}&contentType=application/dicom"
                 ))
             };
+            if compared == 0 {
+                // A frame over WADO-RS, before B has fetched the instance: read by ranges from the
+                // bucket.
+                let frame = |base: &str| {
+                    let body = get_bytes(&format!(
+                        "{base}/dicom-web/studies/{study_uid}/series/{series_uid}\
+                         /instances/{sop_uid}/frames/1"
+                    ));
+                    first_part(&body).to_vec()
+                };
+                let from_b = frame(&b.url);
+                assert_eq!(from_b.len(), 32 * 32 * 2);
+                assert_eq!(from_b, frame(&a.url));
+            }
             let from_b = wado(&b.url);
             assert_eq!(&from_b[128..132], b"DICM");
             assert_eq!(from_b, wado(&a.url), "instance {sop_uid}");

@@ -309,3 +309,81 @@ fn an_object_store_that_does_not_answer_is_said_at_start() {
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
 }
+
+#[test]
+fn one_frame_of_an_object_not_cached_is_read_by_ranges() {
+    let Some((pg, s3)) = support::start_cluster_servers() else {
+        return;
+    };
+    let url = pg.database();
+    let a = node(&url, "frames", &s3);
+    let work = tempfile::tempdir().unwrap();
+    // One enhanced CT of 20 frames of 512 × 512 × 16 bits: 10 MiB.
+    let out = work.path().join("enhanced");
+    lightbox_synth::generate(
+        &SynthSpec {
+            patients: 1,
+            studies_per_patient: 1,
+            series_per_study: 1,
+            instances_per_series: 20,
+            rows: 512,
+            columns: 512,
+            seed: 4,
+            enhanced: true,
+            ..SynthSpec::default()
+        },
+        &out,
+    )
+    .unwrap();
+    assert_eq!(import_into(&a.store, &out).imported, 1);
+    let original = walkdir::WalkDir::new(&out)
+        .into_iter()
+        .flatten()
+        .find(|e| e.file_type().is_file())
+        .unwrap()
+        .into_path();
+    let uid = lightbox_dicom::read_file(&original, lightbox_dicom::ReadMode::Header)
+        .unwrap()
+        .dataset
+        .text(lightbox_dicom::tag::SOP_INSTANCE_UID)
+        .unwrap();
+
+    // A second node, which has fetched nothing yet.
+    let b_dir = tempfile::tempdir().unwrap();
+    let b = std::sync::Arc::new(
+        Store::open_with(
+            b_dir.path(),
+            &IndexLocation::Postgres(url.clone()),
+            &s3.location("frames"),
+        )
+        .unwrap(),
+    );
+    let instance = b.index().instance(&uid).unwrap().unwrap();
+    assert!(instance.file_size > 10 << 20);
+    let size = instance.file_size as u64;
+    let header = lightbox_dicom::parse::parse(
+        &mut b.byte_source(&instance.file_path, size).unwrap(),
+        lightbox_dicom::ReadMode::Header,
+    )
+    .unwrap();
+    let expected_header =
+        lightbox_dicom::read_file(&original, lightbox_dicom::ReadMode::Header).unwrap();
+    use lightbox_dicom::pixel::{read_frame, read_frame_from, FrameChoice, Resolution};
+    for frame in [0, 13, 19] {
+        let ranged = read_frame_from(
+            &header,
+            b.byte_source(&instance.file_path, size).unwrap(),
+            FrameChoice::Index(frame),
+            Resolution::Full,
+        )
+        .unwrap();
+        let whole = read_frame(&expected_header, &original, FrameChoice::Index(frame)).unwrap();
+        assert_eq!(ranged.bytes, whole.bytes, "frame {frame}");
+    }
+    let cached = walkdir::WalkDir::new(b_dir.path().join("cache"))
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .count();
+    assert_eq!(cached, 0, "the object was fetched whole");
+}

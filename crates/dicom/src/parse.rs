@@ -83,6 +83,19 @@ pub trait ByteSource {
     fn bytes(&mut self, pos: u64, n: usize) -> io::Result<&[u8]>;
 }
 
+/// A byte source of any kind, owned: a file, or ranges fetched from elsewhere (an object store)
+/// by whoever implements [`ByteSource`] for them.
+pub type SharedSource = Box<dyn ByteSource + Send>;
+
+impl<T: ByteSource + ?Sized> ByteSource for Box<T> {
+    fn len(&self) -> u64 {
+        (**self).len()
+    }
+    fn bytes(&mut self, pos: u64, n: usize) -> io::Result<&[u8]> {
+        (**self).bytes(pos, n)
+    }
+}
+
 impl ByteSource for &[u8] {
     fn len(&self) -> u64 {
         <[u8]>::len(self) as u64

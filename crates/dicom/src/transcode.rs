@@ -542,7 +542,7 @@ impl Decoding {
             Vr::OW
         };
         let mut frames = EncapsulatedFrames::new(
-            FileSource::open(path)?,
+            Box::new(FileSource::open(path)?),
             info,
             encoding,
             offset_table,

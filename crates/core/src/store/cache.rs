@@ -76,6 +76,11 @@ impl ObjectCache {
         Some(path)
     }
 
+    /// Whether `relative` is cached (without marking it used).
+    pub fn contains(&self, relative: &str) -> bool {
+        self.path(relative).is_file()
+    }
+
     /// A temporary file to download into, on the cache's file system so it can be renamed.
     pub fn new_part(&self) -> io::Result<tempfile::NamedTempFile> {
         tempfile::NamedTempFile::new_in(&self.parts)

@@ -18,6 +18,7 @@
 //!   crash the next start knows exactly which partial files nobody owns any more.
 
 mod cache;
+mod ranges;
 mod s3;
 
 pub use cache::ObjectCacheLimit;
@@ -263,6 +264,32 @@ impl Store {
     pub fn forget_cached(&self, stored_path: &str) {
         if let Objects::S3(s3) = &self.objects {
             s3.forget_cached(stored_path);
+        }
+    }
+
+    /// An indexed instance as a byte source for the parser and the pixel code (`size` as
+    /// indexed): its file, or, for an object not cached on this node, ranged requests to the
+    /// object store (a header, or one frame, without fetching the rest).
+    pub fn byte_source(
+        self: &Arc<Store>,
+        stored_path: &str,
+        size: u64,
+    ) -> io::Result<lightbox_dicom::parse::SharedSource> {
+        match &self.objects {
+            Objects::S3(s3)
+                if !Path::new(stored_path).is_absolute() && !s3.is_cached(stored_path) =>
+            {
+                Ok(Box::new(ranges::ObjectRanges {
+                    store: self.clone(),
+                    stored_path: stored_path.to_string(),
+                    len: size,
+                    window: Vec::new(),
+                    window_start: 0,
+                }))
+            }
+            _ => Ok(Box::new(lightbox_dicom::parse::FileSource::open(
+                &self.local_path(stored_path)?,
+            )?)),
         }
     }
 

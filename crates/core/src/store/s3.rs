@@ -334,6 +334,11 @@ impl S3Objects {
         })
     }
 
+    /// Whether this node holds a copy of object `relative`.
+    pub fn is_cached(&self, relative: &str) -> bool {
+        self.cache.contains(relative)
+    }
+
     pub fn forget_cached(&self, relative: &str) {
         self.cache.remove(relative);
     }

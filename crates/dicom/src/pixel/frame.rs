@@ -3,7 +3,7 @@
 use super::budget::{reserve, Reservation};
 use super::codec::{self, FrameGeometry};
 use super::{FrameChoice, PixelError, Resolution};
-use crate::parse::{locate_fragments, ByteSource, FileSource};
+use crate::parse::{locate_fragments, ByteSource, FileSource, SharedSource};
 use crate::transfer_syntax::{self, PixelEncoding};
 use crate::{tag, DataSet, DicomFile, Span, Value};
 use std::path::Path;
@@ -144,10 +144,11 @@ fn codec_bytes_per_sample(encoding: PixelEncoding) -> u64 {
     }
 }
 
-/// Reads `len` bytes at `offset` of the stream the spans refer to (the file, or an inflated body).
+/// Reads `len` bytes at `offset` of the stream the spans refer to (the source, or an inflated
+/// body).
 fn read_span(
     file: &DicomFile,
-    path: &Path,
+    src: &mut dyn ByteSource,
     offset: u64,
     len: usize,
 ) -> Result<Vec<u8>, PixelError> {
@@ -159,7 +160,6 @@ fn read_span(
                 .ok_or_else(|| PixelError::Invalid("pixel data extends past the data set".into()))
         }
         None => {
-            let mut src = FileSource::open(path)?;
             if offset + len as u64 > src.len() {
                 return Err(PixelError::Invalid(
                     "pixel data extends past the end of the file".into(),
@@ -184,6 +184,17 @@ pub fn read_frame(
 pub fn read_frame_at(
     file: &DicomFile,
     path: &Path,
+    choice: FrameChoice,
+    resolution: Resolution,
+) -> Result<RawFrame, PixelError> {
+    read_frame_from(file, Box::new(FileSource::open(path)?), choice, resolution)
+}
+
+/// As [`read_frame_at`], from `src`, the bytes `file`'s spans refer to (read only where the
+/// frame is: a ranged source fetches no more).
+pub fn read_frame_from(
+    file: &DicomFile,
+    mut src: SharedSource,
     choice: FrameChoice,
     resolution: Resolution,
 ) -> Result<RawFrame, PixelError> {
@@ -221,7 +232,7 @@ pub fn read_frame_at(
         ))),
         (PixelEncoding::Native, false) => native_frame(
             file,
-            path,
+            &mut src,
             info,
             *span,
             index,
@@ -232,7 +243,7 @@ pub fn read_frame_at(
             "encapsulated pixel data in a native transfer syntax".into(),
         )),
         (encoding, true) => {
-            encapsulated_frame(file, path, info, span.offset, index, encoding, resolution)
+            encapsulated_frame(file, src, info, span.offset, index, encoding, resolution)
         }
         (_, false) => Err(PixelError::Invalid(
             "native pixel data in a compressed transfer syntax".into(),
@@ -247,6 +258,15 @@ pub fn compressed_frame(
     path: &Path,
     index: u32,
 ) -> Result<Option<Vec<u8>>, PixelError> {
+    compressed_frame_from(file, Box::new(FileSource::open(path)?), index)
+}
+
+/// As [`compressed_frame`], from `src`, the bytes `file`'s spans refer to.
+pub fn compressed_frame_from(
+    file: &DicomFile,
+    mut src: SharedSource,
+    index: u32,
+) -> Result<Option<Vec<u8>>, PixelError> {
     let ds = &file.dataset;
     let Some(element) = ds.get(tag::PIXEL_DATA) else {
         return Err(PixelError::NoPixelData);
@@ -259,7 +279,6 @@ pub fn compressed_frame(
         return Ok(None);
     }
     let info = ImageInfo::read(ds, false)?;
-    let mut src = FileSource::open(path)?;
     let end = src.len();
     let (offset_table, fragments, _) =
         locate_fragments(&mut src, span.offset, end, file.dataset.big_endian)?;
@@ -283,7 +302,7 @@ fn native_frame_len(info: &ImageInfo) -> usize {
 
 fn native_frame(
     file: &DicomFile,
-    path: &Path,
+    src: &mut dyn ByteSource,
     info: ImageInfo,
     span: Span,
     index: usize,
@@ -306,7 +325,7 @@ fn native_frame(
         if (start + len) as u64 > span.length {
             return Err(short_pixel_data(span.length, index, frame_len));
         }
-        let bytes = read_span(file, path, span.offset + start as u64, len)?;
+        let bytes = read_span(file, src, span.offset + start as u64, len)?;
         let skip = first_bit % 8;
         let unpacked = (0..info.pixels() * info.samples)
             .map(|i| (bytes[(skip + i) / 8] >> ((skip + i) % 8)) & 1)
@@ -336,7 +355,7 @@ fn native_frame(
         let word_end = ((start + frame_len as u64 + 1) & !1).min(span.length);
         let mut words = read_span(
             file,
-            path,
+            src,
             span.offset + word_start,
             (word_end - word_start) as usize,
         )?;
@@ -348,7 +367,7 @@ fn native_frame(
         let bytes = words[from..from + frame_len].to_vec();
         return Ok(native_raw(info, bytes, false, memory));
     }
-    let bytes = read_span(file, path, span.offset + start, frame_len)?;
+    let bytes = read_span(file, src, span.offset + start, frame_len)?;
     Ok(native_raw(info, bytes, big_endian, memory))
 }
 
@@ -376,14 +395,13 @@ fn native_raw(info: ImageInfo, bytes: Vec<u8>, big_endian: bool, memory: Reserva
 
 fn encapsulated_frame(
     file: &DicomFile,
-    path: &Path,
+    mut src: SharedSource,
     info: ImageInfo,
     offset: u64,
     index: usize,
     encoding: PixelEncoding,
     resolution: Resolution,
 ) -> Result<RawFrame, PixelError> {
-    let mut src = FileSource::open(path)?;
     let end = src.len();
     let (offset_table, fragments, _) =
         locate_fragments(&mut src, offset, end, file.dataset.big_endian)?;
@@ -406,7 +424,7 @@ enum FrameLayout {
 /// The frames of encapsulated pixel data, located once so that any frame can then be read and
 /// decoded: the renderer decodes one, the transcoder each in turn.
 pub(crate) struct EncapsulatedFrames {
-    src: FileSource,
+    src: SharedSource,
     info: ImageInfo,
     encoding: PixelEncoding,
     fragments: Vec<Span>,
@@ -418,7 +436,7 @@ pub(crate) struct EncapsulatedFrames {
 impl EncapsulatedFrames {
     /// `offset_table` and `fragments` as [`locate_fragments`] found them in `src`.
     pub(crate) fn new(
-        mut src: FileSource,
+        mut src: SharedSource,
         info: ImageInfo,
         encoding: PixelEncoding,
         offset_table: Span,
@@ -597,7 +615,7 @@ impl EncapsulatedFrames {
 /// Where each frame starts (relative to the first fragment's item): the basic offset table when
 /// it lists every frame, otherwise the fragments that begin with a codestream's start marker.
 fn frame_starts(
-    src: &mut FileSource,
+    src: &mut dyn ByteSource,
     fragments: &[Span],
     table: &[u8],
     frames: usize,

@@ -41,7 +41,8 @@ pub fn check_complete(file: &DicomFile, path: &Path) -> Result<(), PixelError> {
     }
     let info = ImageInfo::read(&file.dataset, false)?;
     let frames = info.frames;
-    let mut layout = EncapsulatedFrames::new(src, info, encoding, offset_table, fragments)?;
+    let mut layout =
+        EncapsulatedFrames::new(Box::new(src), info, encoding, offset_table, fragments)?;
     for index in 0..frames {
         let incomplete = |reason: String| PixelError::Incomplete {
             frame: index + 1,

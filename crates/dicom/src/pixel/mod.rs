@@ -8,7 +8,7 @@ pub mod frame;
 mod integrity;
 
 pub use budget::{decode_budget, set_decode_budget, Reservation, DEFAULT_DECODE_BUDGET};
-pub use frame::{read_frame, read_frame_at, ImageInfo, RawFrame};
+pub use frame::{read_frame, read_frame_at, read_frame_from, ImageInfo, RawFrame};
 pub use integrity::check_complete;
 
 use crate::ParseError;

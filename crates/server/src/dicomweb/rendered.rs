@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use lightbox_core::model::InstanceSummary;
 use lightbox_core::render::{self, thumbnail, FrameChoice, Image8, PixelError};
 use lightbox_dicom::pixel::frame;
-use lightbox_dicom::{read_file, ReadMode};
+use lightbox_dicom::ReadMode;
 
 fn instance(
     state: &AppState,
@@ -152,14 +152,23 @@ pub async fn frames(
         .to_string();
     let indexes = frame_list(&list)?;
     let summary = instance(&state, &study, &series, &uid)?;
-    let path = state.stored_file(&summary.file_path).await?;
     let stored_syntax = summary.transfer_syntax.clone();
+    let store = state.store.clone();
+    let stored_path = summary.file_path.clone();
+    let size = summary.file_size.max(0) as u64;
+    // Read by byte ranges: an instance in an object store and not cached on this node gives
+    // its header and the frames asked for, not the whole object.
     let (frames, content_type) =
         tokio::task::spawn_blocking(move || -> Result<(Vec<Vec<u8>>, String), ApiError> {
-            let file = read_file(&path, ReadMode::Header)
+            let source = || {
+                store
+                    .byte_source(&stored_path, size)
+                    .map_err(|e| ApiError::internal("reading a stored instance", e))
+            };
+            let file = lightbox_dicom::parse::parse(&mut source()?, ReadMode::Header)
                 .map_err(|e| ApiError::internal("reading a stored instance", e))?;
             let first = *indexes.first().unwrap_or(&0);
-            let compressed = frame::compressed_frame(&file, &path, first)
+            let compressed = frame::compressed_frame_from(&file, source()?, first)
                 .map_err(render_error)?
                 .is_some();
             match frame_form(&accept, &stored_syntax, compressed)? {
@@ -167,8 +176,13 @@ pub async fn frames(
                     let frames = indexes
                         .into_iter()
                         .map(|i| {
-                            let raw = frame::read_frame(&file, &path, FrameChoice::Index(i))
-                                .map_err(render_error)?;
+                            let raw = frame::read_frame_from(
+                                &file,
+                                source()?,
+                                FrameChoice::Index(i),
+                                lightbox_dicom::pixel::Resolution::Full,
+                            )
+                            .map_err(render_error)?;
                             Ok(little_endian(raw))
                         })
                         .collect::<Result<_, ApiError>>()?;
@@ -181,7 +195,7 @@ pub async fn frames(
                     let frames = indexes
                         .into_iter()
                         .map(|i| {
-                            frame::compressed_frame(&file, &path, i)
+                            frame::compressed_frame_from(&file, source()?, i)
                                 .map_err(render_error)?
                                 .ok_or_else(|| ApiError::internal("frames", "not encapsulated"))
                         })
