@@ -58,12 +58,9 @@ pub fn run(
             let show = std::io::stderr().is_terminal() && !args.json;
             scope.spawn(move || {
                 let mut last = Instant::now();
-                while progress.cancel.load(Ordering::Relaxed) || !done(&progress) {
+                while !done(&progress) {
                     if stop.load(Ordering::Relaxed) {
                         progress.cancel.store(true, Ordering::Relaxed);
-                    }
-                    if progress.cancel.load(Ordering::Relaxed) && done(&progress) {
-                        break;
                     }
                     std::thread::sleep(Duration::from_millis(100));
                     if show && last.elapsed() > Duration::from_secs(1) {

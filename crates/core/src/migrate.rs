@@ -28,8 +28,6 @@ pub enum MigrateError {
     SourceIndex(IndexError),
     #[error("the target index: {0}")]
     TargetIndex(IndexError),
-    #[error("source and target are the same store")]
-    SameStore,
     #[error("the migration's worker threads: {0}")]
     Threads(#[from] rayon::ThreadPoolBuildError),
 }
@@ -150,9 +148,6 @@ pub fn migrate(
     target: &Store,
     progress: &MigrateProgress,
 ) -> Result<MigrateReport, MigrateError> {
-    if std::ptr::eq(source, target) {
-        return Err(MigrateError::SameStore);
-    }
     let copy_files = !same_files(source, target);
     let instances = source_instances(source).map_err(MigrateError::SourceIndex)?;
     progress
@@ -216,14 +211,14 @@ pub fn migrate(
                 })
                 .collect()
         });
-        let records: Vec<InstanceRecord> = copied.iter().map(|(r, _)| r.clone()).collect();
+        let (records, previews): (Vec<InstanceRecord>, Vec<bool>) = copied.into_iter().unzip();
         // Indexed only now that every object of the batch is complete in the target.
         target
             .index()
             .insert_batch(&records)
             .map_err(MigrateError::TargetIndex)?;
-        for (record, preview) in &copied {
-            if *preview {
+        for (record, preview) in records.iter().zip(previews) {
+            if preview {
                 target
                     .index()
                     .mark_preview(&record.sop_instance_uid)
@@ -231,7 +226,9 @@ pub fn migrate(
             }
         }
         report.copied += records.len() as u64;
-        report.bytes_copied += records.iter().map(|r| r.file_size).sum::<u64>();
+        if copy_files {
+            report.bytes_copied += records.iter().map(|r| r.file_size).sum::<u64>();
+        }
     }
 
     if !report.canceled {

@@ -222,36 +222,40 @@ impl Store {
         format!("files/{}/{}.dcm", &digest[0..2], &digest[2..34])
     }
 
+    /// The object store holding an indexed instance, when one does: linked files (absolute
+    /// paths) stay where the user keeps them whatever the store.
+    fn object_store_of(&self, stored_path: &str) -> Option<&S3Objects> {
+        match &self.objects {
+            Objects::S3(s3) if !Path::new(stored_path).is_absolute() => Some(s3),
+            _ => None,
+        }
+    }
+
     /// A local file holding an indexed instance: a linked file where it is, a managed one in
     /// the data directory, or this node's cached copy of the object (fetched first if needed).
     pub fn local_path(&self, stored_path: &str) -> io::Result<PathBuf> {
-        let path = Path::new(stored_path);
-        if path.is_absolute() {
-            return Ok(path.to_path_buf());
-        }
-        match &self.objects {
-            Objects::DataDir => Ok(self.root.join(path)),
-            Objects::S3(s3) => s3.local_path(stored_path),
+        match self.object_store_of(stored_path) {
+            Some(s3) => s3.local_path(stored_path),
+            // Joining an absolute path gives that path.
+            None => Ok(self.root.join(stored_path)),
         }
     }
 
     /// Bytes `range` of an indexed instance, without reading the rest of it: from the file, or
     /// a ranged request to the object store (fewer bytes if the instance ends first).
     pub fn read_range(&self, stored_path: &str, range: Range<u64>) -> io::Result<Vec<u8>> {
-        match &self.objects {
-            Objects::S3(s3) if !Path::new(stored_path).is_absolute() => {
-                s3.read_range(stored_path, range)
-            }
-            _ => read_file_range(&self.local_path(stored_path)?, range),
+        match self.object_store_of(stored_path) {
+            Some(s3) => s3.read_range(stored_path, range),
+            None => read_file_range(&self.local_path(stored_path)?, range),
         }
     }
 
     /// The SHA-256 of an indexed instance's bytes where they are kept: the file, or the object
     /// itself (streamed from the object store, not from this node's cache, and not cached).
     pub fn content_sha256(&self, stored_path: &str) -> io::Result<[u8; 32]> {
-        match &self.objects {
-            Objects::S3(s3) if !Path::new(stored_path).is_absolute() => s3.sha256(stored_path),
-            _ => {
+        match self.object_store_of(stored_path) {
+            Some(s3) => s3.sha256(stored_path),
+            None => {
                 let mut file = fs::File::open(self.local_path(stored_path)?)?;
                 let mut hasher = Sha256::new();
                 io::copy(&mut file, &mut hasher)?;
@@ -275,18 +279,14 @@ impl Store {
         stored_path: &str,
         size: u64,
     ) -> io::Result<lightbox_dicom::parse::SharedSource> {
-        match &self.objects {
-            Objects::S3(s3)
-                if !Path::new(stored_path).is_absolute() && !s3.is_cached(stored_path) =>
-            {
-                Ok(Box::new(ranges::ObjectRanges {
-                    store: self.clone(),
-                    stored_path: stored_path.to_string(),
-                    len: size,
-                    window: Vec::new(),
-                    window_start: 0,
-                }))
-            }
+        match self.object_store_of(stored_path) {
+            Some(s3) if !s3.is_cached(stored_path) => Ok(Box::new(ranges::ObjectRanges {
+                store: self.clone(),
+                stored_path: stored_path.to_string(),
+                len: size,
+                window: Vec::new(),
+                window_start: 0,
+            })),
             _ => Ok(Box::new(lightbox_dicom::parse::FileSource::open(
                 &self.local_path(stored_path)?,
             )?)),
@@ -344,7 +344,7 @@ impl Store {
         if path.is_absolute() {
             return Ok(());
         }
-        if let Objects::S3(s3) = &self.objects {
+        if let Some(s3) = self.object_store_of(stored_path) {
             return s3.delete(stored_path);
         }
         let full = self.root.join(path);

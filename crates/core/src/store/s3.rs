@@ -5,8 +5,8 @@
 //! `PREFIX/thumbnails/…`), so the index stores the same `file_path` whichever backend holds the
 //! bytes and `lightbox migrate` moves a store without rewriting a row.
 //!
-//! The rest of Lightbox reads instances from files (memory-mapped parsing, rendering, DIMSE
-//! sends), so an object is read through a node-local cache (`DATA_DIR/cache/objects/`, bounded by
+//! The rest of Lightbox reads instances from files (parsing, rendering, DIMSE sends), so an
+//! object is read through a node-local cache (`DATA_DIR/cache/objects/`, bounded by
 //! [`ObjectCacheLimit`]): fetched once, streamed to disk, renamed into place when complete.
 //! Objects never change under a key (a SOP instance's bytes are fixed once stored, a thumbnail's
 //! key carries the series revision), so a cached copy is never stale. Ranged reads of an object
@@ -56,9 +56,7 @@ impl S3Location {
         self.options.push((name.to_string(), value.to_string()));
         self
     }
-}
 
-impl S3Location {
     /// Parses `s3://BUCKET[/PREFIX]`; `None` when `text` is not an `s3://` address.
     pub fn parse(text: &str) -> Option<Result<S3Location, String>> {
         let rest = text.strip_prefix("s3://")?;
@@ -210,15 +208,13 @@ impl S3Objects {
     pub fn upload(&self, source: &Path, relative: &str) -> io::Result<u64> {
         let mut file = std::fs::File::open(source)?;
         let size = file.metadata()?.len();
-        let key = self.key(relative);
         if size as usize <= PART_SIZE {
             let mut bytes = Vec::with_capacity(size as usize);
             file.read_to_end(&mut bytes)?;
-            let client = self.client.clone();
-            self.wait(async move { client.put(&key, PutPayload::from(bytes)).await })
-                .map_err(io_error)?;
+            self.put(relative, bytes)?;
             return Ok(size);
         }
+        let key = self.key(relative);
         let client = self.client.clone();
         self.wait(async move {
             let mut writer = BufWriter::with_capacity(client, key, PART_SIZE)
