@@ -175,7 +175,7 @@ fn through_server(
     cancel: &Arc<AtomicBool>,
     bar: Option<&indicatif::ProgressBar>,
 ) -> Result<Finished> {
-    let mut queue = JobQueue::open(&rt.data_dir)?;
+    let mut queue = rt.store.job_queue()?;
     let submitted = queue.submit(&NewJob::new(spec), DEFAULT_RETRIES)?;
     queue.signal(submitted.id)?;
     let id = submitted.id;
@@ -289,8 +289,12 @@ enum JobsCommand {
     },
 }
 
-pub fn command(data_dir: &std::path::Path, args: JobsArgs) -> Result<()> {
-    let queue = JobQueue::open(data_dir)?;
+pub fn command(
+    data_dir: &std::path::Path,
+    index: &lightbox_core::index::IndexLocation,
+    args: JobsArgs,
+) -> Result<()> {
+    let queue = JobQueue::open_beside(data_dir, index, &lightbox_core::jobs::node_name(data_dir))?;
     let server = engine_running(data_dir);
     let pending_note = "it runs when `lightbox serve` runs";
     match args.command {

@@ -518,11 +518,13 @@ fn run(cli: Cli) -> Result<()> {
     let nodes = Nodes::new(&data_dir);
     match cli.command {
         Command::Nodes(command) => return run_nodes(&nodes, &command),
-        Command::Jobs(args) => return jobs::command(&data_dir, args),
         Command::Routes(command) => return routes::run(&data_dir, command),
         _ => {}
     }
     let index = lightbox_core::index::IndexLocation::parse(cli.index.as_deref().unwrap_or(""))?;
+    if let Command::Jobs(args) = cli.command {
+        return jobs::command(&data_dir, &index, args);
+    }
     let objects = lightbox_core::store::ObjectLocation::parse(cli.store.as_deref().unwrap_or(""))?;
     let store = std::sync::Arc::new(
         Store::open_with(&data_dir, &index, &objects)

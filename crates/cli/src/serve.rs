@@ -80,7 +80,8 @@ pub fn serve(
         }
     }
     let runner = LocalRunner::new(store.clone(), Nodes::new(data_dir), MoveListener::Running);
-    let engine = match Engine::start(data_dir, Arc::new(runner), jobs.engine) {
+    let queue = store.job_queue()?;
+    let engine = match Engine::start_on(data_dir, queue, Arc::new(runner), jobs.engine) {
         Ok(engine) => Arc::new(engine),
         Err(EngineError::AlreadyRunning) => anyhow::bail!(
             "another `lightbox serve` already runs on {}",

@@ -2,8 +2,14 @@
 //! under their caps — a kind or node at its cap is passed over, never waited on — runs it on a
 //! worker thread, retries transient failures with exponential backoff, releases dependent jobs,
 //! and publishes every change as a [`JobEvent`].
+//!
+//! Where the queue is shared by a cluster, each node's engine schedules every pending job it
+//! can run and claims one before running it; the claim (and the cluster-wide caps) decide which
+//! node runs it. The engine renews its claims' leases, takes over jobs whose leases ran out, and
+//! passes the other nodes' events on to its own listeners.
 
-use super::queue::{JobQueue, NewJob, QueueError, Submitted};
+use super::queue::Submitted;
+use super::queue::{Changes, Claim, ClaimLimits, EventPublisher, JobQueue, NewJob, QueueError};
 use super::{
     now_millis, FailureCategory, JobEvent, JobFailure, JobFilter, JobId, JobKind, JobRecord,
     JobState, LogLine, Priority, Progress,
@@ -27,6 +33,12 @@ pub trait Runner: Send + Sync + 'static {
         job: &JobRecord,
         ctx: &JobContext,
     ) -> Result<Option<serde_json::Value>, JobFailure>;
+
+    /// Whether this node can run the job (it knows the job's remote node). Asked where nodes
+    /// share the queue, so that a node leaves a job it cannot run to the others.
+    fn can_run(&self, _job: &JobRecord) -> bool {
+        true
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -188,6 +200,8 @@ struct Schedule {
     running: usize,
     running_by_kind: HashMap<JobKind, usize>,
     running_by_node: HashMap<String, usize>,
+    /// Lanes at their cap across the cluster, passed over until then.
+    paused: HashMap<Lane, Instant>,
     stopping: bool,
     threads: Vec<JoinHandle<()>>,
 }
@@ -228,6 +242,13 @@ impl Schedule {
     }
 
     fn under_caps(&self, lane: &Lane, config: &EngineConfig) -> bool {
+        if self
+            .paused
+            .get(lane)
+            .is_some_and(|until| *until > Instant::now())
+        {
+            return false;
+        }
         let kind_cap = config
             .kind_caps
             .get(&lane.0)
@@ -259,8 +280,15 @@ struct Shared {
     wake: Condvar,
     runner: Arc<dyn Runner>,
     events: broadcast::Sender<JobEvent>,
+    /// Where this engine's events go to the other nodes (a shared queue only).
+    publisher: Option<Arc<dyn EventPublisher>>,
+    /// How long a claim holds (a shared queue only).
+    lease: Option<Duration>,
     config: EngineConfig,
 }
+
+/// How long a lane at its cluster-wide cap is passed over before it is tried again.
+const CAP_PAUSE: Duration = Duration::from_millis(250);
 
 /// How often a running engine drops finished jobs older than its history.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
@@ -292,10 +320,21 @@ pub fn engine_running(data_dir: &Path) -> bool {
 }
 
 impl Engine {
-    /// Starts the engine of a data directory: jobs interrupted by the last stop are queued
-    /// again, and every pending job is scheduled.
+    /// Starts the engine of a data directory on its own queue (`jobs.sqlite`).
     pub fn start(
         data_dir: &Path,
+        runner: Arc<dyn Runner>,
+        config: EngineConfig,
+    ) -> Result<Engine, EngineError> {
+        let queue = JobQueue::open(data_dir)?;
+        Engine::start_on(data_dir, queue, runner, config)
+    }
+
+    /// Starts the engine of a data directory on `queue`: jobs this engine was running when it
+    /// last stopped are queued again, and every pending job is scheduled.
+    pub fn start_on(
+        data_dir: &Path,
+        queue: JobQueue,
         runner: Arc<dyn Runner>,
         config: EngineConfig,
     ) -> Result<Engine, EngineError> {
@@ -303,14 +342,17 @@ impl Engine {
         if lock_file.try_lock().is_err() {
             return Err(EngineError::AlreadyRunning);
         }
-        let queue = JobQueue::open(data_dir)?;
+        // Listening starts before the pending jobs are read: nothing submitted meanwhile is
+        // missed.
+        let last_signal = queue.changes_cursor()?;
         queue.recover_interrupted()?;
         let history_cutoff = now_millis() - config.history.as_millis() as i64;
         queue.clear_finished(Some(history_cutoff))?;
-        let last_signal = queue.last_signal()?;
         let pending = queue.pending()?;
         let (events, _) = broadcast::channel(4096);
         let shared = Arc::new(Shared {
+            publisher: queue.publisher(),
+            lease: queue.lease(),
             queue: Mutex::new(queue),
             schedule: Mutex::new(Schedule::default()),
             wake: Condvar::new(),
@@ -338,9 +380,13 @@ impl Engine {
         self.shared.submit(job)
     }
 
-    /// Cancels a job: at once if it has not started, within a second if it runs.
+    /// Cancels a job: at once if it has not started, within a second if it runs (on this node
+    /// or, where nodes share the queue, on the one that runs it).
     pub fn cancel(&self, id: JobId) -> Result<bool, EngineError> {
-        self.shared.cancel(id, "canceled by the user")
+        if self.shared.cancel(id, "canceled by the user")? {
+            return Ok(true);
+        }
+        self.shared.cancel_elsewhere(id)
     }
 
     /// Queues a failed or canceled job again.
@@ -467,17 +513,27 @@ impl Engine {
         self.shared.wake.notify_all();
         // A job that ignores its cancel flag is left behind rather than holding up the stop.
         let deadline = Instant::now() + SHUTDOWN_GRACE;
+        let mut all_returned = true;
         for thread in threads {
             while !thread.is_finished() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(10));
             }
             if thread.is_finished() {
                 let _ = thread.join();
+            } else {
+                all_returned = false;
             }
         }
         let dispatcher = lock(&self.dispatcher).take();
         if let Some(dispatcher) = dispatcher {
             let _ = dispatcher.join();
+        }
+        if self.shared.lease.is_some() && all_returned {
+            // The other nodes take the interrupted jobs over now rather than when the leases
+            // run out. One left running keeps its lease until it lapses: never two runs at once.
+            if let Err(e) = lock(&self.shared.queue).recover_interrupted() {
+                tracing::warn!(error = %e, "job engine: releasing the claims failed");
+            }
         }
         // Another engine may start on this data directory from now on.
         lock(&self.lock).take();
@@ -491,9 +547,28 @@ impl Drop for Engine {
 }
 
 impl Shared {
+    /// Publishes an event of this engine's: to its listeners and to the other nodes.
     fn emit(&self, event: JobEvent) {
+        if let Some(publisher) = &self.publisher {
+            publisher.publish(&event);
+        }
+        self.emit_here(event);
+    }
+
+    /// Passes an event on to this engine's listeners only.
+    fn emit_here(&self, event: JobEvent) {
         // No subscriber is fine: events are for whoever listens now.
         let _ = self.events.send(event);
+    }
+
+    /// Asks the node that runs a job (another one, or another process) to cancel it.
+    fn cancel_elsewhere(&self, id: JobId) -> Result<bool, EngineError> {
+        let queue = lock(&self.queue);
+        let asked = queue.request_cancel(id)?;
+        if asked {
+            queue.signal(id)?;
+        }
+        Ok(asked)
     }
 
     fn submit(&self, job: NewJob) -> Result<Submitted, EngineError> {
@@ -541,6 +616,9 @@ impl Shared {
     fn admit(&self, record: &JobRecord) -> Result<(), EngineError> {
         let id = record.id;
         if lock(&self.schedule).entries.contains_key(&id) {
+            return Ok(());
+        }
+        if self.lease.is_some() && !self.runner.can_run(record) {
             return Ok(());
         }
         // Dependencies that already ended decide at once; pending ones block.
@@ -608,16 +686,26 @@ impl Shared {
     /// Ends a job that never started (canceled while queued, or its dependency ended badly).
     fn end_unstarted(&self, id: JobId, state: JobState, reason: String) -> Result<(), EngineError> {
         let error = JobFailure::new(FailureCategory::Dependency, reason.clone());
-        {
+        let ended = {
             let queue = lock(&self.queue);
             if state == JobState::Failed {
-                queue.finish(id, state, Some(&error), None)?;
+                queue.finish(id, state, Some(&error), None)?
             } else {
-                queue.finish(id, state, None, None)?;
-                queue.append_log(id, &reason)?;
+                let ended = queue.finish(id, state, None, None)?;
+                if ended {
+                    queue.append_log(id, &reason)?;
+                }
+                ended
             }
-        }
+        };
         lock(&self.schedule).remove(id);
+        if !ended {
+            // Another node claimed it meanwhile (or ended it first): a cancel goes to that one.
+            if state == JobState::Canceled {
+                self.cancel_elsewhere(id)?;
+            }
+            return Ok(());
+        }
         self.emit(JobEvent::State {
             id,
             state,
@@ -647,6 +735,12 @@ impl Shared {
     }
 
     fn reprioritise(&self, id: JobId, priority: Priority) {
+        self.reprioritise_here(id, priority);
+        self.emit(JobEvent::Priority { id, priority });
+    }
+
+    /// Reorders the schedule for a job's new priority.
+    fn reprioritise_here(&self, id: JobId, priority: Priority) {
         let mut schedule = lock(&self.schedule);
         let ready = matches!(schedule.entries.get(&id), Some(e) if e.phase == Phase::Ready);
         if ready {
@@ -659,7 +753,6 @@ impl Shared {
             schedule.make_ready(id);
         }
         drop(schedule);
-        self.emit(JobEvent::Priority { id, priority });
         self.wake.notify_all();
     }
 
@@ -702,6 +795,8 @@ impl Shared {
     fn dispatch(self: Arc<Self>, mut last_signal: i64) {
         let mut last_poll = Instant::now();
         let mut last_prune = Instant::now();
+        let mut last_renewal = Instant::now();
+        let mut last_takeover = Instant::now();
         loop {
             let mut schedule = lock(&self.schedule);
             if schedule.stopping {
@@ -766,7 +861,20 @@ impl Shared {
             drop(guard);
             if last_poll.elapsed() >= self.config.poll_interval {
                 last_poll = Instant::now();
-                last_signal = self.take_signals(last_signal);
+                last_signal = self.take_changes(last_signal);
+            }
+            if let Some(lease) = self.lease {
+                // Renewed three times a lease; expired ones looked for twice.
+                if last_renewal.elapsed() >= lease / 3 {
+                    last_renewal = Instant::now();
+                    if let Err(e) = lock(&self.queue).renew_leases() {
+                        tracing::warn!(error = %e, "job engine: renewing the leases failed");
+                    }
+                }
+                if last_takeover.elapsed() >= lease / 2 {
+                    last_takeover = Instant::now();
+                    self.take_over_expired();
+                }
             }
             if last_prune.elapsed() >= PRUNE_EVERY {
                 last_prune = Instant::now();
@@ -785,41 +893,106 @@ impl Shared {
         }
     }
 
-    /// Applies the changes other processes signalled: new or requeued jobs, cancels, priorities.
-    fn take_signals(&self, after: i64) -> i64 {
-        let signals = match lock(&self.queue).take_signals(after) {
-            Ok(s) => s,
+    /// Queues again, here, the jobs of nodes that stopped renewing their leases.
+    fn take_over_expired(&self) {
+        let taken = lock(&self.queue).take_over_expired();
+        match taken {
+            Ok(ids) => {
+                for id in ids {
+                    if let Err(e) = self.reconcile(id) {
+                        tracing::error!(job = id, error = %e, "job engine: taking over");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "job engine: looking for expired leases failed"),
+        }
+    }
+
+    /// Applies what other processes and nodes changed: new or requeued jobs, cancels,
+    /// priorities, jobs that ended elsewhere; passes the other nodes' events on.
+    fn take_changes(&self, cursor: i64) -> i64 {
+        let changes = match lock(&self.queue).changes(cursor) {
+            Ok(c) => c,
             Err(e) => {
-                tracing::warn!(error = %e, "job engine: reading signals failed");
-                return after;
+                tracing::warn!(error = %e, "job engine: reading changes failed");
+                return cursor;
             }
         };
-        let mut last = after;
-        for (seq, id) in signals {
-            last = seq;
-            let record = match lock(&self.queue).get(id) {
-                Ok(Some(r)) => r,
-                _ => continue,
-            };
-            let known = lock(&self.schedule).entries.contains_key(&id);
-            let result = if !known && !record.state.is_finished() {
-                self.load(id)
-            } else if known && record.cancel_requested {
-                self.cancel(id, "canceled by the user").map(|_| ())
-            } else if known {
-                let current = lock(&self.schedule).entries.get(&id).map(|e| e.priority);
-                if current != Some(record.priority) {
-                    self.reprioritise(id, record.priority);
-                }
-                Ok(())
-            } else {
-                Ok(())
-            };
-            if let Err(e) = result {
-                tracing::error!(job = id, error = %e, "job engine");
+        let Changes {
+            cursor,
+            mut jobs,
+            events,
+            resync,
+        } = changes;
+        for event in events {
+            match &event {
+                JobEvent::Queued { id, .. }
+                | JobEvent::State { id, .. }
+                | JobEvent::Priority { id, .. } => jobs.push(*id),
+                JobEvent::Progress { .. } | JobEvent::Log { .. } | JobEvent::Cleared { .. } => {}
+            }
+            self.emit_here(event);
+        }
+        if resync {
+            match lock(&self.queue).pending() {
+                Ok(pending) => jobs.extend(pending.iter().map(|r| r.id)),
+                Err(e) => tracing::warn!(error = %e, "job engine: reading the queue failed"),
             }
         }
-        last
+        let mut seen = HashSet::new();
+        for id in jobs {
+            if seen.insert(id) {
+                if let Err(e) = self.reconcile(id) {
+                    tracing::error!(job = id, error = %e, "job engine");
+                }
+            }
+        }
+        cursor
+    }
+
+    /// Brings the schedule in line with a job's record, which another process or node changed.
+    fn reconcile(&self, id: JobId) -> Result<(), EngineError> {
+        let Some(record) = lock(&self.queue).get(id)? else {
+            let mut schedule = lock(&self.schedule);
+            if matches!(schedule.entries.get(&id), Some(e) if e.phase != Phase::Running) {
+                schedule.remove(id);
+            }
+            return Ok(());
+        };
+        let phase = lock(&self.schedule).entries.get(&id).map(|e| e.phase);
+        match phase {
+            None if record.state.is_finished() => self.settle_dependents(id, record.state),
+            None if record.state == JobState::Running => Ok(()),
+            None => {
+                self.admit(&record)?;
+                Ok(())
+            }
+            // This engine runs it: only a cancel concerns it.
+            Some(Phase::Running) => {
+                if record.cancel_requested {
+                    self.cancel(id, "canceled by the user")?;
+                }
+                Ok(())
+            }
+            Some(_) if record.state.is_finished() || record.state == JobState::Running => {
+                // Ended, or claimed, elsewhere.
+                lock(&self.schedule).remove(id);
+                if record.state.is_finished() {
+                    self.settle_dependents(id, record.state)?;
+                }
+                Ok(())
+            }
+            Some(_) if record.cancel_requested => {
+                self.cancel(id, "canceled by the user").map(|_| ())
+            }
+            Some(_) => {
+                let current = lock(&self.schedule).entries.get(&id).map(|e| e.priority);
+                if current != Some(record.priority) {
+                    self.reprioritise_here(id, record.priority);
+                }
+                Ok(())
+            }
+        }
     }
 
     fn release(&self, schedule: &mut Schedule, id: JobId) {
@@ -838,15 +1011,53 @@ impl Shared {
     }
 
     fn execute(self: Arc<Self>, id: JobId, cancel: Arc<AtomicBool>) {
-        let prepared = (|| -> Result<(u32, Option<JobRecord>), QueueError> {
+        let prepared = (|| -> Result<(Claim, Option<JobRecord>), QueueError> {
+            let (kind, node) = {
+                let schedule = lock(&self.schedule);
+                match schedule.entries.get(&id) {
+                    Some(e) => (e.kind, e.node.clone()),
+                    None => return Ok((Claim::Taken, None)),
+                }
+            };
             let queue = lock(&self.queue);
-            let attempt = queue.mark_running(id)?;
-            Ok((attempt, queue.get(id)?))
+            let limits = ClaimLimits {
+                kind_cap: self
+                    .config
+                    .kind_caps
+                    .get(&kind)
+                    .copied()
+                    .unwrap_or(self.config.workers),
+                node_cap: self.config.node_cap,
+            };
+            let claim = queue.claim(id, kind, node.as_deref(), limits)?;
+            let record = match claim {
+                Claim::Started(_) => queue.get(id)?,
+                Claim::Taken | Claim::AtCap => None,
+            };
+            Ok((claim, record))
         })();
         let (attempt, record) = match prepared {
-            Ok((attempt, Some(record))) => (attempt, record),
-            Ok((_, None)) | Err(_) => {
-                // The job vanished (cleared by another process) or the queue failed: drop it.
+            Ok((Claim::Started(attempt), Some(record))) => (attempt, record),
+            Ok((Claim::AtCap, _)) => {
+                // Its lane is full across the cluster: it waits, and the lane is passed over a
+                // moment so that the dispatcher does not spin on it.
+                let mut schedule = lock(&self.schedule);
+                self.release(&mut schedule, id);
+                if let Some(e) = schedule.entries.get(&id) {
+                    let lane = (e.kind, e.node.clone());
+                    schedule.paused.insert(lane, Instant::now() + CAP_PAUSE);
+                }
+                schedule.make_ready(id);
+                drop(schedule);
+                self.wake.notify_all();
+                return;
+            }
+            Ok(_) | Err(_) => {
+                // Another node runs it, it vanished (cleared by another process), or the queue
+                // failed: drop it here (a requeue or a takeover brings it back).
+                if let Err(e) = prepared {
+                    tracing::warn!(job = id, error = %e, "job engine: cannot start a job");
+                }
                 let mut schedule = lock(&self.schedule);
                 self.release(&mut schedule, id);
                 schedule.remove(id);
@@ -893,6 +1104,18 @@ impl Shared {
         }
     }
 
+    /// A job this engine ran was no longer its own when it ended: its lease ran out and another
+    /// node took it over. That node's run is the one that counts.
+    fn lost(&self, id: JobId) -> Result<(), EngineError> {
+        tracing::warn!(
+            job = id,
+            "job engine: the job's lease was lost; its result is dropped"
+        );
+        lock(&self.schedule).remove(id);
+        self.wake.notify_all();
+        Ok(())
+    }
+
     fn conclude(
         &self,
         record: &JobRecord,
@@ -913,7 +1136,9 @@ impl Shared {
         };
         let (state, error, retry_at) = match result {
             Ok(output) => {
-                lock(&self.queue).finish(id, JobState::Completed, None, output.as_ref())?;
+                if !lock(&self.queue).finish(id, JobState::Completed, None, output.as_ref())? {
+                    return self.lost(id);
+                }
                 (JobState::Completed, None, None)
             }
             Err(_) if stopping && !by_user => {
@@ -923,7 +1148,11 @@ impl Shared {
                 return Ok(());
             }
             Err(failure) if by_user => {
-                lock(&self.queue).finish(id, JobState::Canceled, None, failure.output.as_ref())?;
+                let queue = lock(&self.queue);
+                if !queue.finish(id, JobState::Canceled, None, failure.output.as_ref())? {
+                    drop(queue);
+                    return self.lost(id);
+                }
                 (JobState::Canceled, None, None)
             }
             Err(failure) if failure.category.is_transient() && attempt <= record.max_retries => {
@@ -935,7 +1164,10 @@ impl Shared {
                 let at = now_millis() + delay.as_millis() as i64;
                 {
                     let queue = lock(&self.queue);
-                    queue.set_waiting_retry(id, &failure, at)?;
+                    if !queue.set_waiting_retry(id, &failure, at)? {
+                        drop(queue);
+                        return self.lost(id);
+                    }
                     queue.append_log(
                         id,
                         &format!(
@@ -954,7 +1186,10 @@ impl Shared {
             }
             Err(failure) => {
                 let queue = lock(&self.queue);
-                queue.finish(id, JobState::Failed, Some(&failure), None)?;
+                if !queue.finish(id, JobState::Failed, Some(&failure), None)? {
+                    drop(queue);
+                    return self.lost(id);
+                }
                 queue.append_log(id, &format!("failed: {}", failure.message))?;
                 (JobState::Failed, Some(failure), None)
             }

@@ -2,8 +2,9 @@
 //! delete) is a job in a priority queue that survives restarts.
 //!
 //! - [`spec`]: what a job does ([`JobSpec`]), its kind, node and duplicate key;
-//! - [`queue`]: the persistent queue and history in SQLite (`jobs.sqlite` in the data directory),
-//!   shared with other processes (a CLI submits to a running server through it);
+//! - [`queue`]: the persistent queue and history, in SQLite (`jobs.sqlite` in the data
+//!   directory, shared with other processes: a CLI submits to a running server through it) or in
+//!   PostgreSQL beside the index, shared by every node of a cluster (claims, leases, takeover);
 //! - [`engine`]: the scheduler — priorities, global / per-kind / per-node caps that never hold
 //!   back other kinds or nodes, dependencies, retries with exponential backoff, cancellation —
 //!   and the event stream;
@@ -16,12 +17,14 @@
 
 pub mod engine;
 pub mod kinds;
+mod node_name;
 pub mod queue;
 pub mod received;
 pub mod runner;
 pub mod spec;
 
 pub use engine::{Engine, EngineConfig, JobContext, Runner};
+pub use node_name::node_name;
 pub use queue::{JobFilter, JobQueue, NewJob, ParentFilter, QueueError};
 pub use spec::{
     AnonymizeDestination, AssociationSettings, DeleteTarget, JobKind, JobSpec, PseudonymRow,
@@ -256,6 +259,9 @@ pub struct JobRecord {
     /// The jobs that belong to this one's activity, by state.
     #[serde(default, skip_serializing_if = "ChildCounts::is_empty")]
     pub children: ChildCounts,
+    /// The node running it (or whose activity it is), where nodes share the queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_by: Option<String>,
 }
 
 /// The jobs of an activity (the follow-ups of a job, the thumbnails of what an association
@@ -301,7 +307,7 @@ pub struct LogLine {
 }
 
 /// What the engine publishes; the web UI carries these over server-sent events.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum JobEvent {
     /// A job entered the queue (or a duplicate was merged into it: then `merged` is true).

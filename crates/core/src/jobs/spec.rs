@@ -269,6 +269,19 @@ impl JobSpec {
         }
     }
 
+    /// Whether only the node it was submitted on can run it: it reads or writes that node's own
+    /// files (a folder to import, media to write).
+    pub fn runs_where_submitted(&self) -> bool {
+        match self {
+            JobSpec::Import { .. } => true,
+            JobSpec::Anonymize { destination, .. } => matches!(
+                destination,
+                AnonymizeDestination::Folder(_) | AnonymizeDestination::Zip(_)
+            ),
+            _ => false,
+        }
+    }
+
     /// The remote node the job talks to, for the per-node caps.
     pub fn node(&self) -> Option<&str> {
         match self {

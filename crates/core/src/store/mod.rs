@@ -94,6 +94,8 @@ enum Objects {
 pub struct Store {
     root: PathBuf,
     index: Arc<dyn Index>,
+    /// Where the index is: the job queue goes with it.
+    index_location: IndexLocation,
     objects: Objects,
     /// Removed when the store is dropped; left behind (unlocked) by a crash.
     scratch: tempfile::TempDir,
@@ -154,6 +156,7 @@ impl Store {
                 Objects::S3(Box::new(objects))
             }
         };
+        let index_location = index.clone();
         let index = index.open(root)?;
         let tmp = root.join("tmp");
         let data_dir = |source| StoreError::DataDir {
@@ -169,6 +172,7 @@ impl Store {
         Ok(Store {
             root: root.to_path_buf(),
             index,
+            index_location,
             objects,
             scratch,
             _scratch_lock: lock,
@@ -205,6 +209,20 @@ impl Store {
 
     pub fn index(&self) -> &Arc<dyn Index> {
         &self.index
+    }
+
+    /// Where the index is (the job queue goes with it).
+    pub fn index_location(&self) -> &IndexLocation {
+        &self.index_location
+    }
+
+    /// The job queue that goes with this store's index, for this data directory's node.
+    pub fn job_queue(&self) -> Result<crate::jobs::JobQueue, crate::jobs::QueueError> {
+        crate::jobs::JobQueue::open_beside(
+            &self.root,
+            &self.index_location,
+            &crate::jobs::node_name(&self.root),
+        )
     }
 
     /// Where the managed files live.

@@ -30,7 +30,7 @@ pub struct PostgresIndex {
 }
 
 /// `postgres://user@host:port/db`, whatever the URL held besides (a password above all).
-fn display_name(config: &postgres::Config) -> String {
+pub(crate) fn display_name(config: &postgres::Config) -> String {
     let host = config
         .get_hosts()
         .first()
@@ -144,7 +144,7 @@ impl PostgresIndex {
 /// Runs `f` here, or on a thread of its own when this thread drives an async runtime: the
 /// synchronous driver runs each request on a runtime of its own, which cannot start inside
 /// another (an axum handler or a DIMSE association reading the index directly).
-fn off_async_threads<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+pub(crate) fn off_async_threads<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     if tokio::runtime::Handle::try_current().is_err() {
         return f();
     }

@@ -28,6 +28,13 @@ impl Runner for LocalRunner {
     fn run(&self, job: &JobRecord, ctx: &JobContext) -> Outcome {
         self.run_spec(&job.spec, ctx)
     }
+
+    /// A node knows the remote nodes in its own list (or given as `AET@host:port`).
+    fn can_run(&self, job: &JobRecord) -> bool {
+        job.spec
+            .node()
+            .is_none_or(|node| self.nodes.resolve(node).is_ok())
+    }
 }
 
 impl LocalRunner {

@@ -1,134 +1,17 @@
-//! The persistent queue and history: one SQLite database (`jobs.sqlite`) in the data directory.
-//!
-//! The database is the queue; the [`Engine`](super::Engine) of the running server is its only
-//! executor. Another process (the CLI while `lightbox serve` runs) changes a job here and then
-//! appends a signal, which the engine picks up within a fraction of a second.
+//! The queue of one data directory: `jobs.sqlite`, run by the engine of the server that holds
+//! the data directory's lock.
 
 use super::{
-    now_millis, ChildCounts, FailureCategory, JobFailure, JobId, JobKind, JobRecord, JobSpec,
-    JobState, LogLine, Priority, Progress,
+    filter_clauses, Changes, Claim, ClaimLimits, JobQueue, NewJob, QueueBackend, QueueError,
+    QueueErrorKind, RowParts, Submitted, PENDING, RECORDED,
+};
+use crate::jobs::{
+    now_millis, JobFailure, JobFilter, JobId, JobKind, JobRecord, JobState, LogLine, Priority,
+    Progress,
 };
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-#[derive(Debug, thiserror::Error)]
-#[error("job queue: {0}")]
-pub struct QueueError(#[from] QueueErrorKind);
-
-#[derive(Debug, thiserror::Error)]
-enum QueueErrorKind {
-    #[error("{0}")]
-    Database(#[from] rusqlite::Error),
-    #[error("job {0} has an unreadable specification: {1}")]
-    Spec(JobId, serde_json::Error),
-    #[error("job {0} depends on job {1}, which does not exist")]
-    UnknownDependency(JobId, JobId),
-}
-
-impl From<rusqlite::Error> for QueueError {
-    fn from(e: rusqlite::Error) -> QueueError {
-        QueueError(QueueErrorKind::Database(e))
-    }
-}
-
-/// A job to submit.
-#[derive(Clone, Debug)]
-pub struct NewJob {
-    pub spec: JobSpec,
-    /// The specification's default priority when not given.
-    pub priority: Option<Priority>,
-    /// Jobs that must complete before this one starts.
-    pub depends_on: Vec<JobId>,
-    /// Automatic retries after transient failures (the engine's default when not given).
-    pub max_retries: Option<u32>,
-    /// Its title in lists (the specification's own when not given).
-    pub title: Option<String>,
-    /// The activity it belongs to (the job or association whose follow-up it is): the jobs
-    /// page lists it under that one.
-    pub parent: Option<JobId>,
-}
-
-impl NewJob {
-    pub fn new(spec: JobSpec) -> NewJob {
-        NewJob {
-            spec,
-            priority: None,
-            depends_on: Vec::new(),
-            max_retries: None,
-            title: None,
-            parent: None,
-        }
-    }
-
-    /// Lists the job under `parent`'s activity.
-    pub fn under(mut self, parent: JobId) -> NewJob {
-        self.parent = Some(parent);
-        self
-    }
-
-    /// Names the job in words (see [`JobSpec::title_about`]).
-    pub fn titled(mut self, title: String) -> NewJob {
-        self.title = Some(title);
-        self
-    }
-
-    /// Its title: the one given, else its specification's.
-    pub fn title(&self) -> String {
-        self.title.clone().unwrap_or_else(|| self.spec.title())
-    }
-
-    pub fn priority(mut self, priority: Priority) -> NewJob {
-        self.priority = Some(priority);
-        self
-    }
-
-    pub fn after(mut self, job: JobId) -> NewJob {
-        self.depends_on.push(job);
-        self
-    }
-
-    pub fn max_retries(mut self, retries: u32) -> NewJob {
-        self.max_retries = Some(retries);
-        self
-    }
-}
-
-/// What a submission became.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Submitted {
-    pub id: JobId,
-    /// A pending job with the same specification existed: this submission is that job.
-    pub merged: bool,
-    /// The merged job's priority was raised to the submission's.
-    pub raised: bool,
-}
-
-/// Which jobs to list, newest first.
-#[derive(Clone, Debug, Default)]
-pub struct JobFilter {
-    pub states: Vec<JobState>,
-    pub kind: Option<JobKind>,
-    pub node: Option<String>,
-    /// Jobs whose ID or kind is this, or whose title, node or error contains it (ASCII case
-    /// folded).
-    pub text: Option<String>,
-    pub parent: ParentFilter,
-    pub limit: Option<u64>,
-    pub offset: u64,
-}
-
-/// Jobs wherever they belong, only those of no activity (each activity's own row), or only
-/// those of one activity.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum ParentFilter {
-    #[default]
-    Any,
-    TopLevel,
-    Of(JobId),
-}
-
-const PENDING: &str = "('queued', 'running', 'waiting_retry')";
 
 const SCHEMA: &str = "
 CREATE TABLE jobs (
@@ -196,17 +79,14 @@ const COLUMNS: &str = "id, kind, spec, title, priority, state, node, attempts, m
 const PARENT_OF_NONE_PENDING: &str = "NOT EXISTS (SELECT 1 FROM jobs c WHERE c.parent = p.id
     AND c.state IN ('queued', 'running', 'waiting_retry'))";
 
-/// Kinds the engine never runs: their records are kept by whoever does the work.
-const RECORDED: &str = "('receive')";
-
-pub struct JobQueue {
+pub struct SqliteQueue {
     conn: Connection,
     path: PathBuf,
 }
 
-impl JobQueue {
+impl SqliteQueue {
     /// Opens (creating if needed) the queue of a data directory.
-    pub fn open(data_dir: &Path) -> Result<JobQueue, QueueError> {
+    pub fn open(data_dir: &Path) -> Result<SqliteQueue, QueueError> {
         let path = data_dir.join("jobs.sqlite");
         let conn = Connection::open(&path)?;
         conn.busy_timeout(Duration::from_secs(10))?;
@@ -233,18 +113,27 @@ impl JobQueue {
                 }
             })?;
         }
-        Ok(JobQueue { conn, path })
+        Ok(SqliteQueue { conn, path })
     }
 
-    /// Another connection to the same queue (for readers on other threads).
-    pub fn reopen(&self) -> Result<JobQueue, QueueError> {
+    fn rows(&self, sql: &str, values: &[String]) -> Result<Vec<JobRecord>, QueueError> {
+        let mut statement = self.conn.prepare_cached(sql)?;
+        let rows = statement
+            .query_map(params_from_iter(values.iter()), read_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().map(RowParts::into_record).collect()
+    }
+}
+
+impl QueueBackend for SqliteQueue {
+    fn reopen(&self) -> Result<JobQueue, QueueError> {
         let dir = self.path.parent().unwrap_or(Path::new("."));
-        JobQueue::open(dir)
+        Ok(JobQueue::from_backend(Box::new(SqliteQueue::open(dir)?)))
     }
 
     /// Queues a job, or merges it into a pending job with the same specification (raising that
     /// job's priority if this submission's is higher).
-    pub fn submit(&mut self, job: &NewJob, default_retries: u32) -> Result<Submitted, QueueError> {
+    fn submit(&mut self, job: &NewJob, default_retries: u32) -> Result<Submitted, QueueError> {
         let key = job.spec.duplicate_key();
         let priority = job.priority.unwrap_or_else(|| job.spec.default_priority());
         let tx = self
@@ -316,7 +205,7 @@ impl JobQueue {
 
     /// Records an activity the engine does not run (an association a peer opened): running
     /// from now on, until [`finish`](Self::finish).
-    pub fn open_activity(&self, job: &NewJob) -> Result<JobId, QueueError> {
+    fn open_activity(&self, job: &NewJob) -> Result<JobId, QueueError> {
         let now = now_millis();
         let id = self.conn.query_row(
             "INSERT INTO jobs (kind, spec, duplicate_key, title, priority, state, node,
@@ -338,70 +227,25 @@ impl JobQueue {
         Ok(id)
     }
 
-    pub fn set_title(&self, id: JobId, title: &str) -> Result<(), QueueError> {
+    fn set_title(&self, id: JobId, title: &str) -> Result<(), QueueError> {
         self.conn
             .prepare_cached("UPDATE jobs SET title = ?2 WHERE id = ?1")?
             .execute(params![id, title])?;
         Ok(())
     }
 
-    pub fn get(&self, id: JobId) -> Result<Option<JobRecord>, QueueError> {
-        self.conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM jobs WHERE id = ?1"),
-                [id],
-                read_row,
-            )
-            .optional()?
-            .transpose()
+    fn get(&self, id: JobId) -> Result<Option<JobRecord>, QueueError> {
+        Ok(self
+            .rows(
+                &format!("SELECT {COLUMNS} FROM jobs WHERE id = ?"),
+                &[id.to_string()],
+            )?
+            .pop())
     }
 
     /// A page of jobs, newest first, and the number of jobs the filter matches.
-    pub fn list(&self, filter: &JobFilter) -> Result<(Vec<JobRecord>, u64), QueueError> {
-        let mut clauses = Vec::new();
-        let mut values: Vec<String> = Vec::new();
-        if !filter.states.is_empty() {
-            let marks = vec!["?"; filter.states.len()].join(", ");
-            clauses.push(format!("state IN ({marks})"));
-            values.extend(filter.states.iter().map(|s| s.as_str().to_string()));
-        }
-        if let Some(kind) = filter.kind {
-            clauses.push("kind = ?".into());
-            values.push(kind.as_str().into());
-        }
-        if let Some(node) = &filter.node {
-            clauses.push("node = ?".into());
-            values.push(node.clone());
-        }
-        match filter.parent {
-            ParentFilter::Any => {}
-            ParentFilter::TopLevel => clauses.push("parent IS NULL".into()),
-            ParentFilter::Of(parent) => {
-                clauses.push("parent = ?".into());
-                values.push(parent.to_string());
-            }
-        }
-        if let Some(text) = filter
-            .text
-            .as_deref()
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-        {
-            let folded = text.to_ascii_lowercase();
-            clauses.push(
-                "(CAST(id AS TEXT) = ? OR kind = ? OR instr(lower(title), ?) > 0
-                  OR instr(lower(coalesce(node, '')), ?) > 0
-                  OR instr(lower(coalesce(error_message, '')), ?) > 0)"
-                    .into(),
-            );
-            values.extend([
-                text.to_string(),
-                folded.clone(),
-                folded.clone(),
-                folded.clone(),
-                folded,
-            ]);
-        }
+    fn list(&self, filter: &JobFilter) -> Result<(Vec<JobRecord>, u64), QueueError> {
+        let (clauses, values) = filter_clauses(filter, "instr");
         let filter_sql = if clauses.is_empty() {
             String::new()
         } else {
@@ -414,32 +258,29 @@ impl JobQueue {
         )?;
         let total = total as u64;
         let limit = filter.limit.map(|l| l as i64).unwrap_or(-1);
-        let mut statement = self.conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM jobs {filter_sql} ORDER BY id DESC LIMIT {limit} OFFSET {}",
-            filter.offset
-        ))?;
-        let jobs = statement
-            .query_map(params_from_iter(values.iter()), read_row)?
-            .map(|r| r.map_err(QueueError::from).and_then(|j| j))
-            .collect::<Result<Vec<_>, _>>()?;
+        let jobs = self.rows(
+            &format!(
+                "SELECT {COLUMNS} FROM jobs {filter_sql} ORDER BY id DESC LIMIT {limit} OFFSET {}",
+                filter.offset
+            ),
+            &values,
+        )?;
         Ok((jobs, total))
     }
 
     /// Queued, waiting and running jobs, for the engine to schedule at start-up.
-    pub fn pending(&self) -> Result<Vec<JobRecord>, QueueError> {
-        let mut statement = self.conn.prepare(&format!(
-            "SELECT {COLUMNS} FROM jobs WHERE state IN {PENDING} AND kind NOT IN {RECORDED}
-             ORDER BY id"
-        ))?;
-        let jobs = statement
-            .query_map([], read_row)?
-            .map(|r| r.map_err(QueueError::from).and_then(|j| j))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(jobs)
+    fn pending(&self) -> Result<Vec<JobRecord>, QueueError> {
+        self.rows(
+            &format!(
+                "SELECT {COLUMNS} FROM jobs WHERE state IN {PENDING} AND kind NOT IN {RECORDED}
+                 ORDER BY id"
+            ),
+            &[],
+        )
     }
 
     /// Jobs waiting for `id` to finish.
-    pub fn dependents(&self, id: JobId) -> Result<Vec<JobId>, QueueError> {
+    fn dependents(&self, id: JobId) -> Result<Vec<JobId>, QueueError> {
         let mut statement = self
             .conn
             .prepare_cached("SELECT job_id FROM job_dependencies WHERE depends_on = ?1")?;
@@ -449,7 +290,7 @@ impl JobQueue {
         Ok(ids)
     }
 
-    pub fn state(&self, id: JobId) -> Result<Option<JobState>, QueueError> {
+    fn state(&self, id: JobId) -> Result<Option<JobState>, QueueError> {
         let state: Option<String> = self
             .conn
             .query_row("SELECT state FROM jobs WHERE id = ?1", [id], |r| r.get(0))
@@ -457,7 +298,7 @@ impl JobQueue {
         Ok(state.and_then(|s| JobState::parse(&s)))
     }
 
-    pub fn log(&self, id: JobId) -> Result<Vec<LogLine>, QueueError> {
+    fn log(&self, id: JobId) -> Result<Vec<LogLine>, QueueError> {
         let mut statement = self
             .conn
             .prepare_cached("SELECT at, message FROM job_log WHERE job_id = ?1 ORDER BY rowid")?;
@@ -472,26 +313,35 @@ impl JobQueue {
         Ok(lines)
     }
 
-    pub fn append_log(&self, id: JobId, message: &str) -> Result<(), QueueError> {
+    fn append_log(&self, id: JobId, message: &str) -> Result<(), QueueError> {
         self.conn
             .prepare_cached("INSERT INTO job_log (job_id, at, message) VALUES (?1, ?2, ?3)")?
             .execute(params![id, now_millis(), message])?;
         Ok(())
     }
 
-    /// An attempt starts: returns its number (1 for the first).
-    pub fn mark_running(&self, id: JobId) -> Result<u32, QueueError> {
-        let attempts = self.conn.query_row(
-            "UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = ?2,
-                             retry_at = NULL
-             WHERE id = ?1 RETURNING attempts",
-            params![id, now_millis()],
-            |r| r.get(0),
-        )?;
-        Ok(attempts)
+    /// The engine is this queue's only executor: its own schedule keeps the caps.
+    fn claim(
+        &self,
+        id: JobId,
+        _kind: JobKind,
+        _node: Option<&str>,
+        _limits: ClaimLimits,
+    ) -> Result<Claim, QueueError> {
+        let attempts: Option<u32> = self
+            .conn
+            .query_row(
+                "UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = ?2,
+                                 retry_at = NULL
+                 WHERE id = ?1 AND state IN ('queued', 'waiting_retry') RETURNING attempts",
+                params![id, now_millis()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(attempts.map_or(Claim::Taken, Claim::Started))
     }
 
-    pub fn set_progress(&self, id: JobId, p: &Progress) -> Result<(), QueueError> {
+    fn set_progress(&self, id: JobId, p: &Progress) -> Result<(), QueueError> {
         self.conn
             .prepare_cached(
                 "UPDATE jobs SET items_done = ?2, items_total = ?3, bytes_done = ?4,
@@ -511,15 +361,16 @@ impl JobQueue {
     }
 
     /// A job ends: completed (with its output), failed or canceled (with the reason).
-    pub fn finish(
+    fn finish(
         &self,
         id: JobId,
         state: JobState,
         error: Option<&JobFailure>,
         output: Option<&serde_json::Value>,
-    ) -> Result<(), QueueError> {
+    ) -> Result<bool, QueueError> {
         let output = output.or(error.and_then(|e| e.output.as_ref()));
-        self.conn
+        let changed = self
+            .conn
             .prepare_cached(
                 "UPDATE jobs SET state = ?2, error_category = ?3, error_message = ?4,
                                  output = ?5, finished_at = ?6, retry_at = NULL
@@ -533,24 +384,24 @@ impl JobQueue {
                 output.map(|o| o.to_string()),
                 now_millis()
             ])?;
-        Ok(())
+        Ok(changed > 0)
     }
 
-    pub fn set_waiting_retry(
+    fn set_waiting_retry(
         &self,
         id: JobId,
         error: &JobFailure,
         retry_at: i64,
-    ) -> Result<(), QueueError> {
-        self.conn.execute(
+    ) -> Result<bool, QueueError> {
+        let changed = self.conn.execute(
             "UPDATE jobs SET state = 'waiting_retry', error_category = ?2, error_message = ?3,
                              retry_at = ?4 WHERE id = ?1",
             params![id, error.category.as_str(), error.message, retry_at],
         )?;
-        Ok(())
+        Ok(changed > 0)
     }
 
-    pub fn set_priority(&self, id: JobId, priority: Priority) -> Result<bool, QueueError> {
+    fn set_priority(&self, id: JobId, priority: Priority) -> Result<bool, QueueError> {
         let changed = self.conn.execute(
             &format!(
                 "UPDATE jobs SET priority = ?2
@@ -562,7 +413,7 @@ impl JobQueue {
     }
 
     /// Marks a pending job for cancellation (the engine carries it out).
-    pub fn request_cancel(&self, id: JobId) -> Result<bool, QueueError> {
+    fn request_cancel(&self, id: JobId) -> Result<bool, QueueError> {
         let changed = self.conn.execute(
             &format!(
                 "UPDATE jobs SET cancel_requested = 1
@@ -574,7 +425,7 @@ impl JobQueue {
     }
 
     /// A failed or canceled job goes back to the queue, with its attempts counted afresh.
-    pub fn requeue(&self, id: JobId) -> Result<bool, QueueError> {
+    fn requeue(&self, id: JobId) -> Result<bool, QueueError> {
         let changed = self.conn.execute(
             &format!(
                 "UPDATE jobs SET state = 'queued', attempts = 0, error_category = NULL,
@@ -594,7 +445,7 @@ impl JobQueue {
     /// Jobs that were running when the engine stopped (a crash or `kill -9`) go back to the
     /// queue; their attempt does not count against their retries.
     /// Activities that were under way (an association cut by the stop) end as failed.
-    pub fn recover_interrupted(&self) -> Result<Vec<JobId>, QueueError> {
+    fn recover_interrupted(&self) -> Result<Vec<JobId>, QueueError> {
         self.conn.execute(
             &format!(
                 "UPDATE jobs SET state = 'failed', error_category = 'network',
@@ -620,7 +471,7 @@ impl JobQueue {
     /// Removes finished jobs (all of them, or those finished before `before`). A job others
     /// wait for stays, and so does an activity with jobs still pending; an activity removed
     /// takes its finished jobs with it (they would otherwise belong to nothing listed).
-    pub fn clear_finished(&self, before: Option<i64>) -> Result<u64, QueueError> {
+    fn clear_finished(&self, before: Option<i64>) -> Result<u64, QueueError> {
         let removable = |table: &str| {
             format!(
                 "{table}.state IN ('completed', 'failed', 'canceled')
@@ -654,30 +505,40 @@ impl JobQueue {
     }
 
     /// Tells the engine (in whichever process runs it) that a job changed.
-    pub fn signal(&self, id: JobId) -> Result<(), QueueError> {
+    fn signal(&self, id: JobId) -> Result<(), QueueError> {
         self.conn
             .prepare_cached("INSERT INTO job_signals (job_id) VALUES (?1)")?
             .execute([id])?;
         Ok(())
     }
 
-    /// Signals after `after`: (sequence number, job). Consumed signals are deleted.
-    pub fn take_signals(&self, after: i64) -> Result<Vec<(i64, JobId)>, QueueError> {
+    fn changes(&self, cursor: i64) -> Result<Changes, QueueError> {
         let mut statement = self
             .conn
             .prepare_cached("SELECT seq, job_id FROM job_signals WHERE seq > ?1 ORDER BY seq")?;
         let signals = statement
-            .query_map([after], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .query_map([cursor], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, JobId>(1)?))
+            })?
             .collect::<Result<Vec<_>, _>>()?;
-        if let Some((last, _)) = signals.last() {
-            self.conn
-                .execute("DELETE FROM job_signals WHERE seq <= ?1", [last])?;
-        }
-        Ok(signals)
+        let Some(&(last, _)) = signals.last() else {
+            return Ok(Changes {
+                cursor,
+                ..Changes::default()
+            });
+        };
+        // Consumed signals are deleted.
+        self.conn
+            .execute("DELETE FROM job_signals WHERE seq <= ?1", [last])?;
+        Ok(Changes {
+            cursor: last,
+            jobs: signals.into_iter().map(|(_, id)| id).collect(),
+            ..Changes::default()
+        })
     }
 
     /// The latest signal's sequence number (signals before it are not for this engine).
-    pub fn last_signal(&self) -> Result<i64, QueueError> {
+    fn changes_cursor(&self) -> Result<i64, QueueError> {
         Ok(self
             .conn
             .query_row("SELECT coalesce(max(seq), 0) FROM job_signals", [], |r| {
@@ -686,69 +547,27 @@ impl JobQueue {
     }
 }
 
-fn read_row(r: &rusqlite::Row) -> rusqlite::Result<Result<JobRecord, QueueError>> {
-    let id: JobId = r.get(0)?;
-    let spec_text: String = r.get(2)?;
-    let spec: JobSpec = match serde_json::from_str(&spec_text) {
-        Ok(spec) => spec,
-        Err(e) => return Ok(Err(QueueErrorKind::Spec(id, e).into())),
-    };
-    let kind_text: String = r.get(1)?;
-    let state_text: String = r.get(5)?;
-    let error = match (
-        r.get::<_, Option<String>>(13)?,
-        r.get::<_, Option<String>>(14)?,
-    ) {
-        (Some(category), Some(message)) => Some(JobFailure {
-            category: FailureCategory::parse(&category).unwrap_or(FailureCategory::Storage),
-            message,
-            output: None,
-        }),
-        _ => None,
-    };
-    let output: Option<String> = r.get(15)?;
-    let depends: Option<String> = r.get(21)?;
-    let children: Option<String> = r.get(24)?;
-    Ok(Ok(JobRecord {
-        id,
-        kind: JobKind::parse(&kind_text).unwrap_or(spec.kind()),
+fn read_row(r: &rusqlite::Row) -> rusqlite::Result<RowParts> {
+    Ok(RowParts {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        spec: r.get(2)?,
         title: r.get(3)?,
-        priority: Priority::from_rank(r.get(4)?),
-        state: JobState::parse(&state_text).unwrap_or(JobState::Failed),
+        priority: r.get(4)?,
+        state: r.get(5)?,
         node: r.get(6)?,
         attempts: r.get(7)?,
         max_retries: r.get(8)?,
-        progress: Progress {
-            items_done: r.get::<_, i64>(9)? as u64,
-            items_total: r.get::<_, i64>(10)? as u64,
-            bytes_done: r.get::<_, i64>(11)? as u64,
-            bytes_total: r.get::<_, i64>(12)? as u64,
-            series: r
-                .get::<_, Option<String>>(22)?
-                .and_then(|json| serde_json::from_str(&json).ok())
-                .unwrap_or_default(),
-        },
-        error,
-        output: output.and_then(|o| serde_json::from_str(&o).ok()),
-        depends_on: depends
-            .map(|d| d.split(',').filter_map(|x| x.parse().ok()).collect())
-            .unwrap_or_default(),
+        progress: [r.get(9)?, r.get(10)?, r.get(11)?, r.get(12)?],
+        error: (r.get(13)?, r.get(14)?),
+        output: r.get(15)?,
         created_at: r.get(16)?,
-        started_at: r.get(17)?,
-        finished_at: r.get(18)?,
-        retry_at: r.get(19)?,
+        times: [r.get(17)?, r.get(18)?, r.get(19)?],
         cancel_requested: r.get::<_, i64>(20)? != 0,
+        depends_on: r.get(21)?,
+        progress_series: r.get(22)?,
         parent: r.get(23)?,
-        children: children
-            .and_then(|json| serde_json::from_str::<[Option<u64>; 5]>(&json).ok())
-            .map(|[total, active, completed, failed, canceled]| ChildCounts {
-                total: total.unwrap_or(0),
-                active: active.unwrap_or(0),
-                completed: completed.unwrap_or(0),
-                failed: failed.unwrap_or(0),
-                canceled: canceled.unwrap_or(0),
-            })
-            .unwrap_or_default(),
-        spec,
-    }))
+        children: r.get(24)?,
+        claimed_by: None,
+    })
 }
