@@ -348,3 +348,175 @@ fn a_node_killed_mid_ingest_loses_no_acknowledged_instance() {
     assert_eq!(listed["store"]["instances"], rows, "{listed}");
     drop(b);
 }
+
+fn post(url: &str, body: Value) -> Value {
+    let mut response = common::http()
+        .post(url)
+        .header("content-type", "application/json")
+        .send(body.to_string().as_bytes())
+        .unwrap();
+    let text = response.body_mut().read_to_string().unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("{text}"))
+}
+
+/// A retrieval from Orthanc (over a slow link, so that it takes a while) runs on node A; B's
+/// event stream shows its progress live; A is killed with `kill -9` part way; once A's lease
+/// runs out B takes the job over and fetches only what is missing: every instance once, in
+/// the index and in the bucket.
+#[test]
+fn a_retrieval_cut_by_kill_9_finishes_on_the_other_node() {
+    let Some((postgres, s3)) = support::start_cluster_servers() else {
+        return;
+    };
+    let Some(orthanc) = support::start_orthanc() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source");
+    lightbox_synth::generate(
+        &SynthSpec {
+            patients: 1,
+            studies_per_patient: 1,
+            series_per_study: 1,
+            instances_per_series: 300,
+            rows: 256,
+            columns: 256,
+            seed: 11,
+            ..SynthSpec::default()
+        },
+        &source,
+    )
+    .unwrap();
+    let files: Vec<std::path::PathBuf> = walkdir::WalkDir::new(&source)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect();
+    let options = lightbox_net::dimse::ScuOptions::default();
+    let sent =
+        lightbox_net::dimse::c_store::send_files(&orthanc.address, &options, &files, &mut |_| {})
+            .unwrap();
+    assert_eq!(sent.sent, 300);
+    // About 40 MB at 4 MB/s: some ten seconds of retrieval.
+    let link = support::link::SlowLink::to(orthanc.address.port, 4_000_000);
+    let remote = format!("{}@127.0.0.1:{}", orthanc.address.ae_title, link.port);
+    let index = postgres.database();
+    let start = |name: &str| {
+        let data = dir.path().join(name);
+        let added = common::lightbox(&data, &["nodes", "add", "orthanc", &remote]);
+        assert!(added.status.success(), "{added:?}");
+        let mut env = s3.env();
+        env.push(("LIGHTBOX_NODE_NAME", name.to_string()));
+        env.push(("LIGHTBOX_JOB_LEASE_SECONDS", "3".to_string()));
+        Serve::spawn(
+            common::cluster_command(&data, &index, &s3.url("cluster"), env),
+            &[],
+        )
+    };
+    let mut a = start("node-a");
+    let b = start("node-b");
+    let study = post(
+        &format!("{}/api/remote/studies", a.url),
+        serde_json::json!({ "node": "orthanc", "filters": {} }),
+    )["studies"][0]["StudyInstanceUID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // B's event stream, as its jobs page reads it.
+    let heard_on_b = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
+    {
+        let (url, heard) = (format!("{}/api/events", b.url), heard_on_b.clone());
+        std::thread::spawn(move || {
+            let mut response = common::http().get(&url).call().unwrap();
+            let reader = std::io::BufReader::new(response.body_mut().as_reader());
+            for line in std::io::BufRead::lines(reader) {
+                let Ok(line) = line else { break };
+                if let Some(event) = line.strip_prefix("data:") {
+                    if let Ok(event) = serde_json::from_str(event.trim()) {
+                        heard.lock().unwrap().push(event);
+                    }
+                }
+            }
+        });
+    }
+    let job = post(
+        &format!("{}/api/jobs", a.url),
+        serde_json::json!({ "spec": { "kind": "retrieve", "node": "orthanc", "study_uid": study } }),
+    )["id"]
+        .as_i64()
+        .unwrap();
+    let job_on = |serve: &Serve| common::get_json(&format!("{}/api/jobs/{job}", serve.url));
+    let stored = |serve: &Serve| {
+        common::get_json(&format!("{}/api/status", serve.url))["store"]["instances"]
+            .as_u64()
+            .unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while stored(&b) < 40 {
+        assert!(Instant::now() < deadline, "the retrieval never got going");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let before_kill = job_on(&b);
+    assert_eq!(before_kill["state"], "running", "{before_kill}");
+    assert_eq!(before_kill["claimed_by"], "node-a", "{before_kill}");
+    // B's page saw A's job move.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !heard_on_b.lock().unwrap().iter().any(|e| {
+        e["event"] == "progress" && e["id"] == job && e["progress"]["items_done"].as_u64() > Some(0)
+    }) {
+        assert!(
+            Instant::now() < deadline,
+            "B's events never showed A's progress"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal(&[a.pid()], "-KILL");
+    let killed = Instant::now();
+    let at_kill = stored(&b);
+    assert!(at_kill < 300, "the retrieval ended before the kill");
+    assert!(!a.is_running());
+
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let done = loop {
+        let record = job_on(&b);
+        if record["state"] == "completed" {
+            break record;
+        }
+        assert!(
+            record["state"] == "running" || record["state"] == "queued",
+            "{record}"
+        );
+        assert!(Instant::now() < deadline, "not finished on B: {record}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        killed.elapsed() >= Duration::from_secs(1),
+        "taken over before the lease ran out"
+    );
+    assert_eq!(done["claimed_by"], "node-b", "{done}");
+    let log: Vec<&str> = done["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        log.contains(&"interrupted (node node-a stopped); queued again"),
+        "{log:?}"
+    );
+    assert!(
+        log.iter()
+            .any(|l| l.contains("already stored; retrieving the rest")),
+        "B fetched only what was missing: {log:?}"
+    );
+    assert!(
+        done["output"]["stored"].as_u64().unwrap() <= 300 - at_kill,
+        "{done}"
+    );
+    // Every instance once: in the index, and as one object each in the bucket.
+    assert_eq!(stored(&b), 300);
+    assert_eq!(s3.keys("cluster/files/").len(), 300);
+    drop(b);
+}

@@ -7,7 +7,7 @@ mod support;
 
 use common::{lightbox, ok_json};
 
-use lightbox_core::jobs::{JobFilter, JobKind, JobQueue, JobState};
+use lightbox_core::jobs::{JobFilter, JobKind, JobState};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -240,7 +240,8 @@ fn kill_9_during_five_series_retrievals_then_restart_completes_them_without_dupl
             "{stderr}"
         );
     }
-    let queue = JobQueue::open(&data).unwrap();
+    // The server's queue: beside its index (SQLite or PostgreSQL).
+    let queue = store.job_queue().unwrap();
     let (jobs, total) = queue.list(&JobFilter::default()).unwrap();
     assert_eq!(total, 5, "five retrieve jobs: {jobs:?}");
     let interrupted = jobs.iter().filter(|j| j.state == JobState::Running).count();

@@ -77,7 +77,7 @@ import { limiter } from './lib/util.js';
  *   spec?: JobSpec, progress?: JobProgress | null, error?: JobError | null, attempts?: number,
  *   max_retries?: number, created_at?: number, started_at?: number | null, finished_at?: number | null,
  *   retry_at?: number | null, depends_on?: number[], output?: unknown, log?: JobLogLine[],
- *   parent?: number | null, children?: ChildCounts,
+ *   parent?: number | null, children?: ChildCounts, claimed_by?: string | null,
  * }} Job
  */
 /**

@@ -276,7 +276,9 @@ function renderRow(j, child = false) {
     h('td', { class: 'mono' }, String(j.id)),
     h('td', null, j.kind || ''),
     h('td', null, h('span', { class: 'state-pill state-' + (j.state || 'queued'), testid: 'job-state' }, (j.state || '').replace('_', ' ')),
-      j.state === 'waiting_retry' && j.retry_at ? h('div', { class: 'muted small-text' }, 'retry ' + relTime(j.retry_at)) : null),
+      j.state === 'waiting_retry' && j.retry_at ? h('div', { class: 'muted small-text' }, 'retry ' + relTime(j.retry_at)) : null,
+      // Where nodes share the queue: which of them runs it.
+      j.state === 'running' && j.claimed_by ? h('div', { class: 'muted small-text', testid: 'job-claimed-by' }, 'on ' + j.claimed_by) : null),
     h('td', null, h('div', { class: 'job-progress' },
       (tot || done || active) ? h('div', { class: 'progress' + (active && !tot && j.state === 'running' ? ' indeterminate' : ''), role: 'progressbar',
         'aria-label': 'Progress', 'aria-valuemin': '0', 'aria-valuemax': String(tot || 100), 'aria-valuenow': String(tot ? done : pct) }, bar) : null,
