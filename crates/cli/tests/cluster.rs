@@ -359,20 +359,14 @@ fn post(url: &str, body: Value) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|_| panic!("{text}"))
 }
 
-/// A retrieval from Orthanc (over a slow link, so that it takes a while) runs on node A; B's
-/// event stream shows its progress live; A is killed with `kill -9` part way; once A's lease
-/// runs out B takes the job over and fetches only what is missing: every instance once, in
-/// the index and in the bucket.
-#[test]
-fn a_retrieval_cut_by_kill_9_finishes_on_the_other_node() {
-    let Some((postgres, s3)) = support::start_cluster_servers() else {
-        return;
-    };
-    let Some(orthanc) = support::start_orthanc() else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let source = dir.path().join("source");
+/// Orthanc holding one series of 300 CT-sized instances, reached through a link of
+/// `bytes_per_second`: the link, and the node address (`AET@host:port`) to give Lightbox.
+fn slow_orthanc(
+    orthanc: &support::Orthanc,
+    dir: &Path,
+    bytes_per_second: u64,
+) -> (support::link::SlowLink, String) {
+    let source = dir.join("source");
     lightbox_synth::generate(
         &SynthSpec {
             patients: 1,
@@ -398,31 +392,71 @@ fn a_retrieval_cut_by_kill_9_finishes_on_the_other_node() {
         lightbox_net::dimse::c_store::send_files(&orthanc.address, &options, &files, &mut |_| {})
             .unwrap();
     assert_eq!(sent.sent, 300);
-    // About 40 MB at 4 MB/s: some ten seconds of retrieval.
-    let link = support::link::SlowLink::to(orthanc.address.port, 4_000_000);
+    let link = support::link::SlowLink::to(orthanc.address.port, bytes_per_second);
     let remote = format!("{}@127.0.0.1:{}", orthanc.address.ae_title, link.port);
-    let index = postgres.database();
-    let start = |name: &str| {
-        let data = dir.path().join(name);
-        let added = common::lightbox(&data, &["nodes", "add", "orthanc", &remote]);
-        assert!(added.status.success(), "{added:?}");
-        let mut env = s3.env();
-        env.push(("LIGHTBOX_NODE_NAME", name.to_string()));
-        env.push(("LIGHTBOX_JOB_LEASE_SECONDS", "3".to_string()));
-        Serve::spawn(
-            common::cluster_command(&data, &index, &s3.url("cluster"), env),
-            &[],
-        )
-    };
-    let mut a = start("node-a");
-    let b = start("node-b");
-    let study = post(
-        &format!("{}/api/remote/studies", a.url),
+    (link, remote)
+}
+
+/// A cluster node named `name` (a lease of 3 s) that knows `remote` as `orthanc`.
+fn retrieving_node(
+    data: &Path,
+    name: &str,
+    index: &str,
+    s3: &support::seaweedfs::SeaweedFs,
+    remote: &str,
+) -> Serve {
+    let added = common::lightbox(data, &["nodes", "add", "orthanc", remote]);
+    assert!(added.status.success(), "{added:?}");
+    let mut env = s3.env();
+    env.push(("LIGHTBOX_NODE_NAME", name.to_string()));
+    env.push(("LIGHTBOX_JOB_LEASE_SECONDS", "3".to_string()));
+    Serve::spawn(
+        common::cluster_command(data, index, &s3.url("cluster"), env),
+        &[],
+    )
+}
+
+/// The study Orthanc holds, found through `node`.
+fn remote_study(node: &Serve) -> String {
+    post(
+        &format!("{}/api/remote/studies", node.url),
         serde_json::json!({ "node": "orthanc", "filters": {} }),
     )["studies"][0]["StudyInstanceUID"]
         .as_str()
         .unwrap()
-        .to_string();
+        .to_string()
+}
+
+/// Queues the retrieval of `study` on `node`: its job.
+fn submit_retrieval(node: &Serve, study: &str) -> i64 {
+    post(
+        &format!("{}/api/jobs", node.url),
+        serde_json::json!({ "spec": { "kind": "retrieve", "node": "orthanc", "study_uid": study } }),
+    )["id"]
+        .as_i64()
+        .unwrap()
+}
+
+/// A retrieval from Orthanc (over a slow link, so that it takes a while) runs on node A; B's
+/// event stream shows its progress live; A is killed with `kill -9` part way; once A's lease
+/// runs out B takes the job over and fetches only what is missing: every instance once, in
+/// the index and in the bucket.
+#[test]
+fn a_retrieval_cut_by_kill_9_finishes_on_the_other_node() {
+    let Some((postgres, s3)) = support::start_cluster_servers() else {
+        return;
+    };
+    let Some(orthanc) = support::start_orthanc() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // About 40 MB at 4 MB/s: some ten seconds of retrieval.
+    let (link, remote) = slow_orthanc(&orthanc, dir.path(), 4_000_000);
+    let index = postgres.database();
+    let start = |name: &str| retrieving_node(&dir.path().join(name), name, &index, &s3, &remote);
+    let mut a = start("node-a");
+    let b = start("node-b");
+    let study = remote_study(&a);
 
     // B's event stream, as its jobs page reads it.
     let heard_on_b = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
@@ -441,12 +475,7 @@ fn a_retrieval_cut_by_kill_9_finishes_on_the_other_node() {
             }
         });
     }
-    let job = post(
-        &format!("{}/api/jobs", a.url),
-        serde_json::json!({ "spec": { "kind": "retrieve", "node": "orthanc", "study_uid": study } }),
-    )["id"]
-        .as_i64()
-        .unwrap();
+    let job = submit_retrieval(&a, &study);
     let job_on = |serve: &Serve| common::get_json(&format!("{}/api/jobs/{job}", serve.url));
     let stored = |serve: &Serve| {
         common::get_json(&format!("{}/api/status", serve.url))["store"]["instances"]
@@ -519,4 +548,98 @@ fn a_retrieval_cut_by_kill_9_finishes_on_the_other_node() {
     assert_eq!(stored(&b), 300);
     assert_eq!(s3.keys("cluster/files/").len(), 300);
     drop(b);
+    drop(link);
+}
+
+/// The jobs page of node B, in a real headless Chromium, follows a retrieval that node A runs
+/// (its state, the node running it, its progress as it moves) and cancels it: A stops it.
+#[test]
+fn the_jobs_page_of_one_node_follows_and_cancels_a_job_running_on_another() {
+    let Some(browser) = common::browser::Browser::start_or_skip() else {
+        return;
+    };
+    let Some((postgres, s3)) = support::start_cluster_servers() else {
+        return;
+    };
+    let Some(orthanc) = support::start_orthanc() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // About 40 MB at 1 MB/s: long enough to watch, and to cancel.
+    let (link, remote) = slow_orthanc(&orthanc, dir.path(), 1_000_000);
+    let index = postgres.database();
+    let a = retrieving_node(&dir.path().join("a"), "node-a", &index, &s3, &remote);
+    // B does not know Orthanc: only A can run the retrieval.
+    let mut env = s3.env();
+    env.push(("LIGHTBOX_NODE_NAME", "node-b".to_string()));
+    let b = Serve::spawn(
+        common::cluster_command(&dir.path().join("b"), &index, &s3.url("cluster"), env),
+        &[],
+    );
+    browser.goto(&format!("{}/#jobs", b.url));
+    browser.wait_until("the jobs page", Duration::from_secs(10), || {
+        browser.try_find("[data-testid=jobs-filter-text]").is_some()
+    });
+    let study = remote_study(&a);
+    let job = submit_retrieval(&a, &study);
+    let row = format!("[data-testid=job-row][data-job-id='{job}']");
+    // Read in one script: the rows are drawn anew as events arrive.
+    let text_of = |css: String| -> Option<String> {
+        browser
+            .execute(
+                "const e = document.querySelector(arguments[0]); return e ? e.textContent : null;",
+                &[Value::String(css)],
+            )
+            .as_str()
+            .map(str::to_string)
+    };
+    let done_items = || -> Option<u64> {
+        let text = text_of(row.clone())?;
+        let before = text.split(" / 300 items").next()?;
+        before
+            .rsplit(|c: char| !c.is_ascii_digit() && c != ',')
+            .next()?
+            .replace(',', "")
+            .parse()
+            .ok()
+    };
+    browser.wait_until(
+        "A's job, running, on B's page",
+        Duration::from_secs(30),
+        || {
+            text_of(format!("{row} [data-testid=job-claimed-by]")).as_deref() == Some("on node-a")
+                && text_of(format!("{row} [data-testid=job-state]")).as_deref() == Some("running")
+        },
+    );
+    // Its progress moves on B's page, from A's events alone (nothing is reloaded).
+    let mut first = None;
+    browser.wait_until("progress from A", Duration::from_secs(30), || {
+        match (first, done_items()) {
+            (None, Some(n)) if n > 0 => {
+                first = Some(n);
+                false
+            }
+            (Some(f), Some(n)) => n > f,
+            _ => false,
+        }
+    });
+    browser.screenshot("cluster-jobs-page-follows-another-node");
+    // Clicked from a script: progress redraws the row many times a second, and a WebDriver
+    // click between finding the button and pressing it would find it gone.
+    browser.execute(
+        "document.querySelector(arguments[0]).click();",
+        &[Value::String(format!("{row} [data-testid=job-cancel]"))],
+    );
+    browser.wait_until("the cancel, on B's page", Duration::from_secs(30), || {
+        text_of(format!("{row} [data-testid=job-state]")).as_deref() == Some("canceled")
+    });
+    let on_a = common::get_json(&format!("{}/api/jobs/{job}", a.url));
+    assert_eq!(on_a["state"], "canceled", "{on_a}");
+    let stored = common::get_json(&format!("{}/api/status", a.url))["store"]["instances"]
+        .as_u64()
+        .unwrap();
+    assert!(stored < 300, "canceled part way: {stored} stored");
+    let console = browser.console_errors();
+    assert!(console.is_empty(), "console errors: {console:?}");
+    drop((a, b, link));
 }

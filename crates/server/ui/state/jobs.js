@@ -151,7 +151,8 @@ export function onJobEvent(ev) {
       if (TERMINAL.has(ev.state)) f.finished_at = Date.now();
       if (ACTIVE.has(ev.state)) f.finished_at = null;
       mergeJob(f, { event: true });
-      if (!known.spec || TERMINAL.has(ev.state)) fetchJob(ev.id);
+      // A start is read again too: where nodes share the queue, it says which node runs it.
+      if (!known.spec || TERMINAL.has(ev.state) || ev.state === 'running') fetchJob(ev.id);
       if (known.parent != null) recountSoon(known.parent);
       break;
     }
