@@ -113,6 +113,16 @@ struct Message {
     event: Option<JobEvent>,
 }
 
+/// A message's text on the channel.
+fn notification(origin: &str, job: Option<JobId>, event: Option<JobEvent>) -> String {
+    let message = Message {
+        origin: origin.to_string(),
+        job,
+        event,
+    };
+    serde_json::to_string(&message).unwrap_or_default()
+}
+
 /// What the listener heard, waiting for the engine's next look.
 #[derive(Default)]
 struct Inbox {
@@ -214,11 +224,6 @@ impl PostgresQueue {
         })
     }
 
-    /// The node this queue claims jobs for.
-    pub fn node(&self) -> &str {
-        &self.node
-    }
-
     fn with_client<T: Send>(
         &self,
         f: impl FnOnce(&mut Client) -> Result<T, QueueError> + Send,
@@ -242,15 +247,6 @@ impl PostgresQueue {
 
     fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, QueueError> {
         self.with_client(|c| Ok(c.execute(sql, params)?))
-    }
-
-    fn message(&self, job: Option<JobId>, event: Option<JobEvent>) -> String {
-        let message = Message {
-            origin: self.origin.clone(),
-            job,
-            event,
-        };
-        serde_json::to_string(&message).unwrap_or_default()
     }
 
     /// Starts listening (once): the engine's first look at the changes.
@@ -318,12 +314,7 @@ impl PostgresQueue {
             }
             let ended: Vec<JobId> = activities.iter().map(|r| r.get(0)).collect();
             for id in ended.iter().chain(&requeued) {
-                let payload = serde_json::to_string(&Message {
-                    origin: origin.clone(),
-                    job: Some(*id),
-                    event: None,
-                })
-                .unwrap_or_default();
+                let payload = notification(&origin, Some(*id), None);
                 tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload])?;
             }
             tx.commit()?;
@@ -403,12 +394,7 @@ struct Publisher {
 
 impl EventPublisher for Publisher {
     fn publish(&self, event: &JobEvent) {
-        let mut payload = serde_json::to_string(&Message {
-            origin: self.origin.clone(),
-            job: None,
-            event: Some(event.clone()),
-        })
-        .unwrap_or_default();
+        let mut payload = notification(&self.origin, None, Some(event.clone()));
         if payload.len() > PAYLOAD_LIMIT {
             // A long log line or many series: the others read the rest from the tables.
             let id = match event {
@@ -419,12 +405,7 @@ impl EventPublisher for Publisher {
                 | JobEvent::Priority { id, .. } => Some(*id),
                 JobEvent::Cleared { .. } => None,
             };
-            payload = serde_json::to_string(&Message {
-                origin: self.origin.clone(),
-                job: id,
-                event: None,
-            })
-            .unwrap_or_default();
+            payload = notification(&self.origin, id, None);
         }
         let mut guard = lock(&self.client);
         let client: &mut Option<Client> = &mut guard;
@@ -872,7 +853,7 @@ impl QueueBackend for PostgresQueue {
     }
 
     fn signal(&self, id: JobId) -> Result<(), QueueError> {
-        let payload = self.message(Some(id), None);
+        let payload = notification(&self.origin, Some(id), None);
         self.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload])?;
         Ok(())
     }
