@@ -8,6 +8,7 @@ mod modify;
 mod output;
 mod routes;
 mod serve;
+mod sweep;
 mod verbs;
 
 use anyhow::{bail, Context, Result};
@@ -108,6 +109,9 @@ enum Command {
     /// Copy this store (index rows and files) into another, e.g. a cluster's PostgreSQL
     /// index and S3 bucket, verified by counts and hashes; resumable
     Migrate(migrate::MigrateArgs),
+    /// Find and delete the bucket's objects no index entry names (uploads of a node that died
+    /// before indexing them), and count index entries without an object
+    Sweep(sweep::SweepArgs),
     /// A de-identified copy (PS3.15 Annex E) of a patient, study or series: into the store, a
     /// folder or zip (DICOM media), or to a node, as a job
     Anonymize(anonymize::AnonymizeArgs),
@@ -620,6 +624,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Export(args) => export::run(&store, args),
         Command::Modify(args) => modify::run(&runtime, args),
         Command::Migrate(args) => migrate::run(&data_dir, &store, &index, &objects, args),
+        Command::Sweep(args) => sweep::run(&store, args),
         Command::Anonymize(args) => anonymize::run(&runtime, args),
         Command::Rm(args) => {
             let target = match (args.patient, args.study, args.series, args.instance) {

@@ -50,6 +50,20 @@ fn first_part(body: &[u8]) -> &[u8] {
     &body[start..end]
 }
 
+/// The content of the only part of a `multipart/related` body, whatever bytes it holds.
+fn only_part(body: &[u8]) -> &[u8] {
+    let start = body
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("part headers")
+        + 4;
+    let end = body
+        .windows(4)
+        .rposition(|w| w == b"\r\n--")
+        .expect("closing boundary");
+    &body[start..end]
+}
+
 fn get_bytes(url: &str) -> Vec<u8> {
     let mut response = common::http().get(url).call().unwrap();
     assert_eq!(response.status().as_u16(), 200, "GET {url}");
@@ -197,6 +211,56 @@ fn two_nodes_on_one_index_and_one_bucket_serve_what_either_stores() {
     let studies = wait_for_entries(&format!("{}/dicom-web/studies", a.url), 5);
     assert_eq!(studies.as_array().unwrap().len(), 5, "{studies}");
 
+    // Metadata and bulk data that B serves of a large instance it has no copy of come from
+    // ranged reads of the object: the same bytes A serves, and nothing fetched whole.
+    let large = dir.path().join("large");
+    lightbox_synth::generate(
+        &SynthSpec {
+            patients: 1,
+            studies_per_patient: 1,
+            series_per_study: 1,
+            instances_per_series: 10,
+            rows: 256,
+            columns: 256,
+            modality: Some("CT".into()),
+            enhanced: true,
+            seed: 6,
+            ..SynthSpec::default()
+        },
+        &large,
+    )
+    .unwrap();
+    support::dcmsend(&dcmsend, &host, &port, &large);
+    wait_for_entries(&format!("{}/dicom-web/studies", b.url), 6);
+    let file = walkdir::WalkDir::new(&large)
+        .into_iter()
+        .flatten()
+        .find(|e| e.file_type().is_file())
+        .unwrap();
+    let header = lightbox_dicom::read_file(file.path(), lightbox_dicom::ReadMode::Header).unwrap();
+    let uid = |tag| header.dataset.text(tag).unwrap();
+    let instance_url = |base: &str| {
+        format!(
+            "{base}/dicom-web/studies/{}/series/{}/instances/{}",
+            uid(lightbox_dicom::tag::STUDY_INSTANCE_UID),
+            uid(lightbox_dicom::tag::SERIES_INSTANCE_UID),
+            uid(lightbox_dicom::tag::SOP_INSTANCE_UID)
+        )
+    };
+    let metadata = common::get_json(&format!("{}/metadata", instance_url(&b.url)));
+    let pixels_uri = metadata[0]["7FE00010"]["BulkDataURI"].as_str().unwrap();
+    assert!(pixels_uri.ends_with("/bulk/7FE00010"), "{pixels_uri}");
+    let bulk = |base: &str| get_bytes(&format!("{}/bulk/7FE00010", instance_url(base)));
+    let from_b = bulk(&b.url);
+    assert_eq!(only_part(&from_b).len(), 10 * 256 * 256 * 2);
+    assert_eq!(only_part(&from_b), only_part(&bulk(&a.url)));
+    let cached = walkdir::WalkDir::new(data_b.join("cache"))
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .count();
+    assert_eq!(cached, 0, "B fetched the whole object");
+
     assert_eq!(managed_files(&data_a), 0);
     assert_eq!(managed_files(&data_b), 0);
     drop((a, b));
@@ -206,7 +270,7 @@ fn two_nodes_on_one_index_and_one_bucket_serve_what_either_stores() {
 /// SIGKILL part way, while the database is paused (SIGSTOP), so that whatever A answered
 /// before its index entry was committed would be lost. Every instance either node
 /// acknowledged is indexed once and readable through B, and every indexed instance has its
-/// object; objects A uploaded but never acknowledged may remain in the bucket without a row.
+/// object; objects A uploaded but never indexed are then swept away by `lightbox sweep`.
 #[test]
 fn a_node_killed_mid_ingest_loses_no_acknowledged_instance() {
     let Some((postgres, s3)) = support::start_cluster_servers() else {
@@ -346,6 +410,34 @@ fn a_node_killed_mid_ingest_loses_no_acknowledged_instance() {
     // B still answers, and lists what was acknowledged through A before it died.
     let listed = common::get_json(&format!("{}/api/status", b.url));
     assert_eq!(listed["store"]["instances"], rows, "{listed}");
+
+    // What A uploaded and never indexed, `lightbox sweep` finds and deletes (B is idle: no
+    // upload is about to be indexed, so no grace period is needed); the bucket then holds
+    // exactly the indexed instances.
+    let sweep = common::cluster_command(
+        &dir.path().join("sweeper"),
+        &index,
+        &s3.url("cluster"),
+        s3.env(),
+    )
+    .args(["sweep", "--older-than", "0", "--json"])
+    .output()
+    .unwrap();
+    assert!(
+        sweep.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sweep.stderr)
+    );
+    let report: Value = serde_json::from_slice(&sweep.stdout).unwrap();
+    let orphans = keys.len() as u64 - rows;
+    assert_eq!(report["objects"], keys.len() as u64, "{report}");
+    assert_eq!(report["indexed"], rows, "{report}");
+    assert_eq!(report["orphans"], orphans, "{report}");
+    assert_eq!(report["deleted"], orphans, "{report}");
+    assert_eq!(report["missing"], 0, "{report}");
+    eprintln!("orphans swept after the kill: {orphans}");
+    let left = s3.keys("cluster/files/").len() as u64;
+    assert_eq!(left, rows);
     drop(b);
 }
 

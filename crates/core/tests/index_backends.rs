@@ -166,7 +166,46 @@ fn queries() -> Vec<StudyQuery> {
             });
         }
     }
+    // Counts stopped at a bound: below, at and above the number of matches and the page's end.
+    for count_limit in [Some(0), Some(3), Some(30), Some(10_000)] {
+        for (limit, offset) in [(None, 0), (Some(7), 0), (Some(7), 40)] {
+            for patient_name in [None, pattern("S*")] {
+                out.push(StudyQuery {
+                    count_limit,
+                    limit,
+                    offset,
+                    patient_name,
+                    ..StudyQuery::default()
+                });
+            }
+        }
+    }
     out
+}
+
+/// A count stopped at a bound is the exact count when that is within the bound (or the page's
+/// end, if further), else the bound, marked inexact; the page itself is the same either way.
+fn bounded_counts_hold(index: &dyn Index) -> usize {
+    let mut checked = 0;
+    for bounded in queries().into_iter().filter(|q| q.count_limit.is_some()) {
+        let all = index
+            .search_studies(&StudyQuery {
+                count_limit: None,
+                ..bounded.clone()
+            })
+            .unwrap();
+        assert!(all.total_exact);
+        let page = index.search_studies(&bounded).unwrap();
+        let bound = bounded
+            .count_limit
+            .unwrap()
+            .max(bounded.offset + bounded.limit.unwrap_or(0));
+        assert_eq!(page.studies, all.studies, "{bounded:?}");
+        assert_eq!(page.total, all.total.min(bound), "{bounded:?}");
+        assert_eq!(page.total_exact, all.total <= bound, "{bounded:?}");
+        checked += 1;
+    }
+    checked
 }
 
 /// Asks both indexes every question; panics at the first answer that differs.
@@ -350,6 +389,8 @@ fn both_backends_answer_every_question_alike() {
         }
     );
     let asked = same_answers(s, p);
+    let counted = bounded_counts_hold(s) + bounded_counts_hold(p);
+    assert_eq!(counted, 2 * 24);
 
     // Previews: marked, then kept by a retrieval of their study.
     let everything = StudyQuery {

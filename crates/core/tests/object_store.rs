@@ -387,3 +387,103 @@ fn one_frame_of_an_object_not_cached_is_read_by_ranges() {
         .count();
     assert_eq!(cached, 0, "the object was fetched whole");
 }
+
+/// Objects no index entry names (written past the client under test, with curl) are orphans
+/// once older than the grace period, wherever they fall among the indexed ones: before, among
+/// and after them, in folders of their own. A dry run deletes nothing; the sweep deletes only
+/// them; an index entry whose object went is counted as missing.
+#[test]
+fn the_sweep_deletes_unindexed_objects_past_their_grace_period_and_nothing_else() {
+    let Some((pg, s3)) = support::start_cluster_servers() else {
+        return;
+    };
+    let a = node(&pg.database(), "sweep", &s3);
+    let work = tempfile::tempdir().unwrap();
+    assert_eq!(
+        import_into(&a.store, &generated(work.path(), 41, 8)).imported,
+        16
+    );
+    let indexed: BTreeSet<String> = bucket_keys(&s3, "sweep/files/");
+    assert_eq!(indexed.len(), 16);
+    let among = indexed
+        .iter()
+        .nth(3)
+        .unwrap()
+        .replace(".dcm", "-orphan.dcm");
+    let orphans = [
+        "sweep/files/00/first.dcm".to_string(),
+        among,
+        "sweep/files/zz/last.dcm".to_string(),
+    ];
+    let body = work.path().join("orphan");
+    std::fs::write(&body, b"not indexed").unwrap();
+    for key in &orphans {
+        let put = s3
+            .curl()
+            .arg("-T")
+            .arg(&body)
+            .arg(s3.bucket_url(key))
+            .status()
+            .unwrap();
+        assert!(put.success(), "PUT {key}");
+    }
+    let gone = indexed.iter().next().unwrap().clone();
+    let deleted = s3
+        .curl()
+        .args(["-X", "DELETE"])
+        .arg(s3.bucket_url(&gone))
+        .status()
+        .unwrap();
+    assert!(deleted.success());
+
+    let sweep = |grace_secs: u64, delete: bool| {
+        a.store
+            .sweep_objects(lightbox_core::store::SweepOptions {
+                grace: std::time::Duration::from_secs(grace_secs),
+                delete,
+            })
+            .unwrap()
+    };
+    let young = sweep(3600, true);
+    assert_eq!(
+        (young.objects, young.indexed, young.recent, young.orphans),
+        (18, 15, 3, 0),
+        "{young:?}"
+    );
+    assert_eq!(young.missing, 1);
+    assert_eq!(young.missing_examples, [gone.trim_start_matches("sweep/")]);
+
+    let dry = sweep(0, false);
+    assert_eq!(
+        (dry.orphans, dry.orphan_bytes, dry.deleted),
+        (3, 33, 0),
+        "{dry:?}"
+    );
+    assert_eq!(bucket_keys(&s3, "sweep/files/").len(), 18);
+
+    let swept = sweep(0, true);
+    assert_eq!(
+        (swept.orphans, swept.deleted, swept.indexed),
+        (3, 3, 15),
+        "{swept:?}"
+    );
+    let mut left = indexed.clone();
+    left.remove(&gone);
+    assert_eq!(bucket_keys(&s3, "sweep/files/"), left);
+    let again = sweep(0, true);
+    assert_eq!(
+        (again.objects, again.orphans, again.missing),
+        (15, 0, 1),
+        "{again:?}"
+    );
+
+    // A store in the data directory has nothing to sweep, and says so.
+    let local = Store::open(&work.path().join("local")).unwrap();
+    assert!(matches!(
+        local.sweep_objects(lightbox_core::store::SweepOptions {
+            grace: std::time::Duration::ZERO,
+            delete: true,
+        }),
+        Err(StoreError::NotInObjectStore)
+    ));
+}

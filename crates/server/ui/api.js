@@ -31,7 +31,11 @@ import { limiter } from './lib/util.js';
  *   temporal: number | null, instances: number, middle: string,
  * }} ImageSetRow
  */
-/** @typedef {{ studies?: StudyRow[], total?: number }} StudiesPage */
+/**
+ * A page of the study search; `total_exact` false: more than `total` studies match (the server
+ * stops counting there).
+ * @typedef {{ studies?: StudyRow[], total?: number, total_exact?: boolean }} StudiesPage
+ */
 /** @typedef {{ study?: StudyRow, series?: SeriesRow[] }} StudyDetail */
 /** @typedef {{ SOPInstanceUID: string, InstanceNumber?: number | string, NumberOfFrames?: number | string }} InstanceRow */
 /**

@@ -8,7 +8,7 @@ pub mod sqlite;
 
 pub use lightbox_dicom::matching::DateRangeError;
 pub use postgres::PostgresIndex;
-pub use query::{DateRange, StudyColumn, StudyOrder, StudyQuery, TextPattern};
+pub use query::{DateRange, StudyColumn, StudyOrder, StudyQuery, TextPattern, BROWSE_COUNT_LIMIT};
 pub use sqlite::SqliteIndex;
 
 use crate::image_sets::Placement;
@@ -118,8 +118,29 @@ pub enum InsertOutcome {
 /// A page of studies and the number of matches across all pages.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StudyPage {
+    /// The number of matching studies, or, when `total_exact` is false, a number that more
+    /// than this many match (the query's `count_limit` stopped the count).
     pub total: u64,
+    pub total_exact: bool,
     pub studies: Vec<StudySummary>,
+}
+
+impl StudyPage {
+    /// A page whose count found `counted` matches, stopping one past `bound` if bounded.
+    pub(crate) fn counted(counted: u64, bound: Option<u64>, studies: Vec<StudySummary>) -> Self {
+        match bound {
+            Some(bound) if counted > bound => StudyPage {
+                total: bound,
+                total_exact: false,
+                studies,
+            },
+            _ => StudyPage {
+                total: counted,
+                total_exact: true,
+                studies,
+            },
+        }
+    }
 }
 
 /// What to remove.
@@ -177,6 +198,13 @@ pub trait Index: Send + Sync {
     fn insert_batch(&self, records: &[InstanceRecord]) -> Result<Vec<InsertOutcome>, IndexError>;
     /// The stored path of an instance, if indexed.
     fn instance_path(&self, sop_instance_uid: &str) -> Result<Option<String>, IndexError>;
+    /// Every managed (not linked) instance's stored path, in byte order, to `visit` until it
+    /// returns false: one pass in bounded memory, to compare with an object store's listing.
+    /// The pass reads one snapshot of the index.
+    fn visit_managed_paths(
+        &self,
+        visit: &mut (dyn FnMut(&str) -> bool + Send),
+    ) -> Result<(), IndexError>;
     fn search_studies(&self, query: &StudyQuery) -> Result<StudyPage, IndexError>;
     fn study(&self, study_uid: &str) -> Result<Option<StudySummary>, IndexError>;
     fn series_of_study(&self, study_uid: &str) -> Result<Vec<SeriesSummary>, IndexError>;

@@ -44,6 +44,11 @@ impl TextPattern {
     }
 }
 
+/// How many matches the browser's study list counts before it says "more than": enough for
+/// any worklist a person pages through, few enough that a broad search of ten million
+/// instances answers within 50 ms (BENCHMARKS.md, "Study search").
+pub const BROWSE_COUNT_LIMIT: u64 = 1_000;
+
 /// Study search: every filter is optional; results sort as `order` says.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StudyQuery {
@@ -68,6 +73,30 @@ pub struct StudyQuery {
     /// Match Patient ID and Accession Number ignoring case too (as a browser's "contains" filter
     /// does); DICOM matching of those is case-sensitive, so this is off by default.
     pub ids_ignore_case: bool,
+    /// Count the matches only up to this many, or up to the page's end when that is further
+    /// (`None`: count them all). A broad search of a large archive then costs about what its
+    /// page costs, not a count of a million rows; [`StudyPage::total_exact`] tells which it is.
+    pub count_limit: Option<u64>,
+}
+
+impl StudyQuery {
+    /// How many matches the count stops at, if it stops.
+    pub(crate) fn count_bound(&self) -> Option<u64> {
+        let page_end = self.offset.saturating_add(self.limit.unwrap_or(0));
+        self.count_limit.map(|limit| limit.max(page_end))
+    }
+}
+
+/// The SQL counting the studies `from_where` selects (`FROM … WHERE …`), stopping past `bound`.
+pub(crate) fn count_sql(from_where: &str, bound: Option<u64>) -> String {
+    match bound {
+        None => format!("SELECT count(*) {from_where}"),
+        // One row past the bound tells "more than the bound" from "exactly the bound".
+        Some(bound) => format!(
+            "SELECT count(*) FROM (SELECT 1 {from_where} LIMIT {}) AS counted",
+            bound.saturating_add(1).min(i64::MAX as u64)
+        ),
+    }
 }
 
 /// How a page of studies is sorted.

@@ -424,14 +424,34 @@ impl Index for SqliteIndex {
         })
     }
 
+    fn visit_managed_paths(
+        &self,
+        visit: &mut (dyn FnMut(&str) -> bool + Send),
+    ) -> Result<(), IndexError> {
+        // A connection of its own: a pass over a large index must not hold a pooled reader.
+        let conn = open_connection(&self.path)?;
+        let mut statement =
+            conn.prepare("SELECT file_path FROM instances WHERE NOT linked ORDER BY file_path")?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            let path: String = row.get(0)?;
+            if !visit(&path) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn search_studies(&self, q: &StudyQuery) -> Result<StudyPage, IndexError> {
         let (filter, args, needs_patient) = study_filter(q);
         self.read(|c| {
-            let count_sql = if needs_patient {
-                format!("SELECT count(*) FROM studies s JOIN patients p ON p.id = s.patient_ref {filter}")
+            let from_where = if needs_patient {
+                format!("FROM studies s JOIN patients p ON p.id = s.patient_ref {filter}")
             } else {
-                format!("SELECT count(*) FROM studies s {filter}")
+                format!("FROM studies s {filter}")
             };
+            let bound = q.count_bound();
+            let count_sql = super::query::count_sql(&from_where, bound);
             let total: i64 = c.prepare_cached(&count_sql)?.query_row(params_from_iter(&args), |r| r.get(0))?;
             let order = order_by(q.order);
             let page_sql = format!(
@@ -445,7 +465,7 @@ impl Index for SqliteIndex {
                 .prepare_cached(&page_sql)?
                 .query_map(params_from_iter(&page_args), study_from_row)?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(StudyPage { total: total as u64, studies })
+            Ok(StudyPage::counted(total as u64, bound, studies))
         })
     }
 

@@ -150,7 +150,12 @@ pub fn find(index: &dyn Index, identifier: &DataSet) -> Result<Vec<DataSetBuilde
         .and_then(|l| Level::parse(&l))
         .ok_or(FindError::Level)?;
     let keys = keys(identifier);
-    let studies = index.search_studies(&study_query(&keys)?)?.studies;
+    // Every match is answered: no count needed beyond what the page holds.
+    let query = StudyQuery {
+        count_limit: Some(0),
+        ..study_query(&keys)?
+    };
+    let studies = index.search_studies(&query)?.studies;
     // Keys of the levels above the one queried narrow the candidates; the queried level's keys
     // are matched on each result.
     let study_keys: Vec<_> = keys

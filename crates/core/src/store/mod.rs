@@ -20,9 +20,11 @@
 mod cache;
 mod ranges;
 mod s3;
+mod sweep;
 
 pub use cache::ObjectCacheLimit;
 pub use s3::S3Location;
+pub use sweep::{SweepOptions, SweepReport, DEFAULT_GRACE as SWEEP_GRACE};
 
 use crate::index::{Index, IndexError, IndexLocation};
 use cache::ObjectCache;
@@ -45,6 +47,24 @@ pub enum StoreError {
     Location { given: String, reason: String },
     #[error("object store {location}: {source}")]
     ObjectStore { location: String, source: io::Error },
+    #[error("the managed files are in the data directory, not in an object store")]
+    NotInObjectStore,
+}
+
+/// Why an indexed instance could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReadInstanceError {
+    #[error("reading {stored_path}: {source}")]
+    Unreadable {
+        stored_path: String,
+        source: io::Error,
+    },
+    #[error("{stored_path} is not a readable DICOM instance: {source}")]
+    Invalid {
+        stored_path: String,
+        source: lightbox_dicom::ParseError,
+    },
 }
 
 /// Where managed files live.
@@ -309,6 +329,47 @@ impl Store {
                 &self.local_path(stored_path)?,
             )?)),
         }
+    }
+
+    /// Finds (and with `options.delete` deletes) the objects in the object store that no index
+    /// entry names, and counts the index entries whose object is missing; see [`sweep`].
+    pub fn sweep_objects(&self, options: SweepOptions) -> Result<SweepReport, StoreError> {
+        match &self.objects {
+            Objects::S3(s3) => sweep::sweep(s3, self.index().as_ref(), options),
+            Objects::DataDir => Err(StoreError::NotInObjectStore),
+        }
+    }
+
+    /// Whether an indexed instance can be read from a file on this node without fetching it:
+    /// a linked file, a managed file in the data directory, or a cached copy of the object.
+    pub fn has_local_file(&self, stored_path: &str) -> bool {
+        match self.object_store_of(stored_path) {
+            Some(s3) => s3.is_cached(stored_path),
+            None => true,
+        }
+    }
+
+    /// Parses an indexed instance (`size` as indexed) where it is stored, through
+    /// [`Store::byte_source`]: an object not cached on this node is read by ranges, and the
+    /// large values the parser leaves in the source are not fetched at all.
+    pub fn read_instance(
+        self: &Arc<Store>,
+        stored_path: &str,
+        size: u64,
+        mode: lightbox_dicom::ReadMode,
+    ) -> Result<lightbox_dicom::DicomFile, ReadInstanceError> {
+        let mut source = self.byte_source(stored_path, size).map_err(|source| {
+            ReadInstanceError::Unreadable {
+                stored_path: stored_path.to_string(),
+                source,
+            }
+        })?;
+        lightbox_dicom::parse::parse(&mut source, mode).map_err(|source| {
+            ReadInstanceError::Invalid {
+                stored_path: stored_path.to_string(),
+                source,
+            }
+        })
     }
 
     pub fn thumbnails_dir(&self) -> PathBuf {

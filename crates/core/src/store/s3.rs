@@ -92,6 +92,16 @@ impl std::fmt::Display for S3Location {
     }
 }
 
+/// An object as a listing gives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredObject {
+    /// Its data-directory relative path (its key without the store's prefix).
+    pub relative: String,
+    pub size: u64,
+    /// When it was last written, in milliseconds since the Unix epoch.
+    pub modified_ms: i64,
+}
+
 pub struct S3Objects {
     location: S3Location,
     client: Arc<dyn ObjectStore>,
@@ -347,6 +357,72 @@ impl S3Objects {
         match self.wait(async move { client.delete(&key).await }) {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(io_error(e)),
+        }
+    }
+
+    /// The folders directly under the folder `relative_dir`, as relative paths ending in `/`.
+    pub fn folders(&self, relative_dir: &str) -> io::Result<Vec<String>> {
+        let client = self.client.clone();
+        let key = self.key(relative_dir);
+        let listing = self.wait(async move { client.list_with_delimiter(Some(&key)).await });
+        let strip = self.strip_prefix();
+        Ok(listing
+            .map_err(io_error)?
+            .common_prefixes
+            .into_iter()
+            .filter_map(|p| p.as_ref().strip_prefix(&strip).map(|f| format!("{f}/")))
+            .collect())
+    }
+
+    /// The objects under the folder `relative_dir` (at any depth), sorted by relative path.
+    pub fn list_objects(&self, relative_dir: &str) -> io::Result<Vec<StoredObject>> {
+        let client = self.client.clone();
+        let key = self.key(relative_dir);
+        let listed = self.wait(async move {
+            let mut listing = client.list(Some(&key));
+            let mut metas = Vec::new();
+            while let Some(meta) = listing.next().await {
+                metas.push(meta?);
+            }
+            Ok::<_, object_store::Error>(metas)
+        });
+        let strip = self.strip_prefix();
+        let mut objects: Vec<StoredObject> = listed
+            .map_err(io_error)?
+            .into_iter()
+            .filter_map(|meta| {
+                let relative = meta.location.as_ref().strip_prefix(&strip)?.to_string();
+                Some(StoredObject {
+                    relative,
+                    size: meta.size,
+                    modified_ms: meta.last_modified.timestamp_millis(),
+                })
+            })
+            .collect();
+        objects.sort_by(|a, b| a.relative.cmp(&b.relative));
+        Ok(objects)
+    }
+
+    /// Object `relative` as it is now, `None` when there is none.
+    pub fn head(&self, relative: &str) -> io::Result<Option<StoredObject>> {
+        let client = self.client.clone();
+        let key = self.key(relative);
+        match self.wait(async move { client.head(&key).await }) {
+            Ok(meta) => Ok(Some(StoredObject {
+                relative: relative.to_string(),
+                size: meta.size,
+                modified_ms: meta.last_modified.timestamp_millis(),
+            })),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(io_error(e)),
+        }
+    }
+
+    /// What keys start with before their data-directory relative path.
+    fn strip_prefix(&self) -> String {
+        match self.location.prefix.as_str() {
+            "" => String::new(),
+            prefix => format!("{prefix}/"),
         }
     }
 

@@ -9,9 +9,12 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use lightbox_core::image_sets;
-use lightbox_core::index::{DateRange, StudyColumn, StudyOrder, StudyQuery, TextPattern};
+use lightbox_core::index::{
+    DateRange, StudyColumn, StudyOrder, StudyQuery, TextPattern, BROWSE_COUNT_LIMIT,
+};
 use lightbox_core::render::{self, thumbnail, FrameChoice, ThumbnailError};
-use lightbox_dicom::{dump, read_file, ReadMode};
+use lightbox_core::store::ReadInstanceError;
+use lightbox_dicom::{dump, ReadMode};
 use serde_json::{json, Value};
 
 const DEFAULT_PAGE: u64 = 50;
@@ -34,6 +37,7 @@ pub(super) fn study_query(raw: Option<&str>) -> Result<StudyQuery, ApiError> {
     let mut query = StudyQuery {
         limit: Some(DEFAULT_PAGE),
         ids_ignore_case: true,
+        count_limit: Some(BROWSE_COUNT_LIMIT),
         ..StudyQuery::default()
     };
     let mut descending = false;
@@ -96,6 +100,17 @@ pub(super) fn study_query(raw: Option<&str>) -> Result<StudyQuery, ApiError> {
                     .map_err(|_| ApiError::bad_request("limit: a number"))?;
                 query.limit = Some(limit.clamp(1, MAX_PAGE));
             }
+            // The browser counts matches up to a bound (BROWSE_COUNT_LIMIT); `count=all` counts
+            // every one.
+            "count" => {
+                query.count_limit = match value.as_str() {
+                    "all" => None,
+                    n => Some(n.parse().map_err(|_| {
+                        ApiError::bad_request("count: all, or how many matches to count at most")
+                            .with_field("count")
+                    })?),
+                }
+            }
             "offset" => {
                 query.offset = value
                     .parse()
@@ -129,6 +144,7 @@ pub async fn studies(
     .await?;
     Ok(Json(json!({
         "total": page.total,
+        "total_exact": page.total_exact,
         "offset": offset,
         "studies": page.studies,
     })))
@@ -368,16 +384,20 @@ pub async fn metadata(
             .instance(&sop)
             .map_err(index_error)?
             .ok_or_else(|| ApiError::not_found("no such instance in the store"))?;
-        // Pixel data and large binary values stay in the file and are summarised.
-        let path = store
-            .local_path(&instance.file_path)
-            .map_err(|e| ApiError::internal("reading a stored instance", e))?;
-        let file = read_file(&path, ReadMode::Full).map_err(|e| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("cannot read this instance: {e}"),
+        // Pixel data and large binary values stay where they are stored and are summarised.
+        let file = store
+            .read_instance(
+                &instance.file_path,
+                instance.file_size.max(0) as u64,
+                ReadMode::Full,
             )
-        })?;
+            .map_err(|e| match e {
+                ReadInstanceError::Invalid { source, .. } => ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("cannot read this instance: {source}"),
+                ),
+                other => ApiError::internal("reading a stored instance", other),
+            })?;
         Ok(Json(json!({
             "SOPInstanceUID": sop,
             "SeriesInstanceUID": instance.series_uid,
@@ -390,6 +410,15 @@ pub async fn metadata(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_browser_counts_up_to_a_bound_unless_asked_for_all() {
+        let bounded = study_query(None).unwrap();
+        assert_eq!(bounded.count_limit, Some(BROWSE_COUNT_LIMIT));
+        assert_eq!(study_query(Some("count=all")).unwrap().count_limit, None);
+        assert_eq!(study_query(Some("count=20")).unwrap().count_limit, Some(20));
+        assert!(study_query(Some("count=many")).is_err());
+    }
 
     #[test]
     fn filters_contain_unless_wildcards() {

@@ -2,7 +2,9 @@
 //! and the body, so a large series leaves in 64 KiB chunks and never sits whole in memory.
 
 use axum::body::{Body, Bytes};
+use lightbox_core::store::Store;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Files up to this size are read in one piece; larger ones in CHUNK pieces.
 const WHOLE_FILE: u64 = 16 << 20;
@@ -54,6 +56,57 @@ pub enum Part {
         length: u64,
         content_type: String,
     },
+    /// `length` bytes from `offset` of an indexed instance this node holds no copy of (an
+    /// object in the object store), fetched in CHUNK ranges as they are sent: bulk data of a
+    /// large instance costs what is sent, not the whole object.
+    StoredSpan {
+        store: Arc<Store>,
+        stored_path: String,
+        offset: u64,
+        length: u64,
+        content_type: String,
+    },
+}
+
+/// Sends `length` bytes of an indexed instance from `offset` in CHUNK ranges (see
+/// [`Part::StoredSpan`]). False when the client went away or a read failed (the error was sent).
+async fn send_stored_span(
+    chunks: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+    store: Arc<Store>,
+    stored_path: String,
+    mut offset: u64,
+    length: u64,
+) -> bool {
+    let end = offset.saturating_add(length);
+    while offset < end {
+        let range = offset..end.min(offset + CHUNK as u64);
+        let (store, path) = (store.clone(), stored_path.clone());
+        let read = tokio::task::spawn_blocking(move || store.read_range(&path, range))
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
+        match read {
+            // The object ends before the span the index promised: a torn object.
+            Ok(piece) if piece.is_empty() => {
+                let short = std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("{stored_path} ends at byte {offset}, before its bulk data does"),
+                );
+                let _ = chunks.send(Err(short)).await;
+                return false;
+            }
+            Ok(piece) => {
+                offset += piece.len() as u64;
+                if chunks.send(Ok(Bytes::from(piece))).await.is_err() {
+                    return false;
+                }
+            }
+            Err(e) => {
+                let _ = chunks.send(Err(e)).await;
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// Sends `path` from `offset` to `end` (the file's end when `None`) on `chunks`: whole files up
@@ -113,7 +166,8 @@ where
             let content_type = match &part {
                 Part::File { content_type, .. }
                 | Part::Bytes { content_type, .. }
-                | Part::Span { content_type, .. } => content_type.clone(),
+                | Part::Span { content_type, .. }
+                | Part::StoredSpan { content_type, .. } => content_type.clone(),
             };
             let head = format!("--{boundary}\r\nContent-Type: {content_type}\r\n\r\n");
             if chunks_tx.send(Ok(Bytes::from(head))).await.is_err() {
@@ -137,6 +191,17 @@ where
                     ..
                 } => {
                     if !send_file(&chunks_tx, path, offset, Some(offset + length)).await {
+                        return;
+                    }
+                }
+                Part::StoredSpan {
+                    store,
+                    stored_path,
+                    offset,
+                    length,
+                    ..
+                } => {
+                    if !send_stored_span(&chunks_tx, store, stored_path, offset, length).await {
                         return;
                     }
                 }

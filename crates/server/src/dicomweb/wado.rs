@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use lightbox_core::model::InstanceSummary;
 use lightbox_dicom::meta::part10_header;
 use lightbox_dicom::transfer_syntax::{EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN};
-use lightbox_dicom::{json, read_file, transcode, DataSet, ReadMode, Tag, Value};
+use lightbox_dicom::{json, transcode, DataSet, ReadMode, Tag, Value};
 
 /// The transfer syntax a client asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -229,10 +229,13 @@ async fn metadata(
     let body = tokio::task::spawn_blocking(move || {
         let mut out = Vec::with_capacity(all.len());
         for summary in all {
-            let path = store
-                .local_path(&summary.file_path)
-                .map_err(|e| ApiError::internal("reading a stored instance", e))?;
-            let file = read_file(&path, ReadMode::Full)
+            // By ranges where this node has no copy: metadata leaves bulk data where it is.
+            let file = store
+                .read_instance(
+                    &summary.file_path,
+                    summary.file_size.max(0) as u64,
+                    ReadMode::Full,
+                )
                 .map_err(|e| ApiError::internal("reading a stored instance", e))?;
             let prefix = format!(
                 "{base}/studies/{}/series/{}/instances/{}/bulk",
@@ -305,11 +308,22 @@ pub async fn bulk(
         })
         .collect::<Result<Vec<Tag>, ApiError>>()?;
     let summary = instances(&state, &study, Some(&series), Some(&instance))?.remove(0);
-    let file_path = state.stored_file(&summary.file_path).await?;
-    // Large values stay in the file (the parser leaves them there) and leave it in pieces.
+    let store = state.store.clone();
+    // Large values stay where they are stored (the parser leaves them there) and leave in
+    // pieces: from the file, or, for an object this node holds no copy of, by ranged reads of
+    // the data set and of the value asked for, not a fetch of the whole object.
     let part = tokio::task::spawn_blocking(move || -> Result<Part, ApiError> {
-        let file = read_file(&file_path, ReadMode::Full)
-            .map_err(|e| ApiError::internal("reading a stored instance", e))?;
+        let stored_path = summary.file_path;
+        let unreadable = |e: &dyn std::fmt::Display| {
+            ApiError::internal("reading a stored instance", e.to_string())
+        };
+        let file = store
+            .read_instance(
+                &stored_path,
+                summary.file_size.max(0) as u64,
+                ReadMode::Full,
+            )
+            .map_err(|e| unreadable(&e))?;
         let content_type = "application/octet-stream".to_string();
         match find(&file.dataset, &tags) {
             Some(Value::Bytes(bytes)) => Ok(Part::Bytes {
@@ -328,8 +342,15 @@ pub async fn bulk(
                         })
                         .ok_or_else(|| ApiError::internal("bulk data", "span out of range"))
                 }
-                None => Ok(Part::Span {
-                    path: file_path,
+                None if store.has_local_file(&stored_path) => Ok(Part::Span {
+                    path: store.local_path(&stored_path).map_err(|e| unreadable(&e))?,
+                    offset: span.offset,
+                    length: span.length,
+                    content_type,
+                }),
+                None => Ok(Part::StoredSpan {
+                    store,
+                    stored_path,
                     offset: span.offset,
                     length: span.length,
                     content_type,

@@ -85,6 +85,17 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX instances_by_series ON instances (series_ref, instance_number);
     "#,
+    // 2: each study's patient name beside it (a patient row never changes: another name is
+    // another patient), so that a name filter narrows the studies through one index (with the
+    // date, which name searches are often combined with), and a walk in date order tests each
+    // study without a join.
+    r#"
+    ALTER TABLE studies ADD COLUMN patient_name_norm TEXT COLLATE "C";
+    UPDATE studies s SET patient_name_norm = p.patient_name_norm
+        FROM patients p WHERE p.id = s.patient_ref;
+    ALTER TABLE studies ALTER COLUMN patient_name_norm SET NOT NULL;
+    CREATE INDEX studies_by_patient_name ON studies (patient_name_norm, study_date);
+    "#,
 ];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
@@ -114,6 +125,37 @@ pub fn migrate(client: &mut Client) -> Result<(), IndexError> {
             &[&(step as i64 + 1)],
         )?;
     }
+    trigram_indexes(&mut tx);
     tx.commit()?;
     Ok(())
+}
+
+/// Trigram indexes for the browser's "contains" searches of names and descriptions, which no
+/// B-tree serves (at ten million instances, a rare fragment of a name took 187 ms at the 95th
+/// percentile without one, 11 ms with it). `pg_trgm` ships with PostgreSQL and is a trusted
+/// extension, but a database may still refuse it: then searches work as before, slower, and
+/// the next start tries again.
+fn trigram_indexes(tx: &mut postgres::Transaction) {
+    const INDEXES: &[(&str, &str)] = &[
+        ("studies_by_patient_name_trigrams", "patient_name_norm"),
+        ("studies_by_description_trigrams", "description_norm"),
+    ];
+    for (name, column) in INDEXES {
+        let exists = tx
+            .query_one("SELECT to_regclass($1) IS NOT NULL", &[name])
+            .and_then(|row| row.try_get::<_, bool>(0));
+        if matches!(exists, Ok(true)) {
+            continue;
+        }
+        let created = tx.savepoint(*name).and_then(|mut step| {
+            step.batch_execute(&format!(
+                "CREATE EXTENSION IF NOT EXISTS pg_trgm;
+                 CREATE INDEX IF NOT EXISTS {name} ON studies USING gin ({column} gin_trgm_ops)"
+            ))?;
+            step.commit()
+        });
+        if let Err(e) = created {
+            tracing::warn!(error = %e, index = name, "no trigram index: contains searches of {column} read every study");
+        }
+    }
 }

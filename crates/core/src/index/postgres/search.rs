@@ -58,9 +58,9 @@ pub(super) fn study_filter(q: &StudyQuery) -> (String, Args, bool) {
             clauses.push(format!("{column} = {mark}"));
         }
     };
+    // The study's copy of its patient's name: no join to test it.
     if let Some(p) = &q.patient_name {
-        text("p.patient_name_norm", p, true, &mut args);
-        needs_patient = true;
+        text("s.patient_name_norm", p, true, &mut args);
     }
     // upper() in the "C" collation folds ASCII only, which is what IDs are made of.
     let (patient_id, accession) = if q.ids_ignore_case {

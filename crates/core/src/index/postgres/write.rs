@@ -151,8 +151,10 @@ fn insert_fresh(
     let study_uids = column(&studies, |r| r.study_uid.as_str());
     tx.execute(
         "INSERT INTO studies (patient_ref, study_uid, study_date, study_time, description,
-             description_norm, study_id, accession, referring_physician)
-         SELECT a, b, c, d, e, f, g, h, i FROM unnest($1::int8[], $2::text[], $3::text[],
+             description_norm, study_id, accession, referring_physician, patient_name_norm)
+         SELECT a, b, c, d, e, f, g, h, i,
+             (SELECT p.patient_name_norm FROM patients p WHERE p.id = a)
+         FROM unnest($1::int8[], $2::text[], $3::text[],
              $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
              WITH ORDINALITY AS u(a, b, c, d, e, f, g, h, i, n)
          ORDER BY n ON CONFLICT DO NOTHING",

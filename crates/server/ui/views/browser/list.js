@@ -60,9 +60,8 @@ async function loadNextPage() {
     const r = await api(localQuery(L.filters, L.sort, L.offset, PAGE_SIZE));
     if (gen !== L.gen || currentList() !== L) return;
     const rows = (r && r.studies) || [];
-    L.total = r.total != null ? r.total : L.offset + rows.length;
     L.offset += rows.length;
-    L.done = rows.length === 0 || L.offset >= L.total;
+    keepTotal(L, r);
     appendStudies(L, rows);
     if (L.total === 0) renderEmptyList(L);
     updateResultCount();
@@ -83,6 +82,20 @@ async function loadNextPage() {
       maybeLoadMore();
     }
   }
+}
+
+/**
+ * Keeps the count of matches a page of the search came with, and whether the list is loaded
+ * to its end. When the server stopped counting ("more than"), only an empty page ends the
+ * list: the count grows with the pages, and is exact once the list ends before its bound.
+ * @param {ListState} L
+ * @param {StudiesPage} r
+ */
+export function keepTotal(L, r) {
+  const rows = (r && r.studies) || [];
+  L.total = r.total != null ? r.total : L.offset;
+  L.totalExact = r.total_exact !== false;
+  L.done = rows.length === 0 || (L.totalExact && L.offset >= L.total);
 }
 
 /** Tells tests and benchmarks that the first page is shown (once). */
@@ -118,12 +131,14 @@ export function updateResultCount() {
   const parts = [];
   if (!L || !sourceLocal()) parts.push('Local store not searched');
   else if (L.total == null) parts.push('Searching…');
-  else parts.push(`${plural(L.total, 'study', 'studies')}${filtersActive(L.filters) ? ' match' : ''}`
-    + (L.total > L.count && L.count ? ` (${fmtNum(L.count)} shown)` : ''));
+  else parts.push(`${L.totalExact ? '' : 'More than '}${plural(L.total, 'study', 'studies')}`
+    + `${filtersActive(L.filters) ? ' match' : ''}`
+    + ((L.total > L.count || !L.totalExact) && L.count ? ` (${fmtNum(L.count)} shown)` : ''));
   const remoteOnly = remoteOnlyCount() || 0;
   if (remoteOnly) parts.push(`${plural(remoteOnly, 'remote-only study', 'remote-only studies')}`);
   el.textContent = parts.join(' · ');
   el.dataset.total = L && L.total != null ? String(L.total) : '';
+  el.dataset.totalExact = L && !L.totalExact ? 'false' : 'true';
 }
 
 /**
@@ -196,9 +211,8 @@ export function resetListWithRows(r) {
   dropLocalEntries();
   const L = newList(old.filters);
   const rows = (r && r.studies) || [];
-  L.total = r.total != null ? r.total : rows.length;
   L.offset = rows.length;
-  L.done = rows.length === 0 || L.offset >= L.total;
+  keepTotal(L, r);
   appendStudies(L, rows);
   if (L.total === 0) renderEmptyList(L);
   updateResultCount();

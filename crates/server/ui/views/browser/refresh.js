@@ -170,9 +170,12 @@ async function refreshList() {
     updateStudyRow(e);
     if (e.seriesLoaded && before !== row.NumberOfStudyRelatedInstances) refreshStudySoon(e.uid, true);
   }
-  if (r.total != null && r.total !== L.total) {
+  // A "more than" count below the one the list has (which counted to further down) says less.
+  const saysLess = r.total_exact === false && L.total != null && r.total != null && r.total <= L.total;
+  if (r.total != null && !saysLess && (r.total !== L.total || (r.total_exact !== false) !== L.totalExact)) {
     L.total = r.total;
-    if (L.offset < L.total) L.done = false;
+    L.totalExact = r.total_exact !== false;
+    if (L.offset < L.total || !L.totalExact) L.done = false;
     updateResultCount();
     maybeLoadMore();
   }
