@@ -801,6 +801,8 @@ fn study_query(f: StudyFilters) -> Result<StudyQuery> {
         order: StudyOrder::Date,
         ids_ignore_case: false,
         include_previews: false,
+        // The command line says how many match, exactly.
+        count_limit: None,
     })
 }
 
