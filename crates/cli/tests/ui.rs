@@ -975,3 +975,71 @@ fn a_node_that_is_down_is_reported_at_once_while_it_is_tried_again() {
         "failed"
     );
 }
+
+/// More studies than the browser counts: the list says "more than 1,000", keeps loading as it
+/// is scrolled, and gives the exact number once it has loaded far enough to count them all.
+#[test]
+fn a_list_longer_than_the_count_says_more_than_and_counts_exactly_at_its_end() {
+    let Some(browser) = Browser::start_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let source = dir.path().join("source");
+    lightbox_synth::generate(
+        &SynthSpec {
+            patients: 202,
+            studies_per_patient: 5,
+            series_per_study: 1,
+            instances_per_series: 1,
+            rows: 8,
+            columns: 8,
+            seed: 12,
+            ..SynthSpec::default()
+        },
+        &source,
+    )
+    .unwrap();
+    let imported = common::lightbox(&data, &["import", source.to_str().unwrap()]);
+    assert!(imported.status.success(), "{imported:?}");
+    let lightbox = Lightbox::start(&data);
+    let page = lightbox.api("/api/studies?limit=50");
+    assert_eq!(
+        (page["total"].clone(), page["total_exact"].clone()),
+        (json!(1000), json!(false))
+    );
+    let all = lightbox.api("/api/studies?limit=1&count=all");
+    assert_eq!(
+        (all["total"].clone(), all["total_exact"].clone()),
+        (json!(1010), json!(true))
+    );
+
+    open(&browser, &lightbox);
+    let count = || text_of(&browser, "#result-count").replace([',', '\u{202f}', '\u{a0}'], "");
+    browser.wait_until("the bounded count", Duration::from_secs(20), || {
+        count().starts_with("More than 1000 studies")
+    });
+    assert_eq!(
+        attr_of(&browser, "#result-count", "data-total-exact").as_deref(),
+        Some("false")
+    );
+    assert!(count().contains("(50 shown)"), "{}", count());
+    browser.screenshot("more-than-counted");
+    browser.wait_until("the whole list, counted", Duration::from_secs(60), || {
+        browser.execute(
+            "window.scrollTo(0, document.body.scrollHeight); return true",
+            &[],
+        );
+        count().starts_with("1010 studies")
+    });
+    assert_eq!(
+        attr_of(&browser, "#result-count", "data-total-exact").as_deref(),
+        Some("true")
+    );
+    let rows = browser.execute(
+        "return new Set([...document.querySelectorAll('[data-study-uid]')].map((e) => e.dataset.studyUid)).size",
+        &[],
+    );
+    assert_eq!(rows, json!(1010));
+    assert_no_page_errors(&browser);
+}
