@@ -172,9 +172,7 @@ fn a_thousand_instances_in_one_association_are_one_activity_with_their_thumbnail
         "{child_title}"
     );
     browser.screenshot("jobs-activity");
-    browser
-        .find(&format!("{row} [data-testid=job-details]"))
-        .click();
+    browser.click_fresh(&format!("{row} [data-testid=job-details]"));
     browser.wait_until("the series table", Duration::from_secs(10), || {
         count(&browser, "[data-testid=job-received-series] tbody tr") == 4
     });

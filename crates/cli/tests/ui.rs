@@ -790,16 +790,12 @@ fn jobs_panel_cancels_and_retries_and_import_uploads_files() {
         Duration::from_secs(10),
         || lightbox.api(&format!("/api/jobs/{id}"))["priority"] == "highest",
     );
-    browser
-        .find(&format!("{row_selector} [data-testid=job-cancel]"))
-        .click();
+    browser.click_fresh(&format!("{row_selector} [data-testid=job-cancel]"));
     browser.wait_until("the job is canceled", Duration::from_secs(10), || {
         attr_of(&browser, &row_selector, "data-state").as_deref() == Some("canceled")
     });
     browser.screenshot("jobs-canceled");
-    browser
-        .find(&format!("{row_selector} [data-testid=job-retry]"))
-        .click();
+    browser.click_fresh(&format!("{row_selector} [data-testid=job-retry]"));
     browser.wait_until(
         "the job runs again and fails",
         Duration::from_secs(30),
@@ -810,9 +806,7 @@ fn jobs_panel_cancels_and_retries_and_import_uploads_files() {
             )
         },
     );
-    browser
-        .find(&format!("{row_selector} [data-testid=job-details]"))
-        .click();
+    browser.click_fresh(&format!("{row_selector} [data-testid=job-details]"));
     browser.wait_for_text("body", "cannot connect to 127.0.0.1");
     browser.screenshot("jobs-details");
     let record = lightbox.api(&format!("/api/jobs/{id}"));
