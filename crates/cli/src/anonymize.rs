@@ -8,6 +8,7 @@ use clap::Args;
 use lightbox_core::jobs::kinds::anonymize::AnonymizeOutput;
 use lightbox_core::jobs::{AnonymizeDestination, DeleteTarget, JobSpec};
 use lightbox_core::nodes::Nodes;
+use lightbox_core::store::Store;
 use lightbox_dicom::deid::pixels::Rect;
 use lightbox_dicom::deid::profile::{DeidOption, Profile};
 use std::path::{Path, PathBuf};
@@ -80,7 +81,7 @@ fn absolute(path: &Path) -> Result<PathBuf> {
 
 /// `--to`: `local`, a zip by its extension, a node by its name (unless a path of that name
 /// exists), else a folder.
-fn destination(data_dir: &Path, to: &str) -> Result<AnonymizeDestination> {
+fn destination(store: &Store, to: &str) -> Result<AnonymizeDestination> {
     if to == "local" {
         return Ok(AnonymizeDestination::Local);
     }
@@ -90,7 +91,7 @@ fn destination(data_dir: &Path, to: &str) -> Result<AnonymizeDestination> {
     }
     let is_node = !path.exists()
         && !to.contains('/')
-        && Nodes::new(data_dir)
+        && Nodes::of_store(store)
             .list()?
             .iter()
             .any(|node| node.name == to);
@@ -129,7 +130,7 @@ pub fn run(rt: &Runtime, args: AnonymizeArgs) -> Result<()> {
             .map(DeidOption::name)
             .map(str::to_string)
             .collect(),
-        destination: destination(&rt.data_dir, &args.to)?,
+        destination: destination(&rt.store, &args.to)?,
         project_key: file(&args.project_key)?,
         pseudonyms: file(&args.pseudonyms)?,
         pseudonym_rows: Vec::new(),

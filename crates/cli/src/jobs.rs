@@ -133,7 +133,7 @@ fn in_process(
 ) -> Result<Finished> {
     let runner = LocalRunner::new(
         rt.store.clone(),
-        Nodes::new(&rt.data_dir),
+        Nodes::of_store(&rt.store),
         MoveListener::Temporary(rt.listen.clone()),
     );
     let ctx = JobContext::standalone(Box::new(TerminalSink { bar }), cancel.clone());

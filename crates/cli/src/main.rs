@@ -519,12 +519,6 @@ fn run(cli: Cli) -> Result<()> {
         Some(d) => d,
         None => default_data_dir()?,
     };
-    let nodes = Nodes::new(&data_dir);
-    match cli.command {
-        Command::Nodes(command) => return run_nodes(&nodes, &command),
-        Command::Routes(command) => return routes::run(&data_dir, command),
-        _ => {}
-    }
     let index = lightbox_core::index::IndexLocation::parse(cli.index.as_deref().unwrap_or(""))?;
     if let Command::Jobs(args) = cli.command {
         return jobs::command(&data_dir, &index, args);
@@ -534,6 +528,12 @@ fn run(cli: Cli) -> Result<()> {
         Store::open_with(&data_dir, &index, &objects)
             .with_context(|| format!("opening the store in {}", data_dir.display()))?,
     );
+    // Remote nodes and routing rules are the cluster's when the index is shared.
+    match cli.command {
+        Command::Nodes(command) => return run_nodes(&Nodes::of_store(&store), &command),
+        Command::Routes(command) => return routes::run(&store, command),
+        _ => {}
+    }
     let runtime = jobs::Runtime {
         data_dir: data_dir.clone(),
         store: store.clone(),

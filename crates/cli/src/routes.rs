@@ -4,7 +4,7 @@ use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use lightbox_core::nodes::Nodes;
 use lightbox_core::routes::{Route, RouteLevel, Routes};
-use std::path::Path;
+use lightbox_core::store::Store;
 
 #[derive(Subcommand)]
 pub enum RoutesCommand {
@@ -62,8 +62,8 @@ pub struct AddArgs {
     disabled: bool,
 }
 
-pub fn run(data_dir: &Path, command: RoutesCommand) -> Result<()> {
-    let routes = Routes::new(data_dir);
+pub fn run(store: &Store, command: RoutesCommand) -> Result<()> {
+    let routes = Routes::of_store(store);
     match command {
         RoutesCommand::Add(args) => {
             let AddArgs {
@@ -89,7 +89,7 @@ pub fn run(data_dir: &Path, command: RoutesCommand) -> Result<()> {
             } else {
                 None
             };
-            if Nodes::new(data_dir).resolve(&to).is_err() {
+            if Nodes::of_store(store).resolve(&to).is_err() {
                 bail!("no node named {to:?}: add it with `lightbox nodes add` first");
             }
             routes.put(Route {

@@ -8,6 +8,7 @@ use lightbox_core::jobs::received::{FollowUps, ReceivedActivities};
 use lightbox_core::jobs::runner::{LocalRunner, MoveListener};
 use lightbox_core::jobs::{Engine, EngineConfig};
 use lightbox_core::nodes::Nodes;
+use lightbox_core::routes::Routes;
 use lightbox_core::scp;
 use lightbox_core::store::Store;
 use lightbox_net::dimse::server::{DimseServer, ServerConfig};
@@ -79,7 +80,21 @@ pub fn serve(
             );
         }
     }
-    let runner = LocalRunner::new(store.clone(), Nodes::new(data_dir), MoveListener::Running);
+    if store.shared_lists().is_some() {
+        // A node that kept its own lists before it joined the cluster brings them in now, if
+        // the cluster has none yet; reading them is what adopts them.
+        if let Err(e) = Nodes::of_store(&store).list() {
+            tracing::warn!(error = %e, "the cluster's remote nodes");
+        }
+        if let Err(e) = Routes::of_store(&store).list() {
+            tracing::warn!(error = %e, "the cluster's routing rules");
+        }
+    }
+    let runner = LocalRunner::new(
+        store.clone(),
+        Nodes::of_store(&store),
+        MoveListener::Running,
+    );
     let queue = store.job_queue()?;
     let engine = match Engine::start_on(data_dir, queue, Arc::new(runner), jobs.engine) {
         Ok(engine) => Arc::new(engine),
@@ -96,7 +111,7 @@ pub fn serve(
     let (received, follow_ups) = ReceivedActivities::start(
         engine.clone(),
         store.clone(),
-        Nodes::new(data_dir),
+        Nodes::of_store(&store),
         shutdown.clone(),
         jobs.follow_ups,
     )?;
@@ -138,7 +153,7 @@ pub fn serve(
     let router = lightbox_server::router(lightbox_server::ServerConfig {
         stopping,
         store: store.clone(),
-        nodes: Nodes::new(data_dir),
+        nodes: Nodes::of_store(&store),
         engine: Some(engine.clone()),
         credentials,
         address: http_local,

@@ -747,3 +747,141 @@ fn the_jobs_page_of_one_node_follows_and_cancels_a_job_running_on_another() {
     assert!(console.is_empty(), "console errors: {console:?}");
     drop((a, b, link));
 }
+
+/// `lightbox ARGS` as a node of the cluster: its data directory, the shared index and bucket.
+fn cluster_cli(data: &Path, index: &str, s3: &support::seaweedfs::SeaweedFs, args: &[&str]) {
+    let out = common::cluster_command(data, index, &s3.url("cluster"), s3.env())
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn names(list: &Value) -> Vec<&str> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["name"].as_str().unwrap())
+        .collect()
+}
+
+/// The remote nodes and the routing rules are the cluster's: a node that kept its own before
+/// it joined brings them in; a rule added on B routes what A receives, to a node A brought;
+/// a node removed on B is gone from A.
+#[test]
+fn remote_nodes_and_routing_rules_are_the_same_on_every_node() {
+    let Some(dcmsend) = support::peer_tool("dcmsend") else {
+        return;
+    };
+    let Some((postgres, s3)) = support::start_cluster_servers() else {
+        return;
+    };
+    let Some(orthanc) = support::start_orthanc() else {
+        return;
+    };
+    let index = postgres.database();
+    let dir = tempfile::tempdir().unwrap();
+    let (data_a, data_b) = (dir.path().join("a"), dir.path().join("b"));
+
+    // A, on its own (its index and lists in its data directory), knows the PACS.
+    let pacs = format!("ORTHANC@127.0.0.1:{}", orthanc.address.port);
+    let standalone = std::process::Command::new(env!("CARGO_BIN_EXE_lightbox"))
+        .arg("--data-dir")
+        .arg(&data_a)
+        .env_remove("LIGHTBOX_INDEX")
+        .args(["nodes", "add", "pacs", &pacs])
+        .output()
+        .unwrap();
+    assert!(standalone.status.success(), "{standalone:?}");
+    assert!(data_a.join("nodes.json").is_file());
+
+    let stable = ["--route-stable-seconds", "2"];
+    let command = |data: &Path| common::cluster_command(data, &index, &s3.url("cluster"), s3.env());
+    let a = Serve::spawn(command(&data_a), &stable);
+    let b = Serve::spawn(command(&data_b), &stable);
+    assert_eq!(
+        names(&common::get_json(&format!("{}/api/nodes", b.url))),
+        ["pacs"]
+    );
+
+    // A rule made through B; A lists it.
+    cluster_cli(
+        &data_b,
+        &index,
+        &s3,
+        &[
+            "routes",
+            "add",
+            "ct-to-pacs",
+            "--to",
+            "pacs",
+            "--modality",
+            "CT",
+        ],
+    );
+    assert_eq!(
+        names(&common::get_json(&format!("{}/api/routes", a.url))),
+        ["ct-to-pacs"]
+    );
+
+    // What A receives is routed by it.
+    let source = dir.path().join("ct");
+    lightbox_synth::generate(
+        &SynthSpec {
+            patients: 1,
+            studies_per_patient: 1,
+            series_per_study: 2,
+            instances_per_series: 3,
+            rows: 16,
+            columns: 16,
+            seed: 9,
+            modality: Some("CT".into()),
+            ..SynthSpec::default()
+        },
+        &source,
+    )
+    .unwrap();
+    let dimse = a.dimse_address();
+    let (host, port) = dimse.rsplit_once(':').unwrap();
+    support::dcmsend(&dcmsend, host, port, &source);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let series = common::get_json(&format!("http://127.0.0.1:{}/series", orthanc.http_port));
+        if series.as_array().unwrap().len() == 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the CT series never reached Orthanc"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // A node added on A and the PACS removed on B: both nodes list only the new one.
+    let added = common::http()
+        .put(format!("{}/api/nodes/archive", a.url))
+        .header("content-type", "application/json")
+        .send(
+            serde_json::json!({ "name": "archive", "ae_title": "ARCHIVE", "host": "127.0.0.1", "port": 11112 })
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap();
+    assert!(added.status().is_success(), "{added:?}");
+    let removed = common::http()
+        .delete(format!("{}/api/nodes/pacs", b.url))
+        .call()
+        .unwrap();
+    assert!(removed.status().is_success(), "{removed:?}");
+    for node in [&a, &b] {
+        assert_eq!(
+            names(&common::get_json(&format!("{}/api/nodes", node.url))),
+            ["archive"]
+        );
+    }
+    drop((a, b));
+}

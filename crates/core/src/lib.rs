@@ -23,7 +23,7 @@ pub mod image_sets;
 pub mod import;
 pub mod index;
 pub mod jobs;
-mod json_file;
+pub mod lists;
 pub mod migrate;
 pub mod model;
 pub mod nodes;

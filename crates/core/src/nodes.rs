@@ -1,12 +1,13 @@
 //! Remote DICOM nodes, persisted in the data directory (`nodes.json`, replaced atomically), and
 //! each one's [`RemoteNode`] — DIMSE or DICOMweb — for the jobs that talk to it.
 
+use crate::lists::{ListError, ListHome};
 pub use lightbox_net::dicomweb::{DicomWebEndpoint, WebAuth};
 use lightbox_net::dimse::{AeAddress, ScuOptions, DEFAULT_AE_TITLE};
 use lightbox_net::remote::{DicomWebNode, DimseNode, DimseRetrieval, MoveListener, RemoteNode};
 pub use lightbox_net::tls::ClientTls;
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -268,13 +269,10 @@ fn is_host(host: &str) -> bool {
 
 #[derive(Debug, thiserror::Error)]
 pub enum NodesError {
-    #[error("reading {path}: {reason}")]
-    Read { path: PathBuf, reason: String },
-    #[error("writing {path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("reading {place}: {reason}")]
+    Read { place: String, reason: String },
+    #[error("writing {place}: {reason}")]
+    Write { place: String, reason: String },
     #[error("{0}")]
     Invalid(String),
     #[error("no node named {0:?} (and it is not an AET@host:port address)")]
@@ -289,60 +287,72 @@ pub enum NodesError {
     },
 }
 
+/// The remote nodes: `DATA_DIR/nodes.json`, or the cluster's list when the index is shared.
 pub struct Nodes {
-    path: PathBuf,
+    home: ListHome,
+}
+
+impl From<ListError<NodesError>> for NodesError {
+    fn from(e: ListError<NodesError>) -> Self {
+        match e {
+            ListError::Read { place, reason } => NodesError::Read { place, reason },
+            ListError::Write { place, reason } => NodesError::Write { place, reason },
+            ListError::Refused(e) => e,
+        }
+    }
 }
 
 impl Nodes {
+    /// The nodes of the data directory `data_dir` alone.
     pub fn new(data_dir: &Path) -> Nodes {
         Nodes {
-            path: data_dir.join("nodes.json"),
+            home: ListHome::in_data_dir(data_dir, "nodes.json"),
+        }
+    }
+
+    /// The nodes of the store: the cluster's, when its index is in PostgreSQL.
+    pub fn of_store(store: &crate::store::Store) -> Nodes {
+        Nodes {
+            home: ListHome::of_store(store, "nodes.json"),
         }
     }
 
     pub fn list(&self) -> Result<Vec<Node>, NodesError> {
-        crate::json_file::read_list(&self.path).map_err(|reason| NodesError::Read {
-            path: self.path.clone(),
-            reason,
-        })
-    }
-
-    fn save(&self, nodes: &[Node]) -> Result<(), NodesError> {
-        crate::json_file::write_list(&self.path, nodes).map_err(|source| NodesError::Write {
-            path: self.path.clone(),
-            source,
-        })
+        Ok(self.home.read::<Node, NodesError>()?)
     }
 
     pub fn add(&self, node: Node) -> Result<(), NodesError> {
         node.validate().map_err(NodesError::Invalid)?;
-        let mut nodes = self.list()?;
-        if nodes.iter().any(|n| n.name == node.name) {
-            return Err(NodesError::Exists(node.name));
-        }
-        nodes.push(node);
-        self.save(&nodes)
+        Ok(self.home.update(|nodes: &mut Vec<Node>| {
+            if nodes.iter().any(|n| n.name == node.name) {
+                return Err(NodesError::Exists(node.name.clone()));
+            }
+            nodes.push(node.clone());
+            Ok(())
+        })?)
     }
 
     /// Adds the node, or replaces the one of the same name.
     pub fn put(&self, node: Node) -> Result<(), NodesError> {
         node.validate().map_err(NodesError::Invalid)?;
-        let mut nodes = self.list()?;
-        match nodes.iter_mut().find(|n| n.name == node.name) {
-            Some(existing) => *existing = node,
-            None => nodes.push(node),
-        }
-        self.save(&nodes)
+        Ok(self.home.update(|nodes: &mut Vec<Node>| {
+            match nodes.iter_mut().find(|n| n.name == node.name) {
+                Some(existing) => *existing = node.clone(),
+                None => nodes.push(node.clone()),
+            }
+            Ok::<(), NodesError>(())
+        })?)
     }
 
     pub fn remove(&self, name: &str) -> Result<(), NodesError> {
-        let mut nodes = self.list()?;
-        let before = nodes.len();
-        nodes.retain(|n| n.name != name);
-        if nodes.len() == before {
-            return Err(NodesError::Unknown(name.to_string()));
-        }
-        self.save(&nodes)
+        Ok(self.home.update(|nodes: &mut Vec<Node>| {
+            let before = nodes.len();
+            nodes.retain(|n| n.name != name);
+            if nodes.len() == before {
+                return Err(NodesError::Unknown(name.to_string()));
+            }
+            Ok(())
+        })?)
     }
 
     /// A node by name, or an ad-hoc one from `AET@host:port`.

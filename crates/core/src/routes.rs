@@ -7,10 +7,11 @@
 //! stored already (a duplicate) is not an arrival, so two nodes routing to each other stop
 //! after one round.
 
+use crate::lists::{ListError, ListHome};
 use crate::model::{SeriesSummary, StudySummary};
 use lightbox_dicom::matching::{wildcard_match, DateRange};
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// What a rule sends: each series as it becomes stable, or the whole study once all of it is.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -170,64 +171,71 @@ impl Route {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RoutesError {
-    #[error("reading {path}: {reason}")]
-    Read { path: PathBuf, reason: String },
-    #[error("writing {path}: {source}")]
-    Write {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("reading {place}: {reason}")]
+    Read { place: String, reason: String },
+    #[error("writing {place}: {reason}")]
+    Write { place: String, reason: String },
     #[error("{0}")]
     Invalid(String),
     #[error("no route named {0:?}")]
     Unknown(String),
 }
 
+/// The routing rules: `DATA_DIR/routes.json`, or the cluster's list when the index is shared.
 pub struct Routes {
-    path: PathBuf,
+    home: ListHome,
+}
+
+impl From<ListError<RoutesError>> for RoutesError {
+    fn from(e: ListError<RoutesError>) -> Self {
+        match e {
+            ListError::Read { place, reason } => RoutesError::Read { place, reason },
+            ListError::Write { place, reason } => RoutesError::Write { place, reason },
+            ListError::Refused(e) => e,
+        }
+    }
 }
 
 impl Routes {
+    /// The rules of the data directory `data_dir` alone.
     pub fn new(data_dir: &Path) -> Routes {
         Routes {
-            path: data_dir.join("routes.json"),
+            home: ListHome::in_data_dir(data_dir, "routes.json"),
+        }
+    }
+
+    /// The rules of the store: the cluster's, when its index is in PostgreSQL.
+    pub fn of_store(store: &crate::store::Store) -> Routes {
+        Routes {
+            home: ListHome::of_store(store, "routes.json"),
         }
     }
 
     pub fn list(&self) -> Result<Vec<Route>, RoutesError> {
-        crate::json_file::read_list(&self.path).map_err(|reason| RoutesError::Read {
-            path: self.path.clone(),
-            reason,
-        })
-    }
-
-    fn save(&self, routes: &[Route]) -> Result<(), RoutesError> {
-        crate::json_file::write_list(&self.path, routes).map_err(|source| RoutesError::Write {
-            path: self.path.clone(),
-            source,
-        })
+        Ok(self.home.read::<Route, RoutesError>()?)
     }
 
     /// Adds the route, or replaces the one of the same name.
     pub fn put(&self, route: Route) -> Result<(), RoutesError> {
         route.validate().map_err(RoutesError::Invalid)?;
-        let mut routes = self.list()?;
-        match routes.iter_mut().find(|r| r.name == route.name) {
-            Some(existing) => *existing = route,
-            None => routes.push(route),
-        }
-        self.save(&routes)
+        Ok(self.home.update(|routes: &mut Vec<Route>| {
+            match routes.iter_mut().find(|r| r.name == route.name) {
+                Some(existing) => *existing = route.clone(),
+                None => routes.push(route.clone()),
+            }
+            Ok::<(), RoutesError>(())
+        })?)
     }
 
     pub fn remove(&self, name: &str) -> Result<(), RoutesError> {
-        let mut routes = self.list()?;
-        let before = routes.len();
-        routes.retain(|r| r.name != name);
-        if routes.len() == before {
-            return Err(RoutesError::Unknown(name.to_string()));
-        }
-        self.save(&routes)
+        Ok(self.home.update(|routes: &mut Vec<Route>| {
+            let before = routes.len();
+            routes.retain(|r| r.name != name);
+            if routes.len() == before {
+                return Err(RoutesError::Unknown(name.to_string()));
+            }
+            Ok(())
+        })?)
     }
 }
 

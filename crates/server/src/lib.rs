@@ -68,7 +68,7 @@ pub struct ListenerStatus {
 /// Everything the HTTP server is built from.
 pub struct ServerConfig {
     pub store: Arc<Store>,
-    /// The data directory's nodes (`nodes.json`).
+    /// The remote nodes (`nodes.json`, or the cluster's list when the index is shared).
     pub nodes: Nodes,
     pub engine: Option<Arc<Engine>>,
     pub credentials: Option<Credentials>,

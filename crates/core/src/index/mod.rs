@@ -90,11 +90,24 @@ impl IndexLocation {
         &self,
         data_dir: &std::path::Path,
     ) -> Result<std::sync::Arc<dyn Index>, IndexError> {
+        Ok(self.open_with_lists(data_dir)?.0)
+    }
+
+    /// The index, and the settings lists it shares with every node using it (a PostgreSQL
+    /// index does; one in the data directory belongs to this node alone).
+    pub fn open_with_lists(
+        &self,
+        data_dir: &std::path::Path,
+    ) -> Result<(std::sync::Arc<dyn Index>, Option<SharedListsRef>), IndexError> {
         Ok(match self {
-            IndexLocation::DataDir => {
-                std::sync::Arc::new(SqliteIndex::open(&data_dir.join("index.sqlite"))?)
+            IndexLocation::DataDir => (
+                std::sync::Arc::new(SqliteIndex::open(&data_dir.join("index.sqlite"))?),
+                None,
+            ),
+            IndexLocation::Postgres(url) => {
+                let index = std::sync::Arc::new(PostgresIndex::open(url)?);
+                (index.clone(), Some(index))
             }
-            IndexLocation::Postgres(url) => std::sync::Arc::new(PostgresIndex::open(url)?),
         })
     }
 }
@@ -104,6 +117,9 @@ impl From<rusqlite::Error> for IndexError {
         IndexError(IndexErrorKind::Database(e))
     }
 }
+
+/// Settings lists shared by a cluster's nodes.
+pub type SharedListsRef = std::sync::Arc<dyn crate::lists::SharedLists>;
 
 /// What happened to one record of a batch.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -74,8 +74,8 @@ impl ReceivedActivities {
             let follow_ups = FollowUpThread {
                 engine: engine.clone(),
                 store: store.clone(),
-                routes: Routes::new(store.root()),
-                nodes: Nodes::new(store.root()),
+                routes: Routes::of_store(&store),
+                nodes: Nodes::of_store(&store),
                 stable_age: settings.stable_age,
             };
             std::thread::Builder::new()

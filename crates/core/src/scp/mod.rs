@@ -62,7 +62,7 @@ pub fn services(
         storage: Arc::new(storage),
         find: Some(Arc::new(find::IndexFind(store.index().clone()))),
         retrieve: Some(Arc::new(StoredInstances(store.clone()))),
-        nodes: Some(Arc::new(KnownNodes(Nodes::new(store.root())))),
+        nodes: Some(Arc::new(KnownNodes(Nodes::of_store(&store)))),
         observer,
     };
     Ok(services)

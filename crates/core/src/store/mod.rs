@@ -114,6 +114,8 @@ enum Objects {
 pub struct Store {
     root: PathBuf,
     index: Arc<dyn Index>,
+    /// The settings lists the index shares with other nodes, if it does.
+    shared_lists: Option<crate::index::SharedListsRef>,
     /// Where the index is: the job queue goes with it.
     index_location: IndexLocation,
     objects: Objects,
@@ -177,7 +179,7 @@ impl Store {
             }
         };
         let index_location = index.clone();
-        let index = index.open(root)?;
+        let (index, shared_lists) = index.open_with_lists(root)?;
         let tmp = root.join("tmp");
         let data_dir = |source| StoreError::DataDir {
             path: tmp.clone(),
@@ -192,6 +194,7 @@ impl Store {
         Ok(Store {
             root: root.to_path_buf(),
             index,
+            shared_lists,
             index_location,
             objects,
             scratch,
@@ -229,6 +232,12 @@ impl Store {
 
     pub fn index(&self) -> &Arc<dyn Index> {
         &self.index
+    }
+
+    /// The settings lists (remote nodes, routing rules) shared with every node of the
+    /// cluster: `None` when the index is this node's own.
+    pub fn shared_lists(&self) -> Option<crate::index::SharedListsRef> {
+        self.shared_lists.clone()
     }
 
     /// Where the index is (the job queue goes with it).

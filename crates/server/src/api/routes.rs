@@ -16,7 +16,7 @@ fn routes_error(e: RoutesError) -> ApiError {
 }
 
 fn routes(state: &AppState) -> Routes {
-    Routes::new(state.store.root())
+    Routes::of_store(&state.store)
 }
 
 pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<Route>>, ApiError> {

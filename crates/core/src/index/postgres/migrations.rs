@@ -96,6 +96,14 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE studies ALTER COLUMN patient_name_norm SET NOT NULL;
     CREATE INDEX studies_by_patient_name ON studies (patient_name_norm, study_date);
     "#,
+    // 3: the settings every node of a cluster shares (remote nodes, routing rules), as the
+    // JSON a node keeps in its data directory otherwise.
+    r#"
+    CREATE TABLE lightbox_lists (
+        name TEXT PRIMARY KEY,
+        items TEXT NOT NULL
+    );
+    "#,
 ];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

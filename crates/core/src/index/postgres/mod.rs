@@ -2,6 +2,7 @@
 //! database. Connections are pooled; a write is one transaction, tried again when PostgreSQL
 //! gives it up to another node's (a deadlock or a serialization failure).
 
+mod lists;
 mod migrations;
 mod search;
 mod write;
