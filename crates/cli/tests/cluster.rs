@@ -497,16 +497,18 @@ fn slow_orthanc(
     (link, remote)
 }
 
-/// A cluster node named `name` (a lease of 3 s) that knows `remote` as `orthanc`.
+/// Makes `remote` the cluster's node `orthanc`, through the node of data directory `data`.
+fn add_orthanc(data: &Path, index: &str, s3: &support::seaweedfs::SeaweedFs, remote: &str) {
+    cluster_cli(data, index, s3, &["nodes", "add", "orthanc", remote]);
+}
+
+/// A cluster node named `name` (a lease of 3 s).
 fn retrieving_node(
     data: &Path,
     name: &str,
     index: &str,
     s3: &support::seaweedfs::SeaweedFs,
-    remote: &str,
 ) -> Serve {
-    let added = common::lightbox(data, &["nodes", "add", "orthanc", remote]);
-    assert!(added.status.success(), "{added:?}");
     let mut env = s3.env();
     env.push(("LIGHTBOX_NODE_NAME", name.to_string()));
     env.push(("LIGHTBOX_JOB_LEASE_SECONDS", "3".to_string()));
@@ -553,7 +555,8 @@ fn a_retrieval_cut_by_kill_9_finishes_on_the_other_node() {
     // About 40 MB at 4 MB/s: some ten seconds of retrieval.
     let (link, remote) = slow_orthanc(&orthanc, dir.path(), 4_000_000);
     let index = postgres.database();
-    let start = |name: &str| retrieving_node(&dir.path().join(name), name, &index, &s3, &remote);
+    add_orthanc(&dir.path().join("node-a"), &index, &s3, &remote);
+    let start = |name: &str| retrieving_node(&dir.path().join(name), name, &index, &s3);
     let mut a = start("node-a");
     let b = start("node-b");
     let study = remote_study(&a);
@@ -672,8 +675,23 @@ fn the_jobs_page_of_one_node_follows_and_cancels_a_job_running_on_another() {
     // About 40 MB at 1 MB/s: long enough to watch, and to cancel.
     let (link, remote) = slow_orthanc(&orthanc, dir.path(), 1_000_000);
     let index = postgres.database();
-    let a = retrieving_node(&dir.path().join("a"), "node-a", &index, &s3, &remote);
-    // B does not know Orthanc: only A can run the retrieval.
+    add_orthanc(&dir.path().join("a"), &index, &s3, &remote);
+    let a = retrieving_node(&dir.path().join("a"), "node-a", &index, &s3);
+    let study = remote_study(&a);
+    let job = submit_retrieval(&a, &study);
+    // B starts once A runs the retrieval, so that only A can have claimed it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let record = common::get_json(&format!("{}/api/jobs/{job}", a.url));
+        if record["state"] == "running" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the retrieval never ran: {record}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let mut env = s3.env();
     env.push(("LIGHTBOX_NODE_NAME", "node-b".to_string()));
     let b = Serve::spawn(
@@ -684,8 +702,6 @@ fn the_jobs_page_of_one_node_follows_and_cancels_a_job_running_on_another() {
     browser.wait_until("the jobs page", Duration::from_secs(10), || {
         browser.try_find("[data-testid=jobs-filter-text]").is_some()
     });
-    let study = remote_study(&a);
-    let job = submit_retrieval(&a, &study);
     let row = format!("[data-testid=job-row][data-job-id='{job}']");
     // Read in one script: the rows are drawn anew as events arrive.
     let text_of = |css: String| -> Option<String> {
