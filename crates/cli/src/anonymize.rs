@@ -23,7 +23,7 @@ pub struct AnonymizeArgs {
     #[arg(long = "option", value_name = "OPTION")]
     options: Vec<String>,
     /// The project key: the same key gives the same UIDs, pseudonyms and date shifts
-    /// (default: the data directory's own key)
+    /// (default: the data directory's own key, or the cluster's when the index is shared)
     #[arg(long, value_name = "FILE")]
     project_key: Option<PathBuf>,
     /// Pseudonyms to use: a CSV of source Patient ID, new Patient ID, new Patient's Name

@@ -765,7 +765,13 @@ fn the_jobs_page_of_one_node_follows_and_cancels_a_job_running_on_another() {
 }
 
 /// `lightbox ARGS` as a node of the cluster: its data directory, the shared index and bucket.
-fn cluster_cli(data: &Path, index: &str, s3: &support::seaweedfs::SeaweedFs, args: &[&str]) {
+/// What it printed.
+fn cluster_cli(
+    data: &Path,
+    index: &str,
+    s3: &support::seaweedfs::SeaweedFs,
+    args: &[&str],
+) -> Vec<u8> {
     let out = common::cluster_command(data, index, &s3.url("cluster"), s3.env())
         .args(args)
         .output()
@@ -775,6 +781,7 @@ fn cluster_cli(data: &Path, index: &str, s3: &support::seaweedfs::SeaweedFs, arg
         "{args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    out.stdout
 }
 
 fn names(list: &Value) -> Vec<&str> {
@@ -900,4 +907,87 @@ fn remote_nodes_and_routing_rules_are_the_same_on_every_node() {
         );
     }
     drop((a, b));
+}
+
+/// Patient ID and Study Instance UID of every DICOM file under `dir` but the DICOMDIR.
+fn identities(dir: &Path) -> std::collections::BTreeSet<(String, String)> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file() && e.file_name() != "DICOMDIR")
+        .map(|e| {
+            let file = lightbox_dicom::read_file(e.path(), lightbox_dicom::ReadMode::Header)
+                .unwrap_or_else(|err| panic!("{}: {err}", e.path().display()));
+            let text = |tag| file.dataset.text(tag).unwrap_or_default().to_string();
+            (
+                text(lightbox_dicom::tag::PATIENT_ID),
+                text(lightbox_dicom::tag::STUDY_INSTANCE_UID),
+            )
+        })
+        .collect()
+}
+
+/// De-identification gives the same answers on every node: the cluster keeps one project key
+/// and one table of pseudonyms, so a study de-identified on A and again on B has the same new
+/// UIDs, and a pseudonym given by hand on A is the one B uses.
+#[test]
+fn de_identification_on_either_node_gives_the_same_uids_and_pseudonyms() {
+    let Some((postgres, s3)) = support::start_cluster_servers() else {
+        return;
+    };
+    let index = postgres.database();
+    let dir = tempfile::tempdir().unwrap();
+    let (data_a, data_b) = (dir.path().join("a"), dir.path().join("b"));
+    let source = generated(dir.path());
+    cluster_cli(&data_a, &index, &s3, &["import", source.to_str().unwrap()]);
+    let studies: Value =
+        serde_json::from_slice(&cluster_cli(&data_b, &index, &s3, &["studies", "--json"])).unwrap();
+    let studies = studies["studies"].as_array().unwrap();
+    let first = &studies[0];
+    let second = studies
+        .iter()
+        .find(|s| s["PatientID"] != first["PatientID"])
+        .expect("two patients");
+    let uid = |study: &Value| study["StudyInstanceUID"].as_str().unwrap().to_string();
+
+    // On A, the first patient gets a pseudonym by hand.
+    let table = dir.path().join("pseudonyms.csv");
+    std::fs::write(
+        &table,
+        format!(
+            "{},SUBJ-001,Subject^One\n",
+            first["PatientID"].as_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let anonymize = |data: &Path, study: &Value, out: &str, extra: &[&str]| {
+        let out = dir.path().join(out);
+        let mut args = vec!["anonymize", "--study"];
+        let study = uid(study);
+        args.push(&study);
+        args.extend(["--to", out.to_str().unwrap()]);
+        args.extend(extra);
+        cluster_cli(data, &index, &s3, &args);
+        identities(&out)
+    };
+    let given_on_a = anonymize(
+        &data_a,
+        first,
+        "a1",
+        &["--pseudonyms", table.to_str().unwrap()],
+    );
+    let made_on_a = anonymize(&data_a, second, "a2", &[]);
+    let given_on_b = anonymize(&data_b, first, "b1", &[]);
+    let made_on_b = anonymize(&data_b, second, "b2", &[]);
+    assert_eq!(given_on_a.len(), 1, "{given_on_a:?}");
+    assert_eq!(given_on_a.iter().next().unwrap().0, "SUBJ-001");
+    assert_eq!(given_on_b, given_on_a);
+    assert_eq!(made_on_b, made_on_a);
+    let (made_id, made_study) = made_on_a.iter().next().unwrap();
+    assert!(made_id.starts_with("ANON"), "{made_id}");
+    assert_ne!(made_study, &uid(second));
+    // Neither node keeps a key of its own.
+    for data in [&data_a, &data_b] {
+        assert!(!lightbox_core::deid::project::default_key_path(data).exists());
+    }
 }

@@ -53,6 +53,27 @@ fn orthanc_series(http_port: u16) -> Vec<Value> {
         .collect()
 }
 
+/// The project key the node de-identified with: its data directory's, or, on a PostgreSQL
+/// index, its database's.
+fn project_key(data: &std::path::Path) -> String {
+    match common::index_env(data).pop() {
+        None => std::fs::read_to_string(data.join("deid/project.key"))
+            .unwrap()
+            .trim()
+            .to_string(),
+        Some((_, url)) => {
+            let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+            let row = client
+                .query_one(
+                    "SELECT items FROM lightbox_lists WHERE name = 'deid-project-key'",
+                    &[],
+                )
+                .unwrap();
+            serde_json::from_str(row.get(0)).unwrap()
+        }
+    }
+}
+
 fn jobs(url: &str, query: &str) -> Vec<Value> {
     common::get_json(&format!("{url}/api/jobs?{query}"))["jobs"]
         .as_array()
@@ -322,8 +343,8 @@ fn a_de_identifying_rule_sends_orthanc_copies_with_no_identifying_value() {
         std::fs::write(received.join(format!("{id}.dcm")), bytes).unwrap();
     }
     let received = by_sop_instance(&received);
-    let key = std::fs::read_to_string(data.join("deid/project.key")).unwrap();
-    let key = key.trim();
+    let key = project_key(&data);
+    let key = key.as_str();
     let pairs: Vec<_> = sources
         .iter()
         .map(|(uid, source)| {

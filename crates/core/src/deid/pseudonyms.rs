@@ -3,8 +3,9 @@
 //! the project key (`ANON` and a code the key derives from the source ID). Every pseudonym used
 //! is kept in the data directory under the project (named by a label of the key, never the
 //! key), so later studies of the same patient get the same one, even after the user's mapping
-//! changes.
+//! changes; in a cluster, they are kept in its database, for every node.
 
+use crate::index::SharedListsRef;
 use lightbox_dicom::deid::{key_label, patient_code};
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -28,12 +29,27 @@ pub enum PseudonymError {
     Table { line: u64, reason: String },
     #[error("pseudonym table: {0}")]
     Csv(#[from] csv::Error),
+    #[error("the cluster's pseudonyms: {0}")]
+    Shared(String),
 }
+
+/// Where a project's pseudonyms are kept.
+enum TableHome {
+    File(PathBuf),
+    /// In the cluster's lists under `name`, as rows of source Patient ID, Patient ID and
+    /// Patient's Name.
+    Shared {
+        lists: SharedListsRef,
+        name: String,
+    },
+}
+
+type Row = [String; 3];
 
 /// The pseudonyms of one project (one key).
 pub struct Pseudonyms {
     key: Vec<u8>,
-    path: PathBuf,
+    home: TableHome,
     /// Source Patient ID → pseudonym.
     known: BTreeMap<String, Pseudonym>,
 }
@@ -79,20 +95,37 @@ fn read_table(reader: impl Read) -> Result<Vec<(String, Pseudonym)>, PseudonymEr
 }
 
 impl Pseudonyms {
-    /// The pseudonyms kept for `key` in the data directory.
-    pub fn open(data_dir: &Path, key: &[u8]) -> Result<Pseudonyms, PseudonymError> {
-        let path = data_dir
-            .join("deid")
-            .join(key_label(key))
-            .join("pseudonyms.csv");
-        let known = match std::fs::File::open(&path) {
-            Ok(file) => read_table(file)?.into_iter().collect(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-            Err(source) => return Err(PseudonymError::Io { path, source }),
+    /// The pseudonyms kept for `key` in the data directory, or in the cluster's `shared`
+    /// lists (which take in the data directory's, when they have none yet).
+    pub fn open(
+        data_dir: &Path,
+        key: &[u8],
+        shared: Option<SharedListsRef>,
+    ) -> Result<Pseudonyms, PseudonymError> {
+        let label = key_label(key);
+        let path = data_dir.join("deid").join(&label).join("pseudonyms.csv");
+        let read_file = || match std::fs::File::open(&path) {
+            Ok(file) => Ok(read_table(file)?.into_iter().collect()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+            Err(source) => Err(PseudonymError::Io {
+                path: path.clone(),
+                source,
+            }),
+        };
+        let (home, known) = match shared {
+            None => (TableHome::File(path.clone()), read_file()?),
+            Some(lists) => {
+                let name = format!("deid-pseudonyms-{label}");
+                let known = match lists.read_list(&name).map_err(PseudonymError::Shared)? {
+                    Some(text) => from_rows(&text)?,
+                    None => read_file()?,
+                };
+                (TableHome::Shared { lists, name }, known)
+            }
         };
         Ok(Pseudonyms {
             key: key.to_vec(),
-            path,
+            home,
             known,
         })
     }
@@ -132,13 +165,43 @@ impl Pseudonyms {
             .clone()
     }
 
-    /// Keeps every pseudonym used so far.
+    /// Keeps every pseudonym used so far. In a cluster, a pseudonym another node kept for the
+    /// same patient in the meantime stays.
     pub fn save(&self) -> Result<(), PseudonymError> {
+        let (lists, name) = match &self.home {
+            TableHome::File(path) => return self.save_file(path),
+            TableHome::Shared { lists, name } => (lists, name),
+        };
+        let mut failure = None;
+        lists
+            .update_list(name, &mut |current| {
+                let mut kept = match current.as_deref().map(from_rows).transpose() {
+                    Ok(kept) => kept.unwrap_or_default(),
+                    Err(e) => {
+                        failure = Some(e);
+                        return None;
+                    }
+                };
+                for (source, pseudonym) in self.known.iter().filter(|(s, _)| !s.is_empty()) {
+                    kept.entry(source.clone())
+                        .or_insert_with(|| pseudonym.clone());
+                }
+                let rows: Vec<Row> = kept
+                    .into_iter()
+                    .map(|(source, p)| [source, p.patient_id, p.patient_name])
+                    .collect();
+                Some(serde_json::json!(rows).to_string())
+            })
+            .map_err(PseudonymError::Shared)?;
+        failure.map_or(Ok(()), Err)
+    }
+
+    fn save_file(&self, path: &Path) -> Result<(), PseudonymError> {
         let io = |source| PseudonymError::Io {
-            path: self.path.clone(),
+            path: path.to_path_buf(),
             source,
         };
-        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let dir = path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(io)?;
         let tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
         {
@@ -150,9 +213,27 @@ impl Pseudonyms {
             }
             out.flush().map_err(io)?;
         }
-        tmp.persist(&self.path).map_err(|e| io(e.error))?;
+        tmp.persist(path).map_err(|e| io(e.error))?;
         Ok(())
     }
+}
+
+/// The pseudonyms of the cluster's rows.
+fn from_rows(text: &str) -> Result<BTreeMap<String, Pseudonym>, PseudonymError> {
+    let rows: Vec<Row> =
+        serde_json::from_str(text).map_err(|e| PseudonymError::Shared(e.to_string()))?;
+    Ok(rows
+        .into_iter()
+        .map(|[source, patient_id, patient_name]| {
+            (
+                source,
+                Pseudonym {
+                    patient_id,
+                    patient_name,
+                },
+            )
+        })
+        .collect())
 }
 
 #[cfg(test)]
@@ -162,7 +243,7 @@ mod tests {
     #[test]
     fn given_pseudonyms_are_used_others_made_and_all_kept_per_project() {
         let dir = tempfile::tempdir().unwrap();
-        let mut p = Pseudonyms::open(dir.path(), b"study A").unwrap();
+        let mut p = Pseudonyms::open(dir.path(), b"study A", None).unwrap();
         let table =
             "SourcePatientID,PatientID,PatientName\nP1,SUBJ-001,Subject^One\n\"P, 2\",SUBJ-002,\n";
         assert_eq!(p.import(table.as_bytes()).unwrap(), 2);
@@ -177,14 +258,14 @@ mod tests {
 
         // A later run with the same key: the same pseudonyms, also the made one, even when the
         // user's table now says otherwise.
-        let mut again = Pseudonyms::open(dir.path(), b"study A").unwrap();
+        let mut again = Pseudonyms::open(dir.path(), b"study A", None).unwrap();
         assert_eq!(again.import("P1,OTHER\n".as_bytes()).unwrap(), 0);
         assert_eq!(again.of("P1").patient_id, "SUBJ-001");
         assert_eq!(again.of("P3"), made);
         // Another project knows none of them.
-        let mut other = Pseudonyms::open(dir.path(), b"study B").unwrap();
+        let mut other = Pseudonyms::open(dir.path(), b"study B", None).unwrap();
         assert_ne!(other.of("P3"), made);
-        assert!(Pseudonyms::open(dir.path(), b"study A")
+        assert!(Pseudonyms::open(dir.path(), b"study A", None)
             .unwrap()
             .import("P9\n".as_bytes())
             .is_err());

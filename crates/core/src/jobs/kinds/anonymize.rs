@@ -113,7 +113,9 @@ fn selection_of(target: &DeleteTarget) -> Result<Selection, JobFailure> {
 fn settings(runner: &LocalRunner, request: &Request) -> Result<(Settings, Pseudonyms), JobFailure> {
     let profile = Profile::from_names(request.options).map_err(|e| input(e.to_string()))?;
     let data_dir = runner.store.root();
-    let key = project_key(data_dir, request.project_key).map_err(|e| input(e.to_string()))?;
+    let shared = runner.store.shared_lists();
+    let key = project_key(data_dir, request.project_key, shared.as_deref())
+        .map_err(|e| input(e.to_string()))?;
     let safe_private = match request.safe_private {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -122,7 +124,7 @@ fn settings(runner: &LocalRunner, request: &Request) -> Result<(Settings, Pseudo
         }
         None => SafePrivate::default(),
     };
-    let mut pseudonyms = Pseudonyms::open(data_dir, &key).map_err(storage)?;
+    let mut pseudonyms = Pseudonyms::open(data_dir, &key, shared).map_err(storage)?;
     if let Some(path) = request.pseudonyms {
         let file =
             std::fs::File::open(path).map_err(|e| input(format!("{}: {e}", path.display())))?;
