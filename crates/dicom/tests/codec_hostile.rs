@@ -4,7 +4,8 @@
 mod support;
 
 use lightbox_dicom::parse::{locate_fragments, ByteSource, FileSource};
-use lightbox_dicom::pixel::codec::{jpeg_dct, rle};
+use lightbox_dicom::pixel::codec::{self, jpeg_dct, rle, FrameGeometry};
+use lightbox_dicom::transfer_syntax::PixelEncoding;
 use lightbox_dicom::{self as dicom, tag, ReadMode, Value};
 
 /// The first frame's bytes of an encapsulated test file.
@@ -88,4 +89,43 @@ fn corrupted_rle_never_panics() {
             assert_eq!(out.len(), 100 * 100 * 3 * 2);
         }
     });
+}
+
+/// A JPEG frame header that claims far more pixels than the data set is refused before any
+/// decoding (fuzzing found one that kept the decoder busy for 48 s and 1.4 GB); the honest
+/// stream still decodes.
+#[test]
+fn a_jpeg_larger_than_its_data_set_is_refused_before_decoding() {
+    let Some(data) = support::pydicom_data() else {
+        return;
+    };
+    let path = data.join("test_files/SC_rgb_jpeg_dcmtk.dcm");
+    let header = dicom::read_file(&path, ReadMode::Header).unwrap();
+    let number = |t| header.dataset.int(t).unwrap() as usize;
+    let geometry = FrameGeometry {
+        rows: number(tag::ROWS),
+        columns: number(tag::COLUMNS),
+        samples: 3,
+        bits_allocated: 8,
+        photometric: header
+            .dataset
+            .text(tag::PHOTOMETRIC_INTERPRETATION)
+            .unwrap()
+            .trim()
+            .to_string(),
+    };
+    let stream = first_frame(&path);
+    let frame = codec::decode(PixelEncoding::JpegDct, &stream, &geometry, 0).unwrap();
+    assert_eq!(frame.bytes.len(), geometry.rows * geometry.columns * 3);
+
+    let sof = stream
+        .windows(2)
+        .position(|w| w == [0xFF, 0xC0])
+        .expect("a baseline frame header");
+    let mut huge = stream.clone();
+    huge[sof + 5..sof + 9].copy_from_slice(&[0xEA, 0x60, 0xEA, 0x60]);
+    let Err(refused) = codec::decode(PixelEncoding::JpegDct, &huge, &geometry, 0) else {
+        panic!("a 60000×60000 frame header was decoded");
+    };
+    assert!(refused.to_string().contains("60000×60000"), "{refused}");
 }

@@ -114,7 +114,54 @@ fn has_colour_marker(data: &[u8]) -> bool {
     false
 }
 
+/// The image size (width, height) a JPEG stream's frame header (SOF) declares, walking the
+/// marker segments from SOI; `None` when there is no frame header to find.
+fn jpeg_size(data: &[u8]) -> Option<(u64, u64)> {
+    let mut at = 2;
+    if data.get(..2)? != [0xFF, 0xD8] {
+        return None;
+    }
+    loop {
+        // Fill bytes (0xFF) may precede a marker.
+        while *data.get(at)? == 0xFF && *data.get(at + 1)? == 0xFF {
+            at += 1;
+        }
+        if *data.get(at)? != 0xFF {
+            return None;
+        }
+        let marker = *data.get(at + 1)?;
+        let length = u16::from_be_bytes([*data.get(at + 2)?, *data.get(at + 3)?]) as usize;
+        let is_frame_header =
+            (0xC0..=0xCF).contains(&marker) && !matches!(marker, 0xC4 | 0xC8 | 0xCC);
+        if is_frame_header {
+            let header = data.get(at + 4..at + 9)?;
+            let height = u16::from_be_bytes([header[1], header[2]]) as u64;
+            let width = u16::from_be_bytes([header[3], header[4]]) as u64;
+            return Some((width, height));
+        }
+        if marker == 0xDA || length < 2 {
+            return None;
+        }
+        at += 2 + length;
+    }
+}
+
+/// A JPEG stream must be the size the data set says before it is decoded: a hostile frame
+/// header could otherwise make the decoder work through gigapixels.
+fn check_jpeg_size(data: &[u8], g: &FrameGeometry) -> Result<(), CodecError> {
+    match jpeg_size(data) {
+        Some((w, h)) if (w, h) != (g.columns as u64, g.rows as u64) => {
+            Err(CodecError::new(format!(
+                "JPEG stream declares {w}×{h} pixels, the data set {}×{}",
+                g.columns, g.rows
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn decode_jpeg(data: &[u8], g: &FrameGeometry, reduction: u32) -> Result<DecodedFrame, CodecError> {
+    check_jpeg_size(data, g)?;
     let mut decoder = jpeg_decoder::Decoder::new(data);
     // Without JFIF/Adobe markers the stream's colour space is what DICOM says: RGB means no transform.
     let rgb_untransformed = g.photometric == "RGB" && !has_colour_marker(data);
