@@ -81,7 +81,7 @@ pub fn decode(
         ),
         PixelEncoding::JpegLs => decode_jpeg_ls(data, g),
         PixelEncoding::Jpeg2000 => {
-            check_j2k_size(data, g)?;
+            check_declared_size("JPEG 2000 codestream", j2k_size(data), g)?;
             decode_j2k(data, reduction)
         }
         PixelEncoding::Native | PixelEncoding::Unsupported => {
@@ -90,69 +90,70 @@ pub fn decode(
     }
 }
 
-/// Whether a JPEG stream carries a complete JFIF (APP0) or Adobe (APP14) marker before its first
-/// frame. A truncated APP14 without its transform byte is ignored, as libjpeg ignores it.
-fn has_colour_marker(data: &[u8]) -> bool {
-    let mut i = 2;
-    while i + 4 <= data.len() && data[i] == 0xFF {
-        let marker = data[i + 1];
-        let len = u16::from_be_bytes([data[i + 2], data[i + 3]]) as usize;
-        let body = data
-            .get(i + 4..(i + 2 + len).min(data.len()))
-            .unwrap_or(&[]);
-        if marker == 0xE0 && body.starts_with(b"JFIF\0") {
-            return true;
-        }
-        if marker == 0xEE && body.starts_with(b"Adobe") && len >= 14 {
-            return true;
-        }
-        if (0xC0..=0xCF).contains(&marker) && marker != 0xC4 && marker != 0xCC {
-            return false;
-        }
-        i += 2 + len;
-    }
-    false
-}
-
-/// The image size (width, height) a JPEG stream's frame header (SOF) declares, walking the
-/// marker segments from SOI; `None` when there is no frame header to find.
-fn jpeg_size(data: &[u8]) -> Option<(u64, u64)> {
+/// The marker segments of a JPEG stream's header after SOI, as (marker, body), up to and with
+/// its first frame header (SOF); fill bytes skipped, a body cut short at the end of the data.
+fn header_segments(data: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
     let mut at = 2;
-    if data.get(..2)? != [0xFF, 0xD8] {
-        return None;
-    }
-    loop {
-        // Fill bytes (0xFF) may precede a marker.
-        while *data.get(at)? == 0xFF && *data.get(at + 1)? == 0xFF {
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        while data.get(at) == Some(&0xFF) && data.get(at + 1) == Some(&0xFF) {
             at += 1;
         }
-        if *data.get(at)? != 0xFF {
+        if data.get(at) != Some(&0xFF) {
             return None;
         }
         let marker = *data.get(at + 1)?;
         let length = u16::from_be_bytes([*data.get(at + 2)?, *data.get(at + 3)?]) as usize;
-        let is_frame_header =
-            (0xC0..=0xCF).contains(&marker) && !matches!(marker, 0xC4 | 0xC8 | 0xCC);
-        if is_frame_header {
-            let header = data.get(at + 4..at + 9)?;
-            let height = u16::from_be_bytes([header[1], header[2]]) as u64;
-            let width = u16::from_be_bytes([header[3], header[4]]) as u64;
-            return Some((width, height));
-        }
         if marker == 0xDA || length < 2 {
             return None;
         }
+        let body = data
+            .get(at + 4..(at + 2 + length).min(data.len()))
+            .unwrap_or(&[]);
+        done = is_frame_header(marker);
         at += 2 + length;
-    }
+        Some((marker, body))
+    })
 }
 
-/// A JPEG stream must be the size the data set says before it is decoded: a hostile frame
-/// header could otherwise make the decoder work through gigapixels.
-fn check_jpeg_size(data: &[u8], g: &FrameGeometry) -> Result<(), CodecError> {
-    match jpeg_size(data) {
+/// SOF0 to SOF15, but DHT, JPG and DAC, which share the range.
+fn is_frame_header(marker: u8) -> bool {
+    (0xC0..=0xCF).contains(&marker) && !matches!(marker, 0xC4 | 0xC8 | 0xCC)
+}
+
+/// Whether a JPEG stream carries a complete JFIF (APP0) or Adobe (APP14) marker before its first
+/// frame. A truncated APP14 without its transform byte is ignored, as libjpeg ignores it.
+fn has_colour_marker(data: &[u8]) -> bool {
+    header_segments(data).any(|(marker, body)| {
+        (marker == 0xE0 && body.starts_with(b"JFIF\0"))
+            || (marker == 0xEE && body.starts_with(b"Adobe") && body.len() >= 12)
+    })
+}
+
+/// The image size (width, height) a JPEG stream's frame header declares, if it has one.
+fn jpeg_size(data: &[u8]) -> Option<(u64, u64)> {
+    let (_, header) = header_segments(data).find(|(marker, _)| is_frame_header(*marker))?;
+    let header = header.get(..5)?;
+    let height = u16::from_be_bytes([header[1], header[2]]) as u64;
+    let width = u16::from_be_bytes([header[3], header[4]]) as u64;
+    Some((width, height))
+}
+
+/// A codestream must be the size the data set says before it is decoded: a corrupt or hostile
+/// header (JPEG's SOF, JPEG 2000's SIZ) gets a clear error instead of a decoder that allocates
+/// for, and works through, gigapixels.
+fn check_declared_size(
+    codestream: &str,
+    declared: Option<(u64, u64)>,
+    g: &FrameGeometry,
+) -> Result<(), CodecError> {
+    match declared {
         Some((w, h)) if (w, h) != (g.columns as u64, g.rows as u64) => {
             Err(CodecError::new(format!(
-                "JPEG stream declares {w}×{h} pixels, the data set {}×{}",
+                "{codestream} declares {w}×{h} pixels, the data set {}×{}",
                 g.columns, g.rows
             )))
         }
@@ -161,7 +162,7 @@ fn check_jpeg_size(data: &[u8], g: &FrameGeometry) -> Result<(), CodecError> {
 }
 
 fn decode_jpeg(data: &[u8], g: &FrameGeometry, reduction: u32) -> Result<DecodedFrame, CodecError> {
-    check_jpeg_size(data, g)?;
+    check_declared_size("JPEG stream", jpeg_size(data), g)?;
     let mut decoder = jpeg_decoder::Decoder::new(data);
     // Without JFIF/Adobe markers the stream's colour space is what DICOM says: RGB means no transform.
     let rgb_untransformed = g.photometric == "RGB" && !has_colour_marker(data);
@@ -296,20 +297,6 @@ fn j2k_size(data: &[u8]) -> Option<(u64, u64)> {
     let word = |i: usize| u32::from_be_bytes([siz[i], siz[i + 1], siz[i + 2], siz[i + 3]]) as u64;
     let (x, y, x0, y0) = (word(4), word(8), word(12), word(16));
     Some((x.checked_sub(x0)?, y.checked_sub(y0)?))
-}
-
-/// Refuses a codestream whose declared size is not the data set's before OpenJPEG allocates
-/// for it: a corrupt or hostile SIZ marker gets a clear error instead of a huge allocation.
-fn check_j2k_size(data: &[u8], g: &FrameGeometry) -> Result<(), CodecError> {
-    match j2k_size(data) {
-        Some((w, h)) if (w, h) != (g.columns as u64, g.rows as u64) => {
-            Err(CodecError::new(format!(
-                "JPEG 2000 codestream declares {w}×{h} pixels, the data set {}×{}",
-                g.columns, g.rows
-            )))
-        }
-        _ => Ok(()),
-    }
 }
 
 fn decode_j2k(data: &[u8], reduction: u32) -> Result<DecodedFrame, CodecError> {
