@@ -139,12 +139,25 @@ impl ListHome {
                     reason: e.to_string(),
                 })
             }
-            ListHome::Shared { lists, name, .. } => {
-                // Adopt this node's own file first, if the cluster has no list yet.
-                self.read::<T, E>()?;
+            ListHome::Shared { lists, name, local } => {
                 let mut outcome: Result<(), ListError<E>> = Ok(());
                 let written = lists.update_list(name, &mut |current| {
-                    let parsed: Result<Vec<T>, _> = match &current {
+                    // With no list in the cluster yet, the change starts from this node's own
+                    // file, which it adopts.
+                    let text = match current {
+                        Some(text) => Some(text),
+                        None => match read_file(local) {
+                            Ok(text) => text,
+                            Err(reason) => {
+                                outcome = Err(ListError::Read {
+                                    place: local.display().to_string(),
+                                    reason,
+                                });
+                                return None;
+                            }
+                        },
+                    };
+                    let parsed: Result<Vec<T>, _> = match &text {
                         Some(text) => serde_json::from_str(text),
                         None => Ok(Vec::new()),
                     };
