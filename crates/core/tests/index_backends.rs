@@ -475,6 +475,105 @@ fn both_backends_answer_every_question_alike() {
     );
 }
 
+/// Studies enough that broad searches match more than PostgreSQL sorts from their matches
+/// (2,000), so that those pages are found by walking an index: names, dates and times that
+/// tie, studies without a date, several modalities, and studies of previews only.
+fn many_studies() -> (Vec<InstanceRecord>, Vec<String>) {
+    const NAMES: &[&str] = &[
+        "SMITH^ANN",
+        "Smith^Bob",
+        "MÜLLER^JÜRGEN",
+        "LEE^MIN",
+        "",
+        "O'NEIL^SEAN",
+    ];
+    const MODALITIES: &[&str] = &["CT", "MR", "SR", "OT", ""];
+    let mut records = Vec::new();
+    let mut previews = Vec::new();
+    for s in 0..2_600u32 {
+        let p = s % 700;
+        for i in 0..(1 + s % 2) {
+            let record = InstanceRecord {
+                patient_id: format!("LB{p:04}"),
+                patient_name: NAMES[p as usize % NAMES.len()].into(),
+                study_uid: format!("2.25.5{s:05}"),
+                study_date: (s % 9 != 0)
+                    .then(|| format!("20{:02}0{}1{}", 10 + s % 13, 1 + s % 9, s % 3)),
+                study_time: (s % 4 != 0).then(|| format!("{:02}0000", s % 5)),
+                study_description: Some(["CT HEAD", "MR KNEE 50%", "chest"][s as usize % 3].into()),
+                accession_number: Some(format!("A{}", s % 400)),
+                series_uid: format!("2.25.6{s:05}"),
+                modality: Some(MODALITIES[s as usize % MODALITIES.len()].into()),
+                series_number: Some(1),
+                sop_instance_uid: format!("2.25.7{s:05}{i}"),
+                sop_class_uid: Some("1.2.840.10008.5.1.4.1.1.2".into()),
+                instance_number: Some(i as i64 + 1),
+                transfer_syntax: "1.2.840.10008.1.2.1".into(),
+                file_path: format!("files/many/{s}/{i}.dcm"),
+                file_size: 100,
+                received_at: 1_700_000_000,
+                ..InstanceRecord::default()
+            };
+            if s % 11 == 0 {
+                previews.push(record.sop_instance_uid.clone());
+            }
+            records.push(record);
+        }
+    }
+    (records, previews)
+}
+
+#[test]
+fn searches_matching_thousands_answer_alike() {
+    let Some(server) = support::postgres::start_postgres() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SqliteIndex::open(&dir.path().join("index.sqlite")).unwrap();
+    let postgres = PostgresIndex::open(&server.database()).unwrap();
+    let (s, p): (&dyn Index, &dyn Index) = (&sqlite, &postgres);
+    let (records, previews) = many_studies();
+    for batch in records.chunks(500) {
+        both(s, p, "insert", |i| i.insert_batch(batch).unwrap());
+    }
+    for uid in &previews {
+        both(s, p, "mark preview", |i| i.mark_preview(uid).unwrap());
+    }
+    let listed = s.search_studies(&StudyQuery::default()).unwrap().total;
+    assert!(listed > 2_000, "{listed} studies listed");
+    let mut questions = queries();
+    // Pages deep into the walk, under each order.
+    for order in [
+        StudyOrder::Date,
+        StudyOrder::Patient,
+        StudyOrder::Column {
+            column: StudyColumn::PatientName,
+            descending: true,
+        },
+        StudyOrder::Column {
+            column: StudyColumn::InstanceCount,
+            descending: false,
+        },
+    ] {
+        for offset in [0, 1_990, 2_350] {
+            questions.push(StudyQuery {
+                order,
+                limit: Some(100),
+                offset,
+                count_limit: Some(1_000),
+                ..StudyQuery::default()
+            });
+        }
+    }
+    for q in &questions {
+        both(s, p, &format!("search {q:?}"), |i| {
+            i.search_studies(q).unwrap()
+        });
+    }
+    let counted = bounded_counts_hold(s) + bounded_counts_hold(p);
+    assert_eq!(counted, 2 * 24);
+}
+
 #[test]
 fn writers_racing_on_one_database_index_each_instance_once() {
     let Some(server) = support::postgres::start_postgres() else {

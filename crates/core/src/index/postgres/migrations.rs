@@ -104,6 +104,22 @@ const MIGRATIONS: &[&str] = &[
         items TEXT NOT NULL
     );
     "#,
+    // 4: whether a study is listed (it has instances that are not only previews), and the two
+    // indexes a study search walks carrying what the browser's filters test, so that a search
+    // finds its page's studies from an index alone and reads only those rows. `listed` is
+    // generated: it changes when a study's first real instance arrives, not with every count,
+    // so that updating the counts stays a heap-only update that leaves the indexes alone.
+    r#"
+    ALTER TABLE studies ADD COLUMN listed BOOLEAN
+        GENERATED ALWAYS AS (num_instances > num_previews) STORED;
+    DROP INDEX studies_newest_first;
+    CREATE INDEX studies_newest_first
+        ON studies (study_date DESC NULLS LAST, study_time DESC NULLS LAST, id DESC)
+        INCLUDE (patient_name_norm, modalities, listed);
+    DROP INDEX studies_by_patient_name;
+    CREATE INDEX studies_by_patient_name ON studies (patient_name_norm, study_date)
+        INCLUDE (study_time, id, modalities, listed);
+    "#,
 ];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

@@ -256,11 +256,34 @@ fn all<T>(
 
 /// A search with at most this many matches gets its page sorted from its matches (found
 /// through the filter's own indexes); one with more, by walking the order's index until the
-/// page is full. The walk is quick when matches are common and slow when they are rare (each
-/// row passed costs a heap read and a join), which PostgreSQL's estimates cannot tell apart
-/// well enough: at ten million instances a rare combination (name, dates and modality) took
-/// 150 ms by the walk and 5 ms from its 1,844 matches (BENCHMARKS.md, "Study search").
+/// page is full. The walk is quick when matches are common and slow when they are rare,
+/// which PostgreSQL's estimates cannot tell apart well enough: at ten million instances a
+/// rare combination (name, dates and modality) took 150 ms by the walk and 5 ms from its
+/// 1,844 matches (BENCHMARKS.md, "Study search").
 const SORT_MATCHES_UP_TO: u64 = 2_000;
+
+/// The studies with these IDs, sorted by `order` (an ORDER BY of `s` and `p`), a page of them.
+fn page_of(
+    c: &mut Client,
+    ids: &[i64],
+    order: &str,
+    limit: Option<i64>,
+    offset: i64,
+) -> Result<Vec<StudySummary>, postgres::Error> {
+    // Fences, so that the planner cannot go back to walking the order's index (it does, even
+    // for a list of IDs) nor merge-join all patients: the studies by their keys, each one's
+    // patient by its key, then sorted.
+    let page_sql = format!(
+        "WITH few AS MATERIALIZED (SELECT * FROM studies WHERE id = ANY($1))
+         SELECT {STUDY_COLUMNS} FROM few s
+         CROSS JOIN LATERAL (SELECT * FROM patients pp WHERE pp.id = s.patient_ref OFFSET 0) p
+         ORDER BY {order} LIMIT $2 OFFSET $3"
+    );
+    all(
+        c.query(&page_sql, &[&ids, &limit, &offset])?,
+        study_from_row,
+    )
+}
 
 /// Series of instances in the order listings give: InstanceNumber, those without one last.
 const INSTANCE_ORDER: &str = "i.instance_number ASC NULLS LAST, i.sop_uid";
@@ -339,32 +362,41 @@ impl Index for PostgresIndex {
                 }
             };
             let studies = if few {
-                // Fences, so that the planner cannot go back to walking the order's index (it
-                // does, even for a list of IDs) nor merge-join all patients: the matches by
-                // their keys, each one's patient by its key, then sorted.
-                let page_sql = format!(
-                    "WITH few AS MATERIALIZED (SELECT * FROM studies WHERE id = ANY($1))
-                     SELECT {STUDY_COLUMNS} FROM few s
-                     CROSS JOIN LATERAL (SELECT * FROM patients pp WHERE pp.id = s.patient_ref
-                                         OFFSET 0) p
-                     ORDER BY {order} LIMIT $2 OFFSET $3"
-                );
-                all(
-                    c.query(&page_sql, &[&matches, &limit, &offset])?,
-                    study_from_row,
-                )?
-            } else {
+                page_of(c, &matches, &order, limit, offset)?
+            } else if limit.is_none() {
+                // Every match, in one go: no page to find first.
                 let n = args.values.len();
-                let page_sql = format!(
+                let sql = format!(
                     "SELECT {STUDY_COLUMNS} FROM studies s JOIN patients p ON p.id = s.patient_ref
-                     {filter} ORDER BY {order} LIMIT ${} OFFSET ${}",
+                     {filter} ORDER BY {order} OFFSET ${}",
+                    n + 1
+                );
+                let mut all_args = params(&args.values);
+                all_args.push(&offset);
+                all(c.query(&sql, &all_args)?, study_from_row)?
+            } else {
+                // The page's studies by walking the order's index, which carries what the
+                // filters test (migration 4): no row is read until the page is known.
+                let from_where = if needs_patient || search::order_reads_patients(q.order) {
+                    format!("FROM studies s JOIN patients p ON p.id = s.patient_ref {filter}")
+                } else {
+                    from_where
+                };
+                let n = args.values.len();
+                let ids_sql = format!(
+                    "SELECT s.id {from_where} ORDER BY {order} LIMIT ${} OFFSET ${}",
                     n + 1,
                     n + 2
                 );
                 let mut page_args = params(&args.values);
                 page_args.push(&limit);
                 page_args.push(&offset);
-                all(c.query(&page_sql, &page_args)?, study_from_row)?
+                let ids: Vec<i64> = c
+                    .query(&ids_sql, &page_args)?
+                    .iter()
+                    .map(|r| r.try_get(0))
+                    .collect::<Result<_, _>>()?;
+                page_of(c, &ids, &order, limit, 0)?
             };
             Ok(StudyPage::counted(counted, bound, studies))
         })
@@ -461,8 +493,8 @@ impl Index for PostgresIndex {
             // than reading every instance.
             let r = c.query_one(
                 "SELECT (SELECT count(*) FROM patients p WHERE EXISTS (SELECT 1 FROM studies s
-                            WHERE s.patient_ref = p.id AND s.num_instances > s.num_previews)),
-                        (SELECT count(*) FROM studies WHERE num_instances > num_previews),
+                            WHERE s.patient_ref = p.id AND s.listed)),
+                        (SELECT count(*) FROM studies WHERE listed),
                         (SELECT count(*) FROM series WHERE num_instances > num_previews),
                         (SELECT coalesce(sum(num_instances - num_previews), 0)::BIGINT FROM series),
                         (SELECT coalesce(sum(num_previews), 0)::BIGINT FROM series),

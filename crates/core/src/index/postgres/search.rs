@@ -108,7 +108,7 @@ pub(super) fn study_filter(q: &StudyQuery) -> (String, Args, bool) {
         clauses.push(format!("({})", any.join(" OR ")));
     }
     if !q.include_previews {
-        clauses.push("s.num_instances > s.num_previews".into());
+        clauses.push("s.listed".into());
     }
     if !q.study_uids.is_empty() {
         let marks: Vec<String> = q.study_uids.iter().map(|u| args.mark(u.clone())).collect();
@@ -124,6 +124,18 @@ pub(super) fn study_filter(q: &StudyQuery) -> (String, Args, bool) {
 
 /// SQLite puts NULL below every value; so do these orders.
 const NEWEST_FIRST: &str = "s.study_date DESC NULLS LAST, s.study_time DESC NULLS LAST, s.id DESC";
+
+/// Whether the ORDER BY of `order` sorts by a patient's column (`p`), not only the study's.
+pub(super) fn order_reads_patients(order: StudyOrder) -> bool {
+    match order {
+        StudyOrder::Date => false,
+        StudyOrder::Patient => true,
+        StudyOrder::Column { column, .. } => matches!(
+            column,
+            StudyColumn::PatientName | StudyColumn::PatientId | StudyColumn::BirthDate
+        ),
+    }
+}
 
 /// The ORDER BY of a study page.
 pub(super) fn order_by(order: StudyOrder) -> String {
