@@ -971,7 +971,8 @@ fn a_node_that_is_down_is_reported_at_once_while_it_is_tried_again() {
 }
 
 /// More studies than the browser counts: the list says "more than 1,000", keeps loading as it
-/// is scrolled, and gives the exact number once it has loaded far enough to count them all.
+/// is scrolled, gives the exact number once it reaches its end, and counts every match at
+/// once when asked ("Count all").
 #[test]
 fn a_list_longer_than_the_count_says_more_than_and_counts_exactly_at_its_end() {
     let Some(browser) = Browser::start_or_skip() else {
@@ -1019,12 +1020,12 @@ fn a_list_longer_than_the_count_says_more_than_and_counts_exactly_at_its_end() {
     );
     assert!(count().contains("(50 shown)"), "{}", count());
     browser.screenshot("more-than-counted");
-    browser.wait_until("the whole list, counted", Duration::from_secs(60), || {
+    browser.wait_until("the whole list", Duration::from_secs(60), || {
         browser.execute(
             "window.scrollTo(0, document.body.scrollHeight); return true",
             &[],
         );
-        count().starts_with("1010 studies")
+        count() == "1010 studies"
     });
     assert_eq!(
         attr_of(&browser, "#result-count", "data-total-exact").as_deref(),
@@ -1035,5 +1036,23 @@ fn a_list_longer_than_the_count_says_more_than_and_counts_exactly_at_its_end() {
         &[],
     );
     assert_eq!(rows, json!(1010));
+    // A new list counts up to the bound again; asked for, it counts every match at once.
+    browser.refresh();
+    browser.wait_until("the bounded count again", Duration::from_secs(20), || {
+        count().starts_with("More than 1000 studies")
+    });
+    let count_all = browser.find("[data-testid=count-all]");
+    assert!(count_all.is_displayed());
+    browser.screenshot("count-all-offered");
+    count_all.click();
+    browser.wait_until("every match counted", Duration::from_secs(20), || {
+        count().starts_with("1010 studies")
+    });
+    assert!(count().contains(" shown)"), "{}", count());
+    assert_eq!(
+        attr_of(&browser, "#result-count", "data-total-exact").as_deref(),
+        Some("true")
+    );
+    assert!(!browser.find("[data-testid=count-all]").is_displayed());
     assert_no_page_errors(&browser);
 }

@@ -51,10 +51,11 @@ import { Emitter } from '../lib/util.js';
 /**
  * The local list being shown: its filters, how it is laid out and sorted (`sort` null: by
  * patient, in groups), how far it is loaded, its patient groups or its worklist table.
- * `totalExact` false: more than `total` studies match.
+ * `totalExact` false: more than `total` studies match; `countAll`: the user asked for every
+ * match to be counted (the server otherwise stops counting at a bound).
  * @typedef {{
  *   gen: number, filters: Filters, view: ListView, sort: Sort | null, offset: number, total: number | null,
- *   totalExact: boolean,
+ *   totalExact: boolean, countAll: boolean,
  *   loading: boolean, done: boolean, error: boolean, groups: Group[], lastGroup: Group | null, count: number,
  *   worklist: Worklist | null,
  * }} ListState
@@ -123,8 +124,8 @@ export const currentList = () => list;
  * @returns {ListState}
  */
 export function startList(filters, view, sort) {
-  list = { gen: (list ? list.gen : 0) + 1, filters, view, sort, offset: 0, total: null, totalExact: true, loading: false, done: false,
-    error: false, groups: [], lastGroup: null, count: 0, worklist: null };
+  list = { gen: (list ? list.gen : 0) + 1, filters, view, sort, offset: 0, total: null, totalExact: true, countAll: false, loading: false,
+    done: false, error: false, groups: [], lastGroup: null, count: 0, worklist: null };
   return list;
 }
 

@@ -67,8 +67,9 @@ export const filtersActive = (f) => !!(TEXT_FILTERS.some(([k]) => f[k]) || f.dat
  * @param {import('../../state/display.js').Sort | null} sort
  * @param {number} offset
  * @param {number} limit
+ * @param {boolean} [countAll] every match counted, not only up to the server's bound
  */
-export function localQuery(f, sort, offset, limit) {
+export function localQuery(f, sort, offset, limit, countAll = false) {
   const p = new URLSearchParams();
   p.set('order', sort ? sort.column : 'patient');
   if (sort) p.set('dir', sort.dir);
@@ -77,6 +78,7 @@ export function localQuery(f, sort, offset, limit) {
   for (const [k] of TEXT_FILTERS) if (f[k]) p.set(k, f[k]);
   if (f.date) p.set('date', f.date);
   for (const m of f.modality) p.append('modality', m);
+  if (countAll) p.set('count', 'all');
   return '/api/studies?' + p.toString();
 }
 

@@ -21,6 +21,7 @@ import { addStudyToWorklist, newWorklist } from './worklist.js';
 
 export const resultsEl = $('#results');
 const listStatus = $('#list-status');
+const countAllButton = /** @type {HTMLButtonElement} */ ($('#count-all'));
 
 /** Starts the list again under the filters shown. */
 export function resetList() {
@@ -57,7 +58,7 @@ async function loadNextPage() {
   listStatus.textContent = L.offset ? 'Loading more…' : 'Loading…';
   try {
     /** @type {StudiesPage} */
-    const r = await api(localQuery(L.filters, L.sort, L.offset, PAGE_SIZE));
+    const r = await api(localQuery(L.filters, L.sort, L.offset, PAGE_SIZE, L.countAll));
     if (gen !== L.gen || currentList() !== L) return;
     const rows = (r && r.studies) || [];
     L.offset += rows.length;
@@ -122,6 +123,38 @@ const sentinelObserver = new IntersectionObserver((es) => {
 
 export function initList() {
   sentinelObserver.observe($('#sentinel'));
+  countAllButton.addEventListener('click', () => { countAllMatches(); });
+}
+
+/**
+ * Counts every match of the list's search, where the server stopped at its bound ("more than
+ * 1,000"); the list's later pages and refreshes count them all too.
+ */
+async function countAllMatches() {
+  const L = currentList();
+  if (!L || L.totalExact) return;
+  L.countAll = true;
+  const gen = L.gen;
+  countAllButton.disabled = true;
+  countAllButton.textContent = 'Counting…';
+  try {
+    /** @type {StudiesPage} */
+    const r = await api(localQuery(L.filters, L.sort, 0, 1, true));
+    if (gen !== L.gen || currentList() !== L || r.total == null) return;
+    L.total = r.total;
+    L.totalExact = true;
+    L.done = L.offset >= L.total;
+  } catch (err) {
+    if (gen === L.gen) L.countAll = false;
+    reportError(err, 'Counting studies');
+  } finally {
+    countAllButton.disabled = false;
+    countAllButton.textContent = 'Count all';
+    if (gen === L.gen) {
+      updateResultCount();
+      maybeLoadMore();
+    }
+  }
 }
 
 /** "7 studies match (50 shown) · 2 remote-only studies". */
@@ -139,6 +172,7 @@ export function updateResultCount() {
   el.textContent = parts.join(' · ');
   el.dataset.total = L && L.total != null ? String(L.total) : '';
   el.dataset.totalExact = L && !L.totalExact ? 'false' : 'true';
+  countAllButton.hidden = !L || L.totalExact || L.total == null || !sourceLocal();
 }
 
 /**
@@ -210,6 +244,7 @@ export function resetListWithRows(r) {
   const old = /** @type {ListState} */ (currentList());
   dropLocalEntries();
   const L = newList(old.filters);
+  L.countAll = old.countAll;
   const rows = (r && r.studies) || [];
   L.offset = rows.length;
   keepTotal(L, r);

@@ -148,7 +148,7 @@ async function refreshList() {
   const gen = L.gen;
   const showing = Math.max(L.offset, PAGE_SIZE);
   /** @type {StudiesPage} */
-  const r = await api(localQuery(L.filters, L.sort, 0, Math.min(500, showing)));
+  const r = await api(localQuery(L.filters, L.sort, 0, Math.min(500, showing), L.countAll));
   if (currentList() !== L || gen !== L.gen) return;
   const rows = (r && r.studies) || [];
   const known = rows.filter((row) => { const e = entries.get(row.StudyInstanceUID); return !!e && e.where === 'local'; });
