@@ -4,7 +4,8 @@ knows exactly what was acknowledged.
 
 Usage: store_scu.py ACKED_FILE HOST:PORT[,HOST:PORT...] ASSOCIATIONS_PER_PEER FILE_LIST
 Files are dealt round-robin to the associations; each association sends its share in order and
-stops at its first failure (a peer that vanished). Prints a JSON summary.
+stops at its first failure (a peer that vanished: a failed association). Prints a JSON summary:
+instances acknowledged, associations failed, instances refused by a peer still connected.
 """
 
 import json
@@ -50,11 +51,15 @@ def send(target, share):
                     acked_file.write(ds.SOPInstanceUID + "\n")
                     acked_file.flush()
                     summary["acknowledged"] += 1
+            elif not assoc.is_established:
+                # The peer vanished mid-store: pynetdicom says so by an empty status here, or
+                # by an exception below, whichever comes first.
+                with lock:
+                    summary["failed_associations"] += 1
+                return
             else:
                 with lock:
                     summary["refused"] += 1
-                if not assoc.is_established:
-                    break
         assoc.release()
     except Exception:
         with lock:
