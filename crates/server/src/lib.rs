@@ -51,6 +51,8 @@ pub struct AppState {
     stopping: tokio::sync::watch::Receiver<bool>,
     /// Wrong credentials are answered a few at a time, each after a pause.
     failed_logins: Arc<tokio::sync::Semaphore>,
+    /// The store's totals for the pages' event streams, read once for all of them.
+    store_totals: Arc<api::events::StoreTotals>,
 }
 
 /// Wrong credentials answered at once; beyond, 429.
@@ -147,6 +149,7 @@ pub fn router(config: ServerConfig) -> std::io::Result<Router> {
         listener: config.listener.map(Arc::new),
         stopping: config.stopping,
         failed_logins: Arc::new(tokio::sync::Semaphore::new(FAILED_LOGINS_AT_ONCE)),
+        store_totals: Arc::default(),
     };
     Ok(Router::new()
         .nest("/dicom-web", dicomweb::routes())

@@ -551,20 +551,24 @@ fn jobs_run_from_the_api_and_their_events_stream() {
     let server = start(&data, None);
     let url = server.origin.clone();
 
-    // Listen to the events before submitting.
-    let (events_tx, events_rx) = std::sync::mpsc::channel::<String>();
-    let events_url = format!("{url}/api/events");
-    std::thread::spawn(move || {
-        let mut response = agent().get(&events_url).call().unwrap();
-        let mut reader = std::io::BufReader::new(response.body_mut().as_reader());
-        let mut line = String::new();
-        while std::io::BufRead::read_line(&mut reader, &mut line).unwrap_or(0) > 0 {
-            if events_tx.send(line.clone()).is_err() {
-                return;
+    // Two pages listen to the events before submitting.
+    let listen = || {
+        let (events_tx, events_rx) = std::sync::mpsc::channel::<String>();
+        let events_url = format!("{url}/api/events");
+        std::thread::spawn(move || {
+            let mut response = agent().get(&events_url).call().unwrap();
+            let mut reader = std::io::BufReader::new(response.body_mut().as_reader());
+            let mut line = String::new();
+            while std::io::BufRead::read_line(&mut reader, &mut line).unwrap_or(0) > 0 {
+                if events_tx.send(line.clone()).is_err() {
+                    return;
+                }
+                line.clear();
             }
-            line.clear();
-        }
-    });
+        });
+        events_rx
+    };
+    let (events_rx, other_page) = (listen(), listen());
     std::thread::sleep(Duration::from_millis(300));
 
     let (_, page) = get(&format!("{url}/api/studies?limit=1"));
@@ -599,6 +603,22 @@ fn jobs_run_from_the_api_and_their_events_stream() {
         seen.contains(&format!("\"event\":\"queued\",\"id\":{id}")),
         "{seen}"
     );
+    // The other page hears of the store's new totals too (one reading of them serves both).
+    let mut other = String::new();
+    while !other.contains("event: store") {
+        assert!(
+            Instant::now() < deadline,
+            "the other page's events: {other}"
+        );
+        if let Ok(line) = other_page.recv_timeout(Duration::from_millis(200)) {
+            other.push_str(&line);
+        }
+    }
+    let totals = |events: &str| {
+        let after = &events[events.find("event: store").unwrap()..];
+        after.lines().nth(1).unwrap_or_default().to_string()
+    };
+    assert_eq!(totals(&other), totals(&seen));
 
     let (_, listed) = get(&format!("{url}/api/jobs?state=completed&kind=delete"));
     assert_eq!(listed["total"], 1);

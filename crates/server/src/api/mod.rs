@@ -3,7 +3,7 @@
 //! the CLI and a restart all see the same queue.
 
 mod browse;
-mod events;
+pub(crate) mod events;
 mod jobs;
 mod nodes;
 mod remote;
