@@ -1041,10 +1041,12 @@ fn a_list_longer_than_the_count_says_more_than_and_counts_exactly_at_its_end() {
     browser.wait_until("the bounded count again", Duration::from_secs(20), || {
         count().starts_with("More than 1000 studies")
     });
-    let count_all = browser.find("[data-testid=count-all]");
-    assert!(count_all.is_displayed());
+    assert!(browser.find("[data-testid=count-all]").is_displayed());
     browser.screenshot("count-all-offered");
-    count_all.click();
+    browser.set_window_size(800, 900);
+    browser.find("[data-testid=theme-toggle]").click();
+    browser.screenshot("count-all-offered-dark-800");
+    browser.find("[data-testid=count-all]").click();
     browser.wait_until("every match counted", Duration::from_secs(20), || {
         count().starts_with("1010 studies")
     });

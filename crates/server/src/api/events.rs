@@ -80,7 +80,7 @@ async fn read_totals(
 struct Feed {
     jobs: Option<broadcast::Receiver<JobEvent>>,
     totals: Option<watch::Receiver<Option<IndexStats>>>,
-    /// The totals the page has (from its status request): only changes after them are sent.
+    /// The totals last read when the stream opened, then the last sent: only changes are sent.
     seen: Option<IndexStats>,
     stopping: watch::Receiver<bool>,
 }

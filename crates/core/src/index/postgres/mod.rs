@@ -336,14 +336,20 @@ impl Index for PostgresIndex {
         let limit = q.limit.map(|l| l as i64);
         let offset = q.offset as i64;
         self.read(|c| {
-            let from_where = if needs_patient {
-                format!("FROM studies s JOIN patients p ON p.id = s.patient_ref {filter}")
-            } else {
-                format!("FROM studies s {filter}")
+            let from_where = |join_patients: bool| {
+                if join_patients {
+                    format!("FROM studies s JOIN patients p ON p.id = s.patient_ref {filter}")
+                } else {
+                    format!("FROM studies s {filter}")
+                }
             };
             // First the matches, if there are few: then the page is sorted from them, and they
             // are the count.
-            let few_sql = format!("SELECT s.id {from_where} LIMIT {}", SORT_MATCHES_UP_TO + 1);
+            let few_sql = format!(
+                "SELECT s.id {} LIMIT {}",
+                from_where(needs_patient),
+                SORT_MATCHES_UP_TO + 1
+            );
             let matches: Vec<i64> = c
                 .query(&few_sql, &params(&args.values))?
                 .iter()
@@ -356,7 +362,7 @@ impl Index for PostgresIndex {
                 // More than the bound match: that is all the count has to say.
                 Some(bound) if matches.len() as u64 > bound => bound + 1,
                 _ => {
-                    let count_sql = super::query::count_sql(&from_where, bound);
+                    let count_sql = super::query::count_sql(&from_where(needs_patient), bound);
                     let total: i64 = c.query_one(&count_sql, &params(&args.values))?.try_get(0)?;
                     total as u64
                 }
@@ -377,14 +383,10 @@ impl Index for PostgresIndex {
             } else {
                 // The page's studies by walking the order's index, which carries what the
                 // filters test (migration 4): no row is read until the page is known.
-                let from_where = if needs_patient || search::order_reads_patients(q.order) {
-                    format!("FROM studies s JOIN patients p ON p.id = s.patient_ref {filter}")
-                } else {
-                    from_where
-                };
                 let n = args.values.len();
                 let ids_sql = format!(
-                    "SELECT s.id {from_where} ORDER BY {order} LIMIT ${} OFFSET ${}",
+                    "SELECT s.id {} ORDER BY {order} LIMIT ${} OFFSET ${}",
+                    from_where(needs_patient || search::order_reads_patients(q.order)),
                     n + 1,
                     n + 2
                 );
