@@ -622,8 +622,74 @@ fn writers_racing_on_one_database_index_each_instance_once() {
     let sqlite = SqliteIndex::open(&dir.path().join("index.sqlite")).unwrap();
     sqlite.insert_batch(&records).unwrap();
     let asked = same_contents(&sqlite, nodes[1].as_ref());
+
+    // Then removals and previews at once: each study, series and patient removed by two
+    // writers on different pools, previews marked while their neighbours go. What remains,
+    // and the store's totals, end as one writer's.
+    let everything = StudyQuery {
+        include_previews: true,
+        ..StudyQuery::default()
+    };
+    let studies = sqlite.search_studies(&everything).unwrap().studies;
+    let mut changes: Vec<Change> = Vec::new();
+    for (n, study) in studies.iter().enumerate() {
+        let series = sqlite.series_of_study(&study.study_uid).unwrap();
+        match n % 4 {
+            0 => changes.push(Change::Remove(RemoveTarget::Study(study.study_uid.clone()))),
+            1 => changes.push(Change::Remove(RemoveTarget::Series(
+                series[0].series_uid.clone(),
+            ))),
+            2 => {
+                for se in &series {
+                    for i in sqlite.instances_of_series(&se.series_uid).unwrap() {
+                        changes.push(Change::Preview(i.sop_instance_uid));
+                    }
+                }
+            }
+            _ => changes.push(Change::Remove(RemoveTarget::Patient(
+                study.patient_id.clone(),
+            ))),
+        }
+    }
+    for change in &changes {
+        change.apply(&sqlite);
+    }
+    std::thread::scope(|scope| {
+        for w in 0..8 {
+            let node = nodes[w % 2].clone();
+            let mut mine: Vec<&Change> = changes.iter().skip(w / 2).step_by(4).collect();
+            if w % 2 == 1 {
+                mine.reverse();
+            }
+            scope.spawn(move || mine.into_iter().for_each(|c| c.apply(node.as_ref())));
+        }
+    });
+    let after = sqlite.stats().unwrap();
+    assert!(after.patients > 0 && after.previews > 0, "{after:?}");
+    let asked_after = same_contents(&sqlite, nodes[0].as_ref());
     eprintln!(
-        "figure: 8 writers on 2 pools, {} instances each: indexed once, {asked} answers as one SQLite writer's",
-        records.len()
+        "figure: 8 writers on 2 pools, {} instances each: indexed once, {asked} answers as one SQLite writer's; \
+         {} removals and previews raced by pairs of writers: {asked_after} answers as one writer's",
+        records.len(),
+        changes.len()
     );
+}
+
+/// A change the racing writers make, each twice.
+enum Change {
+    Remove(RemoveTarget),
+    Preview(String),
+}
+
+impl Change {
+    fn apply(&self, index: &dyn Index) {
+        match self {
+            Change::Remove(target) => {
+                index.remove(target).unwrap();
+            }
+            Change::Preview(uid) => {
+                index.mark_preview(uid).unwrap();
+            }
+        }
+    }
 }

@@ -358,6 +358,16 @@ pub(super) fn remove_in(
 ) -> Result<Removed, IndexError> {
     let mut removed = Removed::default();
     let (instance_filter, arg, series_ids) = target_scope(tx, target)?;
+    // Another node removing some of the same rows goes first: this waits for it, then goes on
+    // with what it left (its series and study rows gone, their instances too).
+    let series_ids: Vec<i64> = tx
+        .query(
+            "SELECT id FROM series WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+            &[&series_ids],
+        )?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, postgres::Error>>()?;
     removed.files = tx
         .query(
             &format!("SELECT file_path, linked FROM instances WHERE {instance_filter}"),
