@@ -355,6 +355,70 @@ fn prefix(name: &str, n: usize) -> &str {
     &name[..name.len().min(n)]
 }
 
+/// What reading the store's totals costs (every open page's header shows them, read once a
+/// second per node while a page listens); on PostgreSQL, beside counting them from the rows,
+/// which must agree.
+fn store_totals(index: &dyn Index, postgres_url: Option<&str>) {
+    const RUNS: usize = 20;
+    let kept = timed(RUNS, || index.stats().unwrap());
+    print!(
+        "store totals, Index::stats(): p50 {:.2} ms, p95 {:.2} ms",
+        percentile(&kept, 0.5),
+        percentile(&kept, 0.95)
+    );
+    if let Some(url) = postgres_url {
+        let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+        let totals = index.stats().unwrap();
+        let counted = timed(5, || {
+            let row = client.query_one(COUNT_TOTALS, &[]).unwrap();
+            let n = |i: usize| row.get::<_, i64>(i) as u64;
+            let counted = [n(0), n(1), n(2), n(3), n(4), n(5)];
+            assert_eq!(
+                counted,
+                [
+                    totals.patients,
+                    totals.studies,
+                    totals.series,
+                    totals.instances,
+                    totals.previews,
+                    totals.bytes
+                ],
+                "kept and counted totals"
+            );
+        });
+        print!(
+            "; counted from the rows (as before migration 5): p50 {:.1} ms, p95 {:.1} ms",
+            percentile(&counted, 0.5),
+            percentile(&counted, 0.95)
+        );
+    }
+    println!("\n");
+}
+
+/// The store's totals counted from the patients, studies and series, as `Index::stats()` did on
+/// PostgreSQL before the index kept them.
+const COUNT_TOTALS: &str =
+    "SELECT (SELECT count(*) FROM patients p WHERE EXISTS (SELECT 1 FROM studies s
+                WHERE s.patient_ref = p.id AND s.listed)),
+            (SELECT count(*) FROM studies WHERE listed),
+            (SELECT count(*) FROM series WHERE num_instances > num_previews),
+            (SELECT coalesce(sum(num_instances - num_previews), 0)::BIGINT FROM series),
+            (SELECT coalesce(sum(num_previews), 0)::BIGINT FROM series),
+            (SELECT coalesce(sum(size), 0)::BIGINT FROM series)";
+
+/// Milliseconds each of `runs` calls took, sorted.
+fn timed<T>(runs: usize, mut f: impl FnMut() -> T) -> Vec<f64> {
+    let mut ms: Vec<f64> = (0..runs)
+        .map(|_| {
+            let started = Instant::now();
+            std::hint::black_box(f());
+            started.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    ms
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
@@ -363,16 +427,20 @@ fn main() {
     let load = || std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!("load average before: {}", load().trim());
     let server;
-    let (index, build_note) = match (
+    let postgres_url = match (
         std::env::var("LIGHTBOX_BENCH_INDEX").as_deref(),
         std::env::var("LIGHTBOX_BENCH_POSTGRES"),
     ) {
-        (_, Ok(url)) => postgres_index(&url),
+        (_, Ok(url)) => Some(url),
         (Ok("postgres"), _) => {
             server = support::postgres::start_postgres().expect("PostgreSQL (Debian's package)");
-            postgres_index(&server.database())
+            Some(server.database())
         }
-        _ => sqlite_index(),
+        _ => None,
+    };
+    let (index, build_note) = match &postgres_url {
+        Some(url) => postgres_index(url),
+        None => sqlite_index(),
     };
     let stats = index.stats().unwrap();
     println!("index: {build_note}");
@@ -380,6 +448,7 @@ fn main() {
         "index: {} patients, {} studies, {} series, {} instances\n",
         stats.patients, stats.studies, stats.series, stats.instances
     );
+    store_totals(index.as_ref(), postgres_url.as_deref());
     let pattern = |s: &str| TextPattern::new(s);
     type Make = Box<dyn Fn(u64) -> StudyQuery>;
     let cases: Vec<(&str, Make)> = vec![

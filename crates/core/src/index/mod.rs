@@ -234,6 +234,8 @@ pub trait Index: Send + Sync {
     fn sop_classes_of_study(&self, study_uid: &str) -> Result<Vec<String>, IndexError>;
     /// Removes the target and any parent left empty; returns what went and which files to delete.
     fn remove(&self, target: &RemoveTarget) -> Result<Removed, IndexError>;
+    /// The store's totals, which every page's header shows: a node reads them once a second
+    /// while any of its pages is open.
     fn stats(&self) -> Result<IndexStats, IndexError>;
     /// Marks a stored instance as a preview (fetched for a thumbnail); false when it was one
     /// already, or is not stored.

@@ -120,6 +120,143 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX studies_by_patient_name ON studies (patient_name_norm, study_date)
         INCLUDE (study_time, id, modalities, listed);
     "#,
+    // 5: the store's totals kept as they change, for the header every open page shows: counting
+    // them took 0.7 s at ten million instances. Triggers on the patients, studies and series
+    // keep them, whichever statement changes those rows. Each database session adds what its
+    // statements change to a row of its own (a slot by backend PID), so that concurrent writers
+    // do not queue on one row; a reading sums the slots. A patient is counted while it has a
+    // listed study, which `listed_studies` counts, so that two writers listing a patient's
+    // first studies at once meet on the patient's row and count it once.
+    r#"
+    LOCK TABLE patients, studies, series IN SHARE ROW EXCLUSIVE MODE;
+    CREATE TABLE store_totals (
+        slot INT PRIMARY KEY,
+        patients BIGINT NOT NULL,
+        studies BIGINT NOT NULL,
+        series BIGINT NOT NULL,
+        instances BIGINT NOT NULL,
+        previews BIGINT NOT NULL,
+        bytes BIGINT NOT NULL
+    );
+    ALTER TABLE patients ADD COLUMN listed_studies BIGINT NOT NULL DEFAULT 0;
+    UPDATE patients p SET listed_studies = c.n
+        FROM (SELECT patient_ref, count(*) AS n FROM studies WHERE listed GROUP BY patient_ref) c
+        WHERE p.id = c.patient_ref;
+    INSERT INTO store_totals
+        SELECT -1,
+            (SELECT count(*) FROM patients WHERE listed_studies > 0),
+            (SELECT count(*) FROM studies WHERE listed),
+            (SELECT count(*) FROM series WHERE num_instances > num_previews),
+            (SELECT coalesce(sum(num_instances - num_previews), 0) FROM series),
+            (SELECT coalesce(sum(num_previews), 0) FROM series),
+            (SELECT coalesce(sum(size), 0) FROM series);
+
+    CREATE FUNCTION add_to_store_totals(d_patients BIGINT, d_studies BIGINT, d_series BIGINT,
+            d_instances BIGINT, d_previews BIGINT, d_bytes BIGINT) RETURNS void
+    LANGUAGE sql AS $$
+        INSERT INTO store_totals AS t VALUES (pg_backend_pid() % 1024, d_patients, d_studies,
+            d_series, d_instances, d_previews, d_bytes)
+        ON CONFLICT (slot) DO UPDATE SET patients = t.patients + excluded.patients,
+            studies = t.studies + excluded.studies, series = t.series + excluded.series,
+            instances = t.instances + excluded.instances,
+            previews = t.previews + excluded.previews, bytes = t.bytes + excluded.bytes
+    $$;
+
+    -- Transition tables exist per event: `new_rows` unless deleting, `old_rows` unless
+    -- inserting.
+    CREATE FUNCTION series_to_store_totals() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        d_series BIGINT := 0; d_instances BIGINT := 0; d_previews BIGINT := 0;
+        d_bytes BIGINT := 0; o_series BIGINT; o_instances BIGINT; o_previews BIGINT;
+        o_bytes BIGINT;
+    BEGIN
+        IF TG_OP <> 'DELETE' THEN
+            SELECT count(*) FILTER (WHERE num_instances > num_previews),
+                coalesce(sum(num_instances - num_previews), 0),
+                coalesce(sum(num_previews), 0), coalesce(sum(size), 0)
+            INTO d_series, d_instances, d_previews, d_bytes FROM new_rows;
+        END IF;
+        IF TG_OP <> 'INSERT' THEN
+            SELECT count(*) FILTER (WHERE num_instances > num_previews),
+                coalesce(sum(num_instances - num_previews), 0),
+                coalesce(sum(num_previews), 0), coalesce(sum(size), 0)
+            INTO o_series, o_instances, o_previews, o_bytes FROM old_rows;
+            d_series := d_series - o_series;
+            d_instances := d_instances - o_instances;
+            d_previews := d_previews - o_previews;
+            d_bytes := d_bytes - o_bytes;
+        END IF;
+        IF d_series <> 0 OR d_instances <> 0 OR d_previews <> 0 OR d_bytes <> 0 THEN
+            PERFORM add_to_store_totals(0, 0, d_series, d_instances, d_previews, d_bytes);
+        END IF;
+        RETURN NULL;
+    END $$;
+
+    CREATE FUNCTION studies_to_store_totals() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        gained BIGINT[] := '{}'; lost BIGINT[] := '{}'; d_studies BIGINT; patient BIGINT;
+        change BIGINT;
+    BEGIN
+        IF TG_OP <> 'DELETE' THEN
+            SELECT coalesce(array_agg(patient_ref), '{}') INTO gained FROM new_rows WHERE listed;
+        END IF;
+        IF TG_OP <> 'INSERT' THEN
+            SELECT coalesce(array_agg(patient_ref), '{}') INTO lost FROM old_rows WHERE listed;
+        END IF;
+        d_studies := cardinality(gained) - cardinality(lost);
+        -- One patient at a time in patient order, so that two writers listing studies of
+        -- the same patients do not deadlock.
+        FOR patient, change IN
+            SELECT r, sum(d) FROM (SELECT unnest(gained) AS r, 1 AS d
+                UNION ALL SELECT unnest(lost), -1) u
+            GROUP BY r HAVING sum(d) <> 0 ORDER BY r
+        LOOP
+            UPDATE patients SET listed_studies = listed_studies + change WHERE id = patient;
+        END LOOP;
+        IF d_studies <> 0 THEN
+            PERFORM add_to_store_totals(0, d_studies, 0, 0, 0, 0);
+        END IF;
+        RETURN NULL;
+    END $$;
+
+    CREATE FUNCTION patients_to_store_totals() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        d_patients BIGINT := 0; o_patients BIGINT := 0;
+    BEGIN
+        IF TG_OP <> 'DELETE' THEN
+            SELECT count(*) INTO d_patients FROM new_rows WHERE listed_studies > 0;
+        END IF;
+        IF TG_OP <> 'INSERT' THEN
+            SELECT count(*) INTO o_patients FROM old_rows WHERE listed_studies > 0;
+        END IF;
+        IF d_patients <> o_patients THEN
+            PERFORM add_to_store_totals(d_patients - o_patients, 0, 0, 0, 0, 0);
+        END IF;
+        RETURN NULL;
+    END $$;
+
+    CREATE TRIGGER series_inserted AFTER INSERT ON series REFERENCING NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION series_to_store_totals();
+    CREATE TRIGGER series_updated AFTER UPDATE ON series
+        REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION series_to_store_totals();
+    CREATE TRIGGER series_deleted AFTER DELETE ON series REFERENCING OLD TABLE AS old_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION series_to_store_totals();
+    CREATE TRIGGER studies_inserted AFTER INSERT ON studies REFERENCING NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION studies_to_store_totals();
+    CREATE TRIGGER studies_updated AFTER UPDATE ON studies
+        REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION studies_to_store_totals();
+    CREATE TRIGGER studies_deleted AFTER DELETE ON studies REFERENCING OLD TABLE AS old_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION studies_to_store_totals();
+    CREATE TRIGGER patients_inserted AFTER INSERT ON patients REFERENCING NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION patients_to_store_totals();
+    CREATE TRIGGER patients_updated AFTER UPDATE ON patients
+        REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION patients_to_store_totals();
+    CREATE TRIGGER patients_deleted AFTER DELETE ON patients REFERENCING OLD TABLE AS old_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION patients_to_store_totals();
+    "#,
 ];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

@@ -491,16 +491,13 @@ impl Index for PostgresIndex {
 
     fn stats(&self) -> Result<IndexStats, IndexError> {
         self.read(|c| {
-            // The series keep their instances' count and size: summing those is much cheaper
-            // than reading every instance.
+            // Kept by triggers as rows change (migration 5): counting them instead took 0.7 s
+            // at ten million instances.
             let r = c.query_one(
-                "SELECT (SELECT count(*) FROM patients p WHERE EXISTS (SELECT 1 FROM studies s
-                            WHERE s.patient_ref = p.id AND s.listed)),
-                        (SELECT count(*) FROM studies WHERE listed),
-                        (SELECT count(*) FROM series WHERE num_instances > num_previews),
-                        (SELECT coalesce(sum(num_instances - num_previews), 0)::BIGINT FROM series),
-                        (SELECT coalesce(sum(num_previews), 0)::BIGINT FROM series),
-                        (SELECT coalesce(sum(size), 0)::BIGINT FROM series)",
+                "SELECT coalesce(sum(patients), 0)::BIGINT, coalesce(sum(studies), 0)::BIGINT,
+                        coalesce(sum(series), 0)::BIGINT, coalesce(sum(instances), 0)::BIGINT,
+                        coalesce(sum(previews), 0)::BIGINT, coalesce(sum(bytes), 0)::BIGINT
+                 FROM store_totals",
                 &[],
             )?;
             let n = |i: usize| r.try_get::<_, i64>(i).map(|v| v as u64);
