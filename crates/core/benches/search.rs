@@ -30,6 +30,14 @@ fn patients() -> u64 {
             .map_or(20_000, |n| (n / per_patient).max(1))
     })
 }
+/// Instances a call of `Index::insert_batch` builds the index with: 5,000 unless
+/// `LIGHTBOX_BENCH_BATCH` says (the storage listener's batches hold up to 500).
+fn batch_size() -> usize {
+    std::env::var("LIGHTBOX_BENCH_BATCH")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(5000)
+}
 const STUDIES_PER_PATIENT: u64 = 5;
 const SERIES_PER_STUDY: u64 = 2;
 const INSTANCES_PER_SERIES: u64 = 5;
@@ -255,7 +263,7 @@ fn build(index: &dyn Index) -> String {
         let t = Instant::now();
         batch.extend(records_of_study(s));
         generating += t.elapsed();
-        if batch.len() >= 5000 {
+        if batch.len() >= batch_size() {
             index.insert_batch(&batch).unwrap();
             batch.clear();
         }
@@ -265,10 +273,11 @@ fn build(index: &dyn Index) -> String {
     let n = studies * SERIES_PER_STUDY * INSTANCES_PER_SERIES;
     format!(
         "built on {}: {studies} studies, {n} instances in {secs:.1} s, of which {:.1} s generating \
-         the records and {:.1} s in Index::insert_batch (batches of 5,000): {:.0} instances/s",
+         the records and {:.1} s in Index::insert_batch (batches of {}): {:.0} instances/s",
         today(),
         generating.as_secs_f64(),
         secs - generating.as_secs_f64(),
+        batch_size(),
         n as f64 / (secs - generating.as_secs_f64())
     )
 }
