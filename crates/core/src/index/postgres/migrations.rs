@@ -235,27 +235,23 @@ const MIGRATIONS: &[&str] = &[
         RETURN NULL;
     END $$;
 
-    CREATE TRIGGER series_inserted AFTER INSERT ON series REFERENCING NEW TABLE AS new_rows
-        FOR EACH STATEMENT EXECUTE FUNCTION series_to_store_totals();
-    CREATE TRIGGER series_updated AFTER UPDATE ON series
-        REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-        FOR EACH STATEMENT EXECUTE FUNCTION series_to_store_totals();
-    CREATE TRIGGER series_deleted AFTER DELETE ON series REFERENCING OLD TABLE AS old_rows
-        FOR EACH STATEMENT EXECUTE FUNCTION series_to_store_totals();
-    CREATE TRIGGER studies_inserted AFTER INSERT ON studies REFERENCING NEW TABLE AS new_rows
-        FOR EACH STATEMENT EXECUTE FUNCTION studies_to_store_totals();
-    CREATE TRIGGER studies_updated AFTER UPDATE ON studies
-        REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-        FOR EACH STATEMENT EXECUTE FUNCTION studies_to_store_totals();
-    CREATE TRIGGER studies_deleted AFTER DELETE ON studies REFERENCING OLD TABLE AS old_rows
-        FOR EACH STATEMENT EXECUTE FUNCTION studies_to_store_totals();
-    CREATE TRIGGER patients_inserted AFTER INSERT ON patients REFERENCING NEW TABLE AS new_rows
-        FOR EACH STATEMENT EXECUTE FUNCTION patients_to_store_totals();
-    CREATE TRIGGER patients_updated AFTER UPDATE ON patients
-        REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-        FOR EACH STATEMENT EXECUTE FUNCTION patients_to_store_totals();
-    CREATE TRIGGER patients_deleted AFTER DELETE ON patients REFERENCING OLD TABLE AS old_rows
-        FOR EACH STATEMENT EXECUTE FUNCTION patients_to_store_totals();
+    -- Each table's three triggers: patients_inserted, patients_updated, patients_deleted…
+    DO $$
+    DECLARE
+        t TEXT;
+    BEGIN
+        FOREACH t IN ARRAY ARRAY['patients', 'studies', 'series'] LOOP
+            EXECUTE format('CREATE TRIGGER %1$s_inserted AFTER INSERT ON %1$s
+                REFERENCING NEW TABLE AS new_rows
+                FOR EACH STATEMENT EXECUTE FUNCTION %1$s_to_store_totals()', t);
+            EXECUTE format('CREATE TRIGGER %1$s_updated AFTER UPDATE ON %1$s
+                REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+                FOR EACH STATEMENT EXECUTE FUNCTION %1$s_to_store_totals()', t);
+            EXECUTE format('CREATE TRIGGER %1$s_deleted AFTER DELETE ON %1$s
+                REFERENCING OLD TABLE AS old_rows
+                FOR EACH STATEMENT EXECUTE FUNCTION %1$s_to_store_totals()', t);
+        END LOOP;
+    END $$;
     "#,
 ];
 
