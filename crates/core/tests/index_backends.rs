@@ -1,7 +1,8 @@
 //! The index behaviour suite, on both backends: the same records go into the SQLite index and
 //! into a PostgreSQL index (a real server of the test's own, on loopback), and every question
 //! the trait answers gets the same answer from both, before and after previews, placements and
-//! removals. Writers racing on one PostgreSQL database index each instance once.
+//! removals. Writers racing on one PostgreSQL database index each instance once, and a
+//! database of an older schema counts its totals when migrated.
 
 mod support;
 
@@ -692,4 +693,60 @@ impl Change {
             }
         }
     }
+}
+
+#[test]
+fn a_database_of_schema_4_counts_its_totals_when_migrated() {
+    let Some(server) = support::postgres::start_postgres() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let records = records(dir.path());
+    let sqlite = SqliteIndex::open(&dir.path().join("index.sqlite")).unwrap();
+    let url = server.database();
+    let (s, p): (&dyn Index, &dyn Index) = (&sqlite, &PostgresIndex::open(&url).unwrap());
+    for batch in records.chunks(50) {
+        both(s, p, "insert", |i| i.insert_batch(batch).unwrap());
+    }
+    let studies = s.search_studies(&StudyQuery::default()).unwrap().studies;
+    let series = s.series_of_study(&studies[0].study_uid).unwrap();
+    for i in s.instances_of_series(&series[0].series_uid).unwrap() {
+        both(s, p, "mark preview", |x| {
+            x.mark_preview(&i.sop_instance_uid).unwrap()
+        });
+    }
+    both(s, p, "remove", |i| {
+        i.remove(&RemoveTarget::Patient(studies[1].patient_id.clone()))
+            .unwrap()
+            .instances
+    });
+
+    // Back to what schema 4 held (migration 5 added the totals, the patients' count of listed
+    // studies and the triggers), then opened again: the migration counts the totals from the
+    // rows, and the triggers keep them from there.
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    client
+        .batch_execute(
+            "DROP TABLE store_totals;
+             DROP FUNCTION add_to_store_totals, series_to_store_totals, studies_to_store_totals,
+                 patients_to_store_totals CASCADE;
+             ALTER TABLE patients DROP COLUMN listed_studies;
+             UPDATE lightbox_schema SET version = 4;",
+        )
+        .unwrap();
+    let migrated = PostgresIndex::open(&url).unwrap();
+    let p: &dyn Index = &migrated;
+    let version: i64 = client
+        .query_one("SELECT version FROM lightbox_schema", &[])
+        .unwrap()
+        .get(0);
+    assert!(version >= 5, "schema {version}");
+    let totals = both(s, p, "stats after the migration", |i| i.stats().unwrap());
+    assert!(totals.patients > 0 && totals.previews > 0, "{totals:?}");
+    both(s, p, "remove after the migration", |i| {
+        i.remove(&RemoveTarget::Study(studies[2].study_uid.clone()))
+            .unwrap()
+            .instances
+    });
+    both(s, p, "stats after a removal", |i| i.stats().unwrap());
 }
