@@ -30,14 +30,26 @@ fn weed() -> Option<PathBuf> {
     })
 }
 
-/// A free port whose gRPC twin (SeaweedFS listens on port + 10000 too) is free as well.
-fn free_port_pair() -> u16 {
-    loop {
+/// `count` free ports whose gRPC twins (SeaweedFS listens on port + 10000 too) are free as
+/// well, no port of them another one's twin: `weed mini` refuses a port it reserved as a twin.
+fn free_ports_and_twins(count: usize) -> Vec<u16> {
+    let mut ports: Vec<u16> = Vec::with_capacity(count);
+    while ports.len() < count {
         let port = super::free_port();
-        if port < 55000 && std::net::TcpListener::bind(("127.0.0.1", port + 10000)).is_ok() {
-            return port;
+        let taken = |p: u16| {
+            ports
+                .iter()
+                .any(|&q| q == p || q + 10000 == p || p + 10000 == q)
+        };
+        if port < 55000
+            && !taken(port)
+            && !taken(port + 10000)
+            && std::net::TcpListener::bind(("127.0.0.1", port + 10000)).is_ok()
+        {
+            ports.push(port);
         }
     }
+    ports
 }
 
 /// Starts SeaweedFS with bucket `bucket`, or `None` (and a CI failure) when `weed` is missing.
@@ -54,16 +66,22 @@ pub fn start_seaweedfs(bucket: &str) -> Option<SeaweedFs> {
         let seaweedfs = start_on_free_ports(&weed, bucket);
         match seaweedfs.wait_for_bucket() {
             Ok(()) => return Some(seaweedfs),
-            Err(log) if log.contains("address already in use") && attempts < 5 => continue,
+            Err(log) if port_taken_meanwhile(&log) && attempts < 5 => continue,
             Err(log) => panic!("SeaweedFS did not start: {log}"),
         }
     }
 }
 
+/// Whether `weed` stopped because a port it was given was taken after it was picked.
+fn port_taken_meanwhile(log: &str) -> bool {
+    log.contains("address already in use") || log.contains("Port allocation failed")
+}
+
 fn start_on_free_ports(weed: &std::path::Path, bucket: &str) -> SeaweedFs {
     let dir = tempfile::tempdir().unwrap();
-    let port = |name: &str| format!("-{name}={}", free_port_pair());
-    let s3_port = free_port_pair();
+    let ports = free_ports_and_twins(7);
+    let s3_port = ports[0];
+    let port = |name: &str, index: usize| format!("-{name}={}", ports[index]);
     let log = std::fs::File::create(dir.path().join("weed.log")).unwrap();
     let server = super::Peer(
         Command::new(weed)
@@ -71,11 +89,15 @@ fn start_on_free_ports(weed: &std::path::Path, bucket: &str) -> SeaweedFs {
             .args(["-ip=127.0.0.1", "-ip.bind=127.0.0.1"])
             .arg(format!("-dir={}", dir.path().display()))
             .arg(format!("-s3.port={s3_port}"))
-            .args([port("master.port"), port("volume.port"), port("filer.port")])
             .args([
-                port("admin.port"),
-                port("s3.port.iceberg"),
-                port("s3.port.lance"),
+                port("master.port", 1),
+                port("volume.port", 2),
+                port("filer.port", 3),
+            ])
+            .args([
+                port("admin.port", 4),
+                port("s3.port.iceberg", 5),
+                port("s3.port.lance", 6),
             ])
             .args(["-admin.ui=false", "-webdav=false"])
             .arg(format!("-bucket={bucket}"))
