@@ -81,6 +81,7 @@ async function loadNextPage() {
       L.loading = false;
       markReady();
       maybeLoadMore();
+      watchSentinel();
     }
   }
 }
@@ -120,6 +121,17 @@ export function maybeLoadMore() {
 const sentinelObserver = new IntersectionObserver((es) => {
   if (es.some((x) => x.isIntersecting)) loadNextPage();
 }, { rootMargin: '800px 0px' });
+
+/**
+ * Asks the observer for the end's place afresh. It reports changes only, and a page's rows
+ * can push the end away and a scroll bring it back between two frames: the end then stays in
+ * view, and no change would ever load the next page.
+ */
+function watchSentinel() {
+  const sentinel = $('#sentinel');
+  sentinelObserver.unobserve(sentinel);
+  sentinelObserver.observe(sentinel);
+}
 
 export function initList() {
   sentinelObserver.observe($('#sentinel'));
@@ -253,4 +265,5 @@ export function resetListWithRows(r) {
   updateResultCount();
   resultsRendered();
   maybeLoadMore();
+  watchSentinel();
 }
