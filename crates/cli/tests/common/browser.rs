@@ -409,8 +409,23 @@ impl Browser {
                     Ok(path) => path.display().to_string(),
                     Err(e) => format!("none ({e})"),
                 };
+                let errors = self
+                    .try_cmd(
+                        "POST",
+                        "/execute/sync",
+                        Some(
+                            &json!({ "script": "return window.lightboxErrors || []", "args": [] }),
+                        ),
+                    )
+                    .map(|errors| errors.to_string())
+                    .unwrap_or_else(|e| e.to_string());
+                let console = self
+                    .try_cmd("POST", "/se/log", Some(&json!({ "type": "browser" })))
+                    .map(|entries| entries.to_string())
+                    .unwrap_or_else(|e| e.to_string());
                 panic!(
-                    "waited {:.1} s for {what}, in vain; page {url}; screenshot {shot}",
+                    "waited {:.1} s for {what}, in vain; page {url}; screenshot {shot}; \
+                     the page's errors {errors}; its console {console}",
                     timeout.as_secs_f64()
                 );
             }
