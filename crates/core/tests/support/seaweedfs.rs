@@ -33,19 +33,19 @@ fn weed() -> Option<PathBuf> {
 /// `count` free ports whose gRPC twins (SeaweedFS listens on port + 10000 too) are free as
 /// well, no port of them another one's twin: `weed mini` refuses a port it reserved as a twin.
 fn free_ports_and_twins(count: usize) -> Vec<u16> {
+    const TWIN: u16 = 10000;
     let mut ports: Vec<u16> = Vec::with_capacity(count);
     while ports.len() < count {
         let port = super::free_port();
-        let taken = |p: u16| {
-            ports
-                .iter()
-                .any(|&q| q == p || q + 10000 == p || p + 10000 == q)
-        };
-        if port < 55000
-            && !taken(port)
-            && !taken(port + 10000)
-            && std::net::TcpListener::bind(("127.0.0.1", port + 10000)).is_ok()
-        {
+        if port >= 55000 {
+            continue;
+        }
+        let twin = port + TWIN;
+        // Every port below 55000 has its twin below 65000, so `q + TWIN` cannot overflow.
+        let clashes = ports
+            .iter()
+            .any(|&q| q == port || q == twin || q + TWIN == port || q + TWIN == twin);
+        if !clashes && std::net::TcpListener::bind(("127.0.0.1", twin)).is_ok() {
             ports.push(port);
         }
     }
