@@ -81,7 +81,6 @@ async function loadNextPage() {
       L.loading = false;
       markReady();
       maybeLoadMore();
-      watchSentinel();
     }
   }
 }
@@ -110,28 +109,23 @@ function markReady() {
 /** Tells tests and benchmarks that a page of results is in the DOM. */
 const resultsRendered = () => document.dispatchEvent(new CustomEvent('lightbox:results'));
 
-/** Loads the next page when the end of the list is near (on the browser page). */
+/**
+ * Loads the next page when the end of the list is near (on the browser page). The observer is
+ * asked for the end's place afresh: it reports changes only, and a page's rows can push the
+ * end away and a scroll bring it back between two frames; the end then stays in view, and no
+ * change would ever load the next page.
+ */
 export function maybeLoadMore() {
   const L = currentList();
   if (!L || L.done || L.loading || currentPage() !== 'browser') return;
-  const r = $('#sentinel').getBoundingClientRect();
-  if (r.top < window.innerHeight + 800) requestAnimationFrame(() => loadNextPage());
+  const sentinel = $('#sentinel');
+  sentinelObserver.unobserve(sentinel);
+  sentinelObserver.observe(sentinel);
 }
 
 const sentinelObserver = new IntersectionObserver((es) => {
   if (es.some((x) => x.isIntersecting)) loadNextPage();
 }, { rootMargin: '800px 0px' });
-
-/**
- * Asks the observer for the end's place afresh. It reports changes only, and a page's rows
- * can push the end away and a scroll bring it back between two frames: the end then stays in
- * view, and no change would ever load the next page.
- */
-function watchSentinel() {
-  const sentinel = $('#sentinel');
-  sentinelObserver.unobserve(sentinel);
-  sentinelObserver.observe(sentinel);
-}
 
 export function initList() {
   sentinelObserver.observe($('#sentinel'));
@@ -265,5 +259,4 @@ export function resetListWithRows(r) {
   updateResultCount();
   resultsRendered();
   maybeLoadMore();
-  watchSentinel();
 }
