@@ -150,6 +150,17 @@ fn a_study_on_two_nodes_comes_from_the_preferred_one_or_the_one_picked() {
             .click();
     }
     let tile = |uid: &str| format!("{row} [data-testid=series][data-series-uid='{uid}']");
+    // Each node's series come in their own answer: the menu offers what the page knows.
+    browser.wait_until(
+        "series 1 known on both nodes",
+        Duration::from_secs(20),
+        || {
+            browser.execute(
+                "const e = window.lightbox.browser().entries.get(arguments[0]); const s = e && e.series.get(arguments[1]); return !!s && s.remote.size === 2 && !!document.querySelector(arguments[2]);",
+                &[json!(study), json!(series[0]), json!(tile(&series[0]))],
+            ) == json!(true)
+        },
+    );
     browser
         .find(&format!("{} [data-testid=menu-button]", tile(&series[0])))
         .click();
